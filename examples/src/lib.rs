@@ -1,0 +1,1 @@
+//! Shared sandbox helpers for the examples.

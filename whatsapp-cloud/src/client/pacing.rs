@@ -1,0 +1,189 @@
+//! Optional pacing: a per-number throughput limiter and a per-recipient pacer, so
+//! that a burst of reminders does not hit 130429 (throughput) or 131056 (pair
+//! rate limit) in the first place.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Pacing settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct Pacing {
+    /// Messages per second from the business number (80 by default; up to 1,000
+    /// for upgraded numbers, 20 for coexistence numbers).
+    pub messages_per_second: f64,
+    /// Messages that may go to one recipient back to back.
+    pub per_recipient_burst: u32,
+    /// After the burst, one message per recipient per this interval (6 s: about
+    /// 10 a minute, Meta's pair rate limit).
+    pub per_recipient_interval: Duration,
+}
+
+impl Default for Pacing {
+    fn default() -> Self {
+        Self {
+            messages_per_second: 80.0,
+            per_recipient_burst: 5,
+            per_recipient_interval: Duration::from_secs(6),
+        }
+    }
+}
+
+impl Pacing {
+    /// Sets the per-number throughput.
+    pub fn messages_per_second(mut self, rate: f64) -> Self {
+        self.messages_per_second = rate;
+        self
+    }
+
+    /// Sets the per-recipient burst and interval.
+    pub fn per_recipient(mut self, burst: u32, interval: Duration) -> Self {
+        self.per_recipient_burst = burst.max(1);
+        self.per_recipient_interval = interval;
+        self
+    }
+}
+
+/// A token bucket that hands out reservations: `reserve` always succeeds and
+/// says how long the caller must wait, so waiters are served in order.
+#[derive(Debug, Clone)]
+pub(crate) struct Bucket {
+    tokens: f64,
+    capacity: f64,
+    per_second: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    pub(crate) fn new(capacity: f64, per_second: f64, now: Instant) -> Self {
+        Self {
+            tokens: capacity,
+            capacity,
+            per_second,
+            last: now,
+        }
+    }
+
+    /// Takes one token and returns how long to wait before using it.
+    pub(crate) fn reserve(&mut self, now: Instant) -> Duration {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = now.max(self.last);
+        self.tokens = (self.tokens + elapsed * self.per_second).min(self.capacity);
+        self.tokens -= 1.0;
+        if self.tokens >= 0.0 || self.per_second <= 0.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64(-self.tokens / self.per_second)
+        }
+    }
+
+    /// Whether the bucket is full again at `now` (so it can be forgotten).
+    fn is_full(&self, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens + elapsed * self.per_second >= self.capacity
+    }
+}
+
+/// The pacer the client consults before each send.
+#[derive(Debug)]
+pub(crate) struct Pacer {
+    settings: Pacing,
+    global: Mutex<Bucket>,
+    recipients: Mutex<HashMap<String, Bucket>>,
+}
+
+impl Pacer {
+    pub(crate) fn new(settings: Pacing) -> Self {
+        let now = Instant::now();
+        let rate = settings.messages_per_second.max(0.001);
+        Self {
+            settings,
+            global: Mutex::new(Bucket::new(rate.max(1.0), rate, now)),
+            recipients: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// How long to wait before sending to `recipient` at `now`; reserves the slot.
+    pub(crate) fn reserve(&self, recipient: &str, now: Instant) -> Duration {
+        let per_recipient = {
+            let mut map = self
+                .recipients
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if map.len() > 10_000 {
+                map.retain(|_, b| !b.is_full(now));
+            }
+            let rate = 1.0
+                / self
+                    .settings
+                    .per_recipient_interval
+                    .as_secs_f64()
+                    .max(0.001);
+            map.entry(recipient.to_owned())
+                .or_insert_with(|| {
+                    Bucket::new(f64::from(self.settings.per_recipient_burst), rate, now)
+                })
+                .reserve(now)
+        };
+        let global = self
+            .global
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .reserve(now + per_recipient);
+        per_recipient + global
+    }
+
+    /// Waits for the recipient's slot.
+    pub(crate) async fn acquire(&self, recipient: &str) {
+        let wait = self.reserve(recipient, Instant::now());
+        if !wait.is_zero() {
+            tracing::debug!(wait_ms = wait.as_millis() as u64, "pacing a send");
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn global_bucket_spaces_sends_at_the_rate_after_the_burst() {
+        let now = Instant::now();
+        let mut b = Bucket::new(2.0, 2.0, now);
+        assert_eq!(b.reserve(now), Duration::ZERO);
+        assert_eq!(b.reserve(now), Duration::ZERO);
+        assert_eq!(b.reserve(now), Duration::from_millis(500));
+        assert_eq!(b.reserve(now), Duration::from_millis(1000));
+        // After a second, two tokens came back, both already reserved.
+        assert_eq!(
+            b.reserve(now + Duration::from_secs(1)),
+            Duration::from_millis(500)
+        );
+    }
+
+    #[test]
+    fn pacer_limits_each_recipient_separately() {
+        let p = Pacer::new(Pacing::default().per_recipient(2, Duration::from_secs(6)));
+        let now = Instant::now();
+        assert_eq!(p.reserve("a", now), Duration::ZERO);
+        assert_eq!(p.reserve("a", now), Duration::ZERO);
+        let third = p.reserve("a", now);
+        assert!(
+            third >= Duration::from_secs(6) && third < Duration::from_secs(7),
+            "{third:?}"
+        );
+        assert_eq!(p.reserve("b", now), Duration::ZERO);
+    }
+
+    #[test]
+    fn pacer_limits_throughput_across_recipients() {
+        let p = Pacer::new(Pacing::default().messages_per_second(10.0));
+        let now = Instant::now();
+        let waits: Vec<_> = (0..12).map(|i| p.reserve(&format!("r{i}"), now)).collect();
+        assert!(waits.iter().take(10).all(|w| w.is_zero()));
+        assert_eq!(waits[10], Duration::from_millis(100));
+        assert_eq!(waits[11], Duration::from_millis(200));
+    }
+}

@@ -1,0 +1,673 @@
+//! Test support (feature `testkit`): a mock Graph API on wiremock that accepts
+//! sends and records them, can be told to fail in each documented way, and
+//! helpers that build realistic, correctly signed webhook requests.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use whatsapp_cloud::testkit::{GraphFailure, MockGraph};
+//! use whatsapp_cloud::ErrorClass;
+//!
+//! let graph = MockGraph::start().await;
+//! let client = graph.client();
+//!
+//! client.send_text("14155550123", "hello").await?;
+//! assert_eq!(graph.sent_messages().await[0]["text"]["body"], "hello");
+//!
+//! graph.fail_sends(GraphFailure::re_engagement_required(), 1).await;
+//! let err = client.send_text("14155550123", "too late").await.unwrap_err();
+//! assert_eq!(err.class(), Some(ErrorClass::ReEngagementRequired));
+//! # Ok(())
+//! # }
+//! ```
+
+// The mock reads and writes JSON objects it built itself; `Value` indexing on them
+// cannot panic.
+#![allow(clippy::indexing_slicing)]
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use crate::retry::RetryPolicy;
+use crate::webhooks::SignatureVerifier;
+use crate::{Client, ClientBuilder, DEFAULT_API_VERSION};
+
+/// The access token the mock accepts.
+pub const MOCK_TOKEN: &str = "mock-access-token";
+/// The mock's phone number id.
+pub const MOCK_PHONE_NUMBER_ID: &str = "1234567890";
+/// The mock's business account id.
+pub const MOCK_BUSINESS_ACCOUNT_ID: &str = "9876543210";
+
+/// A failure the mock can be told to answer sends with.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum GraphFailure {
+    /// A Graph error body with this code and HTTP status.
+    Code {
+        /// The error code.
+        code: i64,
+        /// The HTTP status.
+        http_status: u16,
+        /// Optional `Retry-After` seconds.
+        retry_after: Option<u64>,
+    },
+    /// An HTML page with this status (a proxy or load balancer).
+    Html(u16),
+    /// An empty body with this status.
+    Empty(u16),
+    /// A valid answer that arrives after this delay (to trigger client timeouts).
+    Delay(Duration),
+}
+
+impl GraphFailure {
+    /// 130429: throughput exceeded (retryable).
+    pub fn throughput_exceeded() -> Self {
+        Self::code(130_429, 400)
+    }
+    /// 131056: pair rate limit (retryable after 6 s).
+    pub fn pair_rate_limit() -> Self {
+        Self::code(131_056, 400)
+    }
+    /// 131047: outside the 24-hour window.
+    pub fn re_engagement_required() -> Self {
+        Self::code(131_047, 400)
+    }
+    /// 131026: undeliverable.
+    pub fn undeliverable() -> Self {
+        Self::code(131_026, 400)
+    }
+    /// 190: token expired.
+    pub fn token_expired() -> Self {
+        Self::code(190, 401)
+    }
+    /// 132001: template not found.
+    pub fn template_not_found() -> Self {
+        Self::code(132_001, 404)
+    }
+    /// 133004: server temporarily unavailable (retryable).
+    pub fn server_unavailable() -> Self {
+        Self::code(133_004, 503)
+    }
+    /// Any code.
+    pub fn code(code: i64, http_status: u16) -> Self {
+        Self::Code {
+            code,
+            http_status,
+            retry_after: None,
+        }
+    }
+
+    fn response(&self) -> ResponseTemplate {
+        match self {
+            GraphFailure::Code {
+                code,
+                http_status,
+                retry_after,
+            } => {
+                let mut r = ResponseTemplate::new(*http_status).set_body_json(graph_error(*code));
+                if let Some(s) = retry_after {
+                    r = r.insert_header("retry-after", s.to_string().as_str());
+                }
+                r
+            }
+            GraphFailure::Html(status) => ResponseTemplate::new(*status)
+                .insert_header("content-type", "text/html")
+                .set_body_string("<html><body><h1>502 Bad Gateway</h1></body></html>"),
+            GraphFailure::Empty(status) => ResponseTemplate::new(*status),
+            GraphFailure::Delay(d) => ResponseTemplate::new(200)
+                .set_body_json(json!({"messaging_product":"whatsapp","contacts":[],"messages":[{"id":"wamid.DELAYED"}]}))
+                .set_delay(*d),
+        }
+    }
+}
+
+/// A Graph error body for a code.
+pub fn graph_error(code: i64) -> Value {
+    json!({
+        "error": {
+            "message": format!("(#{code}) mock error"),
+            "type": "OAuthException",
+            "code": code,
+            "error_data": {"messaging_product": "whatsapp", "details": format!("mock details for {code}")},
+            "fbtrace_id": "MockTrace123"
+        }
+    })
+}
+
+#[derive(Default)]
+struct State {
+    counter: AtomicU64,
+    token_revoked: AtomicBool,
+    subscribed: AtomicBool,
+    media: Mutex<HashMap<String, (Vec<u8>, String)>>,
+    templates: Mutex<Vec<Value>>,
+    template_page_size: AtomicU64,
+    profile: Mutex<Value>,
+}
+
+struct Router {
+    state: Arc<State>,
+    version: String,
+    base: String,
+}
+
+impl Respond for Router {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let path = req.url.path().to_owned();
+        if let Some(id) = path.strip_prefix("/media-download/") {
+            return self.download(req, id);
+        }
+        let auth_ok = req
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v == format!("Bearer {MOCK_TOKEN}"));
+        if !auth_ok || self.state.token_revoked.load(Ordering::SeqCst) {
+            return ResponseTemplate::new(401).set_body_json(graph_error(190));
+        }
+        let Some(rest) = path.strip_prefix(&format!("/{}/", self.version)) else {
+            return ResponseTemplate::new(400).set_body_json(graph_error(100));
+        };
+        let segments: Vec<&str> = rest.split('/').collect();
+        let m = req.method.as_str();
+        match (m, segments.as_slice()) {
+            ("POST", [phone, "messages"]) if *phone == MOCK_PHONE_NUMBER_ID => self.send(req),
+            ("POST", [phone, "media"]) if *phone == MOCK_PHONE_NUMBER_ID => {
+                let id = format!("media-{}", self.next());
+                let mime = multipart_field(&req.body, "type").unwrap_or_default();
+                self.lock_media()
+                    .insert(id.clone(), (req.body.clone(), mime));
+                ResponseTemplate::new(200).set_body_json(json!({ "id": id }))
+            }
+            ("GET", [phone, "whatsapp_business_profile"]) if *phone == MOCK_PHONE_NUMBER_ID => {
+                let profile = lock(&self.state.profile).clone();
+                ResponseTemplate::new(200).set_body_json(json!({ "data": [profile] }))
+            }
+            ("POST", [phone, "whatsapp_business_profile"]) if *phone == MOCK_PHONE_NUMBER_ID => {
+                if let Ok(Value::Object(update)) = serde_json::from_slice::<Value>(&req.body) {
+                    let mut profile = lock(&self.state.profile);
+                    for (k, v) in update {
+                        if k != "messaging_product" {
+                            profile[k] = v;
+                        }
+                    }
+                }
+                success()
+            }
+            ("GET", [waba, "phone_numbers"]) if *waba == MOCK_BUSINESS_ACCOUNT_ID => {
+                ResponseTemplate::new(200).set_body_json(json!({ "data": [phone_number()] }))
+            }
+            ("GET", [waba, "message_templates"]) if *waba == MOCK_BUSINESS_ACCOUNT_ID => {
+                self.list_templates(req)
+            }
+            ("POST", [waba, "message_templates"]) if *waba == MOCK_BUSINESS_ACCOUNT_ID => {
+                let Ok(mut t) = serde_json::from_slice::<Value>(&req.body) else {
+                    return ResponseTemplate::new(400).set_body_json(graph_error(100));
+                };
+                let id = format!("tpl-{}", self.next());
+                t["id"] = json!(id);
+                t["status"] = json!("PENDING");
+                let category = t["category"].clone();
+                lock(&self.state.templates).push(t);
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"id": id, "status": "PENDING", "category": category}))
+            }
+            ("DELETE", [waba, "message_templates"]) if *waba == MOCK_BUSINESS_ACCOUNT_ID => {
+                let name = query(req, "name").unwrap_or_default();
+                let mut templates = lock(&self.state.templates);
+                let before = templates.len();
+                templates.retain(|t| t["name"] != json!(name));
+                if templates.len() == before {
+                    ResponseTemplate::new(404).set_body_json(graph_error(132_001))
+                } else {
+                    success()
+                }
+            }
+            ("POST", [waba, "subscribed_apps"]) if *waba == MOCK_BUSINESS_ACCOUNT_ID => {
+                self.state.subscribed.store(true, Ordering::SeqCst);
+                success()
+            }
+            ("GET", [waba, "subscribed_apps"]) if *waba == MOCK_BUSINESS_ACCOUNT_ID => {
+                let data = if self.state.subscribed.load(Ordering::SeqCst) {
+                    json!([{"whatsapp_business_api_data": {"id": "424242", "name": "Mock App"}}])
+                } else {
+                    json!([])
+                };
+                ResponseTemplate::new(200).set_body_json(json!({ "data": data }))
+            }
+            ("GET", [id]) if *id == MOCK_PHONE_NUMBER_ID => {
+                ResponseTemplate::new(200).set_body_json(phone_number())
+            }
+            ("GET", [id]) => match self.lock_media().get(*id) {
+                Some((bytes, mime)) => {
+                    use sha2::Digest;
+                    ResponseTemplate::new(200).set_body_json(json!({
+                        "messaging_product": "whatsapp",
+                        "id": id,
+                        "url": format!("{}/media-download/{id}?sig=mock", self.base),
+                        "mime_type": mime,
+                        "sha256": hex::encode(sha2::Sha256::digest(bytes)),
+                        "file_size": bytes.len(),
+                    }))
+                }
+                None => ResponseTemplate::new(404).set_body_json(graph_error(100)),
+            },
+            ("DELETE", [id]) => match self.lock_media().remove(*id) {
+                Some(_) => success(),
+                None => ResponseTemplate::new(404).set_body_json(graph_error(100)),
+            },
+            _ => ResponseTemplate::new(400).set_body_json(graph_error(100)),
+        }
+    }
+}
+
+impl Router {
+    fn next(&self) -> u64 {
+        self.state.counter.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    fn lock_media(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Vec<u8>, String)>> {
+        lock(&self.state.media)
+    }
+
+    fn send(&self, req: &Request) -> ResponseTemplate {
+        let Ok(body) = serde_json::from_slice::<Value>(&req.body) else {
+            return ResponseTemplate::new(400).set_body_json(graph_error(100));
+        };
+        if body["messaging_product"] != "whatsapp" {
+            return ResponseTemplate::new(400).set_body_json(graph_error(131_008));
+        }
+        if body["status"] == "read" {
+            return if body["message_id"].is_string() {
+                success()
+            } else {
+                ResponseTemplate::new(400).set_body_json(graph_error(131_008))
+            };
+        }
+        let to = body["to"]
+            .as_str()
+            .or_else(|| body["recipient"].as_str())
+            .unwrap_or_default()
+            .to_owned();
+        let kind = body["type"].as_str().unwrap_or_default();
+        if to.is_empty() || kind.is_empty() || body.get(kind).is_none() {
+            return ResponseTemplate::new(400).set_body_json(graph_error(131_008));
+        }
+        let wa_id: String = to.chars().filter(char::is_ascii_digit).collect();
+        let mut message = json!({ "id": format!("wamid.MOCK{:06}", self.next()) });
+        if kind == "template" {
+            message["message_status"] = json!("accepted");
+        }
+        ResponseTemplate::new(200).set_body_json(json!({
+            "messaging_product": "whatsapp",
+            "contacts": [{ "input": to, "wa_id": wa_id }],
+            "messages": [message],
+        }))
+    }
+
+    fn download(&self, req: &Request, id: &str) -> ResponseTemplate {
+        let auth_ok = req
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v == format!("Bearer {MOCK_TOKEN}"));
+        if !auth_ok || !req.headers.contains_key("user-agent") {
+            return ResponseTemplate::new(401).set_body_string("unauthorized");
+        }
+        match self.lock_media().get(id) {
+            Some((bytes, mime)) => ResponseTemplate::new(200)
+                .insert_header("content-type", mime.as_str())
+                .set_body_bytes(bytes.clone()),
+            None => ResponseTemplate::new(404).set_body_string("not found"),
+        }
+    }
+
+    fn list_templates(&self, req: &Request) -> ResponseTemplate {
+        let templates = lock(&self.state.templates);
+        let name = query(req, "name");
+        let matching: Vec<&Value> = templates
+            .iter()
+            .filter(|t| {
+                name.as_deref()
+                    .is_none_or(|n| t["name"].as_str().unwrap_or_default().contains(n))
+            })
+            .collect();
+        let size = self.state.template_page_size.load(Ordering::SeqCst).max(1) as usize;
+        let start: usize = query(req, "after")
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(0);
+        let page: Vec<&Value> = matching.iter().skip(start).take(size).copied().collect();
+        let end = start + page.len();
+        let mut body = json!({ "data": page, "paging": { "cursors": { "before": start.to_string(), "after": end.to_string() } } });
+        if end < matching.len() {
+            body["paging"]["next"] = json!(format!("{}{}?after={end}", self.base, req.url.path()));
+        }
+        ResponseTemplate::new(200).set_body_json(body)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn success() -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({ "success": true }))
+}
+
+fn phone_number() -> Value {
+    json!({
+        "id": MOCK_PHONE_NUMBER_ID,
+        "display_phone_number": "+1 555-000-1111",
+        "verified_name": "Mock Store",
+        "quality_rating": "GREEN",
+        "code_verification_status": "VERIFIED",
+        "platform_type": "CLOUD_API",
+    })
+}
+
+fn query(req: &Request, key: &str) -> Option<String> {
+    req.url
+        .query_pairs()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// Reads a text field of a multipart body (enough for the mock's needs).
+fn multipart_field(body: &[u8], name: &str) -> Option<String> {
+    let text = String::from_utf8_lossy(body);
+    let marker = format!("name=\"{name}\"");
+    let start = text.find(&marker)? + marker.len();
+    let rest = text.get(start..)?;
+    let value_start = rest.find("\r\n\r\n")? + 4;
+    let value = rest.get(value_start..)?;
+    let end = value.find("\r\n")?;
+    value.get(..end).map(str::to_owned)
+}
+
+/// A mock Graph API. One per test; dropped with the test.
+pub struct MockGraph {
+    server: MockServer,
+    state: Arc<State>,
+    version: String,
+}
+
+impl std::fmt::Debug for MockGraph {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockGraph")
+            .field("uri", &self.server.uri())
+            .finish_non_exhaustive()
+    }
+}
+
+impl MockGraph {
+    /// Starts a mock for [`DEFAULT_API_VERSION`].
+    pub async fn start() -> Self {
+        Self::start_with_version(DEFAULT_API_VERSION).await
+    }
+
+    /// Starts a mock for a given Graph API version.
+    pub async fn start_with_version(version: &str) -> Self {
+        let server = MockServer::start().await;
+        let state = Arc::new(State {
+            template_page_size: AtomicU64::new(25),
+            profile: Mutex::new(
+                json!({"about": "Mock Store", "vertical": "RETAIL", "websites": []}),
+            ),
+            ..State::default()
+        });
+        Mock::given(wiremock::matchers::any())
+            .respond_with(Router {
+                state: state.clone(),
+                version: version.to_owned(),
+                base: server.uri(),
+            })
+            .with_priority(10)
+            .mount(&server)
+            .await;
+        Self {
+            server,
+            state,
+            version: version.to_owned(),
+        }
+    }
+
+    /// The base URL to give a client.
+    pub fn uri(&self) -> String {
+        self.server.uri()
+    }
+
+    /// A client builder pointed at the mock, with its token and ids, no retry
+    /// backoff longer than 50 ms, and pacing off.
+    pub fn client_builder(&self) -> ClientBuilder {
+        Client::builder()
+            .access_token(SecretString::from(MOCK_TOKEN))
+            .phone_number_id(MOCK_PHONE_NUMBER_ID)
+            .business_account_id(MOCK_BUSINESS_ACCOUNT_ID)
+            .api_version(self.version.clone())
+            .base_url(self.uri())
+            .retry_policy(
+                RetryPolicy::default()
+                    .with_backoff(Duration::from_millis(5), Duration::from_millis(50))
+                    .with_max_elapsed(Duration::from_secs(2)),
+            )
+    }
+
+    /// A client pointed at the mock.
+    ///
+    /// # Panics
+    ///
+    /// Never in practice: the mock's settings always build.
+    #[allow(clippy::panic)]
+    pub fn client(&self) -> Client {
+        match self.client_builder().build() {
+            Ok(c) => c,
+            Err(e) => panic!("the mock client configuration is invalid: {e}"),
+        }
+    }
+
+    /// Every request the mock received.
+    pub async fn requests(&self) -> Vec<Request> {
+        self.server.received_requests().await.unwrap_or_default()
+    }
+
+    /// The JSON bodies of the messages sent (read receipts excluded), in order.
+    pub async fn sent_messages(&self) -> Vec<Value> {
+        self.message_posts()
+            .await
+            .into_iter()
+            .filter(|b| b["status"] != "read")
+            .collect()
+    }
+
+    /// The JSON bodies of the read receipts / typing indicators sent.
+    pub async fn read_receipts(&self) -> Vec<Value> {
+        self.message_posts()
+            .await
+            .into_iter()
+            .filter(|b| b["status"] == "read")
+            .collect()
+    }
+
+    async fn message_posts(&self) -> Vec<Value> {
+        let suffix = format!("/{MOCK_PHONE_NUMBER_ID}/messages");
+        self.requests()
+            .await
+            .into_iter()
+            .filter(|r| r.method.as_str() == "POST" && r.url.path().ends_with(&suffix))
+            .filter_map(|r| serde_json::from_slice(&r.body).ok())
+            .collect()
+    }
+
+    /// Answers the next `times` sends with a failure (read receipts included).
+    pub async fn fail_sends(&self, failure: GraphFailure, times: u64) {
+        Mock::given(method("POST"))
+            .and(path(format!(
+                "/{}/{MOCK_PHONE_NUMBER_ID}/messages",
+                self.version
+            )))
+            .respond_with(failure.response())
+            .up_to_n_times(times)
+            .with_priority(1)
+            .mount(&self.server)
+            .await;
+    }
+
+    /// Makes every call fail with 190 (token expired) from now on.
+    pub fn revoke_token(&self) {
+        self.state.token_revoked.store(true, Ordering::SeqCst);
+    }
+
+    /// Registers a downloadable media file under an id.
+    pub fn add_media(&self, id: &str, bytes: &[u8], mime_type: &str) {
+        lock(&self.state.media).insert(id.to_owned(), (bytes.to_vec(), mime_type.to_owned()));
+    }
+
+    /// Adds a template to the account (e.g. `{"name":..,"language":..,"status":"APPROVED"}`).
+    pub fn add_template(&self, template: Value) {
+        lock(&self.state.templates).push(template);
+    }
+
+    /// Sets how many templates a list page holds (default 25).
+    pub fn set_template_page_size(&self, size: u64) {
+        self.state.template_page_size.store(size, Ordering::SeqCst);
+    }
+
+    /// The underlying wiremock server, to mount extra mocks.
+    pub fn server(&self) -> &MockServer {
+        &self.server
+    }
+}
+
+/// Signs a webhook body like Meta: returns the body bytes and the
+/// `X-Hub-Signature-256` header value.
+pub fn signed_webhook(payload: &str, app_secret: &str) -> (Vec<u8>, String) {
+    let verifier = SignatureVerifier::new(&SecretString::from(app_secret));
+    let body = payload.as_bytes().to_vec();
+    let header = verifier.sign(&body);
+    (body, header)
+}
+
+/// Builders of realistic webhook payloads, in Meta's wire form (compact JSON,
+/// non-ASCII escaped as `\uXXXX`, `/` escaped as `\/`).
+pub mod payloads {
+    use serde_json::{Value, json};
+
+    /// The phone number id the payloads name (the mock's).
+    pub const PHONE_NUMBER_ID: &str = super::MOCK_PHONE_NUMBER_ID;
+
+    /// Wraps `messages` values into a whole notification body.
+    pub fn envelope(values: Vec<Value>) -> String {
+        let changes: Vec<Value> = values
+            .into_iter()
+            .map(|value| json!({ "value": value, "field": "messages" }))
+            .collect();
+        to_wire(&json!({
+            "object": "whatsapp_business_account",
+            "entry": [{ "id": super::MOCK_BUSINESS_ACCOUNT_ID, "changes": changes }],
+        }))
+    }
+
+    /// A `messages` value with contacts and messages.
+    pub fn messages_value(contacts: &[Value], messages: &[Value]) -> Value {
+        json!({
+            "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": "15550001111", "phone_number_id": PHONE_NUMBER_ID },
+            "contacts": contacts,
+            "messages": messages,
+        })
+    }
+
+    /// A contact entry.
+    pub fn contact(wa_id: &str, name: &str) -> Value {
+        json!({ "profile": { "name": name }, "wa_id": wa_id })
+    }
+
+    /// A text message object.
+    pub fn text(from: &str, id: &str, body: &str) -> Value {
+        json!({ "from": from, "id": id, "timestamp": "1714000000", "type": "text", "text": { "body": body } })
+    }
+
+    /// A whole notification with one text message.
+    pub fn text_message(from: &str, name: &str, id: &str, body: &str) -> String {
+        envelope(vec![messages_value(
+            &[contact(from, name)],
+            &[text(from, id, body)],
+        )])
+    }
+
+    /// A whole notification with one button reply (to an interactive message).
+    pub fn button_reply(from: &str, name: &str, id: &str, button_id: &str, title: &str) -> String {
+        let message = json!({
+            "from": from, "id": id, "timestamp": "1714000000", "type": "interactive",
+            "interactive": { "type": "button_reply", "button_reply": { "id": button_id, "title": title } }
+        });
+        envelope(vec![messages_value(&[contact(from, name)], &[message])])
+    }
+
+    /// A whole notification with one status.
+    pub fn status(message_id: &str, status: &str, recipient: &str) -> String {
+        let mut s = json!({
+            "id": message_id, "status": status, "timestamp": "1714000100", "recipient_id": recipient,
+        });
+        if status == "failed" {
+            s["errors"] = json!([{ "code": 131026, "title": "Message undeliverable", "message": "Message undeliverable", "error_data": { "details": "Message Undeliverable." } }]);
+        } else {
+            s["pricing"] = json!({ "billable": true, "pricing_model": "PMP", "category": "service", "type": "free_customer_service" });
+        }
+        envelope(vec![json!({
+            "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": "15550001111", "phone_number_id": PHONE_NUMBER_ID },
+            "statuses": [s],
+        })])
+    }
+
+    /// Serializes like Meta's wire form: compact, non-ASCII as `\uXXXX`
+    /// (surrogate pairs for emoji), `/` as `\/`.
+    pub fn to_wire(value: &Value) -> String {
+        let compact = value.to_string();
+        let mut out = String::with_capacity(compact.len() + 16);
+        let mut in_string = false;
+        let mut escaped = false;
+        for c in compact.chars() {
+            if in_string {
+                if escaped {
+                    escaped = false;
+                    out.push(c);
+                    continue;
+                }
+                match c {
+                    '\\' => {
+                        escaped = true;
+                        out.push(c);
+                    }
+                    '"' => {
+                        in_string = false;
+                        out.push(c);
+                    }
+                    '/' => out.push_str("\\/"),
+                    c if !c.is_ascii() => {
+                        let mut buf = [0u16; 2];
+                        for unit in c.encode_utf16(&mut buf) {
+                            out.push_str(&format!("\\u{unit:04x}"));
+                        }
+                    }
+                    c => out.push(c),
+                }
+            } else {
+                if c == '"' {
+                    in_string = true;
+                }
+                out.push(c);
+            }
+        }
+        out
+    }
+}

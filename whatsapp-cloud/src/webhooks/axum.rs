@@ -1,0 +1,157 @@
+//! A ready axum router and extractor for the webhook endpoint (feature `axum`).
+//!
+//! The router answers `GET` with the subscription handshake and `POST` by
+//! reading the raw body under the size limit, checking the signature, parsing,
+//! and handing the notification to your [`WebhookHandler`]. A wrong signature
+//! gets 401, a malformed body 400, an oversized one 413, a handler failure 500
+//! (so that Meta delivers it again); the server stays up in every case.
+//!
+//! ```
+//! use secrecy::SecretString;
+//! use whatsapp_cloud::webhooks::axum::{router, HandlerError, WebhookHandler};
+//! use whatsapp_cloud::webhooks::{Notification, WebhookConfig};
+//!
+//! struct Inbox;
+//! impl WebhookHandler for Inbox {
+//!     async fn handle(&self, notification: Notification) -> Result<(), HandlerError> {
+//!         for event in notification.events() {
+//!             // dedup, route, write to the CRM... then answer 200.
+//!             let _ = event.dedup_key();
+//!         }
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let config = WebhookConfig::new(&SecretString::from("app-secret"))
+//!     .verify_token(SecretString::from("verify-me"));
+//! let app: axum::Router = axum::Router::new().nest("/webhook", router(config, Inbox));
+//! ```
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{FromRef, FromRequest, RawQuery, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use super::{Notification, SIGNATURE_HEADER, SubscriptionQuery, WebhookConfig, WebhookError};
+
+/// An error from a [`WebhookHandler`]: the endpoint answers 500, so Meta retries.
+pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What the app does with each verified notification.
+pub trait WebhookHandler: Send + Sync + 'static {
+    /// Handles a verified, parsed notification. Return `Ok` only once the work is
+    /// done or safely queued: the endpoint then answers 200 and Meta will not
+    /// deliver it again.
+    fn handle(
+        &self,
+        notification: Notification,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send;
+}
+
+struct AppState<H> {
+    config: WebhookConfig,
+    handler: H,
+}
+
+/// A router with `GET /` (handshake) and `POST /` (notifications); nest it
+/// where the callback URL points (`/webhook`).
+pub fn router<H: WebhookHandler>(config: WebhookConfig, handler: H) -> axum::Router {
+    let state = Arc::new(AppState { config, handler });
+    axum::Router::new()
+        .route("/", get(handshake::<H>).post(receive::<H>))
+        .with_state(state)
+}
+
+async fn handshake<H: WebhookHandler>(
+    State(state): State<Arc<AppState<H>>>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let q = SubscriptionQuery::from_query(query.as_deref().unwrap_or(""));
+    match state.config.handshake(&q) {
+        Ok(challenge) => {
+            tracing::info!("webhook subscription verified");
+            ([(header::CONTENT_TYPE, "text/plain")], challenge).into_response()
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "webhook handshake refused");
+            WebhookRejection(e).into_response()
+        }
+    }
+}
+
+async fn receive<H: WebhookHandler>(
+    State(state): State<Arc<AppState<H>>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let notification = match read_verified(&state.config, &headers, body).await {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(error = %e, "webhook refused");
+            return WebhookRejection(e).into_response();
+        }
+    };
+    match state.handler.handle(notification).await {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "webhook handler failed; answering 500 so Meta redelivers");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+async fn read_verified(
+    config: &WebhookConfig,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Notification, WebhookError> {
+    let limit = config.body_limit();
+    let bytes =
+        axum::body::to_bytes(body, limit)
+            .await
+            .map_err(|_| WebhookError::BodyTooLarge {
+                size: limit.saturating_add(1),
+                limit,
+            })?;
+    let signature = headers
+        .get(SIGNATURE_HEADER)
+        .map(|v| v.to_str().unwrap_or("\u{0}"));
+    config.receive(signature, &bytes)
+}
+
+/// An extractor for your own POST handler: the body, checked and parsed with the
+/// [`WebhookConfig`] found in the router state.
+#[derive(Debug)]
+pub struct VerifiedWebhook(pub Notification);
+
+impl<S> FromRequest<S> for VerifiedWebhook
+where
+    S: Send + Sync,
+    WebhookConfig: FromRef<S>,
+{
+    type Rejection = WebhookRejection;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let config = WebhookConfig::from_ref(state);
+        let (parts, body) = req.into_parts();
+        read_verified(&config, &parts.headers, body)
+            .await
+            .map(VerifiedWebhook)
+            .map_err(WebhookRejection)
+    }
+}
+
+/// A refused webhook request, answered with the matching status.
+#[derive(Debug)]
+pub struct WebhookRejection(pub WebhookError);
+
+impl IntoResponse for WebhookRejection {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.0.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+        (status, self.0.to_string()).into_response()
+    }
+}

@@ -1,0 +1,286 @@
+//! A flat view of a notification: one [`Event`] per message, status, error or
+//! other change, each with its business account and number, so an app never
+//! walks five levels of nesting.
+
+use serde_json::value::RawValue;
+
+use super::model::{
+    ChangeValue, Contact, Entry, ErrorDetail, InboundMessage, InvalidItem, Metadata, Notification,
+    Status, TemplateStatusUpdate,
+};
+
+/// Where an event came from.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct EventContext<'a> {
+    /// The WhatsApp Business Account id (`entry[].id`).
+    pub waba_id: &'a str,
+    /// The change field (`messages`, ...).
+    pub field: &'a str,
+    /// The business number, for `messages` changes.
+    pub metadata: Option<&'a Metadata>,
+}
+
+impl<'a> EventContext<'a> {
+    /// The business phone number id the event is about.
+    pub fn phone_number_id(&self) -> Option<&'a str> {
+        self.metadata.and_then(|m| m.phone_number_id.as_deref())
+    }
+}
+
+/// One event of a notification.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum Event<'a> {
+    /// An inbound message.
+    Message(MessageEvent<'a>),
+    /// A delivery status of an outbound message.
+    Status(StatusEvent<'a>),
+    /// An error about a change as a whole (`value.errors`).
+    Error(ErrorEvent<'a>),
+    /// A template status update.
+    TemplateStatus(TemplateStatusEvent<'a>),
+    /// A change of another field, as raw JSON.
+    Other(OtherEvent<'a>),
+    /// An item that could not be parsed; its raw JSON is kept.
+    Invalid(InvalidEvent<'a>),
+}
+
+impl Event<'_> {
+    /// A stable key for deduplicating redeliveries of this event. Meta delivers
+    /// webhooks at least once; process each key once.
+    ///
+    /// Messages: `wa:msg:<wamid>`; statuses: `wa:status:<wamid>:<status>`;
+    /// template updates: `wa:template:<id>:<event>`; anything else: the field and
+    /// a hash of the raw JSON.
+    pub fn dedup_key(&self) -> String {
+        match self {
+            Event::Message(m) => m.dedup_key(),
+            Event::Status(s) => s.dedup_key(),
+            Event::TemplateStatus(t) => format!(
+                "wa:template:{}:{}",
+                t.update.message_template_id.as_deref().unwrap_or(""),
+                t.update.event.as_deref().unwrap_or("")
+            ),
+            Event::Error(e) => format!(
+                "wa:error:{}:{}:{:016x}",
+                e.context.waba_id,
+                e.error.code.unwrap_or(-1),
+                fnv1a(e.error.message.as_deref().unwrap_or("").as_bytes())
+            ),
+            Event::Other(o) => format!(
+                "wa:{}:{}:{:016x}",
+                o.context.field,
+                o.context.waba_id,
+                fnv1a(o.raw.get().as_bytes())
+            ),
+            Event::Invalid(i) => format!(
+                "wa:invalid:{}:{:016x}",
+                i.context.field,
+                fnv1a(i.item.raw.get().as_bytes())
+            ),
+        }
+    }
+
+    /// Where the event came from.
+    pub fn context(&self) -> &EventContext<'_> {
+        match self {
+            Event::Message(e) => &e.context,
+            Event::Status(e) => &e.context,
+            Event::Error(e) => &e.context,
+            Event::TemplateStatus(e) => &e.context,
+            Event::Other(e) => &e.context,
+            Event::Invalid(e) => &e.context,
+        }
+    }
+}
+
+/// An inbound message with its context and the sender's contact entry.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct MessageEvent<'a> {
+    /// Where it came from.
+    pub context: EventContext<'a>,
+    /// The sender's `contacts[]` entry, matched by wa_id or user id.
+    pub contact: Option<&'a Contact>,
+    /// The message.
+    pub message: &'a InboundMessage,
+}
+
+impl<'a> MessageEvent<'a> {
+    /// The sender's profile name, when the contact entry has one.
+    pub fn sender_name(&self) -> Option<&'a str> {
+        self.contact
+            .and_then(|c| c.profile.as_ref())
+            .and_then(|p| p.name.as_deref())
+    }
+
+    /// The sender's wa_id: `from`, else the contact's `wa_id`.
+    pub fn sender_wa_id(&self) -> Option<&'a str> {
+        self.message
+            .from
+            .wa_id
+            .as_deref()
+            .or_else(|| self.contact.and_then(|c| c.wa_id.as_deref()))
+    }
+
+    /// `wa:msg:<wamid>`.
+    pub fn dedup_key(&self) -> String {
+        format!("wa:msg:{}", self.message.id)
+    }
+}
+
+/// A status with its context.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct StatusEvent<'a> {
+    /// Where it came from.
+    pub context: EventContext<'a>,
+    /// The status.
+    pub status: &'a Status,
+}
+
+impl StatusEvent<'_> {
+    /// `wa:status:<wamid>:<status>`.
+    pub fn dedup_key(&self) -> String {
+        format!("wa:status:{}:{}", self.status.id, self.status.status)
+    }
+}
+
+/// A `value.errors[]` item with its context.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct ErrorEvent<'a> {
+    /// Where it came from.
+    pub context: EventContext<'a>,
+    /// The error.
+    pub error: &'a ErrorDetail,
+}
+
+/// A template status update with its context.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct TemplateStatusEvent<'a> {
+    /// Where it came from.
+    pub context: EventContext<'a>,
+    /// The update.
+    pub update: &'a TemplateStatusUpdate,
+}
+
+/// A change of a field this crate does not type, as raw JSON.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct OtherEvent<'a> {
+    /// Where it came from; `field` names the change.
+    pub context: EventContext<'a>,
+    /// The raw `value`.
+    pub raw: &'a RawValue,
+}
+
+/// An item that could not be parsed.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct InvalidEvent<'a> {
+    /// Where it came from.
+    pub context: EventContext<'a>,
+    /// The item, with its raw JSON.
+    pub item: &'a InvalidItem,
+}
+
+impl Notification {
+    /// Every event of the notification, in order: for each entry and change, its
+    /// messages, then its statuses, then its errors.
+    pub fn events(&self) -> impl Iterator<Item = Event<'_>> + '_ {
+        self.entries.iter().flat_map(entry_events)
+    }
+
+    /// The number of inbound messages (valid or not) in the notification.
+    pub fn message_count(&self) -> usize {
+        self.entries
+            .iter()
+            .flat_map(|e| e.changes.iter())
+            .map(|c| match &c.value {
+                ChangeValue::Messages(v) => v.messages.len(),
+                _ => 0,
+            })
+            .sum()
+    }
+}
+
+fn entry_events(entry: &Entry) -> impl Iterator<Item = Event<'_>> + '_ {
+    entry.changes.iter().flat_map(move |change| {
+        let mut out = Vec::new();
+        let mut context = EventContext {
+            waba_id: &entry.id,
+            field: &change.field,
+            metadata: None,
+        };
+        match &change.value {
+            ChangeValue::Messages(v) => {
+                context.metadata = Some(&v.metadata);
+                out.reserve(v.messages.len() + v.statuses.len() + v.errors.len());
+                for m in &v.messages {
+                    out.push(match m {
+                        Ok(message) => Event::Message(MessageEvent {
+                            context,
+                            contact: find_contact(&v.contacts, message),
+                            message,
+                        }),
+                        Err(item) => Event::Invalid(InvalidEvent { context, item }),
+                    });
+                }
+                for s in &v.statuses {
+                    out.push(match s {
+                        Ok(status) => Event::Status(StatusEvent { context, status }),
+                        Err(item) => Event::Invalid(InvalidEvent { context, item }),
+                    });
+                }
+                for error in &v.errors {
+                    out.push(Event::Error(ErrorEvent { context, error }));
+                }
+            }
+            ChangeValue::TemplateStatusUpdate(update) => {
+                out.push(Event::TemplateStatus(TemplateStatusEvent {
+                    context,
+                    update,
+                }));
+            }
+            ChangeValue::Other(raw) => out.push(Event::Other(OtherEvent { context, raw })),
+            ChangeValue::Invalid(item) => out.push(Event::Invalid(InvalidEvent { context, item })),
+        }
+        out
+    })
+}
+
+fn find_contact<'a>(contacts: &'a [Contact], message: &InboundMessage) -> Option<&'a Contact> {
+    let by_wa = message
+        .from
+        .wa_id
+        .as_deref()
+        .and_then(|from| contacts.iter().find(|c| c.wa_id.as_deref() == Some(from)));
+    let by_user = || {
+        message
+            .from
+            .user_id
+            .as_deref()
+            .and_then(|uid| contacts.iter().find(|c| c.user_id.as_deref() == Some(uid)))
+    };
+    // A message without a wa_id (a username user whose phone is withheld) whose
+    // user id is not listed either still belongs to the only contact of the change.
+    let only = || {
+        (message.from.wa_id.is_none() && contacts.len() == 1)
+            .then(|| contacts.first())
+            .flatten()
+    };
+    by_wa.or_else(by_user).or_else(only)
+}
+
+/// FNV-1a, 64 bits: a stable, dependency-free hash for dedup keys.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        hash ^= u64::from(*b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}

@@ -1,0 +1,782 @@
+//! The client against the mock Graph API and raw wiremock answers.
+
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde_json::json;
+use whatsapp_cloud::messages::{
+    ContactCard, FlowAction, FlowRef, HeaderParam, Interactive, ListRow, ListSection, Location,
+    Media, MediaSource, Message, Reaction, ReplyButton, Template, TemplateParam, Text,
+};
+use whatsapp_cloud::retry::RetryPolicy;
+use whatsapp_cloud::templates::{NewTemplate, TemplateStatus};
+use whatsapp_cloud::testkit::{GraphFailure, MOCK_TOKEN, MockGraph};
+use whatsapp_cloud::{
+    Client, Error, ErrorClass, ErrorCode, MediaError, Pacing, RateLimit, TransportKind,
+};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const TO: &str = "14155550123";
+
+#[tokio::test]
+async fn sends_every_message_kind_with_the_documented_wire_shape() {
+    let graph = MockGraph::start().await;
+    let client = graph.client();
+    let messages = vec![
+        Message::new(TO, Text::new("see https://example.com").preview_url(true))
+            .reply_to("wamid.Q"),
+        Message::new(TO, Reaction::new("wamid.Q", "👍")),
+        Message::new(TO, Reaction::remove("wamid.Q")),
+        Message::new(
+            TO,
+            Media::image(MediaSource::Id("m1".into())).caption("box"),
+        ),
+        Message::new(
+            TO,
+            Media::audio(MediaSource::Link("https://example.com/a.ogg".into())),
+        ),
+        Message::new(TO, Media::video(MediaSource::Id("m2".into()))),
+        Message::new(
+            TO,
+            Media::document(MediaSource::Id("m3".into())).filename("invoice.pdf"),
+        ),
+        Message::new(TO, Media::sticker(MediaSource::Id("m4".into()))),
+        Message::new(
+            TO,
+            Location::new(37.77, -122.41)
+                .name("Store")
+                .address("1 Market St"),
+        ),
+        Message::new(
+            TO,
+            vec![ContactCard::new("Support").phone("+14155550100", "WORK")],
+        ),
+        Message::new(
+            TO,
+            Interactive::buttons(
+                "Confirm?",
+                vec![ReplyButton::new("y", "Yes"), ReplyButton::new("n", "No")],
+            )
+            .footer("Reply below"),
+        ),
+        Message::new(
+            TO,
+            Interactive::list(
+                "Pick a slot",
+                "Slots",
+                vec![ListSection::new(
+                    "Tuesday",
+                    vec![ListRow::new("t1", "2:30 PM").description("Dr. Lee")],
+                )],
+            ),
+        ),
+        Message::new(
+            TO,
+            Interactive::cta_url("Pay your invoice", "Pay now", "https://pay.example.com/i/1"),
+        ),
+        Message::new(
+            TO,
+            Interactive::location_request("Where should we deliver?"),
+        ),
+        Message::new(
+            TO,
+            Interactive::flow(
+                "Book",
+                FlowRef::Id("777".into()),
+                "tok-1",
+                "Open form",
+                FlowAction::Navigate {
+                    screen: "START".into(),
+                    data: Some(json!({"k": 1})),
+                },
+            ),
+        ),
+        Message::new(
+            TO,
+            Template::new("order_shipped", "en_US")
+                .header(HeaderParam::Image {
+                    image: Media::image(MediaSource::Link("https://example.com/p.jpg".into())),
+                })
+                .body(vec![
+                    TemplateParam::text("Ana"),
+                    TemplateParam::currency("USD", 1_499_990, "$1,499.99"),
+                    TemplateParam::date_time("04/30/2025"),
+                ])
+                .quick_reply_button(0, "TRACK")
+                .url_button(1, "1042"),
+        ),
+        Message::new("US.13491208655302741918", Text::new("hello username")),
+    ];
+    for m in messages {
+        let sent = client.send(m).await.unwrap();
+        assert!(sent.message_id().unwrap().starts_with("wamid.MOCK"));
+    }
+    let sent = graph.sent_messages().await;
+    assert_eq!(sent.len(), 17);
+    assert!(
+        sent.iter()
+            .all(|m| m["messaging_product"] == "whatsapp" && m["recipient_type"] == "individual")
+    );
+    assert_eq!(sent[0]["text"]["preview_url"], true);
+    assert_eq!(sent[0]["context"]["message_id"], "wamid.Q");
+    assert_eq!(sent[2]["reaction"]["emoji"], "");
+    assert_eq!(sent[3]["image"], json!({"id": "m1", "caption": "box"}));
+    assert_eq!(sent[6]["document"]["filename"], "invoice.pdf");
+    assert_eq!(sent[9]["contacts"][0]["phones"][0]["type"], "WORK");
+    assert_eq!(
+        sent[10]["interactive"]["action"]["buttons"][1],
+        json!({"type": "reply", "reply": {"id": "n", "title": "No"}})
+    );
+    assert_eq!(
+        sent[11]["interactive"]["action"]["sections"][0]["rows"][0]["description"],
+        "Dr. Lee"
+    );
+    assert_eq!(
+        sent[12]["interactive"]["action"],
+        json!({"name": "cta_url", "parameters": {"display_text": "Pay now", "url": "https://pay.example.com/i/1"}})
+    );
+    assert_eq!(sent[13]["interactive"]["type"], "location_request_message");
+    assert_eq!(sent[13]["interactive"]["action"]["name"], "send_location");
+    assert_eq!(
+        sent[14]["interactive"]["action"]["parameters"]["flow_action_payload"]["screen"],
+        "START"
+    );
+    let t = &sent[15]["template"];
+    assert_eq!(t["language"]["code"], "en_US");
+    assert_eq!(
+        t["components"][0]["parameters"][0]["image"]["link"],
+        "https://example.com/p.jpg"
+    );
+    assert_eq!(
+        t["components"][1]["parameters"][1],
+        json!({"type": "currency", "currency": {"fallback_value": "$1,499.99", "code": "USD", "amount_1000": 1_499_990}})
+    );
+    assert_eq!(
+        t["components"][2],
+        json!({"type": "button", "sub_type": "quick_reply", "index": "0", "parameters": [{"type": "payload", "payload": "TRACK"}]})
+    );
+    assert_eq!(
+        t["components"][3]["parameters"][0],
+        json!({"type": "text", "text": "1042"})
+    );
+    assert_eq!(sent[16]["recipient"], "US.13491208655302741918");
+    assert!(sent[16].get("to").is_none());
+}
+
+#[tokio::test]
+async fn limits_are_checked_before_anything_goes_on_the_wire() {
+    let graph = MockGraph::start().await;
+    let client = graph.client();
+    let cases = vec![
+        (Message::new(TO, Text::new("x".repeat(4097))), "text.body"),
+        (Message::new(TO, Text::new("")), "text.body"),
+        (
+            Message::new(
+                TO,
+                Interactive::buttons("b", vec![ReplyButton::new("1", "a"); 4]),
+            ),
+            "interactive.action.buttons",
+        ),
+        (
+            Message::new(
+                TO,
+                Interactive::buttons("b", vec![ReplyButton::new("1", "x".repeat(21))]),
+            ),
+            "interactive.action.buttons.reply.title",
+        ),
+        (
+            Message::new(
+                TO,
+                Interactive::list(
+                    "b",
+                    "Pick",
+                    vec![ListSection::new(
+                        "s",
+                        (0..11).map(|i| ListRow::new(i.to_string(), "r")).collect(),
+                    )],
+                ),
+            ),
+            "interactive.action.sections.rows",
+        ),
+        (
+            Message::new(
+                TO,
+                Media::image(MediaSource::Id("m".into())).caption("c".repeat(1025)),
+            ),
+            "image",
+        ),
+        (
+            Message::new(TO, Media::audio(MediaSource::Id("m".into())).caption("no")),
+            "audio",
+        ),
+        (
+            Message::new(
+                TO,
+                Interactive::cta_url("b", "x".repeat(21), "https://e.com"),
+            ),
+            "interactive.action.parameters.display_text",
+        ),
+        (Message::new("12", Text::new("hi")), "to"),
+        (
+            Message::new(
+                TO,
+                Template::new("t", "en_US").body(vec![TemplateParam::text("a\nb")]),
+            ),
+            "template.components.body.parameters.text",
+        ),
+    ];
+    for (message, field) in cases {
+        match client.send(message).await {
+            Err(Error::Validation(v)) => assert_eq!(v.field, field),
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+    assert!(
+        graph.requests().await.is_empty(),
+        "nothing over a limit reaches the API"
+    );
+}
+
+#[tokio::test]
+async fn mark_read_with_and_without_typing_indicator() {
+    let graph = MockGraph::start().await;
+    let client = graph.client();
+    client.mark_read("wamid.IN1").await.unwrap();
+    client.mark_read_with_typing("wamid.IN2").await.unwrap();
+    let receipts = graph.read_receipts().await;
+    assert_eq!(
+        receipts[0],
+        json!({"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.IN1"})
+    );
+    assert_eq!(receipts[1]["typing_indicator"], json!({"type": "text"}));
+}
+
+#[tokio::test]
+async fn every_error_class_is_typed() {
+    let graph = MockGraph::start().await;
+    let client = graph
+        .client_builder()
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let cases = [
+        (
+            GraphFailure::token_expired(),
+            ErrorClass::Authentication,
+            false,
+        ),
+        (GraphFailure::code(10, 403), ErrorClass::Permission, false),
+        (
+            GraphFailure::throughput_exceeded(),
+            ErrorClass::RateLimited(RateLimit::Throughput),
+            true,
+        ),
+        (
+            GraphFailure::pair_rate_limit(),
+            ErrorClass::RateLimited(RateLimit::Pair),
+            true,
+        ),
+        (
+            GraphFailure::code(131_048, 400),
+            ErrorClass::RateLimited(RateLimit::Spam),
+            false,
+        ),
+        (
+            GraphFailure::re_engagement_required(),
+            ErrorClass::ReEngagementRequired,
+            false,
+        ),
+        (
+            GraphFailure::template_not_found(),
+            ErrorClass::Template,
+            false,
+        ),
+        (GraphFailure::code(131_053, 400), ErrorClass::Media, false),
+        (
+            GraphFailure::undeliverable(),
+            ErrorClass::RecipientUnavailable,
+            false,
+        ),
+        (
+            GraphFailure::code(100, 400),
+            ErrorClass::InvalidParameter,
+            false,
+        ),
+        (GraphFailure::code(368, 403), ErrorClass::Blocked, false),
+        (
+            GraphFailure::server_unavailable(),
+            ErrorClass::ServerError,
+            true,
+        ),
+        (GraphFailure::code(987_654, 400), ErrorClass::Unknown, false),
+    ];
+    for (failure, class, retryable) in cases {
+        graph.fail_sends(failure.clone(), 1).await;
+        let err = client.send_text(TO, "hi").await.unwrap_err();
+        assert_eq!(err.class(), Some(class), "{failure:?}");
+        assert_eq!(err.is_retryable(), retryable, "{failure:?}");
+        let api = err.api_error().unwrap();
+        assert_eq!(api.fbtrace_id.as_deref(), Some("MockTrace123"));
+        assert!(api.details.is_some());
+    }
+    graph.fail_sends(GraphFailure::code(987_654, 400), 1).await;
+    let err = client.send_text(TO, "hi").await.unwrap_err();
+    assert_eq!(err.api_error().unwrap().code, ErrorCode::Other(987_654));
+}
+
+#[tokio::test]
+async fn non_json_answers_become_clear_errors() {
+    let graph = MockGraph::start().await;
+    let client = graph
+        .client_builder()
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap();
+    graph.fail_sends(GraphFailure::Html(502), 1).await;
+    match client.send_text(TO, "hi").await.unwrap_err() {
+        Error::UnexpectedResponse {
+            status, excerpt, ..
+        } => {
+            assert_eq!(status, 502);
+            assert!(excerpt.contains("Bad Gateway"), "{excerpt}");
+            assert!(!excerpt.contains("502"), "digits are masked: {excerpt}");
+        }
+        other => panic!("{other:?}"),
+    }
+    graph.fail_sends(GraphFailure::Empty(503), 1).await;
+    let err = client.send_text(TO, "hi").await.unwrap_err();
+    assert!(
+        matches!(err, Error::UnexpectedResponse { status: 503, .. }),
+        "{err:?}"
+    );
+    // A 200 that is not a send answer.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("{\"messages\": 5"))
+        .mount(&server)
+        .await;
+    let client = Client::builder()
+        .access_token(SecretString::from("t"))
+        .phone_number_id("1")
+        .base_url(server.uri())
+        .build()
+        .unwrap();
+    let err = client.send_text(TO, "hi").await.unwrap_err();
+    assert!(
+        matches!(err, Error::UnexpectedResponse { status: 200, .. }),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn sends_are_retried_only_when_provably_not_accepted() {
+    let graph = MockGraph::start().await;
+    let client = graph.client();
+    // Rate limited twice, then accepted: three POSTs, one message.
+    graph
+        .fail_sends(GraphFailure::throughput_exceeded(), 2)
+        .await;
+    client.send_text(TO, "retry me").await.unwrap();
+    assert_eq!(graph.sent_messages().await.len(), 3);
+    // An HTML 502 might have been processed: never retried for a send.
+    graph.fail_sends(GraphFailure::Html(502), 1).await;
+    assert!(client.send_text(TO, "once").await.is_err());
+    assert_eq!(graph.sent_messages().await.len(), 4);
+    // Retry-After is honoured.
+    graph
+        .fail_sends(
+            GraphFailure::Code {
+                code: 4,
+                http_status: 429,
+                retry_after: Some(0),
+            },
+            1,
+        )
+        .await;
+    client.send_text(TO, "after").await.unwrap();
+    assert_eq!(graph.sent_messages().await.len(), 6);
+}
+
+#[tokio::test]
+async fn a_timeout_after_sending_is_not_retried() {
+    let graph = MockGraph::start().await;
+    let client = graph
+        .client_builder()
+        .timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    graph
+        .fail_sends(GraphFailure::Delay(Duration::from_secs(2)), 5)
+        .await;
+    let err = client.send_text(TO, "slow").await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Transport {
+                kind: TransportKind::Timeout,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(graph.sent_messages().await.len(), 1, "exactly one attempt");
+}
+
+#[tokio::test]
+async fn a_connection_that_never_opened_is_retried_then_reported() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let client = Client::builder()
+        .access_token(SecretString::from("t"))
+        .phone_number_id("1")
+        .base_url(format!("http://{addr}"))
+        .retry_policy(
+            RetryPolicy::default()
+                .with_max_attempts(3)
+                .with_backoff(Duration::from_millis(1), Duration::from_millis(5)),
+        )
+        .build()
+        .unwrap();
+    let err = client.send_text(TO, "hi").await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Transport {
+                kind: TransportKind::Connect,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.is_retryable());
+    assert!(
+        !err.to_string().contains("http://"),
+        "no URL in transport errors: {err}"
+    );
+}
+
+#[tokio::test]
+async fn media_upload_lookup_download_and_delete() {
+    let graph = MockGraph::start().await;
+    let client = graph.client();
+    let media = client.media();
+    let jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3];
+    let id = media
+        .upload(
+            whatsapp_cloud::media::MediaKind::Image,
+            jpeg.clone(),
+            "image/jpeg",
+            "box.jpg",
+        )
+        .await
+        .unwrap();
+    assert!(id.starts_with("media-"));
+    let upload = graph
+        .requests()
+        .await
+        .into_iter()
+        .find(|r| r.url.path().ends_with("/media"))
+        .unwrap();
+    let body = String::from_utf8_lossy(&upload.body);
+    assert!(
+        body.contains("name=\"messaging_product\"")
+            && body.contains("name=\"file\"")
+            && body.contains("image/jpeg")
+    );
+
+    graph.add_media("m-77", b"%PDF-1.7 invoice", "application/pdf");
+    let info = media.get("m-77").await.unwrap();
+    assert_eq!(info.mime_type.as_deref(), Some("application/pdf"));
+    assert!(
+        !format!("{info:?}").contains("media-download"),
+        "the signed URL stays out of Debug"
+    );
+    let file = media.download("m-77").await.unwrap();
+    assert_eq!(file.bytes, b"%PDF-1.7 invoice");
+    media.delete("m-77").await.unwrap();
+    let err = media.get("m-77").await.unwrap_err();
+    assert_eq!(err.class(), Some(ErrorClass::InvalidParameter));
+
+    // Local refusals: wrong type, too large.
+    let err = media
+        .upload(
+            whatsapp_cloud::media::MediaKind::Image,
+            vec![0; 10],
+            "image/gif",
+            "a.gif",
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::Media(MediaError::UnsupportedType { .. })
+    ));
+    let err = media
+        .upload(
+            whatsapp_cloud::media::MediaKind::Sticker,
+            vec![0; 600 * 1024],
+            "image/webp",
+            "s.webp",
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Media(MediaError::TooLarge { .. })));
+}
+
+#[tokio::test]
+async fn download_checks_sha256_cap_and_refreshes_an_expired_url_once() {
+    let server = MockServer::start().await;
+    let uri = server.uri();
+    let good = b"hello".to_vec();
+    let sha = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+    Mock::given(method("GET")).and(path("/v23.0/m1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "m1", "url": format!("{uri}/dl/expired"), "mime_type": "text/plain", "sha256": sha, "file_size": 5})))
+        .up_to_n_times(1).with_priority(1).mount(&server).await;
+    Mock::given(method("GET")).and(path("/v23.0/m1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "m1", "url": format!("{uri}/dl/fresh"), "mime_type": "text/plain", "sha256": sha, "file_size": 5})))
+        .mount(&server).await;
+    Mock::given(method("GET"))
+        .and(path("/dl/expired"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/dl/fresh"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(good.clone()))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v23.0/bad"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"id": "bad", "url": format!("{uri}/dl/fresh"), "sha256": "00".repeat(32)}),
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v23.0/big"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"id": "big", "url": format!("{uri}/dl/fresh")})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v23.0/insecure"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"id": "x", "url": "http://example.com/file"})),
+        )
+        .mount(&server)
+        .await;
+    let client = Client::builder()
+        .access_token(SecretString::from("t"))
+        .phone_number_id("1")
+        .base_url(uri.clone())
+        .download_cap(4)
+        .build()
+        .unwrap();
+    let big = Client::builder()
+        .access_token(SecretString::from("t"))
+        .phone_number_id("1")
+        .base_url(uri)
+        .build()
+        .unwrap();
+    let file = big.media().download("m1").await.unwrap();
+    assert_eq!(file.bytes, good);
+    let dl: Vec<_> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.url.path().starts_with("/dl/"))
+        .collect();
+    assert_eq!(dl.len(), 2);
+    assert!(
+        dl.iter()
+            .all(|r| r.headers.get("authorization").is_some()
+                && r.headers.get("user-agent").is_some())
+    );
+    assert!(matches!(
+        big.media().download("bad").await,
+        Err(Error::Media(MediaError::ChecksumMismatch))
+    ));
+    assert!(matches!(
+        client.media().download("big").await,
+        Err(Error::Media(MediaError::TooLarge { .. }))
+    ));
+    assert!(
+        matches!(
+            big.media().download("insecure").await,
+            Err(Error::Config(_))
+        ),
+        "no token over plain http"
+    );
+}
+
+#[tokio::test]
+async fn templates_list_follows_pagination_get_create_delete() {
+    let graph = MockGraph::start().await;
+    graph.set_template_page_size(2);
+    for i in 0..5 {
+        graph.add_template(json!({"id": format!("{i}"), "name": format!("tpl_{i}"), "language": "en_US", "status": if i == 4 { "SOMETHING_NEW" } else { "APPROVED" }, "category": "UTILITY"}));
+    }
+    let client = graph.client();
+    let all = client.templates().list().await.unwrap();
+    assert_eq!(all.len(), 5);
+    assert_eq!(
+        all[4].status,
+        Some(TemplateStatus::Other("SOMETHING_NEW".into()))
+    );
+    let pages = graph
+        .requests()
+        .await
+        .iter()
+        .filter(|r| r.url.path().ends_with("message_templates"))
+        .count();
+    assert_eq!(pages, 3);
+    let one = client.templates().get_by_name("tpl_1").await.unwrap();
+    assert_eq!(one.len(), 1);
+    let created = client
+        .templates()
+        .create(&NewTemplate::new(
+            "payment_reminder",
+            "en_US",
+            "UTILITY",
+            vec![json!({"type": "BODY", "text": "Your payment of {{1}} is due on {{2}}."})],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(created.status, Some(TemplateStatus::Pending));
+    assert!(matches!(
+        client
+            .templates()
+            .create(&NewTemplate::new("Bad Name", "en_US", "UTILITY", vec![]))
+            .await,
+        Err(Error::Validation(_))
+    ));
+    client.templates().delete("tpl_0").await.unwrap();
+    assert_eq!(
+        client
+            .templates()
+            .delete("missing")
+            .await
+            .unwrap_err()
+            .class(),
+        Some(ErrorClass::Template)
+    );
+    let no_waba = Client::builder()
+        .access_token(SecretString::from(MOCK_TOKEN))
+        .phone_number_id("1234567890")
+        .base_url(graph.uri())
+        .build()
+        .unwrap();
+    assert!(matches!(
+        no_waba.templates().list().await,
+        Err(Error::Config(_))
+    ));
+}
+
+#[tokio::test]
+async fn phone_numbers_profile_and_subscriptions() {
+    let graph = MockGraph::start().await;
+    let account = graph.client().account();
+    let numbers = account.phone_numbers().await.unwrap();
+    assert_eq!(numbers[0].verified_name.as_deref(), Some("Mock Store"));
+    assert_eq!(
+        numbers[0].quality_rating,
+        Some(whatsapp_cloud::account::QualityRating::Green)
+    );
+    let one = account.phone_number("1234567890").await.unwrap();
+    assert_eq!(one.display_phone_number.as_deref(), Some("+1 555-000-1111"));
+    account
+        .update_business_profile(&whatsapp_cloud::account::BusinessProfile::new().about("Open 9-5"))
+        .await
+        .unwrap();
+    assert_eq!(
+        account.business_profile().await.unwrap().about.as_deref(),
+        Some("Open 9-5")
+    );
+    assert!(account.subscribed_apps().await.unwrap().is_empty());
+    account.subscribe_app().await.unwrap();
+    assert_eq!(
+        account.subscribed_apps().await.unwrap()[0].name.as_deref(),
+        Some("Mock App")
+    );
+}
+
+#[tokio::test]
+async fn pacing_spaces_sends_to_one_recipient() {
+    let graph = MockGraph::start().await;
+    let client = graph
+        .client_builder()
+        .pacing(Pacing::default().per_recipient(1, Duration::from_millis(150)))
+        .build()
+        .unwrap();
+    let start = std::time::Instant::now();
+    for _ in 0..3 {
+        client.send_text(TO, "tick").await.unwrap();
+    }
+    // Behaviour, not speed: the third send had to wait for two intervals.
+    assert!(start.elapsed() >= Duration::from_millis(290));
+}
+
+#[test]
+fn builder_rejects_bad_configuration_and_hides_the_token() {
+    let ok = Client::builder()
+        .access_token(SecretString::from("EAAG-secret-token"))
+        .phone_number_id("1")
+        .build()
+        .unwrap();
+    let debug = format!("{ok:?}");
+    assert!(!debug.contains("EAAG-secret-token"), "{debug}");
+    assert!(debug.contains("[redacted]"));
+    let b = || {
+        Client::builder()
+            .access_token(SecretString::from("t"))
+            .phone_number_id("1")
+    };
+    assert!(matches!(
+        b().base_url("http://graph.example.com").build(),
+        Err(Error::Config(_))
+    ));
+    assert!(
+        b().base_url("http://graph.example.com")
+            .allow_insecure_http(true)
+            .build()
+            .is_ok()
+    );
+    for ok in [
+        "http://127.0.0.1:9",
+        "http://localhost:9",
+        "http://[::1]:9",
+        "https://proxy.example.com/graph",
+    ] {
+        assert!(b().base_url(ok).build().is_ok(), "{ok}");
+    }
+    assert!(matches!(
+        b().base_url("ftp://x").build(),
+        Err(Error::Config(_))
+    ));
+    assert!(matches!(
+        b().api_version("23").build(),
+        Err(Error::Config(_))
+    ));
+    assert!(matches!(
+        Client::builder().phone_number_id("1").build(),
+        Err(Error::Config(_))
+    ));
+    assert!(matches!(
+        Client::builder()
+            .access_token(SecretString::from("t"))
+            .build(),
+        Err(Error::Config(_))
+    ));
+    assert!(matches!(
+        b().access_token(SecretString::from("bad\ntoken")).build(),
+        Err(Error::Config(_))
+    ));
+    fn assert_traits<T: Send + Sync + Clone + std::fmt::Debug + 'static>() {}
+    assert_traits::<Client>();
+}

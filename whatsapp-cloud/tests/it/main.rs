@@ -1,0 +1,12 @@
+//! Integration tests of whatsapp-cloud: one binary, modules by area.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod client;
+#[cfg(feature = "axum")]
+mod webhook_router;
+mod webhooks;

@@ -1,0 +1,493 @@
+//! The session: the current access token, renewed reactively (after a 401) or
+//! proactively (from a configured lifetime or introspection), single-flight and
+//! generation-checked, through a [`TokenStore`].
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use reqwest::header::HeaderValue;
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
+
+use super::store::{MemoryTokenStore, StoredToken, TokenStore};
+use super::{JwtKey, OAuthClient, TokenResponse};
+use crate::error::Error;
+use crate::http::is_loopback;
+
+/// How the session gets a new access token.
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum Credentials {
+    /// A refresh token (from the web-server flow). Rotated tokens are kept in the
+    /// store and used from then on.
+    RefreshToken(SecretString),
+    /// JWT bearer: re-run with the key whenever a new token is needed.
+    JwtBearer {
+        /// The Salesforce username.
+        username: String,
+        /// The private key.
+        key: JwtKey,
+    },
+    /// Client credentials (My Domain only): re-run whenever needed.
+    ClientCredentials,
+    /// Username-password (discouraged; legacy orgs).
+    Password {
+        /// The username.
+        username: String,
+        /// The password followed by the security token.
+        password: SecretString,
+    },
+    /// A fixed access token: used as is, never renewed.
+    AccessToken {
+        /// The token.
+        token: SecretString,
+        /// The instance URL.
+        instance_url: String,
+    },
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Credentials::RefreshToken(_) => f.write_str("RefreshToken([redacted])"),
+            Credentials::JwtBearer { username, .. } => f
+                .debug_struct("JwtBearer")
+                .field("username", username)
+                .field("key", &"[redacted]")
+                .finish(),
+            Credentials::ClientCredentials => f.write_str("ClientCredentials"),
+            Credentials::Password { username, .. } => f
+                .debug_struct("Password")
+                .field("username", username)
+                .field("password", &"[redacted]")
+                .finish(),
+            Credentials::AccessToken { instance_url, .. } => f
+                .debug_struct("AccessToken")
+                .field("token", &"[redacted]")
+                .field("instance_url", instance_url)
+                .finish(),
+        }
+    }
+}
+
+/// An access token in use, with the instance URL it goes to and its generation
+/// (the store version it came from).
+pub struct AccessToken {
+    header: HeaderValue,
+    instance_url: Url,
+    generation: u64,
+    renew_at: Option<Instant>,
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("token", &"[redacted]")
+            .field("instance_url", &self.instance_url.as_str())
+            .field("generation", &self.generation)
+            .finish()
+    }
+}
+
+impl AccessToken {
+    /// The org's instance URL.
+    pub fn instance_url(&self) -> &Url {
+        &self.instance_url
+    }
+
+    /// The generation: a request that failed with generation `g` only triggers a
+    /// refresh if the session still holds `g`.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The `Authorization` header value, marked sensitive.
+    pub(crate) fn header(&self) -> &HeaderValue {
+        &self.header
+    }
+}
+
+struct Failure {
+    stale: Option<u64>,
+    at: Instant,
+    error: Error,
+}
+
+/// How long a failed renewal is shared with every request that needs the same
+/// renewal, before another token call is tried: a revoked grant costs one token
+/// call a minute under any load, a transient failure one every few seconds.
+fn cooldown(error: &Error) -> Duration {
+    if matches!(error, Error::ReauthorizationRequired(_)) {
+        Duration::from_secs(60)
+    } else {
+        Duration::from_secs(5)
+    }
+}
+
+struct Inner {
+    oauth: OAuthClient,
+    credentials: Credentials,
+    store: Arc<dyn TokenStore>,
+    current: RwLock<Option<Arc<AccessToken>>>,
+    /// Held while renewing; remembers the last failure: the generation it tried
+    /// to replace, when, and the error.
+    renewing: tokio::sync::Mutex<Option<Failure>>,
+    token_calls: AtomicU64,
+    lifetime: Option<Duration>,
+    introspect: bool,
+    lease: Duration,
+    allow_insecure_http: bool,
+}
+
+/// The current session of one org. Cheap to clone; clones share the token.
+///
+/// When 1,000 tasks hit an expired token at once, exactly one token call goes
+/// out: the first task to take the renewal lock refreshes; the others wait, then
+/// find a newer generation and use it. A task whose failed request carried an
+/// older token than the session holds does not refresh again. A failed refresh
+/// is returned to every task that waited for it, once, without another attempt.
+#[derive(Clone)]
+pub struct Session {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("credentials", &self.inner.credentials)
+            .field("token_calls", &self.token_calls())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Session`].
+pub struct SessionBuilder {
+    oauth: OAuthClient,
+    credentials: Credentials,
+    store: Option<Arc<dyn TokenStore>>,
+    lifetime: Option<Duration>,
+    introspect: bool,
+    allow_insecure_http: bool,
+}
+
+impl fmt::Debug for SessionBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionBuilder")
+            .field("credentials", &self.credentials)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionBuilder {
+    /// Where tokens are kept (default: a [`MemoryTokenStore`]).
+    pub fn token_store(mut self, store: Arc<dyn TokenStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// The org's session timeout, to renew proactively shortly before it ends.
+    /// Salesforce never says when a token expires; without this (or
+    /// introspection) renewal is reactive, after a 401.
+    pub fn session_lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetime = Some(lifetime);
+        self
+    }
+
+    /// Asks `/services/oauth2/introspect` for each new token's expiry, to renew
+    /// proactively. Needs a connected app allowed to introspect.
+    pub fn introspect_expiry(mut self, on: bool) -> Self {
+        self.introspect = on;
+        self
+    }
+
+    /// Accepts plain-http instance URLs on non-loopback hosts (not recommended).
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
+    /// Builds the session. No network call happens until the first request.
+    pub fn build(self) -> Session {
+        let store = self
+            .store
+            .unwrap_or_else(|| Arc::new(MemoryTokenStore::new()) as Arc<dyn TokenStore>);
+        Session {
+            inner: Arc::new(Inner {
+                oauth: self.oauth,
+                credentials: self.credentials,
+                store,
+                current: RwLock::new(None),
+                renewing: tokio::sync::Mutex::new(None),
+                token_calls: AtomicU64::new(0),
+                lifetime: self.lifetime,
+                introspect: self.introspect,
+                lease: Duration::from_secs(30),
+                allow_insecure_http: self.allow_insecure_http,
+            }),
+        }
+    }
+}
+
+impl Session {
+    /// A builder for a session of the app with these credentials.
+    pub fn builder(oauth: OAuthClient, credentials: Credentials) -> SessionBuilder {
+        SessionBuilder {
+            oauth,
+            credentials,
+            store: None,
+            lifetime: None,
+            introspect: false,
+            allow_insecure_http: false,
+        }
+    }
+
+    /// How many token calls this session made (for tests and metrics).
+    pub fn token_calls(&self) -> u64 {
+        self.inner.token_calls.load(Ordering::SeqCst)
+    }
+
+    /// The OAuth client.
+    pub fn oauth(&self) -> &OAuthClient {
+        &self.inner.oauth
+    }
+
+    /// The current token, obtaining or renewing it if needed.
+    pub async fn token(&self) -> Result<Arc<AccessToken>, Error> {
+        match self.cached() {
+            Some(t) if !expired(&t) => Ok(t),
+            Some(t) => self.renew(Some(t.generation)).await,
+            None => self.renew(None).await,
+        }
+    }
+
+    /// A token to retry with after `failed` got 401 `INVALID_SESSION_ID`: the
+    /// session's newer token if it has one, else a renewed one (single-flight).
+    pub async fn token_after_unauthorized(
+        &self,
+        failed: &AccessToken,
+    ) -> Result<Arc<AccessToken>, Error> {
+        self.renew(Some(failed.generation)).await
+    }
+
+    /// Drops the cached token (the store is untouched).
+    pub fn forget(&self) {
+        if let Ok(mut c) = self.inner.current.write() {
+            *c = None;
+        }
+    }
+
+    fn cached(&self) -> Option<Arc<AccessToken>> {
+        self.inner.current.read().ok().and_then(|c| c.clone())
+    }
+
+    async fn renew(&self, stale: Option<u64>) -> Result<Arc<AccessToken>, Error> {
+        let mut last_failure = self.inner.renewing.lock().await;
+        if let Some(cur) = self.cached() {
+            let newer = stale.is_none_or(|g| cur.generation != g);
+            if newer && !expired(&cur) {
+                return Ok(cur);
+            }
+        }
+        if let Some(f) = last_failure.as_ref()
+            && f.stale == stale
+            && f.at.elapsed() < cooldown(&f.error)
+        {
+            return Err(f.error.clone());
+        }
+        let span = tracing::info_span!("salesforce.auth.renew", stale = ?stale);
+        let result = tracing::Instrument::instrument(self.acquire(stale), span).await;
+        match result {
+            Ok(token) => {
+                *last_failure = None;
+                if let Ok(mut c) = self.inner.current.write() {
+                    *c = Some(token.clone());
+                }
+                Ok(token)
+            }
+            Err(e) => {
+                let e = match e {
+                    e @ (Error::Transport { .. } | Error::TokenStore(_)) => e,
+                    e if e.is_retryable() => e,
+                    e @ Error::ReauthorizationRequired(_) => e,
+                    e => Error::ReauthorizationRequired(Box::new(e)),
+                };
+                tracing::error!(error = %e, "session renewal failed");
+                *last_failure = Some(Failure {
+                    stale,
+                    at: Instant::now(),
+                    error: e.clone(),
+                });
+                Err(e)
+            }
+        }
+    }
+
+    async fn acquire(&self, stale: Option<u64>) -> Result<Arc<AccessToken>, Error> {
+        let inner = &self.inner;
+        if let Credentials::AccessToken {
+            token,
+            instance_url,
+        } = &inner.credentials
+        {
+            if stale.is_some() {
+                return Err(Error::ReauthorizationRequired(Box::new(Error::Config(
+                    "a fixed access token cannot be renewed; configure a refresh token, JWT bearer or client credentials".into(),
+                ))));
+            }
+            return self.adopt(token, instance_url, 0, None).await;
+        }
+        let ours = self.cached().map(|c| c.generation);
+        let deadline = Instant::now() + inner.lease + Duration::from_secs(5);
+        loop {
+            let stored = inner.store.load().await?;
+            let now = Utc::now();
+            if let Some(s) = &stored {
+                let usable = s.access_token.is_some() && s.instance_url.is_some();
+                let newer = ours.is_none_or(|g| s.version > g) && Some(s.version) != stale;
+                if usable && newer && !s.lease_active(now) {
+                    tracing::debug!(version = s.version, "using the stored token");
+                    return self.adopt_stored(s).await;
+                }
+                if s.lease_active(now) {
+                    if Instant::now() > deadline {
+                        return Err(Error::TokenStore(
+                            "timed out waiting for another instance to finish its refresh".into(),
+                        ));
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            }
+            let base = stored.as_ref().map(|s| s.version);
+            let mut lease = stored.unwrap_or_default();
+            lease.version = base.map_or(1, |v| v + 1);
+            lease.refresh_lease_until = chrono::Duration::from_std(inner.lease)
+                .ok()
+                .map(|d| now + d);
+            if !inner.store.compare_and_swap(base, lease.clone()).await? {
+                continue;
+            }
+            inner.token_calls.fetch_add(1, Ordering::SeqCst);
+            match self.grant(lease.refresh_token.as_ref()).await {
+                Err(e) => {
+                    let mut released = lease.clone();
+                    released.version += 1;
+                    released.refresh_lease_until = None;
+                    if base.is_some() && base == stale {
+                        // That access token got a 401 or expired: nobody should adopt it.
+                        released.access_token = None;
+                    }
+                    if let Err(store_err) = inner
+                        .store
+                        .compare_and_swap(Some(lease.version), released)
+                        .await
+                    {
+                        tracing::warn!(error = %store_err, "could not release the refresh lease");
+                    }
+                    return Err(e);
+                }
+                Ok(resp) => {
+                    let rotated = resp.refresh_token.is_some();
+                    let new = StoredToken {
+                        version: lease.version + 1,
+                        access_token: Some(resp.access_token.clone()),
+                        instance_url: Some(resp.instance_url.clone()),
+                        refresh_token: resp.refresh_token.clone().or(lease.refresh_token.clone()),
+                        issued_at: resp.issued_at_time(),
+                        refresh_lease_until: None,
+                    };
+                    // Save before use: a rotated refresh token must never be lost.
+                    if !inner
+                        .store
+                        .compare_and_swap(Some(lease.version), new.clone())
+                        .await?
+                    {
+                        return Err(Error::TokenStore(
+                            "the refresh lease expired before the new tokens were saved".into(),
+                        ));
+                    }
+                    tracing::info!(version = new.version, rotated, "session renewed");
+                    return self.adopt_stored(&new).await;
+                }
+            }
+        }
+    }
+
+    async fn grant(&self, stored_refresh: Option<&SecretString>) -> Result<TokenResponse, Error> {
+        let oauth = &self.inner.oauth;
+        match &self.inner.credentials {
+            Credentials::RefreshToken(initial) => {
+                oauth.refresh(stored_refresh.unwrap_or(initial)).await
+            }
+            Credentials::JwtBearer { username, key } => oauth.jwt_bearer(username, key).await,
+            Credentials::ClientCredentials => oauth.client_credentials().await,
+            Credentials::Password { username, password } => {
+                oauth.password(username, password).await
+            }
+            Credentials::AccessToken { .. } => Err(Error::Config(
+                "a fixed access token cannot be renewed".into(),
+            )),
+        }
+    }
+
+    async fn adopt_stored(&self, s: &StoredToken) -> Result<Arc<AccessToken>, Error> {
+        let (Some(token), Some(url)) = (&s.access_token, &s.instance_url) else {
+            return Err(Error::TokenStore(
+                "the stored record has no access token".into(),
+            ));
+        };
+        let age = s
+            .issued_at
+            .and_then(|t| (Utc::now() - t).to_std().ok())
+            .unwrap_or_default();
+        self.adopt(token, url, s.version, Some(age)).await
+    }
+
+    async fn adopt(
+        &self,
+        token: &SecretString,
+        instance_url: &str,
+        generation: u64,
+        age: Option<Duration>,
+    ) -> Result<Arc<AccessToken>, Error> {
+        let url = Url::parse(instance_url.trim_end_matches('/'))
+            .map_err(|_| Error::Config("the instance URL is not a valid URL".into()))?;
+        let secure = url.scheme() == "https"
+            || (url.scheme() == "http" && (is_loopback(&url) || self.inner.allow_insecure_http));
+        if !secure {
+            return Err(Error::Config("the instance URL must use https".into()));
+        }
+        let mut header = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
+            .map_err(|_| {
+                Error::Config("the access token has characters not allowed in a header".into())
+            })?;
+        header.set_sensitive(true);
+        let mut left = self
+            .inner
+            .lifetime
+            .map(|l| l.saturating_sub(age.unwrap_or_default()));
+        if self.inner.introspect
+            && let Some(exp) = self.inner.oauth.introspect_expiry(token).await?
+        {
+            left = Some((exp - Utc::now()).to_std().unwrap_or_default());
+        }
+        // Renew a little before the end: a tenth of the time left, at most a minute.
+        let renew_at =
+            left.map(|l| Instant::now() + l.saturating_sub(Duration::from_secs(60).min(l / 10)));
+        Ok(Arc::new(AccessToken {
+            header,
+            instance_url: url,
+            generation,
+            renew_at,
+        }))
+    }
+}
+
+/// Whether a token reached its renewal time (only known with a configured
+/// lifetime or introspection).
+fn expired(t: &AccessToken) -> bool {
+    t.renew_at.is_some_and(|at| Instant::now() >= at)
+}

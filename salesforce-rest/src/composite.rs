@@ -1,0 +1,257 @@
+//! Bulk writes: sObject Collections (chunked into requests of at most 200
+//! records) and Composite (up to 25 subrequests with references).
+//!
+//! ```
+//! # #[cfg(feature = "testkit")]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), salesforce_rest::Error> {
+//! use salesforce_rest::records::Lead;
+//! # let org = salesforce_rest::testkit::MockOrg::start().await;
+//! # let client = org.client();
+//! let leads: Vec<Lead> = (0..450).map(|i| Lead::new(format!("Lead {i}"), "Acme")).collect();
+//! let results = client.create_many(&leads, false).await?;
+//! assert_eq!(results.len(), 450); // three requests: 200 + 200 + 50
+//! assert!(results.iter().all(|r| r.success));
+//! # Ok(())
+//! # }
+//! # #[cfg(not(feature = "testkit"))]
+//! # fn main() {}
+//! ```
+
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::client::{Client, Req};
+use crate::error::Error;
+use crate::id::SalesforceId;
+use crate::records::SObject;
+use crate::sobjects::{SaveResult, to_json};
+
+/// The most records one collections request takes.
+pub const COLLECTION_CHUNK: usize = 200;
+/// The most subrequests one composite request takes.
+pub const MAX_SUBREQUESTS: usize = 25;
+
+fn with_type(object: &str, mut v: Value) -> Value {
+    if let Some(m) = v.as_object_mut() {
+        m.insert("attributes".into(), json!({ "type": object }));
+    }
+    v
+}
+
+impl Client {
+    /// Creates records through sObject Collections, 200 per request, results in
+    /// order. With `all_or_none`, a failure rolls back its chunk.
+    pub async fn create_many<T: SObject>(
+        &self,
+        records: &[T],
+        all_or_none: bool,
+    ) -> Result<Vec<SaveResult>, Error> {
+        let mut out = Vec::with_capacity(records.len());
+        for chunk in records.chunks(COLLECTION_CHUNK) {
+            let items = chunk
+                .iter()
+                .map(|r| to_json(r).map(|v| with_type(T::API_NAME, v)))
+                .collect::<Result<Vec<_>, _>>()?;
+            let req = Req::new(Method::POST, "composite/sobjects")
+                .json(json!({ "allOrNone": all_or_none, "records": items }));
+            out.extend(self.call(req).await?.json::<Vec<SaveResult>>()?);
+        }
+        tracing::info!(
+            object = T::API_NAME,
+            count = out.len(),
+            "collection created"
+        );
+        Ok(out)
+    }
+
+    /// Updates records by id through sObject Collections, 200 per request.
+    pub async fn update_many<T: SObject>(
+        &self,
+        records: &[(SalesforceId, T)],
+        all_or_none: bool,
+    ) -> Result<Vec<SaveResult>, Error> {
+        let mut out = Vec::with_capacity(records.len());
+        for chunk in records.chunks(COLLECTION_CHUNK) {
+            let items = chunk
+                .iter()
+                .map(|(id, r)| {
+                    to_json(r).map(|mut v| {
+                        if let Some(m) = v.as_object_mut() {
+                            m.insert("id".into(), Value::String(id.to_string()));
+                        }
+                        with_type(T::API_NAME, v)
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let req = Req::new(Method::PATCH, "composite/sobjects")
+                .json(json!({ "allOrNone": all_or_none, "records": items }));
+            out.extend(self.call(req).await?.json::<Vec<SaveResult>>()?);
+        }
+        Ok(out)
+    }
+
+    /// Upserts records on an external ID field through sObject Collections (the
+    /// value travels in the body, so any value works), 200 per request.
+    pub async fn upsert_many<T: SObject>(
+        &self,
+        external_id_field: &str,
+        records: &[T],
+        all_or_none: bool,
+    ) -> Result<Vec<SaveResult>, Error> {
+        if external_id_field.is_empty()
+            || !external_id_field
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            return Err(Error::Config(format!(
+                "{external_id_field:?} is not a field API name"
+            )));
+        }
+        let mut out = Vec::with_capacity(records.len());
+        for chunk in records.chunks(COLLECTION_CHUNK) {
+            let items = chunk
+                .iter()
+                .map(|r| to_json(r).map(|v| with_type(T::API_NAME, v)))
+                .collect::<Result<Vec<_>, _>>()?;
+            let req = Req::new(
+                Method::PATCH,
+                format!("composite/sobjects/{}/{external_id_field}", T::API_NAME),
+            )
+            .json(json!({ "allOrNone": all_or_none, "records": items }));
+            out.extend(self.call(req).await?.json::<Vec<SaveResult>>()?);
+        }
+        Ok(out)
+    }
+
+    /// Deletes records by id through sObject Collections, 200 per request.
+    pub async fn delete_many(
+        &self,
+        ids: &[SalesforceId],
+        all_or_none: bool,
+    ) -> Result<Vec<SaveResult>, Error> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(COLLECTION_CHUNK) {
+            let list = chunk
+                .iter()
+                .map(SalesforceId::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
+            let req = Req::new(Method::DELETE, "composite/sobjects")
+                .query("ids", list)
+                .query("allOrNone", all_or_none.to_string());
+            out.extend(self.call(req).await?.json::<Vec<SaveResult>>()?);
+        }
+        Ok(out)
+    }
+
+    /// Sends a composite request: subrequests run in order and may refer to
+    /// earlier results (`@{refLead.id}`). The whole call counts as one API request.
+    pub async fn composite(
+        &self,
+        request: &CompositeRequest,
+    ) -> Result<Vec<CompositeResponse>, Error> {
+        if request.subrequests.is_empty() || request.subrequests.len() > MAX_SUBREQUESTS {
+            return Err(Error::Config(format!(
+                "a composite request takes 1 to {MAX_SUBREQUESTS} subrequests, got {}",
+                request.subrequests.len()
+            )));
+        }
+        #[derive(Deserialize)]
+        struct Wire {
+            #[serde(rename = "compositeResponse", default)]
+            composite_response: Vec<CompositeResponse>,
+        }
+        let body = serde_json::to_value(request)
+            .map_err(|e| Error::Config(format!("cannot encode: {e}")))?;
+        // A composite request can mix creates; never retried after an ambiguous failure.
+        let w: Wire = self
+            .call(Req::new(Method::POST, "composite").json(body))
+            .await?
+            .json()?;
+        Ok(w.composite_response)
+    }
+}
+
+/// A composite request.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CompositeRequest {
+    #[serde(rename = "allOrNone")]
+    all_or_none: bool,
+    #[serde(rename = "compositeRequest")]
+    subrequests: Vec<Subrequest>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct Subrequest {
+    method: String,
+    url: String,
+    #[serde(rename = "referenceId")]
+    reference_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body: Option<Value>,
+}
+
+impl CompositeRequest {
+    /// An empty request; with `all_or_none`, any failure rolls everything back.
+    pub fn new(all_or_none: bool) -> Self {
+        Self {
+            all_or_none,
+            subrequests: Vec::new(),
+        }
+    }
+
+    /// Adds a subrequest. `url` is a full path
+    /// (`/services/data/v66.0/sobjects/Lead`), and may use references.
+    pub fn add(
+        mut self,
+        method: &str,
+        url: impl Into<String>,
+        reference_id: impl Into<String>,
+        body: Option<Value>,
+    ) -> Self {
+        self.subrequests.push(Subrequest {
+            method: method.to_ascii_uppercase(),
+            url: url.into(),
+            reference_id: reference_id.into(),
+            body,
+        });
+        self
+    }
+
+    /// The number of subrequests.
+    pub fn len(&self) -> usize {
+        self.subrequests.len()
+    }
+
+    /// Whether there are no subrequests.
+    pub fn is_empty(&self) -> bool {
+        self.subrequests.is_empty()
+    }
+}
+
+/// One subresponse of a composite request.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[non_exhaustive]
+pub struct CompositeResponse {
+    /// The body (an object, or an error array).
+    #[serde(default)]
+    pub body: Value,
+    /// The HTTP status of the subrequest.
+    #[serde(rename = "httpStatusCode", default)]
+    pub http_status_code: u16,
+    /// Its reference id.
+    #[serde(rename = "referenceId", default)]
+    pub reference_id: String,
+}
+
+impl CompositeResponse {
+    /// The subrequest's error, when it failed.
+    pub fn error(&self) -> Option<crate::error::ApiError> {
+        if (200..300).contains(&self.http_status_code) {
+            return None;
+        }
+        crate::error::ApiError::from_body(self.http_status_code, self.body.to_string().as_bytes())
+    }
+}

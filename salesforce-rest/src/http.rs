@@ -1,0 +1,195 @@
+//! Transport helpers shared by the OAuth and REST clients.
+
+use std::time::Duration;
+
+use url::Url;
+
+use crate::error::{Error, TransportKind};
+
+pub(crate) const USER_AGENT: &str = concat!("salesforce-rest-rs/", env!("CARGO_PKG_VERSION"));
+
+/// Whether a URL points at a loopback host (127.0.0.0/8, ::1, localhost).
+pub(crate) fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// Maps a reqwest error to a typed transport error, without its URL (URLs can
+/// carry query parameters worth keeping out of logs).
+pub(crate) fn transport_error(e: reqwest::Error) -> Error {
+    let kind = if e.is_connect() {
+        TransportKind::Connect
+    } else if e.is_timeout() {
+        TransportKind::Timeout
+    } else if e.is_body() || e.is_decode() {
+        TransportKind::Body
+    } else {
+        TransportKind::Other
+    };
+    Error::Transport {
+        kind,
+        message: e.without_url().to_string(),
+    }
+}
+
+/// How many times and how long to retry idempotent calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RetryPolicy {
+    /// Total attempts, the first included (1 = no retry).
+    pub max_attempts: u32,
+    /// The first backoff.
+    pub initial_backoff: Duration,
+    /// The largest single wait.
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// 3 attempts, 250 ms doubling to at most 5 s.
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Never retry.
+    pub fn none() -> Self {
+        Self {
+            max_attempts: 1,
+            ..Self::default()
+        }
+    }
+
+    /// Sets the attempts and backoff bounds.
+    pub fn new(max_attempts: u32, initial_backoff: Duration, max_backoff: Duration) -> Self {
+        Self {
+            max_attempts: max_attempts.max(1),
+            initial_backoff,
+            max_backoff: max_backoff.max(initial_backoff),
+        }
+    }
+
+    /// Whether to retry after `attempt` attempts ended in `error`, and after how
+    /// long. Pure. Only idempotent calls (GET, PATCH update, upsert, DELETE) are
+    /// retried, and only on transient failures: `UNABLE_TO_LOCK_ROW`,
+    /// `SERVER_UNAVAILABLE`, concurrent `REQUEST_LIMIT_EXCEEDED`, 502/503/504 and
+    /// HTML maintenance pages, connect errors and timeouts. A create (POST) is
+    /// retried only when its connection never opened.
+    pub fn decide(
+        &self,
+        error: &Error,
+        idempotent: bool,
+        attempt: u32,
+        jitter: f64,
+    ) -> Option<Duration> {
+        if attempt >= self.max_attempts {
+            return None;
+        }
+        let retry = match error {
+            Error::Transport {
+                kind: TransportKind::Connect,
+                ..
+            } => true,
+            _ if !idempotent => false,
+            e => e.is_retryable(),
+        };
+        if !retry {
+            return None;
+        }
+        let exp = attempt.saturating_sub(1).min(16);
+        let step = self
+            .initial_backoff
+            .saturating_mul(1u32 << exp)
+            .min(self.max_backoff);
+        let half = step / 2;
+        Some(half + half.mul_f64(jitter.clamp(0.0, 1.0)))
+    }
+}
+
+/// A random number in `[0, 1)` for jitter.
+pub(crate) fn jitter() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ApiError;
+
+    fn api(code: &str, status: u16, msg: &str) -> Error {
+        let body = format!(r#"[{{"message":"{msg}","errorCode":"{code}"}}]"#);
+        ApiError::from_body(status, body.as_bytes()).unwrap().into()
+    }
+
+    #[test]
+    fn retries_transient_failures_of_idempotent_calls_only() {
+        let p = RetryPolicy::default();
+        let transient = [
+            api("UNABLE_TO_LOCK_ROW", 400, "locked"),
+            api("SERVER_UNAVAILABLE", 503, "down"),
+            api(
+                "REQUEST_LIMIT_EXCEEDED",
+                403,
+                "ConcurrentPerOrgLongTxn Limit exceeded.",
+            ),
+            Error::unexpected(503, "html", b"<html>maintenance</html>"),
+            Error::Transport {
+                kind: TransportKind::Timeout,
+                message: String::new(),
+            },
+        ];
+        for e in &transient {
+            assert!(p.decide(e, true, 1, 0.5).is_some(), "{e}");
+            assert!(
+                p.decide(e, false, 1, 0.5).is_none(),
+                "creates are not retried: {e}"
+            );
+        }
+        let permanent = [
+            api(
+                "REQUEST_LIMIT_EXCEEDED",
+                403,
+                "TotalRequests Limit exceeded.",
+            ),
+            api("API_DISABLED_FOR_ORG", 403, "x"),
+            api("REQUIRED_FIELD_MISSING", 400, "x"),
+            api("INVALID_SESSION_ID", 401, "x"),
+            Error::unexpected(500, "x", b""),
+        ];
+        for e in &permanent {
+            assert!(p.decide(e, true, 1, 0.5).is_none(), "{e}");
+        }
+        let connect = Error::Transport {
+            kind: TransportKind::Connect,
+            message: String::new(),
+        };
+        assert!(
+            p.decide(&connect, false, 1, 0.5).is_some(),
+            "nothing was sent"
+        );
+        assert!(p.decide(&connect, true, 3, 0.5).is_none(), "bounded");
+    }
+
+    #[test]
+    fn backoff_is_exponential_with_jitter() {
+        let p = RetryPolicy::new(10, Duration::from_millis(100), Duration::from_millis(400));
+        let e = api("UNABLE_TO_LOCK_ROW", 400, "x");
+        assert_eq!(p.decide(&e, true, 1, 0.0), Some(Duration::from_millis(50)));
+        assert_eq!(p.decide(&e, true, 2, 1.0), Some(Duration::from_millis(200)));
+        assert_eq!(p.decide(&e, true, 9, 1.0), Some(Duration::from_millis(400)));
+        assert!((0..50).map(|_| jitter()).all(|j| (0.0..1.0).contains(&j)));
+    }
+}

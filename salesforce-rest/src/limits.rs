@@ -1,0 +1,127 @@
+//! API limits: the `/limits` resource, the `Sforce-Limit-Info` header, versions.
+
+use std::collections::BTreeMap;
+
+use reqwest::Method;
+use serde::Deserialize;
+
+use crate::client::{Client, Req};
+use crate::error::Error;
+
+/// API usage from the `Sforce-Limit-Info` header
+/// (`api-usage=18/5000; per-app-api-usage=17/250(appName=sample)`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ApiUsage {
+    /// Requests used in the rolling 24 hours (can exceed `max`).
+    pub used: u64,
+    /// The allocation.
+    pub max: u64,
+    /// This connected app's usage and allocation, when reported.
+    pub per_app: Option<(u64, u64)>,
+}
+
+impl ApiUsage {
+    /// Parses the header; unknown keys are ignored.
+    pub fn parse(header: &str) -> Option<Self> {
+        let mut usage: Option<(u64, u64)> = None;
+        let mut per_app = None;
+        for part in header.split([';', ',']) {
+            let Some((key, value)) = part.trim().split_once('=') else {
+                continue;
+            };
+            let pair = value.split('(').next().unwrap_or("").trim();
+            let Some((u, m)) = pair.split_once('/') else {
+                continue;
+            };
+            let (Ok(u), Ok(m)) = (u.trim().parse(), m.trim().parse()) else {
+                continue;
+            };
+            match key.trim() {
+                "api-usage" => usage = Some((u, m)),
+                "per-app-api-usage" => per_app = Some((u, m)),
+                _ => {}
+            }
+        }
+        usage.map(|(used, max)| ApiUsage { used, max, per_app })
+    }
+
+    /// Whether 90% or more of the allocation is used.
+    pub fn is_near_limit(&self) -> bool {
+        self.max > 0 && self.used.saturating_mul(10) >= self.max.saturating_mul(9)
+    }
+}
+
+/// One limit of `/limits`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct Limit {
+    /// The allocation.
+    #[serde(rename = "Max", default)]
+    pub max: i64,
+    /// What is left.
+    #[serde(rename = "Remaining", default)]
+    pub remaining: i64,
+}
+
+/// An API version from `GET /services/data`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct ApiVersion {
+    /// `Winter '27`.
+    #[serde(default)]
+    pub label: String,
+    /// `/services/data/v66.0`.
+    #[serde(default)]
+    pub url: String,
+    /// `66.0`.
+    #[serde(default)]
+    pub version: String,
+}
+
+impl Client {
+    /// The org's limits (`DailyApiRequests`, `DataStorageMB`, ...).
+    pub async fn limits(&self) -> Result<BTreeMap<String, Limit>, Error> {
+        let raw: BTreeMap<String, serde_json::Value> =
+            self.call(Req::new(Method::GET, "limits")).await?.json()?;
+        Ok(raw
+            .into_iter()
+            .filter_map(|(k, v)| serde_json::from_value::<Limit>(v).ok().map(|l| (k, l)))
+            .collect())
+    }
+
+    /// The API versions the org offers.
+    pub async fn versions(&self) -> Result<Vec<ApiVersion>, Error> {
+        self.call(Req::new(Method::GET, "/services/data"))
+            .await?
+            .json()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_documented_header_form() {
+        assert_eq!(
+            ApiUsage::parse("api-usage=18/5000"),
+            Some(ApiUsage {
+                used: 18,
+                max: 5000,
+                per_app: None
+            })
+        );
+        let u = ApiUsage::parse(
+            "api-usage=25/5000; per-app-api-usage=17/250(appName=sample-connected-app)",
+        )
+        .unwrap();
+        assert_eq!(u.per_app, Some((17, 250)));
+        let u = ApiUsage::parse("api-usage=110018/100000; api-bursts=1/750").unwrap();
+        assert!(u.is_near_limit());
+        assert_eq!(u.used, 110_018);
+        assert!(ApiUsage::parse("garbage").is_none());
+        assert!(ApiUsage::parse("api-usage=x/y").is_none());
+        assert!(!ApiUsage::parse("api-usage=1/5000").unwrap().is_near_limit());
+    }
+}

@@ -1,0 +1,12 @@
+//! Integration tests of salesforce-rest against the mock org and raw wiremock.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod auth;
+mod errors;
+mod refresh;
+mod rest;

@@ -1,0 +1,239 @@
+//! Single-flight refresh, rotation through a shared store, no loops.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use salesforce_rest::Error;
+use salesforce_rest::auth::{Credentials, MemoryTokenStore, Session, StoredToken, TokenStore};
+use salesforce_rest::records::Lead;
+use salesforce_rest::testkit::{MOCK_REFRESH_TOKEN, MockOrg};
+use secrecy::{ExposeSecret, SecretString};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_requests_after_expiry_cause_exactly_one_refresh() {
+    let org = MockOrg::start().await;
+    let client = org.client();
+    client.limits().await.unwrap();
+    assert_eq!(org.token_requests(), 1);
+    org.expire_sessions();
+    org.token_delay(Duration::from_millis(50));
+    let tasks: Vec<_> = (0..1000)
+        .map(|_| {
+            let c = client.clone();
+            tokio::spawn(async move { c.limits().await })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    assert_eq!(
+        org.token_requests(),
+        2,
+        "exactly one refresh for the whole wave"
+    );
+    assert_eq!(client.session().token_calls(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_refresh_token_gives_one_typed_error_and_no_loop() {
+    let org = MockOrg::start().await;
+    let client = org.client();
+    client.limits().await.unwrap();
+    org.expire_sessions();
+    org.revoke_refresh_tokens();
+    org.token_delay(Duration::from_millis(30));
+    let tasks: Vec<_> = (0..200)
+        .map(|_| {
+            let c = client.clone();
+            tokio::spawn(async move { c.limits().await })
+        })
+        .collect();
+    for t in tasks {
+        let err = t.await.unwrap().unwrap_err();
+        match &err {
+            Error::ReauthorizationRequired(inner) => {
+                assert!(matches!(**inner, Error::OAuth(_)), "{inner:?}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(err.hint().unwrap().contains("revoked"));
+    }
+    assert_eq!(
+        org.token_requests(),
+        2,
+        "one failed refresh, shared by every waiter"
+    );
+}
+
+#[tokio::test]
+async fn a_refresh_in_the_middle_of_a_paginated_stream() {
+    let org = MockOrg::start().await;
+    let client = org.client();
+    for i in 0..7 {
+        client
+            .create(&Lead::new(format!("L{i}"), "Acme"))
+            .await
+            .unwrap();
+    }
+    org.set_page_size(3);
+    let mut stream = client.query_stream::<Lead>("SELECT Id, LastName FROM Lead");
+    let mut names = Vec::new();
+    for _ in 0..3 {
+        names.push(
+            stream
+                .next()
+                .await
+                .unwrap()
+                .unwrap()
+                .last_name
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    org.expire_sessions();
+    while let Some(row) = stream.next().await {
+        names.push(row.unwrap().last_name.as_str().unwrap().to_owned());
+    }
+    assert_eq!(names, (0..7).map(|i| format!("L{i}")).collect::<Vec<_>>());
+    assert_eq!(stream.pages_fetched(), 3);
+    assert_eq!(org.token_requests(), 2);
+}
+
+#[tokio::test]
+async fn a_stale_401_does_not_refresh_again() {
+    let org = MockOrg::start().await;
+    let session = org.session();
+    let old = session.token().await.unwrap();
+    org.expire_sessions();
+    let new = session.token_after_unauthorized(&old).await.unwrap();
+    assert_ne!(old.generation(), new.generation());
+    // Another request that carried the old token reports its 401 late.
+    let again = session.token_after_unauthorized(&old).await.unwrap();
+    assert_eq!(again.generation(), new.generation());
+    assert_eq!(org.token_requests(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotation_through_a_shared_store_never_spends_a_token_twice() {
+    let org = MockOrg::start().await;
+    org.enable_rotation();
+    let store: Arc<dyn TokenStore> = Arc::new(MemoryTokenStore::with(
+        StoredToken::with_refresh_token(SecretString::from(MOCK_REFRESH_TOKEN)),
+    ));
+    // Two "instances": separate sessions and clients, one store.
+    let a = org.client_for(
+        Session::builder(
+            org.oauth(),
+            Credentials::RefreshToken(SecretString::from(MOCK_REFRESH_TOKEN)),
+        )
+        .token_store(store.clone())
+        .build(),
+    );
+    let b = org.client_for(
+        Session::builder(
+            org.oauth(),
+            Credentials::RefreshToken(SecretString::from(MOCK_REFRESH_TOKEN)),
+        )
+        .token_store(store.clone())
+        .build(),
+    );
+    a.limits().await.unwrap();
+    let first = store.load().await.unwrap().unwrap();
+    assert!(
+        first
+            .refresh_token
+            .as_ref()
+            .unwrap()
+            .expose_secret()
+            .starts_with("5AepRotated"),
+        "the rotated token was saved"
+    );
+    b.limits().await.unwrap();
+    assert_eq!(
+        org.token_requests(),
+        1,
+        "instance B used the token A stored"
+    );
+    org.expire_sessions();
+    org.token_delay(Duration::from_millis(40));
+    let (ra, rb) = tokio::join!(a.limits(), b.limits());
+    ra.unwrap();
+    rb.unwrap();
+    assert_eq!(
+        org.token_requests(),
+        2,
+        "one refresh for both instances (a lease in the store)"
+    );
+    let now = store.load().await.unwrap().unwrap();
+    assert!(now.version > first.version);
+    assert!(now.refresh_lease_until.is_none());
+    assert_ne!(
+        now.refresh_token.as_ref().unwrap().expose_secret(),
+        first.refresh_token.as_ref().unwrap().expose_secret()
+    );
+}
+
+#[tokio::test]
+async fn proactive_renewal_with_a_configured_lifetime() {
+    let org = MockOrg::start().await;
+    let session = Session::builder(
+        org.oauth(),
+        Credentials::RefreshToken(SecretString::from(MOCK_REFRESH_TOKEN)),
+    )
+    .session_lifetime(Duration::from_millis(200))
+    .build();
+    let t1 = session.token().await.unwrap();
+    let t2 = session.token().await.unwrap();
+    assert_eq!(t1.generation(), t2.generation());
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let t3 = session.token().await.unwrap();
+    assert_ne!(t1.generation(), t3.generation(), "renewed before any 401");
+    assert_eq!(org.token_requests(), 2);
+}
+
+#[tokio::test]
+async fn introspection_gives_the_expiry() {
+    let org = MockOrg::start().await;
+    let session = Session::builder(
+        org.oauth(),
+        Credentials::RefreshToken(SecretString::from(MOCK_REFRESH_TOKEN)),
+    )
+    .introspect_expiry(true)
+    .build();
+    session.token().await.unwrap();
+    let t = session.token().await.unwrap();
+    assert_eq!(org.token_requests(), 1, "two hours left: no renewal");
+    assert!(
+        org.requests()
+            .await
+            .iter()
+            .any(|r| r.url.path() == "/services/oauth2/introspect")
+    );
+    let _ = t;
+}
+
+#[tokio::test]
+async fn jwt_and_client_credentials_sessions_rerun_their_flow() {
+    let org = MockOrg::start().await;
+    let key = salesforce_rest::auth::JwtKey::from_pem(
+        include_str!("../fixtures/test_rsa_key.pem").as_bytes(),
+    )
+    .unwrap();
+    let jwt = org.client_for(
+        Session::builder(
+            org.oauth(),
+            Credentials::JwtBearer {
+                username: "u@example.com".into(),
+                key,
+            },
+        )
+        .build(),
+    );
+    jwt.limits().await.unwrap();
+    org.expire_sessions();
+    jwt.limits().await.unwrap();
+    let cc = org.client_for(Session::builder(org.oauth(), Credentials::ClientCredentials).build());
+    cc.limits().await.unwrap();
+    assert_eq!(org.token_requests(), 3);
+}

@@ -1,0 +1,362 @@
+//! sObjects, upsert answers, queries, collections, composite, limits.
+
+use chrono::{DateTime, Utc};
+use salesforce_rest::composite::CompositeRequest;
+use salesforce_rest::records::{Case, DynamicRecord, Field, Lead, Task};
+use salesforce_rest::sobjects::{AutoAssign, WriteOptions};
+use salesforce_rest::soql::{Like, Soql};
+use salesforce_rest::testkit::MockOrg;
+use salesforce_rest::{Error, SalesforceId};
+use serde_json::json;
+use wiremock::matchers::{method, path_regex};
+use wiremock::{Mock, ResponseTemplate};
+
+#[tokio::test]
+async fn create_get_update_delete() {
+    let org = MockOrg::start().await;
+    let client = org.client();
+    let mut lead = Lead::new("Lima", "Acme");
+    lead.phone = "+1 (415) 555-0123".into();
+    lead.extra.insert("Score__c".into(), json!(10));
+    let id = client.create(&lead).await.unwrap();
+    assert_eq!(id.key_prefix(), "00Q");
+    let got: Lead = client
+        .get(&id, &["LastName", "Phone", "Score__c"])
+        .await
+        .unwrap();
+    assert_eq!(got.phone.as_str(), Some("+1 (415) 555-0123"));
+    assert_eq!(got.extra["Score__c"], 10);
+    assert_eq!(got.id.as_ref(), Some(&id));
+    let mut patch = Lead::default();
+    patch.status = "Working".into();
+    patch.phone = Field::Null;
+    client.update(&id, &patch).await.unwrap();
+    let stored = &org.records("Lead")[0];
+    assert_eq!(stored["Status"], "Working");
+    assert!(stored["Phone"].is_null(), "null clears");
+    assert_eq!(stored["LastName"], "Lima", "unset leaves unchanged");
+    let body = org
+        .requests()
+        .await
+        .into_iter()
+        .find(|r| r.method.as_str() == "PATCH")
+        .unwrap()
+        .body;
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&body).unwrap(),
+        json!({"Phone": null, "Status": "Working"})
+    );
+    client.delete("Lead", &id).await.unwrap();
+    assert!(org.records("Lead").is_empty());
+    let err = client.get::<Lead>(&id, &[]).await.unwrap_err();
+    assert!(err.hint().is_some());
+}
+
+#[tokio::test]
+async fn cases_get_a_case_number_and_options_become_headers() {
+    let org = MockOrg::start().await;
+    let client = org.client();
+    let mut case = Case::new("Broken", "Arrived broken");
+    case.supplied_phone = "14155550123".into();
+    let opts = WriteOptions::new()
+        .auto_assign(AutoAssign::Off)
+        .allow_duplicates(true);
+    let id = client.create_with(&case, &opts).await.unwrap();
+    let read: Case = client.get(&id, &["CaseNumber", "Subject"]).await.unwrap();
+    assert_eq!(read.case_number.as_deref(), Some("00001026"));
+    let post = org
+        .requests()
+        .await
+        .into_iter()
+        .find(|r| r.method.as_str() == "POST" && r.url.path().ends_with("/sobjects/Case"))
+        .unwrap();
+    assert_eq!(post.headers.get("sforce-auto-assign").unwrap(), "FALSE");
+    assert_eq!(
+        post.headers.get("sforce-duplicate-rule-header").unwrap(),
+        "allowSave=true"
+    );
+}
+
+#[tokio::test]
+async fn upsert_tells_created_from_updated_and_routes_unsafe_values_through_collections() {
+    let org = MockOrg::start().await;
+    let client = org.client();
+    let case = Case::new("Hello", "first");
+    let first = client.upsert("Ext_Id__c", "INV-1042", &case).await.unwrap();
+    assert!(first.created);
+    let second = client
+        .upsert("Ext_Id__c", "INV-1042", &Case::new("Hello", "second"))
+        .await
+        .unwrap();
+    assert!(!second.created);
+    assert_eq!(first.id, second.id);
+    let wamid = "wamid.HBgLMTQxNTU1NTAxMjMVAgASGBQzQTdBQjE2/+==";
+    let a = client
+        .upsert("WhatsApp_Message_Id__c", wamid, &Case::new("WA", "once"))
+        .await
+        .unwrap();
+    let b = client
+        .upsert("WhatsApp_Message_Id__c", wamid, &Case::new("WA", "twice"))
+        .await
+        .unwrap();
+    assert!(a.created && !b.created);
+    assert_eq!(org.records("Case").len(), 2);
+    assert!(org.requests().await.iter().any(|r| {
+        r.url
+            .path()
+            .ends_with("/composite/sobjects/Case/WhatsApp_Message_Id__c")
+    }));
+    assert!(
+        org.requests()
+            .await
+            .iter()
+            .all(|r| !r.url.path().contains("wamid")),
+        "the id never travels in a path"
+    );
+}
+
+#[tokio::test]
+async fn upsert_handles_204_and_300() {
+    let org = MockOrg::start().await;
+    let client = org.client();
+    Mock::given(method("PATCH"))
+        .and(path_regex("/sobjects/Case/Ext__c/OLD$"))
+        .respond_with(ResponseTemplate::new(204))
+        .with_priority(1)
+        .mount(org.server())
+        .await;
+    let o = client
+        .upsert("Ext__c", "OLD", &Case::new("s", "d"))
+        .await
+        .unwrap();
+    assert!(!o.created && o.id.is_none());
+    org.insert("Case", json!({"Ext__c": "DUP", "Subject": "a"}));
+    org.insert("Case", json!({"Ext__c": "DUP", "Subject": "b"}));
+    match client
+        .upsert("Ext__c", "DUP", &Case::new("s", "d"))
+        .await
+        .unwrap_err()
+    {
+        Error::MultipleMatches { records } => assert_eq!(records.len(), 2),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn queries_search_and_change_polling() {
+    let org = MockOrg::start().await;
+    let client = org.client();
+    for (name, phone) in [
+        ("A", "+14155550123"),
+        ("B", "(415) 555-0199"),
+        ("O'Brien", "4155550100"),
+    ] {
+        let mut l = Lead::new(name, "Acme");
+        l.phone = phone.into();
+        client.create(&l).await.unwrap();
+    }
+    let q = Soql::new("SELECT Id, LastName FROM Lead WHERE LastName = {}")
+        .bind("O'Brien")
+        .build()
+        .unwrap();
+    let page = client.query::<Lead>(&q).await.unwrap();
+    assert_eq!(page.total_size, 1);
+    assert!(page.done);
+    let count = client
+        .query::<serde_json::Value>("SELECT COUNT() FROM Lead")
+        .await
+        .unwrap();
+    assert_eq!(count.total_size, 3);
+    assert!(
+        client
+            .query_all::<Lead>("SELECT Id FROM Lead")
+            .await
+            .unwrap()
+            .records
+            .len()
+            == 3
+    );
+    let like = Soql::new("SELECT Id FROM Lead WHERE Name LIKE {}")
+        .bind(Like::contains("x"))
+        .build()
+        .unwrap();
+    assert!(like.contains(r"'%x%'"));
+    let hits = client
+        .search("FIND {4155550199} IN PHONE FIELDS RETURNING Lead(Id)")
+        .await
+        .unwrap();
+    assert_eq!(hits.len(), 1);
+    let all = client
+        .query_stream::<Lead>("SELECT Id, LastName, SystemModstamp FROM Lead")
+        .collect_max(10)
+        .await
+        .unwrap();
+    let watermark = all[0].system_modstamp.unwrap().0;
+    let changed = client
+        .changed_since::<Lead>("Lead", &["Id", "LastName"], watermark)
+        .unwrap()
+        .collect_max(10)
+        .await
+        .unwrap();
+    assert_eq!(
+        changed.len(),
+        2,
+        "strictly after the watermark, oldest first"
+    );
+    assert_eq!(changed[0].last_name.as_str(), Some("B"));
+    assert!(
+        client
+            .query_stream::<Lead>("SELECT Id FROM Lead")
+            .collect_max(2)
+            .await
+            .is_err(),
+        "the guard trips"
+    );
+    assert!(
+        client
+            .changed_since::<Lead>("Lead; DROP", &["Id"], Utc::now())
+            .is_err()
+    );
+    let _: DateTime<Utc> = watermark;
+}
+
+#[tokio::test]
+async fn ten_thousand_records_go_in_fifty_collection_requests() {
+    let org = MockOrg::start().await;
+    let client = org.client();
+    let leads: Vec<Lead> = (0..10_000)
+        .map(|i| Lead::new(format!("L{i}"), "Acme"))
+        .collect();
+    let before = org.api_calls();
+    let results = client.create_many(&leads, true).await.unwrap();
+    assert_eq!(org.api_calls() - before, 50);
+    assert_eq!(results.len(), 10_000);
+    assert!(results.iter().all(|r| r.success && r.id.is_some()));
+    let ids: Vec<SalesforceId> = results
+        .iter()
+        .take(300)
+        .map(|r| r.id.clone().unwrap())
+        .collect();
+    let mut patch = Lead::default();
+    patch.status = "Working".into();
+    let updates: Vec<_> = ids.iter().map(|id| (id.clone(), patch.clone())).collect();
+    assert!(
+        client
+            .update_many(&updates, false)
+            .await
+            .unwrap()
+            .iter()
+            .all(|r| r.success)
+    );
+    let deleted = client.delete_many(&ids, false).await.unwrap();
+    assert_eq!(deleted.len(), 300);
+    assert_eq!(org.records("Lead").len(), 9_700);
+}
+
+#[tokio::test]
+async fn per_record_failures_are_typed() {
+    let org = MockOrg::start().await;
+    let client = org.client();
+    let mut bad = Lead::default();
+    bad.last_name = "NoCompany".into();
+    let results = client
+        .create_many(&[Lead::new("Ok", "Acme"), bad], false)
+        .await
+        .unwrap();
+    assert!(results[0].success);
+    assert!(!results[1].success);
+    assert_eq!(
+        results[1].errors[0].code,
+        salesforce_rest::ErrorCode::RequiredFieldMissing
+    );
+    assert_eq!(results[1].errors[0].fields, vec!["Company"]);
+    let mut case = Case::new("a", "b");
+    case.extra.insert("Ext__c".into(), json!("E-1"));
+    let upserts = client
+        .upsert_many("Ext__c", &[case.clone()], false)
+        .await
+        .unwrap();
+    assert_eq!(upserts[0].created, Some(true));
+    let again = client.upsert_many("Ext__c", &[case], false).await.unwrap();
+    assert_eq!(again[0].created, Some(false));
+    assert_eq!(again[0].id, upserts[0].id);
+}
+
+#[tokio::test]
+async fn composite_with_references() {
+    let org = MockOrg::start().await;
+    let client = org.client();
+    let v = client.api_version();
+    let req = CompositeRequest::new(true)
+        .add(
+            "POST",
+            format!("/services/data/v{v}/sobjects/Lead"),
+            "refLead",
+            Some(json!({"LastName": "Lima", "Company": "Acme"})),
+        )
+        .add(
+            "POST",
+            format!("/services/data/v{v}/sobjects/Task"),
+            "refTask",
+            Some(json!({"Subject": "Follow up", "WhoId": "@{refLead.id}"})),
+        );
+    let out = client.composite(&req).await.unwrap();
+    assert_eq!(out.len(), 2);
+    assert!(out.iter().all(|r| r.error().is_none()));
+    let task = &org.records("Task")[0];
+    assert_eq!(task["WhoId"], org.records("Lead")[0]["Id"]);
+    let too_many = (0..26).fold(CompositeRequest::new(false), |r, i| {
+        r.add("GET", "/x", format!("r{i}"), None)
+    });
+    assert!(matches!(
+        client.composite(&too_many).await,
+        Err(Error::Config(_))
+    ));
+    let _ = Task::default();
+}
+
+#[tokio::test]
+async fn describe_limits_usage_and_versions() {
+    let org = MockOrg::start().await;
+    let client = org.client();
+    let d = client.describe("Lead").await.unwrap();
+    assert!(
+        d.fields
+            .iter()
+            .any(|f| f.name == "WhatsApp_Message_Id__c" && f.external_id)
+    );
+    assert_eq!(client.describe_global().await.unwrap().len(), 2);
+    let limits = client.limits().await.unwrap();
+    assert_eq!(limits["DailyApiRequests"].max, 15000);
+    let usage = client.api_usage().unwrap();
+    assert_eq!(usage.max, 15000);
+    assert!(usage.used >= 1);
+    assert!(
+        client
+            .versions()
+            .await
+            .unwrap()
+            .iter()
+            .any(|v| v.version == "66.0")
+    );
+    let dynamic = DynamicRecord::new()
+        .set("Name", "INV-1")
+        .set("Amount__c", 1499.99);
+    let id = client
+        .create_dynamic("Invoice__c", &dynamic, &WriteOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        client
+            .get_dynamic("Invoice__c", &id, &["Name"])
+            .await
+            .unwrap()
+            .get("Name")
+            .unwrap(),
+        "INV-1"
+    );
+    assert!(matches!(
+        client.describe("Bad Name").await,
+        Err(Error::Config(_))
+    ));
+}

@@ -1,1 +1,71 @@
-//! placeholder
+//! **bridge-core**: the traits and defaults that turn "a customer wrote on
+//! WhatsApp" into "the right Salesforce record exists, once, and the customer
+//! got an answer", without owning the app.
+//!
+//! | piece | trait | default |
+//! |---|---|---|
+//! | normalized messages | — | [`inbound::InboundMessage`] (from the WhatsApp webhook model) |
+//! | routing | — | [`routing::KeywordRouter`], [`routing::ChannelTable`] |
+//! | mapping | [`mapping::Mapper`] | [`mapping::DefaultMapper`] (Lead / Case drafts) |
+//! | writing | [`writer::RecordWriter`] | `SalesforceWriter` (feature `salesforce`) |
+//! | dedup | [`dedup::DedupStore`] | [`dedup::MemoryDedupStore`], `RedisDedupStore` (feature `redis`) |
+//! | 24-hour window | [`window::WindowTracker`] | [`window::MemoryWindowTracker`], `RedisWindowTracker` |
+//! | sending | [`sender::Sender`] | the WhatsApp client, [`sender::FallbackSender`] |
+//! | US formats | — | [`format`] |
+//! | audit trail | — | [`audit`] (`tracing` events) |
+//!
+//! # Example
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), bridge_core::BridgeError> {
+//! use std::sync::Arc;
+//! use bridge_core::inbound::{Channel, InboundMessage};
+//! use bridge_core::mapping::Action;
+//! use bridge_core::pipeline::{Bridge, Outcome};
+//! use bridge_core::writer::{RecordWriter, WriteOutcome};
+//!
+//! // Any CRM: implement RecordWriter (SalesforceWriter is provided).
+//! struct PrintingCrm;
+//! #[async_trait::async_trait]
+//! impl RecordWriter for PrintingCrm {
+//!     async fn write(&self, action: &Action, _m: &InboundMessage) -> Result<WriteOutcome, bridge_core::BridgeError> {
+//!         let mut out = WriteOutcome::default();
+//!         out.object = match action { Action::CreateCase { .. } => "Case", _ => "Lead" }.into();
+//!         Ok(out)
+//!     }
+//! }
+//!
+//! let bridge = Bridge::builder(Arc::new(PrintingCrm)).build();
+//! let m = InboundMessage::text(Channel::WhatsApp, "wamid.1", "14155550123", "my order arrived broken");
+//! let Outcome::Processed { action, .. } = bridge.handle(m.clone()).await? else { unreachable!() };
+//! assert_eq!(action, "create_case");
+//! assert!(matches!(bridge.handle(m).await?, Outcome::Duplicate { .. }));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `whatsapp` | yes | conversions from `whatsapp-cloud`, a sender for its client, templates |
+//! | `salesforce` | yes | `SalesforceWriter` over `salesforce-rest` |
+//! | `rustls` / `native-tls` | rustls | TLS of the API clients |
+//! | `redis` | no | Redis dedup store and window tracker |
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod audit;
+pub mod dedup;
+mod error;
+pub mod format;
+pub mod inbound;
+pub mod mapping;
+pub mod pipeline;
+pub mod replies;
+pub mod routing;
+pub mod sender;
+pub mod window;
+pub mod writer;
+
+pub use error::BridgeError;

@@ -1017,11 +1017,11 @@ fn split_conditions(w: &str) -> (Vec<String>, bool) {
         if quote {
             cur.push(c);
             if esc {
-                esc = false
+                esc = false;
             } else if c == '\\' {
-                esc = true
+                esc = true;
             } else if c == '\'' {
-                quote = false
+                quote = false;
             }
             i += 1;
             continue;

@@ -1129,7 +1129,7 @@ impl Interactive {
                 for s in sections {
                     match &s.title {
                         Some(t) => {
-                            max_chars("interactive.action.sections.title", t, MAX_ROW_TITLE)?
+                            max_chars("interactive.action.sections.title", t, MAX_ROW_TITLE)?;
                         }
                         None if sections.len() > 1 => {
                             return Err(ValidationError::new(

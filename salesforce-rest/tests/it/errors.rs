@@ -157,7 +157,7 @@ async fn retired_versions_and_odd_bodies() {
     let err = client.limits().await.unwrap_err();
     match err {
         Error::UnexpectedResponse { reason, .. } => {
-            assert!(reason.contains("truncated"), "{reason}")
+            assert!(reason.contains("truncated"), "{reason}");
         }
         other => panic!("{other:?}"),
     }

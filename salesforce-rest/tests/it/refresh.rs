@@ -52,7 +52,7 @@ async fn a_revoked_refresh_token_gives_one_typed_error_and_no_loop() {
         let err = t.await.unwrap().unwrap_err();
         match &err {
             Error::ReauthorizationRequired(inner) => {
-                assert!(matches!(**inner, Error::OAuth(_)), "{inner:?}")
+                assert!(matches!(**inner, Error::OAuth(_)), "{inner:?}");
             }
             other => panic!("{other:?}"),
         }

@@ -1,0 +1,39 @@
+//! The crate's error type.
+
+/// Everything that can go wrong while bridging.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BridgeError {
+    /// A Salesforce call failed.
+    #[cfg(feature = "salesforce")]
+    #[error("Salesforce: {0}")]
+    Salesforce(#[from] salesforce_rest::Error),
+    /// A WhatsApp call failed.
+    #[cfg(feature = "whatsapp")]
+    #[error("WhatsApp: {0}")]
+    WhatsApp(#[from] whatsapp_cloud::Error),
+    /// A store (dedup, window) failed.
+    #[error("store: {0}")]
+    Store(String),
+    /// A mapper refused a message.
+    #[error("mapping: {0}")]
+    Mapping(String),
+    /// Sending failed.
+    #[error(transparent)]
+    Send(#[from] crate::sender::SendError),
+}
+
+impl BridgeError {
+    /// Whether trying again later can succeed (a redelivery should be invited).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            #[cfg(feature = "salesforce")]
+            BridgeError::Salesforce(e) => e.is_retryable(),
+            #[cfg(feature = "whatsapp")]
+            BridgeError::WhatsApp(e) => e.is_retryable(),
+            BridgeError::Store(_) => true,
+            BridgeError::Mapping(_) => false,
+            BridgeError::Send(e) => e.retryable,
+        }
+    }
+}

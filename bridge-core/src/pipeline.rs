@@ -1,0 +1,588 @@
+//! The inbound pipeline, composed from the traits: loop guard → window →
+//! dedup claim → map → write → reply → complete.
+//!
+//! [`Bridge::handle`] processes one message; [`Bridge::handle_notification`]
+//! processes a whole WhatsApp webhook and says whether the endpoint may answer
+//! 200 (everything done, or safely left for a redelivery).
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+
+use crate::audit;
+use crate::dedup::{Claim, DedupStore, MemoryDedupStore};
+use crate::error::BridgeError;
+use crate::inbound::InboundMessage;
+use crate::mapping::{Action, DefaultMapper, Mapper};
+use crate::replies;
+use crate::sender::{Outbound, SendReceipt, Sender};
+use crate::window::{Delivery, MemoryWindowTracker, WindowTracker};
+use crate::writer::{RecordWriter, WriteOutcome};
+
+/// What happened to a message.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// Mapped, written and (maybe) answered.
+    Processed {
+        /// The message id.
+        message_id: String,
+        /// The action name (`create_case`, `upsert_lead`...).
+        action: &'static str,
+        /// What was written.
+        write: WriteOutcome,
+        /// The reply: sent, skipped (why) or failed (why).
+        reply: Reply,
+    },
+    /// Already processed (a redelivery).
+    Duplicate {
+        /// The message id.
+        message_id: String,
+    },
+    /// Another worker is processing it right now.
+    InFlight {
+        /// The message id.
+        message_id: String,
+    },
+    /// The mapper decided to do nothing.
+    Ignored {
+        /// The message id.
+        message_id: String,
+        /// Why.
+        reason: String,
+    },
+    /// The message came from one of our own numbers (an automation loop).
+    FromUs {
+        /// The message id.
+        message_id: String,
+    },
+}
+
+/// What became of the reply to a processed message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Reply {
+    /// Sent.
+    Sent(SendReceipt),
+    /// Not sent, and why (no sender, outside the window...).
+    Skipped(String),
+    /// Sending failed (the record was written all the same).
+    Failed(String),
+}
+
+/// Remembers the ids of our own outbound messages and our own numbers, so that
+/// echoes and status callbacks are never taken for customer messages.
+#[derive(Debug, Default)]
+pub struct LoopGuard {
+    own_numbers: HashSet<String>,
+    sent: Mutex<(VecDeque<String>, HashSet<String>)>,
+}
+
+const SENT_MEMORY: usize = 100_000;
+
+impl LoopGuard {
+    /// A guard that knows our business numbers (any formatting).
+    pub fn new<I: IntoIterator<Item = S>, S: AsRef<str>>(own_numbers: I) -> Self {
+        Self {
+            own_numbers: own_numbers
+                .into_iter()
+                .map(|n| digits(n.as_ref()))
+                .filter(|d| !d.is_empty())
+                .collect(),
+            sent: Mutex::default(),
+        }
+    }
+
+    /// Notes a message we sent.
+    pub fn note_sent(&self, message_id: &str) {
+        if let Ok(mut g) = self.sent.lock() {
+            let (order, set) = &mut *g;
+            if set.insert(message_id.to_owned()) {
+                order.push_back(message_id.to_owned());
+                if order.len() > SENT_MEMORY
+                    && let Some(old) = order.pop_front()
+                {
+                    set.remove(&old);
+                }
+            }
+        }
+    }
+
+    /// Whether a message id is one we sent.
+    pub fn is_ours(&self, message_id: &str) -> bool {
+        self.sent
+            .lock()
+            .map(|g| g.1.contains(message_id))
+            .unwrap_or(false)
+    }
+
+    /// Whether an inbound message came from us (our number, or an id we sent).
+    pub fn is_from_us(&self, m: &InboundMessage) -> bool {
+        self.is_ours(&m.id)
+            || m.from
+                .phone
+                .as_deref()
+                .is_some_and(|p| self.own_numbers.contains(&digits(p)))
+    }
+}
+
+fn digits(s: &str) -> String {
+    s.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// Settings of the pipeline.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct BridgeOptions {
+    /// How long a claim blocks other workers (a crashed worker's claim expires).
+    pub claim_ttl: Duration,
+    /// How long a processed message is remembered (Meta redelivers for up to 7 days).
+    pub remember_for: Duration,
+    /// Whether to answer customers (case number, lead acknowledgement).
+    pub reply: bool,
+}
+
+impl Default for BridgeOptions {
+    fn default() -> Self {
+        Self {
+            claim_ttl: Duration::from_secs(300),
+            remember_for: Duration::from_secs(8 * 24 * 3600),
+            reply: true,
+        }
+    }
+}
+
+/// The composed pipeline. Cheap to clone.
+#[derive(Clone)]
+pub struct Bridge {
+    dedup: Arc<dyn DedupStore>,
+    mapper: Arc<dyn Mapper>,
+    writer: Arc<dyn RecordWriter>,
+    sender: Option<Arc<dyn Sender>>,
+    window: Arc<dyn WindowTracker>,
+    guard: Arc<LoopGuard>,
+    options: BridgeOptions,
+}
+
+impl std::fmt::Debug for Bridge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bridge")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Bridge`]; every part but the writer has a default.
+pub struct BridgeBuilder {
+    dedup: Option<Arc<dyn DedupStore>>,
+    mapper: Option<Arc<dyn Mapper>>,
+    writer: Arc<dyn RecordWriter>,
+    sender: Option<Arc<dyn Sender>>,
+    window: Option<Arc<dyn WindowTracker>>,
+    guard: Option<LoopGuard>,
+    options: BridgeOptions,
+}
+
+impl std::fmt::Debug for BridgeBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BridgeBuilder").finish_non_exhaustive()
+    }
+}
+
+impl BridgeBuilder {
+    /// The dedup store (default: in memory, 1M keys).
+    pub fn dedup(mut self, store: Arc<dyn DedupStore>) -> Self {
+        self.dedup = Some(store);
+        self
+    }
+    /// The mapper (default: [`DefaultMapper`]).
+    pub fn mapper(mut self, mapper: Arc<dyn Mapper>) -> Self {
+        self.mapper = Some(mapper);
+        self
+    }
+    /// The sender for replies (default: none, no replies).
+    pub fn sender(mut self, sender: Arc<dyn Sender>) -> Self {
+        self.sender = Some(sender);
+        self
+    }
+    /// The window tracker (default: in memory).
+    pub fn window(mut self, window: Arc<dyn WindowTracker>) -> Self {
+        self.window = Some(window);
+        self
+    }
+    /// Our own business numbers, for loop prevention.
+    pub fn own_numbers<I: IntoIterator<Item = S>, S: AsRef<str>>(mut self, numbers: I) -> Self {
+        self.guard = Some(LoopGuard::new(numbers));
+        self
+    }
+    /// Options.
+    pub fn options(mut self, options: BridgeOptions) -> Self {
+        self.options = options;
+        self
+    }
+    /// Builds the bridge.
+    pub fn build(self) -> Bridge {
+        Bridge {
+            dedup: self
+                .dedup
+                .unwrap_or_else(|| Arc::new(MemoryDedupStore::new(1_000_000))),
+            mapper: self
+                .mapper
+                .unwrap_or_else(|| Arc::new(DefaultMapper::default())),
+            writer: self.writer,
+            sender: self.sender,
+            window: self
+                .window
+                .unwrap_or_else(|| Arc::new(MemoryWindowTracker::default())),
+            guard: Arc::new(self.guard.unwrap_or_default()),
+            options: self.options,
+        }
+    }
+}
+
+impl Bridge {
+    /// A builder around a record writer.
+    pub fn builder(writer: Arc<dyn RecordWriter>) -> BridgeBuilder {
+        BridgeBuilder {
+            dedup: None,
+            mapper: None,
+            writer,
+            sender: None,
+            window: None,
+            guard: None,
+            options: BridgeOptions::default(),
+        }
+    }
+
+    /// The loop guard (note ids of messages you send yourself).
+    pub fn loop_guard(&self) -> &LoopGuard {
+        &self.guard
+    }
+
+    /// The window tracker.
+    pub fn window(&self) -> &Arc<dyn WindowTracker> {
+        &self.window
+    }
+
+    /// Processes one inbound message: at most once per message id, and never
+    /// lost: a failure releases the claim so a redelivery retries it.
+    pub async fn handle(&self, m: InboundMessage) -> Result<Outcome, BridgeError> {
+        let span = tracing::info_span!("bridge.handle", channel = %m.channel, message_id = %m.id, kind = m.kind());
+        tracing::Instrument::instrument(self.handle_inner(m), span).await
+    }
+
+    async fn handle_inner(&self, m: InboundMessage) -> Result<Outcome, BridgeError> {
+        let message_id = m.id.clone();
+        if self.guard.is_from_us(&m) {
+            audit::message_skipped(&message_id, "sent by us (loop prevention)");
+            return Ok(Outcome::FromUs { message_id });
+        }
+        if let Some(customer) = m.from.address() {
+            self.window
+                .record_inbound(customer, m.sent_at.unwrap_or_else(Utc::now))
+                .await?;
+        }
+        let token = match self
+            .dedup
+            .claim(&m.dedup_key(), self.options.claim_ttl)
+            .await?
+        {
+            Claim::New(t) => t,
+            Claim::InFlight => {
+                audit::message_skipped(&message_id, "in flight in another worker");
+                return Ok(Outcome::InFlight { message_id });
+            }
+            Claim::Done => {
+                audit::message_skipped(&message_id, "duplicate delivery");
+                return Ok(Outcome::Duplicate { message_id });
+            }
+        };
+        let result = self.process(&m).await;
+        match result {
+            Ok(outcome) => {
+                self.dedup
+                    .complete(&token, self.options.remember_for)
+                    .await?;
+                Ok(outcome)
+            }
+            Err(e) => {
+                if let Err(release) = self.dedup.release(&token).await {
+                    tracing::warn!(error = %release, "could not release the claim; it will expire");
+                }
+                tracing::warn!(error = %e, retryable = e.is_retryable(), "processing failed; released for redelivery");
+                Err(e)
+            }
+        }
+    }
+
+    async fn process(&self, m: &InboundMessage) -> Result<Outcome, BridgeError> {
+        let action = self.mapper.map(m).await?;
+        if let Action::Ignore { reason } = &action {
+            audit::message_skipped(&m.id, reason);
+            return Ok(Outcome::Ignored {
+                message_id: m.id.clone(),
+                reason: reason.clone(),
+            });
+        }
+        let write = self.writer.write(&action, m).await?;
+        let why = match &action {
+            Action::CreateCase { route, .. } | Action::UpsertLead { route, .. } => {
+                route.matched.join(", ")
+            }
+            _ => String::new(),
+        };
+        audit::record_written(
+            &write.object,
+            write.record_id.as_deref().unwrap_or(""),
+            &m.id,
+            action.name(),
+            &why,
+            write.created,
+        );
+        let reply = self.reply(m, &action, &write).await;
+        Ok(Outcome::Processed {
+            message_id: m.id.clone(),
+            action: action.name(),
+            write,
+            reply,
+        })
+    }
+
+    async fn reply(&self, m: &InboundMessage, action: &Action, write: &WriteOutcome) -> Reply {
+        let Some(sender) = self.sender.as_ref().filter(|_| self.options.reply) else {
+            return Reply::Skipped("replies are off".into());
+        };
+        let Some(to) = m.from.address() else {
+            return Reply::Skipped("no address to reply to".into());
+        };
+        let text = match (action, &write.case_number) {
+            (Action::CreateCase { .. }, Some(n)) => replies::case_acknowledgement(n),
+            (Action::UpsertLead { lead, .. }, _) if write.created => {
+                replies::lead_acknowledgement(lead.first_name.as_deref())
+            }
+            _ => return Reply::Skipped("nothing to acknowledge".into()),
+        };
+        match self.window.delivery(to).await {
+            Ok(Delivery::FreeForm) => {}
+            Ok(_) => {
+                return Reply::Skipped("outside the 24-hour window: a template is required".into());
+            }
+            Err(e) => return Reply::Failed(e.to_string()),
+        }
+        match sender
+            .send(to, &Outbound::text(text).reply_to(m.id.clone()))
+            .await
+        {
+            Ok(receipt) => {
+                if let Some(id) = &receipt.message_id {
+                    self.guard.note_sent(id);
+                    audit::message_sent(&receipt.channel, to, id, "acknowledgement");
+                }
+                Reply::Sent(receipt)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "reply failed; the record was written");
+                Reply::Failed(e.to_string())
+            }
+        }
+    }
+}
+
+#[cfg(feature = "whatsapp")]
+pub use notification::Report;
+
+#[cfg(feature = "whatsapp")]
+mod notification {
+    use super::*;
+    use whatsapp_cloud::webhooks::{Event, Notification};
+
+    /// What a webhook notification came to.
+    #[derive(Debug, Default)]
+    #[non_exhaustive]
+    pub struct Report {
+        /// One outcome per inbound message handled.
+        pub outcomes: Vec<Outcome>,
+        /// Statuses seen (delivery receipts of our messages).
+        pub statuses: usize,
+        /// Items that could not be parsed (kept raw, logged).
+        pub invalid: usize,
+        /// Messages that failed and were released for redelivery.
+        pub failures: Vec<BridgeError>,
+    }
+
+    impl Report {
+        /// Whether the endpoint may answer 200: nothing failed in a way a
+        /// redelivery could fix.
+        pub fn may_acknowledge(&self) -> bool {
+            !self.failures.iter().any(BridgeError::is_retryable)
+        }
+    }
+
+    impl Bridge {
+        /// Processes every event of a webhook. One failing message does not stop
+        /// the others; processed messages are remembered, so a redelivery only
+        /// redoes the failed ones. Answer 200 when
+        /// [`Report::may_acknowledge`], else 500 so that Meta redelivers.
+        pub async fn handle_notification(&self, n: &Notification) -> Report {
+            let mut report = Report::default();
+            for event in n.events() {
+                match event {
+                    Event::Message(m) => match self.handle(InboundMessage::from_whatsapp(&m)).await
+                    {
+                        Ok(o) => report.outcomes.push(o),
+                        Err(e) => report.failures.push(e),
+                    },
+                    Event::Status(s) => {
+                        report.statuses += 1;
+                        tracing::debug!(status = %s.status.status, ours = self.guard.is_ours(&s.status.id), "status");
+                        if s.status.status == whatsapp_cloud::webhooks::StatusKind::Failed {
+                            let codes: Vec<i64> =
+                                s.status.errors.iter().filter_map(|e| e.code).collect();
+                            tracing::warn!(message_id = %s.status.id, ?codes, "a message failed to deliver");
+                        }
+                    }
+                    Event::Invalid(i) => {
+                        report.invalid += 1;
+                        tracing::warn!(field = i.context.field, problem = %i.item.problem, "invalid webhook item kept aside");
+                    }
+                    _ => {}
+                }
+            }
+            report
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::inbound::Channel;
+    use crate::sender::RecordingSender;
+
+    #[derive(Default)]
+    struct FakeWriter {
+        writes: AtomicUsize,
+        fail_first: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl RecordWriter for FakeWriter {
+        async fn write(
+            &self,
+            action: &Action,
+            _m: &InboundMessage,
+        ) -> Result<WriteOutcome, BridgeError> {
+            if self.fail_first.load(Ordering::SeqCst) > 0 {
+                self.fail_first.fetch_sub(1, Ordering::SeqCst);
+                return Err(BridgeError::Store("CRM down".into()));
+            }
+            let n = self.writes.fetch_add(1, Ordering::SeqCst) + 1;
+            let case = matches!(action, Action::CreateCase { .. });
+            Ok(WriteOutcome {
+                object: if case { "Case" } else { "Lead" }.into(),
+                record_id: Some(format!("rec{n}")),
+                case_number: case.then(|| format!("{:08}", 1025 + n)),
+                created: true,
+                follow_up_task: None,
+            })
+        }
+    }
+
+    fn msg(id: &str, body: &str) -> InboundMessage {
+        let mut m =
+            InboundMessage::text(Channel::WhatsApp, id, "14155550123", body).with_name("Ana Lima");
+        m.sent_at = Some(Utc::now());
+        m
+    }
+
+    #[tokio::test]
+    async fn processes_once_replies_with_the_case_number_and_retries_failures() {
+        let writer = Arc::new(FakeWriter::default());
+        let sender = Arc::new(RecordingSender::new("WhatsApp"));
+        let bridge = Bridge::builder(writer.clone())
+            .sender(sender.clone())
+            .own_numbers(["+1 555 000 1111"])
+            .build();
+        let o = bridge
+            .handle(msg("w1", "my order arrived broken"))
+            .await
+            .unwrap();
+        let Outcome::Processed {
+            action,
+            write,
+            reply: Reply::Sent(_),
+            ..
+        } = o
+        else {
+            panic!("{o:?}")
+        };
+        assert_eq!(action, "create_case");
+        assert_eq!(write.case_number.as_deref(), Some("00001026"));
+        assert!(sender.sent()[0].1.contains("00001026"));
+        assert!(matches!(
+            bridge
+                .handle(msg("w1", "my order arrived broken"))
+                .await
+                .unwrap(),
+            Outcome::Duplicate { .. }
+        ));
+        assert_eq!(writer.writes.load(Ordering::SeqCst), 1);
+        // A failure releases the claim: the redelivery processes it.
+        writer.fail_first.store(1, Ordering::SeqCst);
+        assert!(bridge.handle(msg("w2", "quote please")).await.is_err());
+        assert!(matches!(
+            bridge.handle(msg("w2", "quote please")).await.unwrap(),
+            Outcome::Processed { .. }
+        ));
+        // Loop prevention: our own number and our own sent ids.
+        let mut echo = msg("w3", "hello");
+        echo.from.phone = Some("15550001111".into());
+        assert!(matches!(
+            bridge.handle(echo).await.unwrap(),
+            Outcome::FromUs { .. }
+        ));
+        let our_reply_id = sender.sent().len();
+        assert!(
+            bridge
+                .loop_guard()
+                .is_ours(&format!("whatsapp-{our_reply_id}"))
+        );
+    }
+
+    #[tokio::test]
+    async fn no_free_form_reply_outside_the_window() {
+        let sender = Arc::new(RecordingSender::new("WhatsApp"));
+        let bridge = Bridge::builder(Arc::new(FakeWriter::default()))
+            .sender(sender.clone())
+            .build();
+        let mut old = msg("w9", "broken");
+        old.sent_at = Some(Utc::now() - chrono::Duration::hours(30));
+        let Outcome::Processed { reply, .. } = bridge.handle(old).await.unwrap() else {
+            panic!()
+        };
+        assert!(matches!(reply, Reply::Skipped(r) if r.contains("24-hour")));
+        assert!(sender.sent().is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_deliveries_of_one_message_write_once() {
+        let writer = Arc::new(FakeWriter::default());
+        let bridge = Bridge::builder(writer.clone()).build();
+        let tasks: Vec<_> = (0..50)
+            .map(|_| {
+                let b = bridge.clone();
+                tokio::spawn(async move { b.handle(msg("same", "broken")).await })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        assert_eq!(writer.writes.load(Ordering::SeqCst), 1);
+    }
+}

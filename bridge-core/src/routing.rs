@@ -1,0 +1,405 @@
+//! Routing: which record a message makes, with which priority and purpose.
+//!
+//! The default [`KeywordRouter`] makes a Case of messages with support words
+//! ("help", "refund", "broken", "not working"...) and a Lead of the rest;
+//! matching is case- and accent-insensitive, on whole words and phrases. Urgent
+//! words raise the Case priority. A [`ChannelTable`] says which channels use the
+//! keywords and which always make one object (Viber → Case).
+//!
+//! ```
+//! use bridge_core::routing::{KeywordRouter, Priority, Purpose, RecordKind};
+//!
+//! let router = KeywordRouter::default();
+//! let r = router.route("My order arrived BROKEN, please help ASAP");
+//! assert_eq!(r.record, RecordKind::Case);
+//! assert_eq!(r.priority, Priority::High);
+//! assert_eq!(r.purpose, Purpose::CustomerService);
+//! assert_eq!(router.route("I'd like a quote").record, RecordKind::Lead);
+//! assert_eq!(router.route("Mi pedido llegó dañado").record, RecordKind::Case, "accents folded");
+//! assert_eq!(router.route("helpful staff!").record, RecordKind::Lead, "whole words only");
+//! ```
+
+use std::collections::HashMap;
+
+use crate::inbound::Channel;
+
+/// Which Salesforce object a message should make.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RecordKind {
+    /// A Case (support).
+    Case,
+    /// A Lead (sales).
+    Lead,
+    /// Another object, by API name.
+    Other(String),
+}
+
+/// What the message is about; apps map it to an owner queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Purpose {
+    /// Customer service (urgent first).
+    CustomerService,
+    /// Sales enquiries.
+    Sales,
+    /// Automated updates (system notifications).
+    AutomatedUpdate,
+}
+
+/// Case priority.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Priority {
+    /// Low.
+    Low,
+    /// Medium (Salesforce's default).
+    Medium,
+    /// High.
+    High,
+}
+
+impl Priority {
+    /// The picklist value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Low => "Low",
+            Priority::Medium => "Medium",
+            Priority::High => "High",
+        }
+    }
+}
+
+/// A routing decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Route {
+    /// The object to make.
+    pub record: RecordKind,
+    /// What it is about.
+    pub purpose: Purpose,
+    /// The priority (for Cases).
+    pub priority: Priority,
+    /// The keywords that decided, folded (for the audit trail).
+    pub matched: Vec<String>,
+}
+
+/// Case- and accent-insensitive whole-word keyword routing.
+#[derive(Debug, Clone)]
+pub struct KeywordRouter {
+    support: Vec<Vec<String>>,
+    urgent: Vec<Vec<String>>,
+    automated: Vec<Vec<String>>,
+}
+
+const SUPPORT: &[&str] = &[
+    "help",
+    "problem",
+    "issue",
+    "refund",
+    "return",
+    "broken",
+    "damaged",
+    "not working",
+    "doesn't work",
+    "does not work",
+    "complaint",
+    "cancel",
+    "missing",
+    "late",
+    "wrong",
+    "defective",
+    "support",
+    "error",
+    "ayuda",
+    "problema",
+    "dañado",
+    "roto",
+    "reembolso",
+];
+const URGENT: &[&str] = &[
+    "urgent",
+    "asap",
+    "immediately",
+    "emergency",
+    "right now",
+    "urgente",
+];
+const AUTOMATED: &[&str] = &["unsubscribe", "stop", "auto-reply", "out of office"];
+
+impl Default for KeywordRouter {
+    fn default() -> Self {
+        Self::new(SUPPORT, URGENT).automated_words(AUTOMATED)
+    }
+}
+
+impl KeywordRouter {
+    /// A router with your support and urgent words (phrases allowed).
+    pub fn new(support: &[&str], urgent: &[&str]) -> Self {
+        Self {
+            support: phrases(support),
+            urgent: phrases(urgent),
+            automated: Vec::new(),
+        }
+    }
+
+    /// Words that mark automated traffic (out-of-office, opt-outs): such
+    /// messages are routed with [`Purpose::AutomatedUpdate`].
+    pub fn automated_words(mut self, words: &[&str]) -> Self {
+        self.automated = phrases(words);
+        self
+    }
+
+    /// Adds support words.
+    pub fn with_support_words(mut self, words: &[&str]) -> Self {
+        self.support.extend(phrases(words));
+        self
+    }
+
+    /// Routes a text.
+    pub fn route(&self, text: &str) -> Route {
+        let tokens = tokenize(text);
+        let support = find(&self.support, &tokens);
+        let urgent = find(&self.urgent, &tokens);
+        let automated = find(&self.automated, &tokens);
+        if !support.is_empty() {
+            let mut matched = support;
+            let priority = if urgent.is_empty() {
+                Priority::Medium
+            } else {
+                Priority::High
+            };
+            matched.extend(urgent);
+            return Route {
+                record: RecordKind::Case,
+                purpose: Purpose::CustomerService,
+                priority,
+                matched,
+            };
+        }
+        if !automated.is_empty() {
+            return Route {
+                record: RecordKind::Lead,
+                purpose: Purpose::AutomatedUpdate,
+                priority: Priority::Low,
+                matched: automated,
+            };
+        }
+        Route {
+            record: RecordKind::Lead,
+            purpose: Purpose::Sales,
+            priority: Priority::Medium,
+            matched: Vec::new(),
+        }
+    }
+}
+
+fn phrases(list: &[&str]) -> Vec<Vec<String>> {
+    list.iter()
+        .map(|p| tokenize(p))
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
+fn find(phrases: &[Vec<String>], tokens: &[String]) -> Vec<String> {
+    phrases
+        .iter()
+        .filter(|p| tokens.windows(p.len()).any(|w| w == p.as_slice()))
+        .map(|p| p.join(" "))
+        .collect()
+}
+
+/// Lowercases, folds accents, drops apostrophes and splits into words.
+pub fn tokenize(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for c in text.chars().flat_map(char::to_lowercase) {
+        if c == '\'' || c == '’' {
+            continue;
+        }
+        match fold(c) {
+            Some(f) => cur.push_str(f),
+            None if c.is_alphanumeric() => cur.push(c),
+            None => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Folds a lowercase Latin letter with a diacritic to its base letters.
+fn fold(c: char) -> Option<&'static str> {
+    Some(match c {
+        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ā' | 'ă' | 'ą' => "a",
+        'ç' | 'ć' | 'č' => "c",
+        'ď' | 'đ' => "d",
+        'è' | 'é' | 'ê' | 'ë' | 'ē' | 'ė' | 'ę' | 'ě' => "e",
+        'ì' | 'í' | 'î' | 'ï' | 'ī' | 'į' => "i",
+        'ñ' | 'ń' | 'ň' => "n",
+        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' | 'ō' | 'ő' => "o",
+        'ù' | 'ú' | 'û' | 'ü' | 'ū' | 'ů' | 'ű' => "u",
+        'ý' | 'ÿ' => "y",
+        'ś' | 'š' | 'ş' => "s",
+        'ź' | 'ż' | 'ž' => "z",
+        'ł' => "l",
+        'ř' => "r",
+        'ť' => "t",
+        'ß' => "ss",
+        'æ' => "ae",
+        'œ' => "oe",
+        _ => return None,
+    })
+}
+
+/// What a channel makes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ChannelRule {
+    /// Always this object (e.g. Viber → Case).
+    Always(RecordKind),
+    /// Support words make a Case; otherwise this object.
+    Keywords {
+        /// The object when no support word matches.
+        otherwise: RecordKind,
+    },
+}
+
+/// The channel-to-object table: WhatsApp and SMS use keywords (otherwise Lead),
+/// Viber always makes a Case, other channels use keywords (otherwise Lead)
+/// unless configured.
+#[derive(Debug, Clone)]
+pub struct ChannelTable {
+    rules: HashMap<Channel, ChannelRule>,
+    fallback: ChannelRule,
+}
+
+impl Default for ChannelTable {
+    fn default() -> Self {
+        let keywords = ChannelRule::Keywords {
+            otherwise: RecordKind::Lead,
+        };
+        let mut rules = HashMap::new();
+        rules.insert(Channel::WhatsApp, keywords.clone());
+        rules.insert(Channel::Sms, keywords.clone());
+        rules.insert(Channel::Viber, ChannelRule::Always(RecordKind::Case));
+        Self {
+            rules,
+            fallback: keywords,
+        }
+    }
+}
+
+impl ChannelTable {
+    /// Sets a channel's rule.
+    pub fn set(mut self, channel: Channel, rule: ChannelRule) -> Self {
+        self.rules.insert(channel, rule);
+        self
+    }
+
+    /// The rule for a channel.
+    pub fn rule(&self, channel: &Channel) -> &ChannelRule {
+        self.rules.get(channel).unwrap_or(&self.fallback)
+    }
+
+    /// Routes a message's text on its channel.
+    pub fn route(&self, router: &KeywordRouter, channel: &Channel, text: &str) -> Route {
+        let by_words = router.route(text);
+        match self.rule(channel) {
+            ChannelRule::Always(kind) => Route {
+                purpose: if *kind == RecordKind::Case {
+                    Purpose::CustomerService
+                } else {
+                    by_words.purpose
+                },
+                record: kind.clone(),
+                ..by_words
+            },
+            ChannelRule::Keywords { otherwise } if by_words.record != RecordKind::Case => Route {
+                record: otherwise.clone(),
+                ..by_words
+            },
+            ChannelRule::Keywords { .. } => by_words,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn support_words_phrases_and_priorities() {
+        let r = KeywordRouter::default();
+        for (text, kind) in [
+            ("my order arrived broken", RecordKind::Case),
+            ("It's NOT WORKING", RecordKind::Case),
+            ("the app doesn’t work", RecordKind::Case),
+            ("Can I get a refund?", RecordKind::Case),
+            ("I'd like a quote", RecordKind::Lead),
+            ("not sure what works best", RecordKind::Lead),
+            ("helpless? no, helpful!", RecordKind::Lead),
+            ("", RecordKind::Lead),
+            ("PROBLÈME", RecordKind::Lead),
+            ("problème", RecordKind::Lead),
+            ("Problema con mi pedido", RecordKind::Case),
+        ] {
+            assert_eq!(r.route(text).record, kind, "{text}");
+        }
+        assert_eq!(r.route("broken, urgent!").priority, Priority::High);
+        assert_eq!(r.route("broken").priority, Priority::Medium);
+        assert_eq!(r.route("STOP").purpose, Purpose::AutomatedUpdate);
+        assert_eq!(r.route("broken").matched, vec!["broken"]);
+        let custom = KeywordRouter::new(&["warranty claim"], &[]);
+        assert_eq!(
+            custom.route("Warranty   claim for my TV").record,
+            RecordKind::Case
+        );
+        assert_eq!(custom.route("warranty").record, RecordKind::Lead);
+    }
+
+    #[test]
+    fn tokenizer_folds_and_splits() {
+        assert_eq!(
+            tokenize("Ça marche? NON—dañado, Straße"),
+            vec!["ca", "marche", "non", "danado", "strasse"]
+        );
+        assert_eq!(tokenize("doesn't"), vec!["doesnt"]);
+    }
+
+    #[test]
+    fn channel_table() {
+        let t = ChannelTable::default();
+        let r = KeywordRouter::default();
+        assert_eq!(
+            t.route(&r, &Channel::WhatsApp, "quote please").record,
+            RecordKind::Lead
+        );
+        assert_eq!(
+            t.route(&r, &Channel::WhatsApp, "broken").record,
+            RecordKind::Case
+        );
+        assert_eq!(
+            t.route(&r, &Channel::Viber, "quote please").record,
+            RecordKind::Case
+        );
+        assert_eq!(t.route(&r, &Channel::Sms, "help").record, RecordKind::Case);
+        let t = t.set(
+            Channel::Telegram,
+            ChannelRule::Always(RecordKind::Other("Chat__c".into())),
+        );
+        assert_eq!(
+            t.route(&r, &Channel::Telegram, "help").record,
+            RecordKind::Other("Chat__c".into())
+        );
+        assert_eq!(
+            t.route(&r, &Channel::Other("LINE".into()), "hi").record,
+            RecordKind::Lead
+        );
+    }
+}

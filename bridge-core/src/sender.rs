@@ -1,0 +1,273 @@
+//! Sending: a [`Sender`] trait for outbound messages (implemented for the
+//! WhatsApp client), and a [`FallbackSender`] that tries a second channel (e.g.
+//! SMS) when WhatsApp reports the customer unreachable.
+
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+/// An outbound message: the text (always: logs, SMS, fallbacks) and optional
+/// rich WhatsApp content (template, buttons...).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Outbound {
+    /// The plain text.
+    pub text: String,
+    /// Rich WhatsApp content; when absent, the text is sent.
+    #[cfg(feature = "whatsapp")]
+    pub whatsapp: Option<whatsapp_cloud::messages::Content>,
+    /// The message this one replies to.
+    pub reply_to: Option<String>,
+}
+
+impl Outbound {
+    /// A text message.
+    pub fn text(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            #[cfg(feature = "whatsapp")]
+            whatsapp: None,
+            reply_to: None,
+        }
+    }
+
+    /// Rich WhatsApp content, with the text as the fallback for other channels.
+    #[cfg(feature = "whatsapp")]
+    pub fn whatsapp(
+        content: impl Into<whatsapp_cloud::messages::Content>,
+        fallback_text: impl Into<String>,
+    ) -> Self {
+        Self {
+            text: fallback_text.into(),
+            whatsapp: Some(content.into()),
+            reply_to: None,
+        }
+    }
+
+    /// Quotes an earlier message.
+    pub fn reply_to(mut self, message_id: impl Into<String>) -> Self {
+        self.reply_to = Some(message_id.into());
+        self
+    }
+}
+
+/// What a send gave back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SendReceipt {
+    /// The channel that delivered (`WhatsApp`, `SMS`...).
+    pub channel: String,
+    /// The channel's message id.
+    pub message_id: Option<String>,
+}
+
+/// A failed send.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{channel} send failed: {message}")]
+#[non_exhaustive]
+pub struct SendError {
+    /// The channel.
+    pub channel: String,
+    /// Whether the customer cannot be reached on this channel (try another).
+    pub unreachable: bool,
+    /// Whether trying the same channel again later can help.
+    pub retryable: bool,
+    /// What happened (no customer data).
+    pub message: String,
+}
+
+/// Sends messages to customers on one channel.
+#[async_trait]
+pub trait Sender: Send + Sync {
+    /// The channel's name.
+    fn channel(&self) -> &str;
+    /// Sends a message to a customer address (phone, wa_id or user id).
+    async fn send(&self, to: &str, message: &Outbound) -> Result<SendReceipt, SendError>;
+}
+
+#[cfg(feature = "whatsapp")]
+#[async_trait]
+impl Sender for whatsapp_cloud::Client {
+    fn channel(&self) -> &str {
+        "WhatsApp"
+    }
+
+    async fn send(&self, to: &str, message: &Outbound) -> Result<SendReceipt, SendError> {
+        use whatsapp_cloud::messages::{Message, Text};
+        let content = message
+            .whatsapp
+            .clone()
+            .unwrap_or_else(|| Text::new(message.text.clone()).into());
+        let mut m = Message::new(to, content);
+        if let Some(r) = &message.reply_to {
+            m = m.reply_to(r.clone());
+        }
+        match whatsapp_cloud::Client::send(self, m).await {
+            Ok(r) => Ok(SendReceipt {
+                channel: "WhatsApp".into(),
+                message_id: r.message_id().map(str::to_owned),
+            }),
+            Err(e) => Err(SendError {
+                channel: "WhatsApp".into(),
+                unreachable: matches!(
+                    e.class(),
+                    Some(whatsapp_cloud::ErrorClass::RecipientUnavailable)
+                ),
+                retryable: e.is_retryable(),
+                message: e.to_string(),
+            }),
+        }
+    }
+}
+
+/// Whether a WhatsApp status says the customer could not be reached (a failed
+/// status with an undeliverable / not-on-WhatsApp / opted-out error): the cue to
+/// resend on another channel.
+#[cfg(feature = "whatsapp")]
+pub fn status_means_unreachable(status: &whatsapp_cloud::webhooks::Status) -> bool {
+    status.status == whatsapp_cloud::webhooks::StatusKind::Failed
+        && status
+            .errors
+            .iter()
+            .any(|e| e.error_code().class() == whatsapp_cloud::ErrorClass::RecipientUnavailable)
+}
+
+/// Tries `primary`; when it reports the customer unreachable, sends the text on
+/// `secondary`.
+#[derive(Debug, Clone)]
+pub struct FallbackSender<P, S> {
+    primary: P,
+    secondary: S,
+}
+
+impl<P: Sender, S: Sender> FallbackSender<P, S> {
+    /// A sender with a fallback.
+    pub fn new(primary: P, secondary: S) -> Self {
+        Self { primary, secondary }
+    }
+
+    /// The fallback sender, for resending after an asynchronous failure status.
+    pub fn secondary(&self) -> &S {
+        &self.secondary
+    }
+}
+
+#[async_trait]
+impl<P: Sender, S: Sender> Sender for FallbackSender<P, S> {
+    fn channel(&self) -> &str {
+        self.primary.channel()
+    }
+
+    async fn send(&self, to: &str, message: &Outbound) -> Result<SendReceipt, SendError> {
+        match self.primary.send(to, message).await {
+            Err(e) if e.unreachable => {
+                tracing::info!(
+                    from = self.primary.channel(),
+                    to_channel = self.secondary.channel(),
+                    "customer unreachable; falling back"
+                );
+                self.secondary
+                    .send(to, &Outbound::text(message.text.clone()))
+                    .await
+            }
+            other => other,
+        }
+    }
+}
+
+/// A sender that records what it sends: a sandbox SMS gateway for examples and
+/// a test double.
+#[derive(Debug, Default)]
+pub struct RecordingSender {
+    channel: String,
+    sent: Mutex<Vec<(String, String)>>,
+    fail_unreachable: bool,
+}
+
+impl RecordingSender {
+    /// A recorder for a channel name.
+    pub fn new(channel: impl Into<String>) -> Self {
+        Self {
+            channel: channel.into(),
+            ..Self::default()
+        }
+    }
+
+    /// A recorder that answers every send with "unreachable".
+    pub fn unreachable(channel: impl Into<String>) -> Self {
+        Self {
+            channel: channel.into(),
+            fail_unreachable: true,
+            ..Self::default()
+        }
+    }
+
+    /// What was sent: `(to, text)`.
+    pub fn sent(&self) -> Vec<(String, String)> {
+        self.sent.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+#[async_trait]
+impl Sender for RecordingSender {
+    fn channel(&self) -> &str {
+        &self.channel
+    }
+
+    async fn send(&self, to: &str, message: &Outbound) -> Result<SendReceipt, SendError> {
+        if self.fail_unreachable {
+            return Err(SendError {
+                channel: self.channel.clone(),
+                unreachable: true,
+                retryable: false,
+                message: "unreachable".into(),
+            });
+        }
+        let mut sent = self.sent.lock().map_err(|_| SendError {
+            channel: self.channel.clone(),
+            unreachable: false,
+            retryable: true,
+            message: "poisoned".into(),
+        })?;
+        sent.push((to.to_owned(), message.text.clone()));
+        Ok(SendReceipt {
+            channel: self.channel.clone(),
+            message_id: Some(format!(
+                "{}-{}",
+                self.channel.to_ascii_lowercase(),
+                sent.len()
+            )),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn falls_back_only_when_unreachable() {
+        let f = FallbackSender::new(
+            RecordingSender::unreachable("WhatsApp"),
+            RecordingSender::new("SMS"),
+        );
+        let r = f
+            .send("14155550123", &Outbound::text("Your order shipped"))
+            .await
+            .unwrap();
+        assert_eq!(r.channel, "SMS");
+        assert_eq!(
+            f.secondary().sent(),
+            vec![("14155550123".to_owned(), "Your order shipped".to_owned())]
+        );
+        let ok = FallbackSender::new(
+            RecordingSender::new("WhatsApp"),
+            RecordingSender::new("SMS"),
+        );
+        assert_eq!(
+            ok.send("1", &Outbound::text("x")).await.unwrap().channel,
+            "WhatsApp"
+        );
+        assert!(ok.secondary().sent().is_empty());
+    }
+}

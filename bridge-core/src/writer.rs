@@ -191,7 +191,8 @@ mod salesforce {
                 }
             };
             let mut follow_up_task = None;
-            if let Some(hours) = follow_up_hours {
+            // One follow-up per new Lead; later messages update the Lead only.
+            if created && let Some(hours) = follow_up_hours {
                 let due = (Utc::now() + Duration::hours(i64::from(hours))).date_naive();
                 let mut task = Task::default();
                 task.subject = Field::Value(format!("Follow up on {} enquiry", m.channel.name()));

@@ -590,9 +590,18 @@ pub mod payloads {
         json!({ "profile": { "name": name }, "wa_id": wa_id })
     }
 
-    /// A text message object.
+    /// Now, as a webhook timestamp (unix seconds, as a string).
+    pub fn now() -> String {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+            .to_string()
+    }
+
+    /// A text message object, sent now.
     pub fn text(from: &str, id: &str, body: &str) -> Value {
-        json!({ "from": from, "id": id, "timestamp": "1714000000", "type": "text", "text": { "body": body } })
+        json!({ "from": from, "id": id, "timestamp": now(), "type": "text", "text": { "body": body } })
     }
 
     /// A whole notification with one text message.
@@ -606,7 +615,7 @@ pub mod payloads {
     /// A whole notification with one button reply (to an interactive message).
     pub fn button_reply(from: &str, name: &str, id: &str, button_id: &str, title: &str) -> String {
         let message = json!({
-            "from": from, "id": id, "timestamp": "1714000000", "type": "interactive",
+            "from": from, "id": id, "timestamp": now(), "type": "interactive",
             "interactive": { "type": "button_reply", "button_reply": { "id": button_id, "title": title } }
         });
         envelope(vec![messages_value(&[contact(from, name)], &[message])])
@@ -615,7 +624,7 @@ pub mod payloads {
     /// A whole notification with one status.
     pub fn status(message_id: &str, status: &str, recipient: &str) -> String {
         let mut s = json!({
-            "id": message_id, "status": status, "timestamp": "1714000100", "recipient_id": recipient,
+            "id": message_id, "status": status, "timestamp": now(), "recipient_id": recipient,
         });
         if status == "failed" {
             s["errors"] = json!([{ "code": 131026, "title": "Message undeliverable", "message": "Message undeliverable", "error_data": { "details": "Message Undeliverable." } }]);

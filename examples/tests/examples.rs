@@ -1,0 +1,287 @@
+//! Every example runs in sandbox mode, so CI keeps them working; the webhook
+//! server serves real traffic against mock backends.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout,
+    dead_code,
+    unreachable_pub
+)]
+
+#[path = "../examples/appointment_reminders.rs"]
+mod appointment_reminders;
+#[path = "../examples/lead_capture.rs"]
+mod lead_capture;
+#[path = "../examples/order_updates.rs"]
+mod order_updates;
+#[path = "../examples/payment_reminders.rs"]
+mod payment_reminders;
+#[path = "../examples/quickstart.rs"]
+mod quickstart;
+#[path = "../examples/salesforce_login.rs"]
+mod salesforce_login;
+#[path = "../examples/send_template.rs"]
+mod send_template;
+#[path = "../examples/webhook_to_case.rs"]
+mod webhook_to_case;
+
+use examples::Backends;
+
+#[tokio::test]
+async fn quickstart_creates_a_case_and_a_lead_once_and_replies() {
+    let b = Backends::sandbox().await.unwrap();
+    let s = quickstart::run(&b).await.unwrap();
+    assert_eq!(s.written, vec!["Case", "Lead"]);
+    assert_eq!(s.replies, 2);
+    assert_eq!(s.duplicates, 1);
+    let org = b.org.as_ref().unwrap();
+    assert_eq!(org.records("Case").len(), 1);
+    assert_eq!(org.records("Case")[0]["Origin"], "WhatsApp");
+    let sent = b.graph.as_ref().unwrap().sent_messages().await;
+    assert!(
+        sent[0]["text"]["body"]
+            .as_str()
+            .unwrap()
+            .contains("Your case number is 00001026")
+    );
+}
+
+#[tokio::test]
+async fn lead_capture_keeps_one_lead_per_customer() {
+    let b = Backends::sandbox().await.unwrap();
+    assert_eq!(lead_capture::run(&b).await.unwrap(), 1);
+    let org = b.org.as_ref().unwrap();
+    assert_eq!(
+        org.records("Task").len(),
+        1,
+        "one follow-up for the new Lead"
+    );
+    assert!(
+        org.records("Lead")[0]["Description"]
+            .as_str()
+            .unwrap()
+            .contains("pricing")
+    );
+}
+
+#[tokio::test]
+async fn payment_reminders_send_and_dry_run_does_not() {
+    let b = Backends::sandbox().await.unwrap();
+    let today = chrono::Utc::now().date_naive();
+    let dry = payment_reminders::run(&b, payment_reminders_fields(), today, true)
+        .await
+        .unwrap();
+    assert_eq!((dry.reminders.len(), dry.follow_ups.len()), (1, 1));
+    assert!(b.graph.as_ref().unwrap().sent_messages().await.is_empty());
+    let b = Backends::sandbox().await.unwrap();
+    let sent = payment_reminders::run(&b, payment_reminders_fields(), today, false)
+        .await
+        .unwrap();
+    assert!(sent.reminders[0].contains("$1,499.99"));
+    let msgs = b.graph.as_ref().unwrap().sent_messages().await;
+    assert_eq!(msgs.len(), 2);
+    assert_eq!(
+        msgs[0]["template"]["components"][0]["parameters"][1]["currency"]["amount_1000"],
+        1_499_990
+    );
+}
+
+fn payment_reminders_fields() -> payment_reminders::Fields {
+    payment_reminders::invoice_fields()
+}
+
+#[tokio::test]
+async fn appointment_reminders_and_button_replies() {
+    let b = Backends::sandbox().await.unwrap();
+    let done = appointment_reminders::run(&b).await.unwrap();
+    assert_eq!(done.len(), 2);
+    let org = b.org.as_ref().unwrap();
+    assert!(
+        org.records("Appointment__c")
+            .iter()
+            .any(|a| a["Status__c"] == "Confirmed")
+    );
+    assert_eq!(org.records("Task").len(), 1);
+    let sent = b.graph.as_ref().unwrap().sent_messages().await;
+    assert!(sent.iter().any(|m| m["type"] == "interactive"));
+}
+
+#[tokio::test]
+async fn order_updates_notify_changes_once() {
+    let b = Backends::sandbox().await.unwrap();
+    assert_eq!(order_updates::run(&b).await.unwrap(), 2);
+    assert_eq!(b.graph.as_ref().unwrap().sent_messages().await.len(), 2);
+}
+
+#[tokio::test]
+async fn salesforce_login_plays_the_whole_web_server_flow() {
+    let org = salesforce_rest::testkit::MockOrg::start().await;
+    let r = salesforce_login::run(Some(&org)).await.unwrap();
+    assert!(r.has_refresh_token);
+    assert_eq!(r.instance_url, org.uri());
+}
+
+#[tokio::test]
+async fn send_template_parses_typed_parameters() {
+    let b = Backends::sandbox().await.unwrap();
+    let id = send_template::run(&b, &[]).await.unwrap();
+    assert!(id.starts_with("wamid."));
+    let args: Vec<String> = [
+        "--to",
+        "14155550123",
+        "--template",
+        "t",
+        "--param",
+        "usd:abc",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    assert!(send_template::parse(&args).is_err());
+}
+
+mod server {
+    use std::sync::Arc;
+
+    use bridge_core::dedup::MemoryDedupStore;
+    use whatsapp_cloud::testkit::{payloads, signed_webhook};
+
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn webhook_to_case_serves_real_traffic() {
+        let b = Backends::sandbox().await.unwrap();
+        let (_app, routes) = webhook_to_case::build(&b, Arc::new(MemoryDedupStore::new(10_000)));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move { axum::serve(listener, routes).await });
+        let http = reqwest::Client::new();
+        let url = format!("http://{addr}/webhook");
+
+        let hs = http
+            .get(format!(
+                "{url}?hub.mode=subscribe&hub.verify_token={}&hub.challenge=777",
+                examples::SANDBOX_VERIFY_TOKEN
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(hs.status(), 200);
+        assert_eq!(hs.text().await.unwrap(), "777");
+        let bad_hs = http
+            .get(format!(
+                "{url}?hub.mode=subscribe&hub.verify_token=nope&hub.challenge=1"
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(bad_hs.status(), 403);
+
+        let post = |body: Vec<u8>, sig: String| {
+            let http = http.clone();
+            let url = url.clone();
+            async move {
+                http.post(url)
+                    .header("x-hub-signature-256", sig)
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            }
+        };
+        // A support message and a sales message.
+        let (case_body, case_sig) = signed_webhook(
+            &payloads::text_message(
+                "14155550123",
+                "Ana",
+                "wamid.S1",
+                "my package arrived damaged",
+            ),
+            &b.app_secret,
+        );
+        assert_eq!(post(case_body.clone(), case_sig.clone()).await, 200);
+        let (lead_body, lead_sig) = signed_webhook(
+            &payloads::text_message(
+                "14155550199",
+                "Ben",
+                "wamid.S2",
+                "what does the premium plan cost?",
+            ),
+            &b.app_secret,
+        );
+        assert_eq!(post(lead_body, lead_sig).await, 200);
+        // Redelivery, bad signature, malformed body.
+        assert_eq!(post(case_body.clone(), case_sig).await, 200);
+        assert_eq!(
+            post(case_body.clone(), "sha256=".to_owned() + &"0".repeat(64)).await,
+            401
+        );
+        assert_eq!(post(case_body, String::new()).await, 401);
+        let (junk, junk_sig) = signed_webhook(
+            "{\"object\":\"whatsapp_business_account\",\"entry\":[",
+            &b.app_secret,
+        );
+        assert_eq!(post(junk, junk_sig).await, 400);
+
+        // 50 concurrent deliveries: 25 distinct support messages, each delivered twice.
+        let tasks: Vec<_> = (0..50)
+            .map(|i| {
+                let n = i % 25;
+                let (body, sig) = signed_webhook(
+                    &payloads::text_message(
+                        &format!("1415555{:04}", 1000 + n),
+                        "Cust",
+                        &format!("wamid.C{n}"),
+                        "the screen is broken",
+                    ),
+                    &b.app_secret,
+                );
+                tokio::spawn(post(body, sig))
+            })
+            .collect();
+        for t in tasks {
+            assert_eq!(t.await.unwrap(), 200);
+        }
+
+        let org = b.org.as_ref().unwrap();
+        let graph = b.graph.as_ref().unwrap();
+        assert_eq!(
+            org.records("Case").len(),
+            26,
+            "one Case per distinct message, none twice"
+        );
+        assert_eq!(org.records("Lead").len(), 1);
+        let sent = graph.sent_messages().await;
+        assert_eq!(sent.len(), 27, "one reply per processed message");
+        assert!(
+            sent.iter()
+                .filter(|m| m["text"]["body"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("case number"))
+                .count()
+                == 26
+        );
+        assert_eq!(graph.read_receipts().await.len(), 27);
+
+        // When Salesforce is down, the endpoint answers 500 so Meta redelivers, and the redelivery succeeds.
+        org.fail_next(
+            salesforce_rest::testkit::MockFailure::api(503, "SERVER_UNAVAILABLE", "down"),
+            1,
+        )
+        .await;
+        let (body, sig) = signed_webhook(
+            &payloads::text_message("14155550123", "Ana", "wamid.RETRY", "still broken"),
+            &b.app_secret,
+        );
+        let first = post(body.clone(), sig.clone()).await;
+        assert!(first == 500 || first == 200, "{first}");
+        assert_eq!(post(body, sig).await, 200);
+        assert_eq!(org.records("Case").len(), 27);
+        server.abort();
+    }
+}

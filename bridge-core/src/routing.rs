@@ -20,6 +20,7 @@
 //! ```
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::inbound::Channel;
 
@@ -85,11 +86,26 @@ pub struct Route {
 }
 
 /// Case- and accent-insensitive whole-word keyword routing.
+///
+/// Phrases are indexed by their first word, so routing a message costs one
+/// table look-up per word of the message, whatever the number of phrases.
 #[derive(Debug, Clone)]
 pub struct KeywordRouter {
-    support: Vec<Vec<String>>,
-    urgent: Vec<Vec<String>>,
-    automated: Vec<Vec<String>>,
+    phrases: Vec<Phrase>,
+    by_first_word: HashMap<Box<str>, Vec<usize>, BuildHasherDefault<Fnv>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Support,
+    Urgent,
+    Automated,
+}
+
+#[derive(Debug, Clone)]
+struct Phrase {
+    words: Vec<Box<str>>,
+    kind: Kind,
 }
 
 const SUPPORT: &[&str] = &[
@@ -136,47 +152,107 @@ impl Default for KeywordRouter {
 impl KeywordRouter {
     /// A router with your support and urgent words (phrases allowed).
     pub fn new(support: &[&str], urgent: &[&str]) -> Self {
-        Self {
-            support: phrases(support),
-            urgent: phrases(urgent),
-            automated: Vec::new(),
+        let mut r = Self {
+            phrases: Vec::new(),
+            by_first_word: HashMap::default(),
+        };
+        r.add(support, Kind::Support);
+        r.add(urgent, Kind::Urgent);
+        r
+    }
+
+    fn add(&mut self, list: &[&str], kind: Kind) {
+        for p in list {
+            let words: Vec<Box<str>> = tokenize(p)
+                .into_iter()
+                .map(String::into_boxed_str)
+                .collect();
+            let Some(first) = words.first().cloned() else {
+                continue;
+            };
+            if self
+                .phrases
+                .iter()
+                .any(|x| x.kind == kind && x.words == words)
+            {
+                continue;
+            }
+            self.by_first_word
+                .entry(first)
+                .or_default()
+                .push(self.phrases.len());
+            self.phrases.push(Phrase { words, kind });
         }
     }
 
     /// Words that mark automated traffic (out-of-office, opt-outs): such
     /// messages are routed with [`Purpose::AutomatedUpdate`].
     pub fn automated_words(mut self, words: &[&str]) -> Self {
-        self.automated = phrases(words);
+        self.add(words, Kind::Automated);
         self
     }
 
     /// Adds support words.
     pub fn with_support_words(mut self, words: &[&str]) -> Self {
-        self.support.extend(phrases(words));
+        self.add(words, Kind::Support);
         self
     }
 
     /// Routes a text.
     pub fn route(&self, text: &str) -> Route {
-        let tokens = tokenize(text);
-        let support = find(&self.support, &tokens);
-        let urgent = find(&self.urgent, &tokens);
-        let automated = find(&self.automated, &tokens);
+        let mut buf = String::with_capacity(text.len());
+        let mut spans = Vec::with_capacity(text.len() / 4 + 1);
+        tokenize_into(text, &mut buf, &mut spans);
+        let word = |i: usize| spans.get(i).and_then(|&(a, b)| buf.get(a..b)).unwrap_or("");
+        let mut hits: Vec<usize> = Vec::new();
+        for i in 0..spans.len() {
+            let Some(ids) = self.by_first_word.get(word(i)) else {
+                continue;
+            };
+            for &id in ids {
+                let Some(p) = self.phrases.get(id) else {
+                    continue;
+                };
+                let whole = p
+                    .words
+                    .iter()
+                    .enumerate()
+                    .all(|(k, w)| i + k < spans.len() && word(i + k) == &**w);
+                if whole && !hits.contains(&id) {
+                    hits.push(id);
+                }
+            }
+        }
+        let matched = |kind: Kind| -> Vec<String> {
+            let mut ids: Vec<usize> = hits
+                .iter()
+                .copied()
+                .filter(|&id| self.phrases.get(id).is_some_and(|p| p.kind == kind))
+                .collect();
+            ids.sort_unstable();
+            ids.iter()
+                .filter_map(|&id| self.phrases.get(id))
+                .map(|p| p.words.join(" "))
+                .collect()
+        };
+        let support = matched(Kind::Support);
         if !support.is_empty() {
-            let mut matched = support;
+            let urgent = matched(Kind::Urgent);
             let priority = if urgent.is_empty() {
                 Priority::Medium
             } else {
                 Priority::High
             };
-            matched.extend(urgent);
+            let mut all = support;
+            all.extend(urgent);
             return Route {
                 record: RecordKind::Case,
                 purpose: Purpose::CustomerService,
                 priority,
-                matched,
+                matched: all,
             };
         }
+        let automated = matched(Kind::Automated);
         if !automated.is_empty() {
             return Route {
                 record: RecordKind::Lead,
@@ -194,43 +270,78 @@ impl KeywordRouter {
     }
 }
 
-fn phrases(list: &[&str]) -> Vec<Vec<String>> {
-    list.iter()
-        .map(|p| tokenize(p))
-        .filter(|p| !p.is_empty())
-        .collect()
-}
+/// FNV-1a for the short words of the phrase index (no DoS exposure: the keys
+/// are the app's own phrases; message words are only looked up).
+#[derive(Default)]
+struct Fnv(u64);
 
-fn find(phrases: &[Vec<String>], tokens: &[String]) -> Vec<String> {
-    phrases
-        .iter()
-        .filter(|p| tokens.windows(p.len()).any(|w| w == p.as_slice()))
-        .map(|p| p.join(" "))
-        .collect()
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
 }
 
 /// Lowercases, folds accents, drops apostrophes and splits into words.
 pub fn tokenize(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    for c in text.chars().flat_map(char::to_lowercase) {
-        if c == '\'' || c == '’' {
+    let mut buf = String::with_capacity(text.len());
+    let mut spans = Vec::new();
+    tokenize_into(text, &mut buf, &mut spans);
+    spans
+        .iter()
+        .filter_map(|&(a, b)| buf.get(a..b))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The same, into one buffer with word spans (no allocation per word).
+fn tokenize_into(text: &str, buf: &mut String, spans: &mut Vec<(usize, usize)>) {
+    let mut start = buf.len();
+    for c in text.chars() {
+        if c.is_ascii() {
+            if c.is_ascii_alphanumeric() {
+                buf.push(c.to_ascii_lowercase());
+                continue;
+            }
+            if c == '\'' {
+                continue;
+            }
+            if buf.len() > start {
+                spans.push((start, buf.len()));
+            }
+            start = buf.len();
             continue;
         }
-        match fold(c) {
-            Some(f) => cur.push_str(f),
-            None if c.is_alphanumeric() => cur.push(c),
-            None => {
-                if !cur.is_empty() {
-                    out.push(std::mem::take(&mut cur));
+        for l in c.to_lowercase() {
+            if l == '’' {
+                continue;
+            }
+            match fold(l) {
+                Some(f) => buf.push_str(f),
+                None if l.is_alphanumeric() => buf.push(l),
+                None => {
+                    if buf.len() > start {
+                        spans.push((start, buf.len()));
+                    }
+                    start = buf.len();
                 }
             }
         }
     }
-    if !cur.is_empty() {
-        out.push(cur);
+    if buf.len() > start {
+        spans.push((start, buf.len()));
     }
-    out
 }
 
 /// Folds a lowercase Latin letter with a diacritic to its base letters.

@@ -171,7 +171,8 @@ pub(crate) struct Req {
     /// Relative to `/services/data/vXX.X/`, or absolute when it starts with `/`.
     pub(crate) path: String,
     pub(crate) query: Vec<(String, String)>,
-    pub(crate) body: Option<Value>,
+    /// The JSON body, serialized once (retries reuse the bytes).
+    pub(crate) body: Option<Bytes>,
     pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
     pub(crate) idempotent: bool,
 }
@@ -192,8 +193,13 @@ impl Req {
         self.query.push((k.to_owned(), v.into()));
         self
     }
-    pub(crate) fn json(mut self, body: Value) -> Self {
-        self.body = Some(body);
+    pub(crate) fn json(mut self, body: &Value) -> Self {
+        self.body = Some(Bytes::from(body.to_string()));
+        self
+    }
+    /// A body serialized by the caller (straight from typed records, no `Value`).
+    pub(crate) fn json_bytes(mut self, body: Vec<u8>) -> Self {
+        self.body = Some(Bytes::from(body));
         self
     }
     pub(crate) fn headers(mut self, headers: Vec<(HeaderName, HeaderValue)>) -> Self {
@@ -304,11 +310,9 @@ impl Client {
                 builder = builder.header(k.clone(), v.clone());
             }
             if let Some(body) = &req.body {
-                let bytes = serde_json::to_vec(body)
-                    .map_err(|e| Error::Config(format!("cannot encode the request body: {e}")))?;
                 builder = builder
                     .header(CONTENT_TYPE, "application/json")
-                    .body(Body::from(bytes));
+                    .body(Body::from(body.clone()));
             }
             let result = match builder.send().await {
                 Ok(response) => self.read(response).await,

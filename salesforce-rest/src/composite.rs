@@ -20,24 +20,59 @@
 
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::client::{Client, Req};
 use crate::error::Error;
 use crate::id::SalesforceId;
 use crate::records::SObject;
-use crate::sobjects::{SaveResult, to_json};
+use crate::sobjects::SaveResult;
 
 /// The most records one collections request takes.
 pub const COLLECTION_CHUNK: usize = 200;
 /// The most subrequests one composite request takes.
 pub const MAX_SUBREQUESTS: usize = 25;
 
-fn with_type(object: &str, mut v: Value) -> Value {
-    if let Some(m) = v.as_object_mut() {
-        m.insert("attributes".into(), json!({ "type": object }));
-    }
-    v
+/// A record with its `attributes.type`, serialized straight from the typed
+/// record (no intermediate `Value`), with an optional `id`.
+#[derive(Serialize)]
+struct Typed<'a, R> {
+    attributes: Attributes<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    #[serde(flatten)]
+    record: &'a R,
+}
+
+#[derive(Serialize)]
+struct Attributes<'a> {
+    #[serde(rename = "type")]
+    object: &'a str,
+}
+
+#[derive(Serialize)]
+struct CollectionBody<'a, R> {
+    #[serde(rename = "allOrNone")]
+    all_or_none: bool,
+    records: Vec<Typed<'a, R>>,
+}
+
+fn collection_body<'a, R: Serialize + 'a>(
+    object: &'a str,
+    all_or_none: bool,
+    items: impl Iterator<Item = (Option<&'a str>, &'a R)>,
+) -> Result<Vec<u8>, Error> {
+    let body = CollectionBody {
+        all_or_none,
+        records: items
+            .map(|(id, record)| Typed {
+                attributes: Attributes { object },
+                id,
+                record,
+            })
+            .collect(),
+    };
+    serde_json::to_vec(&body).map_err(|e| Error::Config(format!("cannot encode the records: {e}")))
 }
 
 impl Client {
@@ -50,12 +85,8 @@ impl Client {
     ) -> Result<Vec<SaveResult>, Error> {
         let mut out = Vec::with_capacity(records.len());
         for chunk in records.chunks(COLLECTION_CHUNK) {
-            let items = chunk
-                .iter()
-                .map(|r| to_json(r).map(|v| with_type(T::API_NAME, v)))
-                .collect::<Result<Vec<_>, _>>()?;
-            let req = Req::new(Method::POST, "composite/sobjects")
-                .json(json!({ "allOrNone": all_or_none, "records": items }));
+            let body = collection_body(T::API_NAME, all_or_none, chunk.iter().map(|r| (None, r)))?;
+            let req = Req::new(Method::POST, "composite/sobjects").json_bytes(body);
             out.extend(self.call(req).await?.json::<Vec<SaveResult>>()?);
         }
         tracing::info!(
@@ -74,19 +105,12 @@ impl Client {
     ) -> Result<Vec<SaveResult>, Error> {
         let mut out = Vec::with_capacity(records.len());
         for chunk in records.chunks(COLLECTION_CHUNK) {
-            let items = chunk
-                .iter()
-                .map(|(id, r)| {
-                    to_json(r).map(|mut v| {
-                        if let Some(m) = v.as_object_mut() {
-                            m.insert("id".into(), Value::String(id.to_string()));
-                        }
-                        with_type(T::API_NAME, v)
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let req = Req::new(Method::PATCH, "composite/sobjects")
-                .json(json!({ "allOrNone": all_or_none, "records": items }));
+            let body = collection_body(
+                T::API_NAME,
+                all_or_none,
+                chunk.iter().map(|(id, r)| (Some(id.as_str()), r)),
+            )?;
+            let req = Req::new(Method::PATCH, "composite/sobjects").json_bytes(body);
             out.extend(self.call(req).await?.json::<Vec<SaveResult>>()?);
         }
         Ok(out)
@@ -111,15 +135,12 @@ impl Client {
         }
         let mut out = Vec::with_capacity(records.len());
         for chunk in records.chunks(COLLECTION_CHUNK) {
-            let items = chunk
-                .iter()
-                .map(|r| to_json(r).map(|v| with_type(T::API_NAME, v)))
-                .collect::<Result<Vec<_>, _>>()?;
+            let body = collection_body(T::API_NAME, all_or_none, chunk.iter().map(|r| (None, r)))?;
             let req = Req::new(
                 Method::PATCH,
                 format!("composite/sobjects/{}/{external_id_field}", T::API_NAME),
             )
-            .json(json!({ "allOrNone": all_or_none, "records": items }));
+            .json_bytes(body);
             out.extend(self.call(req).await?.json::<Vec<SaveResult>>()?);
         }
         Ok(out)
@@ -167,7 +188,7 @@ impl Client {
             .map_err(|e| Error::Config(format!("cannot encode: {e}")))?;
         // A composite request can mix creates; never retried after an ambiguous failure.
         let w: Wire = self
-            .call(Req::new(Method::POST, "composite").json(body))
+            .call(Req::new(Method::POST, "composite").json(&body))
             .await?
             .json()?;
         Ok(w.composite_response)

@@ -224,7 +224,8 @@ impl Client {
         record: &T,
         opts: &WriteOptions,
     ) -> Result<SalesforceId, Error> {
-        self.create_value(T::API_NAME, to_json(record)?, opts).await
+        self.create_bytes(T::API_NAME, to_json_bytes(record)?, opts)
+            .await
     }
 
     /// Creates a record of any object.
@@ -234,20 +235,21 @@ impl Client {
         record: &DynamicRecord,
         opts: &WriteOptions,
     ) -> Result<SalesforceId, Error> {
-        self.create_value(object, to_json(record)?, opts).await
+        self.create_bytes(object, to_json_bytes(record)?, opts)
+            .await
     }
 
-    async fn create_value(
+    async fn create_bytes(
         &self,
         object: &str,
-        body: Value,
+        body: Vec<u8>,
         opts: &WriteOptions,
     ) -> Result<SalesforceId, Error> {
         check_name("object", object)?;
         let answer = self
             .call(
                 Req::new(Method::POST, format!("sobjects/{object}"))
-                    .json(body)
+                    .json_bytes(body)
                     .headers(opts.headers()),
             )
             .await?;
@@ -325,7 +327,7 @@ impl Client {
         check_name("object", object)?;
         self.call(
             Req::new(Method::PATCH, format!("sobjects/{object}/{id}"))
-                .json(body)
+                .json(&body)
                 .headers(opts.headers()),
         )
         .await?;
@@ -418,7 +420,7 @@ impl Client {
         let answer = self
             .call(
                 Req::new(Method::PATCH, format!("sobjects/{object}/{field}/{value}"))
-                    .json(body)
+                    .json(&body)
                     .headers(opts.headers()),
             )
             .await?;
@@ -466,7 +468,7 @@ impl Client {
             Method::PATCH,
             format!("composite/sobjects/{object}/{field}"),
         )
-        .json(serde_json::json!({ "allOrNone": true, "records": [body] }))
+        .json(&serde_json::json!({ "allOrNone": true, "records": [body] }))
         .headers(opts.headers());
         let results: Vec<SaveResult> = self.call(req).await?.json()?;
         let r = results.into_iter().next().ok_or_else(|| {
@@ -526,6 +528,18 @@ impl Client {
         let g: G = self.call(Req::new(Method::GET, "sobjects")).await?.json()?;
         Ok(g.sobjects)
     }
+}
+
+/// Serializes a record straight to JSON bytes, checking that it is an object.
+pub(crate) fn to_json_bytes<T: Serialize>(record: &T) -> Result<Vec<u8>, Error> {
+    let bytes = serde_json::to_vec(record)
+        .map_err(|e| Error::Config(format!("cannot encode the record: {e}")))?;
+    if bytes.first() != Some(&b'{') {
+        return Err(Error::Config(
+            "a record must serialize to a JSON object".into(),
+        ));
+    }
+    Ok(bytes)
 }
 
 pub(crate) fn to_json<T: Serialize>(record: &T) -> Result<Value, Error> {

@@ -280,14 +280,16 @@ pub fn case_draft(
     priority: Priority,
     subject_words: usize,
 ) -> CaseDraft {
-    let words: Vec<&str> = text.split_whitespace().collect();
-    let mut subject = words
-        .iter()
-        .take(subject_words.max(1))
-        .copied()
-        .collect::<Vec<_>>()
-        .join(" ");
-    if words.len() > subject_words {
+    let n = subject_words.max(1);
+    let mut subject = String::with_capacity(64);
+    let mut words = text.split_whitespace();
+    for w in words.by_ref().take(n) {
+        if !subject.is_empty() {
+            subject.push(' ');
+        }
+        subject.push_str(w);
+    }
+    if words.next().is_some() {
         subject.push('…');
     }
     CaseDraft {

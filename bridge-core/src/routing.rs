@@ -223,15 +223,19 @@ impl KeywordRouter {
                 }
             }
         }
+        if hits.is_empty() {
+            return Route {
+                record: RecordKind::Lead,
+                purpose: Purpose::Sales,
+                priority: Priority::Medium,
+                matched: Vec::new(),
+            };
+        }
+        hits.sort_unstable();
         let matched = |kind: Kind| -> Vec<String> {
-            let mut ids: Vec<usize> = hits
-                .iter()
-                .copied()
-                .filter(|&id| self.phrases.get(id).is_some_and(|p| p.kind == kind))
-                .collect();
-            ids.sort_unstable();
-            ids.iter()
+            hits.iter()
                 .filter_map(|&id| self.phrases.get(id))
+                .filter(|p| p.kind == kind)
                 .map(|p| p.words.join(" "))
                 .collect()
         };

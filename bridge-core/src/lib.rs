@@ -11,7 +11,7 @@
 //! | dedup | [`dedup::DedupStore`] | [`dedup::MemoryDedupStore`], `RedisDedupStore` (feature `redis`) |
 //! | 24-hour window | [`window::WindowTracker`] | [`window::MemoryWindowTracker`], `RedisWindowTracker` |
 //! | sending | [`sender::Sender`] | the WhatsApp client, [`sender::FallbackSender`] |
-//! | US formats | — | [`format`] |
+//! | US formats | — | [`format`](mod@format) |
 //! | audit trail | — | [`audit`] (`tracing` events) |
 //!
 //! # Example

@@ -245,6 +245,26 @@ impl Sender for RecordingSender {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "whatsapp")]
+    #[test]
+    fn failed_statuses_that_mean_unreachable() {
+        use whatsapp_cloud::testkit::payloads;
+        use whatsapp_cloud::webhooks::{Event, parse_unverified};
+        let n = parse_unverified(payloads::status("wamid.X", "failed", "14155550123").as_bytes())
+            .unwrap();
+        let Some(Event::Status(s)) = n.events().next() else {
+            panic!()
+        };
+        assert!(status_means_unreachable(s.status), "131026 undeliverable");
+        let n =
+            parse_unverified(payloads::status("wamid.X", "delivered", "14155550123").as_bytes())
+                .unwrap();
+        let Some(Event::Status(s)) = n.events().next() else {
+            panic!()
+        };
+        assert!(!status_means_unreachable(s.status));
+    }
+
     #[tokio::test]
     async fn falls_back_only_when_unreachable() {
         let f = FallbackSender::new(

@@ -312,6 +312,43 @@ mod tests {
         assert_eq!(q, "SELECT Id FROM Lead WHERE Name = '{}' AND Phone = 'b'");
     }
 
+    /// Reads a SOQL string literal back, as Salesforce does.
+    fn unquote(lit: &str) -> Option<String> {
+        let inner = lit.strip_prefix('\'')?.strip_suffix('\'')?;
+        let mut out = String::new();
+        let mut chars = inner.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => out.push(match chars.next()? {
+                    'n' => '\n',
+                    'r' => '\r',
+                    't' => '\t',
+                    'b' => '\u{8}',
+                    'f' => '\u{c}',
+                    'u' => {
+                        let hex: String = chars.by_ref().take(4).collect();
+                        char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?
+                    }
+                    o @ ('\'' | '"' | '\\') => o,
+                    _ => return None,
+                }),
+                '\'' => return None, // an unescaped quote would end the literal: injection
+                o => out.push(o),
+            }
+        }
+        Some(out)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_string_round_trips_and_never_escapes_its_literal(s in "\\PC*|[\\\\'\"%_\n\r\t\u{0}-\u{1f}]{0,20}") {
+            let lit = quote(&s);
+            proptest::prop_assert_eq!(unquote(&lit), Some(s.clone()));
+            let q = Soql::new("SELECT Id FROM Lead WHERE Name = {} AND Phone = {}").bind(s.as_str()).bind("x").build().unwrap();
+            proptest::prop_assert!(q.ends_with(" AND Phone = 'x'"), "{}", q);
+        }
+    }
+
     #[test]
     fn sosl_terms_are_escaped() {
         assert_eq!(sosl_escape("+1 (415) 555-0123"), r"\+1 \(415\) 555\-0123");

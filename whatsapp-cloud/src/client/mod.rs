@@ -429,6 +429,7 @@ impl Client {
 
     /// Sends a request built by `build` (called once per attempt), retrying per the
     /// policy, and decodes a JSON answer.
+    #[tracing::instrument(name = "whatsapp.request", level = "debug", skip(self, build))]
     pub(crate) async fn execute<T: DeserializeOwned>(
         &self,
         op: &'static str,

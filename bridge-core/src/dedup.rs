@@ -253,6 +253,16 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0";
 
+    /// Claims atomically: set if absent, else say what is there.
+    const CLAIM: &str = r"
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return 'new'
+end
+if redis.call('GET', KEYS[1]) == 'done' then
+  return 'done'
+end
+return 'inflight'";
+
     const RELEASE: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
@@ -260,12 +270,14 @@ end
 return 0";
 
     /// A dedup store on Redis (feature `redis`), for apps that run many
-    /// instances: `SET key claim:<token> NX PX ttl` to claim, and scripts that
-    /// complete or release only the claim that owns the key.
+    /// instances: a script runs `SET key claim:<token> NX PX ttl` (or reports
+    /// what is there) in one atomic step, and scripts complete or release only
+    /// the claim that owns the key.
     #[derive(Clone)]
     pub struct RedisDedupStore {
         conn: ConnectionManager,
         prefix: String,
+        claim: redis::Script,
         complete: redis::Script,
         release: redis::Script,
     }
@@ -281,14 +293,10 @@ return 0";
     impl RedisDedupStore {
         /// Connects (with automatic reconnection) to `redis://...`.
         pub async fn connect(url: &str, prefix: &str) -> Result<Self, BridgeError> {
-            let client = redis::Client::open(url)
-                .map_err(|e| BridgeError::Store(format!("invalid Redis URL: {e}")))?;
-            let conn = ConnectionManager::new(client)
-                .await
-                .map_err(|e| BridgeError::Store(format!("cannot connect to Redis: {e}")))?;
             Ok(Self {
-                conn,
+                conn: crate::redis_util::connect(url).await?,
                 prefix: prefix.to_owned(),
+                claim: redis::Script::new(CLAIM),
                 complete: redis::Script::new(COMPLETE),
                 release: redis::Script::new(RELEASE),
             })
@@ -299,10 +307,7 @@ return 0";
         }
     }
 
-    #[allow(clippy::needless_pass_by_value)] // used as `map_err(store_err)`
-    fn store_err(e: redis::RedisError) -> BridgeError {
-        BridgeError::Store(format!("redis: {e}"))
-    }
+    use crate::redis_util::store_err;
 
     fn millis(d: Duration) -> u64 {
         u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
@@ -314,50 +319,21 @@ return 0";
             let mut conn = self.conn.clone();
             let full = self.key(key);
             let token = super::random_token();
-            let value = format!("claim:{token}");
-            let set: Option<String> = redis::cmd("SET")
-                .arg(&full)
-                .arg(&value)
-                .arg("NX")
-                .arg("PX")
+            let outcome: String = self
+                .claim
+                .key(&full)
+                .arg(format!("claim:{token}"))
                 .arg(millis(ttl))
-                .query_async(&mut conn)
+                .invoke_async(&mut conn)
                 .await
                 .map_err(store_err)?;
-            if set.is_some() {
-                return Ok(Claim::New(ClaimToken {
+            Ok(match outcome.as_str() {
+                "new" => Claim::New(ClaimToken {
                     key: key.to_owned(),
                     token,
-                }));
-            }
-            let current: Option<String> = redis::cmd("GET")
-                .arg(&full)
-                .query_async(&mut conn)
-                .await
-                .map_err(store_err)?;
-            Ok(match current.as_deref() {
-                Some("done") => Claim::Done,
-                Some(_) => Claim::InFlight,
-                // Expired between the two calls: claim again, once.
-                None => {
-                    let set: Option<String> = redis::cmd("SET")
-                        .arg(&full)
-                        .arg(&value)
-                        .arg("NX")
-                        .arg("PX")
-                        .arg(millis(ttl))
-                        .query_async(&mut conn)
-                        .await
-                        .map_err(store_err)?;
-                    if set.is_some() {
-                        Claim::New(ClaimToken {
-                            key: key.to_owned(),
-                            token,
-                        })
-                    } else {
-                        Claim::InFlight
-                    }
-                }
+                }),
+                "done" => Claim::Done,
+                _ => Claim::InFlight,
             })
         }
 

@@ -62,6 +62,8 @@ pub mod format;
 pub mod inbound;
 pub mod mapping;
 pub mod pipeline;
+#[cfg(feature = "redis")]
+mod redis_util;
 pub mod replies;
 pub mod routing;
 pub mod sender;

@@ -145,13 +145,8 @@ return 1";
     impl RedisWindowTracker {
         /// Connects to `redis://...`.
         pub async fn connect(url: &str, prefix: &str) -> Result<Self, BridgeError> {
-            let client = redis::Client::open(url)
-                .map_err(|e| BridgeError::Store(format!("invalid Redis URL: {e}")))?;
-            let conn = ConnectionManager::new(client)
-                .await
-                .map_err(|e| BridgeError::Store(format!("cannot connect to Redis: {e}")))?;
             Ok(Self {
-                conn,
+                conn: crate::redis_util::connect(url).await?,
                 prefix: prefix.to_owned(),
                 record: redis::Script::new(RECORD),
             })
@@ -174,7 +169,7 @@ return 1";
                 .arg(left)
                 .invoke_async(&mut conn)
                 .await
-                .map_err(|e| BridgeError::Store(format!("redis: {e}")))?;
+                .map_err(crate::redis_util::store_err)?;
             Ok(())
         }
 
@@ -184,7 +179,7 @@ return 1";
                 .arg(format!("{}{customer}", self.prefix))
                 .query_async(&mut conn)
                 .await
-                .map_err(|e| BridgeError::Store(format!("redis: {e}")))?;
+                .map_err(crate::redis_util::store_err)?;
             Ok(v.and_then(DateTime::from_timestamp_millis))
         }
     }

@@ -46,6 +46,21 @@ impl Org {
 const UNAUTHORIZED: &str =
     r#"[{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]"#;
 
+/// Counts the request, then answers 401 on a stale token, else `status` with `body`.
+fn answer(
+    org: &Org,
+    h: &HeaderMap,
+    status: StatusCode,
+    body: impl FnOnce() -> String,
+) -> axum::response::Response {
+    org.requests.fetch_add(1, Ordering::Relaxed);
+    let json = [("content-type", "application/json")];
+    if !org.authorized(h) {
+        return (StatusCode::UNAUTHORIZED, json, UNAUTHORIZED.to_owned()).into_response();
+    }
+    (status, json, body()).into_response()
+}
+
 async fn token(State(org): State<Arc<Org>>) -> impl IntoResponse {
     org.token_calls.fetch_add(1, Ordering::SeqCst);
     let body = format!(
@@ -56,52 +71,33 @@ async fn token(State(org): State<Arc<Org>>) -> impl IntoResponse {
     ([("content-type", "application/json")], body)
 }
 
-async fn create(State(org): State<Arc<Org>>, h: HeaderMap, _body: Bytes) -> impl IntoResponse {
-    org.requests.fetch_add(1, Ordering::Relaxed);
-    if !org.authorized(&h) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            [("content-type", "application/json")],
-            UNAUTHORIZED.to_owned(),
-        );
-    }
-    (
-        StatusCode::CREATED,
-        [("content-type", "application/json")],
-        r#"{"id":"00Q000000000001EAA","success":true,"errors":[]}"#.to_owned(),
-    )
+async fn create(
+    State(org): State<Arc<Org>>,
+    h: HeaderMap,
+    _body: Bytes,
+) -> axum::response::Response {
+    answer(&org, &h, StatusCode::CREATED, || {
+        r#"{"id":"00Q000000000001EAA","success":true,"errors":[]}"#.to_owned()
+    })
 }
 
-async fn limits(State(org): State<Arc<Org>>, h: HeaderMap) -> impl IntoResponse {
-    org.requests.fetch_add(1, Ordering::Relaxed);
-    if !org.authorized(&h) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            [("content-type", "application/json")],
-            UNAUTHORIZED.to_owned(),
-        );
-    }
-    (
-        StatusCode::OK,
-        [("content-type", "application/json")],
-        r#"{"DailyApiRequests":{"Max":15000,"Remaining":14000}}"#.to_owned(),
-    )
+async fn limits(State(org): State<Arc<Org>>, h: HeaderMap) -> axum::response::Response {
+    answer(&org, &h, StatusCode::OK, || {
+        r#"{"DailyApiRequests":{"Max":15000,"Remaining":14000}}"#.to_owned()
+    })
 }
 
-async fn collection(State(org): State<Arc<Org>>, h: HeaderMap, body: Bytes) -> impl IntoResponse {
-    org.requests.fetch_add(1, Ordering::Relaxed);
-    if !org.authorized(&h) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            [("content-type", "application/json")],
-            UNAUTHORIZED.to_owned(),
-        );
-    }
-    let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-    let n = v["records"].as_array().map_or(0, Vec::len);
-    let one = r#"{"id":"00Q000000000001EAA","success":true,"errors":[]}"#;
-    let out = format!("[{}]", vec![one; n].join(","));
-    (StatusCode::OK, [("content-type", "application/json")], out)
+async fn collection(
+    State(org): State<Arc<Org>>,
+    h: HeaderMap,
+    body: Bytes,
+) -> axum::response::Response {
+    answer(&org, &h, StatusCode::OK, || {
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        let n = v["records"].as_array().map_or(0, Vec::len);
+        let one = r#"{"id":"00Q000000000001EAA","success":true,"errors":[]}"#;
+        format!("[{}]", vec![one; n].join(","))
+    })
 }
 
 async fn start_org(rt: &tokio::runtime::Runtime) -> (Arc<Org>, String) {

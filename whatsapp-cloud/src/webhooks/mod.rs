@@ -253,24 +253,30 @@ pub fn parse_with_limit(body: &[u8], max_bytes: usize) -> Result<Notification, W
 }
 
 /// Whether arrays and objects nest deeper than `max`, strings skipped. One pass,
-/// no allocation; malformed JSON is left to the parser.
+/// no allocation; the text inside strings (most of a webhook) is skipped with
+/// a vectorized search for the closing quote. Malformed JSON is left to the parser.
 fn nesting_exceeds(body: &[u8], max: usize) -> bool {
     let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in body {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-            continue;
-        }
+    let mut i = 0usize;
+    while let Some(&b) = body.get(i) {
         match b {
-            b'"' => in_string = true,
+            b'"' => {
+                i += 1;
+                loop {
+                    let Some(rest) = body.get(i..) else {
+                        return false;
+                    };
+                    match memchr::memchr2(b'"', b'\\', rest) {
+                        None => return false,
+                        Some(j) if rest.get(j) == Some(&b'\\') => i += j + 2,
+                        Some(j) => {
+                            i += j + 1;
+                            break;
+                        }
+                    }
+                }
+                continue;
+            }
             b'[' | b'{' => {
                 depth += 1;
                 if depth > max {
@@ -280,6 +286,7 @@ fn nesting_exceeds(body: &[u8], max: usize) -> bool {
             b']' | b'}' => depth = depth.saturating_sub(1),
             _ => {}
         }
+        i += 1;
     }
     false
 }
@@ -465,3 +472,22 @@ impl fmt::Debug for WebhookConfig {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod nesting_tests {
+    use super::nesting_exceeds;
+
+    #[test]
+    fn brackets_in_strings_and_escapes_do_not_count() {
+        // An escaped quote and an escaped backslash inside strings.
+        let escaped = br#"{"a":"[[[[[[","b":"x\"[[[[\\"}"#;
+        assert!(serde_json::from_slice::<serde_json::Value>(escaped).is_ok());
+        assert!(!nesting_exceeds(escaped, 2));
+        assert!(nesting_exceeds(br#"{"a":[[1]]}"#, 2));
+        assert!(!nesting_exceeds(br#"{"a":[[1]]}"#, 3));
+        assert!(!nesting_exceeds(br#"{"unterminated":"[[[["#, 1));
+        let backslash_then_array = br#"{"e":"\\","x":[[[]]]}"#;
+        assert!(serde_json::from_slice::<serde_json::Value>(backslash_then_array).is_ok());
+        assert!(nesting_exceeds(backslash_then_array, 3));
+    }
+}

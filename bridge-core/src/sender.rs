@@ -133,22 +133,75 @@ pub fn status_means_unreachable(status: &whatsapp_cloud::webhooks::Status) -> bo
 }
 
 /// Tries `primary`; when it reports the customer unreachable, sends the text on
-/// `secondary`.
-#[derive(Debug, Clone)]
+/// `secondary`. WhatsApp often accepts a message and reports it failed seconds
+/// later, by webhook: the sender remembers what it sent (the last 100,000
+/// messages), and [`FallbackSender::on_failed_delivery`] resends one on the
+/// secondary channel when its failure means the customer is unreachable.
+#[derive(Debug)]
 pub struct FallbackSender<P, S> {
     primary: P,
     secondary: S,
+    sent: Mutex<SentMemory>,
 }
+
+#[derive(Debug, Default)]
+struct SentMemory {
+    order: std::collections::VecDeque<String>,
+    by_id: std::collections::HashMap<String, (String, String)>,
+}
+
+const SENT_MEMORY: usize = 100_000;
 
 impl<P: Sender, S: Sender> FallbackSender<P, S> {
     /// A sender with a fallback.
     pub fn new(primary: P, secondary: S) -> Self {
-        Self { primary, secondary }
+        Self {
+            primary,
+            secondary,
+            sent: Mutex::default(),
+        }
     }
 
-    /// The fallback sender, for resending after an asynchronous failure status.
+    /// The fallback sender.
     pub fn secondary(&self) -> &S {
         &self.secondary
+    }
+
+    fn remember(&self, message_id: &str, to: &str, text: &str) {
+        if let Ok(mut m) = self.sent.lock() {
+            if m.by_id
+                .insert(message_id.to_owned(), (to.to_owned(), text.to_owned()))
+                .is_none()
+            {
+                m.order.push_back(message_id.to_owned());
+            }
+            while m.order.len() > SENT_MEMORY {
+                if let Some(old) = m.order.pop_front() {
+                    m.by_id.remove(&old);
+                }
+            }
+        }
+    }
+
+    /// Resends a message on the secondary channel after an asynchronous
+    /// failure: call it with the id of a message this sender sent on the primary
+    /// channel and whether its failure means "unreachable" (see
+    /// `status_means_unreachable`). `None` when the message is unknown or the
+    /// failure is of another kind.
+    pub async fn on_failed_delivery(
+        &self,
+        message_id: &str,
+        unreachable: bool,
+    ) -> Option<Result<SendReceipt, SendError>> {
+        if !unreachable {
+            return None;
+        }
+        let (to, text) = self.sent.lock().ok()?.by_id.remove(message_id)?;
+        tracing::info!(
+            to_channel = self.secondary.channel(),
+            "delivery failed: customer unreachable; falling back"
+        );
+        Some(self.secondary.send(&to, &Outbound::text(text)).await)
     }
 }
 
@@ -160,6 +213,12 @@ impl<P: Sender, S: Sender> Sender for FallbackSender<P, S> {
 
     async fn send(&self, to: &str, message: &Outbound) -> Result<SendReceipt, SendError> {
         match self.primary.send(to, message).await {
+            Ok(receipt) => {
+                if let Some(id) = &receipt.message_id {
+                    self.remember(id, to, &message.text);
+                }
+                Ok(receipt)
+            }
             Err(e) if e.unreachable => {
                 tracing::info!(
                     from = self.primary.channel(),
@@ -170,7 +229,7 @@ impl<P: Sender, S: Sender> Sender for FallbackSender<P, S> {
                     .send(to, &Outbound::text(message.text.clone()))
                     .await
             }
-            other => other,
+            Err(e) => Err(e),
         }
     }
 }

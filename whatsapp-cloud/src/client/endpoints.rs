@@ -100,12 +100,34 @@ impl MediaApi {
     /// SHA-256. The URL lives 5 minutes, so an expired one (401, 403, 404) is
     /// looked up again, once.
     pub async fn download(&self, media_id: &str) -> Result<DownloadedMedia, Error> {
+        let mut bytes = Vec::new();
+        let (info, digest) = self.download_to(media_id, &mut bytes).await?;
+        Ok(DownloadedMedia {
+            bytes,
+            mime_type: info.mime_type,
+            sha256: Some(digest),
+        })
+    }
+
+    /// Streams a media file into a writer (a file, an upload to your storage)
+    /// without holding it in memory; returns its info and SHA-256 (hex). The cap,
+    /// the checksum and the one re-lookup of an expired URL work as in
+    /// [`download`](Self::download). On an error, what was written is
+    /// incomplete or unverified: discard it.
+    pub async fn download_to<W>(
+        &self,
+        media_id: &str,
+        writer: &mut W,
+    ) -> Result<(MediaInfo, String), Error>
+    where
+        W: tokio::io::AsyncWrite + Unpin + Send + ?Sized,
+    {
         let span = tracing::info_span!("whatsapp.media.download");
         async {
             let mut info = self.get(media_id).await?;
             let mut refreshed = false;
             loop {
-                match self.fetch(&info).await {
+                match self.fetch(&info, writer).await {
                     Err(Error::UnexpectedResponse { status, .. })
                         if !refreshed && matches!(status, 401 | 403 | 404 | 410) =>
                     {
@@ -113,7 +135,8 @@ impl MediaApi {
                         refreshed = true;
                         info = self.get(media_id).await?;
                     }
-                    other => return other,
+                    Ok(digest) => return Ok((info, digest)),
+                    Err(e) => return Err(e),
                 }
             }
         }
@@ -121,7 +144,11 @@ impl MediaApi {
         .await
     }
 
-    async fn fetch(&self, info: &MediaInfo) -> Result<DownloadedMedia, Error> {
+    async fn fetch<W>(&self, info: &MediaInfo, writer: &mut W) -> Result<String, Error>
+    where
+        W: tokio::io::AsyncWrite + Unpin + Send + ?Sized,
+    {
+        use tokio::io::AsyncWriteExt;
         let cap = self.client.download_cap();
         if let Some(size) = info.file_size.filter(|s| *s > 0 && *s as u64 > cap) {
             return Err(MediaError::TooLarge {
@@ -147,9 +174,9 @@ impl MediaApi {
             ));
         }
         let mut hasher = Sha256::new();
-        let mut bytes = Vec::new();
+        let mut size = 0u64;
         while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
-            let size = (bytes.len() + chunk.len()) as u64;
+            size += chunk.len() as u64;
             if size > cap {
                 return Err(MediaError::TooLarge {
                     kind: "download",
@@ -159,19 +186,25 @@ impl MediaApi {
                 .into());
             }
             hasher.update(&chunk);
-            bytes.extend_from_slice(&chunk);
+            writer
+                .write_all(&chunk)
+                .await
+                .map_err(|e| Error::Transport {
+                    kind: crate::TransportKind::Body,
+                    message: format!("cannot write the media: {e}"),
+                })?;
         }
+        writer.flush().await.map_err(|e| Error::Transport {
+            kind: crate::TransportKind::Body,
+            message: format!("cannot write the media: {e}"),
+        })?;
         let digest = hex::encode(hasher.finalize());
         if let Some(expected) = info.sha256.as_deref().filter(|e| !e.is_empty())
             && !expected.eq_ignore_ascii_case(&digest)
         {
             return Err(MediaError::ChecksumMismatch.into());
         }
-        Ok(DownloadedMedia {
-            bytes,
-            mime_type: info.mime_type.clone(),
-            sha256: Some(digest),
-        })
+        Ok(digest)
     }
 
     /// Deletes an uploaded media file.

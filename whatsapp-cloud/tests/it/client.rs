@@ -495,6 +495,10 @@ async fn media_upload_lookup_download_and_delete() {
     );
     let file = media.download("m-77").await.unwrap();
     assert_eq!(file.bytes, b"%PDF-1.7 invoice");
+    let mut sink: Vec<u8> = Vec::new();
+    let (info, sha) = media.download_to("m-77", &mut sink).await.unwrap();
+    assert_eq!(sink, b"%PDF-1.7 invoice");
+    assert_eq!(Some(sha), info.sha256);
     media.delete("m-77").await.unwrap();
     let err = media.get("m-77").await.unwrap_err();
     assert_eq!(err.class(), Some(ErrorClass::InvalidParameter));

@@ -110,13 +110,27 @@ async fn read_verified(
     body: Body,
 ) -> Result<Notification, WebhookError> {
     let limit = config.body_limit();
-    let bytes =
-        axum::body::to_bytes(body, limit)
-            .await
-            .map_err(|_| WebhookError::BodyTooLarge {
-                size: limit.saturating_add(1),
-                limit,
-            })?;
+    let too_large = |size: usize| WebhookError::BodyTooLarge { size, limit };
+    // Refuse early when the client announces a body over the limit.
+    if let Some(len) = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|len| *len > limit)
+    {
+        return Err(too_large(len));
+    }
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let over_limit = std::error::Error::source(&e)
+            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+        if over_limit {
+            too_large(limit.saturating_add(1))
+        } else {
+            WebhookError::InvalidBody {
+                problem: "the body could not be read completely".into(),
+            }
+        }
+    })?;
     let signature = headers
         .get(SIGNATURE_HEADER)
         .map(|v| v.to_str().unwrap_or("\u{0}"));

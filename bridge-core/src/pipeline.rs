@@ -586,3 +586,12 @@ mod tests {
         assert_eq!(writer.writes.load(Ordering::SeqCst), 1);
     }
 }
+
+#[cfg(test)]
+mod traits {
+    #[test]
+    fn bridge_is_send_sync_clone_and_debug() {
+        fn assert_traits<T: Send + Sync + Clone + std::fmt::Debug + 'static>() {}
+        assert_traits::<super::Bridge>();
+    }
+}

@@ -360,3 +360,12 @@ async fn describe_limits_usage_and_versions() {
         Err(Error::Config(_))
     ));
 }
+
+#[test]
+fn handles_are_send_sync_clone_and_debug() {
+    fn assert_traits<T: Send + Sync + Clone + std::fmt::Debug + 'static>() {}
+    assert_traits::<salesforce_rest::Client>();
+    assert_traits::<salesforce_rest::auth::Session>();
+    assert_traits::<salesforce_rest::auth::OAuthClient>();
+    assert_traits::<salesforce_rest::Error>();
+}

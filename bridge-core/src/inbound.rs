@@ -194,7 +194,6 @@ impl InboundMessage {
             Content::Text(t) => Some(t),
             Content::Media { caption, .. } => caption.as_deref(),
             Content::Reply { title, .. } => Some(title),
-            Content::Location { label, .. } => label.as_deref(),
             _ => None,
         }
     }

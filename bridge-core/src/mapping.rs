@@ -8,7 +8,7 @@
 use async_trait::async_trait;
 
 use crate::error::BridgeError;
-use crate::inbound::InboundMessage;
+use crate::inbound::{Content, InboundMessage};
 use crate::routing::{ChannelTable, KeywordRouter, Priority, Purpose, RecordKind, Route};
 
 /// Field lengths from Salesforce's field reference.
@@ -196,10 +196,20 @@ impl DefaultMapper {
 
     /// The decision and action, synchronously (the trait method wraps this).
     pub fn decide(&self, m: &InboundMessage) -> Action {
-        let Some(text) = m.text_content().filter(|t| !t.trim().is_empty()) else {
-            return Action::Ignore {
-                reason: format!("{} message without text", m.kind()),
-            };
+        let described;
+        let text = match m.text_content().filter(|t| !t.trim().is_empty()) {
+            Some(t) => t,
+            None => match describe_content(&m.content) {
+                Some(d) => {
+                    described = d;
+                    described.as_str()
+                }
+                None => {
+                    return Action::Ignore {
+                        reason: format!("{} message: nothing for the CRM", m.kind()),
+                    };
+                }
+            },
         };
         let route = self.table.route(&self.router, &m.channel, text);
         match route.record {
@@ -236,6 +246,39 @@ impl Mapper for DefaultMapper {
     async fn map(&self, message: &InboundMessage) -> Result<Action, BridgeError> {
         Ok(self.decide(message))
     }
+}
+
+/// A text for content that has none, so that a photo, a location or a type
+/// this crate does not know still reaches the CRM (kept, not dropped). `None`
+/// for reactions, which are feedback on our own messages.
+pub fn describe_content(content: &Content) -> Option<String> {
+    Some(match content {
+        Content::Text(t) => t.clone(),
+        Content::Media {
+            kind,
+            media_id,
+            caption,
+            ..
+        } => match caption.as_deref().filter(|c| !c.trim().is_empty()) {
+            Some(c) => c.to_owned(),
+            None => format!(
+                "[{kind} sent on WhatsApp, media id {}]",
+                media_id.as_deref().unwrap_or("unknown")
+            ),
+        },
+        Content::Location {
+            latitude,
+            longitude,
+            label,
+        } => match label {
+            Some(l) => format!("[location: {l} ({latitude}, {longitude})]"),
+            None => format!("[location: {latitude}, {longitude}]"),
+        },
+        Content::Reply { id, title } => format!("{title} [{id}]"),
+        Content::Form(json) => format!("[form answers] {json}"),
+        Content::Reaction { .. } => return None,
+        Content::Other { kind } => format!("[{kind} message]"),
+    })
 }
 
 /// The Lead for a message: name split into first and last, placeholders where
@@ -386,13 +429,42 @@ mod tests {
     }
 
     #[test]
-    fn messages_without_text_and_automated_ones_are_ignored_with_a_reason() {
+    fn content_without_text_is_kept_and_reactions_and_automated_messages_are_ignored() {
         let mut m = msg("x");
         m.content = Content::Other {
             kind: "hologram".into(),
         };
+        let a = DefaultMapper::default().decide(&m);
         assert!(
-            matches!(DefaultMapper::default().decide(&m), Action::Ignore { reason } if reason.contains("hologram"))
+            matches!(&a, Action::UpsertLead { lead, .. } if lead.description == "[hologram message]"),
+            "{a:?}"
+        );
+        m.content = Content::Media {
+            kind: "image".into(),
+            media_id: Some("104".into()),
+            caption: None,
+            mime_type: None,
+        };
+        let Action::UpsertLead { lead, .. } = DefaultMapper::default().decide(&m) else {
+            panic!()
+        };
+        assert_eq!(lead.description, "[image sent on WhatsApp, media id 104]");
+        m.content = Content::Media {
+            kind: "image".into(),
+            media_id: Some("104".into()),
+            caption: Some("the box arrived broken".into()),
+            mime_type: None,
+        };
+        assert!(matches!(
+            DefaultMapper::default().decide(&m),
+            Action::CreateCase { .. }
+        ));
+        m.content = Content::Reaction {
+            to: Some("w".into()),
+            emoji: Some("👍".into()),
+        };
+        assert!(
+            matches!(DefaultMapper::default().decide(&m), Action::Ignore { reason } if reason.contains("reaction"))
         );
         assert!(matches!(
             DefaultMapper::default().decide(&msg("STOP")),

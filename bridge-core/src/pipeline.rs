@@ -302,9 +302,11 @@ impl Bridge {
         let result = self.process(&m).await;
         match result {
             Ok(outcome) => {
-                self.dedup
-                    .complete(&token, self.options.remember_for)
-                    .await?;
+                // The work is done: a failure to record that must not turn into
+                // an error (Meta would redeliver and the work would run twice).
+                if let Err(e) = self.dedup.complete(&token, self.options.remember_for).await {
+                    tracing::warn!(error = %e, "processed, but the dedup store did not record it");
+                }
                 Ok(outcome)
             }
             Err(e) => {

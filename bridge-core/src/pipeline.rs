@@ -557,6 +557,37 @@ mod tests {
         );
     }
 
+    /// A store that claims but cannot record completion.
+    struct ForgetfulStore(MemoryDedupStore);
+
+    #[async_trait]
+    impl DedupStore for ForgetfulStore {
+        async fn claim(&self, key: &str, ttl: Duration) -> Result<Claim, BridgeError> {
+            self.0.claim(key, ttl).await
+        }
+        async fn complete(
+            &self,
+            _t: &crate::dedup::ClaimToken,
+            _keep: Duration,
+        ) -> Result<(), BridgeError> {
+            Err(BridgeError::Store("redis went away".into()))
+        }
+        async fn release(&self, t: &crate::dedup::ClaimToken) -> Result<(), BridgeError> {
+            self.0.release(t).await
+        }
+    }
+
+    #[tokio::test]
+    async fn done_work_is_not_reported_as_failed_when_bookkeeping_fails() {
+        let writer = Arc::new(FakeWriter::default());
+        let bridge = Bridge::builder(writer.clone())
+            .dedup(Arc::new(ForgetfulStore(MemoryDedupStore::new(10))))
+            .build();
+        let o = bridge.handle(msg("w1", "broken")).await.unwrap();
+        assert!(matches!(o, Outcome::Processed { .. }));
+        assert_eq!(writer.writes.load(Ordering::SeqCst), 1);
+    }
+
     #[tokio::test]
     async fn no_free_form_reply_outside_the_window() {
         let sender = Arc::new(RecordingSender::new("WhatsApp"));

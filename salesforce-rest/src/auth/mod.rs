@@ -470,16 +470,10 @@ impl OAuthClient {
     /// Revokes an access or refresh token (revoking a refresh token revokes its
     /// access tokens too).
     pub async fn revoke(&self, token: &SecretString) -> Result<(), Error> {
-        let url = self.app.login.endpoint("/services/oauth2/revoke");
-        let response = self
-            .http
-            .post(url)
-            .form(&[("token", token.expose_secret())])
-            .send()
-            .await
-            .map_err(transport_error)?;
-        let status = response.status().as_u16();
-        let body = response.bytes().await.map_err(transport_error)?;
+        let form = [("token", token.expose_secret().to_owned())];
+        let (status, _, body) = self
+            .post_form("/services/oauth2/revoke", &form, false)
+            .await?;
         if (200..300).contains(&status) {
             return Ok(());
         }
@@ -499,24 +493,13 @@ impl OAuthClient {
             #[serde(default)]
             exp: Option<i64>,
         }
-        let mut form = vec![
+        let form = [
             ("token", token.expose_secret().to_owned()),
             ("token_type_hint", "access_token".to_owned()),
-            ("client_id", self.app.client_id.clone()),
         ];
-        if let Some(secret) = &self.app.client_secret {
-            form.push(("client_secret", secret.expose_secret().to_owned()));
-        }
-        let url = self.app.login.endpoint("/services/oauth2/introspect");
-        let response = self
-            .http
-            .post(url)
-            .form(&form)
-            .send()
-            .await
-            .map_err(transport_error)?;
-        let status = response.status().as_u16();
-        let body = response.bytes().await.map_err(transport_error)?;
+        let (status, _, body) = self
+            .post_form("/services/oauth2/introspect", &form, true)
+            .await?;
         if !(200..300).contains(&status) {
             return Err(classify_token_failure(status, &body));
         }
@@ -553,21 +536,25 @@ impl OAuthClient {
             .map_err(|_| Error::Config("the token response signature does not match: the response was altered, or the secret is wrong".into()))
     }
 
-    #[tracing::instrument(name = "salesforce.oauth.token", skip(self, form))]
-    async fn token_call(
+    /// POSTs a form to an OAuth endpoint of the login host, adding the client
+    /// id and secret when asked; returns the status, whether the answer says it
+    /// is HTML, and the body.
+    async fn post_form(
         &self,
-        flow: &'static str,
-        mut form: Vec<(&'static str, String)>,
-    ) -> Result<TokenResponse, Error> {
-        form.push(("client_id", self.app.client_id.clone()));
-        if let Some(secret) = &self.app.client_secret {
-            form.push(("client_secret", secret.expose_secret().to_owned()));
+        path: &str,
+        form: &[(&str, String)],
+        client_auth: bool,
+    ) -> Result<(u16, bool, bytes::Bytes), Error> {
+        let mut form = form.to_vec();
+        if client_auth {
+            form.push(("client_id", self.app.client_id.clone()));
+            if let Some(secret) = &self.app.client_secret {
+                form.push(("client_secret", secret.expose_secret().to_owned()));
+            }
         }
-        form.push(("format", "json".to_owned()));
-        let url = self.app.login.endpoint("/services/oauth2/token");
         let response = self
             .http
-            .post(url)
+            .post(self.app.login.endpoint(path))
             .header(reqwest::header::ACCEPT, "application/json")
             .form(&form)
             .send()
@@ -580,6 +567,19 @@ impl OAuthClient {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("html"));
         let body = response.bytes().await.map_err(transport_error)?;
+        Ok((status, html, body))
+    }
+
+    #[tracing::instrument(name = "salesforce.oauth.token", skip(self, form))]
+    async fn token_call(
+        &self,
+        flow: &'static str,
+        mut form: Vec<(&'static str, String)>,
+    ) -> Result<TokenResponse, Error> {
+        form.push(("format", "json".to_owned()));
+        let (status, html, body) = self
+            .post_form("/services/oauth2/token", &form, true)
+            .await?;
         if (200..300).contains(&status) && !html {
             let wire: WireToken = serde_json::from_slice(&body).map_err(|_| {
                 if looks_like_html(&body) {

@@ -47,9 +47,24 @@ pub struct ClaimToken {
 }
 
 impl ClaimToken {
+    /// A token for a claimed key (store implementations make them; a token
+    /// must be unique to the claim, so that a stale owner cannot complete or
+    /// release a newer claim).
+    pub fn new(key: impl Into<String>, token: u64) -> Self {
+        Self {
+            key: key.into(),
+            token,
+        }
+    }
+
     /// The claimed key.
     pub fn key(&self) -> &str {
         &self.key
+    }
+
+    /// The token that proves the claim.
+    pub fn token(&self) -> u64 {
+        self.token
     }
 }
 
@@ -371,9 +386,8 @@ return 0";
     }
 }
 
-/// A random token for claims across processes.
-#[cfg_attr(not(feature = "redis"), allow(dead_code))]
-fn random_token() -> u64 {
+/// A random token for claims and leases across processes.
+pub(crate) fn random_token() -> u64 {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));

@@ -12,6 +12,9 @@ pub enum BridgeError {
     #[cfg(feature = "whatsapp")]
     #[error("WhatsApp: {0}")]
     WhatsApp(#[from] whatsapp_cloud::Error),
+    /// The job queue failed (an enqueue that was not made durable, a lost lease).
+    #[error("queue: {0}")]
+    Queue(#[from] crate::queue::QueueError),
     /// A store (dedup, window) failed.
     #[error("store: {0}")]
     Store(String),
@@ -31,9 +34,37 @@ impl BridgeError {
             BridgeError::Salesforce(e) => e.is_retryable(),
             #[cfg(feature = "whatsapp")]
             BridgeError::WhatsApp(e) => e.is_retryable(),
+            BridgeError::Queue(e) => e.is_retryable(),
             BridgeError::Store(_) => true,
             BridgeError::Mapping(_) => false,
             BridgeError::Send(e) => e.retryable,
+        }
+    }
+
+    /// How long to wait before trying again, when the other side said.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            #[cfg(feature = "whatsapp")]
+            BridgeError::WhatsApp(e) => e.retry_after(),
+            BridgeError::Send(e) => e.retry_after,
+            _ => None,
+        }
+    }
+
+    /// Whether the failure is a rate limit (back off longer).
+    pub fn is_rate_limited(&self) -> bool {
+        match self {
+            #[cfg(feature = "whatsapp")]
+            BridgeError::WhatsApp(e) => matches!(
+                e.class(),
+                Some(whatsapp_cloud::ErrorClass::RateLimited(_))
+            ),
+            #[cfg(feature = "salesforce")]
+            BridgeError::Salesforce(e) => e
+                .code()
+                .is_some_and(|c| *c == salesforce_rest::ErrorCode::RequestLimitExceeded),
+            BridgeError::Send(e) => e.rate_limited,
+            _ => false,
         }
     }
 }

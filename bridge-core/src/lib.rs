@@ -56,12 +56,14 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod audit;
+pub mod clock;
 pub mod dedup;
 mod error;
 pub mod format;
 pub mod inbound;
 pub mod mapping;
 pub mod pipeline;
+pub mod queue;
 #[cfg(feature = "redis")]
 mod redis_util;
 pub mod replies;

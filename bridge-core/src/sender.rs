@@ -8,16 +8,47 @@ use async_trait::async_trait;
 
 /// An outbound message: the text (always: logs, SMS, fallbacks) and optional
 /// rich WhatsApp content (template, buttons...).
-#[derive(Debug, Clone, PartialEq)]
+///
+/// It serializes (for the outbox) with the WhatsApp content in wire form; it
+/// comes back as [`Content::Json`](whatsapp_cloud::messages::Content::Json),
+/// which sends the same body.
+#[derive(Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Outbound {
     /// The plain text.
     pub text: String,
     /// Rich WhatsApp content; when absent, the text is sent.
     #[cfg(feature = "whatsapp")]
+    #[serde(default, with = "wire_content", skip_serializing_if = "Option::is_none")]
     pub whatsapp: Option<whatsapp_cloud::messages::Content>,
     /// The message this one replies to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<String>,
+}
+
+impl std::fmt::Debug for Outbound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("Outbound");
+        d.field("text", &format_args!("[{} chars]", self.text.chars().count()));
+        #[cfg(feature = "whatsapp")]
+        d.field("whatsapp", &self.whatsapp.as_ref().map(|c| c.kind()));
+        d.field("reply_to", &self.reply_to).finish()
+    }
+}
+
+#[cfg(feature = "whatsapp")]
+mod wire_content {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use whatsapp_cloud::messages::Content;
+
+    #[allow(clippy::ref_option)] // serde's `with` passes `&Option<T>`
+    pub(super) fn serialize<S: Serializer>(c: &Option<Content>, s: S) -> Result<S::Ok, S::Error> {
+        c.as_ref().map(Content::to_json_map).serialize(s)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Content>, D::Error> {
+        Ok(Option::<serde_json::Map<String, serde_json::Value>>::deserialize(d)?.map(Content::Json))
+    }
 }
 
 impl Outbound {
@@ -52,7 +83,7 @@ impl Outbound {
 }
 
 /// What a send gave back.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct SendReceipt {
     /// The channel that delivered (`WhatsApp`, `SMS`...).
@@ -72,8 +103,46 @@ pub struct SendError {
     pub unreachable: bool,
     /// Whether trying the same channel again later can help.
     pub retryable: bool,
+    /// Whether the channel asked us to slow down (back off longer).
+    pub rate_limited: bool,
+    /// How long to wait before trying again, when the channel said.
+    pub retry_after: Option<std::time::Duration>,
     /// What happened (no customer data).
     pub message: String,
+}
+
+impl SendError {
+    /// A failure on a channel: not retryable, customer reachable.
+    pub fn new(channel: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            channel: channel.into(),
+            unreachable: false,
+            retryable: false,
+            rate_limited: false,
+            retry_after: None,
+            message: message.into(),
+        }
+    }
+
+    /// Marks the failure retryable (or not).
+    pub fn retryable(mut self, retryable: bool) -> Self {
+        self.retryable = retryable;
+        self
+    }
+
+    /// Marks the customer unreachable on this channel (or not).
+    pub fn unreachable(mut self, unreachable: bool) -> Self {
+        self.unreachable = unreachable;
+        self
+    }
+
+    /// Marks the failure a rate limit, with the wait the channel asked for.
+    pub fn rate_limited(mut self, retry_after: Option<std::time::Duration>) -> Self {
+        self.rate_limited = true;
+        self.retryable = true;
+        self.retry_after = retry_after;
+        self
+    }
 }
 
 /// Sends messages to customers on one channel.
@@ -107,15 +176,20 @@ impl Sender for whatsapp_cloud::Client {
                 channel: "WhatsApp".into(),
                 message_id: r.message_id().map(str::to_owned),
             }),
-            Err(e) => Err(SendError {
-                channel: "WhatsApp".into(),
-                unreachable: matches!(
-                    e.class(),
-                    Some(whatsapp_cloud::ErrorClass::RecipientUnavailable)
-                ),
-                retryable: e.is_retryable(),
-                message: e.to_string(),
-            }),
+            Err(e) => {
+                let mut err = SendError::new("WhatsApp", e.to_string())
+                    .unreachable(matches!(
+                        e.class(),
+                        Some(whatsapp_cloud::ErrorClass::RecipientUnavailable)
+                    ))
+                    .retryable(e.is_retryable());
+                if matches!(e.class(), Some(whatsapp_cloud::ErrorClass::RateLimited(_))) {
+                    err = err.rate_limited(e.retry_after());
+                } else {
+                    err.retry_after = e.retry_after();
+                }
+                Err(err)
+            }
         }
     }
 }
@@ -275,19 +349,12 @@ impl Sender for RecordingSender {
 
     async fn send(&self, to: &str, message: &Outbound) -> Result<SendReceipt, SendError> {
         if self.fail_unreachable {
-            return Err(SendError {
-                channel: self.channel.clone(),
-                unreachable: true,
-                retryable: false,
-                message: "unreachable".into(),
-            });
+            return Err(SendError::new(self.channel.clone(), "unreachable").unreachable(true));
         }
-        let mut sent = self.sent.lock().map_err(|_| SendError {
-            channel: self.channel.clone(),
-            unreachable: false,
-            retryable: true,
-            message: "poisoned".into(),
-        })?;
+        let mut sent = self
+            .sent
+            .lock()
+            .map_err(|_| SendError::new(self.channel.clone(), "poisoned").retryable(true))?;
         sent.push((to.to_owned(), message.text.clone()));
         Ok(SendReceipt {
             channel: self.channel.clone(),

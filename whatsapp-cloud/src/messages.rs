@@ -308,6 +308,12 @@ pub enum Content {
         /// The template.
         template: Template,
     },
+    /// Content already in wire form: an object with a `type` and the object it
+    /// names (`{"type": "text", "text": {"body": "..."}}`). For outboxes that
+    /// stored a message as JSON and for kinds this crate does not model yet;
+    /// only the `type` field is checked before sending.
+    #[serde(untagged)]
+    Json(serde_json::Map<String, serde_json::Value>),
 }
 
 impl Content {
@@ -325,12 +331,26 @@ impl Content {
             Content::Reaction { .. } => "reaction",
             Content::Interactive { .. } => "interactive",
             Content::Template { .. } => "template",
+            Content::Json(_) => "json",
+        }
+    }
+
+    /// The content in wire form (`{"type": ..., "<type>": {...}}`), the form
+    /// [`Content::Json`] takes back.
+    pub fn to_json_map(&self) -> serde_json::Map<String, serde_json::Value> {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
         }
     }
 
     /// Whether this content may be sent outside the 24-hour window (only templates).
     pub fn is_template(&self) -> bool {
-        matches!(self, Content::Template { .. })
+        match self {
+            Content::Template { .. } => true,
+            Content::Json(map) => map.get("type").and_then(|t| t.as_str()) == Some("template"),
+            _ => false,
+        }
     }
 
     fn validate(&self) -> Result<(), ValidationError> {
@@ -359,6 +379,13 @@ impl Content {
             }
             Content::Interactive { interactive } => interactive.validate(),
             Content::Template { template } => template.validate(),
+            Content::Json(map) => match map.get("type").and_then(|t| t.as_str()) {
+                Some(kind) if !kind.is_empty() && map.contains_key(kind) => Ok(()),
+                _ => Err(ValidationError::new(
+                    "type",
+                    "wire-form content needs a `type` and the object it names",
+                )),
+            },
         }
     }
 }

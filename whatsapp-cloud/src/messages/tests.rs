@@ -164,3 +164,20 @@ fn location_bounds_and_callback_data() {
     let long = Message::new("14155550123", Text::new("x")).callback_data("c".repeat(513));
     assert_eq!(err(long).field, "biz_opaque_callback_data");
 }
+
+#[test]
+fn wire_form_content_round_trips_and_is_checked() {
+    let typed: Content = Template::new("payment_due", "en_US").into();
+    let raw = Content::Json(typed.to_json_map());
+    assert!(raw.is_template());
+    let a = Message::new("14155550123", typed).to_json();
+    let b = Message::new("14155550123", raw.clone()).to_json();
+    assert_eq!(a, b, "the wire form sends exactly what the typed content sends");
+    assert!(Message::new("14155550123", raw).validate().is_ok());
+    let mut broken = serde_json::Map::new();
+    broken.insert("type".into(), "text".into());
+    let e = Message::new("14155550123", Content::Json(broken))
+        .validate()
+        .unwrap_err();
+    assert!(e.to_string().contains("type"), "{e}");
+}

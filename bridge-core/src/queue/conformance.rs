@@ -1,0 +1,299 @@
+//! The behaviour every [`JobQueue`] must have. Run it against your own store
+//! in your tests, on a **fresh, empty** queue (it checks counters):
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! # #[cfg(feature = "embedded")] {
+//! use std::sync::Arc;
+//! use bridge_core::queue::{MemoryQueue, conformance};
+//!
+//! conformance::run(Arc::new(MemoryQueue::new("conformance").unwrap())).await;
+//! # }
+//! # }
+//! ```
+//!
+//! The suite passes times in explicitly, starting at 2025-01-01, so a store
+//! that reads the wall clock instead of the `now` it is given fails it.
+
+#![allow(clippy::panic, clippy::indexing_slicing)]
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::{Enqueued, JobQueue, Lease, NewJob, QueueError};
+
+fn t(offset_ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(1_735_689_600_000 + offset_ms).unwrap_or_default()
+}
+
+fn job(key: &str, group: &str) -> NewJob {
+    NewJob::new(key, group, format!("payload of {key}").into_bytes())
+}
+
+async fn lease_keys<Q: JobQueue + ?Sized>(q: &Q, max: usize, vis: Duration, now: DateTime<Utc>) -> Vec<Lease> {
+    q.lease(max, vis, now)
+        .await
+        .unwrap_or_else(|e| panic!("lease failed: {e}"))
+}
+
+fn keys(leases: &[Lease]) -> Vec<&str> {
+    let mut k: Vec<&str> = leases.iter().map(|l| l.job.key.as_str()).collect();
+    k.sort_unstable();
+    k
+}
+
+/// Runs the suite; panics with a message naming the broken rule.
+///
+/// # Panics
+///
+/// When the queue breaks a rule of the [contract](super).
+pub async fn run<Q: JobQueue + 'static>(q: Arc<Q>) {
+    let vis = Duration::from_secs(60);
+    idempotent_enqueue(&*q).await;
+    leases_hide_and_expire(&*q, vis).await;
+    per_group_order(&*q, vis).await;
+    retries_hold_the_group(&*q, vis).await;
+    dead_letters(&*q, vis).await;
+    checkpoints_and_release(&*q, vis).await;
+    stats(&*q, vis).await;
+    concurrency(q, vis).await;
+}
+
+async fn idempotent_enqueue<Q: JobQueue + ?Sized>(q: &Q) {
+    let a = q.enqueue(job("idem", "g-idem"), t(0)).await;
+    let Ok(Enqueued::New(id)) = a else {
+        panic!("a new key must give a new job: {a:?}")
+    };
+    let b = q.enqueue(job("idem", "g-idem"), t(1)).await;
+    assert!(
+        matches!(&b, Ok(Enqueued::Duplicate(d)) if *d == id),
+        "the same key again must be the same job: {b:?}"
+    );
+    assert!(
+        matches!(
+            q.enqueue(NewJob::new("", "g", vec![]), t(0)).await,
+            Err(QueueError::Invalid(_))
+        ),
+        "an empty key must be refused"
+    );
+    let l = lease_keys(q, 10, Duration::from_secs(60), t(2)).await;
+    assert_eq!(keys(&l), ["idem"], "the one job must be leasable");
+    assert_eq!(l[0].job.payload, b"payload of idem", "the payload must come back");
+    assert_eq!(l[0].job.attempts, 1, "the first lease is attempt 1");
+    q.ack(&l[0], t(3)).await.unwrap_or_else(|e| panic!("ack failed: {e}"));
+    assert!(
+        matches!(q.enqueue(job("idem", "g-idem"), t(4)).await, Ok(Enqueued::Duplicate(_))),
+        "a completed key must stay a duplicate within the retention"
+    );
+    assert!(
+        lease_keys(q, 10, Duration::from_secs(60), t(5)).await.is_empty(),
+        "a duplicate enqueue must not create work"
+    );
+}
+
+async fn leases_hide_and_expire<Q: JobQueue + ?Sized>(q: &Q, vis: Duration) {
+    q.enqueue(job("hide", "g-hide"), t(10)).await.unwrap_or_else(|e| panic!("{e}"));
+    let first = lease_keys(q, 10, vis, t(11)).await;
+    assert_eq!(keys(&first), ["hide"]);
+    assert!(
+        lease_keys(q, 10, vis, t(12)).await.is_empty(),
+        "a leased job must be invisible while its lease lasts"
+    );
+    let later = t(11 + 60_000 + 1);
+    let second = lease_keys(q, 10, vis, later).await;
+    assert_eq!(keys(&second), ["hide"], "an expired lease must make the job leasable again");
+    assert_eq!(second[0].job.attempts, 2, "each lease is an attempt");
+    assert!(
+        matches!(q.ack(&first[0], later).await, Err(QueueError::LeaseLost { .. })),
+        "the holder of an expired lease must not ack"
+    );
+    assert!(
+        matches!(q.checkpoint(&first[0], b"x").await, Err(QueueError::LeaseLost { .. })),
+        "the holder of an expired lease must not checkpoint"
+    );
+    q.ack(&second[0], later).await.unwrap_or_else(|e| panic!("ack by the current holder failed: {e}"));
+}
+
+async fn per_group_order<Q: JobQueue + ?Sized>(q: &Q, vis: Duration) {
+    for (k, g) in [("o-a1", "g-a"), ("o-a2", "g-a"), ("o-b1", "g-b"), ("o-a3", "g-a")] {
+        q.enqueue(job(k, g), t(100)).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    let l = lease_keys(q, 10, vis, t(101)).await;
+    assert_eq!(
+        keys(&l),
+        ["o-a1", "o-b1"],
+        "only the oldest job of each group may be leased"
+    );
+    for lease in &l {
+        q.ack(lease, t(102)).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    let l = lease_keys(q, 10, vis, t(103)).await;
+    assert_eq!(keys(&l), ["o-a2"], "the group moves on in enqueue order");
+    q.ack(&l[0], t(104)).await.unwrap_or_else(|e| panic!("{e}"));
+    let l = lease_keys(q, 10, vis, t(105)).await;
+    assert_eq!(keys(&l), ["o-a3"]);
+    q.ack(&l[0], t(106)).await.unwrap_or_else(|e| panic!("{e}"));
+}
+
+async fn retries_hold_the_group<Q: JobQueue + ?Sized>(q: &Q, vis: Duration) {
+    q.enqueue(job("r-1", "g-r"), t(200)).await.unwrap_or_else(|e| panic!("{e}"));
+    q.enqueue(job("r-2", "g-r"), t(200)).await.unwrap_or_else(|e| panic!("{e}"));
+    let l = lease_keys(q, 10, vis, t(201)).await;
+    assert_eq!(keys(&l), ["r-1"]);
+    q.nack(&l[0], t(10_000), "CRM timed out")
+        .await
+        .unwrap_or_else(|e| panic!("nack failed: {e}"));
+    assert!(
+        lease_keys(q, 10, vis, t(5_000)).await.is_empty(),
+        "a job waiting for its retry must hold its group and not run early"
+    );
+    let l = lease_keys(q, 10, vis, t(10_001)).await;
+    assert_eq!(keys(&l), ["r-1"], "a nacked job must come back at its retry time");
+    assert_eq!(l[0].job.attempts, 2);
+    assert_eq!(l[0].job.last_error.as_deref(), Some("CRM timed out"), "the last error must be kept");
+    q.ack(&l[0], t(10_002)).await.unwrap_or_else(|e| panic!("{e}"));
+    let l = lease_keys(q, 10, vis, t(10_003)).await;
+    assert_eq!(keys(&l), ["r-2"]);
+    q.ack(&l[0], t(10_004)).await.unwrap_or_else(|e| panic!("{e}"));
+}
+
+async fn dead_letters<Q: JobQueue + ?Sized>(q: &Q, vis: Duration) {
+    q.enqueue(job("d-1", "g-d"), t(300)).await.unwrap_or_else(|e| panic!("{e}"));
+    q.enqueue(job("d-2", "g-d"), t(300)).await.unwrap_or_else(|e| panic!("{e}"));
+    let l = lease_keys(q, 10, vis, t(301)).await;
+    assert_eq!(keys(&l), ["d-1"]);
+    q.dead_letter(&l[0], "131047: outside the window", t(302))
+        .await
+        .unwrap_or_else(|e| panic!("dead_letter failed: {e}"));
+    let l2 = lease_keys(q, 10, vis, t(303)).await;
+    assert_eq!(keys(&l2), ["d-2"], "a dead letter must free its group");
+    q.ack(&l2[0], t(304)).await.unwrap_or_else(|e| panic!("{e}"));
+    let dead = q.dead_letters(10).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(dead.len(), 1, "one dead letter");
+    assert_eq!(dead[0].job.key, "d-1");
+    assert_eq!(dead[0].error, "131047: outside the window", "the error must be kept");
+    assert_eq!(dead[0].died_at, t(302));
+    assert_eq!(dead[0].job.payload, b"payload of d-1");
+    assert!(
+        matches!(q.enqueue(job("d-1", "g-d"), t(305)).await, Ok(Enqueued::Duplicate(_))),
+        "a dead letter's key must stay a duplicate (a redelivery must not bypass it)"
+    );
+    q.replay(&dead[0].job.id, t(306)).await.unwrap_or_else(|e| panic!("replay failed: {e}"));
+    assert!(q.dead_letters(10).await.unwrap_or_else(|e| panic!("{e}")).is_empty(), "a replayed job is no longer dead");
+    let l = lease_keys(q, 10, vis, t(307)).await;
+    assert_eq!(keys(&l), ["d-1"], "a replayed job must be leasable");
+    assert_eq!(l[0].job.attempts, 1, "replay resets the attempts");
+    q.dead_letter(&l[0], "still bad", t(308)).await.unwrap_or_else(|e| panic!("{e}"));
+    let dead = q.dead_letters(10).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(dead.len(), 1);
+    assert!(
+        matches!(q.replay(&l2[0].job.id, t(309)).await, Err(QueueError::NotFound { .. })),
+        "replaying a job that is not dead must be NotFound"
+    );
+    assert_eq!(q.purge(Some(&dead[0].job.id), t(310)).await.unwrap_or_else(|e| panic!("{e}")), 1);
+    assert!(q.dead_letters(10).await.unwrap_or_else(|e| panic!("{e}")).is_empty(), "purged");
+    assert!(
+        matches!(q.enqueue(job("d-1", "g-d"), t(311)).await, Ok(Enqueued::Duplicate(_))),
+        "a purged key must stay remembered"
+    );
+    // Purge all.
+    for k in ["d-3", "d-4"] {
+        q.enqueue(job(k, k), t(400)).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    for l in lease_keys(q, 10, vis, t(401)).await {
+        q.dead_letter(&l, "bad", t(402)).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    assert_eq!(q.purge(None, t(403)).await.unwrap_or_else(|e| panic!("{e}")), 2, "purge all");
+}
+
+async fn checkpoints_and_release<Q: JobQueue + ?Sized>(q: &Q, vis: Duration) {
+    q.enqueue(job("c-1", "g-c"), t(500)).await.unwrap_or_else(|e| panic!("{e}"));
+    let l = lease_keys(q, 10, vis, t(501)).await;
+    assert_eq!(l[0].job.checkpoint, None);
+    q.checkpoint(&l[0], b"record 500Aa000001")
+        .await
+        .unwrap_or_else(|e| panic!("checkpoint failed: {e}"));
+    q.release(&l[0], t(502)).await.unwrap_or_else(|e| panic!("release failed: {e}"));
+    let l = lease_keys(q, 10, vis, t(503)).await;
+    assert_eq!(keys(&l), ["c-1"], "a released job must be leasable at once");
+    assert_eq!(l[0].job.attempts, 1, "a release must not count as an attempt");
+    assert_eq!(
+        l[0].job.checkpoint.as_deref(),
+        Some(&b"record 500Aa000001"[..]),
+        "a checkpoint must survive to the next attempt"
+    );
+    q.ack(&l[0], t(504)).await.unwrap_or_else(|e| panic!("{e}"));
+}
+
+async fn stats<Q: JobQueue + ?Sized>(q: &Q, vis: Duration) {
+    let base = q.stats(t(600)).await.unwrap_or_else(|e| panic!("stats failed: {e}"));
+    assert_eq!((base.depth, base.in_flight, base.dead_letters), (0, 0, 0), "the suite needs a fresh queue: {base:?}");
+    assert!(base.retries >= 1, "retries must be counted: {base:?}");
+    q.enqueue(job("s-1", "g-s1"), t(600)).await.unwrap_or_else(|e| panic!("{e}"));
+    q.enqueue(job("s-2", "g-s2"), t(700)).await.unwrap_or_else(|e| panic!("{e}"));
+    q.enqueue(job("s-3", "g-s2"), t(800)).await.unwrap_or_else(|e| panic!("{e}"));
+    let s = q.stats(t(1_600)).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((s.depth, s.in_flight), (3, 0), "{s:?}");
+    assert_eq!(s.oldest_age, Some(Duration::from_secs(1)), "age of the oldest job: {s:?}");
+    let l = lease_keys(q, 1, vis, t(1_601)).await;
+    let s = q.stats(t(1_602)).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((s.depth, s.in_flight), (2, 1), "{s:?}");
+    q.ack(&l[0], t(1_603)).await.unwrap_or_else(|e| panic!("{e}"));
+    for l in lease_keys(q, 10, vis, t(1_604)).await {
+        q.ack(&l, t(1_605)).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    for l in lease_keys(q, 10, vis, t(1_606)).await {
+        q.ack(&l, t(1_607)).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    let s = q.stats(t(1_608)).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((s.depth, s.in_flight, s.oldest_age), (0, 0, None), "drained: {s:?}");
+}
+
+async fn concurrency<Q: JobQueue + 'static>(q: Arc<Q>, vis: Duration) {
+    // Many enqueues of one key: one job.
+    let tasks: Vec<_> = (0..32)
+        .map(|_| {
+            let q = q.clone();
+            tokio::spawn(async move { q.enqueue(job("race", "g-race"), t(900)).await })
+        })
+        .collect();
+    let mut new = 0;
+    for task in tasks {
+        if matches!(task.await, Ok(Ok(Enqueued::New(_)))) {
+            new += 1;
+        }
+    }
+    assert_eq!(new, 1, "concurrent enqueues of one key must make one job");
+    // Many jobs, many concurrent leasers: each job leased exactly once.
+    for i in 0..64 {
+        q.enqueue(job(&format!("p-{i}"), &format!("g-p{i}")), t(901))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let q = q.clone();
+            tokio::spawn(async move { q.lease(16, vis, t(902)).await })
+        })
+        .collect();
+    let mut seen = HashSet::new();
+    let mut all = Vec::new();
+    for task in tasks {
+        let leases = task
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|e| panic!("lease failed: {e}"));
+        for l in leases {
+            assert!(seen.insert(l.job.key.clone()), "job {} leased twice", l.job.key);
+            all.push(l);
+        }
+    }
+    assert_eq!(seen.len(), 65, "every job must be leased once");
+    for l in all {
+        q.ack(&l, t(903)).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+}

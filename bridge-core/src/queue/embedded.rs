@@ -1,0 +1,1031 @@
+//! The embedded durable store, on `redb` (feature `embedded`): job queues and a
+//! dedup store in one file under a directory (by default `bridge-data/`).
+//!
+//! Every write goes through one writer thread that gathers the writes waiting
+//! at that moment into one transaction and commits it with an fsync (group
+//! commit): an enqueue returns only once it is on disk, and twenty concurrent
+//! webhooks cost one or two fsyncs, not twenty. Reads run on the blocking pool.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use redb::{
+    Database, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction,
+};
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+
+use super::{
+    DEFAULT_RETENTION, DeadLetter, Enqueued, Job, JobId, JobQueue, Lease, LeaseToken, NewJob,
+    QueueError, QueueStats, duration_ms, from_millis, millis,
+};
+use crate::clock::{Clock, SystemClock};
+use crate::dedup::{Claim, ClaimToken, DedupStore};
+use crate::error::BridgeError;
+
+/// The file inside the data directory.
+pub(crate) const FILE_NAME: &str = "bridge.redb";
+const MAX_BATCH: usize = 256;
+
+/// A store failure, as text (redb errors are not `Clone`, and one failed
+/// commit is reported to every write of its batch).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+struct StoreFailure(String);
+
+fn storage(e: impl std::fmt::Display) -> QueueError {
+    QueueError::storage(StoreFailure(e.to_string()))
+}
+
+trait WriteOp: Send {
+    fn apply(&mut self, txn: &WriteTransaction) -> Result<(), redb::Error>;
+    fn finish(self: Box<Self>, committed: Result<(), StoreFailure>);
+}
+
+type OpResult<R> = Result<Result<R, QueueError>, redb::Error>;
+
+struct Op<R, F> {
+    f: Option<F>,
+    out: Option<Result<R, QueueError>>,
+    tx: oneshot::Sender<Result<R, QueueError>>,
+}
+
+impl<R, F> WriteOp for Op<R, F>
+where
+    R: Send,
+    F: FnOnce(&WriteTransaction) -> OpResult<R> + Send,
+{
+    fn apply(&mut self, txn: &WriteTransaction) -> Result<(), redb::Error> {
+        if let Some(f) = self.f.take() {
+            self.out = Some(f(txn)?);
+        }
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>, committed: Result<(), StoreFailure>) {
+        let result = match committed {
+            Ok(()) => self
+                .out
+                .unwrap_or_else(|| Err(storage("the write was not applied"))),
+            Err(e) => Err(QueueError::storage(e)),
+        };
+        let _ = self.tx.send(result);
+    }
+}
+
+struct Inner {
+    db: Arc<Database>,
+    writes: Option<mpsc::Sender<Box<dyn WriteOp>>>,
+    writer: Option<std::thread::JoinHandle<()>>,
+    path: Option<PathBuf>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Closing the channel stops the writer once it has committed what it
+        // holds; joining it releases the file, so the directory can be opened
+        // again right away.
+        self.writes = None;
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+/// The embedded store: one `redb` file holding any number of named queues and
+/// a dedup store. Cheap to clone. Only one process can open a directory at a
+/// time (a second gets [`QueueError::Open`]).
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for EmbeddedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedStore")
+            .field("path", &self.inner.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EmbeddedStore {
+    /// Opens (or creates) the store in a directory (created if missing).
+    /// A database left by a crash is recovered; an unreadable or corrupt one is
+    /// an [`QueueError::Open`] error naming the path.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Self, QueueError> {
+        let dir = dir.as_ref();
+        let path = dir.join(FILE_NAME);
+        let open_err = |source: super::BoxError| QueueError::Open {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(|e| QueueError::Open {
+            path: dir.to_path_buf(),
+            source: Box::new(e),
+        })?;
+        let db = Database::create(&path).map_err(|e| open_err(Box::new(e)))?;
+        Self::start(db, Some(path.clone())).map_err(|e| open_err(Box::new(e)))
+    }
+
+    /// A store in memory: nothing survives the process (tests, demos).
+    pub fn in_memory() -> Result<Self, QueueError> {
+        let db = Database::builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .map_err(storage)?;
+        Self::start(db, None).map_err(storage)
+    }
+
+    fn start(db: Database, path: Option<PathBuf>) -> Result<Self, std::io::Error> {
+        let db = Arc::new(db);
+        let (tx, rx) = mpsc::channel::<Box<dyn WriteOp>>();
+        let writer_db = db.clone();
+        let writer = std::thread::Builder::new()
+            .name("bridge-store-writer".into())
+            .spawn(move || writer_loop(&writer_db, &rx))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                db,
+                writes: Some(tx),
+                writer: Some(writer),
+                path,
+            }),
+        })
+    }
+
+    /// The database file, when on disk.
+    pub fn path(&self) -> Option<&Path> {
+        self.inner.path.as_deref()
+    }
+
+    /// A named queue in this store, remembering completed keys for
+    /// [`DEFAULT_RETENTION`].
+    pub fn queue(&self, name: &str) -> Result<EmbeddedQueue, QueueError> {
+        self.queue_with_retention(name, DEFAULT_RETENTION)
+    }
+
+    /// A named queue remembering completed keys for `retention`.
+    pub fn queue_with_retention(
+        &self,
+        name: &str,
+        retention: Duration,
+    ) -> Result<EmbeddedQueue, QueueError> {
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            return Err(QueueError::Invalid(format!(
+                "queue names are ASCII letters, digits, `-` and `_`, got {name:?}"
+            )));
+        }
+        let q = EmbeddedQueue {
+            store: self.clone(),
+            names: Arc::new(Names::new(name)),
+            retention_ms: duration_ms(retention),
+        };
+        q.create_tables()?;
+        Ok(q)
+    }
+
+    /// The dedup store in this database (its clock: the system clock).
+    pub fn dedup(&self) -> EmbeddedDedupStore {
+        EmbeddedDedupStore {
+            store: self.clone(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    async fn write<R, F>(&self, f: F) -> Result<R, QueueError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&WriteTransaction) -> OpResult<R> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let op = Box::new(Op {
+            f: Some(f),
+            out: None,
+            tx,
+        });
+        self.inner
+            .writes
+            .as_ref()
+            .ok_or_else(|| storage("the store is closed"))?
+            .send(op)
+            .map_err(|_| storage("the store's writer has stopped"))?;
+        rx.await
+            .map_err(|_| storage("the store's writer has stopped"))?
+    }
+
+    async fn read<R, F>(&self, f: F) -> Result<R, QueueError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&redb::ReadTransaction) -> Result<R, redb::Error> + Send + 'static,
+    {
+        let db = self.inner.db.clone();
+        tokio::task::spawn_blocking(move || {
+            let txn = db.begin_read().map_err(storage)?;
+            f(&txn).map_err(storage)
+        })
+        .await
+        .map_err(storage)?
+    }
+}
+
+fn writer_loop(db: &Database, rx: &mpsc::Receiver<Box<dyn WriteOp>>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(op) => batch.push(op),
+                Err(_) => break,
+            }
+        }
+        let committed = (|| -> Result<(), redb::Error> {
+            let txn = db.begin_write()?;
+            for op in &mut batch {
+                op.apply(&txn)?;
+            }
+            txn.commit()?;
+            Ok(())
+        })()
+        .map_err(|e| StoreFailure(e.to_string()));
+        if let Err(e) = &committed {
+            tracing::error!(error = %e, writes = batch.len(), "job store commit failed; nothing in this batch was written");
+        }
+        for op in batch {
+            op.finish(committed.clone());
+        }
+    }
+}
+
+struct Names {
+    jobs: String,
+    payloads: String,
+    checkpoints: String,
+    keys: String,
+    key_expiry: String,
+    groups: String,
+    ready: String,
+    dead: String,
+    counters: String,
+}
+
+impl Names {
+    fn new(q: &str) -> Self {
+        Self {
+            jobs: format!("q.{q}.jobs"),
+            payloads: format!("q.{q}.payloads"),
+            checkpoints: format!("q.{q}.checkpoints"),
+            keys: format!("q.{q}.keys"),
+            key_expiry: format!("q.{q}.key_expiry"),
+            groups: format!("q.{q}.groups"),
+            ready: format!("q.{q}.ready"),
+            dead: format!("q.{q}.dead"),
+            counters: format!("q.{q}.counters"),
+        }
+    }
+    fn jobs(&self) -> TableDefinition<'_, u64, &'static [u8]> {
+        TableDefinition::new(&self.jobs)
+    }
+    fn payloads(&self) -> TableDefinition<'_, u64, &'static [u8]> {
+        TableDefinition::new(&self.payloads)
+    }
+    fn checkpoints(&self) -> TableDefinition<'_, u64, &'static [u8]> {
+        TableDefinition::new(&self.checkpoints)
+    }
+    /// key → (job id, done-until ms; 0 while the job lives).
+    fn keys(&self) -> TableDefinition<'_, &'static str, (u64, i64)> {
+        TableDefinition::new(&self.keys)
+    }
+    fn key_expiry(&self) -> TableDefinition<'_, (i64, &'static str), ()> {
+        TableDefinition::new(&self.key_expiry)
+    }
+    fn groups(&self) -> TableDefinition<'_, (&'static str, u64), ()> {
+        TableDefinition::new(&self.groups)
+    }
+    /// (due ms, job id) for group heads: waiting, or leased until their lease ends.
+    fn ready(&self) -> TableDefinition<'_, (i64, u64), ()> {
+        TableDefinition::new(&self.ready)
+    }
+    fn dead(&self) -> TableDefinition<'_, u64, ()> {
+        TableDefinition::new(&self.dead)
+    }
+    fn counters(&self) -> TableDefinition<'_, &'static str, u64> {
+        TableDefinition::new(&self.counters)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Meta {
+    key: String,
+    group: String,
+    attempts: u32,
+    enq: i64,
+    /// Its entry in `ready` (only for group heads that are not dead).
+    due: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    lease: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    err: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dead: Option<i64>,
+}
+
+fn encode(meta: &Meta) -> Result<Vec<u8>, redb::Error> {
+    serde_json::to_vec(meta).map_err(|e| redb::Error::Corrupted(e.to_string()))
+}
+
+fn decode(bytes: &[u8]) -> Result<Meta, redb::Error> {
+    serde_json::from_slice(bytes).map_err(|e| redb::Error::Corrupted(format!("job record: {e}")))
+}
+
+fn parse_id(id: &JobId) -> Option<u64> {
+    id.as_str().parse().ok()
+}
+
+fn parse_token(lease: &Lease) -> Option<(u64, u64)> {
+    let (seq, token) = lease.token.as_str().split_once(':')?;
+    Some((seq.parse().ok()?, token.parse().ok()?))
+}
+
+/// A named queue in an [`EmbeddedStore`]. Cheap to clone.
+#[derive(Clone)]
+pub struct EmbeddedQueue {
+    store: EmbeddedStore,
+    names: Arc<Names>,
+    retention_ms: i64,
+}
+
+impl std::fmt::Debug for EmbeddedQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedQueue")
+            .field("table", &self.names.jobs)
+            .field("path", &self.store.inner.path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A queue that keeps nothing across restarts: the embedded store over an
+/// in-memory backend (the same code, minus the disk). For tests and demos.
+pub type MemoryQueue = EmbeddedQueue;
+
+impl EmbeddedQueue {
+    /// A non-durable queue in memory (see [`MemoryQueue`]).
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new(name: &str) -> Result<Self, QueueError> {
+        EmbeddedStore::in_memory()?.queue(name)
+    }
+
+    /// The store this queue lives in.
+    pub fn store(&self) -> &EmbeddedStore {
+        &self.store
+    }
+
+    fn create_tables(&self) -> Result<(), QueueError> {
+        let names = self.names.clone();
+        let db = self.store.inner.db.clone();
+        // Synchronous: called while building, before any worker runs.
+        (|| -> Result<(), redb::Error> {
+            let txn = db.begin_write()?;
+            txn.open_table(names.jobs())?;
+            txn.open_table(names.payloads())?;
+            txn.open_table(names.checkpoints())?;
+            txn.open_table(names.keys())?;
+            txn.open_table(names.key_expiry())?;
+            txn.open_table(names.groups())?;
+            txn.open_table(names.ready())?;
+            txn.open_table(names.dead())?;
+            txn.open_table(names.counters())?;
+            txn.commit()?;
+            Ok(())
+        })()
+        .map_err(storage)
+    }
+
+    fn load_job(
+        names: &Names,
+        txn_jobs: &impl ReadableTable<u64, &'static [u8]>,
+        txn_payloads: &impl ReadableTable<u64, &'static [u8]>,
+        txn_checkpoints: &impl ReadableTable<u64, &'static [u8]>,
+        seq: u64,
+    ) -> Result<Option<(Meta, Job)>, redb::Error> {
+        let _ = names;
+        let Some(meta) = txn_jobs.get(seq)? else {
+            return Ok(None);
+        };
+        let meta = decode(meta.value())?;
+        let payload = txn_payloads
+            .get(seq)?
+            .map(|v| v.value().to_vec())
+            .unwrap_or_default();
+        let checkpoint = txn_checkpoints.get(seq)?.map(|v| v.value().to_vec());
+        let job = Job::new(
+            JobId::new(seq.to_string()),
+            meta.key.clone(),
+            meta.group.clone(),
+            payload,
+            meta.attempts,
+            from_millis(meta.enq),
+            meta.err.clone(),
+            checkpoint,
+        );
+        Ok(Some((meta, job)))
+    }
+
+    /// Checks a lease inside a write: the job's meta when the lease still holds.
+    fn held(
+        names: &Names,
+        txn: &WriteTransaction,
+        lease: &Lease,
+    ) -> Result<Result<(u64, Meta), QueueError>, redb::Error> {
+        let lost = || QueueError::LeaseLost {
+            job: lease.job.id.clone(),
+        };
+        let Some((seq, token)) = parse_token(lease) else {
+            return Ok(Err(lost()));
+        };
+        let jobs = txn.open_table(names.jobs())?;
+        let Some(meta) = jobs.get(seq)? else {
+            return Ok(Err(lost()));
+        };
+        let meta = decode(meta.value())?;
+        if meta.lease != Some(token) || meta.dead.is_some() {
+            return Ok(Err(lost()));
+        }
+        Ok(Ok((seq, meta)))
+    }
+
+    /// Removes a finished head from its group and makes the next job the head.
+    fn advance_group(
+        names: &Names,
+        txn: &WriteTransaction,
+        group: &str,
+        seq: u64,
+    ) -> Result<(), redb::Error> {
+        let mut groups = txn.open_table(names.groups())?;
+        groups.remove((group, seq))?;
+        let next = groups
+            .range((group, 0)..=(group, u64::MAX))?
+            .next()
+            .transpose()?
+            .map(|(k, _)| k.value().1);
+        drop(groups);
+        if let Some(next) = next {
+            let jobs = txn.open_table(names.jobs())?;
+            let due = match jobs.get(next)? {
+                Some(m) => decode(m.value())?.due,
+                None => return Ok(()),
+            };
+            drop(jobs);
+            txn.open_table(names.ready())?.insert((due, next), ())?;
+        }
+        Ok(())
+    }
+
+    fn bump(names: &Names, txn: &WriteTransaction, counter: &str) -> Result<u64, redb::Error> {
+        let mut t = txn.open_table(names.counters())?;
+        let n = t.get(counter)?.map_or(0, |v| v.value()) + 1;
+        t.insert(counter, n)?;
+        Ok(n)
+    }
+
+    /// Forgets completed keys whose retention ended (a few per write).
+    fn prune_keys(names: &Names, txn: &WriteTransaction, now: i64) -> Result<(), redb::Error> {
+        let mut expiry = txn.open_table(names.key_expiry())?;
+        let due: Vec<(i64, String)> = expiry
+            .range((i64::MIN, "")..(now, ""))?
+            .take(32)
+            .map(|r| r.map(|(k, _)| (k.value().0, k.value().1.to_owned())))
+            .collect::<Result<_, _>>()?;
+        if due.is_empty() {
+            return Ok(());
+        }
+        let mut keys = txn.open_table(names.keys())?;
+        for (at, key) in due {
+            expiry.remove((at, key.as_str()))?;
+            if keys.get(key.as_str())?.is_some_and(|v| v.value().1 == at) {
+                keys.remove(key.as_str())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Marks a key done until `until` (or forgets it when the job is gone for good).
+    fn remember_key(
+        names: &Names,
+        txn: &WriteTransaction,
+        key: &str,
+        seq: u64,
+        until: i64,
+    ) -> Result<(), redb::Error> {
+        txn.open_table(names.keys())?.insert(key, (seq, until))?;
+        txn.open_table(names.key_expiry())?.insert((until, key), ())?;
+        Ok(())
+    }
+
+    fn delete_job(names: &Names, txn: &WriteTransaction, seq: u64) -> Result<(), redb::Error> {
+        txn.open_table(names.jobs())?.remove(seq)?;
+        txn.open_table(names.payloads())?.remove(seq)?;
+        txn.open_table(names.checkpoints())?.remove(seq)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl JobQueue for EmbeddedQueue {
+    async fn enqueue(&self, job: NewJob, now: DateTime<Utc>) -> Result<Enqueued, QueueError> {
+        job.validate()?;
+        let names = self.names.clone();
+        let now = millis(now);
+        self.store
+            .write(move |txn| {
+                Self::prune_keys(&names, txn, now)?;
+                {
+                    let keys = txn.open_table(names.keys())?;
+                    if let Some(v) = keys.get(job.key.as_str())? {
+                        let (seq, until) = v.value();
+                        if until == 0 || until > now {
+                            return Ok(Ok(Enqueued::Duplicate(JobId::new(seq.to_string()))));
+                        }
+                    }
+                }
+                let seq = Self::bump(&names, txn, "seq")?;
+                let meta = Meta {
+                    key: job.key.clone(),
+                    group: job.group.clone(),
+                    attempts: 0,
+                    enq: now,
+                    due: now,
+                    lease: None,
+                    err: None,
+                    dead: None,
+                };
+                txn.open_table(names.jobs())?.insert(seq, encode(&meta)?.as_slice())?;
+                txn.open_table(names.payloads())?.insert(seq, job.payload.as_slice())?;
+                txn.open_table(names.keys())?.insert(job.key.as_str(), (seq, 0))?;
+                let mut groups = txn.open_table(names.groups())?;
+                let head = groups
+                    .range((job.group.as_str(), 0)..=(job.group.as_str(), u64::MAX))?
+                    .next()
+                    .is_none();
+                groups.insert((job.group.as_str(), seq), ())?;
+                drop(groups);
+                if head {
+                    txn.open_table(names.ready())?.insert((now, seq), ())?;
+                }
+                Ok(Ok(Enqueued::New(JobId::new(seq.to_string()))))
+            })
+            .await
+    }
+
+    async fn lease(
+        &self,
+        max: usize,
+        visibility: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Lease>, QueueError> {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        let names = self.names.clone();
+        let now = millis(now);
+        let until = now.saturating_add(duration_ms(visibility).max(1));
+        self.store
+            .write(move |txn| {
+                let due: Vec<(i64, u64)> = txn
+                    .open_table(names.ready())?
+                    .range((i64::MIN, 0)..=(now, u64::MAX))?
+                    .take(max)
+                    .map(|r| r.map(|(k, _)| k.value()))
+                    .collect::<Result<_, _>>()?;
+                let mut out = Vec::with_capacity(due.len());
+                let mut ready = txn.open_table(names.ready())?;
+                let mut jobs = txn.open_table(names.jobs())?;
+                let payloads = txn.open_table(names.payloads())?;
+                let checkpoints = txn.open_table(names.checkpoints())?;
+                for (at, seq) in due {
+                    ready.remove((at, seq))?;
+                    let Some((mut meta, mut job)) =
+                        Self::load_job(&names, &jobs, &payloads, &checkpoints, seq)?
+                    else {
+                        continue;
+                    };
+                    let token = crate::dedup::random_token();
+                    meta.attempts = meta.attempts.saturating_add(1);
+                    meta.lease = Some(token);
+                    meta.due = until;
+                    jobs.insert(seq, encode(&meta)?.as_slice())?;
+                    ready.insert((until, seq), ())?;
+                    job.attempts = meta.attempts;
+                    out.push(Lease::new(job, LeaseToken::new(format!("{seq}:{token}"))));
+                }
+                Ok(Ok(out))
+            })
+            .await
+    }
+
+    async fn checkpoint(&self, lease: &Lease, data: &[u8]) -> Result<(), QueueError> {
+        let names = self.names.clone();
+        let lease = lease.clone();
+        let data = data.to_vec();
+        self.store
+            .write(move |txn| {
+                let (seq, _) = match Self::held(&names, txn, &lease)? {
+                    Ok(held) => held,
+                    Err(e) => return Ok(Err(e)),
+                };
+                txn.open_table(names.checkpoints())?.insert(seq, data.as_slice())?;
+                Ok(Ok(()))
+            })
+            .await
+    }
+
+    async fn ack(&self, lease: &Lease, now: DateTime<Utc>) -> Result<(), QueueError> {
+        let names = self.names.clone();
+        let lease = lease.clone();
+        let until = millis(now).saturating_add(self.retention_ms).max(1);
+        self.store
+            .write(move |txn| {
+                let (seq, meta) = match Self::held(&names, txn, &lease)? {
+                    Ok(held) => held,
+                    Err(e) => return Ok(Err(e)),
+                };
+                txn.open_table(names.ready())?.remove((meta.due, seq))?;
+                Self::delete_job(&names, txn, seq)?;
+                Self::remember_key(&names, txn, &meta.key, seq, until)?;
+                Self::advance_group(&names, txn, &meta.group, seq)?;
+                Ok(Ok(()))
+            })
+            .await
+    }
+
+    async fn nack(
+        &self,
+        lease: &Lease,
+        retry_at: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), QueueError> {
+        let names = self.names.clone();
+        let lease = lease.clone();
+        let error = error.to_owned();
+        let at = millis(retry_at);
+        self.store
+            .write(move |txn| {
+                let (seq, mut meta) = match Self::held(&names, txn, &lease)? {
+                    Ok(held) => held,
+                    Err(e) => return Ok(Err(e)),
+                };
+                let mut ready = txn.open_table(names.ready())?;
+                ready.remove((meta.due, seq))?;
+                ready.insert((at, seq), ())?;
+                drop(ready);
+                meta.due = at;
+                meta.lease = None;
+                meta.err = Some(error);
+                txn.open_table(names.jobs())?.insert(seq, encode(&meta)?.as_slice())?;
+                Self::bump(&names, txn, "retries")?;
+                Ok(Ok(()))
+            })
+            .await
+    }
+
+    async fn dead_letter(
+        &self,
+        lease: &Lease,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), QueueError> {
+        let names = self.names.clone();
+        let lease = lease.clone();
+        let error = error.to_owned();
+        let now = millis(now);
+        self.store
+            .write(move |txn| {
+                let (seq, mut meta) = match Self::held(&names, txn, &lease)? {
+                    Ok(held) => held,
+                    Err(e) => return Ok(Err(e)),
+                };
+                txn.open_table(names.ready())?.remove((meta.due, seq))?;
+                meta.lease = None;
+                meta.err = Some(error);
+                meta.dead = Some(now);
+                txn.open_table(names.jobs())?.insert(seq, encode(&meta)?.as_slice())?;
+                txn.open_table(names.dead())?.insert(seq, ())?;
+                Self::advance_group(&names, txn, &meta.group, seq)?;
+                Ok(Ok(()))
+            })
+            .await
+    }
+
+    async fn release(&self, lease: &Lease, now: DateTime<Utc>) -> Result<(), QueueError> {
+        let names = self.names.clone();
+        let lease = lease.clone();
+        let now = millis(now);
+        self.store
+            .write(move |txn| {
+                let (seq, mut meta) = match Self::held(&names, txn, &lease)? {
+                    Ok(held) => held,
+                    Err(e) => return Ok(Err(e)),
+                };
+                let mut ready = txn.open_table(names.ready())?;
+                ready.remove((meta.due, seq))?;
+                ready.insert((now, seq), ())?;
+                drop(ready);
+                meta.due = now;
+                meta.lease = None;
+                meta.attempts = meta.attempts.saturating_sub(1);
+                txn.open_table(names.jobs())?.insert(seq, encode(&meta)?.as_slice())?;
+                Ok(Ok(()))
+            })
+            .await
+    }
+
+    async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, QueueError> {
+        let names = self.names.clone();
+        self.store
+            .read(move |txn| {
+                let dead = txn.open_table(names.dead())?;
+                let jobs = txn.open_table(names.jobs())?;
+                let payloads = txn.open_table(names.payloads())?;
+                let checkpoints = txn.open_table(names.checkpoints())?;
+                let mut out = Vec::new();
+                for entry in dead.iter()?.take(limit) {
+                    let seq = entry?.0.value();
+                    if let Some((meta, job)) =
+                        Self::load_job(&names, &jobs, &payloads, &checkpoints, seq)?
+                    {
+                        out.push(DeadLetter::new(
+                            job,
+                            meta.err.unwrap_or_default(),
+                            from_millis(meta.dead.unwrap_or_default()),
+                        ));
+                    }
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    async fn replay(&self, id: &JobId, now: DateTime<Utc>) -> Result<(), QueueError> {
+        let names = self.names.clone();
+        let id = id.clone();
+        let now = millis(now);
+        self.store
+            .write(move |txn| {
+                let not_found = || QueueError::NotFound { job: id.clone() };
+                let Some(old) = parse_id(&id) else {
+                    return Ok(Err(not_found()));
+                };
+                if txn.open_table(names.dead())?.remove(old)?.is_none() {
+                    return Ok(Err(not_found()));
+                }
+                let Some(meta) = txn.open_table(names.jobs())?.remove(old)?.map(|v| v.value().to_vec()) else {
+                    return Ok(Err(not_found()));
+                };
+                let mut meta = decode(&meta)?;
+                let payload = txn
+                    .open_table(names.payloads())?
+                    .remove(old)?
+                    .map(|v| v.value().to_vec())
+                    .unwrap_or_default();
+                let checkpoint = txn
+                    .open_table(names.checkpoints())?
+                    .remove(old)?
+                    .map(|v| v.value().to_vec());
+                // A new id puts it at the end of its group, behind work that
+                // is already leased.
+                let seq = Self::bump(&names, txn, "seq")?;
+                meta.attempts = 0;
+                meta.dead = None;
+                meta.due = now;
+                txn.open_table(names.jobs())?.insert(seq, encode(&meta)?.as_slice())?;
+                txn.open_table(names.payloads())?.insert(seq, payload.as_slice())?;
+                if let Some(cp) = checkpoint {
+                    txn.open_table(names.checkpoints())?.insert(seq, cp.as_slice())?;
+                }
+                txn.open_table(names.keys())?.insert(meta.key.as_str(), (seq, 0))?;
+                let mut groups = txn.open_table(names.groups())?;
+                let head = groups
+                    .range((meta.group.as_str(), 0)..=(meta.group.as_str(), u64::MAX))?
+                    .next()
+                    .is_none();
+                groups.insert((meta.group.as_str(), seq), ())?;
+                drop(groups);
+                if head {
+                    txn.open_table(names.ready())?.insert((now, seq), ())?;
+                }
+                Ok(Ok(()))
+            })
+            .await
+    }
+
+    async fn purge(&self, id: Option<&JobId>, now: DateTime<Utc>) -> Result<u64, QueueError> {
+        let names = self.names.clone();
+        let id = id.cloned();
+        let until = millis(now).saturating_add(self.retention_ms).max(1);
+        self.store
+            .write(move |txn| {
+                let targets: Vec<u64> = match &id {
+                    Some(id) => match parse_id(id) {
+                        Some(seq) if txn.open_table(names.dead())?.get(seq)?.is_some() => vec![seq],
+                        _ => return Ok(Err(QueueError::NotFound { job: id.clone() })),
+                    },
+                    None => txn
+                        .open_table(names.dead())?
+                        .iter()?
+                        .map(|r| r.map(|(k, _)| k.value()))
+                        .collect::<Result<_, _>>()?,
+                };
+                let n = targets.len() as u64;
+                for seq in targets {
+                    txn.open_table(names.dead())?.remove(seq)?;
+                    let meta = txn.open_table(names.jobs())?.get(seq)?.map(|v| v.value().to_vec());
+                    if let Some(meta) = meta {
+                        let meta = decode(&meta)?;
+                        Self::remember_key(&names, txn, &meta.key, seq, until)?;
+                    }
+                    Self::delete_job(&names, txn, seq)?;
+                }
+                Ok(Ok(n))
+            })
+            .await
+    }
+
+    async fn stats(&self, now: DateTime<Utc>) -> Result<QueueStats, QueueError> {
+        let names = self.names.clone();
+        let now = millis(now);
+        self.store
+            .read(move |txn| {
+                let jobs = txn.open_table(names.jobs())?;
+                let mut stats = QueueStats {
+                    dead_letters: txn.open_table(names.dead())?.len()?,
+                    retries: txn
+                        .open_table(names.counters())?
+                        .get("retries")?
+                        .map_or(0, |v| v.value()),
+                    ..QueueStats::default()
+                };
+                let mut oldest: Option<i64> = None;
+                for entry in jobs.iter()? {
+                    let (_, v) = entry?;
+                    let meta = decode(v.value())?;
+                    if meta.dead.is_some() {
+                        continue;
+                    }
+                    oldest = Some(oldest.map_or(meta.enq, |o| o.min(meta.enq)));
+                    if meta.lease.is_some() && meta.due > now {
+                        stats.in_flight += 1;
+                    } else {
+                        stats.depth += 1;
+                    }
+                }
+                stats.oldest_age = oldest.map(|enq| {
+                    Duration::from_millis(u64::try_from(now.saturating_sub(enq)).unwrap_or(0))
+                });
+                Ok(stats)
+            })
+            .await
+    }
+}
+
+/// The dedup store of an [`EmbeddedStore`]: the two-phase contract of
+/// [`DedupStore`], durable across restarts.
+#[derive(Clone)]
+pub struct EmbeddedDedupStore {
+    store: EmbeddedStore,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for EmbeddedDedupStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedDedupStore")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+const DEDUP: TableDefinition<'static, &'static str, (u64, i64)> = TableDefinition::new("dedup");
+const DEDUP_EXPIRY: TableDefinition<'static, (i64, &'static str), ()> =
+    TableDefinition::new("dedup.expiry");
+const DONE: u64 = 0;
+
+impl EmbeddedDedupStore {
+    /// The same store reading time from `clock`.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    fn set(
+        txn: &WriteTransaction,
+        key: &str,
+        token: u64,
+        until: i64,
+    ) -> Result<(), redb::Error> {
+        let mut t = txn.open_table(DEDUP)?;
+        if let Some(old) = t.insert(key, (token, until))?.map(|v| v.value()) {
+            txn.open_table(DEDUP_EXPIRY)?.remove((old.1, key))?;
+        }
+        drop(t);
+        txn.open_table(DEDUP_EXPIRY)?.insert((until, key), ())?;
+        Ok(())
+    }
+
+    fn prune(txn: &WriteTransaction, now: i64) -> Result<(), redb::Error> {
+        let mut expiry = txn.open_table(DEDUP_EXPIRY)?;
+        let due: Vec<(i64, String)> = expiry
+            .range((i64::MIN, "")..(now, ""))?
+            .take(32)
+            .map(|r| r.map(|(k, _)| (k.value().0, k.value().1.to_owned())))
+            .collect::<Result<_, _>>()?;
+        let mut t = txn.open_table(DEDUP)?;
+        for (at, key) in due {
+            expiry.remove((at, key.as_str()))?;
+            if t.get(key.as_str())?.is_some_and(|v| v.value().1 == at) {
+                t.remove(key.as_str())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn to_bridge(e: QueueError) -> BridgeError {
+    BridgeError::Queue(e)
+}
+
+#[async_trait]
+impl DedupStore for EmbeddedDedupStore {
+    async fn claim(&self, key: &str, ttl: Duration) -> Result<Claim, BridgeError> {
+        let now = millis(self.clock.now());
+        let until = now.saturating_add(duration_ms(ttl).max(1));
+        let key = key.to_owned();
+        self.store
+            .write(move |txn| {
+                Self::prune(txn, now)?;
+                let current = txn.open_table(DEDUP)?.get(key.as_str())?.map(|v| v.value());
+                if let Some((token, expires)) = current
+                    && expires > now
+                {
+                    return Ok(Ok(if token == DONE {
+                        Claim::Done
+                    } else {
+                        Claim::InFlight
+                    }));
+                }
+                let token = crate::dedup::random_token();
+                Self::set(txn, &key, token, until)?;
+                Ok(Ok(Claim::New(ClaimToken::new(key, token))))
+            })
+            .await
+            .map_err(to_bridge)
+    }
+
+    async fn complete(&self, token: &ClaimToken, keep: Duration) -> Result<(), BridgeError> {
+        let now = millis(self.clock.now());
+        let until = now.saturating_add(duration_ms(keep).max(1));
+        let t = token.clone();
+        self.store
+            .write(move |txn| {
+                let current = txn.open_table(DEDUP)?.get(t.key())?.map(|v| v.value());
+                match current {
+                    Some((owner, expires)) if owner == t.token() && expires > now => {
+                        Self::set(txn, t.key(), DONE, until)?;
+                        Ok(Ok(()))
+                    }
+                    _ => Ok(Err(QueueError::LeaseLost {
+                        job: JobId::new("dedup claim"),
+                    })),
+                }
+            })
+            .await
+            .map_err(|e| match e {
+                QueueError::LeaseLost { .. } => BridgeError::Store(format!(
+                    "the claim on {} expired before it was completed",
+                    token.key()
+                )),
+                other => to_bridge(other),
+            })
+    }
+
+    async fn release(&self, token: &ClaimToken) -> Result<(), BridgeError> {
+        let t = token.clone();
+        self.store
+            .write(move |txn| {
+                let mut table = txn.open_table(DEDUP)?;
+                let current = table.get(t.key())?.map(|v| v.value());
+                if let Some((owner, expires)) = current
+                    && owner == t.token()
+                {
+                    table.remove(t.key())?;
+                    drop(table);
+                    txn.open_table(DEDUP_EXPIRY)?.remove((expires, t.key()))?;
+                }
+                Ok(Ok(()))
+            })
+            .await
+            .map_err(to_bridge)
+    }
+}
+
+#[cfg(test)]
+mod tests;

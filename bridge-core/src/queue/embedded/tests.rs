@@ -1,0 +1,113 @@
+use std::sync::Arc;
+
+use super::*;
+use crate::queue::conformance;
+
+fn t(ms: i64) -> DateTime<Utc> {
+    from_millis(1_735_689_600_000 + ms)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_queue_passes_the_behaviour_suite() {
+    conformance::run(Arc::new(MemoryQueue::new("inbox").unwrap())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_queue_passes_the_behaviour_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path()).unwrap();
+    conformance::run(Arc::new(store.queue("inbox").unwrap())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_dedup_passes_the_dedup_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path()).unwrap();
+    crate::dedup::conformance::run(Arc::new(store.dedup())).await;
+}
+
+#[tokio::test]
+async fn jobs_leases_and_dedup_marks_survive_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let lease_token = {
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let q = store.queue("inbox").unwrap();
+        q.enqueue(NewJob::new("k1", "g1", b"one".to_vec()), t(0)).await.unwrap();
+        q.enqueue(NewJob::new("k2", "g2", b"two".to_vec()), t(0)).await.unwrap();
+        let l = q.lease(1, Duration::from_secs(60), t(1)).await.unwrap();
+        let Claim::New(c) = store.dedup().claim("wa:msg:1", Duration::from_secs(60)).await.unwrap() else {
+            panic!()
+        };
+        store.dedup().complete(&c, Duration::from_secs(3600)).await.unwrap();
+        l[0].clone()
+        // The store is dropped here, as by a crash after the commits.
+    };
+    let store = EmbeddedStore::open(dir.path()).unwrap();
+    let q = store.queue("inbox").unwrap();
+    assert!(matches!(
+        store.dedup().claim("wa:msg:1", Duration::from_secs(60)).await.unwrap(),
+        Claim::Done
+    ));
+    // The job that was not leased is there at once; the leased one after its lease.
+    let l = q.lease(10, Duration::from_secs(60), t(2)).await.unwrap();
+    assert_eq!(l.len(), 1, "{:?}", l.iter().map(|l| (&l.job.key, l.job.attempts)).collect::<Vec<_>>());
+    assert_ne!(l[0].job.key, lease_token.job.key);
+    q.ack(&l[0], t(3)).await.unwrap();
+    let l = q.lease(10, Duration::from_secs(60), t(61_002)).await.unwrap();
+    assert_eq!(l.len(), 1);
+    assert_eq!(l[0].job.key, lease_token.job.key);
+    assert_eq!(l[0].job.attempts, 2);
+    assert!(matches!(
+        q.ack(&lease_token, t(61_003)).await,
+        Err(QueueError::LeaseLost { .. })
+    ));
+}
+
+#[test]
+fn a_corrupt_store_is_a_typed_error_naming_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(FILE_NAME), b"this is not a database at all, just text").unwrap();
+    let e = EmbeddedStore::open(dir.path()).unwrap_err();
+    assert!(matches!(e, QueueError::Open { .. }), "{e:?}");
+    assert!(e.to_string().contains(FILE_NAME), "{e}");
+    // A path that cannot be a directory.
+    let file = dir.path().join("plain-file");
+    std::fs::write(&file, b"x").unwrap();
+    let e = EmbeddedStore::open(&file).unwrap_err();
+    assert!(e.to_string().contains("plain-file"), "{e}");
+}
+
+#[test]
+fn a_second_open_of_a_held_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let _first = EmbeddedStore::open(dir.path()).unwrap();
+    let e = EmbeddedStore::open(dir.path()).unwrap_err();
+    assert!(matches!(e, QueueError::Open { .. }), "{e:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_enqueues_share_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path()).unwrap();
+    let q = Arc::new(store.queue("inbox").unwrap());
+    let tasks: Vec<_> = (0..200)
+        .map(|i| {
+            let q = q.clone();
+            tokio::spawn(async move {
+                q.enqueue(NewJob::new(format!("k{i}"), format!("g{i}"), vec![1; 64]), t(0))
+                    .await
+            })
+        })
+        .collect();
+    for task in tasks {
+        assert!(matches!(task.await.unwrap().unwrap(), Enqueued::New(_)));
+    }
+    assert_eq!(q.stats(t(1)).await.unwrap().depth, 200);
+}
+
+#[test]
+fn queue_names_are_checked() {
+    let store = EmbeddedStore::in_memory().unwrap();
+    assert!(matches!(store.queue("in box"), Err(QueueError::Invalid(_))));
+    assert!(matches!(store.queue(""), Err(QueueError::Invalid(_))));
+}

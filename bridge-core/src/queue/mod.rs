@@ -1,0 +1,433 @@
+//! A durable job queue for inbound events and outbound sends: the inbox and
+//! the outbox of the bridge.
+//!
+//! The webhook endpoint answers Meta as soon as every event of a notification
+//! is **durably enqueued**, never after the CRM work; workers then lease jobs,
+//! do the work, and ack them. The contract every [`JobQueue`] keeps:
+//!
+//! - **Idempotent enqueue by key**: enqueuing a key that is queued, leased,
+//!   dead-lettered or was completed within the retention is one job
+//!   ([`Enqueued::Duplicate`]).
+//! - **Leases with a visibility timeout**: a leased job is invisible to other
+//!   workers until it is acked, nacked, dead-lettered, released, or its lease
+//!   expires (a crashed worker's jobs come back). Every lease counts as an
+//!   attempt. An ack, nack or checkpoint from a lease that expired and was
+//!   taken by someone else fails with [`QueueError::LeaseLost`].
+//! - **Per-group ordering**: jobs share a group (the customer): only the oldest
+//!   unfinished job of a group can be leased, so one customer's messages are
+//!   processed in arrival order and never concurrently; different groups run
+//!   in parallel. A job waiting for a retry holds its group.
+//! - **Retries and dead letters**: [`nack`](JobQueue::nack) schedules the next
+//!   attempt; [`dead_letter`](JobQueue::dead_letter) sets the job aside with
+//!   its last error, to [list](JobQueue::dead_letters),
+//!   [replay](JobQueue::replay) or [purge](JobQueue::purge).
+//! - **Checkpoints**: a worker can record progress (the record it wrote, the
+//!   message id an API answered) durably before acking, so a job leased again
+//!   after a crash does not redo an effect.
+//!
+//! Three implementations pass one public [`conformance`] suite:
+//!
+//! | store | durable | for |
+//! |---|---|---|
+//! | [`MemoryQueue`] (feature `embedded`) | no | tests, demos |
+//! | [`EmbeddedStore`] (feature `embedded`, on `redb`) | yes: an enqueue returns once fsynced | one instance, no server |
+//! | `RedisQueue` (feature `redis`, Streams + consumer groups) | as durable as the server's AOF | many instances |
+//!
+//! [`Worker`] runs a [`JobHandler`] over a queue with bounded concurrency,
+//! retries decided by a pure [`RetryPolicy`], and graceful shutdown.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), bridge_core::queue::QueueError> {
+//! use std::time::Duration;
+//! use bridge_core::clock::{Clock, SystemClock};
+//! use bridge_core::queue::{Enqueued, JobQueue, MemoryQueue, NewJob};
+//!
+//! let queue = MemoryQueue::new("inbox")?;
+//! let now = SystemClock.now();
+//! let job = NewJob::new("wa:msg:wamid.1", "customer-14155550123", b"{}".to_vec());
+//! assert!(matches!(queue.enqueue(job.clone(), now).await?, Enqueued::New(_)));
+//! assert!(matches!(queue.enqueue(job, now).await?, Enqueued::Duplicate(_)));
+//! let leases = queue.lease(10, Duration::from_secs(60), now).await?;
+//! assert_eq!(leases.len(), 1);
+//! queue.ack(&leases[0], now).await?;
+//! assert_eq!(queue.stats(now).await?.depth, 0);
+//! # Ok(())
+//! # }
+//! ```
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+pub mod conformance;
+#[cfg(feature = "embedded")]
+mod embedded;
+#[cfg(feature = "redis")]
+mod redis;
+mod retry;
+mod worker;
+
+#[cfg(feature = "embedded")]
+pub use embedded::{EmbeddedDedupStore, EmbeddedQueue, EmbeddedStore, MemoryQueue};
+#[cfg(feature = "redis")]
+pub use redis::RedisQueue;
+pub use retry::{Decision, ErrorClass, RetryPolicy};
+pub use worker::{JobError, JobHandler, Worker, WorkerHandle, WorkerOptions};
+
+/// A boxed error, the source of storage failures.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What can go wrong with a queue.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum QueueError {
+    /// The store could not be opened (missing permissions, a corrupt file, a
+    /// directory another process holds): nothing was started.
+    #[error("cannot open the job store at {path}: {source}")]
+    Open {
+        /// The path that was opened.
+        path: std::path::PathBuf,
+        /// Why it failed.
+        #[source]
+        source: BoxError,
+    },
+    /// The store failed to read or write (disk full, I/O error, Redis down).
+    /// Nothing was changed; trying again later can succeed.
+    #[error("job store: {source}")]
+    Storage {
+        /// The underlying error.
+        #[source]
+        source: BoxError,
+    },
+    /// The lease expired and the job was leased again (or finished) elsewhere.
+    #[error("the lease on job {job} was lost (it expired and was taken again)")]
+    LeaseLost {
+        /// The job.
+        job: JobId,
+    },
+    /// No such job (or not in the state the call needs).
+    #[error("no such job: {job}")]
+    NotFound {
+        /// The job.
+        job: JobId,
+    },
+    /// A job argument is unusable (an empty key, an over-long group).
+    #[error("invalid job: {0}")]
+    Invalid(String),
+}
+
+impl QueueError {
+    /// A storage error from any source.
+    pub fn storage(source: impl Into<BoxError>) -> Self {
+        QueueError::Storage {
+            source: source.into(),
+        }
+    }
+
+    /// Whether trying again later can succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, QueueError::Storage { .. })
+    }
+}
+
+/// A job's id, unique within its queue.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct JobId(String);
+
+impl JobId {
+    /// Wraps an id (store implementations make them).
+    pub fn new(id: impl Into<String>) -> Self {
+        Self(id.into())
+    }
+    /// The id.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for JobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A job to enqueue.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NewJob {
+    /// The idempotency key (the message id for inbound, a send key for outbound).
+    pub key: String,
+    /// The ordering group (the customer): jobs of one group run one at a time,
+    /// in enqueue order.
+    pub group: String,
+    /// The payload (opaque bytes; the bridge stores JSON).
+    pub payload: Vec<u8>,
+}
+
+impl NewJob {
+    /// A job.
+    pub fn new(key: impl Into<String>, group: impl Into<String>, payload: Vec<u8>) -> Self {
+        Self {
+            key: key.into(),
+            group: group.into(),
+            payload,
+        }
+    }
+
+    /// Checks the arguments every store needs.
+    pub fn validate(&self) -> Result<(), QueueError> {
+        if self.key.is_empty() {
+            return Err(QueueError::Invalid("the job key is empty".into()));
+        }
+        if self.key.len() > 512 || self.group.len() > 512 {
+            return Err(QueueError::Invalid(
+                "job keys and groups are at most 512 bytes".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for NewJob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Keys and groups hold message ids and customer addresses: not printed.
+        f.debug_struct("NewJob")
+            .field("payload_bytes", &self.payload.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The answer to an enqueue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Enqueued {
+    /// A new job.
+    New(JobId),
+    /// The key is already queued, in flight, dead-lettered or recently done.
+    Duplicate(JobId),
+}
+
+impl Enqueued {
+    /// The job id.
+    pub fn id(&self) -> &JobId {
+        match self {
+            Enqueued::New(id) | Enqueued::Duplicate(id) => id,
+        }
+    }
+}
+
+/// A job as a worker sees it.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Job {
+    /// The id.
+    pub id: JobId,
+    /// The idempotency key.
+    pub key: String,
+    /// The ordering group.
+    pub group: String,
+    /// The payload.
+    pub payload: Vec<u8>,
+    /// Attempts so far, this one included (1 on the first lease).
+    pub attempts: u32,
+    /// When it was enqueued.
+    pub enqueued_at: DateTime<Utc>,
+    /// The error of the last failed attempt.
+    pub last_error: Option<String>,
+    /// Progress recorded by an earlier attempt ([`JobQueue::checkpoint`]).
+    pub checkpoint: Option<Vec<u8>>,
+}
+
+impl Job {
+    /// A job (store implementations make them).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        id: JobId,
+        key: String,
+        group: String,
+        payload: Vec<u8>,
+        attempts: u32,
+        enqueued_at: DateTime<Utc>,
+        last_error: Option<String>,
+        checkpoint: Option<Vec<u8>>,
+    ) -> Self {
+        Self {
+            id,
+            key,
+            group,
+            payload,
+            attempts,
+            enqueued_at,
+            last_error,
+            checkpoint,
+        }
+    }
+}
+
+impl fmt::Debug for Job {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Job")
+            .field("id", &self.id)
+            .field("attempts", &self.attempts)
+            .field("enqueued_at", &self.enqueued_at)
+            .field("payload_bytes", &self.payload.len())
+            .field("has_checkpoint", &self.checkpoint.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Proof of a lease: only its holder can ack, nack, checkpoint or release.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LeaseToken(String);
+
+impl LeaseToken {
+    /// Wraps a token (store implementations make them).
+    pub fn new(token: impl Into<String>) -> Self {
+        Self(token.into())
+    }
+    /// The token.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for LeaseToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LeaseToken(..)")
+    }
+}
+
+/// A leased job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Lease {
+    /// The job.
+    pub job: Job,
+    /// The proof of the lease.
+    pub token: LeaseToken,
+}
+
+impl Lease {
+    /// A lease (store implementations make them).
+    pub fn new(job: Job, token: LeaseToken) -> Self {
+        Self { job, token }
+    }
+}
+
+/// A dead-lettered job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeadLetter {
+    /// The job, as it was on its last attempt.
+    pub job: Job,
+    /// Why it was set aside.
+    pub error: String,
+    /// When.
+    pub died_at: DateTime<Utc>,
+}
+
+impl DeadLetter {
+    /// A dead letter (store implementations make them).
+    pub fn new(job: Job, error: String, died_at: DateTime<Utc>) -> Self {
+        Self {
+            job,
+            error,
+            died_at,
+        }
+    }
+}
+
+/// Counters of a queue.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct QueueStats {
+    /// Jobs waiting (ready, scheduled for a retry, or behind another job of
+    /// their group).
+    pub depth: u64,
+    /// Jobs under a live lease.
+    pub in_flight: u64,
+    /// Retries scheduled since the store was created.
+    pub retries: u64,
+    /// Dead letters held.
+    pub dead_letters: u64,
+    /// Age of the oldest waiting or in-flight job.
+    pub oldest_age: Option<Duration>,
+}
+
+/// A durable job queue. See the [module docs](self) for the contract;
+/// [`conformance::run`] checks it. Time is passed in (`now`), so stores never
+/// read the wall clock themselves.
+#[async_trait]
+pub trait JobQueue: Send + Sync {
+    /// Enqueues a job, idempotently by key. Returns only once the job is as
+    /// durable as the store makes anything.
+    async fn enqueue(&self, job: NewJob, now: DateTime<Utc>) -> Result<Enqueued, QueueError>;
+
+    /// Leases up to `max` jobs that are due, for `visibility`.
+    async fn lease(
+        &self,
+        max: usize,
+        visibility: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Lease>, QueueError>;
+
+    /// Records progress for a later attempt to see ([`Job::checkpoint`]).
+    async fn checkpoint(&self, lease: &Lease, data: &[u8]) -> Result<(), QueueError>;
+
+    /// Completes a job. Its key is remembered for the queue's retention.
+    async fn ack(&self, lease: &Lease, now: DateTime<Utc>) -> Result<(), QueueError>;
+
+    /// Fails an attempt: the job becomes due again at `retry_at`, still
+    /// holding its group.
+    async fn nack(
+        &self,
+        lease: &Lease,
+        retry_at: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), QueueError>;
+
+    /// Sets a job aside with its error; its group moves on.
+    async fn dead_letter(
+        &self,
+        lease: &Lease,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), QueueError>;
+
+    /// Gives a job back without counting the attempt (graceful shutdown).
+    async fn release(&self, lease: &Lease, now: DateTime<Utc>) -> Result<(), QueueError>;
+
+    /// Up to `limit` dead letters, oldest first.
+    async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, QueueError>;
+
+    /// Puts a dead letter back in the queue (attempts reset, at the end of its
+    /// group). `NotFound` when it is not a dead letter.
+    async fn replay(&self, id: &JobId, now: DateTime<Utc>) -> Result<(), QueueError>;
+
+    /// Deletes one dead letter, or all with `None`; returns how many. Their
+    /// keys stay remembered for the retention, so a redelivery does not bring
+    /// them back.
+    async fn purge(&self, id: Option<&JobId>, now: DateTime<Utc>) -> Result<u64, QueueError>;
+
+    /// The counters.
+    async fn stats(&self, now: DateTime<Utc>) -> Result<QueueStats, QueueError>;
+}
+
+/// How long a completed key is remembered by default: Meta redelivers for up
+/// to 7 days.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(8 * 24 * 3600);
+
+pub(crate) fn millis(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+pub(crate) fn from_millis(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+pub(crate) fn duration_ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}

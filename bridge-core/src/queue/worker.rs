@@ -1,0 +1,376 @@
+//! Workers: lease jobs, run a handler with bounded concurrency, ack, retry or
+//! dead-letter, and stop gracefully.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::{Notify, Semaphore, watch};
+use tokio::task::JoinSet;
+
+use super::{Decision, ErrorClass, Job, JobId, JobQueue, Lease, QueueError, RetryPolicy};
+use crate::clock::Clock;
+use crate::error::BridgeError;
+
+/// A failed attempt, as a handler reports it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+#[non_exhaustive]
+pub struct JobError {
+    /// What happened (no customer data: it is stored with the job and logged).
+    pub message: String,
+    /// How to treat it.
+    pub class: ErrorClass,
+    /// The earliest time to try again, when the other side said.
+    pub retry_after: Option<Duration>,
+}
+
+impl JobError {
+    /// A failure worth retrying.
+    pub fn transient(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            class: ErrorClass::Transient,
+            retry_after: None,
+        }
+    }
+
+    /// A failure no retry can fix: the job is dead-lettered at once.
+    pub fn permanent(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            class: ErrorClass::Permanent,
+            retry_after: None,
+        }
+    }
+
+    /// The other side asked to slow down.
+    pub fn rate_limited(message: impl Into<String>, retry_after: Option<Duration>) -> Self {
+        Self {
+            message: message.into(),
+            class: ErrorClass::RateLimited,
+            retry_after,
+        }
+    }
+}
+
+impl From<BridgeError> for JobError {
+    fn from(e: BridgeError) -> Self {
+        let message = e.to_string();
+        let retry_after = e.retry_after();
+        if !e.is_retryable() {
+            JobError::permanent(message)
+        } else if e.is_rate_limited() {
+            JobError::rate_limited(message, retry_after)
+        } else {
+            JobError {
+                retry_after,
+                ..JobError::transient(message)
+            }
+        }
+    }
+}
+
+impl From<QueueError> for JobError {
+    fn from(e: QueueError) -> Self {
+        if e.is_retryable() {
+            JobError::transient(e.to_string())
+        } else {
+            JobError::permanent(e.to_string())
+        }
+    }
+}
+
+/// What a handler is given: the job, and a way to record progress.
+pub struct JobContext<'a> {
+    lease: &'a Lease,
+    queue: &'a dyn JobQueue,
+}
+
+impl std::fmt::Debug for JobContext<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JobContext")
+            .field("job", &self.lease.job)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> JobContext<'a> {
+    /// A context (for calling a handler outside a [`Worker`], e.g. in tests).
+    pub fn new(lease: &'a Lease, queue: &'a dyn JobQueue) -> Self {
+        Self { lease, queue }
+    }
+
+    /// The job.
+    pub fn job(&self) -> &Job {
+        &self.lease.job
+    }
+
+    /// The lease.
+    pub fn lease(&self) -> &Lease {
+        self.lease
+    }
+
+    /// Records progress durably (see [`JobQueue::checkpoint`]).
+    pub async fn checkpoint(&self, data: &[u8]) -> Result<(), QueueError> {
+        self.queue.checkpoint(self.lease, data).await
+    }
+}
+
+/// Does the work of a job. `Ok` acks it; an error is retried or
+/// dead-lettered as the [`RetryPolicy`] decides.
+#[async_trait]
+pub trait JobHandler: Send + Sync + 'static {
+    /// Handles one attempt.
+    async fn handle(&self, cx: &JobContext<'_>) -> Result<(), JobError>;
+}
+
+/// Settings of a [`Worker`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct WorkerOptions {
+    /// Jobs handled at once (different groups; one group is always serial).
+    pub concurrency: usize,
+    /// How long a lease hides a job; a job still running after it may be
+    /// handled again elsewhere.
+    pub visibility: Duration,
+    /// How often an idle worker looks for due jobs (a [`WorkerHandle::wake`]
+    /// or a local enqueue wakes it at once).
+    pub idle_poll: Duration,
+    /// Retries and dead letters.
+    pub retry: RetryPolicy,
+    /// On shutdown, how long running jobs may finish before they are
+    /// abandoned and released.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        Self {
+            concurrency: 8,
+            visibility: Duration::from_secs(300),
+            idle_poll: Duration::from_millis(200),
+            retry: RetryPolicy::default(),
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+impl WorkerOptions {
+    /// Sets the concurrency (at least 1).
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+    /// Sets the visibility timeout.
+    pub fn visibility(mut self, d: Duration) -> Self {
+        self.visibility = d;
+        self
+    }
+    /// Sets the idle poll interval.
+    pub fn idle_poll(mut self, d: Duration) -> Self {
+        self.idle_poll = d;
+        self
+    }
+    /// Sets the retry policy.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+    /// Sets the shutdown grace period.
+    pub fn shutdown_grace(mut self, d: Duration) -> Self {
+        self.shutdown_grace = d;
+        self
+    }
+}
+
+/// Runs a handler over a queue.
+#[derive(Debug)]
+pub struct Worker;
+
+/// A running worker: wake it, stop it.
+#[derive(Debug)]
+pub struct WorkerHandle {
+    wake: Arc<Notify>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl WorkerHandle {
+    /// Looks for due jobs now (call after enqueueing).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// A waker to hand to the code that enqueues.
+    pub fn waker(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    /// Stops leasing, lets running jobs finish within the grace period,
+    /// releases the ones that did not, and returns.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+type InFlight = Arc<Mutex<HashMap<JobId, Lease>>>;
+
+impl Worker {
+    /// Starts a worker on the current Tokio runtime.
+    pub fn spawn(
+        queue: Arc<dyn JobQueue>,
+        handler: Arc<dyn JobHandler>,
+        options: WorkerOptions,
+        clock: Arc<dyn Clock>,
+    ) -> WorkerHandle {
+        let wake = Arc::new(Notify::new());
+        let (stop, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(run(queue, handler, options, clock, wake.clone(), stop_rx));
+        WorkerHandle { wake, stop, task }
+    }
+}
+
+async fn run(
+    queue: Arc<dyn JobQueue>,
+    handler: Arc<dyn JobHandler>,
+    options: WorkerOptions,
+    clock: Arc<dyn Clock>,
+    wake: Arc<Notify>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let permits = Arc::new(Semaphore::new(options.concurrency.max(1)));
+    let in_flight: InFlight = Arc::default();
+    let mut tasks = JoinSet::new();
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        while tasks.try_join_next().is_some() {}
+        let free = permits.available_permits();
+        if free == 0 {
+            tokio::select! {
+                _ = tasks.join_next() => {}
+                _ = stop.changed() => {}
+            }
+            continue;
+        }
+        let leases = match queue.lease(free, options.visibility, clock.now()).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "leasing jobs failed; trying again");
+                idle(&wake, &mut stop, options.idle_poll).await;
+                continue;
+            }
+        };
+        if leases.is_empty() {
+            idle(&wake, &mut stop, options.idle_poll).await;
+            continue;
+        }
+        for lease in leases {
+            let Ok(permit) = permits.clone().try_acquire_owned() else {
+                // Cannot happen (we leased no more than the free permits);
+                // give the job back rather than run it over the limit.
+                let _ = queue.release(&lease, clock.now()).await;
+                continue;
+            };
+            if let Ok(mut m) = in_flight.lock() {
+                m.insert(lease.job.id.clone(), lease.clone());
+            }
+            let (queue, handler, clock, retry, in_flight) = (
+                queue.clone(),
+                handler.clone(),
+                clock.clone(),
+                options.retry.clone(),
+                in_flight.clone(),
+            );
+            tasks.spawn(async move {
+                run_one(&queue, handler, &*clock, &retry, &lease).await;
+                if let Ok(mut m) = in_flight.lock() {
+                    m.remove(&lease.job.id);
+                }
+                drop(permit);
+            });
+        }
+    }
+    // Graceful shutdown: no new leases; let running jobs finish.
+    let finished = tokio::time::timeout(options.shutdown_grace, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if finished.is_err() {
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+        let abandoned: Vec<Lease> = in_flight
+            .lock()
+            .map(|mut m| m.drain().map(|(_, l)| l).collect())
+            .unwrap_or_default();
+        for lease in abandoned {
+            if let Err(e) = queue.release(&lease, clock.now()).await {
+                tracing::warn!(job = %lease.job.id, error = %e, "could not release a job on shutdown; its lease will expire");
+            }
+        }
+    }
+}
+
+async fn idle(wake: &Notify, stop: &mut watch::Receiver<bool>, poll: Duration) {
+    tokio::select! {
+        () = wake.notified() => {}
+        () = tokio::time::sleep(poll) => {}
+        _ = stop.changed() => {}
+    }
+}
+
+async fn run_one(
+    queue: &Arc<dyn JobQueue>,
+    handler: Arc<dyn JobHandler>,
+    clock: &dyn Clock,
+    retry: &RetryPolicy,
+    lease: &Lease,
+) {
+    let job = &lease.job;
+    let span = tracing::info_span!("job", id = %job.id, attempt = job.attempts);
+    let result = if job.attempts > retry.max_attempts {
+        // Leased more often than the policy allows: earlier attempts never
+        // reported back (the process died while handling it).
+        Err(JobError::permanent(format!(
+            "gave up after {} attempts that never finished (did the worker crash on this job?)",
+            job.attempts - 1
+        )))
+    } else {
+        // The handler runs in its own task: a panic must not take the worker
+        // down or strand the job.
+        let (lease2, queue2) = (lease.clone(), queue.clone());
+        let attempt = tokio::spawn(tracing::Instrument::instrument(
+            async move {
+                let cx = JobContext::new(&lease2, &*queue2);
+                handler.handle(&cx).await
+            },
+            span.clone(),
+        ));
+        match attempt.await {
+            Ok(r) => r,
+            Err(e) if e.is_panic() => Err(JobError::permanent("the job handler panicked")),
+            Err(_) => Err(JobError::transient("the job handler was cancelled")),
+        }
+    };
+    let now = clock.now();
+    let outcome = match &result {
+        Ok(()) => queue.ack(lease, now).await,
+        Err(e) => match retry.decide(&job.id, job.attempts, e.class, e.retry_after, now) {
+            Decision::RetryAt(at) => {
+                tracing::warn!(parent: &span, error = %e, attempt = job.attempts, retry_at = %at, "job failed; will retry");
+                queue.nack(lease, at, &e.message).await
+            }
+            _ => {
+                tracing::error!(parent: &span, error = %e, attempt = job.attempts, "job dead-lettered");
+                queue.dead_letter(lease, &e.message, now).await
+            }
+        },
+    };
+    if let Err(e) = outcome {
+        tracing::warn!(parent: &span, error = %e, "could not record the job's outcome; it will be handled again");
+    }
+}

@@ -55,10 +55,9 @@ impl BridgeError {
     pub fn is_rate_limited(&self) -> bool {
         match self {
             #[cfg(feature = "whatsapp")]
-            BridgeError::WhatsApp(e) => matches!(
-                e.class(),
-                Some(whatsapp_cloud::ErrorClass::RateLimited(_))
-            ),
+            BridgeError::WhatsApp(e) => {
+                matches!(e.class(), Some(whatsapp_cloud::ErrorClass::RateLimited(_)))
+            }
             #[cfg(feature = "salesforce")]
             BridgeError::Salesforce(e) => e
                 .code()

@@ -40,6 +40,34 @@ impl Channel {
     }
 }
 
+impl From<&str> for Channel {
+    /// A channel by name, case-insensitively; unknown names are kept as [`Channel::Other`].
+    fn from(name: &str) -> Self {
+        match name.to_ascii_lowercase().as_str() {
+            "whatsapp" => Channel::WhatsApp,
+            "sms" => Channel::Sms,
+            "viber" => Channel::Viber,
+            "messenger" => Channel::Messenger,
+            "instagram" => Channel::Instagram,
+            "telegram" => Channel::Telegram,
+            _ => Channel::Other(name.to_owned()),
+        }
+    }
+}
+
+impl serde::Serialize for Channel {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Channel {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Ok(Channel::from(name.as_ref()))
+    }
+}
+
 impl fmt::Display for Channel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -47,7 +75,7 @@ impl fmt::Display for Channel {
 }
 
 /// Who wrote.
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Customer {
     /// The phone number or wa_id, as received.
@@ -79,7 +107,8 @@ impl fmt::Debug for Customer {
 }
 
 /// What a message carries.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", content = "value", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Content {
     /// Text.
@@ -128,8 +157,9 @@ pub enum Content {
     },
 }
 
-/// A channel-neutral inbound message.
-#[derive(Clone, PartialEq)]
+/// A channel-neutral inbound message. It serializes (for the inbox queue);
+/// `Debug` redacts the sender and the content.
+#[derive(Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct InboundMessage {
     /// The channel.

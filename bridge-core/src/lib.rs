@@ -69,6 +69,7 @@ mod redis_util;
 pub mod replies;
 pub mod routing;
 pub mod sender;
+pub mod service;
 pub mod window;
 pub mod writer;
 

@@ -157,13 +157,13 @@ impl Default for BridgeOptions {
 /// The composed pipeline. Cheap to clone.
 #[derive(Clone)]
 pub struct Bridge {
-    dedup: Arc<dyn DedupStore>,
-    mapper: Arc<dyn Mapper>,
-    writer: Arc<dyn RecordWriter>,
-    sender: Option<Arc<dyn Sender>>,
-    window: Arc<dyn WindowTracker>,
-    guard: Arc<LoopGuard>,
-    options: BridgeOptions,
+    pub(crate) dedup: Arc<dyn DedupStore>,
+    pub(crate) mapper: Arc<dyn Mapper>,
+    pub(crate) writer: Arc<dyn RecordWriter>,
+    pub(crate) sender: Option<Arc<dyn Sender>>,
+    pub(crate) window: Arc<dyn WindowTracker>,
+    pub(crate) guard: Arc<LoopGuard>,
+    pub(crate) options: BridgeOptions,
 }
 
 impl std::fmt::Debug for Bridge {
@@ -416,9 +416,15 @@ mod notification {
 
     impl Report {
         /// Whether the endpoint may answer 200: nothing failed in a way a
-        /// redelivery could fix.
+        /// redelivery could fix, and no message was left to another worker
+        /// (that worker may die: only a redelivery would bring it back).
+        /// Prefer the queue ([`crate::service`]), which answers at once.
         pub fn may_acknowledge(&self) -> bool {
             !self.failures.iter().any(BridgeError::is_retryable)
+                && !self
+                    .outcomes
+                    .iter()
+                    .any(|o| matches!(o, Outcome::InFlight { .. }))
         }
     }
 

@@ -19,7 +19,11 @@ pub struct Outbound {
     pub text: String,
     /// Rich WhatsApp content; when absent, the text is sent.
     #[cfg(feature = "whatsapp")]
-    #[serde(default, with = "wire_content", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "wire_content",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub whatsapp: Option<whatsapp_cloud::messages::Content>,
     /// The message this one replies to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -29,7 +33,10 @@ pub struct Outbound {
 impl std::fmt::Debug for Outbound {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut d = f.debug_struct("Outbound");
-        d.field("text", &format_args!("[{} chars]", self.text.chars().count()));
+        d.field(
+            "text",
+            &format_args!("[{} chars]", self.text.chars().count()),
+        );
         #[cfg(feature = "whatsapp")]
         d.field("whatsapp", &self.whatsapp.as_ref().map(|c| c.kind()));
         d.field("reply_to", &self.reply_to).finish()
@@ -46,8 +53,13 @@ mod wire_content {
         c.as_ref().map(Content::to_json_map).serialize(s)
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Content>, D::Error> {
-        Ok(Option::<serde_json::Map<String, serde_json::Value>>::deserialize(d)?.map(Content::Json))
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Content>, D::Error> {
+        Ok(
+            Option::<serde_json::Map<String, serde_json::Value>>::deserialize(d)?
+                .map(Content::Json),
+        )
     }
 }
 

@@ -8,7 +8,7 @@ use crate::inbound::InboundMessage;
 use crate::mapping::Action;
 
 /// What a write did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct WriteOutcome {
     /// The object written (`Case`, `Lead`...), empty when nothing was written.

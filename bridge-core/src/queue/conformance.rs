@@ -34,7 +34,12 @@ fn job(key: &str, group: &str) -> NewJob {
     NewJob::new(key, group, format!("payload of {key}").into_bytes())
 }
 
-async fn lease_keys<Q: JobQueue + ?Sized>(q: &Q, max: usize, vis: Duration, now: DateTime<Utc>) -> Vec<Lease> {
+async fn lease_keys<Q: JobQueue + ?Sized>(
+    q: &Q,
+    max: usize,
+    vis: Duration,
+    now: DateTime<Utc>,
+) -> Vec<Lease> {
     q.lease(max, vis, now)
         .await
         .unwrap_or_else(|e| panic!("lease failed: {e}"))
@@ -82,21 +87,33 @@ async fn idempotent_enqueue<Q: JobQueue + ?Sized>(q: &Q) {
     );
     let l = lease_keys(q, 10, Duration::from_secs(60), t(2)).await;
     assert_eq!(keys(&l), ["idem"], "the one job must be leasable");
-    assert_eq!(l[0].job.payload, b"payload of idem", "the payload must come back");
+    assert_eq!(
+        l[0].job.payload, b"payload of idem",
+        "the payload must come back"
+    );
     assert_eq!(l[0].job.attempts, 1, "the first lease is attempt 1");
-    q.ack(&l[0], t(3)).await.unwrap_or_else(|e| panic!("ack failed: {e}"));
+    q.ack(&l[0], t(3))
+        .await
+        .unwrap_or_else(|e| panic!("ack failed: {e}"));
     assert!(
-        matches!(q.enqueue(job("idem", "g-idem"), t(4)).await, Ok(Enqueued::Duplicate(_))),
+        matches!(
+            q.enqueue(job("idem", "g-idem"), t(4)).await,
+            Ok(Enqueued::Duplicate(_))
+        ),
         "a completed key must stay a duplicate within the retention"
     );
     assert!(
-        lease_keys(q, 10, Duration::from_secs(60), t(5)).await.is_empty(),
+        lease_keys(q, 10, Duration::from_secs(60), t(5))
+            .await
+            .is_empty(),
         "a duplicate enqueue must not create work"
     );
 }
 
 async fn leases_hide_and_expire<Q: JobQueue + ?Sized>(q: &Q, vis: Duration) {
-    q.enqueue(job("hide", "g-hide"), t(10)).await.unwrap_or_else(|e| panic!("{e}"));
+    q.enqueue(job("hide", "g-hide"), t(10))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let first = lease_keys(q, 10, vis, t(11)).await;
     assert_eq!(keys(&first), ["hide"]);
     assert!(
@@ -105,22 +122,41 @@ async fn leases_hide_and_expire<Q: JobQueue + ?Sized>(q: &Q, vis: Duration) {
     );
     let later = t(11 + 60_000 + 1);
     let second = lease_keys(q, 10, vis, later).await;
-    assert_eq!(keys(&second), ["hide"], "an expired lease must make the job leasable again");
+    assert_eq!(
+        keys(&second),
+        ["hide"],
+        "an expired lease must make the job leasable again"
+    );
     assert_eq!(second[0].job.attempts, 2, "each lease is an attempt");
     assert!(
-        matches!(q.ack(&first[0], later).await, Err(QueueError::LeaseLost { .. })),
+        matches!(
+            q.ack(&first[0], later).await,
+            Err(QueueError::LeaseLost { .. })
+        ),
         "the holder of an expired lease must not ack"
     );
     assert!(
-        matches!(q.checkpoint(&first[0], b"x").await, Err(QueueError::LeaseLost { .. })),
+        matches!(
+            q.checkpoint(&first[0], b"x").await,
+            Err(QueueError::LeaseLost { .. })
+        ),
         "the holder of an expired lease must not checkpoint"
     );
-    q.ack(&second[0], later).await.unwrap_or_else(|e| panic!("ack by the current holder failed: {e}"));
+    q.ack(&second[0], later)
+        .await
+        .unwrap_or_else(|e| panic!("ack by the current holder failed: {e}"));
 }
 
 async fn per_group_order<Q: JobQueue + ?Sized>(q: &Q, vis: Duration) {
-    for (k, g) in [("o-a1", "g-a"), ("o-a2", "g-a"), ("o-b1", "g-b"), ("o-a3", "g-a")] {
-        q.enqueue(job(k, g), t(100)).await.unwrap_or_else(|e| panic!("{e}"));
+    for (k, g) in [
+        ("o-a1", "g-a"),
+        ("o-a2", "g-a"),
+        ("o-b1", "g-b"),
+        ("o-a3", "g-a"),
+    ] {
+        q.enqueue(job(k, g), t(100))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
     }
     let l = lease_keys(q, 10, vis, t(101)).await;
     assert_eq!(
@@ -140,8 +176,12 @@ async fn per_group_order<Q: JobQueue + ?Sized>(q: &Q, vis: Duration) {
 }
 
 async fn retries_hold_the_group<Q: JobQueue + ?Sized>(q: &Q, vis: Duration) {
-    q.enqueue(job("r-1", "g-r"), t(200)).await.unwrap_or_else(|e| panic!("{e}"));
-    q.enqueue(job("r-2", "g-r"), t(200)).await.unwrap_or_else(|e| panic!("{e}"));
+    q.enqueue(job("r-1", "g-r"), t(200))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    q.enqueue(job("r-2", "g-r"), t(200))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let l = lease_keys(q, 10, vis, t(201)).await;
     assert_eq!(keys(&l), ["r-1"]);
     q.nack(&l[0], t(10_000), "CRM timed out")
@@ -152,18 +192,34 @@ async fn retries_hold_the_group<Q: JobQueue + ?Sized>(q: &Q, vis: Duration) {
         "a job waiting for its retry must hold its group and not run early"
     );
     let l = lease_keys(q, 10, vis, t(10_001)).await;
-    assert_eq!(keys(&l), ["r-1"], "a nacked job must come back at its retry time");
+    assert_eq!(
+        keys(&l),
+        ["r-1"],
+        "a nacked job must come back at its retry time"
+    );
     assert_eq!(l[0].job.attempts, 2);
-    assert_eq!(l[0].job.last_error.as_deref(), Some("CRM timed out"), "the last error must be kept");
-    q.ack(&l[0], t(10_002)).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        l[0].job.last_error.as_deref(),
+        Some("CRM timed out"),
+        "the last error must be kept"
+    );
+    q.ack(&l[0], t(10_002))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let l = lease_keys(q, 10, vis, t(10_003)).await;
     assert_eq!(keys(&l), ["r-2"]);
-    q.ack(&l[0], t(10_004)).await.unwrap_or_else(|e| panic!("{e}"));
+    q.ack(&l[0], t(10_004))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
 }
 
 async fn dead_letters<Q: JobQueue + ?Sized>(q: &Q, vis: Duration) {
-    q.enqueue(job("d-1", "g-d"), t(300)).await.unwrap_or_else(|e| panic!("{e}"));
-    q.enqueue(job("d-2", "g-d"), t(300)).await.unwrap_or_else(|e| panic!("{e}"));
+    q.enqueue(job("d-1", "g-d"), t(300))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    q.enqueue(job("d-2", "g-d"), t(300))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let l = lease_keys(q, 10, vis, t(301)).await;
     assert_eq!(keys(&l), ["d-1"]);
     q.dead_letter(&l[0], "131047: outside the window", t(302))
@@ -171,56 +227,108 @@ async fn dead_letters<Q: JobQueue + ?Sized>(q: &Q, vis: Duration) {
         .unwrap_or_else(|e| panic!("dead_letter failed: {e}"));
     let l2 = lease_keys(q, 10, vis, t(303)).await;
     assert_eq!(keys(&l2), ["d-2"], "a dead letter must free its group");
-    q.ack(&l2[0], t(304)).await.unwrap_or_else(|e| panic!("{e}"));
+    q.ack(&l2[0], t(304))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let dead = q.dead_letters(10).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(dead.len(), 1, "one dead letter");
     assert_eq!(dead[0].job.key, "d-1");
-    assert_eq!(dead[0].error, "131047: outside the window", "the error must be kept");
+    assert_eq!(
+        dead[0].error, "131047: outside the window",
+        "the error must be kept"
+    );
     assert_eq!(dead[0].died_at, t(302));
     assert_eq!(dead[0].job.payload, b"payload of d-1");
     assert!(
-        matches!(q.enqueue(job("d-1", "g-d"), t(305)).await, Ok(Enqueued::Duplicate(_))),
+        matches!(
+            q.enqueue(job("d-1", "g-d"), t(305)).await,
+            Ok(Enqueued::Duplicate(_))
+        ),
         "a dead letter's key must stay a duplicate (a redelivery must not bypass it)"
     );
-    q.replay(&dead[0].job.id, t(306)).await.unwrap_or_else(|e| panic!("replay failed: {e}"));
-    assert!(q.dead_letters(10).await.unwrap_or_else(|e| panic!("{e}")).is_empty(), "a replayed job is no longer dead");
+    q.replay(&dead[0].job.id, t(306))
+        .await
+        .unwrap_or_else(|e| panic!("replay failed: {e}"));
+    assert!(
+        q.dead_letters(10)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_empty(),
+        "a replayed job is no longer dead"
+    );
     let l = lease_keys(q, 10, vis, t(307)).await;
     assert_eq!(keys(&l), ["d-1"], "a replayed job must be leasable");
     assert_eq!(l[0].job.attempts, 1, "replay resets the attempts");
-    q.dead_letter(&l[0], "still bad", t(308)).await.unwrap_or_else(|e| panic!("{e}"));
+    q.dead_letter(&l[0], "still bad", t(308))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let dead = q.dead_letters(10).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(dead.len(), 1);
     assert!(
-        matches!(q.replay(&l2[0].job.id, t(309)).await, Err(QueueError::NotFound { .. })),
+        matches!(
+            q.replay(&l2[0].job.id, t(309)).await,
+            Err(QueueError::NotFound { .. })
+        ),
         "replaying a job that is not dead must be NotFound"
     );
-    assert_eq!(q.purge(Some(&dead[0].job.id), t(310)).await.unwrap_or_else(|e| panic!("{e}")), 1);
-    assert!(q.dead_letters(10).await.unwrap_or_else(|e| panic!("{e}")).is_empty(), "purged");
+    assert_eq!(
+        q.purge(Some(&dead[0].job.id), t(310))
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+        1
+    );
     assert!(
-        matches!(q.enqueue(job("d-1", "g-d"), t(311)).await, Ok(Enqueued::Duplicate(_))),
+        q.dead_letters(10)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_empty(),
+        "purged"
+    );
+    assert!(
+        matches!(
+            q.enqueue(job("d-1", "g-d"), t(311)).await,
+            Ok(Enqueued::Duplicate(_))
+        ),
         "a purged key must stay remembered"
     );
     // Purge all.
     for k in ["d-3", "d-4"] {
-        q.enqueue(job(k, k), t(400)).await.unwrap_or_else(|e| panic!("{e}"));
+        q.enqueue(job(k, k), t(400))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
     }
     for l in lease_keys(q, 10, vis, t(401)).await {
-        q.dead_letter(&l, "bad", t(402)).await.unwrap_or_else(|e| panic!("{e}"));
+        q.dead_letter(&l, "bad", t(402))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
     }
-    assert_eq!(q.purge(None, t(403)).await.unwrap_or_else(|e| panic!("{e}")), 2, "purge all");
+    assert_eq!(
+        q.purge(None, t(403))
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+        2,
+        "purge all"
+    );
 }
 
 async fn checkpoints_and_release<Q: JobQueue + ?Sized>(q: &Q, vis: Duration) {
-    q.enqueue(job("c-1", "g-c"), t(500)).await.unwrap_or_else(|e| panic!("{e}"));
+    q.enqueue(job("c-1", "g-c"), t(500))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let l = lease_keys(q, 10, vis, t(501)).await;
     assert_eq!(l[0].job.checkpoint, None);
     q.checkpoint(&l[0], b"record 500Aa000001")
         .await
         .unwrap_or_else(|e| panic!("checkpoint failed: {e}"));
-    q.release(&l[0], t(502)).await.unwrap_or_else(|e| panic!("release failed: {e}"));
+    q.release(&l[0], t(502))
+        .await
+        .unwrap_or_else(|e| panic!("release failed: {e}"));
     let l = lease_keys(q, 10, vis, t(503)).await;
     assert_eq!(keys(&l), ["c-1"], "a released job must be leasable at once");
-    assert_eq!(l[0].job.attempts, 1, "a release must not count as an attempt");
+    assert_eq!(
+        l[0].job.attempts, 1,
+        "a release must not count as an attempt"
+    );
     assert_eq!(
         l[0].job.checkpoint.as_deref(),
         Some(&b"record 500Aa000001"[..]),
@@ -230,19 +338,38 @@ async fn checkpoints_and_release<Q: JobQueue + ?Sized>(q: &Q, vis: Duration) {
 }
 
 async fn stats<Q: JobQueue + ?Sized>(q: &Q, vis: Duration) {
-    let base = q.stats(t(600)).await.unwrap_or_else(|e| panic!("stats failed: {e}"));
-    assert_eq!((base.depth, base.in_flight, base.dead_letters), (0, 0, 0), "the suite needs a fresh queue: {base:?}");
+    let base = q
+        .stats(t(600))
+        .await
+        .unwrap_or_else(|e| panic!("stats failed: {e}"));
+    assert_eq!(
+        (base.depth, base.in_flight, base.dead_letters),
+        (0, 0, 0),
+        "the suite needs a fresh queue: {base:?}"
+    );
     assert!(base.retries >= 1, "retries must be counted: {base:?}");
-    q.enqueue(job("s-1", "g-s1"), t(600)).await.unwrap_or_else(|e| panic!("{e}"));
-    q.enqueue(job("s-2", "g-s2"), t(700)).await.unwrap_or_else(|e| panic!("{e}"));
-    q.enqueue(job("s-3", "g-s2"), t(800)).await.unwrap_or_else(|e| panic!("{e}"));
+    q.enqueue(job("s-1", "g-s1"), t(600))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    q.enqueue(job("s-2", "g-s2"), t(700))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    q.enqueue(job("s-3", "g-s2"), t(800))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let s = q.stats(t(1_600)).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((s.depth, s.in_flight), (3, 0), "{s:?}");
-    assert_eq!(s.oldest_age, Some(Duration::from_secs(1)), "age of the oldest job: {s:?}");
+    assert_eq!(
+        s.oldest_age,
+        Some(Duration::from_secs(1)),
+        "age of the oldest job: {s:?}"
+    );
     let l = lease_keys(q, 1, vis, t(1_601)).await;
     let s = q.stats(t(1_602)).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((s.depth, s.in_flight), (2, 1), "{s:?}");
-    q.ack(&l[0], t(1_603)).await.unwrap_or_else(|e| panic!("{e}"));
+    q.ack(&l[0], t(1_603))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     for l in lease_keys(q, 10, vis, t(1_604)).await {
         q.ack(&l, t(1_605)).await.unwrap_or_else(|e| panic!("{e}"));
     }
@@ -250,7 +377,11 @@ async fn stats<Q: JobQueue + ?Sized>(q: &Q, vis: Duration) {
         q.ack(&l, t(1_607)).await.unwrap_or_else(|e| panic!("{e}"));
     }
     let s = q.stats(t(1_608)).await.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!((s.depth, s.in_flight, s.oldest_age), (0, 0, None), "drained: {s:?}");
+    assert_eq!(
+        (s.depth, s.in_flight, s.oldest_age),
+        (0, 0, None),
+        "drained: {s:?}"
+    );
 }
 
 async fn concurrency<Q: JobQueue + 'static>(q: Arc<Q>, vis: Duration) {
@@ -288,7 +419,11 @@ async fn concurrency<Q: JobQueue + 'static>(q: Arc<Q>, vis: Duration) {
             .unwrap_or_else(|e| panic!("{e}"))
             .unwrap_or_else(|e| panic!("lease failed: {e}"));
         for l in leases {
-            assert!(seen.insert(l.job.key.clone()), "job {} leased twice", l.job.key);
+            assert!(
+                seen.insert(l.job.key.clone()),
+                "job {} leased twice",
+                l.job.key
+            );
             all.push(l);
         }
     }

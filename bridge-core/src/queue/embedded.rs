@@ -13,9 +13,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use redb::{
-    Database, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction,
-};
+use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
@@ -173,7 +171,11 @@ impl EmbeddedStore {
         name: &str,
         retention: Duration,
     ) -> Result<EmbeddedQueue, QueueError> {
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
             return Err(QueueError::Invalid(format!(
                 "queue names are ASCII letters, digits, `-` and `_`, got {name:?}"
             )));
@@ -519,7 +521,8 @@ impl EmbeddedQueue {
         until: i64,
     ) -> Result<(), redb::Error> {
         txn.open_table(names.keys())?.insert(key, (seq, until))?;
-        txn.open_table(names.key_expiry())?.insert((until, key), ())?;
+        txn.open_table(names.key_expiry())?
+            .insert((until, key), ())?;
         Ok(())
     }
 
@@ -560,9 +563,12 @@ impl JobQueue for EmbeddedQueue {
                     err: None,
                     dead: None,
                 };
-                txn.open_table(names.jobs())?.insert(seq, encode(&meta)?.as_slice())?;
-                txn.open_table(names.payloads())?.insert(seq, job.payload.as_slice())?;
-                txn.open_table(names.keys())?.insert(job.key.as_str(), (seq, 0))?;
+                txn.open_table(names.jobs())?
+                    .insert(seq, encode(&meta)?.as_slice())?;
+                txn.open_table(names.payloads())?
+                    .insert(seq, job.payload.as_slice())?;
+                txn.open_table(names.keys())?
+                    .insert(job.key.as_str(), (seq, 0))?;
                 let mut groups = txn.open_table(names.groups())?;
                 let head = groups
                     .range((job.group.as_str(), 0)..=(job.group.as_str(), u64::MAX))?
@@ -634,7 +640,8 @@ impl JobQueue for EmbeddedQueue {
                     Ok(held) => held,
                     Err(e) => return Ok(Err(e)),
                 };
-                txn.open_table(names.checkpoints())?.insert(seq, data.as_slice())?;
+                txn.open_table(names.checkpoints())?
+                    .insert(seq, data.as_slice())?;
                 Ok(Ok(()))
             })
             .await
@@ -682,7 +689,8 @@ impl JobQueue for EmbeddedQueue {
                 meta.due = at;
                 meta.lease = None;
                 meta.err = Some(error);
-                txn.open_table(names.jobs())?.insert(seq, encode(&meta)?.as_slice())?;
+                txn.open_table(names.jobs())?
+                    .insert(seq, encode(&meta)?.as_slice())?;
                 Self::bump(&names, txn, "retries")?;
                 Ok(Ok(()))
             })
@@ -709,7 +717,8 @@ impl JobQueue for EmbeddedQueue {
                 meta.lease = None;
                 meta.err = Some(error);
                 meta.dead = Some(now);
-                txn.open_table(names.jobs())?.insert(seq, encode(&meta)?.as_slice())?;
+                txn.open_table(names.jobs())?
+                    .insert(seq, encode(&meta)?.as_slice())?;
                 txn.open_table(names.dead())?.insert(seq, ())?;
                 Self::advance_group(&names, txn, &meta.group, seq)?;
                 Ok(Ok(()))
@@ -734,7 +743,8 @@ impl JobQueue for EmbeddedQueue {
                 meta.due = now;
                 meta.lease = None;
                 meta.attempts = meta.attempts.saturating_sub(1);
-                txn.open_table(names.jobs())?.insert(seq, encode(&meta)?.as_slice())?;
+                txn.open_table(names.jobs())?
+                    .insert(seq, encode(&meta)?.as_slice())?;
                 Ok(Ok(()))
             })
             .await
@@ -779,7 +789,11 @@ impl JobQueue for EmbeddedQueue {
                 if txn.open_table(names.dead())?.remove(old)?.is_none() {
                     return Ok(Err(not_found()));
                 }
-                let Some(meta) = txn.open_table(names.jobs())?.remove(old)?.map(|v| v.value().to_vec()) else {
+                let Some(meta) = txn
+                    .open_table(names.jobs())?
+                    .remove(old)?
+                    .map(|v| v.value().to_vec())
+                else {
                     return Ok(Err(not_found()));
                 };
                 let mut meta = decode(&meta)?;
@@ -798,12 +812,16 @@ impl JobQueue for EmbeddedQueue {
                 meta.attempts = 0;
                 meta.dead = None;
                 meta.due = now;
-                txn.open_table(names.jobs())?.insert(seq, encode(&meta)?.as_slice())?;
-                txn.open_table(names.payloads())?.insert(seq, payload.as_slice())?;
+                txn.open_table(names.jobs())?
+                    .insert(seq, encode(&meta)?.as_slice())?;
+                txn.open_table(names.payloads())?
+                    .insert(seq, payload.as_slice())?;
                 if let Some(cp) = checkpoint {
-                    txn.open_table(names.checkpoints())?.insert(seq, cp.as_slice())?;
+                    txn.open_table(names.checkpoints())?
+                        .insert(seq, cp.as_slice())?;
                 }
-                txn.open_table(names.keys())?.insert(meta.key.as_str(), (seq, 0))?;
+                txn.open_table(names.keys())?
+                    .insert(meta.key.as_str(), (seq, 0))?;
                 let mut groups = txn.open_table(names.groups())?;
                 let head = groups
                     .range((meta.group.as_str(), 0)..=(meta.group.as_str(), u64::MAX))?
@@ -839,7 +857,10 @@ impl JobQueue for EmbeddedQueue {
                 let n = targets.len() as u64;
                 for seq in targets {
                     txn.open_table(names.dead())?.remove(seq)?;
-                    let meta = txn.open_table(names.jobs())?.get(seq)?.map(|v| v.value().to_vec());
+                    let meta = txn
+                        .open_table(names.jobs())?
+                        .get(seq)?
+                        .map(|v| v.value().to_vec());
                     if let Some(meta) = meta {
                         let meta = decode(&meta)?;
                         Self::remember_key(&names, txn, &meta.key, seq, until)?;
@@ -916,12 +937,7 @@ impl EmbeddedDedupStore {
         self
     }
 
-    fn set(
-        txn: &WriteTransaction,
-        key: &str,
-        token: u64,
-        until: i64,
-    ) -> Result<(), redb::Error> {
+    fn set(txn: &WriteTransaction, key: &str, token: u64, until: i64) -> Result<(), redb::Error> {
         let mut t = txn.open_table(DEDUP)?;
         if let Some(old) = t.insert(key, (token, until))?.map(|v| v.value()) {
             txn.open_table(DEDUP_EXPIRY)?.remove((old.1, key))?;

@@ -75,7 +75,7 @@ pub use embedded::{EmbeddedDedupStore, EmbeddedQueue, EmbeddedStore, MemoryQueue
 #[cfg(feature = "redis")]
 pub use redis::RedisQueue;
 pub use retry::{Decision, ErrorClass, RetryPolicy};
-pub use worker::{JobError, JobHandler, Worker, WorkerHandle, WorkerOptions};
+pub use worker::{JobContext, JobError, JobHandler, Worker, WorkerHandle, WorkerOptions};
 
 /// A boxed error, the source of storage failures.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;

@@ -589,7 +589,9 @@ mod tests {
             panic!("REDIS_URL is not set: run the tests through scripts/test, which starts Redis");
         };
         let name = format!("conformance{:x}", crate::dedup::random_token());
-        let q = RedisQueue::connect(&url, "wa-sf:test:", &name).await.unwrap();
+        let q = RedisQueue::connect(&url, "wa-sf:test:", &name)
+            .await
+            .unwrap();
         super::super::conformance::run(Arc::new(q)).await;
     }
 }

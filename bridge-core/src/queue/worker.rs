@@ -226,7 +226,18 @@ impl Worker {
         options: WorkerOptions,
         clock: Arc<dyn Clock>,
     ) -> WorkerHandle {
-        let wake = Arc::new(Notify::new());
+        Self::spawn_with_waker(queue, handler, options, clock, Arc::new(Notify::new()))
+    }
+
+    /// Starts a worker that wakes on a [`Notify`] made beforehand (for
+    /// enqueuers built before the worker).
+    pub fn spawn_with_waker(
+        queue: Arc<dyn JobQueue>,
+        handler: Arc<dyn JobHandler>,
+        options: WorkerOptions,
+        clock: Arc<dyn Clock>,
+        wake: Arc<Notify>,
+    ) -> WorkerHandle {
         let (stop, stop_rx) = watch::channel(false);
         let task = tokio::spawn(run(queue, handler, options, clock, wake.clone(), stop_rx));
         WorkerHandle { wake, stop, task }

@@ -172,7 +172,10 @@ fn wire_form_content_round_trips_and_is_checked() {
     assert!(raw.is_template());
     let a = Message::new("14155550123", typed).to_json();
     let b = Message::new("14155550123", raw.clone()).to_json();
-    assert_eq!(a, b, "the wire form sends exactly what the typed content sends");
+    assert_eq!(
+        a, b,
+        "the wire form sends exactly what the typed content sends"
+    );
     assert!(Message::new("14155550123", raw).validate().is_ok());
     let mut broken = serde_json::Map::new();
     broken.insert("type".into(), "text".into());

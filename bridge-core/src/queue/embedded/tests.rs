@@ -32,28 +32,55 @@ async fn jobs_leases_and_dedup_marks_survive_a_reopen() {
     let lease_token = {
         let store = EmbeddedStore::open(dir.path()).unwrap();
         let q = store.queue("inbox").unwrap();
-        q.enqueue(NewJob::new("k1", "g1", b"one".to_vec()), t(0)).await.unwrap();
-        q.enqueue(NewJob::new("k2", "g2", b"two".to_vec()), t(0)).await.unwrap();
+        q.enqueue(NewJob::new("k1", "g1", b"one".to_vec()), t(0))
+            .await
+            .unwrap();
+        q.enqueue(NewJob::new("k2", "g2", b"two".to_vec()), t(0))
+            .await
+            .unwrap();
         let l = q.lease(1, Duration::from_secs(60), t(1)).await.unwrap();
-        let Claim::New(c) = store.dedup().claim("wa:msg:1", Duration::from_secs(60)).await.unwrap() else {
+        let Claim::New(c) = store
+            .dedup()
+            .claim("wa:msg:1", Duration::from_secs(60))
+            .await
+            .unwrap()
+        else {
             panic!()
         };
-        store.dedup().complete(&c, Duration::from_secs(3600)).await.unwrap();
+        store
+            .dedup()
+            .complete(&c, Duration::from_secs(3600))
+            .await
+            .unwrap();
         l[0].clone()
         // The store is dropped here, as by a crash after the commits.
     };
     let store = EmbeddedStore::open(dir.path()).unwrap();
     let q = store.queue("inbox").unwrap();
     assert!(matches!(
-        store.dedup().claim("wa:msg:1", Duration::from_secs(60)).await.unwrap(),
+        store
+            .dedup()
+            .claim("wa:msg:1", Duration::from_secs(60))
+            .await
+            .unwrap(),
         Claim::Done
     ));
     // The job that was not leased is there at once; the leased one after its lease.
     let l = q.lease(10, Duration::from_secs(60), t(2)).await.unwrap();
-    assert_eq!(l.len(), 1, "{:?}", l.iter().map(|l| (&l.job.key, l.job.attempts)).collect::<Vec<_>>());
+    assert_eq!(
+        l.len(),
+        1,
+        "{:?}",
+        l.iter()
+            .map(|l| (&l.job.key, l.job.attempts))
+            .collect::<Vec<_>>()
+    );
     assert_ne!(l[0].job.key, lease_token.job.key);
     q.ack(&l[0], t(3)).await.unwrap();
-    let l = q.lease(10, Duration::from_secs(60), t(61_002)).await.unwrap();
+    let l = q
+        .lease(10, Duration::from_secs(60), t(61_002))
+        .await
+        .unwrap();
     assert_eq!(l.len(), 1);
     assert_eq!(l[0].job.key, lease_token.job.key);
     assert_eq!(l[0].job.attempts, 2);
@@ -66,7 +93,11 @@ async fn jobs_leases_and_dedup_marks_survive_a_reopen() {
 #[test]
 fn a_corrupt_store_is_a_typed_error_naming_the_path() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join(FILE_NAME), b"this is not a database at all, just text").unwrap();
+    std::fs::write(
+        dir.path().join(FILE_NAME),
+        b"this is not a database at all, just text",
+    )
+    .unwrap();
     let e = EmbeddedStore::open(dir.path()).unwrap_err();
     assert!(matches!(e, QueueError::Open { .. }), "{e:?}");
     assert!(e.to_string().contains(FILE_NAME), "{e}");
@@ -94,8 +125,11 @@ async fn concurrent_enqueues_share_commits() {
         .map(|i| {
             let q = q.clone();
             tokio::spawn(async move {
-                q.enqueue(NewJob::new(format!("k{i}"), format!("g{i}"), vec![1; 64]), t(0))
-                    .await
+                q.enqueue(
+                    NewJob::new(format!("k{i}"), format!("g{i}"), vec![1; 64]),
+                    t(0),
+                )
+                .await
             })
         })
         .collect();

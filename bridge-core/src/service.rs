@@ -1,0 +1,806 @@
+//! The bridge on the queue: an **inbox** that the webhook endpoint fills (it
+//! answers Meta once every event is durably enqueued) and an **outbox** for
+//! every message we send. Workers drain both.
+//!
+//! - Inbound messages: loop guard → window → dedup claim → map → write →
+//!   reply (as an outbox job) → complete. A claim held by another worker is
+//!   *retried later*, never acknowledged and forgotten. The record written is
+//!   checkpointed, so an attempt after a crash does not write it again.
+//! - Statuses: a status proves the message id is ours (loop guard); a failed
+//!   delivery that means "unreachable" sends the text again on the fallback
+//!   channel (as an outbox job); every status reaches an optional callback.
+//! - Outbox jobs: sent once. The API's message id is checkpointed before the
+//!   job is acked, so a crash after the send does not send again; retryable
+//!   errors are retried with backoff (honouring `retry_after`), others are
+//!   dead-lettered with the error (e.g. 131047, outside the window).
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # #[cfg(feature = "embedded")] {
+//! use std::sync::Arc;
+//! use bridge_core::clock::SystemClock;
+//! use bridge_core::inbound::{Channel, InboundMessage};
+//! use bridge_core::pipeline::Bridge;
+//! use bridge_core::queue::{MemoryQueue, WorkerOptions};
+//! use bridge_core::sender::RecordingSender;
+//! use bridge_core::service::BridgeService;
+//! use bridge_core::writer::{RecordWriter, WriteOutcome};
+//! # struct Crm;
+//! # #[async_trait::async_trait]
+//! # impl RecordWriter for Crm {
+//! #     async fn write(&self, _: &bridge_core::mapping::Action, _: &InboundMessage) -> Result<WriteOutcome, bridge_core::BridgeError> {
+//! #         let mut w = WriteOutcome::default(); w.object = "Case".into(); w.case_number = Some("00001026".into()); Ok(w)
+//! #     }
+//! # }
+//!
+//! let whatsapp = Arc::new(RecordingSender::new("WhatsApp"));
+//! let bridge = Bridge::builder(Arc::new(Crm)).sender(whatsapp.clone()).build();
+//! let service = BridgeService::start(
+//!     bridge,
+//!     Arc::new(MemoryQueue::new("inbox")?),
+//!     Arc::new(MemoryQueue::new("outbox")?),
+//!     WorkerOptions::default(),
+//!     Arc::new(SystemClock),
+//! );
+//! let mut m = InboundMessage::text(Channel::WhatsApp, "wamid.1", "14155550123", "my order arrived broken");
+//! m.sent_at = Some(chrono::Utc::now());
+//! service.inbox().enqueue_message(&m).await?; // durable: answer the webhook now
+//! service.drain(std::time::Duration::from_secs(5)).await;
+//! assert!(whatsapp.sent()[0].1.contains("00001026"));
+//! service.shutdown().await;
+//! # }
+//! # Ok(())
+//! # }
+//! ```
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+
+use crate::audit;
+use crate::clock::Clock;
+use crate::dedup::Claim;
+use crate::error::BridgeError;
+use crate::inbound::InboundMessage;
+use crate::mapping::Action;
+use crate::pipeline::Bridge;
+use crate::queue::{
+    Enqueued, JobContext, JobError, JobHandler, JobQueue, NewJob, QueueError, QueueStats, Worker,
+    WorkerHandle, WorkerOptions,
+};
+use crate::replies;
+use crate::sender::{Outbound, SendReceipt, Sender};
+use crate::window::Delivery;
+use crate::writer::WriteOutcome;
+
+/// A delivery status of a message we sent, as the inbox carries it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct StatusUpdate {
+    /// The id of the message we sent.
+    pub message_id: String,
+    /// `sent`, `delivered`, `read`, `failed`, or anything newer.
+    pub status: String,
+    /// The customer.
+    pub recipient: Option<String>,
+    /// The error codes of a failure.
+    #[serde(default)]
+    pub error_codes: Vec<i64>,
+    /// Whether the failure means the customer cannot be reached on this channel.
+    #[serde(default)]
+    pub unreachable: bool,
+    /// When it happened.
+    pub at: Option<DateTime<Utc>>,
+}
+
+impl StatusUpdate {
+    /// A status.
+    pub fn new(message_id: impl Into<String>, status: impl Into<String>) -> Self {
+        Self {
+            message_id: message_id.into(),
+            status: status.into(),
+            recipient: None,
+            error_codes: Vec::new(),
+            unreachable: false,
+            at: None,
+        }
+    }
+
+    /// Marks it a failure that means the customer is unreachable.
+    pub fn unreachable(mut self, recipient: impl Into<String>) -> Self {
+        self.status = "failed".into();
+        self.recipient = Some(recipient.into());
+        self.unreachable = true;
+        self
+    }
+}
+
+impl std::fmt::Debug for StatusUpdate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StatusUpdate")
+            .field("message_id", &self.message_id)
+            .field("status", &self.status)
+            .field(
+                "recipient",
+                &self.recipient.as_deref().map(audit::redact_phone),
+            )
+            .field("error_codes", &self.error_codes)
+            .field("unreachable", &self.unreachable)
+            .finish()
+    }
+}
+
+/// What an inbox job carries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum InboxEvent {
+    /// A customer's message.
+    Message {
+        /// The message.
+        message: InboundMessage,
+    },
+    /// A status of a message we sent.
+    Status {
+        /// The status.
+        status: StatusUpdate,
+    },
+}
+
+/// What an outbox job carries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct SendJob {
+    /// The customer's address.
+    pub to: String,
+    /// The message.
+    pub message: Outbound,
+    /// Why it is sent (`acknowledgement`, `payment_reminder`...), for the audit trail.
+    pub purpose: String,
+    /// Send on the fallback channel instead of the primary one.
+    #[serde(default)]
+    pub fallback: bool,
+}
+
+impl SendJob {
+    /// A send on the primary channel.
+    pub fn new(to: impl Into<String>, message: Outbound, purpose: impl Into<String>) -> Self {
+        Self {
+            to: to.into(),
+            message,
+            purpose: purpose.into(),
+            fallback: false,
+        }
+    }
+}
+
+fn wake(waker: Option<&Arc<Notify>>) {
+    if let Some(w) = waker {
+        w.notify_one();
+    }
+}
+
+/// The enqueue side of the inbox. Cheap to clone.
+#[derive(Clone)]
+pub struct Inbox {
+    queue: Arc<dyn JobQueue>,
+    clock: Arc<dyn Clock>,
+    waker: Option<Arc<Notify>>,
+}
+
+impl std::fmt::Debug for Inbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inbox").finish_non_exhaustive()
+    }
+}
+
+impl Inbox {
+    /// An inbox over a queue (`waker`: the inbox worker's, to start at once).
+    pub fn new(
+        queue: Arc<dyn JobQueue>,
+        clock: Arc<dyn Clock>,
+        waker: Option<Arc<Notify>>,
+    ) -> Self {
+        Self {
+            queue,
+            clock,
+            waker,
+        }
+    }
+
+    async fn put(
+        &self,
+        key: String,
+        group: String,
+        event: &InboxEvent,
+    ) -> Result<Enqueued, QueueError> {
+        let payload = serde_json::to_vec(event).map_err(|e| QueueError::Invalid(e.to_string()))?;
+        let r = self
+            .queue
+            .enqueue(NewJob::new(key, group, payload), self.clock.now())
+            .await?;
+        wake(self.waker.as_ref());
+        Ok(r)
+    }
+
+    /// Enqueues a customer's message (idempotent by its dedup key; ordered per customer).
+    pub async fn enqueue_message(&self, m: &InboundMessage) -> Result<Enqueued, QueueError> {
+        let group = m
+            .from
+            .address()
+            .map_or_else(|| format!("message:{}", m.id), |a| format!("customer:{a}"));
+        let event = InboxEvent::Message { message: m.clone() };
+        self.put(m.dedup_key(), group, &event).await
+    }
+
+    /// Enqueues a status (idempotent by message id and status).
+    pub async fn enqueue_status(&self, s: &StatusUpdate) -> Result<Enqueued, QueueError> {
+        let key = format!("status:{}:{}", s.message_id, s.status);
+        let group = s.recipient.as_deref().map_or_else(
+            || format!("status:{}", s.message_id),
+            |r| format!("customer:{r}"),
+        );
+        let event = InboxEvent::Status { status: s.clone() };
+        self.put(key, group, &event).await
+    }
+
+    /// Enqueues every message and status of a WhatsApp notification. `Err`
+    /// when any enqueue failed: answer 500, Meta redelivers, and what was
+    /// already enqueued is a duplicate the second time.
+    #[cfg(feature = "whatsapp")]
+    pub async fn enqueue_notification(
+        &self,
+        n: &whatsapp_cloud::webhooks::Notification,
+    ) -> Result<usize, QueueError> {
+        use whatsapp_cloud::webhooks::Event;
+        let mut queued = 0;
+        for event in n.events() {
+            match event {
+                Event::Message(m) => {
+                    self.enqueue_message(&InboundMessage::from_whatsapp(&m))
+                        .await?;
+                    queued += 1;
+                }
+                Event::Status(s) => {
+                    self.enqueue_status(&status_from_whatsapp(s.status)).await?;
+                    queued += 1;
+                }
+                Event::Invalid(i) => {
+                    tracing::warn!(field = i.context.field, problem = %i.item.problem, "invalid webhook item kept aside");
+                }
+                _ => {}
+            }
+        }
+        Ok(queued)
+    }
+
+    /// The queue's counters.
+    pub async fn stats(&self) -> Result<QueueStats, QueueError> {
+        self.queue.stats(self.clock.now()).await
+    }
+}
+
+/// A WhatsApp status as an inbox event.
+#[cfg(feature = "whatsapp")]
+pub fn status_from_whatsapp(s: &whatsapp_cloud::webhooks::Status) -> StatusUpdate {
+    StatusUpdate {
+        message_id: s.id.clone(),
+        status: s.status.to_string(),
+        recipient: s
+            .recipient_id
+            .clone()
+            .or_else(|| s.recipient_user_id.clone()),
+        error_codes: s.errors.iter().filter_map(|e| e.code).collect(),
+        unreachable: crate::sender::status_means_unreachable(s),
+        at: s.timestamp.and_then(|t| DateTime::from_timestamp(t, 0)),
+    }
+}
+
+/// The enqueue side of the outbox. Cheap to clone.
+#[derive(Clone)]
+pub struct Outbox {
+    queue: Arc<dyn JobQueue>,
+    clock: Arc<dyn Clock>,
+    waker: Option<Arc<Notify>>,
+}
+
+impl std::fmt::Debug for Outbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outbox").finish_non_exhaustive()
+    }
+}
+
+impl Outbox {
+    /// An outbox over a queue (`waker`: the outbox worker's).
+    pub fn new(
+        queue: Arc<dyn JobQueue>,
+        clock: Arc<dyn Clock>,
+        waker: Option<Arc<Notify>>,
+    ) -> Self {
+        Self {
+            queue,
+            clock,
+            waker,
+        }
+    }
+
+    /// Enqueues a send under an idempotency key (`reply:<message id>`,
+    /// `payment_reminder:<invoice>:<due date>`...): the same key twice is one send.
+    pub async fn enqueue(&self, key: &str, job: &SendJob) -> Result<Enqueued, QueueError> {
+        let payload = serde_json::to_vec(job).map_err(|e| QueueError::Invalid(e.to_string()))?;
+        let group = format!("customer:{}", job.to);
+        let r = self
+            .queue
+            .enqueue(NewJob::new(key, group, payload), self.clock.now())
+            .await?;
+        wake(self.waker.as_ref());
+        Ok(r)
+    }
+
+    /// The queue's counters.
+    pub async fn stats(&self) -> Result<QueueStats, QueueError> {
+        self.queue.stats(self.clock.now()).await
+    }
+}
+
+/// What we sent recently (message id → customer and text), for resending on
+/// the fallback channel when a failed status arrives. Bounded.
+#[derive(Debug, Default)]
+struct SentLog {
+    order: VecDeque<String>,
+    by_id: HashMap<String, (String, String)>,
+}
+
+const SENT_LOG: usize = 100_000;
+
+impl SentLog {
+    fn remember(&mut self, id: &str, to: &str, text: &str) {
+        if self
+            .by_id
+            .insert(id.to_owned(), (to.to_owned(), text.to_owned()))
+            .is_none()
+        {
+            self.order.push_back(id.to_owned());
+        }
+        while self.order.len() > SENT_LOG {
+            if let Some(old) = self.order.pop_front() {
+                self.by_id.remove(&old);
+            }
+        }
+    }
+}
+
+/// A callback for every status that reaches the inbox worker.
+pub type StatusCallback = Arc<dyn Fn(&StatusUpdate) + Send + Sync>;
+
+/// The inbox worker's handler.
+pub struct InboxHandler {
+    bridge: Bridge,
+    outbox: Outbox,
+    sent: Arc<Mutex<SentLog>>,
+    fallback: bool,
+    on_status: Option<StatusCallback>,
+}
+
+impl std::fmt::Debug for InboxHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InboxHandler").finish_non_exhaustive()
+    }
+}
+
+fn payload_error(e: &serde_json::Error) -> JobError {
+    JobError::permanent(format!(
+        "the job's payload does not parse (written by another version?): {e}"
+    ))
+}
+
+impl InboxHandler {
+    async fn message(&self, cx: &JobContext<'_>, m: InboundMessage) -> Result<(), JobError> {
+        let b = &self.bridge;
+        if b.guard.is_from_us(&m) {
+            audit::message_skipped(&m.id, "sent by us (loop prevention)");
+            return Ok(());
+        }
+        if let Some(customer) = m.from.address() {
+            b.window
+                .record_inbound(customer, m.sent_at.unwrap_or_else(Utc::now))
+                .await
+                .map_err(JobError::from)?;
+        }
+        let token = match b.dedup.claim(&m.dedup_key(), b.options.claim_ttl).await? {
+            Claim::New(t) => t,
+            Claim::Done => {
+                audit::message_skipped(&m.id, "duplicate delivery");
+                return Ok(());
+            }
+            _ => {
+                // Never acknowledge and forget: try again once the other
+                // worker finished or its claim expired.
+                return Err(JobError::transient(
+                    "another worker holds the message's claim",
+                ));
+            }
+        };
+        match self.process(cx, &m).await {
+            Ok(()) => {
+                if let Err(e) = b.dedup.complete(&token, b.options.remember_for).await {
+                    tracing::warn!(error = %e, "processed, but the dedup store did not record it");
+                }
+                Ok(())
+            }
+            Err(e) => {
+                if let Err(release) = b.dedup.release(&token).await {
+                    tracing::warn!(error = %release, "could not release the claim; it will expire");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn process(&self, cx: &JobContext<'_>, m: &InboundMessage) -> Result<(), JobError> {
+        let b = &self.bridge;
+        let action = b.mapper.map(m).await.map_err(JobError::from)?;
+        if let Action::Ignore { reason } = &action {
+            audit::message_skipped(&m.id, reason);
+            return Ok(());
+        }
+        let checkpointed = cx
+            .job()
+            .checkpoint
+            .as_deref()
+            .and_then(|c| serde_json::from_slice::<WriteOutcome>(c).ok());
+        let write = match checkpointed {
+            Some(w) => w,
+            None => {
+                let w = b.writer.write(&action, m).await.map_err(JobError::from)?;
+                let why = match &action {
+                    Action::CreateCase { route, .. } | Action::UpsertLead { route, .. } => {
+                        route.matched.join(", ")
+                    }
+                    _ => String::new(),
+                };
+                audit::record_written(
+                    &w.object,
+                    w.record_id.as_deref().unwrap_or(""),
+                    &m.id,
+                    action.name(),
+                    &why,
+                    w.created,
+                );
+                if let Ok(bytes) = serde_json::to_vec(&w)
+                    && let Err(e) = cx.checkpoint(&bytes).await
+                {
+                    tracing::warn!(error = %e, "could not checkpoint the write");
+                }
+                w
+            }
+        };
+        self.reply(m, &action, &write).await
+    }
+
+    async fn reply(
+        &self,
+        m: &InboundMessage,
+        action: &Action,
+        write: &WriteOutcome,
+    ) -> Result<(), JobError> {
+        let b = &self.bridge;
+        if b.sender.is_none() || !b.options.reply {
+            return Ok(());
+        }
+        let Some(to) = m.from.address() else {
+            return Ok(());
+        };
+        let text = match (action, &write.case_number) {
+            (Action::CreateCase { .. }, Some(n)) => replies::case_acknowledgement(n),
+            (Action::UpsertLead { lead, .. }, _) if write.created => {
+                replies::lead_acknowledgement(lead.first_name.as_deref())
+            }
+            _ => return Ok(()),
+        };
+        match b.window.delivery(to).await.map_err(JobError::from)? {
+            Delivery::FreeForm => {}
+            _ => {
+                audit::message_skipped(
+                    &m.id,
+                    "reply: outside the 24-hour window, a template is required",
+                );
+                return Ok(());
+            }
+        }
+        let job = SendJob::new(
+            to,
+            Outbound::text(text).reply_to(m.id.clone()),
+            "acknowledgement",
+        );
+        self.outbox
+            .enqueue(&format!("reply:{}", m.dedup_key()), &job)
+            .await?;
+        Ok(())
+    }
+
+    async fn status(&self, s: StatusUpdate) -> Result<(), JobError> {
+        // A status proves the id is one of ours: an echo of it is never a customer message.
+        self.bridge.guard.note_sent(&s.message_id);
+        if let Some(cb) = &self.on_status {
+            cb(&s);
+        }
+        if s.status == "failed" {
+            tracing::warn!(message_id = %s.message_id, codes = ?s.error_codes, "a message failed to deliver");
+        }
+        if s.status != "failed" || !s.unreachable || !self.fallback {
+            return Ok(());
+        }
+        let original = self
+            .sent
+            .lock()
+            .ok()
+            .and_then(|mut log| log.by_id.remove(&s.message_id));
+        let Some((to, text)) = original else {
+            tracing::info!(message_id = %s.message_id, "a failed message we no longer remember: no fallback");
+            return Ok(());
+        };
+        let mut job = SendJob::new(to, Outbound::text(text), "fallback");
+        job.fallback = true;
+        self.outbox
+            .enqueue(&format!("fallback:{}", s.message_id), &job)
+            .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl JobHandler for InboxHandler {
+    async fn handle(&self, cx: &JobContext<'_>) -> Result<(), JobError> {
+        let event: InboxEvent =
+            serde_json::from_slice(&cx.job().payload).map_err(|e| payload_error(&e))?;
+        match event {
+            InboxEvent::Message { message } => {
+                let span = tracing::info_span!("bridge.handle", channel = %message.channel, message_id = %message.id, kind = message.kind());
+                tracing::Instrument::instrument(self.message(cx, message), span).await
+            }
+            InboxEvent::Status { status } => self.status(status).await,
+        }
+    }
+}
+
+/// The outbox worker's handler.
+pub struct OutboxHandler {
+    primary: Arc<dyn Sender>,
+    fallback: Option<Arc<dyn Sender>>,
+    outbox: Outbox,
+    bridge: Bridge,
+    sent: Arc<Mutex<SentLog>>,
+}
+
+impl std::fmt::Debug for OutboxHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutboxHandler").finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl JobHandler for OutboxHandler {
+    async fn handle(&self, cx: &JobContext<'_>) -> Result<(), JobError> {
+        let job: SendJob =
+            serde_json::from_slice(&cx.job().payload).map_err(|e| payload_error(&e))?;
+        if let Some(done) = cx.job().checkpoint.as_deref() {
+            // Sent by an earlier attempt that did not get to ack: never twice.
+            if let Ok(receipt) = serde_json::from_slice::<SendReceipt>(done)
+                && let Some(id) = &receipt.message_id
+            {
+                self.bridge.guard.note_sent(id);
+            }
+            return Ok(());
+        }
+        let sender = match (job.fallback, &self.fallback) {
+            (false, _) => &self.primary,
+            (true, Some(f)) => f,
+            (true, None) => {
+                return Err(JobError::permanent(
+                    "a fallback send, but no fallback channel is configured",
+                ));
+            }
+        };
+        match sender.send(&job.to, &job.message).await {
+            Ok(receipt) => {
+                let bytes = serde_json::to_vec(&receipt).unwrap_or_default();
+                if let Err(e) = cx.checkpoint(&bytes).await {
+                    tracing::warn!(error = %e, "sent, but the message id could not be recorded");
+                }
+                if let Some(id) = &receipt.message_id {
+                    self.bridge.guard.note_sent(id);
+                    audit::message_sent(&receipt.channel, &job.to, id, &job.purpose);
+                    if !job.fallback
+                        && self.fallback.is_some()
+                        && let Ok(mut log) = self.sent.lock()
+                    {
+                        log.remember(id, &job.to, &job.message.text);
+                    }
+                }
+                Ok(())
+            }
+            Err(e) if e.unreachable && !job.fallback && self.fallback.is_some() => {
+                let mut next = job.clone();
+                next.fallback = true;
+                self.outbox
+                    .enqueue(&format!("{}:fallback", cx.job().key), &next)
+                    .await?;
+                tracing::info!(from = %e.channel, "customer unreachable; falling back");
+                Ok(())
+            }
+            Err(e) => Err(JobError::from(BridgeError::Send(e))),
+        }
+    }
+}
+
+/// The bridge with its inbox and outbox workers running.
+#[derive(Debug)]
+pub struct BridgeService {
+    inbox: Inbox,
+    outbox: Outbox,
+    inbox_worker: WorkerHandle,
+    outbox_worker: WorkerHandle,
+}
+
+/// Extra settings of a [`BridgeService`].
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub struct ServiceOptions {
+    /// Workers of the inbox.
+    pub inbox: WorkerOptions,
+    /// Workers of the outbox.
+    pub outbox: WorkerOptions,
+    /// The fallback channel for customers WhatsApp cannot reach (e.g. SMS).
+    pub fallback: Option<Arc<dyn Sender>>,
+    /// Called with every status.
+    pub on_status: Option<StatusCallback>,
+}
+
+impl std::fmt::Debug for ServiceOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceOptions")
+            .field("inbox", &self.inbox)
+            .field("outbox", &self.outbox)
+            .field(
+                "fallback",
+                &self.fallback.as_ref().map(|s| s.channel().to_owned()),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl BridgeService {
+    /// Starts the inbox and outbox workers (same options for both).
+    pub fn start(
+        bridge: Bridge,
+        inbox: Arc<dyn JobQueue>,
+        outbox: Arc<dyn JobQueue>,
+        workers: WorkerOptions,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let options = ServiceOptions {
+            inbox: workers.clone(),
+            outbox: workers,
+            ..ServiceOptions::default()
+        };
+        Self::start_with(bridge, inbox, outbox, options, clock)
+    }
+
+    /// Starts the workers with full options.
+    pub fn start_with(
+        bridge: Bridge,
+        inbox_queue: Arc<dyn JobQueue>,
+        outbox_queue: Arc<dyn JobQueue>,
+        options: ServiceOptions,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let sent = Arc::new(Mutex::new(SentLog::default()));
+        // The outbox worker first: the inbox enqueues into it.
+        let outbox_wake = Arc::new(Notify::new());
+        let outbox = Outbox::new(
+            outbox_queue.clone(),
+            clock.clone(),
+            Some(outbox_wake.clone()),
+        );
+        let primary: Arc<dyn Sender> = bridge.sender.clone().unwrap_or_else(|| Arc::new(NoSender));
+        let outbox_handler = OutboxHandler {
+            primary,
+            fallback: options.fallback.clone(),
+            outbox: outbox.clone(),
+            bridge: bridge.clone(),
+            sent: sent.clone(),
+        };
+        let outbox_worker = Worker::spawn_with_waker(
+            outbox_queue,
+            Arc::new(outbox_handler),
+            options.outbox,
+            clock.clone(),
+            outbox_wake,
+        );
+        let inbox_handler = InboxHandler {
+            bridge,
+            outbox: outbox.clone(),
+            sent,
+            fallback: options.fallback.is_some(),
+            on_status: options.on_status,
+        };
+        let inbox_worker = Worker::spawn(
+            inbox_queue.clone(),
+            Arc::new(inbox_handler),
+            options.inbox,
+            clock.clone(),
+        );
+        let inbox = Inbox::new(inbox_queue, clock, Some(inbox_worker.waker()));
+        Self {
+            inbox,
+            outbox,
+            inbox_worker,
+            outbox_worker,
+        }
+    }
+
+    /// The inbox (what the webhook endpoint enqueues into).
+    pub fn inbox(&self) -> &Inbox {
+        &self.inbox
+    }
+
+    /// The outbox (enqueue reminders and notifications here).
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    /// Waits until both queues have nothing waiting or in flight, or until
+    /// `timeout` (retries scheduled later count as waiting). For tests and
+    /// one-shot tools.
+    pub async fn drain(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let idle = |s: Result<QueueStats, QueueError>| {
+                s.is_ok_and(|s| s.depth == 0 && s.in_flight == 0)
+            };
+            if idle(self.inbox.stats().await) && idle(self.outbox.stats().await) {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Stops both workers gracefully (running jobs finish or are released).
+    pub async fn shutdown(self) {
+        self.inbox_worker.shutdown().await;
+        self.outbox_worker.shutdown().await;
+    }
+}
+
+/// The sender of a bridge built without one: every send is a permanent failure.
+struct NoSender;
+
+#[async_trait]
+impl Sender for NoSender {
+    fn channel(&self) -> &str {
+        "none"
+    }
+    async fn send(
+        &self,
+        _to: &str,
+        _m: &Outbound,
+    ) -> Result<SendReceipt, crate::sender::SendError> {
+        Err(crate::sender::SendError::new(
+            "none",
+            "the bridge has no sender configured",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,382 @@
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::*;
+use crate::clock::{ManualClock, SystemClock};
+use crate::dedup::{DedupStore, MemoryDedupStore};
+use crate::inbound::Channel;
+use crate::queue::{Lease, MemoryQueue, RetryPolicy};
+use crate::sender::{RecordingSender, SendError};
+use crate::writer::RecordWriter;
+
+#[derive(Default)]
+struct Crm {
+    writes: AtomicUsize,
+    order: Mutex<Vec<String>>,
+    slow_first: bool,
+}
+
+#[async_trait]
+impl RecordWriter for Crm {
+    async fn write(
+        &self,
+        action: &Action,
+        m: &InboundMessage,
+    ) -> Result<WriteOutcome, BridgeError> {
+        if self.slow_first && self.writes.load(Ordering::SeqCst) == 0 {
+            tokio::time::sleep(Duration::from_millis(80)).await;
+        }
+        let n = self.writes.fetch_add(1, Ordering::SeqCst) + 1;
+        if let Ok(mut o) = self.order.lock() {
+            o.push(m.id.clone());
+        }
+        let case = matches!(action, Action::CreateCase { .. });
+        Ok(WriteOutcome {
+            object: if case { "Case" } else { "Lead" }.into(),
+            record_id: Some(format!("rec{n}")),
+            case_number: case.then(|| format!("{:08}", 1025 + n)),
+            created: true,
+            follow_up_task: None,
+        })
+    }
+}
+
+/// Fails the first `failures` sends with a retryable (or not) error.
+struct Flaky {
+    inner: RecordingSender,
+    failures: AtomicUsize,
+    retryable: bool,
+    attempts: AtomicUsize,
+}
+
+impl Flaky {
+    fn new(failures: usize, retryable: bool) -> Self {
+        Self {
+            inner: RecordingSender::new("WhatsApp"),
+            failures: AtomicUsize::new(failures),
+            retryable,
+            attempts: AtomicUsize::new(0),
+        }
+    }
+}
+
+#[async_trait]
+impl Sender for Flaky {
+    fn channel(&self) -> &str {
+        "WhatsApp"
+    }
+    async fn send(&self, to: &str, m: &Outbound) -> Result<SendReceipt, SendError> {
+        self.attempts.fetch_add(1, Ordering::SeqCst);
+        if self.failures.load(Ordering::SeqCst) > 0 {
+            self.failures.fetch_sub(1, Ordering::SeqCst);
+            let e = SendError::new(
+                "WhatsApp",
+                if self.retryable {
+                    "131000: something went wrong"
+                } else {
+                    "131047: re-engagement message"
+                },
+            );
+            return Err(if self.retryable {
+                e.rate_limited(Some(Duration::from_millis(5)))
+            } else {
+                e
+            });
+        }
+        self.inner.send(to, m).await
+    }
+}
+
+fn fast() -> WorkerOptions {
+    WorkerOptions::default()
+        .idle_poll(Duration::from_millis(5))
+        .retry(RetryPolicy::new(
+            5,
+            Duration::from_millis(5),
+            Duration::from_millis(40),
+        ))
+}
+
+fn msg(id: &str, from: &str, body: &str) -> InboundMessage {
+    let mut m = InboundMessage::text(Channel::WhatsApp, id, from, body);
+    m.sent_at = Some(Utc::now());
+    m
+}
+
+fn queues() -> (Arc<MemoryQueue>, Arc<MemoryQueue>) {
+    (
+        Arc::new(MemoryQueue::new("inbox").unwrap()),
+        Arc::new(MemoryQueue::new("outbox").unwrap()),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_is_written_once_and_answered_once_through_the_outbox() {
+    let crm = Arc::new(Crm::default());
+    let wa = Arc::new(RecordingSender::new("WhatsApp"));
+    let bridge = Bridge::builder(crm.clone()).sender(wa.clone()).build();
+    let (inbox, outbox) = queues();
+    let svc = BridgeService::start(bridge, inbox, outbox, fast(), Arc::new(SystemClock));
+    let m = msg("wamid.1", "14155550123", "my order arrived broken");
+    assert!(matches!(
+        svc.inbox().enqueue_message(&m).await.unwrap(),
+        Enqueued::New(_)
+    ));
+    assert!(svc.drain(Duration::from_secs(10)).await);
+    // Meta redelivers: one job, nothing more.
+    assert!(matches!(
+        svc.inbox().enqueue_message(&m).await.unwrap(),
+        Enqueued::Duplicate(_)
+    ));
+    assert!(svc.drain(Duration::from_secs(10)).await);
+    assert_eq!(crm.writes.load(Ordering::SeqCst), 1);
+    let sent = wa.sent();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0].1.contains("00001026"));
+    svc.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_that_fails_transiently_is_delivered_once() {
+    let flaky = Arc::new(Flaky::new(3, true));
+    let bridge = Bridge::builder(Arc::new(Crm::default()))
+        .sender(flaky.clone())
+        .build();
+    let (inbox, outbox) = queues();
+    let svc = BridgeService::start(bridge, inbox, outbox.clone(), fast(), Arc::new(SystemClock));
+    svc.inbox()
+        .enqueue_message(&msg("wamid.2", "14155550123", "broken"))
+        .await
+        .unwrap();
+    assert!(svc.drain(Duration::from_secs(10)).await);
+    assert_eq!(flaky.attempts.load(Ordering::SeqCst), 4);
+    assert_eq!(flaky.inner.sent().len(), 1);
+    let stats = outbox.stats(Utc::now()).await.unwrap();
+    assert_eq!((stats.retries, stats.dead_letters), (3, 0));
+    svc.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_outside_the_window_is_dead_lettered_with_its_error() {
+    let flaky = Arc::new(Flaky::new(1, false));
+    let bridge = Bridge::builder(Arc::new(Crm::default()))
+        .sender(flaky.clone())
+        .build();
+    let (inbox, outbox) = queues();
+    let svc = BridgeService::start(bridge, inbox, outbox.clone(), fast(), Arc::new(SystemClock));
+    svc.inbox()
+        .enqueue_message(&msg("wamid.3", "14155550123", "broken"))
+        .await
+        .unwrap();
+    assert!(svc.drain(Duration::from_secs(10)).await);
+    assert_eq!(flaky.attempts.load(Ordering::SeqCst), 1, "never retried");
+    let dead = outbox.dead_letters(10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert!(dead[0].error.contains("131047"), "{}", dead[0].error);
+    svc.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_claimed_elsewhere_is_retried_not_acknowledged_and_lost() {
+    let crm = Arc::new(Crm::default());
+    let dedup = Arc::new(MemoryDedupStore::new(100));
+    // Another worker claimed it and died: the claim expires in 150 ms.
+    let m = msg("wamid.4", "14155550123", "broken");
+    assert!(matches!(
+        dedup
+            .claim(&m.dedup_key(), Duration::from_millis(150))
+            .await
+            .unwrap(),
+        Claim::New(_)
+    ));
+    let bridge = Bridge::builder(crm.clone()).dedup(dedup).build();
+    let (inbox, outbox) = queues();
+    let svc = BridgeService::start(bridge, inbox, outbox, fast(), Arc::new(SystemClock));
+    svc.inbox().enqueue_message(&m).await.unwrap();
+    assert!(svc.drain(Duration::from_secs(10)).await);
+    assert_eq!(
+        crm.writes.load(Ordering::SeqCst),
+        1,
+        "processed after the dead worker's claim expired"
+    );
+    svc.shutdown().await;
+}
+
+#[tokio::test]
+async fn after_a_crash_the_next_attempt_neither_writes_nor_sends_again() {
+    let clock = Arc::new(ManualClock::at_millis(1_735_689_600_000));
+    let crm = Arc::new(Crm::default());
+    let wa = Arc::new(RecordingSender::new("WhatsApp"));
+    let bridge = Bridge::builder(crm.clone()).sender(wa.clone()).build();
+    let (inbox_q, outbox_q) = queues();
+    let outbox = Outbox::new(outbox_q.clone(), clock.clone(), None);
+    let sent = Arc::new(Mutex::new(SentLog::default()));
+    let inbox_h = InboxHandler {
+        bridge: bridge.clone(),
+        outbox: outbox.clone(),
+        sent: sent.clone(),
+        fallback: false,
+        on_status: None,
+    };
+    let outbox_h = OutboxHandler {
+        primary: wa.clone(),
+        fallback: None,
+        outbox: outbox.clone(),
+        bridge,
+        sent,
+    };
+    let inbox = Inbox::new(inbox_q.clone(), clock.clone(), None);
+    inbox
+        .enqueue_message(&msg("wamid.5", "14155550123", "broken"))
+        .await
+        .unwrap();
+    let vis = Duration::from_secs(60);
+    // Attempt 1 writes (and checkpoints), then "crashes" before the ack.
+    let l: Vec<Lease> = inbox_q.lease(1, vis, clock.now()).await.unwrap();
+    inbox_h
+        .handle(&JobContext::new(&l[0], &*inbox_q))
+        .await
+        .unwrap();
+    // The dedup claim is done in this process; a restarted process would only
+    // have the checkpoint: drop the claim memory by using a fresh dedup store.
+    clock.advance(Duration::from_secs(61));
+    let l2 = inbox_q.lease(1, vis, clock.now()).await.unwrap();
+    assert_eq!(l2[0].job.attempts, 2);
+    assert!(l2[0].job.checkpoint.is_some(), "the write was checkpointed");
+    let fresh = Bridge::builder(crm.clone()).sender(wa.clone()).build();
+    let h2 = InboxHandler {
+        bridge: fresh,
+        outbox: outbox.clone(),
+        sent: Arc::default(),
+        fallback: false,
+        on_status: None,
+    };
+    h2.handle(&JobContext::new(&l2[0], &*inbox_q))
+        .await
+        .unwrap();
+    inbox_q.ack(&l2[0], clock.now()).await.unwrap();
+    assert_eq!(
+        crm.writes.load(Ordering::SeqCst),
+        1,
+        "the checkpoint prevents a second write"
+    );
+    // The reply job: sent, then a crash before the ack.
+    let o = outbox_q.lease(1, vis, clock.now()).await.unwrap();
+    assert_eq!(o.len(), 1, "one reply job despite two attempts");
+    outbox_h
+        .handle(&JobContext::new(&o[0], &*outbox_q))
+        .await
+        .unwrap();
+    clock.advance(Duration::from_secs(61));
+    let o2 = outbox_q.lease(1, vis, clock.now()).await.unwrap();
+    outbox_h
+        .handle(&JobContext::new(&o2[0], &*outbox_q))
+        .await
+        .unwrap();
+    outbox_q.ack(&o2[0], clock.now()).await.unwrap();
+    assert_eq!(
+        wa.sent().len(),
+        1,
+        "the recorded message id prevents a second send"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_statuses_drive_the_fallback_channel() {
+    let wa = Arc::new(RecordingSender::new("WhatsApp"));
+    let sms = Arc::new(RecordingSender::new("SMS"));
+    let bridge = Bridge::builder(Arc::new(Crm::default()))
+        .sender(wa.clone())
+        .build();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen2 = seen.clone();
+    let options = ServiceOptions {
+        inbox: fast(),
+        outbox: fast(),
+        fallback: Some(sms.clone()),
+        on_status: Some(Arc::new(move |s: &StatusUpdate| {
+            if let Ok(mut v) = seen2.lock() {
+                v.push(s.status.clone());
+            }
+        })),
+    };
+    let (inbox, outbox) = queues();
+    let svc = BridgeService::start_with(bridge, inbox, outbox, options, Arc::new(SystemClock));
+    svc.inbox()
+        .enqueue_message(&msg("wamid.6", "14155550123", "broken"))
+        .await
+        .unwrap();
+    assert!(svc.drain(Duration::from_secs(10)).await);
+    assert_eq!(wa.sent().len(), 1);
+    // WhatsApp accepted the reply (id whatsapp-1), then reports it undeliverable.
+    let status = StatusUpdate::new("whatsapp-1", "failed").unreachable("14155550123");
+    svc.inbox().enqueue_status(&status).await.unwrap();
+    svc.inbox().enqueue_status(&status).await.unwrap(); // redelivered
+    assert!(svc.drain(Duration::from_secs(10)).await);
+    let texts = sms.sent();
+    assert_eq!(texts.len(), 1, "{texts:?}");
+    assert!(texts[0].1.contains("00001026"));
+    assert_eq!(seen.lock().unwrap().as_slice(), ["failed"]);
+    svc.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unparsable_job_is_dead_lettered_and_the_queue_moves_on() {
+    let crm = Arc::new(Crm::default());
+    let bridge = Bridge::builder(crm.clone()).build();
+    let (inbox, outbox) = queues();
+    inbox
+        .enqueue(
+            NewJob::new("old", "customer:1", b"{\"event\":\"from_v9\"}".to_vec()),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let svc = BridgeService::start(bridge, inbox.clone(), outbox, fast(), Arc::new(SystemClock));
+    svc.inbox()
+        .enqueue_message(&msg("wamid.7", "1", "broken"))
+        .await
+        .unwrap();
+    assert!(svc.drain(Duration::from_secs(10)).await);
+    assert_eq!(
+        crm.writes.load(Ordering::SeqCst),
+        1,
+        "the next job of the same customer ran"
+    );
+    let dead = inbox.dead_letters(10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert!(
+        dead[0].error.contains("does not parse"),
+        "{}",
+        dead[0].error
+    );
+    svc.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_customers_messages_run_in_arrival_order() {
+    let crm = Arc::new(Crm {
+        slow_first: true,
+        ..Crm::default()
+    });
+    let bridge = Bridge::builder(crm.clone()).build();
+    let (inbox, outbox) = queues();
+    let svc = BridgeService::start(
+        bridge,
+        inbox,
+        outbox,
+        fast().concurrency(8),
+        Arc::new(SystemClock),
+    );
+    for i in 0..5 {
+        svc.inbox()
+            .enqueue_message(&msg(&format!("m{i}"), "14155550123", "broken"))
+            .await
+            .unwrap();
+    }
+    assert!(svc.drain(Duration::from_secs(10)).await);
+    assert_eq!(
+        crm.order.lock().unwrap().as_slice(),
+        ["m0", "m1", "m2", "m3", "m4"]
+    );
+    svc.shutdown().await;
+}

@@ -776,7 +776,7 @@ impl BridgeService {
     }
 
     /// Stops both workers gracefully (running jobs finish or are released).
-    pub async fn shutdown(self) {
+    pub async fn shutdown(&self) {
         self.inbox_worker.shutdown().await;
         self.outbox_worker.shutdown().await;
     }

@@ -1,37 +1,62 @@
-//! A real webhook server (axum): `GET /webhook` answers Meta's subscription
-//! handshake, `POST /webhook` takes signed notifications. For each inbound
-//! message: dedup claim, route, create the Case or upsert the Lead, reply with
-//! the case number (free-form inside the 24-hour window), mark as read, and keep
-//! the latest status of what we sent. It answers 200 only once the work is done
-//! (or safely left for Meta's redelivery), 401 to a bad signature, 400 to a
-//! malformed body, and keeps serving. Ctrl-C shuts it down gracefully.
+//! A real webhook server (axum) on a durable inbox and outbox.
+//!
+//! `GET /webhook` answers Meta's subscription handshake; `POST /webhook`
+//! verifies the signature, enqueues every message and status of the
+//! notification **durably**, and answers 200 at once (500 only when the
+//! enqueue itself failed, so Meta redelivers). Workers then do the work: dedup,
+//! route, create the Case or upsert the Lead, reply with the case number
+//! through the outbox (free-form inside the 24-hour window), and mark the
+//! message as read. Ctrl-C stops it gracefully.
+//!
+//! **Delivery guarantees.** A 200 means every event is on disk (the embedded
+//! store in `BRIDGE_DATA_DIR`, fsynced) or in Redis (`REDIS_URL`): a crash or
+//! `kill -9` after it loses nothing, since the workers pick the jobs up again
+//! on restart (or, with Redis, on another instance once the lease of the dead
+//! one runs out). Nothing is done twice: a redelivered message is the same job;
+//! Cases are upserted on the message id; the record written and the id of every
+//! message sent are checkpointed before a job is acknowledged, so an attempt
+//! after a crash neither writes nor sends again. Failures are retried with
+//! backoff; what cannot succeed (e.g. 131047, outside the window) is kept as a
+//! dead letter to inspect and replay.
 //!
 //! ```text
-//! cargo run --example webhook_to_case            # serves on BIND_ADDR (127.0.0.1:3000)
-//! cargo run --example webhook_to_case -- --demo  # sandbox: sends itself webhooks, then exits
+//! cargo run --example webhook_to_case                  # serves on BIND_ADDR (127.0.0.1:3000)
+//! cargo run --example webhook_to_case -- --demo        # sandbox: sends itself webhooks, then exits
+//! cargo run --example webhook_to_case -- dead-letters  # list; `replay QUEUE ID`, `purge QUEUE [ID]`
+//! cargo run --example webhook_to_case -- stats         # queue depths, retries, dead letters
 //! ```
 //!
 //! Reads `BIND_ADDR`, `WHATSAPP_APP_SECRET`, `WHATSAPP_VERIFY_TOKEN`,
-//! `WHATSAPP_*` and `SALESFORCE_*` (real APIs when set), `REDIS_URL` (shared
-//! dedup across instances).
+//! `WHATSAPP_*` and `SALESFORCE_*` (real APIs when set), `REDIS_URL`,
+//! `BRIDGE_DATA_DIR` (default `bridge-data`), `BRIDGE_LEASE_SECS` (how long a
+//! job is hidden while a worker holds it, default 300), and
+//! `SALESFORCE_CASE_KEY_FIELD` (the Case external-ID field holding the message
+//! id, default `WhatsApp_Message_Id__c`; set it empty to create Cases without
+//! one).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use bridge_core::dedup::DedupStore;
-use bridge_core::pipeline::{Bridge, Outcome};
-use bridge_core::writer::SalesforceWriter;
-use examples::{Backends, BoxError};
+use async_trait::async_trait;
+use bridge_core::BridgeError;
+use bridge_core::clock::{Clock, SystemClock};
+use bridge_core::inbound::InboundMessage;
+use bridge_core::mapping::Action;
+use bridge_core::pipeline::{Bridge, BridgeOptions};
+use bridge_core::queue::{JobId, JobQueue, WorkerOptions};
+use bridge_core::service::{BridgeService, ServiceOptions, StatusUpdate};
+use bridge_core::writer::{RecordWriter, SalesforceWriter, WriteOutcome};
+use examples::{Backends, BoxError, Stores};
+use whatsapp_cloud::webhooks::Notification;
 use whatsapp_cloud::webhooks::axum::{HandlerError, WebhookHandler, router};
-use whatsapp_cloud::webhooks::{Event, Notification, StatusKind};
 
-/// The webhook handler: the bridge plus a record of delivery statuses.
+/// The webhook handler: enqueue, answer.
 #[derive(Clone)]
 pub struct App {
-    bridge: Bridge,
-    whatsapp: whatsapp_cloud::Client,
-    statuses: Arc<Mutex<HashMap<String, StatusKind>>>,
+    service: Arc<BridgeService>,
+    statuses: Arc<Mutex<HashMap<String, String>>>,
 }
 
 impl std::fmt::Debug for App {
@@ -42,71 +67,110 @@ impl std::fmt::Debug for App {
 
 impl WebhookHandler for App {
     async fn handle(&self, notification: Notification) -> Result<(), HandlerError> {
-        self.record_statuses(&notification);
-        let report = self.bridge.handle_notification(&notification).await;
-        for outcome in &report.outcomes {
-            if let Outcome::Processed { message_id, .. } = outcome
-                && let Err(e) = self.whatsapp.mark_read(message_id).await
-            {
-                tracing::warn!(error = %e, "mark as read failed");
-            }
-        }
-        if report.may_acknowledge() {
-            Ok(())
-        } else {
-            let first = report
-                .failures
-                .iter()
-                .find(|e| e.is_retryable())
-                .map(ToString::to_string)
-                .unwrap_or_default();
-            Err(format!(
-                "{} message(s) failed and will be redelivered: {first}",
-                report.failures.len()
-            )
-            .into())
-        }
+        self.service
+            .inbox()
+            .enqueue_notification(&notification)
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("could not enqueue the notification durably: {e}").into())
     }
 }
 
 impl App {
-    fn record_statuses(&self, n: &Notification) {
-        let Ok(mut map) = self.statuses.lock() else {
-            return;
-        };
-        for event in n.events() {
-            if let Event::Status(s) = event {
-                let current = map.get(&s.status.id);
-                if s.status.status.advances(current) {
-                    map.insert(s.status.id.clone(), s.status.status.clone());
-                }
-            }
-        }
-    }
-
     /// The latest status of a message we sent.
-    pub fn status_of(&self, message_id: &str) -> Option<StatusKind> {
+    pub fn status_of(&self, message_id: &str) -> Option<String> {
         self.statuses
             .lock()
             .ok()
             .and_then(|m| m.get(message_id).cloned())
     }
+
+    /// The running service (inbox, outbox).
+    pub fn service(&self) -> &BridgeService {
+        &self.service
+    }
 }
 
-/// Builds the app and its router (`/webhook`, `/health`).
-pub fn build(b: &Backends, dedup: Arc<dyn DedupStore>) -> (App, axum::Router) {
-    let mut writer = SalesforceWriter::new(b.salesforce.clone());
-    if b.org.is_some() {
-        writer = writer.message_id_field("WhatsApp_Message_Id__c");
+/// Writes with Salesforce, then marks the message as read (best effort).
+struct WriteThenMarkRead {
+    writer: SalesforceWriter,
+    whatsapp: whatsapp_cloud::Client,
+}
+
+#[async_trait]
+impl RecordWriter for WriteThenMarkRead {
+    async fn write(
+        &self,
+        action: &Action,
+        m: &InboundMessage,
+    ) -> Result<WriteOutcome, BridgeError> {
+        let out = self.writer.write(action, m).await?;
+        if let Err(e) = self.whatsapp.mark_read(&m.id).await {
+            tracing::warn!(error = %e, "mark as read failed");
+        }
+        Ok(out)
     }
-    let bridge = Bridge::builder(Arc::new(writer))
-        .dedup(dedup)
-        .sender(Arc::new(b.whatsapp.clone()))
-        .build();
-    let app = App {
-        bridge,
+}
+
+fn lease_time() -> Result<Duration, BoxError> {
+    match std::env::var("BRIDGE_LEASE_SECS") {
+        Ok(v) if !v.trim().is_empty() => {
+            let secs: u64 = v.trim().parse().map_err(|_| {
+                format!("BRIDGE_LEASE_SECS must be a whole number of seconds, got {v:?}")
+            })?;
+            Ok(Duration::from_secs(secs.max(1)))
+        }
+        _ => Ok(Duration::from_secs(300)),
+    }
+}
+
+fn case_key_field() -> Option<String> {
+    match std::env::var("SALESFORCE_CASE_KEY_FIELD") {
+        Ok(v) => Some(v.trim().to_owned()).filter(|v| !v.is_empty()),
+        Err(_) => Some("WhatsApp_Message_Id__c".to_owned()),
+    }
+}
+
+/// Builds the app (workers started) and its router (`/webhook`, `/health`).
+pub fn build(b: &Backends, stores: &Stores, lease: Duration) -> (App, axum::Router) {
+    let mut writer = SalesforceWriter::new(b.salesforce.clone());
+    if let Some(field) = case_key_field() {
+        writer = writer.message_id_field(field);
+    }
+    let mut options = BridgeOptions::default();
+    // The queue's lease already keeps a job to one worker; a dedup claim of a
+    // dead worker must not outlive its lease.
+    options.claim_ttl = lease;
+    let bridge = Bridge::builder(Arc::new(WriteThenMarkRead {
+        writer,
         whatsapp: b.whatsapp.clone(),
-        statuses: Arc::default(),
+    }))
+    .dedup(stores.dedup.clone())
+    .window(stores.window.clone())
+    .sender(Arc::new(b.whatsapp.clone()))
+    .options(options)
+    .build();
+    let statuses: Arc<Mutex<HashMap<String, String>>> = Arc::default();
+    let seen = statuses.clone();
+    let workers = WorkerOptions::default().visibility(lease).concurrency(16);
+    let mut service = ServiceOptions::default();
+    service.inbox = workers.clone();
+    service.outbox = workers;
+    service.on_status = Some(Arc::new(move |s: &StatusUpdate| {
+        if let Ok(mut m) = seen.lock() {
+            m.insert(s.message_id.clone(), s.status.clone());
+        }
+    }));
+    let service = BridgeService::start_with(
+        bridge,
+        stores.inbox.clone(),
+        stores.outbox.clone(),
+        service,
+        Arc::new(SystemClock),
+    );
+    let app = App {
+        service: Arc::new(service),
+        statuses,
     };
     let routes = axum::Router::new()
         .nest("/webhook", router(b.webhook.clone(), app.clone()))
@@ -114,9 +178,9 @@ pub fn build(b: &Backends, dedup: Arc<dyn DedupStore>) -> (App, axum::Router) {
     (app, routes)
 }
 
-async fn demo(addr: std::net::SocketAddr, b: &Backends) -> Result<(), BoxError> {
+async fn demo(addr: std::net::SocketAddr, b: &Backends, app: &App) -> Result<(), BoxError> {
     use whatsapp_cloud::testkit::{payloads, signed_webhook};
-    let http = reqwest_client()?;
+    let http = reqwest::Client::builder().build()?;
     let url = format!("http://{addr}/webhook");
     let hs = http
         .get(format!(
@@ -166,6 +230,7 @@ async fn demo(addr: std::net::SocketAddr, b: &Backends) -> Result<(), BoxError> 
         .send()
         .await?;
     println!("POST /webhook (malformed body) -> {}", r.status());
+    app.service().drain(Duration::from_secs(30)).await;
     if let (Some(org), Some(graph)) = (&b.org, &b.graph) {
         println!(
             "sandbox: {} Case(s) created, {} WhatsApp message(s) sent, {} read receipt(s)",
@@ -177,33 +242,144 @@ async fn demo(addr: std::net::SocketAddr, b: &Backends) -> Result<(), BoxError> 
     Ok(())
 }
 
-fn reqwest_client() -> Result<reqwest::Client, BoxError> {
-    Ok(reqwest::Client::builder().build()?)
+const USAGE: &str = "usage: webhook_to_case [--demo]
+       webhook_to_case dead-letters [list | replay inbox|outbox ID | purge inbox|outbox [ID]]
+       webhook_to_case stats
+       webhook_to_case --help
+
+Serves the WhatsApp webhook on BIND_ADDR (default 127.0.0.1:3000); see the
+example's documentation for the environment variables it reads.";
+
+/// What the command line asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Serve (or run the sandbox demo).
+    Serve {
+        /// Send itself webhooks and exit.
+        demo: bool,
+    },
+    /// List dead letters.
+    ListDead,
+    /// Replay one dead letter.
+    Replay(String, String),
+    /// Purge one or all dead letters of a queue.
+    Purge(String, Option<String>),
+    /// Print queue counters.
+    Stats,
+    /// Print the usage.
+    Help,
 }
 
-#[tokio::main]
-async fn main() -> Result<(), BoxError> {
-    examples::init_tracing();
-    let demo_mode = std::env::args().any(|a| a == "--demo");
+/// Parses the arguments (without the program name).
+pub fn parse(args: &[String]) -> Result<Command, String> {
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    let queue = |q: &str| match q {
+        "inbox" | "outbox" => Ok(q.to_owned()),
+        other => Err(format!("unknown queue {other:?}: use inbox or outbox")),
+    };
+    match a.as_slice() {
+        [] => Ok(Command::Serve { demo: false }),
+        ["--demo"] => Ok(Command::Serve { demo: true }),
+        ["--help" | "-h" | "help"] => Ok(Command::Help),
+        ["stats"] => Ok(Command::Stats),
+        ["dead-letters"] | ["dead-letters", "list"] => Ok(Command::ListDead),
+        ["dead-letters", "replay", q, id] => Ok(Command::Replay(queue(q)?, (*id).to_owned())),
+        ["dead-letters", "purge", q] => Ok(Command::Purge(queue(q)?, None)),
+        ["dead-letters", "purge", q, id] => Ok(Command::Purge(queue(q)?, Some((*id).to_owned()))),
+        _ => Err(format!("unexpected arguments: {}", a.join(" "))),
+    }
+}
+
+async fn admin(cmd: Command, stores: &Stores) -> Result<(), BoxError> {
+    let now = SystemClock.now();
+    let pick = |q: &str| -> Arc<dyn JobQueue> {
+        if q == "inbox" {
+            stores.inbox.clone()
+        } else {
+            stores.outbox.clone()
+        }
+    };
+    match cmd {
+        Command::ListDead => {
+            for (name, q) in [("inbox", &stores.inbox), ("outbox", &stores.outbox)] {
+                let dead = q.dead_letters(1000).await?;
+                println!("{name}: {} dead letter(s)", dead.len());
+                for d in dead {
+                    println!(
+                        "  {name} {}  attempts {}  died {}  error: {}",
+                        d.job.id,
+                        d.job.attempts,
+                        d.died_at.format("%m/%d/%Y %I:%M %p UTC"),
+                        d.error
+                    );
+                }
+            }
+        }
+        Command::Replay(q, id) => {
+            pick(&q).replay(&JobId::new(id.clone()), now).await?;
+            println!("{q} {id}: replayed");
+        }
+        Command::Purge(q, id) => {
+            let n = pick(&q).purge(id.map(JobId::new).as_ref(), now).await?;
+            println!("{q}: {n} dead letter(s) purged");
+        }
+        Command::Stats => {
+            for (name, q) in [("inbox", &stores.inbox), ("outbox", &stores.outbox)] {
+                let s = q.stats(now).await?;
+                println!(
+                    "{name}: {} waiting, {} in flight, {} retries, {} dead letters, oldest {}",
+                    s.depth,
+                    s.in_flight,
+                    s.retries,
+                    s.dead_letters,
+                    s.oldest_age
+                        .map_or_else(|| "-".to_owned(), |a| format!("{}s", a.as_secs()))
+                );
+            }
+        }
+        Command::Serve { .. } | Command::Help => {}
+    }
+    Ok(())
+}
+
+/// Runs the command line (without the program name).
+pub async fn run_cli(args: &[String]) -> Result<(), BoxError> {
+    let cmd = parse(args).map_err(|e| format!("{e}\n\n{USAGE}"))?;
+    if cmd == Command::Help {
+        println!("{USAGE}");
+        return Ok(());
+    }
+    let Command::Serve { demo: demo_mode } = cmd else {
+        return admin(cmd, &Stores::from_env().await?).await;
+    };
+    // The demo talks to the in-process sandbox, which forgets everything on
+    // exit: its queues do too, so every run starts fresh.
+    let stores = if demo_mode {
+        Stores::memory()?
+    } else {
+        Stores::from_env().await?
+    };
+    let lease = lease_time()?;
     let b = Backends::from_env().await?;
-    let (dedup, dedup_kind) = examples::dedup_store().await?;
-    let (_app, routes) = build(&b, dedup);
+    let (app, routes) = build(&b, &stores, lease);
     let bind = if demo_mode {
         "127.0.0.1:0".to_owned()
     } else {
         std::env::var("BIND_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into())
     };
-    let listener = tokio::net::TcpListener::bind(&bind).await?;
+    let listener = tokio::net::TcpListener::bind(&bind)
+        .await
+        .map_err(|e| format!("cannot listen on BIND_ADDR={bind}: {e}"))?;
     let addr = listener.local_addr()?;
     println!(
-        "webhook_to_case listening on http://{addr}/webhook ({}; dedup in {dedup_kind})",
-        b.describe()
+        "webhook_to_case listening on http://{addr}/webhook ({}; queues in {})",
+        b.describe(),
+        stores.describe
     );
     if b.is_sandbox() && !demo_mode {
         println!(
-            "sandbox: verify token {:?}, app secret {:?}; try --demo, or point Meta at a tunnel to this address",
-            examples::SANDBOX_VERIFY_TOKEN,
-            b.app_secret
+            "sandbox: verify token {:?}; try --demo, or point Meta at a tunnel to this address",
+            examples::SANDBOX_VERIFY_TOKEN
         );
     }
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -217,9 +393,8 @@ async fn main() -> Result<(), BoxError> {
             })
             .await
     });
-    // Outside demo mode the sender stays alive, so only Ctrl-C stops the server.
     let keep_running = if demo_mode {
-        demo(addr, &b).await?;
+        demo(addr, &b, &app).await?;
         let _ = stop_tx.send(());
         None
     } else {
@@ -227,6 +402,26 @@ async fn main() -> Result<(), BoxError> {
     };
     server.await??;
     drop(keep_running);
+    app.service().shutdown().await;
     println!("shut down cleanly");
     Ok(())
+}
+
+#[tokio::main]
+async fn main() {
+    examples::init_tracing();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Err(e) = run_cli(&args).await {
+        eprintln!("error: {e}");
+        let mut source = e.source();
+        while let Some(s) = source {
+            eprintln!("  caused by: {s}");
+            source = s.source();
+        }
+        std::process::exit(if e.to_string().contains("usage:") {
+            2
+        } else {
+            1
+        });
+    }
 }

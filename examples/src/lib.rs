@@ -11,7 +11,8 @@
 //! | `SALESFORCE_CLIENT_ID` | the real org (with one of the credentials below) |
 //! | `SALESFORCE_REFRESH_TOKEN` / `SALESFORCE_JWT_KEY_FILE` + `SALESFORCE_USERNAME` / `SALESFORCE_USERNAME` + `SALESFORCE_PASSWORD` / `SALESFORCE_CLIENT_SECRET` alone | refresh token, JWT bearer, password, client credentials |
 //! | `SALESFORCE_LOGIN_URL` (default `https://login.salesforce.com`), `SALESFORCE_API_VERSION` | where and which version |
-//! | `REDIS_URL` | shared dedup for many instances |
+//! | `REDIS_URL` | Redis for the queues, dedup and window (many instances) |
+//! | `BRIDGE_DATA_DIR` | the embedded store's directory when Redis is not used (default `bridge-data`) |
 //! | `BIND_ADDR` | the webhook server's address |
 
 use std::env;
@@ -19,6 +20,8 @@ use std::error::Error;
 use std::sync::Arc;
 
 use bridge_core::dedup::{DedupStore, MemoryDedupStore, RedisDedupStore};
+use bridge_core::queue::{EmbeddedStore, JobQueue, MemoryQueue, RedisQueue};
+use bridge_core::window::{MemoryWindowTracker, RedisWindowTracker, WindowTracker};
 use salesforce_rest::auth::{ConnectedApp, Credentials, JwtKey, LoginHost, OAuthClient, Session};
 use secrecy::SecretString;
 use whatsapp_cloud::testkit::MockGraph;
@@ -122,10 +125,21 @@ impl Backends {
                 (org.client(), Some(org))
             }
         };
-        let app_secret =
-            var("WHATSAPP_APP_SECRET").unwrap_or_else(|| SANDBOX_APP_SECRET.to_owned());
-        let verify =
-            var("WHATSAPP_VERIFY_TOKEN").unwrap_or_else(|| SANDBOX_VERIFY_TOKEN.to_owned());
+        let real_whatsapp = graph.is_none();
+        let required = |name: &str, sandbox: &str| match var(name) {
+            Some(v) => Ok(v),
+            None if real_whatsapp => Err(format!(
+                "{name} is not set: with a real WHATSAPP_ACCESS_TOKEN the webhook needs your app's own {} (Meta App Dashboard)",
+                if name.ends_with("SECRET") {
+                    "app secret (App settings > Basic)"
+                } else {
+                    "verify token (WhatsApp > Configuration)"
+                }
+            )),
+            None => Ok(sandbox.to_owned()),
+        };
+        let app_secret = required("WHATSAPP_APP_SECRET", SANDBOX_APP_SECRET)?;
+        let verify = required("WHATSAPP_VERIFY_TOKEN", SANDBOX_VERIFY_TOKEN)?;
         let webhook = WebhookConfig::new(&SecretString::from(app_secret.clone()))
             .verify_token(SecretString::from(verify));
         Ok(Self {
@@ -204,6 +218,85 @@ pub async fn dedup_store() -> Result<(Arc<dyn DedupStore>, &'static str), BoxErr
             "Redis",
         )),
         None => Ok((Arc::new(MemoryDedupStore::new(1_000_000)), "memory")),
+    }
+}
+
+/// The stores behind the bridge: queues, dedup and the 24-hour window.
+pub struct Stores {
+    /// Inbound events.
+    pub inbox: Arc<dyn JobQueue>,
+    /// Outbound sends.
+    pub outbox: Arc<dyn JobQueue>,
+    /// Dedup of processed messages.
+    pub dedup: Arc<dyn DedupStore>,
+    /// The 24-hour window.
+    pub window: Arc<dyn WindowTracker>,
+    /// Where they live, for humans.
+    pub describe: String,
+    /// The embedded store, when one is used (for the dead-letter tools).
+    pub embedded: Option<EmbeddedStore>,
+}
+
+impl std::fmt::Debug for Stores {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stores")
+            .field("describe", &self.describe)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The embedded store's directory: `BRIDGE_DATA_DIR`, else `bridge-data` in
+/// the working directory.
+pub fn data_dir() -> std::path::PathBuf {
+    var("BRIDGE_DATA_DIR").map_or_else(|| "bridge-data".into(), Into::into)
+}
+
+impl Stores {
+    /// Redis when `REDIS_URL` is set, else the embedded store in [`data_dir`].
+    pub async fn from_env() -> Result<Self, BoxError> {
+        match var("REDIS_URL") {
+            Some(url) => Self::redis(&url).await,
+            None => Self::embedded(&data_dir()),
+        }
+    }
+
+    /// The embedded durable store in a directory (one instance).
+    pub fn embedded(dir: &std::path::Path) -> Result<Self, BoxError> {
+        let store = EmbeddedStore::open(dir)?;
+        Ok(Self {
+            inbox: Arc::new(store.queue("inbox")?),
+            outbox: Arc::new(store.queue("outbox")?),
+            dedup: Arc::new(store.dedup()),
+            window: Arc::new(MemoryWindowTracker::default()),
+            describe: format!("embedded store in {}", dir.display()),
+            embedded: Some(store),
+        })
+    }
+
+    /// Redis, shared by many instances.
+    /// Keys live under `BRIDGE_REDIS_PREFIX` (default `wa-sf:`).
+    pub async fn redis(url: &str) -> Result<Self, BoxError> {
+        let prefix = var("BRIDGE_REDIS_PREFIX").unwrap_or_else(|| "wa-sf:".into());
+        Ok(Self {
+            inbox: Arc::new(RedisQueue::connect(url, &prefix, "inbox").await?),
+            outbox: Arc::new(RedisQueue::connect(url, &prefix, "outbox").await?),
+            dedup: Arc::new(RedisDedupStore::connect(url, &format!("{prefix}dedup:")).await?),
+            window: Arc::new(RedisWindowTracker::connect(url, &format!("{prefix}window:")).await?),
+            describe: "Redis".into(),
+            embedded: None,
+        })
+    }
+
+    /// Nothing durable (tests).
+    pub fn memory() -> Result<Self, BoxError> {
+        Ok(Self {
+            inbox: Arc::new(MemoryQueue::new("inbox")?),
+            outbox: Arc::new(MemoryQueue::new("outbox")?),
+            dedup: Arc::new(MemoryDedupStore::new(100_000)),
+            window: Arc::new(MemoryWindowTracker::default()),
+            describe: "memory (not durable)".into(),
+            embedded: None,
+        })
     }
 }
 

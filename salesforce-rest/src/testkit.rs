@@ -127,6 +127,7 @@ impl MockFailure {
 
 #[derive(Default)]
 struct State {
+    latency_ms: AtomicU64,
     counter: AtomicU64,
     token_requests: AtomicU64,
     access_tokens: Mutex<HashSet<String>>,
@@ -355,6 +356,15 @@ impl MockOrg {
             .await;
     }
 
+    /// Makes every answer (token endpoint included) wait `latency` first, as a
+    /// busy org does.
+    pub fn set_latency(&self, latency: Duration) {
+        self.state.latency_ms.store(
+            u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
+            Ordering::SeqCst,
+        );
+    }
+
     /// The underlying wiremock server, to mount extra mocks.
     pub fn server(&self) -> &MockServer {
         &self.server
@@ -410,6 +420,16 @@ fn oauth_error(error: &str, description: &str) -> ResponseTemplate {
 
 impl Respond for Router {
     fn respond(&self, req: &Request) -> ResponseTemplate {
+        let answer = self.route(req);
+        match self.state.latency_ms.load(Ordering::SeqCst) {
+            0 => answer,
+            ms => answer.set_delay(Duration::from_millis(ms)),
+        }
+    }
+}
+
+impl Router {
+    fn route(&self, req: &Request) -> ResponseTemplate {
         let path = req.url.path().to_owned();
         if path == "/services/oauth2/token" {
             return self.token(req);

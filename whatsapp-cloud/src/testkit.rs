@@ -144,6 +144,7 @@ pub fn graph_error(code: i64) -> Value {
 
 #[derive(Default)]
 struct State {
+    latency_ms: AtomicU64,
     counter: AtomicU64,
     token_revoked: AtomicBool,
     subscribed: AtomicBool,
@@ -161,6 +162,16 @@ struct Router {
 
 impl Respond for Router {
     fn respond(&self, req: &Request) -> ResponseTemplate {
+        let answer = self.route(req);
+        match self.state.latency_ms.load(Ordering::SeqCst) {
+            0 => answer,
+            ms => answer.set_delay(Duration::from_millis(ms)),
+        }
+    }
+}
+
+impl Router {
+    fn route(&self, req: &Request) -> ResponseTemplate {
         let path = req.url.path().to_owned();
         if let Some(id) = path.strip_prefix("/media-download/") {
             return self.download(req, id);
@@ -538,6 +549,14 @@ impl MockGraph {
     /// Sets how many templates a list page holds (default 25).
     pub fn set_template_page_size(&self, size: u64) {
         self.state.template_page_size.store(size, Ordering::SeqCst);
+    }
+
+    /// Makes every answer wait `latency` first.
+    pub fn set_latency(&self, latency: Duration) {
+        self.state.latency_ms.store(
+            u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
+            Ordering::SeqCst,
+        );
     }
 
     /// The underlying wiremock server, to mount extra mocks.

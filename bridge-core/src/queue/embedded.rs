@@ -40,6 +40,11 @@ fn storage(e: impl std::fmt::Display) -> QueueError {
 }
 
 trait WriteOp: Send {
+    /// Whether the caller needs it on disk before it returns (an enqueue, a
+    /// checkpoint). Others (leases, acks, retries) ride on the next durable
+    /// commit: losing one in a crash only makes a job run again, which its
+    /// checkpoint makes harmless.
+    fn durable(&self) -> bool;
     fn apply(&mut self, txn: &WriteTransaction) -> Result<(), redb::Error>;
     fn finish(self: Box<Self>, committed: Result<(), StoreFailure>);
 }
@@ -47,6 +52,7 @@ trait WriteOp: Send {
 type OpResult<R> = Result<Result<R, QueueError>, redb::Error>;
 
 struct Op<R, F> {
+    durable: bool,
     f: Option<F>,
     out: Option<Result<R, QueueError>>,
     tx: oneshot::Sender<Result<R, QueueError>>,
@@ -57,6 +63,10 @@ where
     R: Send,
     F: FnOnce(&WriteTransaction) -> OpResult<R> + Send,
 {
+    fn durable(&self) -> bool {
+        self.durable
+    }
+
     fn apply(&mut self, txn: &WriteTransaction) -> Result<(), redb::Error> {
         if let Some(f) = self.f.take() {
             self.out = Some(f(txn)?);
@@ -197,13 +207,32 @@ impl EmbeddedStore {
         }
     }
 
+    /// A write that is on disk when it returns.
     async fn write<R, F>(&self, f: F) -> Result<R, QueueError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&WriteTransaction) -> OpResult<R> + Send + 'static,
+    {
+        self.submit(true, f).await
+    }
+
+    /// A write that may be lost in a crash (made durable by the next durable one).
+    async fn write_lazy<R, F>(&self, f: F) -> Result<R, QueueError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&WriteTransaction) -> OpResult<R> + Send + 'static,
+    {
+        self.submit(false, f).await
+    }
+
+    async fn submit<R, F>(&self, durable: bool, f: F) -> Result<R, QueueError>
     where
         R: Send + 'static,
         F: FnOnce(&WriteTransaction) -> OpResult<R> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
         let op = Box::new(Op {
+            durable,
             f: Some(f),
             out: None,
             tx,
@@ -242,8 +271,12 @@ fn writer_loop(db: &Database, rx: &mpsc::Receiver<Box<dyn WriteOp>>) {
                 Err(_) => break,
             }
         }
+        let durable = batch.iter().any(|op| op.durable());
         let committed = (|| -> Result<(), redb::Error> {
-            let txn = db.begin_write()?;
+            let mut txn = db.begin_write()?;
+            if !durable {
+                txn.set_durability(redb::Durability::None);
+            }
             for op in &mut batch {
                 op.apply(&txn)?;
             }
@@ -597,7 +630,7 @@ impl JobQueue for EmbeddedQueue {
         let now = millis(now);
         let until = now.saturating_add(duration_ms(visibility).max(1));
         self.store
-            .write(move |txn| {
+            .write_lazy(move |txn| {
                 let due: Vec<(i64, u64)> = txn
                     .open_table(names.ready())?
                     .range((i64::MIN, 0)..=(now, u64::MAX))?
@@ -652,7 +685,7 @@ impl JobQueue for EmbeddedQueue {
         let lease = lease.clone();
         let until = millis(now).saturating_add(self.retention_ms).max(1);
         self.store
-            .write(move |txn| {
+            .write_lazy(move |txn| {
                 let (seq, meta) = match Self::held(&names, txn, &lease)? {
                     Ok(held) => held,
                     Err(e) => return Ok(Err(e)),
@@ -677,7 +710,7 @@ impl JobQueue for EmbeddedQueue {
         let error = error.to_owned();
         let at = millis(retry_at);
         self.store
-            .write(move |txn| {
+            .write_lazy(move |txn| {
                 let (seq, mut meta) = match Self::held(&names, txn, &lease)? {
                     Ok(held) => held,
                     Err(e) => return Ok(Err(e)),
@@ -731,7 +764,7 @@ impl JobQueue for EmbeddedQueue {
         let lease = lease.clone();
         let now = millis(now);
         self.store
-            .write(move |txn| {
+            .write_lazy(move |txn| {
                 let (seq, mut meta) = match Self::held(&names, txn, &lease)? {
                     Ok(held) => held,
                     Err(e) => return Ok(Err(e)),

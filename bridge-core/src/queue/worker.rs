@@ -194,7 +194,7 @@ pub struct Worker;
 pub struct WorkerHandle {
     wake: Arc<Notify>,
     stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
+    task: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl WorkerHandle {
@@ -210,9 +210,11 @@ impl WorkerHandle {
 
     /// Stops leasing, lets running jobs finish within the grace period,
     /// releases the ones that did not, and returns.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(&self) {
         let _ = self.stop.send(true);
-        let _ = self.task.await;
+        if let Some(task) = self.task.lock().await.take() {
+            let _ = task.await;
+        }
     }
 }
 
@@ -240,7 +242,11 @@ impl Worker {
     ) -> WorkerHandle {
         let (stop, stop_rx) = watch::channel(false);
         let task = tokio::spawn(run(queue, handler, options, clock, wake.clone(), stop_rx));
-        WorkerHandle { wake, stop, task }
+        WorkerHandle {
+            wake,
+            stop,
+            task: tokio::sync::Mutex::new(Some(task)),
+        }
     }
 }
 

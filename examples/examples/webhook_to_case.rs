@@ -252,6 +252,7 @@ example's documentation for the environment variables it reads.";
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Command {
     /// Serve (or run the sandbox demo).
     Serve {

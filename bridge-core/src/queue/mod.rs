@@ -420,14 +420,17 @@ pub trait JobQueue: Send + Sync {
 /// to 7 days.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(8 * 24 * 3600);
 
+#[cfg_attr(not(any(feature = "embedded", feature = "redis")), allow(dead_code))]
 pub(crate) fn millis(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
 
+#[cfg_attr(not(any(feature = "embedded", feature = "redis")), allow(dead_code))]
 pub(crate) fn from_millis(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
+#[cfg_attr(not(any(feature = "embedded", feature = "redis")), allow(dead_code))]
 pub(crate) fn duration_ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }

@@ -261,7 +261,16 @@ impl Scripts {
 }
 
 /// A job queue on Redis Streams (feature `redis`), shared by any number of
-/// instances. Cheap to clone. See the [module docs](self) for the layout.
+/// instances. Cheap to clone.
+///
+/// Keys live under `<prefix><name>:`: a hash per job, the key index, a list
+/// per group, the stream of runnable group heads (consumer group `w`), sorted
+/// sets of lease deadlines, retries and live jobs, and a dead-letter stream.
+/// Every operation is one Lua script (atomic). Only the oldest job of a group
+/// is in the stream, which keeps one customer's jobs in order across
+/// instances; a lease that ran out (its instance died) is moved to the next
+/// leaser with `XCLAIM`, and the old holder's ack is refused. Durability is
+/// Redis's: run it with `appendonly yes`.
 #[derive(Clone)]
 pub struct RedisQueue {
     conn: ConnectionManager,

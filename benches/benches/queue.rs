@@ -1,7 +1,12 @@
 //! The durable queue: enqueue + lease + ack latency (p50 / p99) on the embedded
 //! store and on Redis, bytes per queued job, and messages per second end to end
 //! through the bridge's inbox and outbox with an in-process CRM.
-#![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::print_stdout,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -180,18 +180,43 @@ impl SendJob {
     }
 }
 
-fn wake(waker: Option<&Arc<Notify>>) {
-    if let Some(w) = waker {
-        w.notify_one();
+/// What the inbox and the outbox share: a queue, the clock, and the waker of
+/// the worker that drains it.
+#[derive(Clone)]
+struct Enqueuer {
+    queue: Arc<dyn JobQueue>,
+    clock: Arc<dyn Clock>,
+    waker: Option<Arc<Notify>>,
+}
+
+impl Enqueuer {
+    async fn put<T: Serialize>(
+        &self,
+        key: &str,
+        group: String,
+        payload: &T,
+    ) -> Result<Enqueued, QueueError> {
+        let payload =
+            serde_json::to_vec(payload).map_err(|e| QueueError::Invalid(e.to_string()))?;
+        let r = self
+            .queue
+            .enqueue(NewJob::new(key, group, payload), self.clock.now())
+            .await?;
+        if let Some(w) = &self.waker {
+            w.notify_one();
+        }
+        Ok(r)
+    }
+
+    async fn stats(&self) -> Result<QueueStats, QueueError> {
+        self.queue.stats(self.clock.now()).await
     }
 }
 
 /// The enqueue side of the inbox. Cheap to clone.
 #[derive(Clone)]
 pub struct Inbox {
-    queue: Arc<dyn JobQueue>,
-    clock: Arc<dyn Clock>,
-    waker: Option<Arc<Notify>>,
+    q: Enqueuer,
 }
 
 impl std::fmt::Debug for Inbox {
@@ -208,25 +233,12 @@ impl Inbox {
         waker: Option<Arc<Notify>>,
     ) -> Self {
         Self {
-            queue,
-            clock,
-            waker,
+            q: Enqueuer {
+                queue,
+                clock,
+                waker,
+            },
         }
-    }
-
-    async fn put(
-        &self,
-        key: String,
-        group: String,
-        event: &InboxEvent,
-    ) -> Result<Enqueued, QueueError> {
-        let payload = serde_json::to_vec(event).map_err(|e| QueueError::Invalid(e.to_string()))?;
-        let r = self
-            .queue
-            .enqueue(NewJob::new(key, group, payload), self.clock.now())
-            .await?;
-        wake(self.waker.as_ref());
-        Ok(r)
     }
 
     /// Enqueues a customer's message (idempotent by its dedup key; ordered per customer).
@@ -236,7 +248,7 @@ impl Inbox {
             .address()
             .map_or_else(|| format!("message:{}", m.id), |a| format!("customer:{a}"));
         let event = InboxEvent::Message { message: m.clone() };
-        self.put(m.dedup_key(), group, &event).await
+        self.q.put(&m.dedup_key(), group, &event).await
     }
 
     /// Enqueues a status (idempotent by message id and status).
@@ -247,7 +259,7 @@ impl Inbox {
             |r| format!("customer:{r}"),
         );
         let event = InboxEvent::Status { status: s.clone() };
-        self.put(key, group, &event).await
+        self.q.put(&key, group, &event).await
     }
 
     /// Enqueues every message and status of a WhatsApp notification. `Err`
@@ -282,7 +294,7 @@ impl Inbox {
 
     /// The queue's counters.
     pub async fn stats(&self) -> Result<QueueStats, QueueError> {
-        self.queue.stats(self.clock.now()).await
+        self.q.stats().await
     }
 }
 
@@ -305,9 +317,7 @@ pub fn status_from_whatsapp(s: &whatsapp_cloud::webhooks::Status) -> StatusUpdat
 /// The enqueue side of the outbox. Cheap to clone.
 #[derive(Clone)]
 pub struct Outbox {
-    queue: Arc<dyn JobQueue>,
-    clock: Arc<dyn Clock>,
-    waker: Option<Arc<Notify>>,
+    q: Enqueuer,
 }
 
 impl std::fmt::Debug for Outbox {
@@ -324,28 +334,23 @@ impl Outbox {
         waker: Option<Arc<Notify>>,
     ) -> Self {
         Self {
-            queue,
-            clock,
-            waker,
+            q: Enqueuer {
+                queue,
+                clock,
+                waker,
+            },
         }
     }
 
     /// Enqueues a send under an idempotency key (`reply:<message id>`,
     /// `payment_reminder:<invoice>:<due date>`...): the same key twice is one send.
     pub async fn enqueue(&self, key: &str, job: &SendJob) -> Result<Enqueued, QueueError> {
-        let payload = serde_json::to_vec(job).map_err(|e| QueueError::Invalid(e.to_string()))?;
-        let group = format!("customer:{}", job.to);
-        let r = self
-            .queue
-            .enqueue(NewJob::new(key, group, payload), self.clock.now())
-            .await?;
-        wake(self.waker.as_ref());
-        Ok(r)
+        self.q.put(key, format!("customer:{}", job.to), job).await
     }
 
     /// The queue's counters.
     pub async fn stats(&self) -> Result<QueueStats, QueueError> {
-        self.queue.stats(self.clock.now()).await
+        self.q.stats().await
     }
 }
 

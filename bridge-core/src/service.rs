@@ -54,7 +54,6 @@
 //! # }
 //! ```
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -66,16 +65,15 @@ use tokio::sync::Notify;
 use crate::audit;
 use crate::clock::Clock;
 use crate::dedup::Claim;
-use crate::error::BridgeError;
 use crate::inbound::InboundMessage;
 use crate::mapping::Action;
 use crate::pipeline::Bridge;
 use crate::queue::{
-    Enqueued, JobContext, JobError, JobHandler, JobQueue, NewJob, QueueError, QueueStats, Worker,
+    Enqueued, JobContext, JobError, JobHandler, JobQueue, QueueError, QueueStats, Worker,
     WorkerHandle, WorkerOptions,
 };
 use crate::replies;
-use crate::sender::{Outbound, SendReceipt, Sender};
+use crate::sender::{Outbound, Sender};
 use crate::window::Delivery;
 use crate::writer::WriteOutcome;
 
@@ -151,66 +149,6 @@ pub enum InboxEvent {
         /// The status.
         status: StatusUpdate,
     },
-}
-
-/// What an outbox job carries.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct SendJob {
-    /// The customer's address.
-    pub to: String,
-    /// The message.
-    pub message: Outbound,
-    /// Why it is sent (`acknowledgement`, `payment_reminder`...), for the audit trail.
-    pub purpose: String,
-    /// Send on the fallback channel instead of the primary one.
-    #[serde(default)]
-    pub fallback: bool,
-}
-
-impl SendJob {
-    /// A send on the primary channel.
-    pub fn new(to: impl Into<String>, message: Outbound, purpose: impl Into<String>) -> Self {
-        Self {
-            to: to.into(),
-            message,
-            purpose: purpose.into(),
-            fallback: false,
-        }
-    }
-}
-
-/// What the inbox and the outbox share: a queue, the clock, and the waker of
-/// the worker that drains it.
-#[derive(Clone)]
-struct Enqueuer {
-    queue: Arc<dyn JobQueue>,
-    clock: Arc<dyn Clock>,
-    waker: Option<Arc<Notify>>,
-}
-
-impl Enqueuer {
-    async fn put<T: Serialize>(
-        &self,
-        key: &str,
-        group: String,
-        payload: &T,
-    ) -> Result<Enqueued, QueueError> {
-        let payload =
-            serde_json::to_vec(payload).map_err(|e| QueueError::Invalid(e.to_string()))?;
-        let r = self
-            .queue
-            .enqueue(NewJob::new(key, group, payload), self.clock.now())
-            .await?;
-        if let Some(w) = &self.waker {
-            w.notify_one();
-        }
-        Ok(r)
-    }
-
-    async fn stats(&self) -> Result<QueueStats, QueueError> {
-        self.queue.stats(self.clock.now()).await
-    }
 }
 
 /// The enqueue side of the inbox. Cheap to clone.
@@ -314,73 +252,6 @@ pub fn status_from_whatsapp(s: &whatsapp_cloud::webhooks::Status) -> StatusUpdat
     }
 }
 
-/// The enqueue side of the outbox. Cheap to clone.
-#[derive(Clone)]
-pub struct Outbox {
-    q: Enqueuer,
-}
-
-impl std::fmt::Debug for Outbox {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Outbox").finish_non_exhaustive()
-    }
-}
-
-impl Outbox {
-    /// An outbox over a queue (`waker`: the outbox worker's).
-    pub fn new(
-        queue: Arc<dyn JobQueue>,
-        clock: Arc<dyn Clock>,
-        waker: Option<Arc<Notify>>,
-    ) -> Self {
-        Self {
-            q: Enqueuer {
-                queue,
-                clock,
-                waker,
-            },
-        }
-    }
-
-    /// Enqueues a send under an idempotency key (`reply:<message id>`,
-    /// `payment_reminder:<invoice>:<due date>`...): the same key twice is one send.
-    pub async fn enqueue(&self, key: &str, job: &SendJob) -> Result<Enqueued, QueueError> {
-        self.q.put(key, format!("customer:{}", job.to), job).await
-    }
-
-    /// The queue's counters.
-    pub async fn stats(&self) -> Result<QueueStats, QueueError> {
-        self.q.stats().await
-    }
-}
-
-/// What we sent recently (message id → customer and text), for resending on
-/// the fallback channel when a failed status arrives. Bounded.
-#[derive(Debug, Default)]
-struct SentLog {
-    order: VecDeque<String>,
-    by_id: HashMap<String, (String, String)>,
-}
-
-const SENT_LOG: usize = 100_000;
-
-impl SentLog {
-    fn remember(&mut self, id: &str, to: &str, text: &str) {
-        if self
-            .by_id
-            .insert(id.to_owned(), (to.to_owned(), text.to_owned()))
-            .is_none()
-        {
-            self.order.push_back(id.to_owned());
-        }
-        while self.order.len() > SENT_LOG {
-            if let Some(old) = self.order.pop_front() {
-                self.by_id.remove(&old);
-            }
-        }
-    }
-}
-
 /// A callback for every status that reaches the inbox worker.
 pub type StatusCallback = Arc<dyn Fn(&StatusUpdate) + Send + Sync>;
 
@@ -399,7 +270,7 @@ impl std::fmt::Debug for InboxHandler {
     }
 }
 
-fn payload_error(e: &serde_json::Error) -> JobError {
+pub(crate) fn payload_error(e: &serde_json::Error) -> JobError {
     JobError::permanent(format!(
         "the job's payload does not parse (written by another version?): {e}"
     ))
@@ -575,76 +446,6 @@ impl JobHandler for InboxHandler {
     }
 }
 
-/// The outbox worker's handler.
-pub struct OutboxHandler {
-    primary: Arc<dyn Sender>,
-    fallback: Option<Arc<dyn Sender>>,
-    outbox: Outbox,
-    bridge: Bridge,
-    sent: Arc<Mutex<SentLog>>,
-}
-
-impl std::fmt::Debug for OutboxHandler {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OutboxHandler").finish_non_exhaustive()
-    }
-}
-
-#[async_trait]
-impl JobHandler for OutboxHandler {
-    async fn handle(&self, cx: &JobContext<'_>) -> Result<(), JobError> {
-        let job: SendJob =
-            serde_json::from_slice(&cx.job().payload).map_err(|e| payload_error(&e))?;
-        if let Some(done) = cx.job().checkpoint.as_deref() {
-            // Sent by an earlier attempt that did not get to ack: never twice.
-            if let Ok(receipt) = serde_json::from_slice::<SendReceipt>(done)
-                && let Some(id) = &receipt.message_id
-            {
-                self.bridge.guard.note_sent(id);
-            }
-            return Ok(());
-        }
-        let sender = match (job.fallback, &self.fallback) {
-            (false, _) => &self.primary,
-            (true, Some(f)) => f,
-            (true, None) => {
-                return Err(JobError::permanent(
-                    "a fallback send, but no fallback channel is configured",
-                ));
-            }
-        };
-        match sender.send(&job.to, &job.message).await {
-            Ok(receipt) => {
-                let bytes = serde_json::to_vec(&receipt).unwrap_or_default();
-                if let Err(e) = cx.checkpoint(&bytes).await {
-                    tracing::warn!(error = %e, "sent, but the message id could not be recorded");
-                }
-                if let Some(id) = &receipt.message_id {
-                    self.bridge.guard.note_sent(id);
-                    audit::message_sent(&receipt.channel, &job.to, id, &job.purpose);
-                    if !job.fallback
-                        && self.fallback.is_some()
-                        && let Ok(mut log) = self.sent.lock()
-                    {
-                        log.remember(id, &job.to, &job.message.text);
-                    }
-                }
-                Ok(())
-            }
-            Err(e) if e.unreachable && !job.fallback && self.fallback.is_some() => {
-                let mut next = job.clone();
-                next.fallback = true;
-                self.outbox
-                    .enqueue(&format!("{}:fallback", cx.job().key), &next)
-                    .await?;
-                tracing::info!(from = %e.channel, "customer unreachable; falling back");
-                Ok(())
-            }
-            Err(e) => Err(JobError::from(BridgeError::Send(e))),
-        }
-    }
-}
-
 /// The bridge with its inbox and outbox workers running.
 #[derive(Debug)]
 pub struct BridgeService {
@@ -719,7 +520,7 @@ impl BridgeService {
             primary,
             fallback: options.fallback.clone(),
             outbox: outbox.clone(),
-            bridge: bridge.clone(),
+            guard: bridge.guard.clone(),
             sent: sent.clone(),
         };
         let outbox_worker = Worker::spawn_with_waker(
@@ -765,19 +566,7 @@ impl BridgeService {
     /// `timeout` (retries scheduled later count as waiting). For tests and
     /// one-shot tools.
     pub async fn drain(&self, timeout: Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let idle = |s: Result<QueueStats, QueueError>| {
-                s.is_ok_and(|s| s.depth == 0 && s.in_flight == 0)
-            };
-            if idle(self.inbox.stats().await) && idle(self.outbox.stats().await) {
-                return true;
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return false;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        wait_idle(&[&self.inbox.q, &self.outbox.q], timeout).await
     }
 
     /// Stops both workers gracefully (running jobs finish or are released).
@@ -787,25 +576,31 @@ impl BridgeService {
     }
 }
 
-/// The sender of a bridge built without one: every send is a permanent failure.
-struct NoSender;
-
-#[async_trait]
-impl Sender for NoSender {
-    fn channel(&self) -> &str {
-        "none"
-    }
-    async fn send(
-        &self,
-        _to: &str,
-        _m: &Outbound,
-    ) -> Result<SendReceipt, crate::sender::SendError> {
-        Err(crate::sender::SendError::new(
-            "none",
-            "the bridge has no sender configured",
-        ))
+/// Waits until the queues have nothing waiting or in flight, or until `timeout`.
+async fn wait_idle(queues: &[&Enqueuer], timeout: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let mut idle = true;
+        for q in queues {
+            idle &= q
+                .stats()
+                .await
+                .is_ok_and(|s| s.depth == 0 && s.in_flight == 0);
+        }
+        if idle {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+mod outbox;
+
+use outbox::{Enqueuer, NoSender, SentLog};
+pub use outbox::{Outbox, OutboxHandler, SendJob, SendService};
 
 #[cfg(test)]
 mod tests;

@@ -4,7 +4,9 @@ use super::*;
 use crate::clock::{ManualClock, SystemClock};
 use crate::dedup::{DedupStore, MemoryDedupStore};
 use crate::inbound::Channel;
-use crate::queue::{Lease, MemoryQueue, RetryPolicy};
+use crate::BridgeError;
+use crate::queue::{Lease, MemoryQueue, NewJob, RetryPolicy};
+use crate::sender::SendReceipt;
 use crate::sender::{RecordingSender, SendError};
 use crate::writer::RecordWriter;
 
@@ -221,7 +223,7 @@ async fn after_a_crash_the_next_attempt_neither_writes_nor_sends_again() {
         primary: wa.clone(),
         fallback: None,
         outbox: outbox.clone(),
-        bridge,
+        guard: bridge.guard.clone(),
         sent,
     };
     let inbox = Inbox::new(inbox_q.clone(), clock.clone(), None);

@@ -1,0 +1,306 @@
+//! The outbox: every message we send is a job, sent once.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+
+use super::payload_error;
+use crate::audit;
+use crate::clock::Clock;
+use crate::error::BridgeError;
+use crate::pipeline::LoopGuard;
+use crate::queue::{
+    Enqueued, JobContext, JobError, JobHandler, JobQueue, NewJob, QueueError, QueueStats,
+};
+use crate::sender::{Outbound, SendReceipt, Sender};
+
+/// What an outbox job carries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct SendJob {
+    /// The customer's address.
+    pub to: String,
+    /// The message.
+    pub message: Outbound,
+    /// Why it is sent (`acknowledgement`, `payment_reminder`...), for the audit trail.
+    pub purpose: String,
+    /// Send on the fallback channel instead of the primary one.
+    #[serde(default)]
+    pub fallback: bool,
+}
+
+impl SendJob {
+    /// A send on the primary channel.
+    pub fn new(to: impl Into<String>, message: Outbound, purpose: impl Into<String>) -> Self {
+        Self {
+            to: to.into(),
+            message,
+            purpose: purpose.into(),
+            fallback: false,
+        }
+    }
+}
+
+/// What the inbox and the outbox share: a queue, the clock, and the waker of
+/// the worker that drains it.
+#[derive(Clone)]
+pub(super) struct Enqueuer {
+    pub(super) queue: Arc<dyn JobQueue>,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) waker: Option<Arc<Notify>>,
+}
+
+impl Enqueuer {
+    pub(super) async fn put<T: Serialize>(
+        &self,
+        key: &str,
+        group: String,
+        payload: &T,
+    ) -> Result<Enqueued, QueueError> {
+        let payload =
+            serde_json::to_vec(payload).map_err(|e| QueueError::Invalid(e.to_string()))?;
+        let r = self
+            .queue
+            .enqueue(NewJob::new(key, group, payload), self.clock.now())
+            .await?;
+        if let Some(w) = &self.waker {
+            w.notify_one();
+        }
+        Ok(r)
+    }
+
+    pub(super) async fn stats(&self) -> Result<QueueStats, QueueError> {
+        self.queue.stats(self.clock.now()).await
+    }
+}
+
+/// The enqueue side of the outbox. Cheap to clone.
+#[derive(Clone)]
+pub struct Outbox {
+    pub(super) q: Enqueuer,
+}
+
+impl std::fmt::Debug for Outbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outbox").finish_non_exhaustive()
+    }
+}
+
+impl Outbox {
+    /// An outbox over a queue (`waker`: the outbox worker's).
+    pub fn new(
+        queue: Arc<dyn JobQueue>,
+        clock: Arc<dyn Clock>,
+        waker: Option<Arc<Notify>>,
+    ) -> Self {
+        Self {
+            q: Enqueuer {
+                queue,
+                clock,
+                waker,
+            },
+        }
+    }
+
+    /// Enqueues a send under an idempotency key (`reply:<message id>`,
+    /// `payment_reminder:<invoice>:<due date>`...): the same key twice is one send.
+    pub async fn enqueue(&self, key: &str, job: &SendJob) -> Result<Enqueued, QueueError> {
+        self.q.put(key, format!("customer:{}", job.to), job).await
+    }
+
+    /// The queue's counters.
+    pub async fn stats(&self) -> Result<QueueStats, QueueError> {
+        self.q.stats().await
+    }
+}
+
+/// What we sent recently (message id → customer and text), for resending on
+/// the fallback channel when a failed status arrives. Bounded.
+#[derive(Debug, Default)]
+pub(super) struct SentLog {
+    order: VecDeque<String>,
+    pub(super) by_id: HashMap<String, (String, String)>,
+}
+
+const SENT_LOG: usize = 100_000;
+
+impl SentLog {
+    pub(super) fn remember(&mut self, id: &str, to: &str, text: &str) {
+        if self
+            .by_id
+            .insert(id.to_owned(), (to.to_owned(), text.to_owned()))
+            .is_none()
+        {
+            self.order.push_back(id.to_owned());
+        }
+        while self.order.len() > SENT_LOG {
+            if let Some(old) = self.order.pop_front() {
+                self.by_id.remove(&old);
+            }
+        }
+    }
+}
+
+/// The outbox worker's handler.
+pub struct OutboxHandler {
+    pub(super) primary: Arc<dyn Sender>,
+    pub(super) fallback: Option<Arc<dyn Sender>>,
+    pub(super) outbox: Outbox,
+    pub(super) guard: Arc<LoopGuard>,
+    pub(super) sent: Arc<Mutex<SentLog>>,
+}
+
+impl std::fmt::Debug for OutboxHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutboxHandler").finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl JobHandler for OutboxHandler {
+    async fn handle(&self, cx: &JobContext<'_>) -> Result<(), JobError> {
+        let job: SendJob =
+            serde_json::from_slice(&cx.job().payload).map_err(|e| payload_error(&e))?;
+        if let Some(done) = cx.job().checkpoint.as_deref() {
+            // Sent by an earlier attempt that did not get to ack: never twice.
+            if let Ok(receipt) = serde_json::from_slice::<SendReceipt>(done)
+                && let Some(id) = &receipt.message_id
+            {
+                self.guard.note_sent(id);
+            }
+            return Ok(());
+        }
+        let sender = match (job.fallback, &self.fallback) {
+            (false, _) => &self.primary,
+            (true, Some(f)) => f,
+            (true, None) => {
+                return Err(JobError::permanent(
+                    "a fallback send, but no fallback channel is configured",
+                ));
+            }
+        };
+        match sender.send(&job.to, &job.message).await {
+            Ok(receipt) => {
+                let bytes = serde_json::to_vec(&receipt).unwrap_or_default();
+                if let Err(e) = cx.checkpoint(&bytes).await {
+                    tracing::warn!(error = %e, "sent, but the message id could not be recorded");
+                }
+                if let Some(id) = &receipt.message_id {
+                    self.guard.note_sent(id);
+                    audit::message_sent(&receipt.channel, &job.to, id, &job.purpose);
+                    if !job.fallback
+                        && self.fallback.is_some()
+                        && let Ok(mut log) = self.sent.lock()
+                    {
+                        log.remember(id, &job.to, &job.message.text);
+                    }
+                }
+                Ok(())
+            }
+            Err(e) if e.unreachable && !job.fallback && self.fallback.is_some() => {
+                let mut next = job.clone();
+                next.fallback = true;
+                self.outbox
+                    .enqueue(&format!("{}:fallback", cx.job().key), &next)
+                    .await?;
+                tracing::info!(from = %e.channel, "customer unreachable; falling back");
+                Ok(())
+            }
+            Err(e) => Err(JobError::from(BridgeError::Send(e))),
+        }
+    }
+}
+
+/// The sender of a bridge built without one: every send is a permanent failure.
+pub(super) struct NoSender;
+
+#[async_trait]
+impl Sender for NoSender {
+    fn channel(&self) -> &str {
+        "none"
+    }
+    async fn send(
+        &self,
+        _to: &str,
+        _m: &Outbound,
+    ) -> Result<SendReceipt, crate::sender::SendError> {
+        Err(crate::sender::SendError::new(
+            "none",
+            "the bridge has no sender configured",
+        ))
+    }
+}
+
+/// An outbox with its worker running, for programs that only send
+/// (reminders, notifications): enqueue under ledger keys, then drain.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # #[cfg(feature = "embedded")] {
+/// use std::sync::Arc;
+/// use bridge_core::clock::SystemClock;
+/// use bridge_core::queue::{Enqueued, MemoryQueue, WorkerOptions};
+/// use bridge_core::sender::{Outbound, RecordingSender};
+/// use bridge_core::service::{SendJob, SendService};
+///
+/// let whatsapp = Arc::new(RecordingSender::new("WhatsApp"));
+/// let svc = SendService::start(whatsapp.clone(), Arc::new(MemoryQueue::new("outbox")?), WorkerOptions::default(), Arc::new(SystemClock));
+/// let job = SendJob::new("14155550123", Outbound::text("Your payment of $1,499.99 is due on 04/30/2025."), "payment_reminder");
+/// // The key is the ledger entry: the same reminder twice is one send.
+/// assert!(matches!(svc.outbox().enqueue("payment_reminder:a0B1:2025-04-30", &job).await?, Enqueued::New(_)));
+/// assert!(matches!(svc.outbox().enqueue("payment_reminder:a0B1:2025-04-30", &job).await?, Enqueued::Duplicate(_)));
+/// svc.drain(std::time::Duration::from_secs(5)).await;
+/// assert_eq!(whatsapp.sent().len(), 1);
+/// svc.shutdown().await;
+/// # }
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct SendService {
+    outbox: Outbox,
+    worker: crate::queue::WorkerHandle,
+}
+
+impl SendService {
+    /// Starts the outbox worker over a sender.
+    pub fn start(
+        sender: Arc<dyn Sender>,
+        queue: Arc<dyn JobQueue>,
+        workers: crate::queue::WorkerOptions,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let wake = Arc::new(Notify::new());
+        let outbox = Outbox::new(queue.clone(), clock.clone(), Some(wake.clone()));
+        let handler = OutboxHandler {
+            primary: sender,
+            fallback: None,
+            outbox: outbox.clone(),
+            guard: Arc::new(LoopGuard::default()),
+            sent: Arc::default(),
+        };
+        let worker =
+            crate::queue::Worker::spawn_with_waker(queue, Arc::new(handler), workers, clock, wake);
+        Self { outbox, worker }
+    }
+
+    /// The outbox.
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    /// Waits until nothing is waiting or in flight (retries scheduled later
+    /// count as waiting), or until `timeout`.
+    pub async fn drain(&self, timeout: std::time::Duration) -> bool {
+        super::wait_idle(&[&self.outbox.q], timeout).await
+    }
+
+    /// Stops the worker gracefully.
+    pub async fn shutdown(&self) {
+        self.worker.shutdown().await;
+    }
+}

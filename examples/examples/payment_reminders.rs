@@ -5,12 +5,18 @@
 //! outside the 24-hour window, and a follow-up when an invoice is still unpaid
 //! 24 hours later.
 //!
+//! Every send goes through the outbox under a ledger key (template, invoice,
+//! due date): run it as often as you like, from several machines at once, and
+//! each reminder and follow-up goes out once (retried on transient errors,
+//! dead-lettered with its error otherwise).
+//!
 //! ```text
 //! cargo run --example payment_reminders               # sends
 //! cargo run --example payment_reminders -- --dry-run  # prints what would be sent
 //! ```
 //!
-//! Reads `WHATSAPP_*` and `SALESFORCE_*` (real APIs when set). Template names:
+//! Reads `WHATSAPP_*` and `SALESFORCE_*` (real APIs when set), `REDIS_URL` or
+//! `BRIDGE_DATA_DIR` (the ledger: `<dir>/payment_reminders`). Template names:
 //! `payment_reminder` and `payment_reminder_followup` (en_US), each with
 //! {{1}} name, {{2}} amount, {{3}} due date and a URL button.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -18,11 +24,13 @@
 use bridge_core::format;
 use bridge_core::replies::{payment_reminder, payment_reminder_text};
 use chrono::{Duration, NaiveDate, Utc};
-use examples::{Backends, BoxError};
+use bridge_core::queue::Enqueued;
+use bridge_core::sender::Outbound;
+use bridge_core::service::SendJob;
+use examples::{Backends, BoxError, Stores};
 use salesforce_rest::records::DynamicRecord;
 use salesforce_rest::soql::Soql;
 use serde_json::{Value, json};
-use whatsapp_cloud::messages::Message;
 
 /// Where the data lives: an invoice object or Opportunities.
 #[derive(Debug, Clone, Copy)]
@@ -67,6 +75,8 @@ pub struct Sent {
     pub reminders: Vec<String>,
     /// Follow-ups.
     pub follow_ups: Vec<String>,
+    /// Reminders the ledger says went out on an earlier run.
+    pub already_sent: usize,
 }
 
 fn cents(v: &Value) -> Option<i64> {
@@ -82,6 +92,7 @@ fn cents(v: &Value) -> Option<i64> {
 /// Runs the job for `today`.
 pub async fn run(
     b: &Backends,
+    stores: &Stores,
     f: Fields,
     today: NaiveDate,
     dry_run: bool,
@@ -92,9 +103,13 @@ pub async fn run(
         b.describe(),
         if dry_run { ", dry run" } else { "" }
     );
-    if let Some(org) = &b.org {
+    if let Some(org) = &b.org
+        && org.records(f.object).is_empty()
+    {
         seed(org, f, today);
     }
+    let svc = examples::send_service(b, stores);
+    let mut to_mark = Vec::new();
     let mut sent = Sent::default();
     // Due in 48 hours: the first reminder. Due in 24 hours, reminded, unpaid: the follow-up.
     for (due, follow_up) in [
@@ -144,12 +159,21 @@ pub async fn run(
             if dry_run {
                 println!("   would send {line}");
             } else {
-                let receipt = b.whatsapp.send(Message::new(phone, template)).await?;
-                println!("-> sent {line} ({})", receipt.message_id().unwrap_or("-"));
-                if let Some(rid) = row.id() {
-                    b.salesforce
-                        .update_dynamic(f.object, &rid, &DynamicRecord::new().set(f.reminded, true))
-                        .await?;
+                let job = SendJob::new(
+                    phone,
+                    Outbound::whatsapp(template, payment_reminder_text(amount, due)),
+                    template_name,
+                );
+                // The ledger entry: one send per template, invoice and due date.
+                let key = format!("{template_name}:{id}:{due}");
+                if let Enqueued::Duplicate(_) = svc.outbox().enqueue(&key, &job).await? {
+                    println!("   already sent {line}");
+                    sent.already_sent += 1;
+                    continue;
+                }
+                println!("-> queued {line}");
+                if let (false, Some(rid)) = (follow_up, row.id()) {
+                    to_mark.push(rid);
                 }
             }
             if follow_up {
@@ -158,6 +182,15 @@ pub async fn run(
                 sent.reminders.push(line);
             }
         }
+    }
+    if !svc.drain(std::time::Duration::from_secs(120)).await {
+        println!("some sends are still waiting for a retry; they stay in the outbox for the next run");
+    }
+    svc.shutdown().await;
+    for rid in to_mark {
+        b.salesforce
+            .update_dynamic(f.object, &rid, &DynamicRecord::new().set(f.reminded, true))
+            .await?;
     }
     Ok(sent)
 }
@@ -181,10 +214,20 @@ fn seed(org: &salesforce_rest::testkit::MockOrg, f: Fields, today: NaiveDate) {
     }
 }
 
+const USAGE: &str = "usage: payment_reminders [--dry-run] [--object Invoice__c|Opportunity]";
+
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     examples::init_tracing();
-    let args: Vec<String> = std::env::args().collect();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}\n\nSends the payment_reminder template for invoices due in 48 hours and a follow-up\nfor those still unpaid a day later. Reads WHATSAPP_*, SALESFORCE_*, REDIS_URL, BRIDGE_DATA_DIR.");
+        return Ok(());
+    }
+    if let Err(e) = examples::check_flags(&args, &["--dry-run"], &["--object"]) {
+        eprintln!("error: {e}\n{USAGE}");
+        std::process::exit(2);
+    }
     let dry_run = args.iter().any(|a| a == "--dry-run");
     let fields = match args
         .iter()
@@ -199,11 +242,13 @@ async fn main() -> Result<(), BoxError> {
         }
     };
     let b = Backends::from_env().await?;
-    let sent = run(&b, fields, Utc::now().date_naive(), dry_run).await?;
+    let stores = Stores::for_tool("payment_reminders").await?;
+    let sent = run(&b, &stores, fields, Utc::now().date_naive(), dry_run).await?;
     println!(
-        "\n{} reminder(s), {} follow-up(s){}",
+        "\n{} reminder(s), {} follow-up(s), {} already sent earlier{}",
         sent.reminders.len(),
         sent.follow_ups.len(),
+        sent.already_sent,
         if dry_run {
             " (dry run: nothing sent)"
         } else {

@@ -260,9 +260,33 @@ impl Stores {
         }
     }
 
+    /// For a one-shot tool (`payment_reminders`...): Redis when `REDIS_URL`
+    /// is set, else its own embedded store in `<data dir>/<tool>`, so that it
+    /// can run while `webhook_to_case` holds the data directory.
+    pub async fn for_tool(tool: &str) -> Result<Self, BoxError> {
+        match var("REDIS_URL") {
+            Some(url) => Self::redis(&url).await,
+            None => Self::embedded(&data_dir().join(tool)),
+        }
+    }
+
     /// The embedded durable store in a directory (one instance).
     pub fn embedded(dir: &std::path::Path) -> Result<Self, BoxError> {
-        let store = EmbeddedStore::open(dir)?;
+        // Another process may hold it for a moment (two runs of a tool at
+        // once): wait a little before giving up.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let store = loop {
+            match EmbeddedStore::open(dir) {
+                Ok(store) => break store,
+                Err(e) if e.to_string().contains("already open") && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                Err(e) if e.to_string().contains("already open") => {
+                    return Err(format!("{e}: another process holds {} (is webhook_to_case running there?); set BRIDGE_DATA_DIR to another directory, or share state through REDIS_URL", dir.display()).into());
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
         Ok(Self {
             inbox: Arc::new(store.queue("inbox")?),
             outbox: Arc::new(store.queue("outbox")?),
@@ -298,6 +322,35 @@ impl Stores {
             embedded: None,
         })
     }
+}
+
+/// Starts the outbox worker of a one-shot tool over the WhatsApp client.
+pub fn send_service(b: &Backends, stores: &Stores) -> bridge_core::service::SendService {
+    bridge_core::service::SendService::start(
+        Arc::new(b.whatsapp.clone()),
+        stores.outbox.clone(),
+        bridge_core::queue::WorkerOptions::default().concurrency(8),
+        Arc::new(bridge_core::clock::SystemClock),
+    )
+}
+
+/// Checks a tool's flags: every argument must be known (`--flag` or
+/// `--flag VALUE`); unknown ones are an error naming them, never ignored.
+pub fn check_flags(args: &[String], switches: &[&str], with_value: &[&str]) -> Result<(), String> {
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if switches.contains(&a.as_str()) {
+            continue;
+        }
+        if with_value.contains(&a.as_str()) {
+            if it.next().is_none() {
+                return Err(format!("{a} needs a value"));
+            }
+            continue;
+        }
+        return Err(format!("unknown argument {a:?} (known: {})", switches.iter().chain(with_value).copied().collect::<Vec<_>>().join(", ")));
+    }
+    Ok(())
 }
 
 /// Starts `tracing` output (`RUST_LOG` controls it; warnings by default).

@@ -66,17 +66,17 @@ async fn lead_capture_keeps_one_lead_per_customer() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn payment_reminders_send_and_dry_run_does_not() {
     let b = Backends::sandbox().await.unwrap();
+    let stores = examples::Stores::memory().unwrap();
     let today = chrono::Utc::now().date_naive();
-    let dry = payment_reminders::run(&b, payment_reminders_fields(), today, true)
+    let dry = payment_reminders::run(&b, &stores, payment_reminders_fields(), today, true)
         .await
         .unwrap();
     assert_eq!((dry.reminders.len(), dry.follow_ups.len()), (1, 1));
     assert!(b.graph.as_ref().unwrap().sent_messages().await.is_empty());
-    let b = Backends::sandbox().await.unwrap();
-    let sent = payment_reminders::run(&b, payment_reminders_fields(), today, false)
+    let sent = payment_reminders::run(&b, &stores, payment_reminders_fields(), today, false)
         .await
         .unwrap();
     assert!(sent.reminders[0].contains("$1,499.99"));
@@ -86,6 +86,30 @@ async fn payment_reminders_send_and_dry_run_does_not() {
         msgs[0]["template"]["components"][0]["parameters"][1]["currency"]["amount_1000"],
         1_499_990
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payment_reminders_go_out_once_across_reruns_and_concurrent_runs() {
+    let b = Backends::sandbox().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let today = chrono::Utc::now().date_naive();
+    for _ in 0..3 {
+        // A fresh process each time: the ledger is on disk.
+        let stores = examples::Stores::embedded(dir.path()).unwrap();
+        payment_reminders::run(&b, &stores, payment_reminders_fields(), today, false)
+            .await
+            .unwrap();
+    }
+    let stores = examples::Stores::embedded(dir.path()).unwrap();
+    let (x, y) = tokio::join!(
+        payment_reminders::run(&b, &stores, payment_reminders_fields(), today, false),
+        payment_reminders::run(&b, &stores, payment_reminders_fields(), today, false),
+    );
+    // The first reminder is no longer selected (its invoice is marked); the
+    // follow-up is, and the ledger stops it in both runs.
+    assert_eq!(x.unwrap().already_sent + y.unwrap().already_sent, 2);
+    let msgs = b.graph.as_ref().unwrap().sent_messages().await;
+    assert_eq!(msgs.len(), 2, "one reminder and one follow-up, whatever the runs");
 }
 
 fn payment_reminders_fields() -> payment_reminders::Fields {

@@ -1,40 +1,51 @@
-//! Appointment reminders: 24 hours ahead, the `appointment_reminder` template
-//! with the date and time in US formats and two quick-reply buttons (confirm /
-//! reschedule); the button replies that come back by webhook are handled:
-//! confirm updates the appointment, reschedule opens a Task and answers with a
-//! list of new slots (free-form: the customer just wrote, the window is open).
+//! Appointment reminders: one `appointment_reminder` template per appointment
+//! when it is less than 24 hours away, with the date and time in US formats and
+//! two quick-reply buttons (confirm / reschedule); the button replies that come
+//! back by webhook are handled: confirm updates the appointment, reschedule
+//! opens a Task and answers with a list of new slots (free-form: the customer
+//! just wrote, the window is open), and picking a slot books it.
+//!
+//! Every send goes through the outbox under a ledger key (the appointment and
+//! its start time): run it every hour or every minute, the reminder goes out
+//! once; a rescheduled appointment gets a new one.
 //!
 //! ```text
 //! cargo run --example appointment_reminders
 //! ```
 //!
-//! Reads `WHATSAPP_*` and `SALESFORCE_*` (real APIs when set). The sandbox seeds
+//! Reads `WHATSAPP_*` and `SALESFORCE_*` (real APIs when set), `REDIS_URL` or
+//! `BRIDGE_DATA_DIR` (the ledger: `<dir>/appointment_reminders`). The sandbox seeds
 //! `Appointment__c` records (`Start__c`, `Time_Zone__c`, `Customer_Phone__c`,
 //! `Customer_Name__c`, `Status__c`).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use bridge_core::format;
+use bridge_core::queue::Enqueued;
 use bridge_core::replies::{
     appointment_reminder, appointment_reminder_text, parse_appointment_reply,
 };
+use bridge_core::sender::Outbound;
+use bridge_core::service::{SendJob, SendService};
 use chrono::{DateTime, Duration, Utc};
-use examples::{Backends, BoxError};
+use examples::{Backends, BoxError, Stores};
 use salesforce_rest::SalesforceId;
 use salesforce_rest::records::{DynamicRecord, Field, SfDateTime, Task};
 use salesforce_rest::soql::Soql;
 use serde_json::{Value, json};
-use whatsapp_cloud::messages::{Interactive, ListRow, ListSection, Message};
+use whatsapp_cloud::messages::{Interactive, ListRow, ListSection};
 use whatsapp_cloud::testkit::{payloads, signed_webhook};
 use whatsapp_cloud::webhooks::{Event, MessageContent};
 
-/// Sends tomorrow's reminders; returns `(appointment id, phone)` of each.
+/// Queues the reminder of every appointment starting within 24 hours that
+/// has not had one; returns `(appointment id, phone)` of each new one.
 pub async fn send_reminders(
     b: &Backends,
+    svc: &SendService,
     now: DateTime<Utc>,
 ) -> Result<Vec<(String, String)>, BoxError> {
     let soql = Soql::new("SELECT Id, Start__c, Time_Zone__c, Customer_Phone__c, Customer_Name__c FROM Appointment__c WHERE Start__c > {} AND Start__c <= {} AND Status__c = 'Scheduled'")
-        .bind(now + Duration::hours(23))
-        .bind(now + Duration::hours(25))
+        .bind(now)
+        .bind(now + Duration::hours(24))
         .build()?;
     let rows = b
         .salesforce
@@ -69,7 +80,15 @@ pub async fn send_reminders(
             zone,
             id.as_str(),
         );
-        b.whatsapp.send(Message::new(phone, t)).await?;
+        let key = format!("appointment_reminder:{id}:{}", start.0.timestamp());
+        let job = SendJob::new(
+            phone,
+            Outbound::whatsapp(t, appointment_reminder_text(start.0, zone)),
+            "appointment_reminder",
+        );
+        if let Enqueued::Duplicate(_) = svc.outbox().enqueue(&key, &job).await? {
+            continue;
+        }
         println!(
             "-> {name} ({}): {}  [Confirm] [Reschedule]",
             format::phone::format_or_raw(phone),
@@ -80,14 +99,75 @@ pub async fn send_reminders(
     Ok(sent)
 }
 
-/// Handles a verified webhook with button replies; returns what was done.
+/// Answers a customer through the outbox, once per message answered.
+async fn answer(
+    svc: &SendService,
+    to: &str,
+    reply_to: &str,
+    message: Outbound,
+) -> Result<(), BoxError> {
+    let job = SendJob::new(to, message.reply_to(reply_to), "appointment_reply");
+    svc.outbox()
+        .enqueue(&format!("reply:{reply_to}"), &job)
+        .await?;
+    Ok(())
+}
+
+/// Books a slot picked from the list (`SLOT:<appointment id>:<unix time>`).
+async fn book(
+    b: &Backends,
+    svc: &SendService,
+    from: &str,
+    message_id: &str,
+    row: &str,
+) -> Result<Option<String>, BoxError> {
+    let Some((id, at)) = row.strip_prefix("SLOT:").and_then(|r| r.rsplit_once(':')) else {
+        return Ok(None);
+    };
+    let (id, Some(start)) = (
+        SalesforceId::parse(id)?,
+        at.parse().ok().and_then(|t| DateTime::from_timestamp(t, 0)),
+    ) else {
+        return Ok(None);
+    };
+    b.salesforce
+        .update_dynamic(
+            "Appointment__c",
+            &id,
+            &DynamicRecord::new()
+                .set("Start__c", SfDateTime(start).to_salesforce())
+                .set("Status__c", "Scheduled"),
+        )
+        .await?;
+    let text = format!(
+        "You're booked: {}. See you then!",
+        format::date_time(start, chrono_tz::America::New_York)
+    );
+    answer(svc, from, message_id, Outbound::text(text)).await?;
+    println!(
+        "<- {}: picked a slot => Appointment {id} moved",
+        format::phone::format_or_raw(from)
+    );
+    Ok(Some(format!("booked {id}")))
+}
+
+/// Handles a verified webhook with button and list replies; returns what was done.
 pub async fn handle_replies(
     b: &Backends,
+    svc: &SendService,
     notification: &whatsapp_cloud::webhooks::Notification,
 ) -> Result<Vec<String>, BoxError> {
     let mut done = Vec::new();
     for event in notification.events() {
         let Event::Message(m) = event else { continue };
+        if let MessageContent::Interactive(
+            whatsapp_cloud::webhooks::InteractiveReply::ListReply { id, .. },
+        ) = &m.message.content
+        {
+            let from = m.sender_wa_id().unwrap_or_default();
+            done.extend(book(b, svc, from, &m.message.id, id).await?);
+            continue;
+        }
         let payload = match &m.message.content {
             MessageContent::Button {
                 payload: Some(p), ..
@@ -111,9 +191,13 @@ pub async fn handle_replies(
                         &DynamicRecord::new().set("Status__c", "Confirmed"),
                     )
                     .await?;
-                b.whatsapp
-                    .send_text(from, "Thanks, your appointment is confirmed. See you then!")
-                    .await?;
+                answer(
+                    svc,
+                    from,
+                    &m.message.id,
+                    Outbound::text("Thanks, your appointment is confirmed. See you then!"),
+                )
+                .await?;
                 println!(
                     "<- {}: Confirm   => Appointment {id} confirmed",
                     format::phone::format_or_raw(from)
@@ -126,13 +210,21 @@ pub async fn handle_replies(
                 task.what_id = Field::Value(id.to_string());
                 task.status = Field::Value("Not Started".into());
                 let task_id = b.salesforce.create(&task).await?;
-                let tomorrow = (Utc::now() + Duration::days(2)).date_naive();
-                let rows = ["9:00 AM", "11:30 AM", "2:30 PM"]
+                let day = (Utc::now() + Duration::days(2)).date_naive();
+                let eastern = chrono_tz::America::New_York;
+                let rows = [(9, 0), (11, 30), (14, 30)]
                     .iter()
-                    .enumerate()
-                    .map(|(i, t)| {
-                        ListRow::new(format!("SLOT:{id}:{i}"), *t)
-                            .description(format!("{} (Eastern)", format::date(tomorrow)))
+                    .filter_map(|&(h, min)| {
+                        let local = day.and_hms_opt(h, min, 0)?;
+                        let start =
+                            chrono::TimeZone::from_local_datetime(&eastern, &local).single()?;
+                        Some(
+                            ListRow::new(
+                                format!("SLOT:{id}:{}", start.timestamp()),
+                                format::time(start.with_timezone(&Utc), eastern),
+                            )
+                            .description(format::date(day)),
+                        )
                     })
                     .collect();
                 let list = Interactive::list(
@@ -140,9 +232,16 @@ pub async fn handle_replies(
                     "See times",
                     vec![ListSection::new("Available", rows)],
                 );
-                b.whatsapp
-                    .send(Message::new(from, list).reply_to(m.message.id.clone()))
-                    .await?;
+                answer(
+                    svc,
+                    from,
+                    &m.message.id,
+                    Outbound::whatsapp(
+                        list,
+                        "Pick a new time: 9:00 AM, 11:30 AM or 2:30 PM (Eastern)",
+                    ),
+                )
+                .await?;
                 println!(
                     "<- {}: Reschedule => Task {task_id} created, new slots offered",
                     format::phone::format_or_raw(from)
@@ -155,20 +254,25 @@ pub async fn handle_replies(
 }
 
 /// The whole flow in the sandbox (or against real APIs).
-pub async fn run(b: &Backends) -> Result<Vec<String>, BoxError> {
+pub async fn run(b: &Backends, stores: &Stores) -> Result<Vec<String>, BoxError> {
     println!("Appointment reminders ({})\n", b.describe());
     let now = Utc::now();
-    if let Some(org) = &b.org {
+    let svc = examples::send_service(b, stores);
+    if let Some(org) = b
+        .org
+        .as_ref()
+        .filter(|o| o.records("Appointment__c").is_empty())
+    {
         for (name, phone, hours, zone) in [
-            ("Ana", "14155550123", 24, "Eastern"),
-            ("Ben", "14155550199", 24, "Pacific"),
+            ("Ana", "14155550123", 23, "Eastern"),
+            ("Ben", "14155550199", 20, "Pacific"),
             ("Carla", "14155550177", 72, "Central"),
         ] {
             let start = SfDateTime(now + Duration::hours(hours)).to_salesforce();
             org.insert("Appointment__c", json!({"Start__c": start, "Time_Zone__c": zone, "Customer_Phone__c": phone, "Customer_Name__c": name, "Status__c": "Scheduled"}));
         }
     }
-    let sent = send_reminders(b, now).await?;
+    let sent = send_reminders(b, &svc, now).await?;
     let mut done = Vec::new();
     if b.graph.is_some() {
         // The sandbox customers answer with the buttons.
@@ -181,17 +285,31 @@ pub async fn run(b: &Backends) -> Result<Vec<String>, BoxError> {
             )]);
             let (bytes, sig) = signed_webhook(&body, &b.app_secret);
             let n = b.webhook.receive(Some(&sig), &bytes)?;
-            done.extend(handle_replies(b, &n).await?);
+            done.extend(handle_replies(b, &svc, &n).await?);
         }
     }
+    svc.drain(std::time::Duration::from_secs(120)).await;
+    svc.shutdown().await;
     Ok(done)
 }
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     examples::init_tracing();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!(
+            "usage: appointment_reminders\n\nSends one reminder per appointment starting within 24 hours. Reads WHATSAPP_*, SALESFORCE_*, REDIS_URL, BRIDGE_DATA_DIR."
+        );
+        return Ok(());
+    }
+    if let Err(e) = examples::check_flags(&args, &[], &[]) {
+        eprintln!("error: {e}\nusage: appointment_reminders");
+        std::process::exit(2);
+    }
     let b = Backends::from_env().await?;
-    let done = run(&b).await?;
+    let stores = Stores::for_tool("appointment_reminders").await?;
+    let done = run(&b, &stores).await?;
     println!("\n{} reply(ies) handled", done.len());
     Ok(())
 }

@@ -22,11 +22,11 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use bridge_core::format;
-use bridge_core::replies::{payment_reminder, payment_reminder_text};
-use chrono::{Duration, NaiveDate, Utc};
 use bridge_core::queue::Enqueued;
+use bridge_core::replies::{payment_reminder, payment_reminder_text};
 use bridge_core::sender::Outbound;
 use bridge_core::service::SendJob;
+use chrono::{Duration, NaiveDate, Utc};
 use examples::{Backends, BoxError, Stores};
 use salesforce_rest::records::DynamicRecord;
 use salesforce_rest::soql::Soql;
@@ -184,7 +184,9 @@ pub async fn run(
         }
     }
     if !svc.drain(std::time::Duration::from_secs(120)).await {
-        println!("some sends are still waiting for a retry; they stay in the outbox for the next run");
+        println!(
+            "some sends are still waiting for a retry; they stay in the outbox for the next run"
+        );
     }
     svc.shutdown().await;
     for rid in to_mark {
@@ -221,7 +223,9 @@ async fn main() -> Result<(), BoxError> {
     examples::init_tracing();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("{USAGE}\n\nSends the payment_reminder template for invoices due in 48 hours and a follow-up\nfor those still unpaid a day later. Reads WHATSAPP_*, SALESFORCE_*, REDIS_URL, BRIDGE_DATA_DIR.");
+        println!(
+            "{USAGE}\n\nSends the payment_reminder template for invoices due in 48 hours and a follow-up\nfor those still unpaid a day later. Reads WHATSAPP_*, SALESFORCE_*, REDIS_URL, BRIDGE_DATA_DIR."
+        );
         return Ok(());
     }
     if let Err(e) = examples::check_flags(&args, &["--dry-run"], &["--object"]) {

@@ -278,7 +278,10 @@ impl Stores {
         let store = loop {
             match EmbeddedStore::open(dir) {
                 Ok(store) => break store,
-                Err(e) if e.to_string().contains("already open") && std::time::Instant::now() < deadline => {
+                Err(e)
+                    if e.to_string().contains("already open")
+                        && std::time::Instant::now() < deadline =>
+                {
                     std::thread::sleep(std::time::Duration::from_millis(100));
                 }
                 Err(e) if e.to_string().contains("already open") => {
@@ -348,7 +351,15 @@ pub fn check_flags(args: &[String], switches: &[&str], with_value: &[&str]) -> R
             }
             continue;
         }
-        return Err(format!("unknown argument {a:?} (known: {})", switches.iter().chain(with_value).copied().collect::<Vec<_>>().join(", ")));
+        return Err(format!(
+            "unknown argument {a:?} (known: {})",
+            switches
+                .iter()
+                .chain(with_value)
+                .copied()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
     }
     Ok(())
 }

@@ -109,17 +109,22 @@ async fn payment_reminders_go_out_once_across_reruns_and_concurrent_runs() {
     // follow-up is, and the ledger stops it in both runs.
     assert_eq!(x.unwrap().already_sent + y.unwrap().already_sent, 2);
     let msgs = b.graph.as_ref().unwrap().sent_messages().await;
-    assert_eq!(msgs.len(), 2, "one reminder and one follow-up, whatever the runs");
+    assert_eq!(
+        msgs.len(),
+        2,
+        "one reminder and one follow-up, whatever the runs"
+    );
 }
 
 fn payment_reminders_fields() -> payment_reminders::Fields {
     payment_reminders::invoice_fields()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn appointment_reminders_and_button_replies() {
     let b = Backends::sandbox().await.unwrap();
-    let done = appointment_reminders::run(&b).await.unwrap();
+    let stores = examples::Stores::memory().unwrap();
+    let done = appointment_reminders::run(&b, &stores).await.unwrap();
     assert_eq!(done.len(), 2);
     let org = b.org.as_ref().unwrap();
     assert!(
@@ -130,6 +135,86 @@ async fn appointment_reminders_and_button_replies() {
     assert_eq!(org.records("Task").len(), 1);
     let sent = b.graph.as_ref().unwrap().sent_messages().await;
     assert!(sent.iter().any(|m| m["type"] == "interactive"));
+    // The customer picks a slot from the list: the appointment moves.
+    let list = sent.iter().find(|m| m["type"] == "interactive").unwrap();
+    let row = list["interactive"]["action"]["sections"][0]["rows"][1]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let appointment = row.split(':').nth(1).unwrap().to_owned();
+    let body = whatsapp_cloud::testkit::payloads::envelope(vec![
+        whatsapp_cloud::testkit::payloads::messages_value(
+            &[whatsapp_cloud::testkit::payloads::contact(
+                "14155550199",
+                "Ben",
+            )],
+            &[
+                serde_json::json!({"from": "14155550199", "id": "wamid.SLOT1", "timestamp": whatsapp_cloud::testkit::payloads::now(), "type": "interactive", "interactive": {"type": "list_reply", "list_reply": {"id": row, "title": "11:30 AM"}}}),
+            ],
+        ),
+    ]);
+    let (bytes, sig) = whatsapp_cloud::testkit::signed_webhook(&body, &b.app_secret);
+    let n = b.webhook.receive(Some(&sig), &bytes).unwrap();
+    let svc = examples::send_service(&b, &stores);
+    let booked = appointment_reminders::handle_replies(&b, &svc, &n)
+        .await
+        .unwrap();
+    svc.drain(std::time::Duration::from_secs(10)).await;
+    assert_eq!(booked, vec![format!("booked {appointment}")]);
+    let moved = org
+        .records("Appointment__c")
+        .into_iter()
+        .find(|a| a["Id"] == appointment.as_str())
+        .unwrap();
+    assert!(
+        moved["Start__c"].as_str().unwrap().contains("T15:30:00")
+            || moved["Start__c"].as_str().unwrap().contains("T16:30:00"),
+        "{moved:?}"
+    );
+    let last = b.graph.as_ref().unwrap().sent_messages().await;
+    assert!(
+        last.last().unwrap()["text"]["body"]
+            .as_str()
+            .unwrap()
+            .contains("11:30 AM")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appointment_reminders_go_out_once_whatever_the_schedule() {
+    let b = Backends::sandbox().await.unwrap();
+    let stores = examples::Stores::memory().unwrap();
+    for _ in 0..3 {
+        let svc = examples::send_service(&b, &stores);
+        appointment_reminders::send_reminders(&b, &svc, chrono::Utc::now())
+            .await
+            .unwrap_or_default();
+        svc.drain(std::time::Duration::from_secs(10)).await;
+        svc.shutdown().await;
+    }
+    // Seeded by the first full run below; three hourly runs before it saw nothing.
+    assert!(b.graph.as_ref().unwrap().sent_messages().await.is_empty());
+    appointment_reminders::run(&b, &stores).await.unwrap();
+    let reminders =
+        |msgs: &[serde_json::Value]| msgs.iter().filter(|m| m["type"] == "template").count();
+    assert_eq!(
+        reminders(&b.graph.as_ref().unwrap().sent_messages().await),
+        2
+    );
+    for _ in 0..3 {
+        let svc = examples::send_service(&b, &stores);
+        let again = appointment_reminders::send_reminders(&b, &svc, chrono::Utc::now())
+            .await
+            .unwrap();
+        assert!(again.is_empty(), "already reminded: {again:?}");
+        svc.drain(std::time::Duration::from_secs(10)).await;
+        svc.shutdown().await;
+    }
+    assert_eq!(
+        reminders(&b.graph.as_ref().unwrap().sent_messages().await),
+        2,
+        "one reminder per appointment"
+    );
 }
 
 #[tokio::test]

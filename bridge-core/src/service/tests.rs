@@ -1,10 +1,10 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
+use crate::BridgeError;
 use crate::clock::{ManualClock, SystemClock};
 use crate::dedup::{DedupStore, MemoryDedupStore};
 use crate::inbound::Channel;
-use crate::BridgeError;
 use crate::queue::{Lease, MemoryQueue, NewJob, RetryPolicy};
 use crate::sender::SendReceipt;
 use crate::sender::{RecordingSender, SendError};

@@ -43,11 +43,26 @@ pub fn appointment_reminder_text(at: DateTime<Utc>, zone: Tz) -> String {
 }
 
 /// `Your order 1042 has shipped and should arrive by 05/02/2025.`
-pub fn shipping_update_text(order_number: &str, eta: NaiveDate) -> String {
-    format!(
-        "Your order {order_number} has shipped and should arrive by {}.",
-        format::date(eta)
-    )
+/// `Your order 1042 has shipped and should arrive by 05/02/2025.`, or, when
+/// no delivery estimate is known (none is ever invented), `Your order 1042 has
+/// shipped.`
+pub fn shipping_update_text(order_number: &str, eta: Option<NaiveDate>) -> String {
+    match eta {
+        Some(eta) => format!(
+            "Your order {order_number} has shipped and should arrive by {}.",
+            format::date(eta)
+        ),
+        None => format!("Your order {order_number} has shipped."),
+    }
+}
+
+/// The text [`shipping_update`] puts in the delivery-estimate parameter when
+/// the order has none.
+pub const NO_ETA: &str = "to be confirmed by the carrier";
+
+/// `Your order 1042 was delivered.`
+pub fn order_delivered_text(order_number: &str) -> String {
+    format!("Your order {order_number} was delivered.")
 }
 
 /// `Your order 1042 is confirmed: $1,499.99.`
@@ -147,14 +162,15 @@ mod templates {
     }
 
     /// `shipping_update`: {{1}} name, {{2}} order number, {{3}} carrier, {{4}}
-    /// estimated delivery; a URL button with the tracking number.
+    /// estimated delivery (the date, or [`NO_ETA`] when the order has none:
+    /// an estimate is never made up); a URL button with the tracking number.
     pub fn shipping_update(
         name: &str,
         language: &str,
         customer: &str,
         order_number: &str,
         carrier: &str,
-        eta: NaiveDate,
+        eta: Option<NaiveDate>,
         tracking: &str,
     ) -> Template {
         Template::new(name, language)
@@ -162,9 +178,22 @@ mod templates {
                 TemplateParam::text(customer),
                 TemplateParam::text(order_number),
                 TemplateParam::text(carrier),
-                us_date(eta),
+                eta.map_or_else(|| TemplateParam::text(NO_ETA), us_date),
             ])
             .url_button(0, tracking)
+    }
+
+    /// `order_delivered`: {{1}} name, {{2}} order number.
+    pub fn order_delivered(
+        name: &str,
+        language: &str,
+        customer: &str,
+        order_number: &str,
+    ) -> Template {
+        Template::new(name, language).body(vec![
+            TemplateParam::text(customer),
+            TemplateParam::text(order_number),
+        ])
     }
 
     /// Parses a quick-reply payload made by [`appointment_reminder`]:
@@ -201,7 +230,7 @@ mod tests {
             "Your order 1042 is confirmed: $50.00."
         );
         assert_eq!(
-            shipping_update_text("1042", NaiveDate::from_ymd_opt(2025, 5, 2).unwrap()),
+            shipping_update_text("1042", NaiveDate::from_ymd_opt(2025, 5, 2)),
             "Your order 1042 has shipped and should arrive by 05/02/2025."
         );
     }

@@ -217,11 +217,70 @@ async fn appointment_reminders_go_out_once_whatever_the_schedule() {
     );
 }
 
-#[tokio::test]
-async fn order_updates_notify_changes_once() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn order_updates_notify_status_transitions_once() {
     let b = Backends::sandbox().await.unwrap();
-    assert_eq!(order_updates::run(&b).await.unwrap(), 2);
-    assert_eq!(b.graph.as_ref().unwrap().sent_messages().await.len(), 2);
+    let stores = examples::Stores::memory().unwrap();
+    // Shipped + activated, an edit of the shipped order (nothing), delivered.
+    assert_eq!(order_updates::run(&b, &stores).await.unwrap(), 3);
+    let sent = b.graph.as_ref().unwrap().sent_messages().await;
+    let names: Vec<&str> = sent
+        .iter()
+        .map(|m| m["template"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert!(
+        names.contains(&"shipping_update")
+            && names.contains(&"order_confirmation")
+            && names.contains(&"order_delivered")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn order_updates_reruns_send_nothing_twice_and_save_the_watermark() {
+    let b = Backends::sandbox().await.unwrap();
+    let org = b.org.as_ref().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let id = org.insert("Order__c", serde_json::json!({"Order_Number__c": "2001", "Status__c": "Shipped", "Customer_Phone__c": "14155550123", "Customer_Name__c": "Ana", "Carrier__c": "UPS", "Tracking__c": "1Z"}));
+    // The sandbox's clock starts at the epoch: start the watermark there.
+    examples::Stores::embedded(dir.path())
+        .unwrap()
+        .marks
+        .set("order_updates.watermark", "1970-01-01T00:00:00.000+0000")
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        let stores = examples::Stores::embedded(dir.path()).unwrap();
+        order_updates::poll_and_save(&b, &stores).await.unwrap();
+    }
+    let sent = b.graph.as_ref().unwrap().sent_messages().await;
+    assert_eq!(sent.len(), 1, "one notice across three runs");
+    // No ETA on the order: none is invented.
+    assert_eq!(
+        sent[0]["template"]["components"][0]["parameters"][3]["text"],
+        bridge_core::replies::NO_ETA
+    );
+    let stores = examples::Stores::embedded(dir.path()).unwrap();
+    assert!(
+        stores
+            .marks
+            .get("order_updates.watermark")
+            .await
+            .unwrap()
+            .is_some(),
+        "the watermark is saved"
+    );
+    org.touch(
+        "Order__c",
+        &id,
+        serde_json::json!({"Status__c": "Delivered"}),
+    );
+    order_updates::poll_and_save(&b, &stores).await.unwrap();
+    assert_eq!(
+        b.graph.as_ref().unwrap().sent_messages().await.len(),
+        2,
+        "the transition to Delivered is announced"
+    );
 }
 
 #[tokio::test]

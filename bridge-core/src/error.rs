@@ -18,6 +18,18 @@ pub enum BridgeError {
     /// A store (dedup, window) failed.
     #[error("store: {0}")]
     Store(String),
+    /// The org is not set up for what the bridge was configured to do: a field
+    /// is missing or lacks a property. Not retryable; the message says how to
+    /// fix it.
+    #[error("Salesforce setup: {object}.{field} {problem}. Fix: Setup > Object Manager > {object} > Fields & Relationships > New > Text(80) named {field}, tick External ID and Unique, give the integration user's profile edit access to it, then restart (or configure another field)")]
+    Setup {
+        /// The object (`Case`, `Lead`).
+        object: String,
+        /// The field's API name.
+        field: String,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// A mapper refused a message.
     #[error("mapping: {0}")]
     Mapping(String),
@@ -36,7 +48,7 @@ impl BridgeError {
             BridgeError::WhatsApp(e) => e.is_retryable(),
             BridgeError::Queue(e) => e.is_retryable(),
             BridgeError::Store(_) => true,
-            BridgeError::Mapping(_) => false,
+            BridgeError::Mapping(_) | BridgeError::Setup { .. } => false,
             BridgeError::Send(e) => e.retryable,
         }
     }

@@ -153,6 +153,9 @@ pub struct FieldDescribe {
     /// Whether it is an external ID.
     #[serde(default, rename = "externalId")]
     pub external_id: bool,
+    /// Whether its values are unique.
+    #[serde(default)]
+    pub unique: bool,
     /// Picklist values.
     #[serde(default, rename = "picklistValues")]
     pub picklist_values: Vec<PicklistValue>,
@@ -386,14 +389,28 @@ impl Client {
         value: &str,
         record: &DynamicRecord,
     ) -> Result<UpsertOutcome, Error> {
-        self.upsert_value(
+        self.upsert_dynamic_with(
             object,
             external_id_field,
             value,
-            to_json(record)?,
+            record,
             &WriteOptions::default(),
         )
         .await
+    }
+
+    /// [`upsert_dynamic`](Self::upsert_dynamic) with options (assignment and
+    /// duplicate rules).
+    pub async fn upsert_dynamic_with(
+        &self,
+        object: &str,
+        external_id_field: &str,
+        value: &str,
+        record: &DynamicRecord,
+        opts: &WriteOptions,
+    ) -> Result<UpsertOutcome, Error> {
+        self.upsert_value(object, external_id_field, value, to_json(record)?, opts)
+            .await
     }
 
     async fn upsert_value(

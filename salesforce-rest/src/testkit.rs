@@ -128,6 +128,7 @@ impl MockFailure {
 #[derive(Default)]
 struct State {
     latency_ms: AtomicU64,
+    fail_after_commit: Mutex<Option<(MockFailure, u64)>>,
     counter: AtomicU64,
     token_requests: AtomicU64,
     access_tokens: Mutex<HashSet<String>>,
@@ -356,6 +357,13 @@ impl MockOrg {
             .await;
     }
 
+    /// Applies the next `times` REST writes (POST, PATCH, DELETE), then answers
+    /// each with `failure` anyway: the commit-then-fail case that makes naive
+    /// retries create duplicates.
+    pub fn fail_after_commit(&self, failure: MockFailure, times: u64) {
+        *lock(&self.state.fail_after_commit) = (times > 0).then_some((failure, times));
+    }
+
     /// Makes every answer (token endpoint included) wait `latency` first, as a
     /// busy org does.
     pub fn set_latency(&self, latency: Duration) {
@@ -420,7 +428,20 @@ fn oauth_error(error: &str, description: &str) -> ResponseTemplate {
 
 impl Respond for Router {
     fn respond(&self, req: &Request) -> ResponseTemplate {
-        let answer = self.route(req);
+        let mut answer = self.route(req);
+        // A write that Salesforce commits but whose answer is lost (a 503 from
+        // a proxy, a timeout): the change stays, the caller sees a failure.
+        let writes = req.method.as_str() != "GET" && req.url.path().starts_with("/services/data/");
+        if writes {
+            let mut slot = lock(&self.state.fail_after_commit);
+            if let Some((failure, left)) = slot.as_mut() {
+                answer = failure.response();
+                *left -= 1;
+                if *left == 0 {
+                    *slot = None;
+                }
+            }
+        }
         match self.state.latency_ms.load(Ordering::SeqCst) {
             0 => answer,
             ms => answer.set_delay(Duration::from_millis(ms)),
@@ -601,7 +622,10 @@ impl Router {
                 "name": object, "label": object, "fields": [
                     { "name": "Id", "label": "Record ID", "type": "id", "length": 18, "nillable": false, "createable": false, "updateable": false },
                     { "name": "Phone", "label": "Phone", "type": "phone", "length": 40, "nillable": true, "createable": true, "updateable": true },
-                    { "name": "WhatsApp_Message_Id__c", "label": "WhatsApp Message Id", "type": "string", "length": 255, "nillable": true, "createable": true, "updateable": true, "externalId": true }
+                    { "name": "Description", "label": "Description", "type": "textarea", "length": 32000, "nillable": true, "createable": true, "updateable": true },
+                    { "name": "WhatsApp_Message_Id__c", "label": "WhatsApp Message Id", "type": "string", "length": 80, "nillable": true, "createable": true, "updateable": true, "externalId": true, "unique": true },
+                    { "name": "WhatsApp_Phone__c", "label": "WhatsApp Phone", "type": "string", "length": 40, "nillable": true, "createable": true, "updateable": true, "externalId": true, "unique": true },
+                    { "name": "WhatsApp_Tags__c", "label": "WhatsApp Tags", "type": "multipicklist", "length": 4099, "nillable": true, "createable": true, "updateable": true }
                 ]
             })),
             ("GET", ["sobjects"]) => ResponseTemplate::new(200).set_body_json(json!({ "sobjects": [

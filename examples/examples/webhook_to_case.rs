@@ -30,9 +30,10 @@
 //! `WHATSAPP_*` and `SALESFORCE_*` (real APIs when set), `REDIS_URL`,
 //! `BRIDGE_DATA_DIR` (default `bridge-data`), `BRIDGE_LEASE_SECS` (how long a
 //! job is hidden while a worker holds it, default 300), and
-//! `SALESFORCE_CASE_KEY_FIELD` (the Case external-ID field holding the message
-//! id, default `WhatsApp_Message_Id__c`; set it empty to create Cases without
-//! one).
+//! `SALESFORCE_CASE_KEY_FIELD` / `SALESFORCE_LEAD_KEY_FIELD` (the external-ID
+//! fields holding the message key and the customer's E.164 number, defaults
+//! `WhatsApp_Message_Id__c` and `WhatsApp_Phone__c`; checked at start-up, set
+//! empty to do without) and `SALESFORCE_LEAD_TAGS_FIELD`.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::collections::HashMap;
@@ -124,19 +125,9 @@ fn lease_time() -> Result<Duration, BoxError> {
     }
 }
 
-fn case_key_field() -> Option<String> {
-    match std::env::var("SALESFORCE_CASE_KEY_FIELD") {
-        Ok(v) => Some(v.trim().to_owned()).filter(|v| !v.is_empty()),
-        Err(_) => Some("WhatsApp_Message_Id__c".to_owned()),
-    }
-}
-
 /// Builds the app (workers started) and its router (`/webhook`, `/health`).
 pub fn build(b: &Backends, stores: &Stores, lease: Duration) -> (App, axum::Router) {
-    let mut writer = SalesforceWriter::new(b.salesforce.clone());
-    if let Some(field) = case_key_field() {
-        writer = writer.message_id_field(field);
-    }
+    let writer = examples::salesforce_writer(b);
     let mut options = BridgeOptions::default();
     // The queue's lease already keeps a job to one worker; a dedup claim of a
     // dead worker must not outlive its lease.
@@ -362,6 +353,8 @@ pub async fn run_cli(args: &[String]) -> Result<(), BoxError> {
     };
     let lease = lease_time()?;
     let b = Backends::from_env().await?;
+    // Fail now, with the setup steps, rather than dead-letter every message.
+    examples::salesforce_writer(&b).check_setup().await?;
     let (app, routes) = build(&b, &stores, lease);
     let bind = if demo_mode {
         "127.0.0.1:0".to_owned()

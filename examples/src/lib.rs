@@ -14,6 +14,8 @@
 //! | `REDIS_URL` | Redis for the queues, dedup and window (many instances) |
 //! | `BRIDGE_DATA_DIR` | the embedded store's directory when Redis is not used (default `bridge-data`) |
 //! | `BIND_ADDR` | the webhook server's address |
+//! | `SALESFORCE_CASE_KEY_FIELD`, `SALESFORCE_LEAD_KEY_FIELD`, `SALESFORCE_LEAD_TAGS_FIELD` | idempotency keys and the tags field (see [`salesforce_writer`]) |
+//! | `BRIDGE_ALLOW_MIXED` | `1` to run a real API beside the sandbox of the other on purpose |
 
 use std::env;
 use std::error::Error;
@@ -126,6 +128,18 @@ impl Backends {
             }
         };
         let real_whatsapp = graph.is_none();
+        if use_env && real_whatsapp != org.is_none() && var("BRIDGE_ALLOW_MIXED").as_deref() != Some("1") {
+            return Err(format!(
+                "{} is real but {} is the embedded sandbox: real customers would get sandbox answers (fake case numbers). Configure both ({}), or set BRIDGE_ALLOW_MIXED=1 to run this way on purpose",
+                if real_whatsapp { "WhatsApp" } else { "Salesforce" },
+                if real_whatsapp { "Salesforce" } else { "WhatsApp" },
+                if real_whatsapp { "SALESFORCE_CLIENT_ID and its credentials" } else { "WHATSAPP_ACCESS_TOKEN and WHATSAPP_PHONE_NUMBER_ID" }
+            )
+            .into());
+        }
+        if real_whatsapp != org.is_none() {
+            tracing::warn!("mixing a real API with the embedded sandbox (BRIDGE_ALLOW_MIXED=1)");
+        }
         let required = |name: &str, sandbox: &str| match var(name) {
             Some(v) => Ok(v),
             None if real_whatsapp => Err(format!(
@@ -412,6 +426,23 @@ impl Stores {
             marks: Arc::new(Marks::Memory(std::sync::Mutex::default())),
         })
     }
+}
+
+/// The Salesforce writer as the environment configures it:
+/// `SALESFORCE_CASE_KEY_FIELD` (default `WhatsApp_Message_Id__c`) and
+/// `SALESFORCE_LEAD_KEY_FIELD` (default `WhatsApp_Phone__c`), each empty to do
+/// without, and `SALESFORCE_LEAD_TAGS_FIELD` (none by default: tags go in the
+/// description).
+pub fn salesforce_writer(b: &Backends) -> bridge_core::writer::SalesforceWriter {
+    use bridge_core::writer::{DEFAULT_CASE_KEY_FIELD, DEFAULT_LEAD_KEY_FIELD, SalesforceWriter};
+    let field = |name: &str, default: Option<&str>| match env::var(name) {
+        Ok(v) => Some(v.trim().to_owned()).filter(|v| !v.is_empty()),
+        Err(_) => default.map(str::to_owned),
+    };
+    SalesforceWriter::new(b.salesforce.clone())
+        .case_key_field(field("SALESFORCE_CASE_KEY_FIELD", Some(DEFAULT_CASE_KEY_FIELD)))
+        .lead_key_field(field("SALESFORCE_LEAD_KEY_FIELD", Some(DEFAULT_LEAD_KEY_FIELD)))
+        .tags_field(field("SALESFORCE_LEAD_TAGS_FIELD", None))
 }
 
 /// Starts the outbox worker of a one-shot tool over the WhatsApp client.

@@ -382,3 +382,64 @@ async fn one_customers_messages_run_in_arrival_order() {
     );
     svc.shutdown().await;
 }
+
+/// Tags every Lead with a word of its message, to watch tags merge.
+struct Tagging(crate::mapping::DefaultMapper);
+
+#[async_trait]
+impl crate::mapping::Mapper for Tagging {
+    async fn map(&self, m: &InboundMessage) -> Result<Action, BridgeError> {
+        let mut action = self.0.map(m).await?;
+        if let Action::UpsertLead { lead, .. } = &mut action {
+            let n: usize = m.text_content().and_then(|t| t.rsplit(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(0);
+            lead.tags = vec![format!("topic{}", n % 3)];
+        }
+        Ok(action)
+    }
+}
+
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_first_messages_across_two_bridges_on_redis_make_one_lead() {
+    use crate::dedup::RedisDedupStore;
+    use crate::queue::RedisQueue;
+    use crate::writer::SalesforceWriter;
+    let Ok(url) = std::env::var("REDIS_URL") else {
+        panic!("REDIS_URL is not set: run the tests through scripts/test, which starts Redis");
+    };
+    let prefix = format!("wa-sf:lead{:x}:", crate::dedup::random_token());
+    let org = salesforce_rest::testkit::MockOrg::start().await;
+    org.set_latency(Duration::from_millis(10));
+    let mut services = Vec::new();
+    for _ in 0..2 {
+        let writer = SalesforceWriter::new(org.client()).tags_field(Some("WhatsApp_Tags__c".into()));
+        let bridge = Bridge::builder(Arc::new(writer))
+            .mapper(Arc::new(Tagging(crate::mapping::DefaultMapper::default())))
+            .dedup(Arc::new(RedisDedupStore::connect(&url, &format!("{prefix}dedup:")).await.unwrap()))
+            .build();
+        services.push(BridgeService::start(
+            bridge,
+            Arc::new(RedisQueue::connect(&url, &prefix, "inbox").await.unwrap()),
+            Arc::new(RedisQueue::connect(&url, &prefix, "outbox").await.unwrap()),
+            fast().concurrency(8),
+            Arc::new(SystemClock),
+        ));
+    }
+    for i in 0..20 {
+        let m = msg(&format!("wamid.LEAD{i:02}"), "14155550123", &format!("question number {i:02}"));
+        services[i % 2].inbox().enqueue_message(&m).await.unwrap();
+    }
+    for s in &services {
+        assert!(s.drain(Duration::from_secs(30)).await);
+    }
+    let leads = org.records("Lead");
+    assert_eq!(leads.len(), 1, "one Lead for one customer");
+    let d = leads[0]["Description"].as_str().unwrap();
+    let positions: Vec<usize> = (0..20).map(|i| d.find(&format!("question number {i:02}")).unwrap_or_else(|| panic!("message {i} lost: {d}"))).collect();
+    assert!(positions.windows(2).all(|w| w[0] > w[1]), "all 20, newest first: {d}");
+    assert_eq!(leads[0]["WhatsApp_Tags__c"], "topic0;topic1;topic2", "tags merged");
+    assert_eq!(org.records("Task").len(), 1, "one follow-up");
+    for s in &services {
+        s.shutdown().await;
+    }
+}

@@ -21,7 +21,9 @@ pub enum BridgeError {
     /// The org is not set up for what the bridge was configured to do: a field
     /// is missing or lacks a property. Not retryable; the message says how to
     /// fix it.
-    #[error("Salesforce setup: {object}.{field} {problem}. Fix: Setup > Object Manager > {object} > Fields & Relationships > New > Text(80) named {field}, tick External ID and Unique, give the integration user's profile edit access to it, then restart (or configure another field)")]
+    #[error(
+        "Salesforce setup: {object}.{field} {problem}. Fix: Setup > Object Manager > {object} > Fields & Relationships > New > Text(80) named {field}, tick External ID and Unique, give the integration user's profile edit access to it, then restart (or configure another field)"
+    )]
     Setup {
         /// The object (`Case`, `Lead`).
         object: String,

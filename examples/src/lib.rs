@@ -121,14 +121,17 @@ impl Backends {
             }
         };
         let (salesforce, org) = match var("SALESFORCE_CLIENT_ID") {
-            Some(client_id) => (real_salesforce(client_id)?, None),
+            Some(client_id) => (real_salesforce(client_id).await?, None),
             None => {
                 let org = salesforce_rest::testkit::MockOrg::start().await;
                 (org.client(), Some(org))
             }
         };
         let real_whatsapp = graph.is_none();
-        if use_env && real_whatsapp != org.is_none() && var("BRIDGE_ALLOW_MIXED").as_deref() != Some("1") {
+        if use_env
+            && real_whatsapp != org.is_none()
+            && var("BRIDGE_ALLOW_MIXED").as_deref() != Some("1")
+        {
             return Err(format!(
                 "{} is real but {} is the embedded sandbox: real customers would get sandbox answers (fake case numbers). Configure both ({}), or set BRIDGE_ALLOW_MIXED=1 to run this way on purpose",
                 if real_whatsapp { "WhatsApp" } else { "Salesforce" },
@@ -189,7 +192,29 @@ impl Backends {
     }
 }
 
-fn real_salesforce(client_id: String) -> Result<salesforce_rest::Client, BoxError> {
+/// Where the Salesforce session lives: Redis with `REDIS_URL` (shared by every
+/// instance), else `salesforce-token.json` in the data directory (mode 0600).
+/// A rotated refresh token is saved there before use; the environment's
+/// refresh token only seeds an empty store.
+pub async fn token_store() -> Result<Arc<dyn salesforce_rest::auth::TokenStore>, BoxError> {
+    Ok(match var("REDIS_URL") {
+        Some(url) => {
+            let prefix = var("BRIDGE_REDIS_PREFIX").unwrap_or_else(|| "wa-sf:".into());
+            Arc::new(
+                salesforce_rest::auth::RedisTokenStore::connect(
+                    &url,
+                    &format!("{prefix}salesforce-token"),
+                )
+                .await?,
+            )
+        }
+        None => Arc::new(salesforce_rest::auth::FileTokenStore::new(
+            data_dir().join("salesforce-token.json"),
+        )),
+    })
+}
+
+async fn real_salesforce(client_id: String) -> Result<salesforce_rest::Client, BoxError> {
     let login =
         var("SALESFORCE_LOGIN_URL").unwrap_or_else(|| "https://login.salesforce.com".into());
     let mut app = ConnectedApp::new(client_id).login_host(LoginHost::parse(&login)?);
@@ -216,7 +241,9 @@ fn real_salesforce(client_id: String) -> Result<salesforce_rest::Client, BoxErro
     } else {
         return Err("SALESFORCE_CLIENT_ID is set but no credentials: set SALESFORCE_REFRESH_TOKEN (run the salesforce_login example), SALESFORCE_JWT_KEY_FILE + SALESFORCE_USERNAME, or SALESFORCE_CLIENT_SECRET for client credentials".into());
     };
-    let session = Session::builder(OAuthClient::new(app)?, credentials).build();
+    let session = Session::builder(OAuthClient::new(app)?, credentials)
+        .token_store(token_store().await?)
+        .build();
     let mut b = salesforce_rest::Client::builder(session);
     if let Some(v) = var("SALESFORCE_API_VERSION") {
         b = b.api_version(v);
@@ -440,8 +467,14 @@ pub fn salesforce_writer(b: &Backends) -> bridge_core::writer::SalesforceWriter 
         Err(_) => default.map(str::to_owned),
     };
     SalesforceWriter::new(b.salesforce.clone())
-        .case_key_field(field("SALESFORCE_CASE_KEY_FIELD", Some(DEFAULT_CASE_KEY_FIELD)))
-        .lead_key_field(field("SALESFORCE_LEAD_KEY_FIELD", Some(DEFAULT_LEAD_KEY_FIELD)))
+        .case_key_field(field(
+            "SALESFORCE_CASE_KEY_FIELD",
+            Some(DEFAULT_CASE_KEY_FIELD),
+        ))
+        .lead_key_field(field(
+            "SALESFORCE_LEAD_KEY_FIELD",
+            Some(DEFAULT_LEAD_KEY_FIELD),
+        ))
         .tags_field(field("SALESFORCE_LEAD_TAGS_FIELD", None))
 }
 

@@ -391,7 +391,11 @@ impl crate::mapping::Mapper for Tagging {
     async fn map(&self, m: &InboundMessage) -> Result<Action, BridgeError> {
         let mut action = self.0.map(m).await?;
         if let Action::UpsertLead { lead, .. } = &mut action {
-            let n: usize = m.text_content().and_then(|t| t.rsplit(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(0);
+            let n: usize = m
+                .text_content()
+                .and_then(|t| t.rsplit(' ').next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
             lead.tags = vec![format!("topic{}", n % 3)];
         }
         Ok(action)
@@ -412,10 +416,15 @@ async fn twenty_first_messages_across_two_bridges_on_redis_make_one_lead() {
     org.set_latency(Duration::from_millis(10));
     let mut services = Vec::new();
     for _ in 0..2 {
-        let writer = SalesforceWriter::new(org.client()).tags_field(Some("WhatsApp_Tags__c".into()));
+        let writer =
+            SalesforceWriter::new(org.client()).tags_field(Some("WhatsApp_Tags__c".into()));
         let bridge = Bridge::builder(Arc::new(writer))
             .mapper(Arc::new(Tagging(crate::mapping::DefaultMapper::default())))
-            .dedup(Arc::new(RedisDedupStore::connect(&url, &format!("{prefix}dedup:")).await.unwrap()))
+            .dedup(Arc::new(
+                RedisDedupStore::connect(&url, &format!("{prefix}dedup:"))
+                    .await
+                    .unwrap(),
+            ))
             .build();
         services.push(BridgeService::start(
             bridge,
@@ -426,7 +435,11 @@ async fn twenty_first_messages_across_two_bridges_on_redis_make_one_lead() {
         ));
     }
     for i in 0..20 {
-        let m = msg(&format!("wamid.LEAD{i:02}"), "14155550123", &format!("question number {i:02}"));
+        let m = msg(
+            &format!("wamid.LEAD{i:02}"),
+            "14155550123",
+            &format!("question number {i:02}"),
+        );
         services[i % 2].inbox().enqueue_message(&m).await.unwrap();
     }
     for s in &services {
@@ -435,9 +448,20 @@ async fn twenty_first_messages_across_two_bridges_on_redis_make_one_lead() {
     let leads = org.records("Lead");
     assert_eq!(leads.len(), 1, "one Lead for one customer");
     let d = leads[0]["Description"].as_str().unwrap();
-    let positions: Vec<usize> = (0..20).map(|i| d.find(&format!("question number {i:02}")).unwrap_or_else(|| panic!("message {i} lost: {d}"))).collect();
-    assert!(positions.windows(2).all(|w| w[0] > w[1]), "all 20, newest first: {d}");
-    assert_eq!(leads[0]["WhatsApp_Tags__c"], "topic0;topic1;topic2", "tags merged");
+    let positions: Vec<usize> = (0..20)
+        .map(|i| {
+            d.find(&format!("question number {i:02}"))
+                .unwrap_or_else(|| panic!("message {i} lost: {d}"))
+        })
+        .collect();
+    assert!(
+        positions.windows(2).all(|w| w[0] > w[1]),
+        "all 20, newest first: {d}"
+    );
+    assert_eq!(
+        leads[0]["WhatsApp_Tags__c"], "topic0;topic1;topic2",
+        "tags merged"
+    );
     assert_eq!(org.records("Task").len(), 1, "one follow-up");
     for s in &services {
         s.shutdown().await;

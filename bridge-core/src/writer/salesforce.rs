@@ -74,7 +74,10 @@ pub fn case_key(message_id: &str) -> String {
     if message_id.chars().count() <= KEY_MAX {
         message_id.to_owned()
     } else {
-        format!("sha256:{}", hex::encode(sha2::Sha256::digest(message_id.as_bytes())))
+        format!(
+            "sha256:{}",
+            hex::encode(sha2::Sha256::digest(message_id.as_bytes()))
+        )
     }
 }
 
@@ -110,7 +113,9 @@ fn api_name(name: &str) -> Result<&str, BridgeError> {
     if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
         Ok(name)
     } else {
-        Err(BridgeError::Mapping(format!("{name:?} is not a field API name")))
+        Err(BridgeError::Mapping(format!(
+            "{name:?} is not a field API name"
+        )))
     }
 }
 
@@ -182,7 +187,12 @@ impl SalesforceWriter {
     }
 
     async fn describe(&self, object: &str) -> Result<ObjectDescribe, BridgeError> {
-        if let Some(d) = self.describes.lock().ok().and_then(|m| m.get(object).cloned()) {
+        if let Some(d) = self
+            .describes
+            .lock()
+            .ok()
+            .and_then(|m| m.get(object).cloned())
+        {
             return Ok(d);
         }
         let d = self.client.describe(object).await?;
@@ -196,7 +206,10 @@ impl SalesforceWriter {
     /// key fields exist and are External ID + Unique, and that the tags field
     /// exists. The error names the object and field and gives the setup steps.
     pub async fn check_setup(&self) -> Result<(), BridgeError> {
-        let keys = [("Case", &self.case_key_field), ("Lead", &self.lead_key_field)];
+        let keys = [
+            ("Case", &self.case_key_field),
+            ("Lead", &self.lead_key_field),
+        ];
         for (object, field) in keys {
             let Some(field) = field else { continue };
             let d = self.describe(object).await?;
@@ -220,7 +233,8 @@ impl SalesforceWriter {
                 return Err(BridgeError::Setup {
                     object: "Lead".into(),
                     field: tags.clone(),
-                    problem: "does not exist (create a multi-select picklist or a long text field)".into(),
+                    problem: "does not exist (create a multi-select picklist or a long text field)"
+                        .into(),
                 });
             }
         }
@@ -285,7 +299,11 @@ impl SalesforceWriter {
         })
     }
 
-    async fn find_by_key(&self, field: &str, key: &str) -> Result<Option<ExistingLead>, BridgeError> {
+    async fn find_by_key(
+        &self,
+        field: &str,
+        key: &str,
+    ) -> Result<Option<ExistingLead>, BridgeError> {
         let soql = Soql::new(format!(
             "SELECT {} FROM Lead WHERE {} = {{}} LIMIT 1",
             self.lead_fields(),
@@ -304,7 +322,8 @@ impl SalesforceWriter {
         follow_up_hours: Option<u32>,
     ) -> Result<WriteOutcome, BridgeError> {
         let raw_phone = m.from.phone.as_deref();
-        let e164 = raw_phone.map(|p| phone::parse(p).map_or_else(|_| p.trim().to_owned(), |n| n.e164()));
+        let e164 =
+            raw_phone.map(|p| phone::parse(p).map_or_else(|_| p.trim().to_owned(), |n| n.e164()));
         let key = self.lead_key_field.as_deref().zip(e164.as_deref());
         let existing = match (key, raw_phone) {
             (Some((field, value)), _) => self.find_by_key(field, value).await?,
@@ -318,7 +337,11 @@ impl SalesforceWriter {
         };
         let mut record = DynamicRecord::new().set(
             "Description",
-            merge_description(&entry, existing.as_ref().and_then(|e| e.description.as_deref()), limits::DESCRIPTION),
+            merge_description(
+                &entry,
+                existing.as_ref().and_then(|e| e.description.as_deref()),
+                limits::DESCRIPTION,
+            ),
         );
         if let Some(tags) = &self.tags_field {
             let merged = merge_tags(existing.as_ref().and_then(|e| e.tags.as_deref()), &d.tags);
@@ -348,10 +371,17 @@ impl SalesforceWriter {
                             .client
                             .upsert_dynamic_with("Lead", field, value, &record, &self.options)
                             .await?;
-                        let id = o.id.ok_or_else(|| BridgeError::Mapping("the Lead upsert returned no record id".into()))?;
+                        let id = o.id.ok_or_else(|| {
+                            BridgeError::Mapping("the Lead upsert returned no record id".into())
+                        })?;
                         (id, o.created)
                     }
-                    None => (self.client.create_dynamic("Lead", &record, &self.options).await?, true),
+                    None => (
+                        self.client
+                            .create_dynamic("Lead", &record, &self.options)
+                            .await?,
+                        true,
+                    ),
                 }
             }
         };
@@ -361,7 +391,8 @@ impl SalesforceWriter {
             let due = (Utc::now() + Duration::hours(i64::from(hours))).date_naive();
             let mut task = Task::default();
             task.subject = Field::Value(format!("Follow up on {} enquiry", m.channel.name()));
-            task.description = Field::Value(truncate_chars(&d.description, limits::DESCRIPTION).to_owned());
+            task.description =
+                Field::Value(truncate_chars(&d.description, limits::DESCRIPTION).to_owned());
             task.who_id = Field::Value(id.to_string());
             task.activity_date = Field::Value(due);
             task.status = Field::Value("Not Started".into());
@@ -376,7 +407,11 @@ impl SalesforceWriter {
         })
     }
 
-    async fn create_case(&self, d: &crate::mapping::CaseDraft, m: &InboundMessage) -> Result<WriteOutcome, BridgeError> {
+    async fn create_case(
+        &self,
+        d: &crate::mapping::CaseDraft,
+        m: &InboundMessage,
+    ) -> Result<WriteOutcome, BridgeError> {
         let mut case = Case::new(d.subject.clone(), d.description.clone());
         case.origin = Field::Value(d.origin.clone());
         case.priority = Field::Value(d.priority.as_str().to_owned());
@@ -388,7 +423,9 @@ impl SalesforceWriter {
                     .client
                     .upsert_with(field, &case_key(&m.id), &case, &self.options)
                     .await?;
-                let id = o.id.ok_or_else(|| BridgeError::Mapping("the upsert returned no record id".into()))?;
+                let id = o.id.ok_or_else(|| {
+                    BridgeError::Mapping("the upsert returned no record id".into())
+                })?;
                 (id, o.created)
             }
             None => (self.client.create_with(&case, &self.options).await?, true),
@@ -406,7 +443,11 @@ impl SalesforceWriter {
 
 #[async_trait]
 impl RecordWriter for SalesforceWriter {
-    async fn write(&self, action: &Action, m: &InboundMessage) -> Result<WriteOutcome, BridgeError> {
+    async fn write(
+        &self,
+        action: &Action,
+        m: &InboundMessage,
+    ) -> Result<WriteOutcome, BridgeError> {
         match action {
             Action::CreateCase { case, .. } => self.create_case(case, m).await,
             Action::UpsertLead {
@@ -446,7 +487,12 @@ impl RecordWriter for SalesforceWriter {
                         (o.id.map(|i| i.to_string()), o.created)
                     }
                     None => (
-                        Some(self.client.create_dynamic(object, &record, &self.options).await?.to_string()),
+                        Some(
+                            self.client
+                                .create_dynamic(object, &record, &self.options)
+                                .await?
+                                .to_string(),
+                        ),
                         true,
                     ),
                 };

@@ -59,7 +59,10 @@ mod store;
 
 pub use jwt::JwtKey;
 pub use session::{AccessToken, Credentials, Session, SessionBuilder};
-pub use store::{MemoryTokenStore, StoredToken, TokenStore};
+#[cfg(feature = "redis")]
+pub use store::RedisTokenStore;
+pub use store::conformance as store_conformance;
+pub use store::{FileTokenStore, MemoryTokenStore, StoredToken, TokenStore};
 
 /// Where users log in and tokens are issued.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -237,3 +237,35 @@ async fn jwt_and_client_credentials_sessions_rerun_their_flow() {
     cc.limits().await.unwrap();
     assert_eq!(org.token_requests(), 3);
 }
+
+#[tokio::test]
+async fn rotated_refresh_tokens_survive_restarts_in_a_file_store() {
+    use salesforce_rest::auth::{Credentials, FileTokenStore, Session};
+    use salesforce_rest::testkit::MOCK_REFRESH_TOKEN;
+    use secrecy::SecretString;
+    let org = MockOrg::start().await;
+    org.enable_rotation();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("salesforce-token.json");
+    for restart in 0..4 {
+        // A new process each time, configured with the refresh token it was
+        // first given: the store's rotated one must win over it.
+        let session = Session::builder(
+            org.oauth(),
+            Credentials::RefreshToken(SecretString::from(MOCK_REFRESH_TOKEN)),
+        )
+        .token_store(std::sync::Arc::new(FileTokenStore::new(&path)))
+        .build();
+        let client = org.client_for(session);
+        org.expire_sessions();
+        client
+            .limits()
+            .await
+            .unwrap_or_else(|e| panic!("restart {restart}: {e}"));
+    }
+    assert_eq!(
+        org.token_requests(),
+        4,
+        "one refresh per restart, none refused"
+    );
+}

@@ -23,7 +23,10 @@ fn descriptions_grow_newest_first_and_tags_merge() {
     assert_eq!(merge_description("b", Some("a"), 100), "b\n\na");
     assert_eq!(merge_description("b", Some("  "), 100), "b");
     assert_eq!(merge_description("new", Some("older text"), 6), "new\n\no");
-    assert_eq!(merge_tags(Some("pricing;Demo"), &["demo".into(), "quote".into()]), "pricing;Demo;quote");
+    assert_eq!(
+        merge_tags(Some("pricing;Demo"), &["demo".into(), "quote".into()]),
+        "pricing;Demo;quote"
+    );
     assert_eq!(merge_tags(None, &[]), "");
 }
 
@@ -32,15 +35,26 @@ async fn a_case_committed_then_answered_503_is_not_created_twice() {
     let org = MockOrg::start().await;
     let writer = SalesforceWriter::new(org.client());
     let mapper = DefaultMapper::default();
-    let m = msg("wamid.HBgLMTQxNTU1NTAxMjMVAgASGBQzRUIwNUE2QjUxQjQ0RjQwNzVBQQA=", "my order arrived broken");
+    let m = msg(
+        "wamid.HBgLMTQxNTU1NTAxMjMVAgASGBQzRUIwNUE2QjUxQjQ0RjQwNzVBQQA=",
+        "my order arrived broken",
+    );
     let action = mapper.map(&m).await.unwrap();
     // Every write is committed and then answered 503, twice: whatever retries
     // (the client's own, then the queue's redelivery), one Case.
     org.fail_after_commit(MockFailure::api(503, "SERVER_UNAVAILABLE", "try later"), 2);
     let first = writer.write(&action, &m).await;
-    assert_eq!(org.records("Case").len(), 1, "Salesforce committed the Case");
+    assert_eq!(
+        org.records("Case").len(),
+        1,
+        "Salesforce committed the Case"
+    );
     let again = writer.write(&action, &m).await.unwrap();
-    assert_eq!(org.records("Case").len(), 1, "retries upsert the same Case: {first:?}");
+    assert_eq!(
+        org.records("Case").len(),
+        1,
+        "retries upsert the same Case: {first:?}"
+    );
     assert!(again.case_number.is_some());
     let writes = org
         .requests()
@@ -48,7 +62,10 @@ async fn a_case_committed_then_answered_503_is_not_created_twice() {
         .iter()
         .filter(|r| r.method.as_str() != "GET" && r.url.path().contains("Case"))
         .count();
-    assert!(writes >= 3, "the failures were seen and retried ({writes} writes)");
+    assert!(
+        writes >= 3,
+        "the failures were seen and retried ({writes} writes)"
+    );
 }
 
 #[tokio::test]
@@ -57,7 +74,14 @@ async fn later_messages_are_prepended_to_one_lead_and_tags_merge() {
     let writer = SalesforceWriter::new(org.client()).tags_field(Some("WhatsApp_Tags__c".into()));
     writer.check_setup().await.unwrap();
     let mapper = DefaultMapper::default();
-    for (i, body) in ["what does the premium plan cost?", "can I get a demo?", "and a quote for 10 seats"].iter().enumerate() {
+    for (i, body) in [
+        "what does the premium plan cost?",
+        "can I get a demo?",
+        "and a quote for 10 seats",
+    ]
+    .iter()
+    .enumerate()
+    {
         let m = msg(&format!("wamid.L{i}"), body);
         let mut action = mapper.map(&m).await.unwrap();
         let Action::UpsertLead { lead, .. } = &mut action else {
@@ -71,10 +95,21 @@ async fn later_messages_are_prepended_to_one_lead_and_tags_merge() {
     let lead = &leads[0];
     assert_eq!(lead["WhatsApp_Phone__c"], "+14155550123");
     let d = lead["Description"].as_str().unwrap();
-    let (a, b, c) = (d.find("quote").unwrap(), d.find("demo").unwrap(), d.find("premium").unwrap());
+    let (a, b, c) = (
+        d.find("quote").unwrap(),
+        d.find("demo").unwrap(),
+        d.find("premium").unwrap(),
+    );
     assert!(a < b && b < c, "newest first, nothing lost: {d}");
-    assert_eq!(org.records("Task").len(), 1, "one follow-up for the new Lead");
-    assert_eq!(lead["WhatsApp_Tags__c"], "pricing;demo", "tags merged, not overwritten");
+    assert_eq!(
+        org.records("Task").len(),
+        1,
+        "one follow-up for the new Lead"
+    );
+    assert_eq!(
+        lead["WhatsApp_Tags__c"], "pricing;demo",
+        "tags merged, not overwritten"
+    );
 }
 
 #[tokio::test]
@@ -86,13 +121,27 @@ async fn setup_errors_name_the_field_and_the_fix() {
         .await
         .unwrap_err();
     let text = e.to_string();
-    assert!(text.contains("Case.Missing_Key__c does not exist") && text.contains("External ID") && text.contains("Unique"), "{text}");
+    assert!(
+        text.contains("Case.Missing_Key__c does not exist")
+            && text.contains("External ID")
+            && text.contains("Unique"),
+        "{text}"
+    );
     assert!(!e.is_retryable());
     let e = SalesforceWriter::new(org.client())
         .lead_key_field(Some("Phone".into()))
         .check_setup()
         .await
         .unwrap_err();
-    assert!(e.to_string().contains("Lead.Phone is not marked External ID"), "{e}");
-    assert!(SalesforceWriter::new(org.client()).check_setup().await.is_ok());
+    assert!(
+        e.to_string()
+            .contains("Lead.Phone is not marked External ID"),
+        "{e}"
+    );
+    assert!(
+        SalesforceWriter::new(org.client())
+            .check_setup()
+            .await
+            .is_ok()
+    );
 }

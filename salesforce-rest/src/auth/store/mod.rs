@@ -1,5 +1,7 @@
 //! Token storage: a trait apps implement to persist tokens (and rotated refresh
-//! tokens) across restarts and instances, with an in-memory default.
+//! tokens) across restarts and instances, an in-memory default, a file store
+//! and a Redis store (feature `redis`), and the [`conformance`] suite every
+//! store must pass.
 
 use std::fmt;
 use std::sync::Mutex;
@@ -9,6 +11,63 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 
 use crate::error::Error;
+
+pub mod conformance;
+mod file;
+#[cfg(feature = "redis")]
+mod redis;
+
+pub use file::FileTokenStore;
+#[cfg(feature = "redis")]
+pub use redis::RedisTokenStore;
+
+/// The on-disk / in-Redis form of a [`StoredToken`] (secrets in clear: protect
+/// the file or the key).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Persisted {
+    version: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    access_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    instance_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    issued_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refresh_lease_until: Option<DateTime<Utc>>,
+}
+
+impl Persisted {
+    fn from_token(t: &StoredToken) -> Self {
+        use secrecy::ExposeSecret;
+        Self {
+            version: t.version,
+            access_token: t
+                .access_token
+                .as_ref()
+                .map(|s| s.expose_secret().to_owned()),
+            instance_url: t.instance_url.clone(),
+            refresh_token: t
+                .refresh_token
+                .as_ref()
+                .map(|s| s.expose_secret().to_owned()),
+            issued_at: t.issued_at,
+            refresh_lease_until: t.refresh_lease_until,
+        }
+    }
+
+    fn into_token(self) -> StoredToken {
+        StoredToken {
+            version: self.version,
+            access_token: self.access_token.map(SecretString::from),
+            instance_url: self.instance_url,
+            refresh_token: self.refresh_token.map(SecretString::from),
+            issued_at: self.issued_at,
+            refresh_lease_until: self.refresh_lease_until,
+        }
+    }
+}
 
 /// What a [`TokenStore`] keeps: the latest tokens, a version that grows with
 /// every write, and an optional refresh lease.
@@ -141,7 +200,60 @@ impl TokenStore for MemoryTokenStore {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_store_passes_the_suite() {
+        conformance::run(Arc::new(MemoryTokenStore::new())).await;
+        let dir = tempfile::tempdir().unwrap();
+        conformance::run(Arc::new(FileTokenStore::new(
+            dir.path().join("sub/token.json"),
+        )))
+        .await;
+    }
+
+    #[cfg(feature = "redis")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_redis_store_passes_the_suite() {
+        let Ok(url) = std::env::var("REDIS_URL") else {
+            panic!("REDIS_URL is not set: run the tests through scripts/test, which starts Redis");
+        };
+        let key = format!("wa-sf:test:token:{}", std::process::id());
+        let s = RedisTokenStore::connect(&url, &key).await.unwrap();
+        conformance::run(Arc::new(s)).await;
+    }
+
+    #[tokio::test]
+    async fn the_file_is_private_and_a_broken_one_is_a_typed_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token.json");
+        let s = FileTokenStore::new(&path);
+        assert!(
+            s.compare_and_swap(
+                None,
+                StoredToken::with_refresh_token(SecretString::from("5Aep-secret"))
+            )
+            .await
+            .unwrap()
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+        assert!(!format!("{s:?}").contains("5Aep"), "no secret in Debug");
+        std::fs::write(&path, b"{not json").unwrap();
+        let e = s.load().await.unwrap_err();
+        assert!(
+            e.to_string().contains("token.json") && !e.to_string().contains("5Aep"),
+            "{e}"
+        );
+    }
 
     #[tokio::test]
     async fn compare_and_swap_on_version() {

@@ -32,6 +32,15 @@ pub enum BridgeError {
         /// What is wrong with it.
         problem: String,
     },
+    /// The customer opted out of marketing messages (STOP, or WhatsApp error
+    /// 131050): the marketing message was refused before any call.
+    #[error(
+        "the customer opted out of marketing messages ({reason}); utility and service messages are still allowed"
+    )]
+    OptedOut {
+        /// Why the registry holds the opt-out.
+        reason: String,
+    },
     /// A mapper refused a message.
     #[error("mapping: {0}")]
     Mapping(String),
@@ -50,7 +59,9 @@ impl BridgeError {
             BridgeError::WhatsApp(e) => e.is_retryable(),
             BridgeError::Queue(e) => e.is_retryable(),
             BridgeError::Store(_) => true,
-            BridgeError::Mapping(_) | BridgeError::Setup { .. } => false,
+            BridgeError::Mapping(_) | BridgeError::Setup { .. } | BridgeError::OptedOut { .. } => {
+                false
+            }
             BridgeError::Send(e) => e.retryable,
         }
     }

@@ -62,6 +62,7 @@ mod error;
 pub mod format;
 pub mod inbound;
 pub mod mapping;
+pub mod optout;
 pub mod pipeline;
 pub mod queue;
 #[cfg(feature = "redis")]

@@ -67,6 +67,7 @@ use crate::clock::Clock;
 use crate::dedup::Claim;
 use crate::inbound::InboundMessage;
 use crate::mapping::Action;
+use crate::optout::{OptOutStore, Subscription};
 use crate::pipeline::Bridge;
 use crate::queue::{
     Enqueued, JobContext, JobError, JobHandler, JobQueue, QueueError, QueueStats, Worker,
@@ -262,6 +263,8 @@ pub struct InboxHandler {
     sent: Arc<Mutex<SentLog>>,
     fallback: bool,
     on_status: Option<StatusCallback>,
+    opt_outs: Option<Arc<dyn OptOutStore>>,
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for InboxHandler {
@@ -319,8 +322,46 @@ impl InboxHandler {
         }
     }
 
+    /// STOP / START: recorded in the registry (and on the record), nothing else done.
+    async fn subscription(&self, m: &InboundMessage) -> Result<bool, JobError> {
+        let (Some(registry), Some(text), Some(customer)) =
+            (&self.opt_outs, m.text_content(), m.from.address())
+        else {
+            return Ok(false);
+        };
+        let Some(kind) = crate::optout::keyword(text) else {
+            return Ok(false);
+        };
+        let now = self.clock.now();
+        match kind {
+            Subscription::Stop => {
+                registry
+                    .opt_out(customer, &format!("keyword {}", text.trim()), now)
+                    .await?;
+            }
+            _ => registry.opt_in(customer, now).await?,
+        }
+        self.bridge
+            .writer
+            .record_opt_out(m, kind == Subscription::Stop)
+            .await
+            .map_err(JobError::from)?;
+        audit::message_skipped(
+            &m.id,
+            if kind == Subscription::Stop {
+                "opt-out recorded"
+            } else {
+                "opt-in recorded"
+            },
+        );
+        Ok(true)
+    }
+
     async fn process(&self, cx: &JobContext<'_>, m: &InboundMessage) -> Result<(), JobError> {
         let b = &self.bridge;
+        if self.subscription(m).await? {
+            return Ok(());
+        }
         let action = b.mapper.map(m).await.map_err(JobError::from)?;
         if let Action::Ignore { reason } = &action {
             audit::message_skipped(&m.id, reason);
@@ -410,6 +451,18 @@ impl InboxHandler {
         if s.status == "failed" {
             tracing::warn!(message_id = %s.message_id, codes = ?s.error_codes, "a message failed to deliver");
         }
+        if s.status == "failed"
+            && s.error_codes.contains(&131_050)
+            && let (Some(registry), Some(to)) = (&self.opt_outs, &s.recipient)
+        {
+            registry
+                .opt_out(
+                    to,
+                    "WhatsApp error 131050 (the customer stopped marketing messages)",
+                    self.clock.now(),
+                )
+                .await?;
+        }
         if s.status != "failed" || !s.unreachable || !self.fallback {
             return Ok(());
         }
@@ -467,6 +520,9 @@ pub struct ServiceOptions {
     pub fallback: Option<Arc<dyn Sender>>,
     /// Called with every status.
     pub on_status: Option<StatusCallback>,
+    /// The opt-out registry: STOP / START and error 131050 are recorded in it,
+    /// and marketing messages to opted-out customers are refused.
+    pub opt_outs: Option<Arc<dyn OptOutStore>>,
 }
 
 impl std::fmt::Debug for ServiceOptions {
@@ -510,11 +566,12 @@ impl BridgeService {
         let sent = Arc::new(Mutex::new(SentLog::default()));
         // The outbox worker first: the inbox enqueues into it.
         let outbox_wake = Arc::new(Notify::new());
-        let outbox = Outbox::new(
+        let mut outbox = Outbox::new(
             outbox_queue.clone(),
             clock.clone(),
             Some(outbox_wake.clone()),
         );
+        outbox.opt_outs = options.opt_outs.clone();
         let primary: Arc<dyn Sender> = bridge.sender.clone().unwrap_or_else(|| Arc::new(NoSender));
         let outbox_handler = OutboxHandler {
             primary,
@@ -536,6 +593,8 @@ impl BridgeService {
             sent,
             fallback: options.fallback.is_some(),
             on_status: options.on_status,
+            opt_outs: options.opt_outs,
+            clock: clock.clone(),
         };
         let inbox_worker = Worker::spawn(
             inbox_queue.clone(),
@@ -600,7 +659,7 @@ async fn wait_idle(queues: &[&Enqueuer], timeout: Duration) -> bool {
 mod outbox;
 
 use outbox::{Enqueuer, NoSender, SentLog};
-pub use outbox::{Outbox, OutboxHandler, SendJob, SendService};
+pub use outbox::{MessageCategory, Outbox, OutboxHandler, SendJob, SendService};
 
 #[cfg(test)]
 mod tests;

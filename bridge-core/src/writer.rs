@@ -32,6 +32,17 @@ pub trait RecordWriter: Send + Sync {
         action: &Action,
         message: &InboundMessage,
     ) -> Result<WriteOutcome, BridgeError>;
+
+    /// Notes on the customer's record that they opted out of (or back into)
+    /// marketing messages, after a STOP or START. The default does nothing.
+    async fn record_opt_out(
+        &self,
+        message: &InboundMessage,
+        opted_out: bool,
+    ) -> Result<(), BridgeError> {
+        let _ = (message, opted_out);
+        Ok(())
+    }
 }
 
 #[cfg(feature = "salesforce")]

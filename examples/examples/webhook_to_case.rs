@@ -147,6 +147,7 @@ pub fn build(b: &Backends, stores: &Stores, lease: Duration) -> (App, axum::Rout
     let mut service = ServiceOptions::default();
     service.inbox = workers.clone();
     service.outbox = workers;
+    service.opt_outs = Some(stores.opt_outs.clone());
     service.on_status = Some(Arc::new(move |s: &StatusUpdate| {
         if let Ok(mut m) = seen.lock() {
             m.insert(s.message_id.clone(), s.status.clone());

@@ -14,7 +14,7 @@
 //! | `REDIS_URL` | Redis for the queues, dedup and window (many instances) |
 //! | `BRIDGE_DATA_DIR` | the embedded store's directory when Redis is not used (default `bridge-data`) |
 //! | `BIND_ADDR` | the webhook server's address |
-//! | `SALESFORCE_CASE_KEY_FIELD`, `SALESFORCE_LEAD_KEY_FIELD`, `SALESFORCE_LEAD_TAGS_FIELD` | idempotency keys and the tags field (see [`salesforce_writer`]) |
+//! | `SALESFORCE_CASE_KEY_FIELD`, `SALESFORCE_LEAD_KEY_FIELD`, `SALESFORCE_LEAD_TAGS_FIELD`, `SALESFORCE_OPT_OUT_FIELD` | idempotency keys, the tags field and the opt-out checkbox (see [`salesforce_writer`]) |
 //! | `BRIDGE_ALLOW_MIXED` | `1` to run a real API beside the sandbox of the other on purpose |
 
 use std::env;
@@ -278,6 +278,8 @@ pub struct Stores {
     pub embedded: Option<EmbeddedStore>,
     /// Small values kept between runs (watermarks).
     pub marks: Arc<Marks>,
+    /// Who opted out of marketing messages.
+    pub opt_outs: Arc<dyn bridge_core::optout::OptOutStore>,
 }
 
 /// Small named values a tool keeps between runs (a watermark): files beside
@@ -418,6 +420,7 @@ impl Stores {
             dedup: Arc::new(store.dedup()),
             window: Arc::new(MemoryWindowTracker::default()),
             describe: format!("embedded store in {}", dir.display()),
+            opt_outs: Arc::new(store.opt_outs()),
             embedded: Some(store),
             marks: Arc::new(Marks::Files(dir.to_path_buf())),
         })
@@ -434,6 +437,7 @@ impl Stores {
             window: Arc::new(RedisWindowTracker::connect(url, &format!("{prefix}window:")).await?),
             describe: "Redis".into(),
             embedded: None,
+            opt_outs: Arc::new(bridge_core::optout::RedisOptOutStore::connect(url, &prefix).await?),
             marks: Arc::new(Marks::Redis(
                 redis::aio::ConnectionManager::new(redis::Client::open(url)?).await?,
                 prefix.clone(),
@@ -450,6 +454,7 @@ impl Stores {
             window: Arc::new(MemoryWindowTracker::default()),
             describe: "memory (not durable)".into(),
             embedded: None,
+            opt_outs: Arc::new(bridge_core::optout::MemoryOptOutStore::default()),
             marks: Arc::new(Marks::Memory(std::sync::Mutex::default())),
         })
     }
@@ -476,15 +481,17 @@ pub fn salesforce_writer(b: &Backends) -> bridge_core::writer::SalesforceWriter 
             Some(DEFAULT_LEAD_KEY_FIELD),
         ))
         .tags_field(field("SALESFORCE_LEAD_TAGS_FIELD", None))
+        .opt_out_field(field("SALESFORCE_OPT_OUT_FIELD", None))
 }
 
 /// Starts the outbox worker of a one-shot tool over the WhatsApp client.
 pub fn send_service(b: &Backends, stores: &Stores) -> bridge_core::service::SendService {
-    bridge_core::service::SendService::start(
+    bridge_core::service::SendService::start_with_opt_outs(
         Arc::new(b.whatsapp.clone()),
         stores.outbox.clone(),
         bridge_core::queue::WorkerOptions::default().concurrency(8),
         Arc::new(bridge_core::clock::SystemClock),
+        Some(stores.opt_outs.clone()),
     )
 }
 

@@ -26,9 +26,7 @@ use super::{
     DEFAULT_RETENTION, DeadLetter, Enqueued, Job, JobId, JobQueue, Lease, LeaseToken, NewJob,
     QueueError, QueueStats, duration_ms, from_millis, millis,
 };
-use crate::clock::{Clock, SystemClock};
-use crate::dedup::{Claim, ClaimToken, DedupStore};
-use crate::error::BridgeError;
+use crate::clock::SystemClock;
 
 /// The file inside the data directory.
 pub(crate) const FILE_NAME: &str = "bridge.redb";
@@ -54,7 +52,7 @@ trait WriteOp: Send {
     fn finish(self: Box<Self>, committed: Result<(), StoreFailure>);
 }
 
-type OpResult<R> = Result<Result<R, QueueError>, redb::Error>;
+pub(super) type OpResult<R> = Result<Result<R, QueueError>, redb::Error>;
 
 struct Op<R, F> {
     durable: bool,
@@ -206,14 +204,16 @@ impl EmbeddedStore {
 
     /// The dedup store in this database (its clock: the system clock).
     pub fn dedup(&self) -> EmbeddedDedupStore {
-        EmbeddedDedupStore {
-            store: self.clone(),
-            clock: Arc::new(SystemClock),
-        }
+        EmbeddedDedupStore::new(self.clone(), Arc::new(SystemClock))
+    }
+
+    /// The opt-out registry in this database.
+    pub fn opt_outs(&self) -> EmbeddedOptOutStore {
+        EmbeddedOptOutStore::new(self.clone())
     }
 
     /// A write that is on disk when it returns.
-    async fn write<R, F>(&self, f: F) -> Result<R, QueueError>
+    pub(super) async fn write<R, F>(&self, f: F) -> Result<R, QueueError>
     where
         R: Send + 'static,
         F: FnOnce(&WriteTransaction) -> OpResult<R> + Send + 'static,
@@ -252,7 +252,7 @@ impl EmbeddedStore {
             .map_err(|_| storage("the store's writer has stopped"))?
     }
 
-    async fn read<R, F>(&self, f: F) -> Result<R, QueueError>
+    pub(super) async fn read<R, F>(&self, f: F) -> Result<R, QueueError>
     where
         R: Send + 'static,
         F: FnOnce(&redb::ReadTransaction) -> Result<R, redb::Error> + Send + 'static,
@@ -947,139 +947,11 @@ impl JobQueue for EmbeddedQueue {
     }
 }
 
-/// The dedup store of an [`EmbeddedStore`]: the two-phase contract of
-/// [`DedupStore`], durable across restarts.
-#[derive(Clone)]
-pub struct EmbeddedDedupStore {
-    store: EmbeddedStore,
-    clock: Arc<dyn Clock>,
-}
+mod dedup;
+mod optout;
 
-impl std::fmt::Debug for EmbeddedDedupStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EmbeddedDedupStore")
-            .field("store", &self.store)
-            .finish_non_exhaustive()
-    }
-}
-
-const DEDUP: TableDefinition<'static, &'static str, (u64, i64)> = TableDefinition::new("dedup");
-const DEDUP_EXPIRY: TableDefinition<'static, (i64, &'static str), ()> =
-    TableDefinition::new("dedup.expiry");
-const DONE: u64 = 0;
-
-impl EmbeddedDedupStore {
-    /// The same store reading time from `clock`.
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
-    }
-
-    fn set(txn: &WriteTransaction, key: &str, token: u64, until: i64) -> Result<(), redb::Error> {
-        let mut t = txn.open_table(DEDUP)?;
-        if let Some(old) = t.insert(key, (token, until))?.map(|v| v.value()) {
-            txn.open_table(DEDUP_EXPIRY)?.remove((old.1, key))?;
-        }
-        drop(t);
-        txn.open_table(DEDUP_EXPIRY)?.insert((until, key), ())?;
-        Ok(())
-    }
-
-    fn prune(txn: &WriteTransaction, now: i64) -> Result<(), redb::Error> {
-        let mut expiry = txn.open_table(DEDUP_EXPIRY)?;
-        let due: Vec<(i64, String)> = expiry
-            .range((i64::MIN, "")..(now, ""))?
-            .take(32)
-            .map(|r| r.map(|(k, _)| (k.value().0, k.value().1.to_owned())))
-            .collect::<Result<_, _>>()?;
-        let mut t = txn.open_table(DEDUP)?;
-        for (at, key) in due {
-            expiry.remove((at, key.as_str()))?;
-            if t.get(key.as_str())?.is_some_and(|v| v.value().1 == at) {
-                t.remove(key.as_str())?;
-            }
-        }
-        Ok(())
-    }
-}
-
-fn to_bridge(e: QueueError) -> BridgeError {
-    BridgeError::Queue(e)
-}
-
-#[async_trait]
-impl DedupStore for EmbeddedDedupStore {
-    async fn claim(&self, key: &str, ttl: Duration) -> Result<Claim, BridgeError> {
-        let now = millis(self.clock.now());
-        let until = now.saturating_add(duration_ms(ttl).max(1));
-        let key = key.to_owned();
-        self.store
-            .write(move |txn| {
-                Self::prune(txn, now)?;
-                let current = txn.open_table(DEDUP)?.get(key.as_str())?.map(|v| v.value());
-                if let Some((token, expires)) = current
-                    && expires > now
-                {
-                    return Ok(Ok(if token == DONE {
-                        Claim::Done
-                    } else {
-                        Claim::InFlight
-                    }));
-                }
-                let token = crate::dedup::random_token();
-                Self::set(txn, &key, token, until)?;
-                Ok(Ok(Claim::New(ClaimToken::new(key, token))))
-            })
-            .await
-            .map_err(to_bridge)
-    }
-
-    async fn complete(&self, token: &ClaimToken, keep: Duration) -> Result<(), BridgeError> {
-        let now = millis(self.clock.now());
-        let until = now.saturating_add(duration_ms(keep).max(1));
-        let t = token.clone();
-        self.store
-            .write(move |txn| {
-                let current = txn.open_table(DEDUP)?.get(t.key())?.map(|v| v.value());
-                match current {
-                    Some((owner, expires)) if owner == t.token() && expires > now => {
-                        Self::set(txn, t.key(), DONE, until)?;
-                        Ok(Ok(()))
-                    }
-                    _ => Ok(Err(QueueError::LeaseLost {
-                        job: JobId::new("dedup claim"),
-                    })),
-                }
-            })
-            .await
-            .map_err(|e| match e {
-                QueueError::LeaseLost { .. } => BridgeError::Store(format!(
-                    "the claim on {} expired before it was completed",
-                    token.key()
-                )),
-                other => to_bridge(other),
-            })
-    }
-
-    async fn release(&self, token: &ClaimToken) -> Result<(), BridgeError> {
-        let t = token.clone();
-        self.store
-            .write(move |txn| {
-                let mut table = txn.open_table(DEDUP)?;
-                let current = table.get(t.key())?.map(|v| v.value());
-                if let Some((owner, expires)) = current
-                    && owner == t.token()
-                {
-                    table.remove(t.key())?;
-                    drop(table);
-                    txn.open_table(DEDUP_EXPIRY)?.remove((expires, t.key()))?;
-                }
-                Ok(Ok(()))
-            })
-            .await
-            .map_err(to_bridge)
-    }
-}
+pub use dedup::EmbeddedDedupStore;
+pub use optout::EmbeddedOptOutStore;
 
 #[cfg(test)]
 mod tests;

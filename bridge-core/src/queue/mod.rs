@@ -71,7 +71,9 @@ mod retry;
 mod worker;
 
 #[cfg(feature = "embedded")]
-pub use embedded::{EmbeddedDedupStore, EmbeddedQueue, EmbeddedStore, MemoryQueue};
+pub use embedded::{
+    EmbeddedDedupStore, EmbeddedOptOutStore, EmbeddedQueue, EmbeddedStore, MemoryQueue,
+};
 #[cfg(feature = "redis")]
 pub use redis::RedisQueue;
 pub use retry::{Decision, ErrorClass, RetryPolicy};

@@ -11,6 +11,7 @@ use super::payload_error;
 use crate::audit;
 use crate::clock::Clock;
 use crate::error::BridgeError;
+use crate::optout::OptOutStore;
 use crate::pipeline::LoopGuard;
 use crate::queue::{
     Enqueued, JobContext, JobError, JobHandler, JobQueue, NewJob, QueueError, QueueStats,
@@ -30,6 +31,25 @@ pub struct SendJob {
     /// Send on the fallback channel instead of the primary one.
     #[serde(default)]
     pub fallback: bool,
+    /// The message's category: a marketing message to a customer who opted
+    /// out is refused before any call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<MessageCategory>,
+}
+
+/// The categories WhatsApp prices and regulates messages by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum MessageCategory {
+    /// Offers, announcements, re-engagement: never to a customer who opted out.
+    Marketing,
+    /// Updates about something the customer did (orders, payments, appointments).
+    Utility,
+    /// One-time passwords.
+    Authentication,
+    /// Answers inside a conversation the customer opened.
+    Service,
 }
 
 impl SendJob {
@@ -40,7 +60,14 @@ impl SendJob {
             message,
             purpose: purpose.into(),
             fallback: false,
+            category: None,
         }
+    }
+
+    /// Sets the category.
+    pub fn category(mut self, category: MessageCategory) -> Self {
+        self.category = Some(category);
+        self
     }
 }
 
@@ -81,6 +108,7 @@ impl Enqueuer {
 #[derive(Clone)]
 pub struct Outbox {
     pub(super) q: Enqueuer,
+    pub(super) opt_outs: Option<Arc<dyn OptOutStore>>,
 }
 
 impl std::fmt::Debug for Outbox {
@@ -102,13 +130,39 @@ impl Outbox {
                 clock,
                 waker,
             },
+            opt_outs: None,
         }
     }
 
+    /// Refuses marketing messages to customers in this registry.
+    pub fn with_opt_outs(mut self, registry: Arc<dyn OptOutStore>) -> Self {
+        self.opt_outs = Some(registry);
+        self
+    }
+
     /// Enqueues a send under an idempotency key (`reply:<message id>`,
-    /// `payment_reminder:<invoice>:<due date>`...): the same key twice is one send.
-    pub async fn enqueue(&self, key: &str, job: &SendJob) -> Result<Enqueued, QueueError> {
-        self.q.put(key, format!("customer:{}", job.to), job).await
+    /// `payment_reminder:<invoice>:<due date>`...): the same key twice is one
+    /// send. A marketing message to a customer who opted out is refused with
+    /// [`BridgeError::OptedOut`], and nothing is queued.
+    pub async fn enqueue(&self, key: &str, job: &SendJob) -> Result<Enqueued, BridgeError> {
+        self.refuse_if_opted_out(job).await?;
+        Ok(self.q.put(key, format!("customer:{}", job.to), job).await?)
+    }
+
+    pub(super) async fn refuse_if_opted_out(&self, job: &SendJob) -> Result<(), BridgeError> {
+        if job.category != Some(MessageCategory::Marketing) {
+            return Ok(());
+        }
+        if let Some(registry) = &self.opt_outs
+            && let Some(o) = registry.get(&job.to).await?
+        {
+            audit::message_skipped(
+                &job.purpose,
+                "marketing message refused: the customer opted out",
+            );
+            return Err(BridgeError::OptedOut { reason: o.reason });
+        }
+        Ok(())
     }
 
     /// The queue's counters.
@@ -172,6 +226,10 @@ impl JobHandler for OutboxHandler {
                 self.guard.note_sent(id);
             }
             return Ok(());
+        }
+        // The customer may have opted out since the job was queued.
+        if let Err(e) = self.outbox.refuse_if_opted_out(&job).await {
+            return Err(JobError::from(e));
         }
         let sender = match (job.fallback, &self.fallback) {
             (false, _) => &self.primary,
@@ -274,8 +332,21 @@ impl SendService {
         workers: crate::queue::WorkerOptions,
         clock: Arc<dyn Clock>,
     ) -> Self {
+        Self::start_with_opt_outs(sender, queue, workers, clock, None)
+    }
+
+    /// Starts the outbox worker, refusing marketing messages to customers in
+    /// the opt-out registry.
+    pub fn start_with_opt_outs(
+        sender: Arc<dyn Sender>,
+        queue: Arc<dyn JobQueue>,
+        workers: crate::queue::WorkerOptions,
+        clock: Arc<dyn Clock>,
+        opt_outs: Option<Arc<dyn OptOutStore>>,
+    ) -> Self {
         let wake = Arc::new(Notify::new());
-        let outbox = Outbox::new(queue.clone(), clock.clone(), Some(wake.clone()));
+        let mut outbox = Outbox::new(queue.clone(), clock.clone(), Some(wake.clone()));
+        outbox.opt_outs = opt_outs;
         let handler = OutboxHandler {
             primary: sender,
             fallback: None,

@@ -218,6 +218,8 @@ async fn after_a_crash_the_next_attempt_neither_writes_nor_sends_again() {
         sent: sent.clone(),
         fallback: false,
         on_status: None,
+        opt_outs: None,
+        clock: clock.clone(),
     };
     let outbox_h = OutboxHandler {
         primary: wa.clone(),
@@ -251,6 +253,8 @@ async fn after_a_crash_the_next_attempt_neither_writes_nor_sends_again() {
         sent: Arc::default(),
         fallback: false,
         on_status: None,
+        opt_outs: None,
+        clock: clock.clone(),
     };
     h2.handle(&JobContext::new(&l2[0], &*inbox_q))
         .await
@@ -295,6 +299,7 @@ async fn failed_statuses_drive_the_fallback_channel() {
         inbox: fast(),
         outbox: fast(),
         fallback: Some(sms.clone()),
+        opt_outs: None,
         on_status: Some(Arc::new(move |s: &StatusUpdate| {
             if let Ok(mut v) = seen2.lock() {
                 v.push(s.status.clone());
@@ -466,4 +471,66 @@ async fn twenty_first_messages_across_two_bridges_on_redis_make_one_lead() {
     for s in &services {
         s.shutdown().await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_blocks_marketing_before_any_call_and_start_lifts_it() {
+    use crate::optout::{MemoryOptOutStore, OptOutStore};
+    let crm = Arc::new(Crm::default());
+    let wa = Arc::new(RecordingSender::new("WhatsApp"));
+    let registry = Arc::new(MemoryOptOutStore::default());
+    let bridge = Bridge::builder(crm.clone()).sender(wa.clone()).build();
+    let options = ServiceOptions {
+        inbox: fast(),
+        outbox: fast(),
+        opt_outs: Some(registry.clone()),
+        ..ServiceOptions::default()
+    };
+    let (inbox, outbox) = queues();
+    let svc = BridgeService::start_with(bridge, inbox, outbox, options, Arc::new(SystemClock));
+    svc.inbox()
+        .enqueue_message(&msg("wamid.S1", "14155550123", "STOP"))
+        .await
+        .unwrap();
+    assert!(svc.drain(Duration::from_secs(10)).await);
+    assert_eq!(crm.writes.load(Ordering::SeqCst), 0, "STOP creates no Lead");
+    assert!(registry.get("+1 415 555 0123").await.unwrap().is_some());
+    let offer = SendJob::new(
+        "+1 (415) 555-0123",
+        Outbound::text("20% off this weekend"),
+        "promotion",
+    )
+    .category(MessageCategory::Marketing);
+    let refused = svc.outbox().enqueue("promo:1", &offer).await.unwrap_err();
+    assert!(matches!(refused, BridgeError::OptedOut { .. }), "{refused}");
+    let utility = SendJob::new(
+        "14155550123",
+        Outbound::text("Your order shipped"),
+        "shipping_update",
+    )
+    .category(MessageCategory::Utility);
+    svc.outbox().enqueue("ship:1", &utility).await.unwrap();
+    assert!(svc.drain(Duration::from_secs(10)).await);
+    assert_eq!(
+        wa.sent().len(),
+        1,
+        "utility messages still go out; the offer made no call"
+    );
+    svc.inbox()
+        .enqueue_message(&msg("wamid.S2", "14155550123", "start"))
+        .await
+        .unwrap();
+    assert!(svc.drain(Duration::from_secs(10)).await);
+    svc.outbox().enqueue("promo:2", &offer).await.unwrap();
+    assert!(svc.drain(Duration::from_secs(10)).await);
+    assert_eq!(wa.sent().len(), 2, "after START the offer is sent");
+    // WhatsApp reports 131050 on a marketing message: recorded too.
+    let mut s = StatusUpdate::new("wamid.OUT9", "failed");
+    s.recipient = Some("14155550199".into());
+    s.error_codes = vec![131_050];
+    svc.inbox().enqueue_status(&s).await.unwrap();
+    assert!(svc.drain(Duration::from_secs(10)).await);
+    let o = registry.get("14155550199").await.unwrap().unwrap();
+    assert!(o.reason.contains("131050"), "{o:?}");
+    svc.shutdown().await;
 }

@@ -63,6 +63,7 @@ pub struct SalesforceWriter {
     case_key_field: Option<String>,
     lead_key_field: Option<String>,
     tags_field: Option<String>,
+    opt_out_field: Option<String>,
     lookup: LeadLookup,
     options: WriteOptions,
     describes: Arc<Mutex<HashMap<String, ObjectDescribe>>>,
@@ -135,6 +136,7 @@ impl SalesforceWriter {
             case_key_field: Some(DEFAULT_CASE_KEY_FIELD.into()),
             lead_key_field: Some(DEFAULT_LEAD_KEY_FIELD.into()),
             tags_field: None,
+            opt_out_field: None,
             lookup: LeadLookup::default(),
             options: WriteOptions::default(),
             describes: Arc::default(),
@@ -166,6 +168,13 @@ impl SalesforceWriter {
     /// description.
     pub fn tags_field(mut self, field: Option<String>) -> Self {
         self.tags_field = field;
+        self
+    }
+
+    /// A checkbox field on Lead stamped `true` when the customer opts out of
+    /// marketing messages (STOP) and `false` when they opt back in (START).
+    pub fn opt_out_field(mut self, field: Option<String>) -> Self {
+        self.opt_out_field = field;
         self
     }
 
@@ -505,6 +514,22 @@ impl RecordWriter for SalesforceWriter {
             }
             Action::Ignore { .. } => Ok(WriteOutcome::default()),
         }
+    }
+
+    async fn record_opt_out(&self, m: &InboundMessage, opted_out: bool) -> Result<(), BridgeError> {
+        let (Some(field), Some(raw)) = (&self.opt_out_field, m.from.phone.as_deref()) else {
+            return Ok(());
+        };
+        let e164 = phone::parse(raw).map_or_else(|_| raw.trim().to_owned(), |n| n.e164());
+        let lead = match &self.lead_key_field {
+            Some(key) => self.find_by_key(key, &e164).await?,
+            None => self.find_by_phone(raw).await?,
+        };
+        if let Some(lead) = lead {
+            let patch = DynamicRecord::new().set(api_name(field)?, opted_out);
+            self.client.update_dynamic("Lead", &lead.id, &patch).await?;
+        }
+        Ok(())
     }
 }
 

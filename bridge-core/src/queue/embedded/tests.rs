@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
 use super::*;
+use crate::dedup::{Claim, DedupStore};
 use crate::queue::conformance;
 
 fn t(ms: i64) -> DateTime<Utc> {
@@ -144,4 +145,21 @@ fn queue_names_are_checked() {
     let store = EmbeddedStore::in_memory().unwrap();
     assert!(matches!(store.queue("in box"), Err(QueueError::Invalid(_))));
     assert!(matches!(store.queue(""), Err(QueueError::Invalid(_))));
+}
+
+#[tokio::test]
+async fn embedded_opt_outs_pass_the_suite_and_survive_a_reopen() {
+    use crate::optout::OptOutStore as _;
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        crate::optout::conformance::run(&store.opt_outs()).await;
+        store
+            .opt_outs()
+            .opt_out("+1 415 555 0123", "keyword STOP", t(0))
+            .await
+            .unwrap();
+    }
+    let store = EmbeddedStore::open(dir.path()).unwrap();
+    assert!(store.opt_outs().get("14155550123").await.unwrap().is_some());
 }

@@ -90,6 +90,28 @@ pub trait DedupStore: Send + Sync {
     async fn complete(&self, token: &ClaimToken, keep: Duration) -> Result<(), BridgeError>;
     /// Gives the key up after a failure, so a redelivery can retry.
     async fn release(&self, token: &ClaimToken) -> Result<(), BridgeError>;
+
+    /// Whether a key is done (a read; the default claims and releases, so
+    /// override it with a plain read where the store has one).
+    async fn is_done(&self, key: &str) -> Result<bool, BridgeError> {
+        match self.claim(key, Duration::from_secs(5)).await? {
+            Claim::Done => Ok(true),
+            Claim::New(t) => {
+                self.release(&t).await?;
+                Ok(false)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Records a fact under a key for `keep` (e.g. "we sent this message id"):
+    /// claims it and completes it at once. Already done or in flight: nothing.
+    async fn mark_done(&self, key: &str, keep: Duration) -> Result<(), BridgeError> {
+        if let Claim::New(t) = self.claim(key, Duration::from_secs(60)).await? {
+            self.complete(&t, keep).await?;
+        }
+        Ok(())
+    }
 }
 
 const SHARDS: usize = 16;
@@ -251,6 +273,14 @@ impl DedupStore for MemoryDedupStore {
         }
         Ok(())
     }
+
+    async fn is_done(&self, key: &str) -> Result<bool, BridgeError> {
+        let now = self.now_ms();
+        Ok(self
+            .lock(self.shard(key))
+            .get(key)
+            .is_some_and(|e| e.token == DONE && e.expires_ms > now))
+    }
 }
 
 #[cfg(feature = "redis")]
@@ -372,6 +402,16 @@ return 0";
             }
         }
 
+        async fn is_done(&self, key: &str) -> Result<bool, BridgeError> {
+            let mut conn = self.conn.clone();
+            let v: Option<String> = redis::cmd("GET")
+                .arg(self.key(key))
+                .query_async(&mut conn)
+                .await
+                .map_err(store_err)?;
+            Ok(v.as_deref() == Some("done"))
+        }
+
         async fn release(&self, token: &ClaimToken) -> Result<(), BridgeError> {
             let mut conn = self.conn.clone();
             let _: i64 = self
@@ -474,6 +514,26 @@ pub mod conformance {
             .complete(&fresh, long)
             .await
             .unwrap_or_else(|e| panic!("complete failed: {e}"));
+
+        // is_done reads without claiming; mark_done records a fact.
+        let k = unique("fact");
+        assert!(
+            !store.is_done(&k).await.unwrap_or(true),
+            "an unknown key is not done"
+        );
+        assert!(
+            matches!(store.claim(&k, long).await, Ok(Claim::New(_))),
+            "is_done must not leave a claim behind"
+        );
+        let k = unique("fact2");
+        store
+            .mark_done(&k, long)
+            .await
+            .unwrap_or_else(|e| panic!("mark_done failed: {e}"));
+        assert!(
+            store.is_done(&k).await.unwrap_or(false),
+            "a marked key is done"
+        );
 
         // Many concurrent claims of one key: exactly one wins.
         let k = unique("race");

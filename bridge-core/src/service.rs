@@ -282,7 +282,12 @@ pub(crate) fn payload_error(e: &serde_json::Error) -> JobError {
 impl InboxHandler {
     async fn message(&self, cx: &JobContext<'_>, m: InboundMessage) -> Result<(), JobError> {
         let b = &self.bridge;
-        if b.guard.is_from_us(&m) {
+        let ours = b.guard.is_from_us(&m)
+            || b.dedup.is_done(&sent_key(&m.id)).await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "the loop guard's store could not be read");
+                false
+            });
+        if ours {
             audit::message_skipped(&m.id, "sent by us (loop prevention)");
             return Ok(());
         }
@@ -445,6 +450,10 @@ impl InboxHandler {
     async fn status(&self, s: StatusUpdate) -> Result<(), JobError> {
         // A status proves the id is one of ours: an echo of it is never a customer message.
         self.bridge.guard.note_sent(&s.message_id);
+        let b = &self.bridge;
+        b.dedup
+            .mark_done(&sent_key(&s.message_id), b.options.remember_for)
+            .await?;
         if let Some(cb) = &self.on_status {
             cb(&s);
         }
@@ -578,6 +587,7 @@ impl BridgeService {
             fallback: options.fallback.clone(),
             outbox: outbox.clone(),
             guard: bridge.guard.clone(),
+            sent_ids: Some((bridge.dedup.clone(), bridge.options.remember_for)),
             sent: sent.clone(),
         };
         let outbox_worker = Worker::spawn_with_waker(
@@ -633,6 +643,12 @@ impl BridgeService {
         self.inbox_worker.shutdown().await;
         self.outbox_worker.shutdown().await;
     }
+}
+
+/// The dedup-store key that remembers a message id we sent (the loop guard's
+/// durable memory, shared by every instance).
+pub(crate) fn sent_key(message_id: &str) -> String {
+    format!("wa:sent:{message_id}")
 }
 
 /// Waits until the queues have nothing waiting or in flight, or until `timeout`.

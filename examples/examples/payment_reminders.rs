@@ -15,7 +15,8 @@
 //! cargo run --example payment_reminders -- --dry-run  # prints what would be sent
 //! ```
 //!
-//! Reads `WHATSAPP_*` and `SALESFORCE_*` (real APIs when set), `REDIS_URL` or
+//! Reads `WHATSAPP_*` and `SALESFORCE_*` (real APIs when set), `CUSTOMER_TIME_ZONE`
+//! (whose calendar "today" is; default Eastern), `REDIS_URL` or
 //! `BRIDGE_DATA_DIR` (the ledger: `<dir>/payment_reminders`). Template names:
 //! `payment_reminder` and `payment_reminder_followup` (en_US), each with
 //! {{1}} name, {{2}} amount, {{3}} due date and a URL button.
@@ -247,7 +248,11 @@ async fn main() -> Result<(), BoxError> {
     };
     let b = Backends::from_env().await?;
     let stores = Stores::for_tool("payment_reminders").await?;
-    let sent = run(&b, &stores, fields, Utc::now().date_naive(), dry_run).await?;
+    // "Due in 48 hours" counts in the customer's calendar, not UTC's.
+    let today = Utc::now()
+        .with_timezone(&examples::customer_zone()?)
+        .date_naive();
+    let sent = run(&b, &stores, fields, today, dry_run).await?;
     println!(
         "\n{} reminder(s), {} follow-up(s), {} already sent earlier{}",
         sent.reminders.len(),

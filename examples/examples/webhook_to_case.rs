@@ -28,6 +28,8 @@
 //!
 //! Reads `BIND_ADDR`, `WHATSAPP_APP_SECRET`, `WHATSAPP_VERIFY_TOKEN`,
 //! `WHATSAPP_*` and `SALESFORCE_*` (real APIs when set), `REDIS_URL`,
+//! `BRIDGE_OWN_NUMBERS` (our business numbers, comma-separated: messages
+//! from them are never taken for customers'),
 //! `BRIDGE_DATA_DIR` (default `bridge-data`), `BRIDGE_LEASE_SECS` (how long a
 //! job is hidden while a worker holds it, default 300), and
 //! `SALESFORCE_CASE_KEY_FIELD` / `SALESFORCE_LEAD_KEY_FIELD` (the external-ID
@@ -138,6 +140,7 @@ pub fn build(b: &Backends, stores: &Stores, lease: Duration) -> (App, axum::Rout
     }))
     .dedup(stores.dedup.clone())
     .window(stores.window.clone())
+    .own_numbers(examples::own_numbers())
     .sender(Arc::new(b.whatsapp.clone()))
     .options(options)
     .build();

@@ -16,6 +16,8 @@
 //! | `BIND_ADDR` | the webhook server's address |
 //! | `SALESFORCE_CASE_KEY_FIELD`, `SALESFORCE_LEAD_KEY_FIELD`, `SALESFORCE_LEAD_TAGS_FIELD`, `SALESFORCE_OPT_OUT_FIELD` | idempotency keys, the tags field and the opt-out checkbox (see [`salesforce_writer`]) |
 //! | `BRIDGE_ALLOW_MIXED` | `1` to run a real API beside the sandbox of the other on purpose |
+//! | `BRIDGE_OWN_NUMBERS` | our business numbers (loop prevention) |
+//! | `CUSTOMER_TIME_ZONE` | the customers' zone for dates in reminders (default Eastern) |
 
 use std::env;
 use std::error::Error;
@@ -482,6 +484,31 @@ pub fn salesforce_writer(b: &Backends) -> bridge_core::writer::SalesforceWriter 
         ))
         .tags_field(field("SALESFORCE_LEAD_TAGS_FIELD", None))
         .opt_out_field(field("SALESFORCE_OPT_OUT_FIELD", None))
+}
+
+/// Our own business numbers, from `BRIDGE_OWN_NUMBERS` (comma-separated, any
+/// formatting): messages from them are automation echoes, never customers.
+pub fn own_numbers() -> Vec<String> {
+    var("BRIDGE_OWN_NUMBERS")
+        .map(|v| {
+            v.split(',')
+                .map(|n| n.trim().to_owned())
+                .filter(|n| !n.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The customers' time zone, for "today" in reminders: `CUSTOMER_TIME_ZONE`
+/// (an IANA name like `America/Chicago`, or a US zone name like `Central`),
+/// default Eastern.
+pub fn customer_zone() -> Result<chrono_tz::Tz, BoxError> {
+    match var("CUSTOMER_TIME_ZONE") {
+        None => Ok(chrono_tz::America::New_York),
+        Some(z) => bridge_core::format::us_zone(&z)
+            .or_else(|| z.parse().ok())
+            .ok_or_else(|| format!("CUSTOMER_TIME_ZONE={z:?} is not a time zone: use an IANA name such as America/Chicago").into()),
+    }
 }
 
 /// Starts the outbox worker of a one-shot tool over the WhatsApp client.

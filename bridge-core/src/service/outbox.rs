@@ -204,6 +204,8 @@ pub struct OutboxHandler {
     pub(super) fallback: Option<Arc<dyn Sender>>,
     pub(super) outbox: Outbox,
     pub(super) guard: Arc<LoopGuard>,
+    /// Where sent message ids are remembered durably, and for how long.
+    pub(super) sent_ids: Option<(Arc<dyn crate::dedup::DedupStore>, std::time::Duration)>,
     pub(super) sent: Arc<Mutex<SentLog>>,
 }
 
@@ -248,6 +250,11 @@ impl JobHandler for OutboxHandler {
                 }
                 if let Some(id) = &receipt.message_id {
                     self.guard.note_sent(id);
+                    if let Some((store, keep)) = &self.sent_ids
+                        && let Err(e) = store.mark_done(&super::sent_key(id), *keep).await
+                    {
+                        tracing::warn!(error = %e, "sent, but the loop guard's store did not record it");
+                    }
                     audit::message_sent(&receipt.channel, &job.to, id, &job.purpose);
                     if !job.fallback
                         && self.fallback.is_some()
@@ -352,6 +359,7 @@ impl SendService {
             fallback: None,
             outbox: outbox.clone(),
             guard: Arc::new(LoopGuard::default()),
+            sent_ids: None,
             sent: Arc::default(),
         };
         let worker =

@@ -226,6 +226,7 @@ async fn after_a_crash_the_next_attempt_neither_writes_nor_sends_again() {
         fallback: None,
         outbox: outbox.clone(),
         guard: bridge.guard.clone(),
+        sent_ids: None,
         sent,
     };
     let inbox = Inbox::new(inbox_q.clone(), clock.clone(), None);
@@ -532,5 +533,44 @@ async fn stop_blocks_marketing_before_any_call_and_start_lifts_it() {
     assert!(svc.drain(Duration::from_secs(10)).await);
     let o = registry.get("14155550199").await.unwrap().unwrap();
     assert!(o.reason.contains("131050"), "{o:?}");
+    svc.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_echo_of_our_reply_is_recognized_after_a_restart() {
+    let dedup = Arc::new(MemoryDedupStore::new(1_000));
+    let crm = Arc::new(Crm::default());
+    let wa = Arc::new(RecordingSender::new("WhatsApp"));
+    let first = Bridge::builder(crm.clone())
+        .sender(wa.clone())
+        .dedup(dedup.clone())
+        .build();
+    let (inbox, outbox) = queues();
+    let svc = BridgeService::start(first, inbox, outbox, fast(), Arc::new(SystemClock));
+    svc.inbox()
+        .enqueue_message(&msg("wamid.E1", "14155550123", "broken"))
+        .await
+        .unwrap();
+    assert!(svc.drain(Duration::from_secs(10)).await);
+    svc.shutdown().await;
+    // A new process (a fresh in-memory loop guard) sharing the store.
+    let second = Bridge::builder(crm.clone())
+        .sender(wa.clone())
+        .dedup(dedup)
+        .build();
+    let (inbox, outbox) = queues();
+    let svc = BridgeService::start(second, inbox, outbox, fast(), Arc::new(SystemClock));
+    let echo = msg(
+        "whatsapp-1",
+        "14155550123",
+        "Thanks, your case number is 00001026",
+    );
+    svc.inbox().enqueue_message(&echo).await.unwrap();
+    assert!(svc.drain(Duration::from_secs(10)).await);
+    assert_eq!(
+        crm.writes.load(Ordering::SeqCst),
+        1,
+        "our own message is never taken for a customer's"
+    );
     svc.shutdown().await;
 }

@@ -130,6 +130,25 @@ impl DedupStore for EmbeddedDedupStore {
             })
     }
 
+    async fn is_done(&self, key: &str) -> Result<bool, BridgeError> {
+        let now = millis(self.clock.now());
+        let key = key.to_owned();
+        self.store
+            .read(move |txn| {
+                Ok(txn
+                    .open_table(DEDUP)
+                    .ok()
+                    .map(|t| {
+                        t.get(key.as_str())
+                            .map(|v| v.is_some_and(|v| v.value().0 == DONE && v.value().1 > now))
+                    })
+                    .transpose()?
+                    .unwrap_or(false))
+            })
+            .await
+            .map_err(to_bridge)
+    }
+
     async fn release(&self, token: &ClaimToken) -> Result<(), BridgeError> {
         let t = token.clone();
         self.store

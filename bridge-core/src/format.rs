@@ -154,6 +154,13 @@ pub mod phone {
         /// A US exchange cannot start with 0 or 1.
         #[error("invalid US exchange code: it cannot start with 0 or 1")]
         InvalidExchange,
+        /// A `+` anywhere but once at the start (`++1...`, `1+415...`).
+        #[error("a `+` may only appear once, at the start")]
+        MisplacedPlus,
+        /// Country code 1 (US, Canada, the Caribbean) is followed by exactly
+        /// ten digits.
+        #[error("a number with country code 1 has 10 digits after it, got {0}")]
+        WrongNanpLength(usize),
     }
 
     /// A parsed phone number.
@@ -247,9 +254,17 @@ pub mod phone {
         if !allowed {
             return Err(PhoneError::NotAPhoneNumber);
         }
+        if t.matches('+').count() > 1 || (t.contains('+') && !plus) {
+            return Err(PhoneError::MisplacedPlus);
+        }
         let digits: String = t.chars().filter(char::is_ascii_digit).collect();
         if digits.is_empty() {
             return Err(PhoneError::NotAPhoneNumber);
+        }
+        // Country code 1 is the North American plan only: after it come
+        // exactly ten digits, never an "international" number of another length.
+        if digits.starts_with('1') && (12..=15).contains(&digits.len()) {
+            return Err(PhoneError::WrongNanpLength(digits.len() - 1));
         }
         let nanp = match digits.len() {
             10 if !plus => Some(digits.as_str()),
@@ -452,5 +467,21 @@ mod tests {
             let _ = format_or_raw(&s);
             let _ = parse_money(&s);
         }
+    }
+}
+
+#[cfg(test)]
+mod phone_regressions {
+    use super::phone::{PhoneError, parse};
+
+    #[test]
+    fn doubled_plus_and_overlong_country_code_1_are_typed_errors() {
+        assert_eq!(parse("++14155550123"), Err(PhoneError::MisplacedPlus));
+        assert_eq!(parse("1+4155550123"), Err(PhoneError::MisplacedPlus));
+        assert_eq!(parse("+1 415 555 01234"), Err(PhoneError::WrongNanpLength(11)));
+        assert_eq!(parse("+1415555012345"), Err(PhoneError::WrongNanpLength(12)));
+        assert_eq!(parse("1415555012345"), Err(PhoneError::WrongNanpLength(12)));
+        assert!(parse("+14155550123").is_ok());
+        assert!(parse("+52 55 1234 5678").is_ok(), "other countries unchanged");
     }
 }

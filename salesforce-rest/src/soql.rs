@@ -208,27 +208,58 @@ impl Soql {
         self
     }
 
-    /// The query, or an error when placeholders and values do not match.
+    /// The query, or an error when placeholders and values do not match, when
+    /// a placeholder sits inside a quoted literal (`'{}'`, `'%{}%'`: bound
+    /// values bring their own quotes, so the author's quotes would let a value
+    /// escape them; bind a [`Like`] for patterns), or when a quote is left open.
     pub fn build(self) -> Result<String, Error> {
-        let parts: Vec<&str> = self.template.split("{}").collect();
-        let slots = parts.len() - 1;
+        let t = self.template.as_str();
+        let mut out = String::with_capacity(t.len() + self.args.iter().map(String::len).sum::<usize>());
+        let mut args = self.args.iter();
+        let mut slots = 0usize;
+        let mut in_quote = false;
+        let mut chars = t.char_indices();
+        while let Some((i, c)) = chars.next() {
+            let placeholder = c == '{' && t.get(i..).is_some_and(|rest| rest.starts_with("{}"));
+            if in_quote {
+                if placeholder {
+                    return Err(Error::Soql(format!(
+                        "placeholder {{}} inside a quoted literal at byte {i}: remove the quotes around it (bound values are quoted and escaped for you; use Like::contains for LIKE patterns)"
+                    )));
+                }
+                out.push(c);
+                match c {
+                    '\\' => {
+                        if let Some((_, next)) = chars.next() {
+                            out.push(next);
+                        }
+                    }
+                    '\'' => in_quote = false,
+                    _ => {}
+                }
+                continue;
+            }
+            if placeholder {
+                chars.next();
+                slots += 1;
+                if let Some(a) = args.next() {
+                    out.push_str(a);
+                }
+                continue;
+            }
+            if c == '\'' {
+                in_quote = true;
+            }
+            out.push(c);
+        }
+        if in_quote {
+            return Err(Error::Soql("the template leaves a quoted literal open".into()));
+        }
         if slots != self.args.len() {
             return Err(Error::Soql(format!(
                 "the template has {slots} placeholders but {} values were bound",
                 self.args.len()
             )));
-        }
-        let mut out = String::with_capacity(
-            self.template.len() + self.args.iter().map(String::len).sum::<usize>(),
-        );
-        let mut args = self.args.iter();
-        for (i, part) in parts.iter().enumerate() {
-            out.push_str(part);
-            if i < slots
-                && let Some(a) = args.next()
-            {
-                out.push_str(a);
-            }
         }
         Ok(out)
     }
@@ -250,6 +281,33 @@ pub fn sosl_escape(term: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placeholders_inside_quotes_are_refused() {
+        let attack = "\" OR Name != null OR Name = \"";
+        for template in [
+            "SELECT Id FROM Lead WHERE Name = '{}'",
+            "SELECT Id FROM Lead WHERE Name LIKE '%{}%'",
+            r"SELECT Id FROM Lead WHERE Name = 'O\'Brien {}'",
+        ] {
+            let e = Soql::new(template).bind(attack).build().unwrap_err();
+            assert!(e.to_string().contains("inside a quoted literal"), "{template}: {e}");
+        }
+        assert!(Soql::new("SELECT Id FROM Lead WHERE Name = 'x").build().is_err(), "an open quote");
+        // Literal braces and quotes outside placeholders stay as written.
+        assert_eq!(
+            Soql::new("SELECT Id FROM Lead WHERE Name = 'a{}b' AND Phone = {}").bind("1").build().unwrap_err().to_string().contains("quoted literal"),
+            true
+        );
+        assert_eq!(
+            Soql::new(r"SELECT Id FROM Lead WHERE Name = 'it\'s' AND Phone = {}").bind("1").build().unwrap(),
+            r"SELECT Id FROM Lead WHERE Name = 'it\'s' AND Phone = '1'"
+        );
+        assert_eq!(
+            Soql::new("SELECT Id FROM Lead WHERE Name LIKE {}").bind(Like::contains(attack)).build().unwrap(),
+            r#"SELECT Id FROM Lead WHERE Name LIKE '%\" OR Name != null OR Name = \"%'"#
+        );
+    }
 
     #[test]
     fn string_literals_escape_every_special_character() {

@@ -478,10 +478,19 @@ mod phone_regressions {
     fn doubled_plus_and_overlong_country_code_1_are_typed_errors() {
         assert_eq!(parse("++14155550123"), Err(PhoneError::MisplacedPlus));
         assert_eq!(parse("1+4155550123"), Err(PhoneError::MisplacedPlus));
-        assert_eq!(parse("+1 415 555 01234"), Err(PhoneError::WrongNanpLength(11)));
-        assert_eq!(parse("+1415555012345"), Err(PhoneError::WrongNanpLength(12)));
+        assert_eq!(
+            parse("+1 415 555 01234"),
+            Err(PhoneError::WrongNanpLength(11))
+        );
+        assert_eq!(
+            parse("+1415555012345"),
+            Err(PhoneError::WrongNanpLength(12))
+        );
         assert_eq!(parse("1415555012345"), Err(PhoneError::WrongNanpLength(12)));
         assert!(parse("+14155550123").is_ok());
-        assert!(parse("+52 55 1234 5678").is_ok(), "other countries unchanged");
+        assert!(
+            parse("+52 55 1234 5678").is_ok(),
+            "other countries unchanged"
+        );
     }
 }

@@ -59,20 +59,69 @@ pub trait WindowTracker: Send + Sync {
     }
 }
 
-/// The in-memory tracker, bounded: entries older than the window are dropped
-/// when it is full.
-#[derive(Debug)]
+/// The in-memory tracker, bounded: when full, the customer who wrote least
+/// recently is forgotten first, in O(1) amortized time per message.
 pub struct MemoryWindowTracker {
-    last: Mutex<HashMap<String, DateTime<Utc>>>,
+    state: Mutex<Lru>,
     capacity: usize,
 }
 
+/// Last inbound time per customer, and the order of activity (an entry per
+/// message; entries a later message made stale are skipped when popped).
+#[derive(Default)]
+struct Lru {
+    last: HashMap<String, DateTime<Utc>>,
+    order: std::collections::VecDeque<(String, DateTime<Utc>)>,
+}
+
+impl std::fmt::Debug for MemoryWindowTracker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Customers' numbers are never printed.
+        let len = self.state.lock().map(|s| s.last.len()).unwrap_or(0);
+        f.debug_struct("MemoryWindowTracker")
+            .field("customers", &len)
+            .field("capacity", &self.capacity)
+            .finish()
+    }
+}
+
 impl MemoryWindowTracker {
-    /// A tracker of at most about `capacity` customers.
+    /// A tracker of at most `capacity` customers.
     pub fn new(capacity: usize) -> Self {
         Self {
-            last: Mutex::new(HashMap::new()),
+            state: Mutex::new(Lru::default()),
             capacity: capacity.max(1),
+        }
+    }
+
+    /// How many customers it holds.
+    pub fn len(&self) -> usize {
+        self.state.lock().map(|s| s.last.len()).unwrap_or(0)
+    }
+
+    /// Whether it holds nobody.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Lru {
+    /// Forgets the least recently active customers until the map fits (a
+    /// stale entry costs one pop), and drops stale entries from the queue once
+    /// it is twice the capacity (one pass per `capacity` messages at most):
+    /// O(1) amortized.
+    fn shrink(&mut self, capacity: usize) {
+        while self.last.len() > capacity {
+            let Some((customer, at)) = self.order.pop_front() else {
+                break;
+            };
+            if self.last.get(&customer) == Some(&at) {
+                self.last.remove(&customer);
+            }
+        }
+        if self.order.len() > capacity.saturating_mul(2).max(16) {
+            let last = &self.last;
+            self.order.retain(|(c, at)| last.get(c) == Some(at));
         }
     }
 }
@@ -86,27 +135,28 @@ impl Default for MemoryWindowTracker {
 #[async_trait]
 impl WindowTracker for MemoryWindowTracker {
     async fn record_inbound(&self, customer: &str, at: DateTime<Utc>) -> Result<(), BridgeError> {
-        let mut m = self
-            .last
+        let mut s = self
+            .state
             .lock()
             .map_err(|_| BridgeError::Store("poisoned lock".into()))?;
-        if m.len() >= self.capacity && !m.contains_key(customer) {
-            let cutoff = Utc::now() - WINDOW;
-            m.retain(|_, t| *t > cutoff);
-        }
-        let e = m.entry(customer.to_owned()).or_insert(at);
-        if at > *e {
-            *e = at;
+        let newer = match s.last.get(customer) {
+            Some(t) => at > *t,
+            None => true,
+        };
+        if newer {
+            s.last.insert(customer.to_owned(), at);
+            s.order.push_back((customer.to_owned(), at));
+            s.shrink(self.capacity);
         }
         Ok(())
     }
 
     async fn last_inbound(&self, customer: &str) -> Result<Option<DateTime<Utc>>, BridgeError> {
-        let m = self
-            .last
+        let s = self
+            .state
             .lock()
             .map_err(|_| BridgeError::Store("poisoned lock".into()))?;
-        Ok(m.get(customer).copied())
+        Ok(s.last.get(customer).copied())
     }
 }
 
@@ -230,6 +280,35 @@ pub mod conformance {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn eviction_is_least_recent_first_and_stays_bounded() {
+        let t = MemoryWindowTracker::new(1_000);
+        let t0 = DateTime::from_timestamp(1_735_689_600, 0).unwrap();
+        for i in 0..40_000i64 {
+            t.record_inbound(&format!("1415{i:07}"), t0 + chrono::Duration::seconds(i))
+                .await
+                .unwrap();
+        }
+        assert_eq!(t.len(), 1_000);
+        assert!(
+            t.last_inbound("14150039999").await.unwrap().is_some(),
+            "the newest are kept"
+        );
+        assert!(
+            t.last_inbound("14150000000").await.unwrap().is_none(),
+            "the oldest are forgotten"
+        );
+        // A chatty customer does not grow the activity queue without bound.
+        for i in 0..100_000i64 {
+            t.record_inbound("14155550123", t0 + chrono::Duration::seconds(50_000 + i))
+                .await
+                .unwrap();
+        }
+        let queued = t.state.lock().unwrap().order.len();
+        assert!(queued <= 2_000, "{queued}");
+        assert!(!format!("{t:?}").contains("1415"), "no number in Debug");
+    }
 
     #[tokio::test]
     async fn memory_tracker_passes_the_suite() {

@@ -55,11 +55,37 @@ use examples::{Backends, BoxError, Stores};
 use whatsapp_cloud::webhooks::Notification;
 use whatsapp_cloud::webhooks::axum::{HandlerError, WebhookHandler, router};
 
+/// The latest status of the last 100,000 messages we sent (bounded, O(1)).
+#[derive(Default)]
+struct Statuses {
+    by_id: HashMap<String, String>,
+    order: std::collections::VecDeque<String>,
+}
+
+const STATUS_MEMORY: usize = 100_000;
+
+impl Statuses {
+    fn set(&mut self, id: &str, status: &str) {
+        if self
+            .by_id
+            .insert(id.to_owned(), status.to_owned())
+            .is_none()
+        {
+            self.order.push_back(id.to_owned());
+            if self.order.len() > STATUS_MEMORY
+                && let Some(old) = self.order.pop_front()
+            {
+                self.by_id.remove(&old);
+            }
+        }
+    }
+}
+
 /// The webhook handler: enqueue, answer.
 #[derive(Clone)]
 pub struct App {
     service: Arc<BridgeService>,
-    statuses: Arc<Mutex<HashMap<String, String>>>,
+    statuses: Arc<Mutex<Statuses>>,
 }
 
 impl std::fmt::Debug for App {
@@ -85,7 +111,7 @@ impl App {
         self.statuses
             .lock()
             .ok()
-            .and_then(|m| m.get(message_id).cloned())
+            .and_then(|m| m.by_id.get(message_id).cloned())
     }
 
     /// The running service (inbox, outbox).
@@ -144,7 +170,7 @@ pub fn build(b: &Backends, stores: &Stores, lease: Duration) -> (App, axum::Rout
     .sender(Arc::new(b.whatsapp.clone()))
     .options(options)
     .build();
-    let statuses: Arc<Mutex<HashMap<String, String>>> = Arc::default();
+    let statuses: Arc<Mutex<Statuses>> = Arc::default();
     let seen = statuses.clone();
     let workers = WorkerOptions::default().visibility(lease).concurrency(16);
     let mut service = ServiceOptions::default();
@@ -153,7 +179,7 @@ pub fn build(b: &Backends, stores: &Stores, lease: Duration) -> (App, axum::Rout
     service.opt_outs = Some(stores.opt_outs.clone());
     service.on_status = Some(Arc::new(move |s: &StatusUpdate| {
         if let Ok(mut m) = seen.lock() {
-            m.insert(s.message_id.clone(), s.status.clone());
+            m.set(&s.message_id, &s.status);
         }
     }));
     let service = BridgeService::start_with(

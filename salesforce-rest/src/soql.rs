@@ -214,7 +214,8 @@ impl Soql {
     /// escape them; bind a [`Like`] for patterns), or when a quote is left open.
     pub fn build(self) -> Result<String, Error> {
         let t = self.template.as_str();
-        let mut out = String::with_capacity(t.len() + self.args.iter().map(String::len).sum::<usize>());
+        let mut out =
+            String::with_capacity(t.len() + self.args.iter().map(String::len).sum::<usize>());
         let mut args = self.args.iter();
         let mut slots = 0usize;
         let mut in_quote = false;
@@ -253,7 +254,9 @@ impl Soql {
             out.push(c);
         }
         if in_quote {
-            return Err(Error::Soql("the template leaves a quoted literal open".into()));
+            return Err(Error::Soql(
+                "the template leaves a quoted literal open".into(),
+            ));
         }
         if slots != self.args.len() {
             return Err(Error::Soql(format!(
@@ -291,20 +294,39 @@ mod tests {
             r"SELECT Id FROM Lead WHERE Name = 'O\'Brien {}'",
         ] {
             let e = Soql::new(template).bind(attack).build().unwrap_err();
-            assert!(e.to_string().contains("inside a quoted literal"), "{template}: {e}");
+            assert!(
+                e.to_string().contains("inside a quoted literal"),
+                "{template}: {e}"
+            );
         }
-        assert!(Soql::new("SELECT Id FROM Lead WHERE Name = 'x").build().is_err(), "an open quote");
+        assert!(
+            Soql::new("SELECT Id FROM Lead WHERE Name = 'x")
+                .build()
+                .is_err(),
+            "an open quote"
+        );
         // Literal braces and quotes outside placeholders stay as written.
         assert_eq!(
-            Soql::new("SELECT Id FROM Lead WHERE Name = 'a{}b' AND Phone = {}").bind("1").build().unwrap_err().to_string().contains("quoted literal"),
+            Soql::new("SELECT Id FROM Lead WHERE Name = 'a{}b' AND Phone = {}")
+                .bind("1")
+                .build()
+                .unwrap_err()
+                .to_string()
+                .contains("quoted literal"),
             true
         );
         assert_eq!(
-            Soql::new(r"SELECT Id FROM Lead WHERE Name = 'it\'s' AND Phone = {}").bind("1").build().unwrap(),
+            Soql::new(r"SELECT Id FROM Lead WHERE Name = 'it\'s' AND Phone = {}")
+                .bind("1")
+                .build()
+                .unwrap(),
             r"SELECT Id FROM Lead WHERE Name = 'it\'s' AND Phone = '1'"
         );
         assert_eq!(
-            Soql::new("SELECT Id FROM Lead WHERE Name LIKE {}").bind(Like::contains(attack)).build().unwrap(),
+            Soql::new("SELECT Id FROM Lead WHERE Name LIKE {}")
+                .bind(Like::contains(attack))
+                .build()
+                .unwrap(),
             r#"SELECT Id FROM Lead WHERE Name LIKE '%\" OR Name != null OR Name = \"%'"#
         );
     }

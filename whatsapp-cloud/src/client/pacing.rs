@@ -90,8 +90,20 @@ impl Bucket {
 pub(crate) struct Pacer {
     settings: Pacing,
     global: Mutex<Bucket>,
-    recipients: Mutex<HashMap<String, Bucket>>,
+    recipients: Mutex<Recipients>,
 }
+
+/// Buckets per recipient, swept of refilled ones at most once per
+/// `SWEEP_EVERY` new recipients, so a burst to many recipients costs O(1)
+/// amortized per send instead of a full scan each.
+#[derive(Debug, Default)]
+struct Recipients {
+    buckets: HashMap<String, Bucket>,
+    added_since_sweep: usize,
+}
+
+const SWEEP_ABOVE: usize = 10_000;
+const SWEEP_EVERY: usize = 5_000;
 
 impl Pacer {
     pub(crate) fn new(settings: Pacing) -> Self {
@@ -100,20 +112,25 @@ impl Pacer {
         Self {
             settings,
             global: Mutex::new(Bucket::new(rate.max(1.0), rate, now)),
-            recipients: Mutex::new(HashMap::new()),
+            recipients: Mutex::new(Recipients::default()),
         }
     }
 
     /// How long to wait before sending to `recipient` at `now`; reserves the slot.
     pub(crate) fn reserve(&self, recipient: &str, now: Instant) -> Duration {
         let per_recipient = {
-            let mut map = self
+            let mut r = self
                 .recipients
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if map.len() > 10_000 {
-                map.retain(|_, b| !b.is_full(now));
+            if r.buckets.len() > SWEEP_ABOVE && r.added_since_sweep >= SWEEP_EVERY {
+                r.buckets.retain(|_, b| !b.is_full(now));
+                r.added_since_sweep = 0;
             }
+            if !r.buckets.contains_key(recipient) {
+                r.added_since_sweep += 1;
+            }
+            let map = &mut r.buckets;
             let rate = 1.0
                 / self
                     .settings
@@ -161,6 +178,27 @@ mod tests {
             b.reserve(now + Duration::from_secs(1)),
             Duration::from_millis(500)
         );
+    }
+
+    #[test]
+    fn many_recipients_are_swept_in_batches_and_stay_bounded() {
+        let p = Pacer::new(Pacing::default().per_recipient(2, Duration::from_secs(6)));
+        let start = Instant::now();
+        // 60,000 distinct recipients, one send each, 10 ms apart: older buckets
+        // refill (6 s) and are swept, in batches rather than on every send.
+        for i in 0..60_000u64 {
+            let _ = p.reserve(
+                &format!("1415{i:07}"),
+                start + Duration::from_millis(10 * i),
+            );
+        }
+        let r = p.recipients.lock().unwrap();
+        assert!(
+            r.buckets.len() <= SWEEP_ABOVE + SWEEP_EVERY + 600,
+            "bounded: {}",
+            r.buckets.len()
+        );
+        assert!(r.added_since_sweep < SWEEP_EVERY, "swept in batches");
     }
 
     #[test]

@@ -69,6 +69,8 @@ pub struct RecordStream<T> {
     buffer: VecDeque<T>,
     done: bool,
     pages: u64,
+    /// An error found after a page's rows were buffered: yielded once they are.
+    pending: Option<Error>,
 }
 
 impl<T: DeserializeOwned> RecordStream<T> {
@@ -80,15 +82,21 @@ impl<T: DeserializeOwned> RecordStream<T> {
             buffer: VecDeque::new(),
             done: false,
             pages: 0,
+            pending: None,
         }
     }
 
     /// The next row, fetching the next page when needed. After an error the
-    /// stream ends.
+    /// stream ends: a page whose rows arrived but whose continuation is broken
+    /// yields its rows, then the error, then nothing.
     pub async fn next(&mut self) -> Option<Result<T, Error>> {
         loop {
             if let Some(row) = self.buffer.pop_front() {
                 return Some(Ok(row));
+            }
+            if let Some(e) = self.pending.take() {
+                self.done = true;
+                return Some(Err(e));
             }
             if self.done {
                 return None;
@@ -101,12 +109,10 @@ impl<T: DeserializeOwned> RecordStream<T> {
                     return None;
                 }
             };
-            match self.fetch(req).await {
-                Ok(()) => {}
-                Err(e) => {
-                    self.done = true;
-                    return Some(Err(e));
-                }
+            if let Err(e) = self.fetch(req).await {
+                // Rows already buffered come first; the error ends the stream.
+                self.done = true;
+                self.pending = Some(e);
             }
         }
     }

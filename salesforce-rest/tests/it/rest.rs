@@ -369,3 +369,23 @@ fn handles_are_send_sync_clone_and_debug() {
     assert_traits::<salesforce_rest::auth::OAuthClient>();
     assert_traits::<salesforce_rest::Error>();
 }
+
+#[tokio::test]
+async fn a_stream_yields_its_rows_then_the_error_then_ends() {
+    let org = MockOrg::start().await;
+    Mock::given(method("GET"))
+        .and(path_regex(".*/query$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "totalSize": 4, "done": false,
+            "records": [{"Id": "00Q000000000001AAA"}, {"Id": "00Q000000000002AAA"}]
+        })))
+        .with_priority(1)
+        .mount(org.server())
+        .await;
+    let mut rows = org.client().query_stream::<DynamicRecord>("SELECT Id FROM Lead");
+    let mut seen = Vec::new();
+    while let Some(r) = rows.next().await {
+        seen.push(r.is_ok());
+    }
+    assert_eq!(seen, [true, true, false], "rows, then the error, then the end");
+}

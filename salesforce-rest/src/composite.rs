@@ -169,10 +169,12 @@ impl Client {
 
     /// Sends a composite request: subrequests run in order and may refer to
     /// earlier results (`@{refLead.id}`). The whole call counts as one API request.
-    pub async fn composite(
-        &self,
-        request: &CompositeRequest,
-    ) -> Result<Vec<CompositeResponse>, Error> {
+    ///
+    /// The call succeeds when Salesforce answered, even if subrequests failed:
+    /// look at [`CompositeResult::is_success`], or turn it into a `Result` with
+    /// [`CompositeResult::into_result`]. With `all_or_none`, one failure rolls
+    /// every subrequest back ([`CompositeResult::rolled_back`]).
+    pub async fn composite(&self, request: &CompositeRequest) -> Result<CompositeResult, Error> {
         if request.subrequests.is_empty() || request.subrequests.len() > MAX_SUBREQUESTS {
             return Err(Error::Config(format!(
                 "a composite request takes 1 to {MAX_SUBREQUESTS} subrequests, got {}",
@@ -191,7 +193,65 @@ impl Client {
             .call(Req::new(Method::POST, "composite").json(&body))
             .await?
             .json()?;
-        Ok(w.composite_response)
+        Ok(CompositeResult {
+            responses: w.composite_response,
+            all_or_none: request.all_or_none,
+        })
+    }
+}
+
+/// The answer to a composite request: one response per subrequest, in order.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct CompositeResult {
+    /// The subresponses.
+    pub responses: Vec<CompositeResponse>,
+    all_or_none: bool,
+}
+
+impl CompositeResult {
+    /// Whether every subrequest succeeded.
+    pub fn is_success(&self) -> bool {
+        self.responses.iter().all(|r| r.error().is_none())
+    }
+
+    /// Whether the request was all-or-none and something failed, so nothing
+    /// it did was kept (the others answer `PROCESSING_HALTED`).
+    pub fn rolled_back(&self) -> bool {
+        self.all_or_none && !self.is_success()
+    }
+
+    /// The subrequests that failed, with their errors (the rolled-back ones
+    /// included).
+    pub fn failures(&self) -> impl Iterator<Item = (&CompositeResponse, crate::error::ApiError)> {
+        self.responses
+            .iter()
+            .filter_map(|r| r.error().map(|e| (r, e)))
+    }
+
+    /// The responses when everything succeeded; else the first real error
+    /// (not a `PROCESSING_HALTED` of a rolled-back neighbour).
+    pub fn into_result(self) -> Result<Vec<CompositeResponse>, Error> {
+        let cause = self
+            .failures()
+            .map(|(_, e)| e)
+            .find(|e| {
+                !e.errors
+                    .iter()
+                    .all(|i| i.code.as_str() == "PROCESSING_HALTED")
+            })
+            .or_else(|| self.failures().map(|(_, e)| e).next());
+        match cause {
+            Some(e) => Err(Error::Api(Box::new(e))),
+            None => Ok(self.responses),
+        }
+    }
+}
+
+impl std::ops::Deref for CompositeResult {
+    type Target = [CompositeResponse];
+    fn deref(&self) -> &[CompositeResponse] {
+        &self.responses
     }
 }
 

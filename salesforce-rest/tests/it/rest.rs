@@ -382,10 +382,59 @@ async fn a_stream_yields_its_rows_then_the_error_then_ends() {
         .with_priority(1)
         .mount(org.server())
         .await;
-    let mut rows = org.client().query_stream::<DynamicRecord>("SELECT Id FROM Lead");
+    let mut rows = org
+        .client()
+        .query_stream::<DynamicRecord>("SELECT Id FROM Lead");
     let mut seen = Vec::new();
     while let Some(r) = rows.next().await {
         seen.push(r.is_ok());
     }
-    assert_eq!(seen, [true, true, false], "rows, then the error, then the end");
+    assert_eq!(
+        seen,
+        [true, true, false],
+        "rows, then the error, then the end"
+    );
+}
+
+#[tokio::test]
+async fn an_all_or_none_rollback_is_visible_and_typed() {
+    let org = MockOrg::start().await;
+    Mock::given(method("POST"))
+        .and(path_regex(".*/composite$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"compositeResponse": [
+            {"body": [{"errorCode": "PROCESSING_HALTED", "message": "The transaction was rolled back since another operation in the same transaction failed."}], "httpStatusCode": 400, "referenceId": "refLead"},
+            {"body": [{"errorCode": "REQUIRED_FIELD_MISSING", "message": "Required fields are missing: [Subject]", "fields": ["Subject"]}], "httpStatusCode": 400, "referenceId": "refTask"}
+        ]})))
+        .with_priority(1)
+        .mount(org.server())
+        .await;
+    let v = salesforce_rest::DEFAULT_API_VERSION;
+    let req = CompositeRequest::new(true)
+        .add(
+            "POST",
+            format!("/services/data/v{v}/sobjects/Lead"),
+            "refLead",
+            Some(json!({"LastName": "Lima", "Company": "Acme"})),
+        )
+        .add(
+            "POST",
+            format!("/services/data/v{v}/sobjects/Task"),
+            "refTask",
+            Some(json!({"WhoId": "@{refLead.id}"})),
+        );
+    let out = org.client().composite(&req).await.unwrap();
+    assert!(!out.is_success());
+    assert!(
+        out.rolled_back(),
+        "all-or-none with a failure: nothing was kept"
+    );
+    assert_eq!(out.failures().count(), 2);
+    let Err(Error::Api(e)) = out.into_result() else {
+        panic!("a rollback is an error")
+    };
+    assert_eq!(
+        e.errors[0].code.as_str(),
+        "REQUIRED_FIELD_MISSING",
+        "the cause, not the halted neighbour"
+    );
 }

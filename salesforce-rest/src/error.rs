@@ -106,12 +106,42 @@ impl Error {
         match self {
             Error::Api(e) => e.is_retryable(),
             Error::OAuth(e) => e.is_retryable(),
-            Error::UnexpectedResponse { status, .. } => matches!(status, 429 | 502 | 503 | 504),
+            Error::UnexpectedResponse { status, .. } => matches!(status, 429 | 500..=599),
             Error::Transport { kind, .. } => {
                 matches!(kind, TransportKind::Connect | TransportKind::Timeout)
             }
             _ => false,
         }
+    }
+
+    /// The HTTP status of the answer, when there was one.
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            Error::Api(e) => Some(e.status),
+            Error::OAuth(e) => Some(e.status),
+            Error::UnexpectedResponse { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// Whether this is the token endpoint's login rate limit (back off for minutes).
+    pub fn is_login_rate_limit(&self) -> bool {
+        match self {
+            Error::OAuth(e) => {
+                e.error == OAuthErrorCode::RateLimitExceeded
+                    || e.description
+                        .to_ascii_lowercase()
+                        .contains("login rate exceeded")
+            }
+            Error::ReauthorizationRequired(inner) => inner.is_login_rate_limit(),
+            _ => false,
+        }
+    }
+
+    /// Whether the token endpoint refused because another refresh with the
+    /// same token is in flight.
+    pub fn is_concurrent_refresh(&self) -> bool {
+        matches!(self, Error::OAuth(e) if e.description.to_ascii_lowercase().contains("already being processed"))
     }
 
     /// Whether the error is about authentication (expired session, refused grant).

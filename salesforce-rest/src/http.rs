@@ -46,6 +46,10 @@ pub struct RetryPolicy {
     pub initial_backoff: Duration,
     /// The largest single wait.
     pub max_backoff: Duration,
+    /// Retry creates (POST) on transient failures too. Off by default: a
+    /// create whose answer was lost may have been committed, and a retry then
+    /// makes a duplicate (upsert on an external ID instead).
+    pub retry_creates: bool,
 }
 
 impl Default for RetryPolicy {
@@ -55,6 +59,7 @@ impl Default for RetryPolicy {
             max_attempts: 3,
             initial_backoff: Duration::from_millis(250),
             max_backoff: Duration::from_secs(5),
+            retry_creates: false,
         }
     }
 }
@@ -74,15 +79,23 @@ impl RetryPolicy {
             max_attempts: max_attempts.max(1),
             initial_backoff,
             max_backoff: max_backoff.max(initial_backoff),
+            retry_creates: false,
         }
+    }
+
+    /// Opts creates into retries (see [`RetryPolicy::retry_creates`]).
+    pub fn with_retry_creates(mut self, on: bool) -> Self {
+        self.retry_creates = on;
+        self
     }
 
     /// Whether to retry after `attempt` attempts ended in `error`, and after how
     /// long. Pure. Only idempotent calls (GET, PATCH update, upsert, DELETE) are
     /// retried, and only on transient failures: `UNABLE_TO_LOCK_ROW`,
-    /// `SERVER_UNAVAILABLE`, concurrent `REQUEST_LIMIT_EXCEEDED`, 502/503/504 and
-    /// HTML maintenance pages, connect errors and timeouts. A create (POST) is
-    /// retried only when its connection never opened.
+    /// `SERVER_UNAVAILABLE`, concurrent `REQUEST_LIMIT_EXCEEDED`, any 5xx (as
+    /// Salesforce's guidance says) and HTML maintenance pages, connect errors
+    /// and timeouts. A create (POST) is retried only when its connection never
+    /// opened, unless [`retry_creates`](Self::retry_creates) is on.
     pub fn decide(
         &self,
         error: &Error,
@@ -98,8 +111,8 @@ impl RetryPolicy {
                 kind: TransportKind::Connect,
                 ..
             } => true,
-            _ if !idempotent => false,
-            e => e.is_retryable(),
+            _ if !idempotent && !self.retry_creates => false,
+            e => e.is_retryable() || e.http_status().is_some_and(|s| s >= 500),
         };
         if !retry {
             return None;
@@ -167,10 +180,24 @@ mod tests {
             api("API_DISABLED_FOR_ORG", 403, "x"),
             api("REQUIRED_FIELD_MISSING", 400, "x"),
             api("INVALID_SESSION_ID", 401, "x"),
-            Error::unexpected(500, "x", b""),
         ];
         for e in &permanent {
             assert!(p.decide(e, true, 1, 0.5).is_none(), "{e}");
+        }
+        // Any 5xx of an idempotent call is retried (Salesforce's guidance);
+        // a create is not, unless the caller opts in.
+        for e in [
+            Error::unexpected(500, "x", b""),
+            api("UNKNOWN_EXCEPTION", 500, "x"),
+        ] {
+            assert!(p.decide(&e, true, 1, 0.5).is_some(), "{e}");
+            assert!(p.decide(&e, false, 1, 0.5).is_none(), "{e}");
+            assert!(
+                p.with_retry_creates(true)
+                    .decide(&e, false, 1, 0.5)
+                    .is_some(),
+                "{e}"
+            );
         }
         let connect = Error::Transport {
             kind: TransportKind::Connect,

@@ -621,6 +621,15 @@ fn classify_token_failure(status: u16, body: &[u8]) -> Error {
     if let Some(e) = OAuthError::from_body(status, body) {
         return e.into();
     }
+    if status >= 500 {
+        // A maintenance page or a proxy's 5xx: the endpoint is down, the grant
+        // is fine. Transient, never a re-authorization.
+        return Error::unexpected(
+            status,
+            "the token endpoint is unavailable; retry later",
+            body,
+        );
+    }
     if looks_like_html(body) {
         return Error::WrongLoginHost {
             status,

@@ -120,7 +120,10 @@ struct Failure {
 /// renewal, before another token call is tried: a revoked grant costs one token
 /// call a minute under any load, a transient failure one every few seconds.
 fn cooldown(error: &Error) -> Duration {
-    if matches!(error, Error::ReauthorizationRequired(_)) {
+    if error.is_login_rate_limit() {
+        // The login rate limit lasts minutes; hammering it extends it.
+        Duration::from_secs(300)
+    } else if matches!(error, Error::ReauthorizationRequired(_)) {
         Duration::from_secs(60)
     } else {
         Duration::from_secs(5)
@@ -371,7 +374,22 @@ impl Session {
                 continue;
             }
             inner.token_calls.fetch_add(1, Ordering::SeqCst);
-            match self.grant(lease.refresh_token.as_ref()).await {
+            let mut granted = self.grant(lease.refresh_token.as_ref()).await;
+            if granted.as_ref().is_err_and(Error::is_concurrent_refresh) {
+                // Another client is refreshing with the same token: let it
+                // finish, take its result if it shared it, else try once more.
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                if let Some(s) = inner.store.load().await?
+                    && s.version > lease.version
+                    && s.access_token.is_some()
+                    && !s.lease_active(Utc::now())
+                {
+                    return self.adopt_stored(&s).await;
+                }
+                inner.token_calls.fetch_add(1, Ordering::SeqCst);
+                granted = self.grant(lease.refresh_token.as_ref()).await;
+            }
+            match granted {
                 Err(e) => {
                     let mut released = lease.clone();
                     released.version += 1;
@@ -398,6 +416,7 @@ impl Session {
                         refresh_token: resp.refresh_token.clone().or(lease.refresh_token.clone()),
                         issued_at: resp.issued_at_time(),
                         refresh_lease_until: None,
+                        received_at: Some(Utc::now()),
                     };
                     // Save before use: a rotated refresh token must never be lost.
                     if !inner
@@ -439,8 +458,10 @@ impl Session {
                 "the stored record has no access token".into(),
             ));
         };
+        // Age by our own clock, from when the token reached us: the server's
+        // `issued_at` can be far behind ours (skew, or an old seeded record).
         let age = s
-            .issued_at
+            .received_at
             .and_then(|t| (Utc::now() - t).to_std().ok())
             .unwrap_or_default();
         self.adopt(token, url, s.version, Some(age)).await

@@ -269,3 +269,117 @@ async fn rotated_refresh_tokens_survive_restarts_in_a_file_store() {
         "one refresh per restart, none refused"
     );
 }
+
+async fn token_calls(org: &MockOrg) -> usize {
+    org.requests()
+        .await
+        .iter()
+        .filter(|r| r.url.path() == "/services/oauth2/token")
+        .count()
+}
+
+async fn token_endpoint_answers(org: &MockOrg, answer: wiremock::ResponseTemplate, times: u64) {
+    wiremock::Mock::given(wiremock::matchers::path("/services/oauth2/token"))
+        .respond_with(answer)
+        .up_to_n_times(times)
+        .with_priority(1)
+        .mount(org.server())
+        .await;
+}
+
+#[tokio::test]
+async fn a_token_endpoint_outage_is_transient_not_a_reauthorization() {
+    for answer in [
+        wiremock::ResponseTemplate::new(500),
+        wiremock::ResponseTemplate::new(503).set_body_raw(
+            "<html><body>Down for maintenance</body></html>",
+            "text/html",
+        ),
+    ] {
+        let org = MockOrg::start().await;
+        let client = org.client();
+        token_endpoint_answers(&org, answer, 1).await;
+        let e = client.limits().await.unwrap_err();
+        assert!(!matches!(e, Error::ReauthorizationRequired(_)), "{e:?}");
+        assert!(e.is_retryable(), "{e:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_stored_token_issued_long_ago_by_a_skewed_clock_is_not_renewed_on_arrival() {
+    let org = MockOrg::start().await;
+    let store = Arc::new(MemoryTokenStore::new());
+    let first = org.client_for(
+        Session::builder(
+            org.oauth(),
+            Credentials::RefreshToken(SecretString::from(MOCK_REFRESH_TOKEN)),
+        )
+        .token_store(store.clone())
+        .build(),
+    );
+    first.limits().await.unwrap();
+    // The server's clock is three hours behind ours.
+    let mut t = store.load().await.unwrap().unwrap();
+    t.issued_at = Some(chrono::Utc::now() - chrono::Duration::hours(3));
+    let v = t.version;
+    t.version += 1;
+    assert!(store.compare_and_swap(Some(v), t).await.unwrap());
+    let before = token_calls(&org).await;
+    let second = org.client_for(
+        Session::builder(
+            org.oauth(),
+            Credentials::RefreshToken(SecretString::from(MOCK_REFRESH_TOKEN)),
+        )
+        .token_store(store.clone())
+        .session_lifetime(Duration::from_secs(2 * 3600))
+        .build(),
+    );
+    for _ in 0..20 {
+        second.limits().await.unwrap();
+    }
+    assert_eq!(
+        token_calls(&org).await,
+        before,
+        "the token's age counts from when we got it"
+    );
+}
+
+#[tokio::test]
+async fn a_refresh_refused_as_concurrent_is_retried_once() {
+    let org = MockOrg::start().await;
+    let client = org.client();
+    token_endpoint_answers(
+        &org,
+        wiremock::ResponseTemplate::new(400).set_body_json(serde_json::json!({
+            "error": "invalid_grant", "error_description": "token request is already being processed"
+        })),
+        1,
+    )
+    .await;
+    client.limits().await.unwrap();
+    assert_eq!(token_calls(&org).await, 2, "one refusal, one retry");
+}
+
+#[tokio::test]
+async fn the_login_rate_limit_backs_off_for_minutes() {
+    let org = MockOrg::start().await;
+    let client = org.client();
+    token_endpoint_answers(
+        &org,
+        wiremock::ResponseTemplate::new(400).set_body_json(serde_json::json!({
+            "error": "rate_limit_exceeded", "error_description": "ip/login rate exceeded"
+        })),
+        1,
+    )
+    .await;
+    let e = client.limits().await.unwrap_err();
+    assert!(e.is_login_rate_limit(), "{e:?}");
+    tokio::time::sleep(Duration::from_secs(6)).await; // past the 5 s transient cooldown
+    let again = client.limits().await.unwrap_err();
+    assert!(again.is_login_rate_limit(), "still backing off: {again:?}");
+    assert_eq!(
+        token_calls(&org).await,
+        1,
+        "no token call while backing off"
+    );
+}

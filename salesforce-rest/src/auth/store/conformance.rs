@@ -27,6 +27,7 @@ fn token(version: u64, refresh: &str) -> StoredToken {
         refresh_token: Some(SecretString::from(refresh.to_owned())),
         issued_at: DateTime::from_timestamp(1_735_689_600, 0),
         refresh_lease_until: DateTime::<Utc>::from_timestamp(1_735_689_630, 0),
+        received_at: DateTime::<Utc>::from_timestamp(1_735_689_601, 0),
     }
 }
 

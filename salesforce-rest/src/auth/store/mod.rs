@@ -36,6 +36,8 @@ struct Persisted {
     issued_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     refresh_lease_until: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    received_at: Option<DateTime<Utc>>,
 }
 
 impl Persisted {
@@ -54,6 +56,7 @@ impl Persisted {
                 .map(|s| s.expose_secret().to_owned()),
             issued_at: t.issued_at,
             refresh_lease_until: t.refresh_lease_until,
+            received_at: t.received_at,
         }
     }
 
@@ -65,6 +68,7 @@ impl Persisted {
             refresh_token: self.refresh_token.map(SecretString::from),
             issued_at: self.issued_at,
             refresh_lease_until: self.refresh_lease_until,
+            received_at: self.received_at,
         }
     }
 }
@@ -82,8 +86,11 @@ pub struct StoredToken {
     pub instance_url: Option<String>,
     /// The latest refresh token (rotated ones replace the old).
     pub refresh_token: Option<SecretString>,
-    /// When the access token was issued.
+    /// When the access token was issued, by the server's clock.
     pub issued_at: Option<DateTime<Utc>>,
+    /// When we received it, by our clock: a token's age is measured from
+    /// here, so a server clock behind ours cannot make it look expired.
+    pub received_at: Option<DateTime<Utc>>,
     /// While set and in the future, one instance is refreshing: the others wait
     /// for its result instead of spending the same refresh token.
     pub refresh_lease_until: Option<DateTime<Utc>>,
@@ -118,6 +125,7 @@ impl fmt::Debug for StoredToken {
                 &self.refresh_token.as_ref().map(|_| "[redacted]"),
             )
             .field("issued_at", &self.issued_at)
+            .field("received_at", &self.received_at)
             .field("refresh_lease_until", &self.refresh_lease_until)
             .finish()
     }

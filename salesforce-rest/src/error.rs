@@ -75,6 +75,16 @@ pub enum Error {
     #[error("configuration error: {0}")]
     Config(String),
 
+    /// A token response named an instance URL outside Salesforce's domains
+    /// and the hosts the app allows: the bearer token is not sent there.
+    #[error(
+        "untrusted instance URL ({reason}); allow its host with SessionBuilder::allow_instance_host if it is yours"
+    )]
+    UntrustedInstanceUrl {
+        /// What is wrong (the host is named; never a token).
+        reason: String,
+    },
+
     /// A SOQL template and its arguments do not fit together.
     #[error("SOQL: {0}")]
     Soql(String),

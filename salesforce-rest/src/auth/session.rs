@@ -143,6 +143,7 @@ struct Inner {
     introspect: bool,
     lease: Duration,
     allow_insecure_http: bool,
+    instance_hosts: Vec<String>,
 }
 
 /// The current session of one org. Cheap to clone; clones share the token.
@@ -174,6 +175,7 @@ pub struct SessionBuilder {
     lifetime: Option<Duration>,
     introspect: bool,
     allow_insecure_http: bool,
+    instance_hosts: Vec<String>,
 }
 
 impl fmt::Debug for SessionBuilder {
@@ -206,6 +208,13 @@ impl SessionBuilder {
         self
     }
 
+    /// Trusts an instance host outside Salesforce's own domains (a proxy you
+    /// run, a private endpoint): `host` or `host:port`.
+    pub fn allow_instance_host(mut self, host: impl Into<String>) -> Self {
+        self.instance_hosts.push(host.into().to_ascii_lowercase());
+        self
+    }
+
     /// Accepts plain-http instance URLs on non-loopback hosts (not recommended).
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
         self.allow_insecure_http = allow;
@@ -229,6 +238,7 @@ impl SessionBuilder {
                 introspect: self.introspect,
                 lease: Duration::from_secs(30),
                 allow_insecure_http: self.allow_insecure_http,
+                instance_hosts: self.instance_hosts,
             }),
         }
     }
@@ -244,6 +254,7 @@ impl Session {
             lifetime: None,
             introspect: false,
             allow_insecure_http: false,
+            instance_hosts: Vec::new(),
         }
     }
 
@@ -474,13 +485,12 @@ impl Session {
         generation: u64,
         age: Option<Duration>,
     ) -> Result<Arc<AccessToken>, Error> {
-        let url = Url::parse(instance_url.trim_end_matches('/'))
-            .map_err(|_| Error::Config("the instance URL is not a valid URL".into()))?;
-        let secure = url.scheme() == "https"
-            || (url.scheme() == "http" && (is_loopback(&url) || self.inner.allow_insecure_http));
-        if !secure {
-            return Err(Error::Config("the instance URL must use https".into()));
-        }
+        let url = trusted_instance_url(
+            instance_url,
+            &self.inner.oauth.app().login().base_url(),
+            &self.inner.instance_hosts,
+            self.inner.allow_insecure_http,
+        )?;
         let mut header = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
             .map_err(|_| {
                 Error::Config("the access token has characters not allowed in a header".into())
@@ -507,8 +517,122 @@ impl Session {
     }
 }
 
+/// Salesforce's documented domains for instances (production, sandboxes,
+/// Experience Cloud, government cloud, the China variants).
+const SALESFORCE_DOMAINS: &[&str] = &[
+    "salesforce.com",
+    "force.com",
+    "salesforce.mil",
+    "force.mil",
+    "cloudforce.com",
+    "cloudforce.mil",
+    "salesforce-setup.com",
+    "salesforce-sites.com",
+    "database.com",
+    "sfcrmproducts.cn",
+    "sfcrmapps.cn",
+];
+
+/// Checks an instance URL from a token response before any bearer token goes
+/// there: https (plain http only for loopback or an explicit opt-in), no
+/// userinfo, no path, no query, port 443 unless the host is allowed with its
+/// port, and a host under Salesforce's domains, the login host, an allowed
+/// host, or loopback. Pure.
+pub(crate) fn trusted_instance_url(
+    raw: &str,
+    login: &Url,
+    allowed: &[String],
+    allow_insecure_http: bool,
+) -> Result<Url, Error> {
+    let untrusted = |reason: String| Error::UntrustedInstanceUrl { reason };
+    let url = Url::parse(raw.trim_end_matches('/'))
+        .map_err(|_| untrusted("the instance URL is not a valid URL".into()))?;
+    let loopback = is_loopback(&url);
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback || allow_insecure_http => {}
+        other => return Err(untrusted(format!("scheme {other}: https is required"))),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(untrusted("it carries userinfo (user@host)".into()));
+    }
+    if !matches!(url.path(), "" | "/") || url.query().is_some() || url.fragment().is_some() {
+        return Err(untrusted("it has a path, a query or a fragment".into()));
+    }
+    let host = url.host_str().unwrap_or("").to_ascii_lowercase();
+    let with_port = url.port().map(|p| format!("{host}:{p}"));
+    if loopback {
+        return Ok(url);
+    }
+    if let Some(hp) = &with_port {
+        if allowed.iter().any(|a| a == hp) {
+            return Ok(url);
+        }
+        if url.port() != Some(443) {
+            return Err(untrusted(format!(
+                "host {host} with port {}",
+                url.port().unwrap_or(0)
+            )));
+        }
+    }
+    let under = |domain: &str| host == domain || host.ends_with(&format!(".{domain}"));
+    let login_host = login.host_str().unwrap_or("").to_ascii_lowercase();
+    if SALESFORCE_DOMAINS.iter().any(|d| under(d))
+        || host == login_host
+        || allowed.iter().any(|a| *a == host)
+    {
+        Ok(url)
+    } else {
+        Err(untrusted(format!("host {host} is not a Salesforce domain")))
+    }
+}
+
 /// Whether a token reached its renewal time (only known with a configured
 /// lifetime or introspection).
 fn expired(t: &AccessToken) -> bool {
     t.renew_at.is_some_and(|at| Instant::now() >= at)
+}
+
+#[cfg(test)]
+mod instance_url_tests {
+    use super::*;
+
+    #[test]
+    fn only_salesforce_hosts_and_allowed_ones_get_the_token() {
+        let login = Url::parse("https://login.salesforce.com").unwrap();
+        let allowed = [
+            "proxy.acme.internal".to_owned(),
+            "gw.acme.com:8443".to_owned(),
+        ];
+        let check = |u: &str| trusted_instance_url(u, &login, &allowed, false);
+        for good in [
+            "https://acme.my.salesforce.com",
+            "https://acme--dev.sandbox.my.salesforce.com/",
+            "https://acme.my.site.force.com",
+            "https://acme.my.salesforce.mil",
+            "https://acme.my.sfcrmproducts.cn",
+            "https://acme.my.salesforce.com:443",
+            "https://proxy.acme.internal",
+            "https://gw.acme.com:8443",
+            "http://127.0.0.1:8080",
+        ] {
+            assert!(check(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "https://attacker.example.net",
+            "https://x.my.salesforce.com@evil.example.net",
+            "https://user@acme.my.salesforce.com",
+            "https://acme.my.salesforce.com.evil.net",
+            "https://evilsalesforce.com",
+            "https://acme.my.salesforce.com:8443",
+            "https://acme.my.salesforce.com/services/data",
+            "http://acme.my.salesforce.com",
+            "ftp://acme.my.salesforce.com",
+        ] {
+            assert!(
+                matches!(check(bad), Err(Error::UntrustedInstanceUrl { .. })),
+                "{bad}"
+            );
+        }
+    }
 }

@@ -198,10 +198,26 @@ pub struct SObjectSummary {
 /// ids (`wamid.` + base64) contain `/`, `+` and `=`, which Salesforce does not
 /// reliably accept even percent-encoded.
 pub(crate) fn path_safe(value: &str) -> bool {
+    // `.` and `..` are unreserved characters but path segments of their own:
+    // `.../Case/WhatsApp_Message_Id__c/..` would resolve to another URL.
     !value.is_empty()
+        && value != "."
+        && value != ".."
         && value
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'))
+}
+
+#[cfg(test)]
+mod path_tests {
+    #[test]
+    fn dot_segments_never_travel_in_a_path() {
+        assert!(!super::path_safe("."));
+        assert!(!super::path_safe(".."));
+        assert!(!super::path_safe("a/b"));
+        assert!(super::path_safe("..."), "three dots are a plain segment");
+        assert!(super::path_safe("wamid.ABC-1_2~"));
+    }
 }
 
 fn check_name(kind: &str, name: &str) -> Result<(), Error> {

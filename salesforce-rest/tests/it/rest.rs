@@ -438,3 +438,39 @@ async fn an_all_or_none_rollback_is_visible_and_typed() {
         "the cause, not the halted neighbour"
     );
 }
+
+#[tokio::test]
+async fn dot_external_ids_go_through_the_collections_upsert() {
+    let org = MockOrg::start().await;
+    let client = org.client();
+    for value in [".", ".."] {
+        let o = client
+            .upsert_dynamic(
+                "Case",
+                "WhatsApp_Message_Id__c",
+                value,
+                &DynamicRecord::new().set("Subject", "x"),
+            )
+            .await
+            .unwrap();
+        assert!(o.created, "{value}");
+    }
+    let paths: Vec<String> = org
+        .requests()
+        .await
+        .iter()
+        .map(|r| r.url.path().to_owned())
+        .collect();
+    assert!(
+        paths
+            .iter()
+            .all(|p| !p.ends_with("/WhatsApp_Message_Id__c/.")
+                && !p.ends_with("/WhatsApp_Message_Id__c/..")),
+        "{paths:?}"
+    );
+    assert!(
+        paths.iter().any(|p| p.contains("/composite/sobjects/")),
+        "{paths:?}"
+    );
+    assert_eq!(org.records("Case").len(), 2);
+}

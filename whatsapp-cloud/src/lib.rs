@@ -99,8 +99,8 @@ mod client;
 #[cfg(feature = "client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub use client::{
-    AccountApi, Client, ClientBuilder, DEFAULT_API_VERSION, DEFAULT_BASE_URL, MediaApi, Pacing,
-    TemplatesApi,
+    AccountApi, Client, ClientBuilder, DEFAULT_API_VERSION, DEFAULT_BASE_URL, MEDIA_HOST_DOMAINS,
+    MediaApi, Pacing, TemplatesApi,
 };
 
 #[cfg(feature = "testkit")]

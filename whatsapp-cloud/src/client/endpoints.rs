@@ -1,6 +1,8 @@
 //! Media, templates and account calls. Each handle owns a client clone, so it can
 //! be stored and moved into tasks.
 
+use std::time::Duration;
+
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
@@ -158,11 +160,20 @@ impl MediaApi {
             }
             .into());
         }
-        let mut response = self
+        let (first_byte, between_chunks) = self.client.media_timeouts();
+        let timed_out = |what: &str| Error::Transport {
+            kind: crate::TransportKind::Timeout,
+            message: format!("the media download stalled: {what}"),
+        };
+        // No total limit (a large file on a slow link completes); instead a
+        // deadline for the first byte and one between chunks.
+        let request = self
             .client
             .authorized_get(&info.url)?
-            .send()
+            .timeout(Duration::from_secs(24 * 3600));
+        let mut response = tokio::time::timeout(first_byte, request.send())
             .await
+            .map_err(|_| timed_out("no answer"))?
             .map_err(transport_error)?;
         let status = response.status();
         if !status.is_success() {
@@ -175,7 +186,11 @@ impl MediaApi {
         }
         let mut hasher = Sha256::new();
         let mut size = 0u64;
-        while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
+        while let Some(chunk) = tokio::time::timeout(between_chunks, response.chunk())
+            .await
+            .map_err(|_| timed_out("no data for too long"))?
+            .map_err(transport_error)?
+        {
             size += chunk.len() as u64;
             if size > cap {
                 return Err(MediaError::TooLarge {

@@ -84,7 +84,19 @@ struct Inner {
     retry: RetryPolicy,
     pacer: Option<pacing::Pacer>,
     download_cap: u64,
+    media_hosts: Vec<String>,
+    media_first_byte: Duration,
+    media_read: Duration,
 }
+
+/// Meta's media hosts: the only ones (with the base URL's host and the ones an
+/// app adds) that get the bearer token for a media download.
+pub const MEDIA_HOST_DOMAINS: &[&str] = &[
+    "fbcdn.net",
+    "fbsbx.com",
+    "whatsapp.net",
+    "graph.facebook.com",
+];
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -114,6 +126,9 @@ pub struct ClientBuilder {
     pacing: Option<Pacing>,
     allow_insecure_http: bool,
     download_cap: Option<u64>,
+    media_hosts: Vec<String>,
+    media_first_byte: Option<Duration>,
+    media_read: Option<Duration>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -185,6 +200,22 @@ impl ClientBuilder {
         self
     }
 
+    /// Another host allowed to receive the token for media downloads (besides
+    /// Meta's [`MEDIA_HOST_DOMAINS`] and the base URL's host).
+    pub fn media_host(mut self, host: impl Into<String>) -> Self {
+        self.media_hosts.push(host.into().to_ascii_lowercase());
+        self
+    }
+
+    /// How long a media download may wait for its first byte (default 30 s)
+    /// and then between two chunks (default 30 s). There is no total limit: a
+    /// large file on a slow but moving link completes.
+    pub fn media_timeouts(mut self, first_byte: Duration, between_chunks: Duration) -> Self {
+        self.media_first_byte = Some(first_byte);
+        self.media_read = Some(between_chunks);
+        self
+    }
+
     /// Builds the client, checking the configuration.
     pub fn build(self) -> Result<Client, Error> {
         let token = self
@@ -219,6 +250,7 @@ impl ClientBuilder {
             None => reqwest::Client::builder()
                 .timeout(self.timeout.unwrap_or(Duration::from_secs(30)))
                 .connect_timeout(Duration::from_secs(10))
+                .redirect(same_host_redirects())
                 .user_agent(UA)
                 .build()
                 .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?,
@@ -236,9 +268,44 @@ impl ClientBuilder {
                 download_cap: self
                     .download_cap
                     .unwrap_or(crate::media::DEFAULT_DOWNLOAD_CAP),
+                media_hosts: self.media_hosts,
+                media_first_byte: self.media_first_byte.unwrap_or(Duration::from_secs(30)),
+                media_read: self.media_read.unwrap_or(Duration::from_secs(30)),
             }),
         })
     }
+}
+
+/// Follows a redirect only to the same host: the bearer token never crosses to
+/// another one (a cross-host redirect ends the request with its 3xx answer).
+fn same_host_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let same = attempt.previous().last().is_some_and(|prev| {
+            prev.host_str() == attempt.url().host_str()
+                && prev.port_or_known_default() == attempt.url().port_or_known_default()
+        });
+        if !same || attempt.previous().len() > 5 {
+            attempt.stop()
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
+/// Whether a media URL's host may receive the token. Pure.
+pub(crate) fn media_host_allowed(url: &Url, base: &Url, extra: &[String]) -> bool {
+    let host = url.host_str().unwrap_or("").to_ascii_lowercase();
+    if is_loopback(url) && url.host_str() == base.host_str() {
+        return true;
+    }
+    if base
+        .host_str()
+        .is_some_and(|b| b.eq_ignore_ascii_case(&host))
+    {
+        return true;
+    }
+    let under = |d: &str| host == d || host.ends_with(&format!(".{d}"));
+    MEDIA_HOST_DOMAINS.iter().any(|d| under(d)) || extra.iter().any(|d| under(d))
 }
 
 /// Parses a base URL and requires https, except for loopback hosts or an explicit opt-in.
@@ -389,6 +456,10 @@ impl Client {
         })
     }
 
+    pub(crate) fn media_timeouts(&self) -> (Duration, Duration) {
+        (self.inner.media_first_byte, self.inner.media_read)
+    }
+
     pub(crate) fn download_cap(&self) -> u64 {
         self.inner.download_cap
     }
@@ -418,6 +489,12 @@ impl Client {
             return Err(Error::Config(
                 "refusing to send the access token to a non-https media URL".into(),
             ));
+        }
+        if !media_host_allowed(&parsed, &self.inner.base, &self.inner.media_hosts) {
+            return Err(Error::Config(format!(
+                "refusing to send the access token to media host {} (not one of Meta's; allow it with ClientBuilder::media_host if it is yours)",
+                parsed.host_str().unwrap_or("?")
+            )));
         }
         Ok(self
             .inner

@@ -784,3 +784,101 @@ fn builder_rejects_bad_configuration_and_hides_the_token() {
     fn assert_traits<T: Send + Sync + Clone + std::fmt::Debug + 'static>() {}
     assert_traits::<Client>();
 }
+
+#[tokio::test]
+async fn the_token_only_goes_to_media_hosts_and_never_across_a_redirect() {
+    let server = MockServer::start().await;
+    let other = MockServer::start().await;
+    let uri = server.uri();
+    // The other server is reached as `localhost`: another host than 127.0.0.1.
+    let elsewhere = other.uri().replace("127.0.0.1", "localhost");
+    for (id, url) in [
+        ("attacker", "https://attacker.example.net/file".to_owned()),
+        (
+            "lookalike",
+            "https://lookaside.fbsbx.com.evil.net/file".to_owned(),
+        ),
+        ("hop", format!("{uri}/dl/hop")),
+    ] {
+        Mock::given(method("GET"))
+            .and(path(format!("/v23.0/{id}")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": id, "url": url})))
+            .mount(&server)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .and(path("/dl/hop"))
+        .respond_with(
+            ResponseTemplate::new(302).insert_header("location", format!("{elsewhere}/stolen")),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(b"x".to_vec()))
+        .mount(&other)
+        .await;
+    let client = Client::builder()
+        .access_token(SecretString::from("t"))
+        .phone_number_id("1")
+        .base_url(uri)
+        .build()
+        .unwrap();
+    for id in ["attacker", "lookalike"] {
+        let e = client.media().download(id).await.unwrap_err();
+        assert!(
+            matches!(e, Error::Config(_)) && e.to_string().contains("media host"),
+            "{id}: {e}"
+        );
+    }
+    assert!(
+        client.media().download("hop").await.is_err(),
+        "a cross-host redirect is not followed"
+    );
+    assert!(
+        other.received_requests().await.unwrap().is_empty(),
+        "nothing, and no token, reached the other host"
+    );
+}
+
+#[tokio::test]
+async fn a_stalled_media_download_times_out_but_a_slow_one_is_not_cut_short() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    // A server that answers the lookup, then sends the file's headers and
+    // one byte, then nothing.
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut buf = [0u8; 2048];
+                let n = sock.read(&mut buf).await.unwrap_or(0);
+                let req = String::from_utf8_lossy(&buf[..n]).to_string();
+                if req.starts_with("GET /v23.0/slow") {
+                    let body = format!("{{\"id\":\"slow\",\"url\":\"http://{addr}/dl/slow\"}}");
+                    let _ = sock.write_all(format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}", body.len()).as_bytes()).await;
+                } else {
+                    let _ = sock
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\nx")
+                        .await;
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                }
+            });
+        }
+    });
+    let client = Client::builder()
+        .access_token(SecretString::from("t"))
+        .phone_number_id("1")
+        .base_url(format!("http://{addr}"))
+        .timeout(Duration::from_millis(100))
+        .media_timeouts(Duration::from_secs(5), Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let e = client.media().download("slow").await.unwrap_err();
+    assert!(
+        e.to_string().contains("stalled"),
+        "the progress deadline, not the 100 ms request timeout: {e}"
+    );
+}

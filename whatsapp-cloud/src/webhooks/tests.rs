@@ -126,3 +126,33 @@ fn receive_checks_size_before_signature() {
         })
     ));
 }
+
+#[test]
+fn debug_output_never_shows_numbers_names_or_text() {
+    let body = br#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{
+        "messaging_product":"whatsapp","metadata":{"display_phone_number":"15550001111","phone_number_id":"123"},
+        "contacts":[{"profile":{"name":"Ana Lima"},"wa_id":"14155550123","user_id":"US.13491208655302741918"}],
+        "messages":[{"from":"14155550123","id":"wamid.A","timestamp":"1700000000","type":"text","text":{"body":"my card 4111 1111 is broken"}},
+                    {"from":"14155550123","id":"wamid.B","timestamp":"1700000000","type":"location","location":{"latitude":37.77,"longitude":-122.41,"name":"Home of Ana"}}],
+        "statuses":[{"id":"wamid.OUT","status":"delivered","timestamp":"1700000001","recipient_id":"14155550123"}]}}]}]}"#;
+    let n = crate::webhooks::parse_unverified(body).unwrap();
+    let mut text = format!("{n:?}");
+    for e in n.events() {
+        text.push_str(&format!("{e:?}"));
+    }
+    for secret in [
+        "14155550123",
+        "Ana Lima",
+        "4111",
+        "broken",
+        "Home of Ana",
+        "13491208655302741918",
+        "37.77",
+    ] {
+        assert!(!text.contains(secret), "{secret} leaked: {text}");
+    }
+    assert!(
+        text.contains("wamid.A") && text.contains("Text"),
+        "ids and kinds stay: {text}"
+    );
+}

@@ -264,7 +264,9 @@ impl fmt::Display for ApiError {
         write!(f, "Salesforce API error (HTTP {})", self.status)?;
         for (i, e) in self.errors.iter().enumerate() {
             f.write_str(if i == 0 { ": " } else { "; " })?;
-            write!(f, "{}: {}", e.code, e.message)?;
+            // Messages echo field values (STRING_TOO_LONG, validation rules):
+            // masked here, whole in `ApiErrorItem::message`.
+            write!(f, "{}: {}", e.code, e.redacted_message())?;
             if !e.fields.is_empty() {
                 write!(f, " [fields: {}]", e.fields.join(", "))?;
             }
@@ -277,6 +279,15 @@ impl fmt::Display for ApiError {
 }
 
 impl std::error::Error for ApiError {}
+
+impl ApiErrorItem {
+    /// The message with the values it may echo masked (digits, e-mails,
+    /// quoted text), as `Display` and logs show it. The full text is
+    /// [`message`](Self::message).
+    pub fn redacted_message(&self) -> String {
+        crate::redact::message(&self.message)
+    }
+}
 
 /// One error item: `{message, errorCode | statusCode, fields}` plus extra keys.
 #[derive(Debug, Clone, PartialEq, Deserialize)]

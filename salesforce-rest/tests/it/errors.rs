@@ -194,3 +194,22 @@ async fn a_401_that_is_not_refreshable_is_returned_not_looped() {
     assert_eq!(err.code(), Some(&ErrorCode::InvalidSessionId));
     assert_eq!(org.token_requests(), 2);
 }
+
+#[test]
+fn displayed_api_errors_mask_the_values_salesforce_echoes() {
+    let body = br#"[{"message":"Description: data value too large: call me at +1 415 555 0123 or ana@example.com (max length=255)","errorCode":"STRING_TOO_LONG","fields":["Description"]}]"#;
+    let e = salesforce_rest::ApiError::from_body(400, body).unwrap();
+    let shown = e.to_string();
+    assert!(
+        !shown.contains("555") && !shown.contains("ana@example.com"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("STRING_TOO_LONG") && shown.contains("Description"),
+        "{shown}"
+    );
+    assert!(
+        e.errors[0].message.contains("+1 415 555 0123"),
+        "the full text stays available"
+    );
+}

@@ -142,6 +142,10 @@ pub struct BridgeOptions {
     pub remember_for: Duration,
     /// Whether to answer customers (case number, lead acknowledgement).
     pub reply: bool,
+    /// Messages signed longer ago than this are skipped (with an audit event):
+    /// a correctly signed body replayed after its dedup key expired must not be
+    /// processed as new. Default: `remember_for` (Meta retries for 7 days).
+    pub max_message_age: Option<Duration>,
 }
 
 impl Default for BridgeOptions {
@@ -150,6 +154,7 @@ impl Default for BridgeOptions {
             claim_ttl: Duration::from_secs(300),
             remember_for: Duration::from_secs(8 * 24 * 3600),
             reply: true,
+            max_message_age: None,
         }
     }
 }
@@ -256,6 +261,16 @@ impl Bridge {
         }
     }
 
+    /// Whether a message is too old to process at `now` (a replay).
+    pub(crate) fn is_replay(&self, m: &InboundMessage, now: chrono::DateTime<Utc>) -> bool {
+        let max = self
+            .options
+            .max_message_age
+            .unwrap_or(self.options.remember_for);
+        m.sent_at
+            .is_some_and(|at| chrono::Duration::from_std(max).is_ok_and(|max| now - at > max))
+    }
+
     /// The loop guard (note ids of messages you send yourself).
     pub fn loop_guard(&self) -> &LoopGuard {
         &self.guard
@@ -275,6 +290,13 @@ impl Bridge {
 
     async fn handle_inner(&self, m: InboundMessage) -> Result<Outcome, BridgeError> {
         let message_id = m.id.clone();
+        if self.is_replay(&m, Utc::now()) {
+            audit::message_skipped(&message_id, "older than the dedup retention: a replay");
+            return Ok(Outcome::Ignored {
+                message_id,
+                reason: "older than the dedup retention (a replay)".into(),
+            });
+        }
         if self.guard.is_from_us(&m) {
             audit::message_skipped(&message_id, "sent by us (loop prevention)");
             return Ok(Outcome::FromUs { message_id });

@@ -282,6 +282,10 @@ pub(crate) fn payload_error(e: &serde_json::Error) -> JobError {
 impl InboxHandler {
     async fn message(&self, cx: &JobContext<'_>, m: InboundMessage) -> Result<(), JobError> {
         let b = &self.bridge;
+        if b.is_replay(&m, self.clock.now()) {
+            audit::message_skipped(&m.id, "older than the dedup retention: a replay");
+            return Ok(());
+        }
         let ours = b.guard.is_from_us(&m)
             || b.dedup.is_done(&sent_key(&m.id)).await.unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "the loop guard's store could not be read");

@@ -574,3 +574,24 @@ async fn an_echo_of_our_reply_is_recognized_after_a_restart() {
     );
     svc.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_message_from_long_ago_is_a_replay_and_is_skipped() {
+    let crm = Arc::new(Crm::default());
+    let bridge = Bridge::builder(crm.clone()).build();
+    let (inbox, outbox) = queues();
+    let svc = BridgeService::start(bridge, inbox, outbox, fast(), Arc::new(SystemClock));
+    let mut old = msg("wamid.OLD", "14155550123", "my order arrived broken");
+    old.sent_at = Some(Utc::now() - chrono::Duration::days(30));
+    svc.inbox().enqueue_message(&old).await.unwrap();
+    let mut recent = msg("wamid.NEW", "14155550123", "my order arrived broken");
+    recent.sent_at = Some(Utc::now() - chrono::Duration::days(6));
+    svc.inbox().enqueue_message(&recent).await.unwrap();
+    assert!(svc.drain(Duration::from_secs(10)).await);
+    assert_eq!(
+        crm.order.lock().unwrap().as_slice(),
+        ["wamid.NEW"],
+        "only the one within Meta's retry period"
+    );
+    svc.shutdown().await;
+}

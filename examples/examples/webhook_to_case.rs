@@ -407,16 +407,19 @@ pub async fn run_cli(args: &[String]) -> Result<(), BoxError> {
         );
     }
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, routes)
-            .with_graceful_shutdown(async move {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = stop_rx => {}
-                }
-            })
-            .await
-    });
+    // Header and body deadlines and a connection cap: slow clients cannot
+    // hold the server.
+    let server = tokio::spawn(whatsapp_cloud::webhooks::axum::serve(
+        listener,
+        routes,
+        whatsapp_cloud::webhooks::axum::ServeOptions::default(),
+        async move {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = stop_rx => {}
+            }
+        },
+    ));
     let keep_running = if demo_mode {
         demo(addr, &b, &app).await?;
         let _ = stop_tx.send(());

@@ -577,9 +577,7 @@ pub(crate) fn trusted_instance_url(
     }
     let under = |domain: &str| host == domain || host.ends_with(&format!(".{domain}"));
     let login_host = login.host_str().unwrap_or("").to_ascii_lowercase();
-    if SALESFORCE_DOMAINS.iter().any(|d| under(d))
-        || host == login_host
-        || allowed.iter().any(|a| *a == host)
+    if SALESFORCE_DOMAINS.iter().any(|d| under(d)) || host == login_host || allowed.contains(&host)
     {
         Ok(url)
     } else {

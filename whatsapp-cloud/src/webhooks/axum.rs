@@ -120,7 +120,11 @@ async fn read_verified(
     {
         return Err(too_large(len));
     }
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
+    let deadline = config.body_deadline();
+    let read = tokio::time::timeout(deadline, axum::body::to_bytes(body, limit))
+        .await
+        .map_err(|_| WebhookError::BodyTimeout(deadline))?;
+    let bytes = read.map_err(|e| {
         let over_limit = std::error::Error::source(&e)
             .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
         if over_limit {
@@ -168,4 +172,108 @@ impl IntoResponse for WebhookRejection {
         let status = StatusCode::from_u16(self.0.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
         (status, self.0.to_string()).into_response()
     }
+}
+
+/// Limits of [`serve`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ServeOptions {
+    /// How long a client may take to send its request headers (default 10 s);
+    /// then the connection is closed.
+    pub header_timeout: std::time::Duration,
+    /// Connections served at once (default 1,024); more wait to be accepted.
+    pub max_connections: usize,
+    /// On shutdown, how long open connections may finish (default 30 s).
+    pub shutdown_grace: std::time::Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            header_timeout: std::time::Duration::from_secs(10),
+            max_connections: 1024,
+            shutdown_grace: std::time::Duration::from_secs(30),
+        }
+    }
+}
+
+impl ServeOptions {
+    /// Sets the header deadline.
+    pub fn header_timeout(mut self, t: std::time::Duration) -> Self {
+        self.header_timeout = t;
+        self
+    }
+    /// Sets the connection cap (at least 1).
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.max_connections = n.max(1);
+        self
+    }
+}
+
+/// Serves a router (HTTP/1.1) with a header-read deadline and a cap on
+/// concurrent connections, so that slow or stalled clients cannot hold the
+/// server; the body deadline is the [`WebhookConfig`]'s. Returns when
+/// `shutdown` completes and open connections finished (or the grace ran out).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+
+    let permits = Arc::new(tokio::sync::Semaphore::new(options.max_connections.max(1)));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            () = &mut shutdown => break,
+            p = permits.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
+        let (stream, _peer) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    continue;
+                }
+            },
+        };
+        let service = TowerToHyperService::new(app.clone());
+        let header_timeout = options.header_timeout;
+        let mut stop = stop_rx.clone();
+        tasks.spawn(async move {
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout);
+            let conn = builder.serve_connection(TokioIo::new(stream), service);
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                r = conn.as_mut() => {
+                    if let Err(e) = r {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                }
+                _ = stop.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+            drop(permit);
+        });
+        while tasks.try_join_next().is_some() {}
+    }
+    let _ = stop_tx.send(true);
+    let _ = tokio::time::timeout(options.shutdown_grace, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    Ok(())
 }

@@ -111,6 +111,9 @@ pub enum WebhookError {
     /// `hub.verify_token` does not match.
     #[error("subscription handshake: hub.verify_token does not match")]
     HandshakeToken,
+    /// The body did not arrive within the body deadline (a slow or stalled client).
+    #[error("the webhook body did not arrive within {0:?}")]
+    BodyTimeout(std::time::Duration),
 }
 
 impl WebhookError {
@@ -126,6 +129,7 @@ impl WebhookError {
             WebhookError::HandshakeMissing(_)
             | WebhookError::HandshakeMode
             | WebhookError::HandshakeToken => 403,
+            WebhookError::BodyTimeout(_) => 408,
         }
     }
 }
@@ -396,6 +400,7 @@ pub struct WebhookConfig {
     verifier: SignatureVerifier,
     verify_token: Option<SecretString>,
     max_body_bytes: usize,
+    body_timeout: std::time::Duration,
 }
 
 impl WebhookConfig {
@@ -405,6 +410,7 @@ impl WebhookConfig {
             verifier: SignatureVerifier::new(app_secret),
             verify_token: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            body_timeout: std::time::Duration::from_secs(30),
         }
     }
 
@@ -423,6 +429,18 @@ impl WebhookConfig {
     /// The body limit.
     pub fn body_limit(&self) -> usize {
         self.max_body_bytes
+    }
+
+    /// How long the whole body may take to arrive (default 30 s): a client
+    /// trickling bytes gets 408 instead of holding a connection forever.
+    pub fn body_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.body_timeout = timeout;
+        self
+    }
+
+    /// The body deadline.
+    pub fn body_deadline(&self) -> std::time::Duration {
+        self.body_timeout
     }
 
     /// Answers the subscription handshake; see [`verify_subscription`]. Refused

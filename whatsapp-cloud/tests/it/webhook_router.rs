@@ -122,3 +122,71 @@ async fn a_failing_handler_gets_500_so_meta_redelivers() {
         StatusCode::INTERNAL_SERVER_ERROR
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_get_408_or_a_closed_connection_and_others_are_served() {
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use whatsapp_cloud::webhooks::axum::{ServeOptions, serve};
+
+    let secret = SecretString::from("app-secret");
+    let config = WebhookConfig::new(&secret).body_timeout(Duration::from_millis(300));
+    let app = axum::Router::new().nest("/webhook", router(config, Counting::default()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(
+        listener,
+        app,
+        ServeOptions::default().header_timeout(Duration::from_millis(300)),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    // Headers trickled and never finished: the connection is closed.
+    let mut slow_headers = tokio::net::TcpStream::connect(addr).await.unwrap();
+    slow_headers
+        .write_all(b"POST /webhook HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    // A body announced and never sent: 408.
+    let mut slow_body = tokio::net::TcpStream::connect(addr).await.unwrap();
+    slow_body
+        .write_all(b"POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nX-Hub-Signature-256: sha256=00\r\n\r\n{")
+        .await
+        .unwrap();
+    // Meanwhile a normal client is served.
+    let (body, sig) = signed_webhook(
+        &payloads::text_message("14155550123", "Ana", "wamid.1", "hi"),
+        "app-secret",
+    );
+    let ok = reqwest::Client::new()
+        .post(format!("http://{addr}/webhook"))
+        .header("x-hub-signature-256", sig)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let mut answer = Vec::new();
+    let read =
+        tokio::time::timeout(Duration::from_secs(5), slow_body.read_to_end(&mut answer)).await;
+    assert!(
+        read.is_ok(),
+        "the stalled body must not hold the connection"
+    );
+    assert!(
+        String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 408"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    let mut rest = Vec::new();
+    let closed =
+        tokio::time::timeout(Duration::from_secs(5), slow_headers.read_to_end(&mut rest)).await;
+    assert!(
+        closed.is_ok(),
+        "the stalled headers must not hold the connection"
+    );
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}

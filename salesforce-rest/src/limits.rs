@@ -19,6 +19,8 @@ pub struct ApiUsage {
     pub max: u64,
     /// This connected app's usage and allocation, when reported.
     pub per_app: Option<(u64, u64)>,
+    /// The connected app the per-app figures are for (`appName=...`).
+    pub per_app_name: Option<String>,
 }
 
 impl ApiUsage {
@@ -26,6 +28,7 @@ impl ApiUsage {
     pub fn parse(header: &str) -> Option<Self> {
         let mut usage: Option<(u64, u64)> = None;
         let mut per_app = None;
+        let mut per_app_name = None;
         for part in header.split([';', ',']) {
             let Some((key, value)) = part.trim().split_once('=') else {
                 continue;
@@ -39,11 +42,22 @@ impl ApiUsage {
             };
             match key.trim() {
                 "api-usage" => usage = Some((u, m)),
-                "per-app-api-usage" => per_app = Some((u, m)),
+                "per-app-api-usage" => {
+                    per_app = Some((u, m));
+                    per_app_name = value
+                        .split_once("appName=")
+                        .map(|(_, n)| n.trim_end_matches(')').trim().to_owned())
+                        .filter(|n| !n.is_empty());
+                }
                 _ => {}
             }
         }
-        usage.map(|(used, max)| ApiUsage { used, max, per_app })
+        usage.map(|(used, max)| ApiUsage {
+            used,
+            max,
+            per_app,
+            per_app_name,
+        })
     }
 
     /// Whether 90% or more of the allocation is used.
@@ -109,7 +123,8 @@ mod tests {
             Some(ApiUsage {
                 used: 18,
                 max: 5000,
-                per_app: None
+                per_app: None,
+                per_app_name: None,
             })
         );
         let u = ApiUsage::parse(
@@ -117,6 +132,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(u.per_app, Some((17, 250)));
+        assert_eq!(u.per_app_name.as_deref(), Some("sample-connected-app"));
         let u = ApiUsage::parse("api-usage=110018/100000; api-bursts=1/750").unwrap();
         assert!(u.is_near_limit());
         assert_eq!(u.used, 110_018);

@@ -53,10 +53,12 @@ use url::Url;
 use crate::error::{Error, OAuthError};
 use crate::http::{is_loopback, transport_error};
 
+mod device;
 mod jwt;
 mod session;
 mod store;
 
+pub use device::{DeviceAuthorization, DevicePoll, UserInfo};
 pub use jwt::JwtKey;
 pub use session::{AccessToken, Credentials, Session, SessionBuilder};
 #[cfg(feature = "redis")]

@@ -251,3 +251,94 @@ async fn insecure_instance_urls_are_refused() {
     let err = session.token().await.unwrap_err();
     assert!(err.to_string().contains("https"), "{err}");
 }
+
+#[tokio::test]
+async fn the_device_flow_polls_through_pending_and_slow_down() {
+    use salesforce_rest::auth::DevicePoll;
+    use wiremock::matchers::{body_string_contains, path};
+    use wiremock::{Mock, ResponseTemplate};
+    let org = MockOrg::start().await;
+    let token = |body: &str, answer: ResponseTemplate, times: u64, priority: u8| {
+        Mock::given(path("/services/oauth2/token"))
+            .and(body_string_contains(body.to_owned()))
+            .respond_with(answer)
+            .up_to_n_times(times)
+            .with_priority(priority)
+    };
+    token("response_type=device_code", ResponseTemplate::new(200).set_body_json(serde_json::json!({
+        "device_code": "dc-secret", "user_code": "WXYZ-1234", "verification_uri": "https://login.salesforce.com/setup/connect", "interval": 0
+    })), 1, 1).mount(org.server()).await;
+    let oauth_error = |e: &str| {
+        ResponseTemplate::new(400)
+            .set_body_json(serde_json::json!({"error": e, "error_description": e}))
+    };
+    token(
+        "grant_type=device",
+        oauth_error("authorization_pending"),
+        2,
+        1,
+    )
+    .mount(org.server())
+    .await;
+    token("grant_type=device", oauth_error("slow_down"), 1, 2)
+        .mount(org.server())
+        .await;
+    token("grant_type=device", ResponseTemplate::new(200).set_body_json(serde_json::json!({
+        "access_token": "00D!device", "instance_url": org.uri(), "id": "https://login.salesforce.com/id/00D5g000000AbCdEAK/0055g00000XyZwQAAV", "issued_at": "1700000000000"
+    })), 1, 3).mount(org.server()).await;
+    let oauth = org.oauth();
+    let auth = oauth
+        .start_device_flow(&["api", "refresh_token"])
+        .await
+        .unwrap();
+    assert_eq!(auth.user_code, "WXYZ-1234");
+    assert!(!format!("{auth:?}").contains("dc-secret"));
+    assert!(matches!(
+        oauth.device_token(&auth).await.unwrap(),
+        DevicePoll::Pending
+    ));
+    let t = oauth
+        .poll_device_flow(&auth, std::time::Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(t.org_id(), Some("00D5g000000AbCdEAK"));
+    assert_eq!(t.user_id(), Some("0055g00000XyZwQAAV"));
+    let polls = org
+        .requests()
+        .await
+        .iter()
+        .filter(|r| String::from_utf8_lossy(&r.body).contains("grant_type=device"))
+        .count();
+    assert_eq!(polls, 4, "pending, pending, slow_down, token");
+}
+
+#[tokio::test]
+async fn userinfo_fills_the_version_placeholder_and_hides_the_email() {
+    use wiremock::matchers::path;
+    use wiremock::{Mock, ResponseTemplate};
+    let org = MockOrg::start().await;
+    Mock::given(path("/services/oauth2/userinfo"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "user_id": "0055g00000XyZwQAAV", "organization_id": "00D5g000000AbCdEAK",
+            "email": "ana@example.com", "name": "Ana Lima",
+            "urls": {"rest": "https://acme.my.salesforce.com/services/data/v{version}/", "sobjects": "https://acme.my.salesforce.com/services/data/v{version}/sobjects/"}
+        })))
+        .with_priority(1)
+        .mount(org.server())
+        .await;
+    let info = org
+        .oauth()
+        .userinfo(&secrecy::SecretString::from("00D!x"), "v66.0")
+        .await
+        .unwrap();
+    assert_eq!(
+        info.urls["rest"],
+        "https://acme.my.salesforce.com/services/data/v66.0/"
+    );
+    assert_eq!(info.organization_id, "00D5g000000AbCdEAK");
+    let shown = format!("{info:?}");
+    assert!(
+        !shown.contains("ana@example.com") && !shown.contains("Ana Lima"),
+        "{shown}"
+    );
+}

@@ -46,6 +46,7 @@ fn free_port() -> u16 {
 struct Server {
     child: Child,
     addr: String,
+    output: tempfile::NamedTempFile,
 }
 
 impl Drop for Server {
@@ -79,14 +80,19 @@ impl Server {
         .env("SALESFORCE_LOGIN_URL", org.uri())
         .env("BRIDGE_LEASE_SECS", "2")
         .env("RUST_LOG", "error")
-        .env_remove("REDIS_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
+        .env_remove("REDIS_URL");
+        let output = tempfile::NamedTempFile::new().unwrap();
+        cmd.stdout(Stdio::from(output.reopen().unwrap()))
+            .stderr(Stdio::from(output.reopen().unwrap()));
         for (k, v) in extra {
             cmd.env(k, v);
         }
         let child = cmd.spawn().unwrap();
-        let server = Server { child, addr };
+        let server = Server {
+            child,
+            addr,
+            output,
+        };
         let http = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -106,9 +112,10 @@ impl Server {
         }
     }
 
-    fn kill9(mut self) {
+    fn kill9(mut self) -> String {
         self.child.kill().unwrap(); // SIGKILL
         self.child.wait().unwrap();
+        std::fs::read_to_string(self.output.path()).unwrap_or_default()
     }
 }
 
@@ -251,7 +258,12 @@ async fn kill_9_after_the_200s_loses_and_doubles_nothing() {
     let first = Server::start(&org, &graph, &data).await;
     let sequential = deliver_sequentially(&first.addr, &unique_ids(30, "S"), 0).await;
     let answers = deliver(&first.addr, &unique_ids(20, "K")).await;
-    first.kill9();
+    let printed = first.kill9();
+    assert!(printed.contains("listening on"), "{printed}");
+    assert!(
+        !printed.contains(SECRET),
+        "a configured secret is never printed"
+    );
     assert!(
         sequential.iter().chain(&answers).all(|(s, _)| *s == 200),
         "{sequential:?} {answers:?}"
@@ -290,7 +302,7 @@ async fn two_instances_on_redis_finish_the_work_of_a_killed_one() {
     assert!(answers.iter().all(|(s, _)| *s == 200), "{answers:?}");
     // Let A lease jobs and start on the CRM, then kill it while it holds them.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    a.kill9();
+    let _ = a.kill9();
     settles_at(&org, &graph, 12).await;
     drop(b);
 }

@@ -522,6 +522,27 @@ impl EmbeddedQueue {
         Ok(())
     }
 
+    /// Ends a lease and makes the job due at `at` (still its group's head).
+    fn reschedule(
+        names: &Names,
+        txn: &WriteTransaction,
+        seq: u64,
+        mut meta: Meta,
+        at: i64,
+        edit: impl FnOnce(&mut Meta),
+    ) -> Result<(), redb::Error> {
+        let mut ready = txn.open_table(names.ready())?;
+        ready.remove((meta.due, seq))?;
+        ready.insert((at, seq), ())?;
+        drop(ready);
+        meta.due = at;
+        meta.lease = None;
+        edit(&mut meta);
+        txn.open_table(names.jobs())?
+            .insert(seq, encode(&meta)?.as_slice())?;
+        Ok(())
+    }
+
     fn bump(names: &Names, txn: &WriteTransaction, counter: &str) -> Result<u64, redb::Error> {
         let mut t = txn.open_table(names.counters())?;
         let n = t.get(counter)?.map_or(0, |v| v.value()) + 1;
@@ -716,19 +737,11 @@ impl JobQueue for EmbeddedQueue {
         let at = millis(retry_at);
         self.store
             .write_lazy(move |txn| {
-                let (seq, mut meta) = match Self::held(&names, txn, &lease)? {
+                let (seq, meta) = match Self::held(&names, txn, &lease)? {
                     Ok(held) => held,
                     Err(e) => return Ok(Err(e)),
                 };
-                let mut ready = txn.open_table(names.ready())?;
-                ready.remove((meta.due, seq))?;
-                ready.insert((at, seq), ())?;
-                drop(ready);
-                meta.due = at;
-                meta.lease = None;
-                meta.err = Some(error);
-                txn.open_table(names.jobs())?
-                    .insert(seq, encode(&meta)?.as_slice())?;
+                Self::reschedule(&names, txn, seq, meta, at, |m| m.err = Some(error))?;
                 Self::bump(&names, txn, "retries")?;
                 Ok(Ok(()))
             })
@@ -770,19 +783,13 @@ impl JobQueue for EmbeddedQueue {
         let now = millis(now);
         self.store
             .write_lazy(move |txn| {
-                let (seq, mut meta) = match Self::held(&names, txn, &lease)? {
+                let (seq, meta) = match Self::held(&names, txn, &lease)? {
                     Ok(held) => held,
                     Err(e) => return Ok(Err(e)),
                 };
-                let mut ready = txn.open_table(names.ready())?;
-                ready.remove((meta.due, seq))?;
-                ready.insert((now, seq), ())?;
-                drop(ready);
-                meta.due = now;
-                meta.lease = None;
-                meta.attempts = meta.attempts.saturating_sub(1);
-                txn.open_table(names.jobs())?
-                    .insert(seq, encode(&meta)?.as_slice())?;
+                Self::reschedule(&names, txn, seq, meta, now, |m| {
+                    m.attempts = m.attempts.saturating_sub(1);
+                })?;
                 Ok(Ok(()))
             })
             .await

@@ -136,6 +136,16 @@ pub struct OptOut {
     pub reason: String,
 }
 
+impl OptOut {
+    /// A record (for `OptOutStore` implementations outside this crate).
+    pub fn new(at: DateTime<Utc>, reason: impl Into<String>) -> Self {
+        Self {
+            at,
+            reason: reason.into(),
+        }
+    }
+}
+
 /// Where opt-outs are kept. Keys are normalized by [`customer_key`] inside the
 /// provided methods' callers; implementations store what they are given.
 #[async_trait]

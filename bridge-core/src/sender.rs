@@ -104,6 +104,16 @@ pub struct SendReceipt {
     pub message_id: Option<String>,
 }
 
+impl SendReceipt {
+    /// A receipt (for `Sender` implementations outside this crate).
+    pub fn new(channel: impl Into<String>, message_id: Option<String>) -> Self {
+        Self {
+            channel: channel.into(),
+            message_id,
+        }
+    }
+}
+
 /// A failed send.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{channel} send failed: {message}")]

@@ -294,7 +294,11 @@ pub async fn run(b: &Backends, stores: &Stores) -> Result<Vec<String>, BoxError>
 }
 
 #[tokio::main]
-async fn main() -> Result<(), BoxError> {
+async fn main() -> std::process::ExitCode {
+    examples::exit_code(cli().await)
+}
+
+async fn cli() -> Result<(), BoxError> {
     examples::init_tracing();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
@@ -305,7 +309,7 @@ async fn main() -> Result<(), BoxError> {
     }
     if let Err(e) = examples::check_flags(&args, &[], &[]) {
         eprintln!("error: {e}\nusage: appointment_reminders");
-        std::process::exit(2);
+        return Err(Box::new(examples::UsageError(e)));
     }
     let b = Backends::from_env().await?;
     let stores = Stores::for_tool("appointment_reminders").await?;

@@ -131,8 +131,15 @@ pub async fn run(b: &Backends) -> Result<usize, BoxError> {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), BoxError> {
+async fn main() -> std::process::ExitCode {
+    examples::exit_code(cli().await)
+}
+
+async fn cli() -> Result<(), BoxError> {
     examples::init_tracing();
+    if examples::cli_args("usage: lead_capture\n\nOne Lead per customer, tagged by content, with a follow-up Task. Reads WHATSAPP_*, SALESFORCE_*.", &[], &[])?.1 {
+        return Ok(());
+    }
     let b = Backends::from_env().await?;
     run(&b).await?;
     Ok(())

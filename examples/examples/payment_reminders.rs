@@ -220,7 +220,11 @@ fn seed(org: &salesforce_rest::testkit::MockOrg, f: Fields, today: NaiveDate) {
 const USAGE: &str = "usage: payment_reminders [--dry-run] [--object Invoice__c|Opportunity]";
 
 #[tokio::main]
-async fn main() -> Result<(), BoxError> {
+async fn main() -> std::process::ExitCode {
+    examples::exit_code(cli().await)
+}
+
+async fn cli() -> Result<(), BoxError> {
     examples::init_tracing();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
@@ -231,7 +235,7 @@ async fn main() -> Result<(), BoxError> {
     }
     if let Err(e) = examples::check_flags(&args, &["--dry-run"], &["--object"]) {
         eprintln!("error: {e}\n{USAGE}");
-        std::process::exit(2);
+        return Err(Box::new(examples::UsageError(e)));
     }
     let dry_run = args.iter().any(|a| a == "--dry-run");
     let fields = match args

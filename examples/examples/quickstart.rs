@@ -176,8 +176,15 @@ fn print_outcome(outcome: &Outcome, summary: &mut Summary) {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), BoxError> {
+async fn main() -> std::process::ExitCode {
+    examples::exit_code(cli().await)
+}
+
+async fn cli() -> Result<(), BoxError> {
     examples::init_tracing();
+    if examples::cli_args("usage: quickstart\n\nA signed webhook through the whole bridge, in the sandbox or against real APIs. Reads WHATSAPP_*, SALESFORCE_*, QUICKSTART_CUSTOMER.", &[], &[])?.1 {
+        return Ok(());
+    }
     let backends = Backends::from_env().await?;
     let summary = run(&backends).await?;
     println!(

@@ -156,8 +156,15 @@ fn with_hint(e: &salesforce_rest::Error) -> String {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), BoxError> {
+async fn main() -> std::process::ExitCode {
+    examples::exit_code(cli().await)
+}
+
+async fn cli() -> Result<(), BoxError> {
     examples::init_tracing();
+    if examples::cli_args("usage: salesforce_login\n\nThe web-server flow with PKCE on a local callback; prints the instance URL and refresh token. Reads SALESFORCE_CLIENT_ID, SALESFORCE_CLIENT_SECRET, SALESFORCE_LOGIN_URL, BIND_ADDR.", &[], &[])?.1 {
+        return Ok(());
+    }
     let sandbox = match std::env::var("SALESFORCE_CLIENT_ID") {
         Ok(_) => None,
         Err(_) => {

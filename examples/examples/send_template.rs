@@ -10,7 +10,8 @@
 //! `datetime:<fallback text>`. Buttons: `--quick-reply <index>:<payload>`,
 //! `--url-button <index>:<suffix>`; header: `--header-image <https URL>` or
 //! `--header-text <text>`; `--lang en_US` (default). Reads `WHATSAPP_*` (the
-//! sandbox without them); with no arguments it sends a sample reminder.
+//! sandbox without them). With no arguments it sends a sample reminder in the
+//! sandbox only: against the real API, `--to` and `--template` are required.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use bridge_core::format;
@@ -85,7 +86,11 @@ pub fn parse(args: &[String]) -> Result<(String, Template), BoxError> {
                     Ok(t.header(HeaderParam::Text { text: v }))
                 }));
             }
-            other => return Err(format!("unknown argument {other:?}").into()),
+            other => {
+                return Err(Box::new(examples::UsageError(format!(
+                    "unknown argument {other:?}\n{USAGE}"
+                ))));
+            }
         }
     }
     let mut t = Template::new(name.ok_or("--template is required")?, lang);
@@ -136,8 +141,21 @@ fn param(spec: &str) -> Result<TemplateParam, BoxError> {
     })
 }
 
+const USAGE: &str = "usage: send_template --to <number> --template <name> [--lang en_US] [--param <type>:<value>]... [--quick-reply <i>:<payload>] [--url-button <i>:<suffix>] [--header-image <url> | --header-text <text>]";
+
 /// Sends the template the arguments describe.
 pub async fn run(b: &Backends, args: &[String]) -> Result<String, BoxError> {
+    if args.is_empty() && b.graph.is_none() {
+        return Err(Box::new(examples::UsageError(format!(
+            "nothing is sent to the real WhatsApp API without --to and --template\n{USAGE}"
+        ))));
+    }
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!(
+            "{USAGE}\n\nParameter types: text, usd (cents), currency:<CODE>:<cents>, date (YYYY-MM-DD), datetime."
+        );
+        return Ok(String::new());
+    }
     let (to, template) = parse(args)?;
     let name = template.name().to_owned();
     let message = Message::new(to.as_str(), template);
@@ -155,7 +173,11 @@ pub async fn run(b: &Backends, args: &[String]) -> Result<String, BoxError> {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), BoxError> {
+async fn main() -> std::process::ExitCode {
+    examples::exit_code(cli().await)
+}
+
+async fn cli() -> Result<(), BoxError> {
     examples::init_tracing();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let b = Backends::from_env().await?;

@@ -536,17 +536,65 @@ pub fn check_flags(args: &[String], switches: &[&str], with_value: &[&str]) -> R
             }
             continue;
         }
-        return Err(format!(
-            "unknown argument {a:?} (known: {})",
-            switches
-                .iter()
-                .chain(with_value)
-                .copied()
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
+        let known: Vec<&str> = switches.iter().chain(with_value).copied().collect();
+        return Err(if known.is_empty() {
+            format!("unknown argument {a:?}: this tool takes no arguments")
+        } else {
+            format!("unknown argument {a:?} (known: {})", known.join(", "))
+        });
     }
     Ok(())
+}
+
+/// A command-line mistake (unknown flag, missing value): exit code 2.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Error for UsageError {}
+
+/// Handles `--help` (prints `help`, returns `Ok(true)`) and refuses unknown
+/// arguments with a [`UsageError`], for tools with the given flags.
+#[allow(clippy::print_stdout)]
+pub fn cli_args(
+    help: &str,
+    switches: &[&str],
+    with_value: &[&str],
+) -> Result<(Vec<String>, bool), BoxError> {
+    let args: Vec<String> = env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{help}");
+        return Ok((args, true));
+    }
+    check_flags(&args, switches, with_value).map_err(|e| UsageError(format!("{e}\n{help}")))?;
+    Ok((args, false))
+}
+
+/// The exit code of an example: 0; 2 after a [`UsageError`]; 1 after any
+/// other error, printed with its causes as a readable chain (never `Debug`).
+#[allow(clippy::print_stderr)]
+pub fn exit_code(result: Result<(), BoxError>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<UsageError>().is_some() => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            let mut source = e.source();
+            while let Some(cause) = source {
+                eprintln!("  caused by: {cause}");
+                source = cause.source();
+            }
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
 /// Starts `tracing` output (`RUST_LOG` controls it; warnings by default).

@@ -466,3 +466,35 @@ mod server {
         server.abort();
     }
 }
+
+#[tokio::test]
+async fn send_template_sends_nothing_real_without_explicit_arguments() {
+    let mut b = Backends::sandbox().await.unwrap();
+    b.graph = None; // as if WhatsApp were the real API
+    let e = send_template::run(&b, &[]).await.unwrap_err();
+    assert!(e.downcast_ref::<examples::UsageError>().is_some(), "{e}");
+    assert!(e.to_string().contains("--to"), "{e}");
+}
+
+#[test]
+fn unknown_flags_are_errors_never_ignored() {
+    let args = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    assert!(examples::check_flags(&args(&["--dry-run"]), &["--dry-run"], &[]).is_ok());
+    let e = examples::check_flags(&args(&["--dryrun"]), &["--dry-run"], &[]).unwrap_err();
+    assert!(e.contains("--dryrun") && e.contains("--dry-run"), "{e}");
+    assert!(
+        examples::check_flags(&args(&["--object"]), &[], &["--object"])
+            .unwrap_err()
+            .contains("needs a value")
+    );
+    assert!(
+        examples::check_flags(&args(&["x"]), &[], &[])
+            .unwrap_err()
+            .contains("no arguments")
+    );
+    let code = examples::exit_code(Err(Box::new(examples::UsageError("bad flag".into()))));
+    assert_eq!(
+        format!("{code:?}"),
+        format!("{:?}", std::process::ExitCode::from(2))
+    );
+}

@@ -3,6 +3,9 @@ use std::sync::Arc;
 use super::*;
 use crate::dedup::{Claim, DedupStore};
 use crate::queue::conformance;
+use crate::queue::{Enqueued, JobQueue, NewJob, QueueError, from_millis};
+use chrono::{DateTime, Utc};
+use std::time::Duration;
 
 fn t(ms: i64) -> DateTime<Utc> {
     from_millis(1_735_689_600_000 + ms)

@@ -383,8 +383,14 @@ pub async fn run_cli(args: &[String]) -> Result<(), BoxError> {
     };
     let lease = lease_time()?;
     let b = Backends::from_env().await?;
-    // Fail now, with the setup steps, rather than dead-letter every message.
-    examples::salesforce_writer(&b).check_setup().await?;
+    // Fail now, with the setup steps, rather than dead-letter every message;
+    // an org that cannot be described right now (down, no permission) is
+    // checked again by every write.
+    match examples::salesforce_writer(&b).check_setup().await {
+        Err(e @ bridge_core::BridgeError::Setup { .. }) => return Err(e.into()),
+        Err(e) => tracing::warn!(error = %e, "could not check the org's setup; carrying on"),
+        Ok(()) => {}
+    }
     let (app, routes) = build(&b, &stores, lease);
     let bind = if demo_mode {
         "127.0.0.1:0".to_owned()

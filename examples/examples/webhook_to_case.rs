@@ -31,7 +31,7 @@
 //! `BRIDGE_OWN_NUMBERS` (our business numbers, comma-separated: messages
 //! from them are never taken for customers'),
 //! `BRIDGE_DATA_DIR` (default `bridge-data`), `BRIDGE_LEASE_SECS` (how long a
-//! job is hidden while a worker holds it, default 300), and
+//! job stays hidden after its worker stops renewing the lease, default 30), and
 //! `SALESFORCE_CASE_KEY_FIELD` / `SALESFORCE_LEAD_KEY_FIELD` (the external-ID
 //! fields holding the message key and the customer's E.164 number, defaults
 //! `WhatsApp_Message_Id__c` and `WhatsApp_Phone__c`; checked at start-up, set
@@ -149,7 +149,7 @@ fn lease_time() -> Result<Duration, BoxError> {
             })?;
             Ok(Duration::from_secs(secs.max(1)))
         }
-        _ => Ok(Duration::from_secs(300)),
+        _ => Ok(Duration::from_secs(30)),
     }
 }
 

@@ -116,6 +116,9 @@ impl JobQueue for Counted {
     async fn release(&self, l: &Lease, now: DateTime<Utc>) -> Result<(), QueueError> {
         self.0.release(l, now).await
     }
+    async fn extend(&self, l: &Lease, vis: Duration, now: DateTime<Utc>) -> Result<(), QueueError> {
+        self.0.extend(l, vis, now).await
+    }
     async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, QueueError> {
         self.0.dead_letters(limit).await
     }

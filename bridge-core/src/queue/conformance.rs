@@ -64,6 +64,7 @@ pub async fn run<Q: JobQueue + 'static>(q: Arc<Q>) {
     retries_hold_the_group(&*q, vis).await;
     dead_letters(&*q, vis).await;
     checkpoints_and_release(&*q, vis).await;
+    extensions(&*q, vis).await;
     stats(&*q, vis).await;
     concurrency(q, vis).await;
 }
@@ -335,6 +336,38 @@ async fn checkpoints_and_release<Q: JobQueue + ?Sized>(q: &Q, vis: Duration) {
         "a checkpoint must survive to the next attempt"
     );
     q.ack(&l[0], t(504)).await.unwrap_or_else(|e| panic!("{e}"));
+}
+
+async fn extensions<Q: JobQueue + ?Sized>(q: &Q, vis: Duration) {
+    q.enqueue(job("x-1", "g-x"), t(550))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let l = lease_keys(q, 10, vis, t(551)).await;
+    assert_eq!(keys(&l), ["x-1"]);
+    // Kept alive at 50 s for another 60 s: still hidden at 61 s.
+    q.extend(&l[0], vis, t(50_551))
+        .await
+        .unwrap_or_else(|e| panic!("extend failed: {e}"));
+    assert!(
+        lease_keys(q, 10, vis, t(61_552)).await.is_empty(),
+        "an extended lease must keep the job hidden past its first deadline"
+    );
+    let again = lease_keys(q, 10, vis, t(110_552)).await;
+    assert_eq!(
+        keys(&again),
+        ["x-1"],
+        "and release it when the extension ends"
+    );
+    assert!(
+        matches!(
+            q.extend(&l[0], vis, t(110_553)).await,
+            Err(QueueError::LeaseLost { .. })
+        ),
+        "a lost lease cannot be extended"
+    );
+    q.ack(&again[0], t(110_554))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
 }
 
 async fn stats<Q: JobQueue + ?Sized>(q: &Q, vis: Duration) {

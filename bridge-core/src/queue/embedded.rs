@@ -83,6 +83,8 @@ where
 }
 
 struct Inner {
+    /// Queue names opened so far (leases are recovered on the first open only).
+    opened: std::sync::Mutex<std::collections::HashSet<String>>,
     db: Arc<Database>,
     writes: Option<mpsc::Sender<Box<dyn WriteOp>>>,
     writer: Option<std::thread::JoinHandle<()>>,
@@ -153,12 +155,22 @@ impl EmbeddedStore {
             .spawn(move || writer_loop(&writer_db, &rx))?;
         Ok(Self {
             inner: Arc::new(Inner {
+                opened: std::sync::Mutex::default(),
                 db,
                 writes: Some(tx),
                 writer: Some(writer),
                 path,
             }),
         })
+    }
+
+    /// Whether this is the first time this store opens a queue of that name.
+    fn first_open_of(&self, name: &str) -> bool {
+        self.inner
+            .opened
+            .lock()
+            .map(|mut s| s.insert(name.to_owned()))
+            .unwrap_or(false)
     }
 
     /// The database file, when on disk.
@@ -192,7 +204,20 @@ impl EmbeddedStore {
 
     /// The dedup store in this database (its clock: the system clock).
     pub fn dedup(&self) -> EmbeddedDedupStore {
-        EmbeddedDedupStore::new(self.clone(), Arc::new(SystemClock))
+        let store = EmbeddedDedupStore::new(self.clone(), Arc::new(SystemClock));
+        if self.first_open_of("\0dedup") {
+            // Only this process can hold the store: claims still in flight
+            // were made by a process that died. Void them, as the queue does
+            // with its leases, so its work is redone at once.
+            match store.void_claims() {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(claims = n, "dedup claims of a previous process voided"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not void old dedup claims; they will expire")
+                }
+            }
+        }
+        store
     }
 
     /// The opt-out registry in this database.

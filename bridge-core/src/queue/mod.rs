@@ -402,6 +402,20 @@ pub trait JobQueue: Send + Sync {
     /// Gives a job back without counting the attempt (graceful shutdown).
     async fn release(&self, lease: &Lease, now: DateTime<Utc>) -> Result<(), QueueError>;
 
+    /// Keeps a lease alive for another `visibility` from `now` (workers call it
+    /// while a job runs, so the visibility timeout can be short and a dead
+    /// worker's jobs come back quickly). The default does nothing: the job
+    /// then reappears when its first visibility ends.
+    async fn extend(
+        &self,
+        lease: &Lease,
+        visibility: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<(), QueueError> {
+        let _ = (lease, visibility, now);
+        Ok(())
+    }
+
     /// Up to `limit` dead letters, oldest first.
     async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, QueueError>;
 

@@ -121,6 +121,9 @@ return out
 
 const CHECKPOINT: &str = "redis.call('HSET', j, 'cp', ARGV[4]) return 1";
 
+/// `ARGV[4]`: the new lease deadline.
+const EXTEND: &str = "redis.call('ZADD', b..'leases', ARGV[4], id) return 1";
+
 /// `ARGV[4]`: retention in ms.
 const ACK: &str = r"
 local key = redis.call('HGET', j, 'key')
@@ -231,6 +234,7 @@ struct Scripts {
     enqueue: redis::Script,
     lease: redis::Script,
     checkpoint: redis::Script,
+    extend: redis::Script,
     ack: redis::Script,
     nack: redis::Script,
     dead: redis::Script,
@@ -248,6 +252,7 @@ impl Scripts {
             enqueue: redis::Script::new(ENQUEUE),
             lease: redis::Script::new(LEASE),
             checkpoint: held(CHECKPOINT),
+            extend: held(EXTEND),
             ack: held(ACK),
             nack: held(NACK),
             dead: held(DEAD),
@@ -491,6 +496,19 @@ impl JobQueue for RedisQueue {
 
     async fn release(&self, lease: &Lease, _now: DateTime<Utc>) -> Result<(), QueueError> {
         self.finish(&self.scripts.release, lease, &[]).await
+    }
+
+    async fn extend(
+        &self,
+        lease: &Lease,
+        visibility: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<(), QueueError> {
+        let until = millis(now)
+            .saturating_add(duration_ms(visibility).max(1))
+            .to_string()
+            .into_bytes();
+        self.finish(&self.scripts.extend, lease, &[until]).await
     }
 
     async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, QueueError> {

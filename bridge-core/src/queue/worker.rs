@@ -132,8 +132,9 @@ pub trait JobHandler: Send + Sync + 'static {
 pub struct WorkerOptions {
     /// Jobs handled at once (different groups; one group is always serial).
     pub concurrency: usize,
-    /// How long a lease hides a job; a job still running after it may be
-    /// handled again elsewhere.
+    /// How long a lease hides a job. The worker renews it every third of this
+    /// while the job runs, so it only runs out when the worker is gone (then
+    /// another worker takes the job over after at most this long).
     pub visibility: Duration,
     /// How often an idle worker looks for due jobs (a [`WorkerHandle::wake`]
     /// or a local enqueue wakes it at once).
@@ -149,7 +150,7 @@ impl Default for WorkerOptions {
     fn default() -> Self {
         Self {
             concurrency: 8,
-            visibility: Duration::from_secs(300),
+            visibility: Duration::from_secs(30),
             idle_poll: Duration::from_millis(200),
             retry: RetryPolicy::default(),
             shutdown_grace: Duration::from_secs(30),
@@ -296,6 +297,7 @@ async fn run(
             if let Ok(mut m) = in_flight.lock() {
                 m.insert(lease.job.id.clone(), lease.clone());
             }
+            let visibility = options.visibility;
             let (queue, handler, clock, retry, in_flight) = (
                 queue.clone(),
                 handler.clone(),
@@ -304,7 +306,21 @@ async fn run(
                 in_flight.clone(),
             );
             tasks.spawn(async move {
+                // Keep the lease alive while the job runs.
+                let beat = {
+                    let (queue, clock, lease) = (queue.clone(), clock.clone(), lease.clone());
+                    tokio::spawn(async move {
+                        let every = (visibility / 3).max(Duration::from_millis(10));
+                        loop {
+                            tokio::time::sleep(every).await;
+                            if let Err(e) = queue.extend(&lease, visibility, clock.now()).await {
+                                tracing::warn!(job = %lease.job.id, error = %e, "could not extend a lease");
+                            }
+                        }
+                    })
+                };
                 run_one(&queue, handler, &*clock, &retry, &lease).await;
+                beat.abort();
                 if let Ok(mut m) = in_flight.lock() {
                     m.remove(&lease.job.id);
                 }
@@ -389,5 +405,62 @@ async fn run_one(
     };
     if let Err(e) = outcome {
         tracing::warn!(parent: &span, error = %e, "could not record the job's outcome; it will be handled again");
+    }
+}
+
+#[cfg(all(test, feature = "embedded"))]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::clock::SystemClock;
+    use crate::queue::{MemoryQueue, NewJob};
+
+    struct Slow(Arc<AtomicUsize>);
+
+    #[async_trait]
+    impl JobHandler for Slow {
+        async fn handle(&self, _cx: &JobContext<'_>) -> Result<(), JobError> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(900)).await;
+            Ok(())
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_job_longer_than_its_visibility_is_renewed_not_run_twice() {
+        let q: Arc<dyn JobQueue> = Arc::new(MemoryQueue::new("slow").unwrap());
+        let runs = Arc::new(AtomicUsize::new(0));
+        let options = WorkerOptions::default()
+            .visibility(Duration::from_millis(200))
+            .idle_poll(Duration::from_millis(20));
+        let workers: Vec<WorkerHandle> = (0..2)
+            .map(|_| {
+                Worker::spawn(
+                    q.clone(),
+                    Arc::new(Slow(runs.clone())),
+                    options.clone(),
+                    Arc::new(SystemClock),
+                )
+            })
+            .collect();
+        q.enqueue(NewJob::new("long", "g", b"x".to_vec()), SystemClock.now())
+            .await
+            .unwrap();
+        for _ in 0..200 {
+            let s = q.stats(SystemClock.now()).await.unwrap();
+            if s.depth == 0 && s.in_flight == 0 && runs.load(Ordering::SeqCst) > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            runs.load(Ordering::SeqCst),
+            1,
+            "the other worker never saw the job while it ran"
+        );
+        for w in workers {
+            w.shutdown().await;
+        }
     }
 }

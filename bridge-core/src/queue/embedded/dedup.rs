@@ -38,6 +38,33 @@ impl EmbeddedDedupStore {
         Self { store, clock }
     }
 
+    /// Removes every claim still in flight (done keys stay); returns how many.
+    pub(super) fn void_claims(&self) -> Result<u64, QueueError> {
+        let db = self.store.inner.db.clone();
+        (|| -> Result<u64, redb::Error> {
+            let txn = db.begin_write()?;
+            let mut n = 0;
+            {
+                let mut t = txn.open_table(DEDUP)?;
+                let mut expiry = txn.open_table(DEDUP_EXPIRY)?;
+                let live: Vec<(String, i64)> = t
+                    .iter()?
+                    .filter_map(Result::ok)
+                    .filter(|(_, v)| v.value().0 != DONE)
+                    .map(|(k, v)| (k.value().to_owned(), v.value().1))
+                    .collect();
+                for (key, until) in live {
+                    t.remove(key.as_str())?;
+                    expiry.remove((until, key.as_str()))?;
+                    n += 1;
+                }
+            }
+            txn.commit()?;
+            Ok(n)
+        })()
+        .map_err(super::storage)
+    }
+
     /// The same store reading time from `clock`.
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;

@@ -149,7 +149,50 @@ impl EmbeddedQueue {
             retention_ms,
         };
         q.create_tables()?;
+        if q.store.first_open_of(name) {
+            let n = q.recover()?;
+            if n > 0 {
+                tracing::info!(
+                    queue = name,
+                    jobs = n,
+                    "jobs a previous process had leased are due again"
+                );
+            }
+        }
         Ok(q)
+    }
+
+    /// Makes every leased job due again: only one process can open the store
+    /// (its file is locked), so a lease found when opening belongs to a process
+    /// that died. Its attempt still counts.
+    fn recover(&self) -> Result<u64, QueueError> {
+        let names = self.names.clone();
+        let db = self.store.inner.db.clone();
+        (|| -> Result<u64, redb::Error> {
+            let txn = db.begin_write()?;
+            let mut recovered = 0;
+            {
+                let mut jobs = txn.open_table(names.jobs())?;
+                let mut ready = txn.open_table(names.ready())?;
+                let stale: Vec<(u64, Meta)> = jobs
+                    .iter()?
+                    .filter_map(|r| r.ok())
+                    .filter_map(|(k, v)| decode(v.value()).ok().map(|m| (k.value(), m)))
+                    .filter(|(_, m)| m.lease.is_some() && m.dead.is_none())
+                    .collect();
+                for (seq, mut meta) in stale {
+                    ready.remove((meta.due, seq))?;
+                    ready.insert((0, seq), ())?;
+                    meta.due = 0;
+                    meta.lease = None;
+                    jobs.insert(seq, encode(&meta)?.as_slice())?;
+                    recovered += 1;
+                }
+            }
+            txn.commit()?;
+            Ok(recovered)
+        })()
+        .map_err(storage)
     }
 
     fn create_tables(&self) -> Result<(), QueueError> {
@@ -521,6 +564,33 @@ impl JobQueue for EmbeddedQueue {
                 Self::reschedule(&names, txn, seq, meta, now, |m| {
                     m.attempts = m.attempts.saturating_sub(1);
                 })?;
+                Ok(Ok(()))
+            })
+            .await
+    }
+
+    async fn extend(
+        &self,
+        lease: &Lease,
+        visibility: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<(), QueueError> {
+        let names = self.names.clone();
+        let lease = lease.clone();
+        let until = millis(now).saturating_add(duration_ms(visibility).max(1));
+        self.store
+            .write_lazy(move |txn| {
+                let (seq, mut meta) = match Self::held(&names, txn, &lease)? {
+                    Ok(held) => held,
+                    Err(e) => return Ok(Err(e)),
+                };
+                let mut ready = txn.open_table(names.ready())?;
+                ready.remove((meta.due, seq))?;
+                ready.insert((until, seq), ())?;
+                drop(ready);
+                meta.due = until;
+                txn.open_table(names.jobs())?
+                    .insert(seq, encode(&meta)?.as_slice())?;
                 Ok(Ok(()))
             })
             .await

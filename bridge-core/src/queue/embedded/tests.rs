@@ -69,27 +69,17 @@ async fn jobs_leases_and_dedup_marks_survive_a_reopen() {
             .unwrap(),
         Claim::Done
     ));
-    // The job that was not leased is there at once; the leased one after its lease.
-    let l = q.lease(10, Duration::from_secs(60), t(2)).await.unwrap();
-    assert_eq!(
-        l.len(),
-        1,
-        "{:?}",
-        l.iter()
-            .map(|l| (&l.job.key, l.job.attempts))
-            .collect::<Vec<_>>()
-    );
-    assert_ne!(l[0].job.key, lease_token.job.key);
-    q.ack(&l[0], t(3)).await.unwrap();
-    let l = q
-        .lease(10, Duration::from_secs(60), t(61_002))
-        .await
-        .unwrap();
-    assert_eq!(l.len(), 1);
+    // Both jobs are there at once: the dead process's lease is void.
+    let mut l = q.lease(10, Duration::from_secs(60), t(2)).await.unwrap();
+    l.sort_by(|a, b| a.job.key.cmp(&b.job.key));
+    let seen: Vec<(&str, u32)> = l
+        .iter()
+        .map(|l| (l.job.key.as_str(), l.job.attempts))
+        .collect();
+    assert_eq!(seen, [("k1", 2), ("k2", 1)]);
     assert_eq!(l[0].job.key, lease_token.job.key);
-    assert_eq!(l[0].job.attempts, 2);
     assert!(matches!(
-        q.ack(&lease_token, t(61_003)).await,
+        q.ack(&lease_token, t(3)).await,
         Err(QueueError::LeaseLost { .. })
     ));
 }
@@ -165,4 +155,81 @@ async fn embedded_opt_outs_pass_the_suite_and_survive_a_reopen() {
     }
     let store = EmbeddedStore::open(dir.path()).unwrap();
     assert!(store.opt_outs().get("14155550123").await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn leases_of_a_dead_process_are_due_at_once_when_the_store_reopens() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let q = store.queue("inbox").unwrap();
+        q.enqueue(NewJob::new("k1", "g1", b"one".to_vec()), t(0))
+            .await
+            .unwrap();
+        let l = q.lease(1, Duration::from_secs(3600), t(1)).await.unwrap();
+        assert_eq!(l.len(), 1);
+        // The process dies holding the lease for an hour.
+    }
+    let store = EmbeddedStore::open(dir.path()).unwrap();
+    let q = store.queue("inbox").unwrap();
+    let l = q.lease(1, Duration::from_secs(60), t(2)).await.unwrap();
+    assert_eq!(
+        l.len(),
+        1,
+        "only one process owns the directory: the old lease is void"
+    );
+    assert_eq!(l[0].job.attempts, 2, "the interrupted attempt counts");
+    // A second open of the same queue in this process recovers nothing.
+    let again = store.queue("inbox").unwrap();
+    assert!(
+        again
+            .lease(1, Duration::from_secs(60), t(3))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn dedup_claims_of_a_dead_process_are_void_on_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let d = store.dedup();
+        assert!(matches!(
+            d.claim("in-flight", Duration::from_secs(3600))
+                .await
+                .unwrap(),
+            Claim::New(_)
+        ));
+        let Claim::New(t) = d.claim("done", Duration::from_secs(3600)).await.unwrap() else {
+            panic!()
+        };
+        d.complete(&t, Duration::from_secs(3600)).await.unwrap();
+    }
+    let store = EmbeddedStore::open(dir.path()).unwrap();
+    let d = store.dedup();
+    assert!(
+        matches!(
+            d.claim("in-flight", Duration::from_secs(60)).await.unwrap(),
+            Claim::New(_)
+        ),
+        "the dead process's claim is void"
+    );
+    assert!(
+        matches!(
+            d.claim("done", Duration::from_secs(60)).await.unwrap(),
+            Claim::Done
+        ),
+        "finished work stays finished"
+    );
+    // A later handle in the same process keeps this process's live claims.
+    assert!(matches!(
+        store
+            .dedup()
+            .claim("in-flight", Duration::from_secs(60))
+            .await
+            .unwrap(),
+        Claim::InFlight
+    ));
 }

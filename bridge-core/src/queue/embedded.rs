@@ -213,7 +213,7 @@ impl EmbeddedStore {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(claims = n, "dedup claims of a previous process voided"),
                 Err(e) => {
-                    tracing::warn!(error = %e, "could not void old dedup claims; they will expire")
+                    tracing::warn!(error = %e, "could not void old dedup claims; they will expire");
                 }
             }
         }

@@ -10,9 +10,10 @@
 //!
 //! **Delivery guarantees.** A 200 means every event is on disk (the embedded
 //! store in `BRIDGE_DATA_DIR`, fsynced) or in Redis (`REDIS_URL`): a crash or
-//! `kill -9` after it loses nothing, since the workers pick the jobs up again
-//! on restart (or, with Redis, on another instance once the lease of the dead
-//! one runs out). Nothing is done twice: a redelivered message is the same job;
+//! `kill -9` after it loses nothing: a restart picks the jobs up at once (the
+//! embedded store voids a dead process's leases), and with Redis another
+//! instance takes them over within `BRIDGE_LEASE_SECS` (live workers renew
+//! their leases). Nothing is done twice: a redelivered message is the same job;
 //! Cases are upserted on the message id; the record written and the id of every
 //! message sent are checkpointed before a job is acknowledged, so an attempt
 //! after a crash neither writes nor sends again. Failures are retried with

@@ -498,3 +498,202 @@ fn unknown_flags_are_errors_never_ignored() {
         format!("{:?}", std::process::ExitCode::from(2))
     );
 }
+
+mod outbox_faults {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use async_trait::async_trait;
+    use bridge_core::queue::{
+        DeadLetter, Enqueued, JobId, JobQueue, Lease, NewJob, QueueError, QueueStats,
+    };
+    use chrono::{DateTime, Utc};
+    use whatsapp_cloud::testkit::{GraphFailure, payloads, signed_webhook};
+
+    use super::*;
+
+    async fn serve(b: &Backends, stores: &examples::Stores) -> (webhook_to_case::App, String) {
+        let (app, routes) = webhook_to_case::build(b, stores, Duration::from_secs(30));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, routes).await });
+        (app, format!("http://{addr}/webhook"))
+    }
+
+    async fn post(url: &str, b: &Backends, id: &str) -> u16 {
+        let (body, sig) = signed_webhook(
+            &payloads::text_message("14155550123", "Ana", id, "my order arrived broken"),
+            &b.app_secret,
+        );
+        reqwest::Client::new()
+            .post(url)
+            .header("x-hub-signature-256", sig)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_reply_failing_with_5xx_429_and_131000_is_delivered_once() {
+        let b = Backends::sandbox().await.unwrap();
+        let graph = b.graph.as_ref().unwrap();
+        graph
+            .fail_sends(GraphFailure::server_unavailable(), 1)
+            .await;
+        graph
+            .fail_sends(GraphFailure::throughput_exceeded(), 1)
+            .await;
+        graph.fail_sends(GraphFailure::code(131_000, 500), 1).await;
+        let stores = examples::Stores::memory().unwrap();
+        let (app, url) = serve(&b, &stores).await;
+        assert_eq!(post(&url, &b, "wamid.FAULT1").await, 200);
+        assert!(app.service().drain(Duration::from_secs(60)).await);
+        let replies: Vec<_> = graph
+            .sent_messages()
+            .await
+            .into_iter()
+            .filter(|m| m["type"] == "text")
+            .collect();
+        assert_eq!(replies.len(), 1, "delivered once despite three failures");
+        assert!(stores.outbox.dead_letters(10).await.unwrap().is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_reply_outside_the_window_is_dead_lettered_with_131047() {
+        let b = Backends::sandbox().await.unwrap();
+        let graph = b.graph.as_ref().unwrap();
+        graph
+            .fail_sends(GraphFailure::re_engagement_required(), 100)
+            .await;
+        let stores = examples::Stores::memory().unwrap();
+        let (app, url) = serve(&b, &stores).await;
+        assert_eq!(post(&url, &b, "wamid.FAULT2").await, 200);
+        assert!(app.service().drain(Duration::from_secs(30)).await);
+        let dead = stores.outbox.dead_letters(10).await.unwrap();
+        assert_eq!(dead.len(), 1);
+        assert!(dead[0].error.contains("131047"), "{}", dead[0].error);
+        assert_eq!(
+            b.org.as_ref().unwrap().records("Case").len(),
+            1,
+            "the Case stands"
+        );
+    }
+
+    /// A store that is down: every enqueue fails.
+    struct Down;
+
+    #[async_trait]
+    impl JobQueue for Down {
+        async fn enqueue(&self, _: NewJob, _: DateTime<Utc>) -> Result<Enqueued, QueueError> {
+            Err(QueueError::storage("connection refused (Redis is down)"))
+        }
+        async fn lease(
+            &self,
+            _: usize,
+            _: Duration,
+            _: DateTime<Utc>,
+        ) -> Result<Vec<Lease>, QueueError> {
+            Ok(Vec::new())
+        }
+        async fn checkpoint(&self, _: &Lease, _: &[u8]) -> Result<(), QueueError> {
+            Ok(())
+        }
+        async fn ack(&self, _: &Lease, _: DateTime<Utc>) -> Result<(), QueueError> {
+            Ok(())
+        }
+        async fn nack(&self, _: &Lease, _: DateTime<Utc>, _: &str) -> Result<(), QueueError> {
+            Ok(())
+        }
+        async fn dead_letter(
+            &self,
+            _: &Lease,
+            _: &str,
+            _: DateTime<Utc>,
+        ) -> Result<(), QueueError> {
+            Ok(())
+        }
+        async fn release(&self, _: &Lease, _: DateTime<Utc>) -> Result<(), QueueError> {
+            Ok(())
+        }
+        async fn dead_letters(&self, _: usize) -> Result<Vec<DeadLetter>, QueueError> {
+            Ok(Vec::new())
+        }
+        async fn replay(&self, id: &JobId, _: DateTime<Utc>) -> Result<(), QueueError> {
+            Err(QueueError::NotFound { job: id.clone() })
+        }
+        async fn purge(&self, _: Option<&JobId>, _: DateTime<Utc>) -> Result<u64, QueueError> {
+            Ok(0)
+        }
+        async fn stats(&self, _: DateTime<Utc>) -> Result<QueueStats, QueueError> {
+            Ok(QueueStats::default())
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn when_the_enqueue_fails_the_webhook_answers_500() {
+        let b = Backends::sandbox().await.unwrap();
+        let mut stores = examples::Stores::memory().unwrap();
+        stores.inbox = Arc::new(Down);
+        let (_app, url) = serve(&b, &stores).await;
+        assert_eq!(
+            post(&url, &b, "wamid.DOWN").await,
+            500,
+            "never 200 without the job"
+        );
+        assert!(b.org.as_ref().unwrap().records("Case").is_empty());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_concurrent_runs_send_each_notice_once() {
+    let b = Backends::sandbox().await.unwrap();
+    let stores = examples::Stores::memory().unwrap();
+    let now = chrono::Utc::now();
+    // Appointments: the first full run seeds and reminds; then two runs at once.
+    appointment_reminders::run(&b, &stores).await.unwrap();
+    let (x, y) = {
+        let (s1, s2) = (
+            examples::send_service(&b, &stores),
+            examples::send_service(&b, &stores),
+        );
+        let r = tokio::join!(
+            appointment_reminders::send_reminders(&b, &s1, now),
+            appointment_reminders::send_reminders(&b, &s2, now)
+        );
+        s1.drain(std::time::Duration::from_secs(10)).await;
+        s2.drain(std::time::Duration::from_secs(10)).await;
+        r
+    };
+    assert!(x.unwrap().is_empty() && y.unwrap().is_empty());
+    let templates = |msgs: &[serde_json::Value], name: &str| {
+        msgs.iter()
+            .filter(|m| m["template"]["name"] == name)
+            .count()
+    };
+    let sent = b.graph.as_ref().unwrap().sent_messages().await;
+    assert_eq!(templates(&sent, "appointment_reminder"), 2);
+    // Orders: two polls at once over the same changes.
+    let org = b.org.as_ref().unwrap();
+    org.insert("Order__c", serde_json::json!({"Order_Number__c": "3001", "Status__c": "Shipped", "Customer_Phone__c": "14155550123", "Customer_Name__c": "Ana", "Carrier__c": "UPS", "Tracking__c": "1Z"}));
+    let epoch = chrono::DateTime::from_timestamp(0, 0).unwrap();
+    let (s1, s2) = (
+        examples::send_service(&b, &stores),
+        examples::send_service(&b, &stores),
+    );
+    let (p, q) = tokio::join!(
+        order_updates::poll(&b, &s1, epoch),
+        order_updates::poll(&b, &s2, epoch)
+    );
+    assert_eq!(
+        p.unwrap().0.len() + q.unwrap().0.len(),
+        1,
+        "one of the two runs queues the notice"
+    );
+    s1.drain(std::time::Duration::from_secs(10)).await;
+    s2.drain(std::time::Duration::from_secs(10)).await;
+    let sent = b.graph.as_ref().unwrap().sent_messages().await;
+    assert_eq!(templates(&sent, "shipping_update"), 1);
+}

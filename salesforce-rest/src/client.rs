@@ -294,6 +294,7 @@ impl Client {
         let mut token = session.token().await?;
         let mut renewed = false;
         let mut attempt = 0u32;
+        let started = std::time::Instant::now();
         loop {
             attempt += 1;
             let url = self.url_for(&token, &req.path)?;
@@ -314,8 +315,12 @@ impl Client {
                     .header(CONTENT_TYPE, "application/json")
                     .body(Body::from(body.clone()));
             }
+            let mut retry_after = None;
             let result = match builder.send().await {
-                Ok(response) => self.read(response).await,
+                Ok(response) => {
+                    retry_after = parse_retry_after(response.headers());
+                    self.read(response).await
+                }
                 Err(e) => Err(transport_error(e)),
             };
             let err = match result {
@@ -336,11 +341,14 @@ impl Client {
                     version: self.inner.version.clone(),
                 });
             }
-            match self
-                .inner
-                .retry
-                .decide(&err, req.idempotent, attempt, jitter())
-            {
+            match self.inner.retry.decide_within(
+                &err,
+                req.idempotent,
+                attempt,
+                jitter(),
+                retry_after,
+                started.elapsed(),
+            ) {
                 Some(wait) => {
                     tracing::warn!(attempt, wait_ms = wait.as_millis() as u64, error = %err, "retrying");
                     tokio::time::sleep(wait).await;
@@ -408,6 +416,24 @@ impl Client {
             )),
         }
     }
+}
+
+/// `Retry-After` in seconds or as an HTTP date (capped at an hour).
+fn parse_retry_after(headers: &reqwest::header::HeaderMap) -> Option<std::time::Duration> {
+    let v = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    let secs = match v.parse::<u64>() {
+        Ok(s) => s,
+        Err(_) => {
+            let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+            u64::try_from((at.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_seconds())
+                .unwrap_or(0)
+        }
+    };
+    Some(std::time::Duration::from_secs(secs.min(3600)))
 }
 
 fn is_refreshable_401(err: &Error) -> bool {

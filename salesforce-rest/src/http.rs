@@ -50,6 +50,9 @@ pub struct RetryPolicy {
     /// create whose answer was lost may have been committed, and a retry then
     /// makes a duplicate (upsert on an external ID instead).
     pub retry_creates: bool,
+    /// The longest time a call may spend in retries, waits included (no
+    /// retry starts that would end after it). Default 30 s.
+    pub max_elapsed: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -60,6 +63,7 @@ impl Default for RetryPolicy {
             initial_backoff: Duration::from_millis(250),
             max_backoff: Duration::from_secs(5),
             retry_creates: false,
+            max_elapsed: Duration::from_secs(30),
         }
     }
 }
@@ -80,7 +84,14 @@ impl RetryPolicy {
             initial_backoff,
             max_backoff: max_backoff.max(initial_backoff),
             retry_creates: false,
+            max_elapsed: Duration::from_secs(30),
         }
+    }
+
+    /// Sets the total time budget of a call's retries.
+    pub fn with_max_elapsed(mut self, budget: Duration) -> Self {
+        self.max_elapsed = budget;
+        self
     }
 
     /// Opts creates into retries (see [`RetryPolicy::retry_creates`]).
@@ -97,6 +108,34 @@ impl RetryPolicy {
     /// and timeouts. A create (POST) is retried only when its connection never
     /// opened, unless [`retry_creates`](Self::retry_creates) is on.
     pub fn decide(
+        &self,
+        error: &Error,
+        idempotent: bool,
+        attempt: u32,
+        jitter: f64,
+    ) -> Option<Duration> {
+        self.decide_within(error, idempotent, attempt, jitter, None, Duration::ZERO)
+    }
+
+    /// [`decide`](Self::decide), honouring the server's `Retry-After` (the
+    /// wait is at least that long) and the time budget: `None` when the wait
+    /// would end after [`max_elapsed`](Self::max_elapsed) counted from the
+    /// call's start (`elapsed` so far). Pure.
+    pub fn decide_within(
+        &self,
+        error: &Error,
+        idempotent: bool,
+        attempt: u32,
+        jitter: f64,
+        retry_after: Option<Duration>,
+        elapsed: Duration,
+    ) -> Option<Duration> {
+        let wait = self.backoff(error, idempotent, attempt, jitter)?;
+        let wait = retry_after.map_or(wait, |ra| wait.max(ra));
+        (elapsed.saturating_add(wait) <= self.max_elapsed).then_some(wait)
+    }
+
+    fn backoff(
         &self,
         error: &Error,
         idempotent: bool,
@@ -199,6 +238,32 @@ mod tests {
                 "{e}"
             );
         }
+        // Retry-After is honoured, and the time budget bounds everything.
+        let busy = Error::unexpected(503, "x", b"");
+        let budget = p.with_max_elapsed(Duration::from_secs(10));
+        assert_eq!(
+            budget.decide_within(
+                &busy,
+                true,
+                1,
+                0.5,
+                Some(Duration::from_secs(4)),
+                Duration::ZERO
+            ),
+            Some(Duration::from_secs(4))
+        );
+        assert_eq!(
+            budget.decide_within(
+                &busy,
+                true,
+                1,
+                0.5,
+                Some(Duration::from_secs(4)),
+                Duration::from_secs(7)
+            ),
+            None,
+            "the wait would end after the budget"
+        );
         let connect = Error::Transport {
             kind: TransportKind::Connect,
             message: String::new(),

@@ -474,3 +474,37 @@ async fn dot_external_ids_go_through_the_collections_upsert() {
     );
     assert_eq!(org.records("Case").len(), 2);
 }
+
+#[tokio::test]
+async fn retry_after_is_honoured_within_the_time_budget() {
+    let busy = |after: &str| {
+        Mock::given(method("GET"))
+            .and(path_regex(".*/limits/?$"))
+            .respond_with(
+                ResponseTemplate::new(503)
+                    .insert_header("retry-after", after)
+                    .set_body_json(json!([{"errorCode": "SERVER_UNAVAILABLE", "message": "busy"}])),
+            )
+            .up_to_n_times(1)
+            .with_priority(1)
+    };
+    let limit_calls = |reqs: &[wiremock::Request]| {
+        reqs.iter()
+            .filter(|r| r.url.path().contains("/limits"))
+            .count()
+    };
+    // A short Retry-After: waited for, then the call succeeds.
+    let org = MockOrg::start().await;
+    busy("1").mount(org.server()).await;
+    org.client().limits().await.unwrap();
+    assert_eq!(limit_calls(&org.requests().await), 2);
+    // Longer than the call's budget: no retry at all, the error comes back now.
+    let org = MockOrg::start().await;
+    busy("120").mount(org.server()).await;
+    assert!(org.client().limits().await.is_err());
+    assert_eq!(
+        limit_calls(&org.requests().await),
+        1,
+        "no retry that would end after the budget"
+    );
+}

@@ -73,6 +73,7 @@ mod http;
 mod id;
 pub mod limits;
 pub mod query;
+pub mod raw;
 pub mod records;
 mod redact;
 pub mod sobjects;

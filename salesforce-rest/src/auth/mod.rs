@@ -359,6 +359,14 @@ impl OAuthClient {
         Ok(Self { app, http })
     }
 
+    /// A client for the app over your own `reqwest::Client` (its pool, proxy
+    /// and TLS settings). Configure it not to follow redirects
+    /// (`redirect::Policy::none()`): a login host that redirects is then
+    /// reported as [`Error::WrongLoginHost`] instead of being followed.
+    pub fn with_http_client(app: ConnectedApp, http: reqwest::Client) -> Self {
+        Self { app, http }
+    }
+
     /// The app.
     pub fn app(&self) -> &ConnectedApp {
         &self.app

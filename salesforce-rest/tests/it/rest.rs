@@ -508,3 +508,50 @@ async fn retry_after_is_honoured_within_the_time_budget() {
         "no retry that would end after the budget"
     );
 }
+
+#[tokio::test]
+async fn the_escape_hatch_reaches_any_endpoint_with_the_same_rules() {
+    let org = MockOrg::start().await;
+    Mock::given(method("POST"))
+        .and(path_regex("^/services/apexrest/Orders/42$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
+        .with_priority(1)
+        .mount(org.server())
+        .await;
+    let client = org.client();
+    let limits: serde_json::Value = client
+        .request(reqwest::Method::GET, "limits")
+        .unwrap()
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(limits.get("DailyApiRequests").is_some());
+    org.expire_sessions(); // the same refresh rule applies
+    let r = client
+        .apex_rest(reqwest::Method::POST, "Orders/42")
+        .unwrap()
+        .json(&json!({"status": "Shipped"}))
+        .unwrap()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<serde_json::Value>().unwrap()["ok"], true);
+    assert!(
+        matches!(
+            client
+                .request(reqwest::Method::GET, "sobjects/Lead/00Q000000000000AAA")
+                .unwrap()
+                .send()
+                .await,
+            Err(Error::Api(_))
+        ),
+        "typed errors"
+    );
+    assert!(
+        client
+            .request(reqwest::Method::GET, "https://evil.example.net/")
+            .is_err()
+    );
+}

@@ -76,6 +76,7 @@ pub mod query;
 pub mod raw;
 pub mod records;
 mod redact;
+pub mod replication;
 pub mod sobjects;
 pub mod soql;
 

@@ -555,3 +555,59 @@ async fn the_escape_hatch_reaches_any_endpoint_with_the_same_rules() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn updated_deleted_and_record_types() {
+    let org = MockOrg::start().await;
+    Mock::given(method("GET"))
+        .and(path_regex(".*/sobjects/Lead/updated/$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "ids": ["00Q000000000001AAA", "00Q000000000002AAA"], "latestDateCovered": "2025-04-30T14:30:00.000+0000"
+        })))
+        .with_priority(1)
+        .mount(org.server())
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex(".*/sobjects/Lead/deleted/$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "deletedRecords": [{"id": "00Q000000000003AAA", "deletedDate": "2025-04-30T10:00:00.000+0000"}],
+            "earliestDateAvailable": "2025-03-31T00:00:00.000+0000", "latestDateCovered": "2025-04-30T14:30:00.000+0000"
+        })))
+        .with_priority(1)
+        .mount(org.server())
+        .await;
+    let client = org.client();
+    let (start, end) = (Utc::now() - chrono::Duration::days(1), Utc::now());
+    let up = client.updated("Lead", start, end).await.unwrap();
+    assert_eq!(up.ids.len(), 2);
+    assert!(up.latest_date_covered.is_some());
+    let del = client.deleted("Lead", start, end).await.unwrap();
+    assert_eq!(del.records.len(), 1);
+    assert!(del.earliest_date_available.is_some());
+    let queries: Vec<String> = org
+        .requests()
+        .await
+        .iter()
+        .filter_map(|r| r.url.query().map(str::to_owned))
+        .collect();
+    assert!(
+        queries
+            .iter()
+            .any(|q| q.contains("start=") && q.contains("end=")),
+        "{queries:?}"
+    );
+    assert!(client.updated("Lead/../x", start, end).await.is_err());
+    let rt = org.insert(
+        "RecordType",
+        json!({"SobjectType": "Case", "DeveloperName": "WhatsApp_Support", "IsActive": true}),
+    );
+    assert_eq!(
+        client
+            .record_type_id("Case", "WhatsApp_Support")
+            .await
+            .unwrap()
+            .map(|i| i.to_string()),
+        Some(rt)
+    );
+    assert_eq!(client.record_type_id("Case", "Nope").await.unwrap(), None);
+}

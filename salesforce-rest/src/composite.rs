@@ -18,6 +18,10 @@
 //! # fn main() {}
 //! ```
 
+mod graph;
+
+pub use graph::{Graph, GraphResult, TreeRecord, TreeResult};
+
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -265,7 +269,7 @@ pub struct CompositeRequest {
 }
 
 #[derive(Debug, Clone, Serialize)]
-struct Subrequest {
+pub(crate) struct Subrequest {
     method: String,
     url: String,
     #[serde(rename = "referenceId")]

@@ -611,3 +611,74 @@ async fn updated_deleted_and_record_types() {
     );
     assert_eq!(client.record_type_id("Case", "Nope").await.unwrap(), None);
 }
+
+#[tokio::test]
+async fn composite_graph_and_sobject_tree() {
+    use salesforce_rest::composite::{Graph, TreeRecord};
+    let org = MockOrg::start().await;
+    Mock::given(method("POST"))
+        .and(path_regex(".*/composite/graph$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"graphs": [
+            {"graphId": "g1", "isSuccessful": true, "graphResponse": {"compositeResponse": [
+                {"body": {"id": "00Q000000000001EAA", "success": true, "errors": []}, "httpStatusCode": 201, "referenceId": "lead"}]}},
+            {"graphId": "g2", "isSuccessful": false, "graphResponse": {"compositeResponse": [
+                {"body": [{"errorCode": "REQUIRED_FIELD_MISSING", "message": "Required fields are missing: [LastName]"}], "httpStatusCode": 400, "referenceId": "lead"}]}}
+        ]})))
+        .with_priority(1)
+        .mount(org.server())
+        .await;
+    Mock::given(method("POST"))
+        .and(path_regex(".*/composite/tree/Account$"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"hasErrors": false, "results": [
+            {"referenceId": "acme", "id": "001000000000001AAA"}, {"referenceId": "ana", "id": "003000000000001AAA"}
+        ]})))
+        .with_priority(1)
+        .mount(org.server())
+        .await;
+    let client = org.client();
+    let v = salesforce_rest::DEFAULT_API_VERSION;
+    let node = |name: &str| {
+        CompositeRequest::new(true).add(
+            "POST",
+            format!("/services/data/v{v}/sobjects/Lead"),
+            "lead",
+            Some(json!({"LastName": name, "Company": "Acme"})),
+        )
+    };
+    let out = client
+        .composite_graph(vec![
+            Graph::new("g1", node("Lima")),
+            Graph::new("g2", node("")),
+        ])
+        .await
+        .unwrap();
+    assert!(out[0].is_successful && !out[1].is_successful);
+    assert!(out[1].responses[0].error().is_some());
+    let sent = org
+        .requests()
+        .await
+        .into_iter()
+        .find(|r| r.url.path().ends_with("/composite/graph"))
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&sent.body).unwrap();
+    assert_eq!(body["graphs"][1]["graphId"], "g2");
+    let tree = TreeRecord::new("Account", "acme")
+        .set("Name", "Acme")
+        .children(
+            "Contacts",
+            vec![TreeRecord::new("Contact", "ana").set("LastName", "Lima")],
+        );
+    let ids = client.create_tree("Account", &[tree]).await.unwrap();
+    assert_eq!(ids.len(), 2);
+    let sent = org
+        .requests()
+        .await
+        .into_iter()
+        .find(|r| r.url.path().contains("/composite/tree/"))
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&sent.body).unwrap();
+    assert_eq!(
+        body["records"][0]["Contacts"]["records"][0]["attributes"]["referenceId"],
+        "ana"
+    );
+}

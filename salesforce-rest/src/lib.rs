@@ -63,6 +63,8 @@
 //! | `rustls` | yes | TLS through rustls |
 //! | `native-tls` | no | TLS through the platform library |
 //! | `testkit` | no | [`testkit`]: a mock org on wiremock |
+//! | `jwt` | yes | the JWT bearer flow (`auth::JwtKey`; an RSA signing stack) |
+//! | `redis` | no | `auth::RedisTokenStore` |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod auth;

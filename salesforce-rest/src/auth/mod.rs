@@ -54,11 +54,13 @@ use crate::error::{Error, OAuthError};
 use crate::http::{is_loopback, transport_error};
 
 mod device;
+#[cfg(feature = "jwt")]
 mod jwt;
 mod session;
 mod store;
 
 pub use device::{DeviceAuthorization, DevicePoll, UserInfo};
+#[cfg(feature = "jwt")]
 pub use jwt::JwtKey;
 pub use session::{AccessToken, Credentials, Session, SessionBuilder};
 #[cfg(feature = "redis")]
@@ -426,7 +428,8 @@ impl OAuthClient {
     }
 
     /// The JWT bearer flow: an RS256 assertion signed with the key whose
-    /// certificate is on the app; the user must be pre-approved.
+    /// certificate is on the app; the user must be pre-approved (feature `jwt`).
+    #[cfg(feature = "jwt")]
     pub async fn jwt_bearer(&self, username: &str, key: &JwtKey) -> Result<TokenResponse, Error> {
         let assertion = key.assertion(
             &self.app.client_id,

@@ -12,8 +12,10 @@ use reqwest::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
+#[cfg(feature = "jwt")]
+use super::JwtKey;
 use super::store::{MemoryTokenStore, StoredToken, TokenStore};
-use super::{JwtKey, OAuthClient, TokenResponse};
+use super::{OAuthClient, TokenResponse};
 use crate::error::Error;
 use crate::http::is_loopback;
 
@@ -24,7 +26,9 @@ pub enum Credentials {
     /// A refresh token (from the web-server flow). Rotated tokens are kept in the
     /// store and used from then on.
     RefreshToken(SecretString),
-    /// JWT bearer: re-run with the key whenever a new token is needed.
+    /// JWT bearer: re-run with the key whenever a new token is needed
+    /// (feature `jwt`).
+    #[cfg(feature = "jwt")]
     JwtBearer {
         /// The Salesforce username.
         username: String,
@@ -53,6 +57,7 @@ impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Credentials::RefreshToken(_) => f.write_str("RefreshToken([redacted])"),
+            #[cfg(feature = "jwt")]
             Credentials::JwtBearer { username, .. } => f
                 .debug_struct("JwtBearer")
                 .field("username", username)
@@ -452,6 +457,7 @@ impl Session {
             Credentials::RefreshToken(initial) => {
                 oauth.refresh(stored_refresh.unwrap_or(initial)).await
             }
+            #[cfg(feature = "jwt")]
             Credentials::JwtBearer { username, key } => oauth.jwt_bearer(username, key).await,
             Credentials::ClientCredentials => oauth.client_credentials().await,
             Credentials::Password { username, password } => {

@@ -56,6 +56,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod audit;
+pub mod budget;
 pub mod clock;
 pub mod dedup;
 mod error;

@@ -358,6 +358,14 @@ impl Client {
         }
     }
 
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+
+    pub(crate) async fn read_answer(&self, response: reqwest::Response) -> Result<Answer, Error> {
+        self.read(response).await
+    }
+
     async fn read(&self, response: reqwest::Response) -> Result<Answer, Error> {
         let status = response.status().as_u16();
         if let Some(usage) = response

@@ -71,6 +71,7 @@ pub mod auth;
 mod client;
 pub mod composite;
 pub mod error;
+pub mod files;
 mod http;
 mod id;
 pub mod limits;

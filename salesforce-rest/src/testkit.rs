@@ -417,6 +417,54 @@ fn insert_record(state: &State, object: &str, mut fields: Map<String, Value>) ->
     id
 }
 
+fn is_multipart(req: &Request) -> bool {
+    req.headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"))
+}
+
+/// The parts of a multipart body: (name, bytes).
+fn multipart_parts(req: &Request) -> Vec<(String, Vec<u8>)> {
+    let boundary = req
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split("boundary=").nth(1))
+        .map(|b| format!("--{}", b.trim_matches('"')))
+        .unwrap_or_default();
+    let body = &req.body;
+    let mut parts = Vec::new();
+    let mut starts: Vec<usize> = Vec::new();
+    let b = boundary.as_bytes();
+    let mut i = 0;
+    while !b.is_empty() && i + b.len() <= body.len() {
+        if &body[i..i + b.len()] == b {
+            starts.push(i);
+            i += b.len();
+        } else {
+            i += 1;
+        }
+    }
+    for w in starts.windows(2) {
+        let chunk = &body[w[0] + b.len()..w[1]];
+        let Some(split) = chunk.windows(4).position(|x| x == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&chunk[..split]).to_string();
+        let name = head
+            .split("name=\"")
+            .nth(1)
+            .and_then(|n| n.split('"').next())
+            .unwrap_or("")
+            .to_owned();
+        let data = &chunk[split + 4..];
+        let data = data.strip_suffix(b"\r\n").unwrap_or(data);
+        parts.push((name, data.to_vec()));
+    }
+    parts
+}
+
 fn errors(status: u16, code: &str, message: &str) -> ResponseTemplate {
     ResponseTemplate::new(status).set_body_json(json!([{ "message": message, "errorCode": code }]))
 }
@@ -610,6 +658,7 @@ impl Router {
         let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
         let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
         match (req.method.as_str(), segs.as_slice()) {
+            ("POST", ["sobjects", "ContentVersion"]) if is_multipart(req) => self.content_version(req),
             ("POST", ["sobjects", object]) => {
                 let Value::Object(fields) = body else { return errors(400, "JSON_PARSER_ERROR", "bad body") };
                 if let Some(missing) = required_missing(object, &fields) {
@@ -817,6 +866,40 @@ impl Router {
                 ),
             ),
         }
+    }
+
+    /// A `ContentVersion` uploaded as multipart: its metadata, its size and a
+    /// new `ContentDocumentId` are stored (the bytes are not kept).
+    fn content_version(&self, req: &Request) -> ResponseTemplate {
+        let parts = multipart_parts(req);
+        let entity = parts.iter().find(|(n, _)| n == "entity_content");
+        let data = parts.iter().find(|(n, _)| n == "VersionData");
+        let (Some((_, entity)), Some((_, data))) = (entity, data) else {
+            return errors(
+                400,
+                "INVALID_MULTIPART_REQUEST",
+                "entity_content and VersionData are required",
+            );
+        };
+        let Ok(Value::Object(mut fields)) = serde_json::from_slice::<Value>(entity) else {
+            return errors(
+                400,
+                "JSON_PARSER_ERROR",
+                "entity_content is not a JSON object",
+            );
+        };
+        let n = self.state.counter.fetch_add(1, Ordering::SeqCst) + 1;
+        fields.insert(
+            "ContentDocumentId".into(),
+            json!(
+                crate::SalesforceId::parse(&format!("069{n:012}"))
+                    .map(|i| i.to_string())
+                    .unwrap_or_default()
+            ),
+        );
+        fields.insert("ContentSize".into(), json!(data.len()));
+        let id = insert_record(&self.state, "ContentVersion", fields);
+        ResponseTemplate::new(201).set_body_json(json!({ "id": id, "success": true, "errors": [] }))
     }
 
     fn composite(&self, body: &Value) -> ResponseTemplate {

@@ -682,3 +682,32 @@ async fn composite_graph_and_sobject_tree() {
         "ana"
     );
 }
+
+#[tokio::test]
+async fn a_file_is_streamed_onto_a_record_and_shared() {
+    use tokio::io::AsyncReadExt as _;
+    let org = MockOrg::start().await;
+    let client = org.client();
+    let case = client
+        .create(&Case::new("Broken blender", "photo attached"))
+        .await
+        .unwrap();
+    // 3 MB from a reader: sent in 64 KiB chunks, never buffered whole.
+    let reader = tokio::io::repeat(b'x').take(3_000_000);
+    let file = client
+        .upload_file("Customer photo", "photo.jpg", reader, Some(&case))
+        .await
+        .unwrap();
+    let versions = org.records("ContentVersion");
+    assert_eq!(versions.len(), 1);
+    assert_eq!(versions[0]["ContentSize"], 3_000_000);
+    assert_eq!(versions[0]["FirstPublishLocationId"], case.as_str());
+    assert_eq!(versions[0]["PathOnClient"], "photo.jpg");
+    let doc = file.content_document_id.unwrap();
+    let lead = client.create(&Lead::new("Lima", "Acme")).await.unwrap();
+    client.link_file(&doc, &lead).await.unwrap();
+    assert_eq!(
+        org.records("ContentDocumentLink")[0]["LinkedEntityId"],
+        lead.as_str()
+    );
+}

@@ -121,7 +121,9 @@ impl App {
     }
 }
 
-/// Writes with Salesforce, then marks the message as read (best effort).
+/// Writes with Salesforce, attaches the customer's photo or document to the
+/// record, then marks the message as read. The attachment and the receipt are
+/// best effort: a failure is logged, the record stands.
 struct WriteThenMarkRead {
     writer: SalesforceWriter,
     whatsapp: whatsapp_cloud::Client,
@@ -135,10 +137,75 @@ impl RecordWriter for WriteThenMarkRead {
         m: &InboundMessage,
     ) -> Result<WriteOutcome, BridgeError> {
         let out = self.writer.write(action, m).await?;
+        if let (
+            bridge_core::inbound::Content::Media {
+                kind,
+                media_id: Some(media_id),
+                mime_type,
+                ..
+            },
+            Some(record),
+        ) = (&m.content, out.record_id.as_deref())
+            && let Err(e) = attach(
+                &self.whatsapp,
+                self.writer.client(),
+                media_id,
+                kind,
+                mime_type.as_deref(),
+                record,
+            )
+            .await
+        {
+            tracing::warn!(error = %e, "the customer's file could not be attached; the record stands");
+        }
         if let Err(e) = self.whatsapp.mark_read(&m.id).await {
             tracing::warn!(error = %e, "mark as read failed");
         }
         Ok(out)
+    }
+}
+
+/// Streams a WhatsApp media file into a Salesforce file on the record: the
+/// download writes into one end of an in-memory pipe while the upload reads
+/// the other, so memory holds a 64 KiB buffer, never the file.
+pub async fn attach(
+    whatsapp: &whatsapp_cloud::Client,
+    salesforce: &salesforce_rest::Client,
+    media_id: &str,
+    kind: &str,
+    mime_type: Option<&str>,
+    record: &str,
+) -> Result<(), BoxError> {
+    let record = salesforce_rest::SalesforceId::parse(record)?;
+    let ext = match mime_type.unwrap_or("") {
+        m if m.contains("jpeg") => "jpg",
+        m if m.contains("png") => "png",
+        m if m.contains("pdf") => "pdf",
+        m if m.contains("ogg") => "ogg",
+        m if m.contains("mp4") => "mp4",
+        _ => "bin",
+    };
+    let name = format!("whatsapp-{kind}.{ext}");
+    let (mut tx, rx) = tokio::io::duplex(64 * 1024);
+    let media = whatsapp.media();
+    let download = async move {
+        let r = media.download_to(media_id, &mut tx).await;
+        drop(tx); // end of file for the upload
+        r
+    };
+    let title = format!("WhatsApp {kind}");
+    let upload = salesforce.upload_file(&title, &name, rx, Some(&record));
+    let (downloaded, uploaded) = tokio::join!(download, upload);
+    match (downloaded, uploaded) {
+        (Ok(_), Ok(_)) => Ok(()),
+        (Err(e), Ok(file)) => {
+            // Incomplete or unverified: do not leave it on the record.
+            if let Some(doc) = file.content_document_id {
+                let _ = salesforce.delete("ContentDocument", &doc).await;
+            }
+            Err(e.into())
+        }
+        (_, Err(e)) => Err(e.into()),
     }
 }
 

@@ -697,3 +697,60 @@ async fn two_concurrent_runs_send_each_notice_once() {
     let sent = b.graph.as_ref().unwrap().sent_messages().await;
     assert_eq!(templates(&sent, "shipping_update"), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customers_photo_ends_up_as_a_file_on_the_case() {
+    use whatsapp_cloud::testkit::{payloads, signed_webhook};
+    let b = Backends::sandbox().await.unwrap();
+    let photo: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    b.graph
+        .as_ref()
+        .unwrap()
+        .add_media("media-77", &photo, "image/jpeg");
+    let stores = examples::Stores::memory().unwrap();
+    let (app, routes) = webhook_to_case::build(&b, &stores, std::time::Duration::from_secs(30));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, routes).await });
+    let body = payloads::envelope(vec![payloads::messages_value(
+        &[payloads::contact("14155550123", "Ana")],
+        &[
+            serde_json::json!({"from": "14155550123", "id": "wamid.PHOTO", "timestamp": payloads::now(), "type": "image",
+            "image": {"id": "media-77", "mime_type": "image/jpeg", "caption": "the screen arrived broken"}}),
+        ],
+    )]);
+    let (bytes, sig) = signed_webhook(&body, &b.app_secret);
+    let status = reqwest::Client::new()
+        .post(format!("http://{addr}/webhook"))
+        .header("x-hub-signature-256", sig)
+        .body(bytes)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    assert!(
+        app.service()
+            .drain(std::time::Duration::from_secs(30))
+            .await
+    );
+    let org = b.org.as_ref().unwrap();
+    let case = &org.records("Case")[0];
+    if org.records("ContentVersion").is_empty() {
+        let e = webhook_to_case::attach(
+            &b.whatsapp,
+            &b.salesforce,
+            "media-77",
+            "image",
+            Some("image/jpeg"),
+            case["Id"].as_str().unwrap(),
+        )
+        .await;
+        panic!("not attached: {e:?}");
+    }
+    let files = org.records("ContentVersion");
+    assert_eq!(files.len(), 1, "the photo is on the Case");
+    assert_eq!(files[0]["ContentSize"], 300_000);
+    assert_eq!(files[0]["FirstPublishLocationId"], case["Id"]);
+    assert_eq!(files[0]["PathOnClient"], "whatsapp-image.jpg");
+}

@@ -50,7 +50,7 @@ pub enum LeadLookup {
 ///
 /// By default every write is idempotent: a Case is upserted on
 /// [`DEFAULT_CASE_KEY_FIELD`] holding the message key (the message id, or its
-/// SHA-256 when longer than 80 characters), so a retry after a lost answer
+/// SHA-256 when it is not URL-safe or longer than 80 characters), so a retry after a lost answer
 /// cannot create a second Case; a Lead is upserted on [`DEFAULT_LEAD_KEY_FIELD`]
 /// holding the customer's E.164 number, so two first messages cannot create
 /// two Leads. Later messages are **prepended** to the Lead's description
@@ -69,14 +69,22 @@ pub struct SalesforceWriter {
     describes: Arc<Mutex<HashMap<String, ObjectDescribe>>>,
 }
 
-/// The message key of a Case: the id itself when it fits in 80 characters,
-/// else `sha256:` and the hex digest of it (71 characters).
+/// The message key of a Case: the id itself when it is safe in a URL path
+/// (letters, digits, `-`, `_`, `.`, `~`) and fits in 80 characters, else
+/// `sha256-` and the hex digest of it (71 characters, URL-safe), so the
+/// upsert is the plain `PATCH /sobjects/Case/<field>/<key>`.
 pub fn case_key(message_id: &str) -> String {
-    if message_id.chars().count() <= KEY_MAX {
+    let safe = !message_id.is_empty()
+        && message_id != "."
+        && message_id != ".."
+        && message_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'));
+    if safe && message_id.len() <= KEY_MAX {
         message_id.to_owned()
     } else {
         format!(
-            "sha256:{}",
+            "sha256-{}",
             hex::encode(sha2::Sha256::digest(message_id.as_bytes()))
         )
     }

@@ -10,10 +10,19 @@ fn msg(id: &str, body: &str) -> InboundMessage {
 
 #[test]
 fn case_keys_fit_the_field() {
-    assert_eq!(case_key("wamid.ABC="), "wamid.ABC=");
+    assert_eq!(case_key("wamid.ABC123"), "wamid.ABC123");
+    let real = "wamid.HBgLMTQxNTU1NTAxMjMVAgASGBQzRUIwNUE2QjUxQjQ0RjQwNzVBQQA=";
+    let k = case_key(real);
+    assert!(
+        k.starts_with("sha256-") && k.len() == 71,
+        "unsafe in a URL: hashed: {k}"
+    );
+    assert!(k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+    assert_eq!(case_key(".."), case_key(".."));
+    assert_ne!(case_key(".."), "..");
     let long = format!("wamid.{}", "x".repeat(120));
     let k = case_key(&long);
-    assert!(k.starts_with("sha256:") && k.len() == 71, "{k}");
+    assert!(k.starts_with("sha256-") && k.len() == 71, "{k}");
     assert_eq!(k, case_key(&long), "stable");
     assert_ne!(k, case_key(&format!("{long}y")));
 }

@@ -8,7 +8,9 @@
 //! | routing | — | [`routing::KeywordRouter`], [`routing::ChannelTable`] |
 //! | mapping | [`mapping::Mapper`] | [`mapping::DefaultMapper`] (Lead / Case drafts) |
 //! | writing | [`writer::RecordWriter`] | `SalesforceWriter` (feature `salesforce`) |
-//! | dedup | [`dedup::DedupStore`] | [`dedup::MemoryDedupStore`], `RedisDedupStore` (feature `redis`) |
+//! | inbox / outbox | [`queue::JobQueue`] | `EmbeddedStore` (feature `embedded`), `RedisQueue` (feature `redis`); [`service::BridgeService`] runs the workers |
+//! | dedup | [`dedup::DedupStore`] | [`dedup::MemoryDedupStore`], `EmbeddedDedupStore`, `RedisDedupStore` (feature `redis`) |
+//! | opt-outs | [`optout::OptOutStore`] | [`optout::MemoryOptOutStore`], `EmbeddedOptOutStore`, `RedisOptOutStore` |
 //! | 24-hour window | [`window::WindowTracker`] | [`window::MemoryWindowTracker`], `RedisWindowTracker` |
 //! | sending | [`sender::Sender`] | the WhatsApp client, [`sender::FallbackSender`] |
 //! | US formats | — | [`format`](mod@format) |
@@ -52,7 +54,8 @@
 //! | `whatsapp` | yes | conversions from `whatsapp-cloud`, a sender for its client, templates |
 //! | `salesforce` | yes | `SalesforceWriter` over `salesforce-rest` |
 //! | `rustls` / `native-tls` | rustls | TLS of the API clients |
-//! | `redis` | no | Redis dedup store and window tracker |
+//! | `redis` | no | Redis job queue, dedup store, window tracker and opt-out registry |
+//! | `embedded` | yes | the redb store: job queues, dedup and opt-outs in a directory |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod audit;

@@ -137,19 +137,28 @@ async fn a_message_is_written_once_and_answered_once_through_the_outbox() {
     svc.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_reply_that_fails_transiently_is_delivered_once() {
-    let flaky = Arc::new(Flaky::new(3, true));
+/// A bridge replying through `sender`, after one support message was processed.
+async fn one_message_through(
+    sender: Arc<dyn Sender>,
+    id: &str,
+) -> (BridgeService, Arc<MemoryQueue>) {
     let bridge = Bridge::builder(Arc::new(Crm::default()))
-        .sender(flaky.clone())
+        .sender(sender)
         .build();
     let (inbox, outbox) = queues();
     let svc = BridgeService::start(bridge, inbox, outbox.clone(), fast(), Arc::new(SystemClock));
     svc.inbox()
-        .enqueue_message(&msg("wamid.2", "14155550123", "broken"))
+        .enqueue_message(&msg(id, "14155550123", "broken"))
         .await
         .unwrap();
     assert!(svc.drain(Duration::from_secs(10)).await);
+    (svc, outbox)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_that_fails_transiently_is_delivered_once() {
+    let flaky = Arc::new(Flaky::new(3, true));
+    let (svc, outbox) = one_message_through(flaky.clone(), "wamid.2").await;
     assert_eq!(flaky.attempts.load(Ordering::SeqCst), 4);
     assert_eq!(flaky.inner.sent().len(), 1);
     let stats = outbox.stats(Utc::now()).await.unwrap();
@@ -160,16 +169,7 @@ async fn a_reply_that_fails_transiently_is_delivered_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reply_outside_the_window_is_dead_lettered_with_its_error() {
     let flaky = Arc::new(Flaky::new(1, false));
-    let bridge = Bridge::builder(Arc::new(Crm::default()))
-        .sender(flaky.clone())
-        .build();
-    let (inbox, outbox) = queues();
-    let svc = BridgeService::start(bridge, inbox, outbox.clone(), fast(), Arc::new(SystemClock));
-    svc.inbox()
-        .enqueue_message(&msg("wamid.3", "14155550123", "broken"))
-        .await
-        .unwrap();
-    assert!(svc.drain(Duration::from_secs(10)).await);
+    let (svc, outbox) = one_message_through(flaky.clone(), "wamid.3").await;
     assert_eq!(flaky.attempts.load(Ordering::SeqCst), 1, "never retried");
     let dead = outbox.dead_letters(10).await.unwrap();
     assert_eq!(dead.len(), 1);

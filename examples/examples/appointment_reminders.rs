@@ -53,6 +53,12 @@ pub async fn send_reminders(
         .collect_max(5_000)
         .await?;
     let mut sent = Vec::new();
+    // Reminders can wait when the org's daily allowance is nearly spent.
+    let usage = b.salesforce.api_usage().map(|u| (u.used, u.max));
+    if !examples::deferrable_budget().allows(bridge_core::budget::Urgency::Deferrable, usage) {
+        println!("   paused: the org is above 90% of its daily API allowance; run again later");
+        return Ok(sent);
+    }
     for row in rows {
         let (Some(id), Some(phone), Some(start)) = (
             row.id(),

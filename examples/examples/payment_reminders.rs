@@ -22,7 +22,7 @@
 //! {{1}} name, {{2}} amount, {{3}} due date and a URL button.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use bridge_core::budget::{ApiBudget, Urgency};
+use bridge_core::budget::Urgency;
 use bridge_core::format;
 use bridge_core::queue::Enqueued;
 use bridge_core::replies::{payment_reminder, payment_reminder_text};
@@ -33,9 +33,6 @@ use examples::{Backends, BoxError, Stores};
 use salesforce_rest::records::DynamicRecord;
 use salesforce_rest::soql::Soql;
 use serde_json::{Value, json};
-
-/// Deferrable work pauses above 90% of the daily allowance.
-static BUDGET: std::sync::LazyLock<ApiBudget> = std::sync::LazyLock::new(ApiBudget::default);
 
 /// Where the data lives: an invoice object or Opportunities.
 #[derive(Debug, Clone, Copy)]
@@ -135,7 +132,7 @@ pub async fn run(
             .await?;
         // Reminders can wait; the org's allowance is shared with new Cases.
         let usage = b.salesforce.api_usage().map(|u| (u.used, u.max));
-        if !BUDGET.allows(Urgency::Deferrable, usage) {
+        if !examples::deferrable_budget().allows(Urgency::Deferrable, usage) {
             println!("   paused: the org is above 90% of its daily API allowance; run again later");
             break;
         }

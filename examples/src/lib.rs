@@ -511,6 +511,13 @@ pub fn customer_zone() -> Result<chrono_tz::Tz, BoxError> {
     }
 }
 
+/// The budget of deferrable work (reminders): it pauses above 90% of the
+/// org's daily API allowance, so new Cases keep going through.
+pub fn deferrable_budget() -> &'static bridge_core::budget::ApiBudget {
+    static BUDGET: std::sync::OnceLock<bridge_core::budget::ApiBudget> = std::sync::OnceLock::new();
+    BUDGET.get_or_init(bridge_core::budget::ApiBudget::default)
+}
+
 /// Starts the outbox worker of a one-shot tool over the WhatsApp client.
 pub fn send_service(b: &Backends, stores: &Stores) -> bridge_core::service::SendService {
     bridge_core::service::SendService::start_with_opt_outs(

@@ -210,7 +210,8 @@ impl WorkerHandle {
     }
 
     /// Stops leasing, lets running jobs finish within the grace period,
-    /// releases the ones that did not, and returns.
+    /// releases the ones that did not, and returns. Dropping the handle stops
+    /// the worker the same way, without waiting for it.
     pub async fn shutdown(&self) {
         let _ = self.stop.send(true);
         if let Some(task) = self.task.lock().await.take() {
@@ -263,7 +264,9 @@ async fn run(
     let in_flight: InFlight = Arc::default();
     let mut tasks = JoinSet::new();
     loop {
-        if *stop.borrow() {
+        // A dropped handle stops the worker too (instead of a closed channel
+        // waking every idle wait at once).
+        if *stop.borrow() || stop.has_changed().is_err() {
             break;
         }
         while tasks.try_join_next().is_some() {}
@@ -414,7 +417,7 @@ mod tests {
 
     use super::*;
     use crate::clock::SystemClock;
-    use crate::queue::{MemoryQueue, NewJob};
+    use crate::queue::{Lease, MemoryQueue, NewJob, QueueError};
 
     struct Slow(Arc<AtomicUsize>);
 
@@ -425,6 +428,117 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(900)).await;
             Ok(())
         }
+    }
+
+    /// Counts leases: a worker that spins leases without pause.
+    struct CountingLeases(MemoryQueue, AtomicUsize);
+
+    #[async_trait]
+    impl JobQueue for CountingLeases {
+        async fn enqueue(
+            &self,
+            j: NewJob,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<crate::queue::Enqueued, QueueError> {
+            self.0.enqueue(j, now).await
+        }
+        async fn lease(
+            &self,
+            max: usize,
+            v: Duration,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<Vec<Lease>, QueueError> {
+            self.1.fetch_add(1, Ordering::SeqCst);
+            self.0.lease(max, v, now).await
+        }
+        async fn checkpoint(&self, l: &Lease, d: &[u8]) -> Result<(), QueueError> {
+            self.0.checkpoint(l, d).await
+        }
+        async fn ack(
+            &self,
+            l: &Lease,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<(), QueueError> {
+            self.0.ack(l, now).await
+        }
+        async fn nack(
+            &self,
+            l: &Lease,
+            at: chrono::DateTime<chrono::Utc>,
+            e: &str,
+        ) -> Result<(), QueueError> {
+            self.0.nack(l, at, e).await
+        }
+        async fn dead_letter(
+            &self,
+            l: &Lease,
+            e: &str,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<(), QueueError> {
+            self.0.dead_letter(l, e, now).await
+        }
+        async fn release(
+            &self,
+            l: &Lease,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<(), QueueError> {
+            self.0.release(l, now).await
+        }
+        async fn dead_letters(
+            &self,
+            n: usize,
+        ) -> Result<Vec<crate::queue::DeadLetter>, QueueError> {
+            self.0.dead_letters(n).await
+        }
+        async fn replay(
+            &self,
+            id: &crate::queue::JobId,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<(), QueueError> {
+            self.0.replay(id, now).await
+        }
+        async fn purge(
+            &self,
+            id: Option<&crate::queue::JobId>,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<u64, QueueError> {
+            self.0.purge(id, now).await
+        }
+        async fn stats(
+            &self,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<crate::queue::QueueStats, QueueError> {
+            self.0.stats(now).await
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn dropping_the_handle_stops_the_worker_instead_of_spinning() {
+        let q = Arc::new(CountingLeases(
+            MemoryQueue::new("drop").unwrap(),
+            AtomicUsize::new(0),
+        ));
+        let options = WorkerOptions::default().idle_poll(Duration::from_secs(3600));
+        let handle = Worker::spawn(
+            q.clone(),
+            Arc::new(Slow(Arc::default())),
+            options,
+            Arc::new(SystemClock),
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        drop(handle);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let after_drop = q.1.load(Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            q.1.load(Ordering::SeqCst),
+            after_drop,
+            "no leasing after the handle is gone"
+        );
+        assert!(
+            after_drop < 10,
+            "an idle worker waits for its poll interval: {after_drop} leases"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

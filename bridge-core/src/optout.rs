@@ -178,10 +178,8 @@ impl OptOutStore for MemoryOptOutStore {
         at: DateTime<Utc>,
     ) -> Result<(), BridgeError> {
         if let Ok(mut m) = self.map.lock() {
-            m.entry(customer_key(customer)).or_insert_with(|| OptOut {
-                at,
-                reason: reason.to_owned(),
-            });
+            m.entry(customer_key(customer))
+                .or_insert_with(|| OptOut::new(at, reason));
         }
         Ok(())
     }
@@ -243,11 +241,8 @@ mod redis_store {
             reason: &str,
             at: DateTime<Utc>,
         ) -> Result<(), BridgeError> {
-            let record = serde_json::to_string(&OptOut {
-                at,
-                reason: reason.to_owned(),
-            })
-            .map_err(|e| BridgeError::Store(e.to_string()))?;
+            let record = serde_json::to_string(&OptOut::new(at, reason))
+                .map_err(|e| BridgeError::Store(e.to_string()))?;
             let mut c = self.conn.clone();
             let _: i64 = redis::cmd("HSETNX")
                 .arg(&self.key)

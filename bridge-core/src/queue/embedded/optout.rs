@@ -32,11 +32,8 @@ impl OptOutStore for EmbeddedOptOutStore {
         at: DateTime<Utc>,
     ) -> Result<(), BridgeError> {
         let key = customer_key(customer);
-        let record = serde_json::to_vec(&OptOut {
-            at,
-            reason: reason.to_owned(),
-        })
-        .map_err(|e| BridgeError::Store(e.to_string()))?;
+        let record = serde_json::to_vec(&OptOut::new(at, reason))
+            .map_err(|e| BridgeError::Store(e.to_string()))?;
         self.store
             .write(move |txn| {
                 let mut t = txn.open_table(OPT_OUTS)?;

@@ -297,7 +297,7 @@ impl InboxHandler {
         }
         if let Some(customer) = m.from.address() {
             b.window
-                .record_inbound(customer, m.sent_at.unwrap_or_else(Utc::now))
+                .record_inbound(customer, m.sent_at.unwrap_or_else(|| self.clock.now()))
                 .await
                 .map_err(JobError::from)?;
         }

@@ -258,6 +258,16 @@ impl Client {
         &self.inner.version
     }
 
+    /// The full path of a REST resource for composite subrequests:
+    /// `data_path("sobjects/Lead")` is `/services/data/v66.0/sobjects/Lead`.
+    pub fn data_path(&self, relative: &str) -> String {
+        format!(
+            "/services/data/v{}/{}",
+            self.inner.version,
+            relative.trim_start_matches('/')
+        )
+    }
+
     /// The session.
     pub fn session(&self) -> &Session {
         &self.inner.session

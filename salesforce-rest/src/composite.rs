@@ -23,6 +23,8 @@ mod graph;
 pub use graph::{Graph, GraphResult, TreeRecord, TreeResult};
 
 use reqwest::Method;
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -36,6 +38,8 @@ use crate::sobjects::SaveResult;
 pub const COLLECTION_CHUNK: usize = 200;
 /// The most subrequests one composite request takes.
 pub const MAX_SUBREQUESTS: usize = 25;
+/// The most queries and sObject Collections operations one composite request takes.
+pub const MAX_HEAVY_SUBREQUESTS: usize = 5;
 
 /// A record with its `attributes.type`, serialized straight from the typed
 /// record (no intermediate `Value`), with an optional `id`.
@@ -185,6 +189,24 @@ impl Client {
                 request.subrequests.len()
             )));
         }
+        let heavy = request.subrequests.iter().filter(|s| s.is_heavy()).count();
+        if heavy > MAX_HEAVY_SUBREQUESTS {
+            return Err(Error::Config(format!(
+                "a composite request takes at most {MAX_HEAVY_SUBREQUESTS} queries or sObject Collections, got {heavy}"
+            )));
+        }
+        if let Some(bad) = request.subrequests.iter().find(|s| {
+            s.reference_id.is_empty()
+                || !s
+                    .reference_id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        }) {
+            return Err(Error::Config(format!(
+                "the reference id {:?} may hold only letters, digits and _",
+                bad.reference_id
+            )));
+        }
         #[derive(Deserialize)]
         struct Wire {
             #[serde(rename = "compositeResponse", default)]
@@ -260,22 +282,82 @@ impl std::ops::Deref for CompositeResult {
 }
 
 /// A composite request.
+///
+/// Subrequests run in the order they were added: `collateSubrequests` is
+/// sent as `false` unless [`collate`](Self::collate) turns it on (the API's
+/// own default since v49.0 is to collate, which may reorder unrelated
+/// subrequests, so a read after a write could see the old record).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct CompositeRequest {
     #[serde(rename = "allOrNone")]
     all_or_none: bool,
+    #[serde(rename = "collateSubrequests")]
+    collate: bool,
     #[serde(rename = "compositeRequest")]
     subrequests: Vec<Subrequest>,
 }
 
+/// One subrequest of a [`CompositeRequest`].
+///
+/// ```
+/// use salesforce_rest::composite::Subrequest;
+/// use serde_json::json;
+///
+/// let update = Subrequest::new("PATCH", "/services/data/v66.0/sobjects/Lead/00Q000000000001AAA", "lead")
+///     .body(json!({ "Description": "called back" }))
+///     .header("If-Unmodified-Since", "Tue, 10 Aug 2027 00:00:00 GMT");
+/// assert_eq!(update.reference_id(), "lead");
+/// ```
 #[derive(Debug, Clone, Serialize)]
-pub(crate) struct Subrequest {
+pub struct Subrequest {
     method: String,
     url: String,
     #[serde(rename = "referenceId")]
     reference_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     body: Option<Value>,
+    #[serde(rename = "httpHeaders", skip_serializing_if = "BTreeMap::is_empty")]
+    headers: BTreeMap<String, String>,
+}
+
+impl Subrequest {
+    /// A subrequest: a method, a full path (`/services/data/v66.0/...`, which
+    /// may hold references such as `@{lead.id}`) and the reference id its
+    /// result is known by (letters, digits and `_`).
+    pub fn new(method: &str, url: impl Into<String>, reference_id: impl Into<String>) -> Self {
+        Self {
+            method: method.to_ascii_uppercase(),
+            url: url.into(),
+            reference_id: reference_id.into(),
+            body: None,
+            headers: BTreeMap::new(),
+        }
+    }
+
+    /// The JSON body (may hold references).
+    pub fn body(mut self, body: Value) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    /// A request header for this subrequest (`If-Unmodified-Since`,
+    /// `Sforce-Auto-Assign`...). `Accept`, `Authorization` and `Content-Type`
+    /// come from the top-level request and cannot be set here.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.insert(name.into(), value.into());
+        self
+    }
+
+    /// Its reference id.
+    pub fn reference_id(&self) -> &str {
+        &self.reference_id
+    }
+
+    /// Whether it counts against the five queries or collections a composite
+    /// request may hold.
+    fn is_heavy(&self) -> bool {
+        self.url.contains("/composite/sobjects") || self.url.contains("/query")
+    }
 }
 
 impl CompositeRequest {
@@ -283,26 +365,38 @@ impl CompositeRequest {
     pub fn new(all_or_none: bool) -> Self {
         Self {
             all_or_none,
+            collate: false,
             subrequests: Vec::new(),
         }
+    }
+
+    /// Lets Salesforce collate unrelated subrequests (faster, but the order of
+    /// execution is then only guaranteed between dependent subrequests).
+    pub fn collate(mut self, on: bool) -> Self {
+        self.collate = on;
+        self
+    }
+
+    /// Adds a subrequest.
+    pub fn push(mut self, subrequest: Subrequest) -> Self {
+        self.subrequests.push(subrequest);
+        self
     }
 
     /// Adds a subrequest. `url` is a full path
     /// (`/services/data/v66.0/sobjects/Lead`), and may use references.
     pub fn add(
-        mut self,
+        self,
         method: &str,
         url: impl Into<String>,
         reference_id: impl Into<String>,
         body: Option<Value>,
     ) -> Self {
-        self.subrequests.push(Subrequest {
-            method: method.to_ascii_uppercase(),
-            url: url.into(),
-            reference_id: reference_id.into(),
-            body,
-        });
-        self
+        let sub = Subrequest::new(method, url, reference_id);
+        self.push(match body {
+            Some(b) => sub.body(b),
+            None => sub,
+        })
     }
 
     /// The number of subrequests.
@@ -329,6 +423,9 @@ pub struct CompositeResponse {
     /// Its reference id.
     #[serde(rename = "referenceId", default)]
     pub reference_id: String,
+    /// Its response headers (`Location`, `Last-Modified`...).
+    #[serde(rename = "httpHeaders", default)]
+    pub http_headers: BTreeMap<String, String>,
 }
 
 impl CompositeResponse {

@@ -711,3 +711,129 @@ async fn a_file_is_streamed_onto_a_record_and_shared() {
         lead.as_str()
     );
 }
+
+#[tokio::test]
+async fn composite_reads_after_writes_and_honours_preconditions() {
+    use salesforce_rest::composite::Subrequest;
+    let org = MockOrg::start().await;
+    let client = org.client();
+    // An upsert and a query reading what it wrote, in one call.
+    let key = "wamid.ABC";
+    let q =
+        format!("query?q=SELECT+Id,CaseNumber+FROM+Case+WHERE+WhatsApp_Message_Id__c+=+'{key}'");
+    let req = CompositeRequest::new(false)
+        .push(
+            Subrequest::new(
+                "PATCH",
+                client.data_path(&format!("sobjects/Case/WhatsApp_Message_Id__c/{key}")),
+                "kase",
+            )
+            .body(json!({ "Subject": "Broken" })),
+        )
+        .push(Subrequest::new("GET", client.data_path(&q), "number"));
+    let before = org.api_calls();
+    let out = client.composite(&req).await.unwrap().into_result().unwrap();
+    assert_eq!(org.api_calls() - before, 1);
+    assert_eq!(out[0].http_status_code, 201);
+    let number = out[1].body["records"][0]["CaseNumber"].as_str().unwrap();
+    assert_eq!(number, org.records("Case")[0]["CaseNumber"]);
+
+    // If-Unmodified-Since: an older date than the record's answers 412.
+    let id = org.records("Case")[0]["Id"].as_str().unwrap().to_owned();
+    let stale = Subrequest::new(
+        "PATCH",
+        client.data_path(&format!("sobjects/Case/{id}")),
+        "upd",
+    )
+    .body(json!({ "Subject": "stale" }))
+    .header("If-Unmodified-Since", "Wed, 31 Dec 2025 23:59:59 GMT");
+    let out = client
+        .composite(&CompositeRequest::new(false).push(stale))
+        .await
+        .unwrap();
+    assert_eq!(out[0].http_status_code, 412);
+    assert_eq!(org.records("Case")[0]["Subject"], "Broken");
+    let fresh = Subrequest::new(
+        "PATCH",
+        client.data_path(&format!("sobjects/Case/{id}")),
+        "upd",
+    )
+    .body(json!({ "Subject": "fresh" }))
+    .header("If-Unmodified-Since", "Fri, 01 Jan 2027 00:00:00 GMT");
+    let out = client
+        .composite(&CompositeRequest::new(false).push(fresh))
+        .await
+        .unwrap();
+    assert_eq!(out[0].http_status_code, 204);
+    assert_eq!(org.records("Case")[0]["Subject"], "fresh");
+
+    // A unique external id cannot be created twice; dependents are halted,
+    // independent subrequests still run (allOrNone = false).
+    let req = CompositeRequest::new(false)
+        .push(
+            Subrequest::new("POST", client.data_path("sobjects/Case"), "dup")
+                .body(json!({ "Subject": "again", "WhatsApp_Message_Id__c": key })),
+        )
+        .push(
+            Subrequest::new("POST", client.data_path("sobjects/Task"), "task")
+                .body(json!({ "Subject": "x", "WhatId": "@{dup.id}" })),
+        )
+        .push(
+            Subrequest::new("POST", client.data_path("composite/sobjects"), "many").body(json!({
+                "allOrNone": false,
+                "records": [
+                    { "attributes": { "type": "Lead" }, "LastName": "A", "Company": "C" },
+                    { "attributes": { "type": "Lead" }, "LastName": "B" }
+                ]
+            })),
+        )
+        .push(
+            Subrequest::new("POST", client.data_path("sobjects/Task"), "first")
+                .body(json!({ "Subject": "for A", "WhoId": "@{many[0].id}" })),
+        );
+    let out = client.composite(&req).await.unwrap();
+    assert_eq!(
+        out[0].error().unwrap().errors[0].code.as_str(),
+        "DUPLICATE_VALUE"
+    );
+    assert_eq!(
+        out[1].error().unwrap().errors[0].code.as_str(),
+        "PROCESSING_HALTED"
+    );
+    assert_eq!(out[2].body[1]["success"], false);
+    assert_eq!(out[3].http_status_code, 201);
+    assert_eq!(
+        org.records("Task")[0]["WhoId"],
+        org.records("Lead")[0]["Id"]
+    );
+
+    // allOrNone: one failure rolls everything back.
+    let req = CompositeRequest::new(true)
+        .add(
+            "POST",
+            client.data_path("sobjects/Case"),
+            "ok",
+            Some(json!({ "Subject": "kept?" })),
+        )
+        .add(
+            "POST",
+            client.data_path("sobjects/Lead"),
+            "bad",
+            Some(json!({ "LastName": "NoCompany" })),
+        );
+    let out = client.composite(&req).await.unwrap();
+    assert!(out.rolled_back());
+    assert_eq!(org.records("Case").len(), 1);
+    let too_heavy = (0..6).fold(CompositeRequest::new(false), |r, i| {
+        r.add(
+            "GET",
+            client.data_path("query?q=SELECT+Id+FROM+Case"),
+            format!("q{i}"),
+            None,
+        )
+    });
+    assert!(matches!(
+        client.composite(&too_heavy).await,
+        Err(Error::Config(_))
+    ));
+}

@@ -1,0 +1,361 @@
+//! Test support (feature `testkit`): a mock Salesforce org on wiremock with a
+//! token endpoint, sObjects, queries with pagination, collections, composite
+//! and limits. It can expire sessions, revoke refresh tokens, rotate them,
+//! answer with each error class, and counts requests and refreshes.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), salesforce_rest::Error> {
+//! use salesforce_rest::records::Case;
+//! use salesforce_rest::testkit::MockOrg;
+//!
+//! let org = MockOrg::start().await;
+//! let client = org.client();
+//! client.create(&Case::new("Broken box", "It arrived broken")).await?;
+//! org.expire_sessions(); // the next call gets 401 and renews once
+//! client.create(&Case::new("Late", "Still waiting")).await?;
+//! assert_eq!(org.records("Case").len(), 2);
+//! assert_eq!(org.token_requests(), 2);
+//! # Ok(())
+//! # }
+//! ```
+
+// The mock indexes JSON values it built itself; `Value` indexing cannot panic here.
+#![allow(clippy::indexing_slicing)]
+
+mod oauth;
+mod router;
+mod soql;
+mod state;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde_json::{Map, Value, json};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+use router::Router;
+use state::{State, lock, next_stamp};
+
+use crate::auth::{ConnectedApp, Credentials, LoginHost, OAuthClient, Session};
+use crate::client::{Client, DEFAULT_API_VERSION};
+use crate::http::RetryPolicy;
+
+/// The consumer key the mock accepts.
+pub const MOCK_CLIENT_ID: &str = "3MVG9mock-client-id";
+/// The consumer secret the mock signs token responses with.
+pub const MOCK_CLIENT_SECRET: &str = "mock-client-secret";
+/// The refresh token the mock accepts from the start.
+pub const MOCK_REFRESH_TOKEN: &str = "5Aep861mock-refresh-token";
+/// The username and password (with security token) the password flow accepts.
+pub const MOCK_USERNAME: &str = "integration@example.com";
+/// See [`MOCK_USERNAME`].
+pub const MOCK_PASSWORD: &str = "passwordTOKEN";
+
+/// A failure the mock can answer REST calls with.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum MockFailure {
+    /// An error array with this status, code and message.
+    Api {
+        /// HTTP status.
+        status: u16,
+        /// `errorCode`.
+        code: String,
+        /// `message`.
+        message: String,
+    },
+    /// An HTML page (maintenance, proxy).
+    Html(u16),
+    /// An empty body.
+    Empty(u16),
+}
+
+impl MockFailure {
+    /// An error array.
+    pub fn api(status: u16, code: &str, message: &str) -> Self {
+        Self::Api {
+            status,
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+    /// `UNABLE_TO_LOCK_ROW` (retryable).
+    pub fn lock_row() -> Self {
+        Self::api(
+            400,
+            "UNABLE_TO_LOCK_ROW",
+            "unable to obtain exclusive access to this record",
+        )
+    }
+    /// `API_DISABLED_FOR_ORG`.
+    pub fn api_disabled() -> Self {
+        Self::api(
+            403,
+            "API_DISABLED_FOR_ORG",
+            "The REST API is not enabled for this Organization.",
+        )
+    }
+    /// Daily `REQUEST_LIMIT_EXCEEDED`.
+    pub fn daily_limit() -> Self {
+        Self::api(
+            403,
+            "REQUEST_LIMIT_EXCEEDED",
+            "TotalRequests Limit exceeded.",
+        )
+    }
+    /// Concurrent `REQUEST_LIMIT_EXCEEDED` (retryable).
+    pub fn concurrent_limit() -> Self {
+        Self::api(
+            403,
+            "REQUEST_LIMIT_EXCEEDED",
+            "ConcurrentPerOrgLongTxn Limit exceeded.",
+        )
+    }
+
+    pub(crate) fn response(&self) -> ResponseTemplate {
+        match self {
+            MockFailure::Api { status, code, message } => {
+                ResponseTemplate::new(*status).set_body_json(json!([{ "message": message, "errorCode": code }]))
+            }
+            MockFailure::Html(status) => ResponseTemplate::new(*status).set_body_raw(
+                "<html><head><title>Maintenance</title></head><body><h1>Service Unavailable</h1><p>The server is down for maintenance.</p></body></html>",
+                "text/html; charset=UTF-8",
+            ),
+            MockFailure::Empty(status) => ResponseTemplate::new(*status),
+        }
+    }
+}
+
+/// A mock org. One per test.
+pub struct MockOrg {
+    server: MockServer,
+    state: Arc<State>,
+    version: String,
+}
+
+impl std::fmt::Debug for MockOrg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockOrg")
+            .field("uri", &self.server.uri())
+            .finish_non_exhaustive()
+    }
+}
+
+impl MockOrg {
+    /// Starts a mock org for [`DEFAULT_API_VERSION`].
+    pub async fn start() -> Self {
+        let server = MockServer::start().await;
+        let state = Arc::new(State {
+            page_size: AtomicU64::new(2000),
+            case_number: AtomicU64::new(1025),
+            ..State::default()
+        });
+        lock(&state.refresh_tokens).insert(MOCK_REFRESH_TOKEN.into());
+        Mock::given(wiremock::matchers::any())
+            .respond_with(Router {
+                state: state.clone(),
+                base: server.uri(),
+                version: DEFAULT_API_VERSION.into(),
+            })
+            .with_priority(10)
+            .mount(&server)
+            .await;
+        Self {
+            server,
+            state,
+            version: DEFAULT_API_VERSION.into(),
+        }
+    }
+
+    /// The org's URL (login host and instance URL at once).
+    pub fn uri(&self) -> String {
+        self.server.uri()
+    }
+
+    /// The connected app of the mock, logging in at the mock.
+    pub fn app(&self) -> ConnectedApp {
+        let host = LoginHost::parse(&self.uri()).unwrap_or(LoginHost::Production);
+        ConnectedApp::new(MOCK_CLIENT_ID)
+            .client_secret(SecretString::from(MOCK_CLIENT_SECRET))
+            .redirect_uri("http://localhost:8787/callback")
+            .login_host(host)
+    }
+
+    /// An OAuth client for the mock's app.
+    ///
+    /// # Panics
+    ///
+    /// Only if no HTTP client can be built on this machine.
+    #[allow(clippy::panic)]
+    pub fn oauth(&self) -> OAuthClient {
+        OAuthClient::new(self.app())
+            .unwrap_or_else(|e| panic!("cannot build the OAuth client: {e}"))
+    }
+
+    /// A session with the mock's refresh token.
+    pub fn session(&self) -> Session {
+        Session::builder(
+            self.oauth(),
+            Credentials::RefreshToken(SecretString::from(MOCK_REFRESH_TOKEN)),
+        )
+        .build()
+    }
+
+    /// A client over a fresh session, with short retry backoff.
+    ///
+    /// # Panics
+    ///
+    /// Only if no HTTP client can be built on this machine.
+    #[allow(clippy::panic)]
+    pub fn client(&self) -> Client {
+        self.client_for(self.session())
+    }
+
+    /// A client over a given session, with short retry backoff.
+    ///
+    /// # Panics
+    ///
+    /// Only if no HTTP client can be built on this machine.
+    #[allow(clippy::panic)]
+    pub fn client_for(&self, session: Session) -> Client {
+        Client::builder(session)
+            .api_version(self.version.clone())
+            .retry_policy(RetryPolicy::new(
+                3,
+                Duration::from_millis(5),
+                Duration::from_millis(20),
+            ))
+            .build()
+            .unwrap_or_else(|e| panic!("cannot build the client: {e}"))
+    }
+
+    /// How many token requests the org answered.
+    pub fn token_requests(&self) -> u64 {
+        self.state.token_requests.load(Ordering::SeqCst)
+    }
+
+    /// How many REST calls (not token calls) the org answered.
+    pub fn api_calls(&self) -> u64 {
+        self.state.api_calls.load(Ordering::SeqCst)
+    }
+
+    /// Every request received.
+    pub async fn requests(&self) -> Vec<Request> {
+        self.server.received_requests().await.unwrap_or_default()
+    }
+
+    /// Invalidates every access token: the next REST call gets 401 `INVALID_SESSION_ID`.
+    pub fn expire_sessions(&self) {
+        lock(&self.state.access_tokens).clear();
+    }
+
+    /// Revokes every refresh token: refreshes get `invalid_grant`.
+    pub fn revoke_refresh_tokens(&self) {
+        lock(&self.state.refresh_tokens).clear();
+    }
+
+    /// Turns on refresh token rotation: each refresh returns a new refresh token
+    /// and spends the old one; reusing a spent one revokes them all.
+    pub fn enable_rotation(&self) {
+        self.state.rotation.store(true, Ordering::SeqCst);
+    }
+
+    /// Makes the token endpoint answer with an HTML login page (wrong host).
+    pub fn token_endpoint_html(&self, on: bool) {
+        self.state.token_html.store(on, Ordering::SeqCst);
+    }
+
+    /// Delays token answers (to widen race windows in tests).
+    pub fn token_delay(&self, delay: Duration) {
+        self.state
+            .token_delay_ms
+            .store(delay.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    /// Issues an authorization code for the web-server flow.
+    pub fn issue_authorization_code(&self) -> String {
+        let code = format!(
+            "aPrxMockCode{}",
+            self.state.counter.fetch_add(1, Ordering::SeqCst)
+        );
+        lock(&self.state.codes).insert(code.clone());
+        code
+    }
+
+    /// Sets how many rows a query page holds (default 2000).
+    pub fn set_page_size(&self, size: u64) {
+        self.state.page_size.store(size.max(1), Ordering::SeqCst);
+    }
+
+    /// The stored records of an object, in creation order.
+    pub fn records(&self, object: &str) -> Vec<Map<String, Value>> {
+        lock(&self.state.records)
+            .get(object)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Adds a record directly (e.g. invoices for a reminder job); returns its id.
+    pub fn insert(&self, object: &str, fields: Value) -> String {
+        let Value::Object(map) = fields else {
+            return String::new();
+        };
+        self.state.insert(object, map)
+    }
+
+    /// Adds a validation rule: writes of `object` whose `field` equals
+    /// `value` fail with `FIELD_CUSTOM_VALIDATION_EXCEPTION` (to make one
+    /// record of a batch fail).
+    pub fn reject(&self, object: &str, field: &str, value: &str) {
+        lock(&self.state.rejections).push((object.into(), field.into(), value.into()));
+    }
+
+    /// Changes a stored record's fields (and its `SystemModstamp`), as a user would.
+    pub fn touch(&self, object: &str, id: &str, fields: Value) {
+        let stamp = next_stamp(&self.state);
+        if let Some(r) = lock(&self.state.records)
+            .get_mut(object)
+            .and_then(|rows| rows.iter_mut().find(|r| r["Id"] == id))
+        {
+            if let Value::Object(f) = fields {
+                r.extend(f);
+            }
+            r.insert("SystemModstamp".into(), Value::String(stamp.clone()));
+            r.insert("LastModifiedDate".into(), Value::String(stamp));
+        }
+    }
+
+    /// Answers the next `times` REST calls with a failure.
+    pub async fn fail_next(&self, failure: MockFailure, times: u64) {
+        Mock::given(wiremock::matchers::path_regex("^/services/data/.+"))
+            .respond_with(failure.response())
+            .up_to_n_times(times)
+            .with_priority(1)
+            .mount(&self.server)
+            .await;
+    }
+
+    /// Applies the next `times` REST writes (POST, PATCH, DELETE), then answers
+    /// each with `failure` anyway: the commit-then-fail case that makes naive
+    /// retries create duplicates.
+    pub fn fail_after_commit(&self, failure: MockFailure, times: u64) {
+        *lock(&self.state.fail_after_commit) = (times > 0).then_some((failure, times));
+    }
+
+    /// Makes every answer (token endpoint included) wait `latency` first, as a
+    /// busy org does.
+    pub fn set_latency(&self, latency: Duration) {
+        self.state.latency_ms.store(
+            u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
+            Ordering::SeqCst,
+        );
+    }
+
+    /// The underlying wiremock server, to mount extra mocks.
+    pub fn server(&self) -> &MockServer {
+        &self.server
+    }
+}

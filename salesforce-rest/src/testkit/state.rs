@@ -1,0 +1,306 @@
+//! The mock org's data: records by object, with the write rules of a real
+//! org that the SDK's behaviour depends on (required fields, unique external
+//! ids, upsert matching, conditional updates, validation rules).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use serde_json::{Map, Value, json};
+
+use super::MockFailure;
+
+/// Fields the mock treats as External ID + Unique (as the bridge's setup asks).
+const UNIQUE_FIELDS: [&str; 2] = ["WhatsApp_Message_Id__c", "WhatsApp_Phone__c"];
+
+#[derive(Default)]
+pub(super) struct State {
+    pub(super) latency_ms: AtomicU64,
+    pub(super) fail_after_commit: Mutex<Option<(MockFailure, u64)>>,
+    pub(super) counter: AtomicU64,
+    pub(super) token_requests: AtomicU64,
+    pub(super) access_tokens: Mutex<HashSet<String>>,
+    pub(super) refresh_tokens: Mutex<HashSet<String>>,
+    pub(super) spent_refresh_tokens: Mutex<HashSet<String>>,
+    pub(super) codes: Mutex<HashSet<String>>,
+    pub(super) rotation: AtomicBool,
+    pub(super) token_html: AtomicBool,
+    pub(super) token_delay_ms: AtomicU64,
+    pub(super) records: Mutex<BTreeMap<String, Vec<Map<String, Value>>>>,
+    pub(super) locators: Mutex<HashMap<String, Vec<Value>>>,
+    pub(super) page_size: AtomicU64,
+    pub(super) case_number: AtomicU64,
+    pub(super) api_calls: AtomicU64,
+    pub(super) clock: AtomicU64,
+    /// (object, field, value) that a validation rule rejects.
+    pub(super) rejections: Mutex<Vec<(String, String, String)>>,
+}
+
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A failed write: status and error code and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct WriteError {
+    pub(super) status: u16,
+    pub(super) code: &'static str,
+    pub(super) message: String,
+    pub(super) fields: Vec<String>,
+}
+
+impl WriteError {
+    fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            fields: Vec::new(),
+        }
+    }
+
+    fn on(mut self, field: &str) -> Self {
+        self.fields.push(field.to_owned());
+        self
+    }
+
+    /// The REST error array.
+    pub(super) fn array(&self) -> Value {
+        json!([{ "message": self.message, "errorCode": self.code, "fields": self.fields }])
+    }
+
+    /// The item of a collections answer.
+    pub(super) fn item(&self) -> Value {
+        json!({ "success": false, "errors": [{ "statusCode": self.code, "message": self.message, "fields": self.fields }] })
+    }
+}
+
+fn prefix(object: &str) -> &'static str {
+    match object {
+        "Lead" => "00Q",
+        "Case" => "500",
+        "Contact" => "003",
+        "Account" => "001",
+        "Task" => "00T",
+        "Opportunity" => "006",
+        _ => "a0X",
+    }
+}
+
+/// Record ids compare on their first 15 characters when one side is short.
+pub(super) fn same_id(stored: &Value, id: &str) -> bool {
+    stored
+        .as_str()
+        .is_some_and(|s| s == id || s.get(..15) == id.get(..15) && id.len() == 15)
+}
+
+fn required_missing(object: &str, fields: &Map<String, Value>) -> Option<&'static str> {
+    let need: &[&'static str] = match object {
+        "Lead" => &["LastName", "Company"],
+        "Contact" => &["LastName"],
+        _ => &[],
+    };
+    need.iter().copied().find(|f| {
+        fields
+            .get(*f)
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+    })
+}
+
+/// A second-resolution timestamp that advances one second per write, so
+/// `LastModifiedDate` orders every change (and conditional requests work).
+pub(super) fn next_stamp(state: &State) -> String {
+    let t = state.clock.fetch_add(1, Ordering::SeqCst);
+    let dt = chrono::DateTime::from_timestamp(1_767_225_600 + t as i64, 0).unwrap_or_default();
+    format!("{}+0000", dt.format("%Y-%m-%dT%H:%M:%S%.3f"))
+}
+
+impl State {
+    fn validate(
+        &self,
+        object: &str,
+        fields: &Map<String, Value>,
+        except: Option<&str>,
+    ) -> Result<(), WriteError> {
+        for (o, f, v) in lock(&self.rejections).iter() {
+            if o == object && fields.get(f).and_then(Value::as_str) == Some(v.as_str()) {
+                return Err(WriteError::new(
+                    400,
+                    "FIELD_CUSTOM_VALIDATION_EXCEPTION",
+                    format!("a validation rule rejects this {f}"),
+                )
+                .on(f));
+            }
+        }
+        let records = lock(&self.records);
+        for field in UNIQUE_FIELDS {
+            let Some(value) = fields.get(field).and_then(Value::as_str) else {
+                continue;
+            };
+            let taken = records.get(object).and_then(|rows| {
+                rows.iter().find(|r| {
+                    r.get(field).and_then(Value::as_str) == Some(value)
+                        && except.is_none_or(|id| !same_id(&r["Id"], id))
+                })
+            });
+            if let Some(r) = taken {
+                return Err(WriteError::new(
+                    400,
+                    "DUPLICATE_VALUE",
+                    format!(
+                        "duplicate value found: {field} duplicates value on record with id: {}",
+                        r["Id"].as_str().unwrap_or("")
+                    ),
+                )
+                .on(field));
+            }
+        }
+        Ok(())
+    }
+
+    /// Inserts a record, as `POST /sobjects/{object}` does.
+    pub(super) fn create(
+        &self,
+        object: &str,
+        mut fields: Map<String, Value>,
+    ) -> Result<String, WriteError> {
+        fields.remove("attributes");
+        fields.remove("Id");
+        if let Some(missing) = required_missing(object, &fields) {
+            return Err(WriteError::new(
+                400,
+                "REQUIRED_FIELD_MISSING",
+                format!("Required fields are missing: [{missing}]"),
+            )
+            .on(missing));
+        }
+        self.validate(object, &fields, None)?;
+        Ok(self.insert(object, fields))
+    }
+
+    /// Inserts without checks (test set-up).
+    pub(super) fn insert(&self, object: &str, mut fields: Map<String, Value>) -> String {
+        let n = self.counter.fetch_add(1, Ordering::SeqCst) + 1;
+        let raw = format!("{}{:012}", prefix(object), n);
+        let id = crate::id::SalesforceId::parse(&raw)
+            .map(|i| i.to_string())
+            .unwrap_or(raw);
+        fields.remove("attributes");
+        fields.insert("Id".into(), Value::String(id.clone()));
+        let stamp = next_stamp(self);
+        fields.insert("SystemModstamp".into(), Value::String(stamp.clone()));
+        fields.insert("LastModifiedDate".into(), Value::String(stamp.clone()));
+        fields.insert("CreatedDate".into(), Value::String(stamp));
+        if object == "Case" {
+            let num = self.case_number.fetch_add(1, Ordering::SeqCst) + 1;
+            fields.insert("CaseNumber".into(), Value::String(format!("{num:08}")));
+        }
+        lock(&self.records)
+            .entry(object.to_owned())
+            .or_default()
+            .push(fields);
+        id
+    }
+
+    /// A copy of a record.
+    pub(super) fn find(&self, object: &str, id: &str) -> Option<Map<String, Value>> {
+        lock(&self.records)
+            .get(object)?
+            .iter()
+            .find(|r| same_id(&r["Id"], id))
+            .cloned()
+    }
+
+    /// Updates a record by id. With `unmodified_since` (an HTTP date), a
+    /// record changed after it answers 412, as `If-Unmodified-Since` does.
+    pub(super) fn update(
+        &self,
+        object: &str,
+        id: &str,
+        mut fields: Map<String, Value>,
+        unmodified_since: Option<&str>,
+    ) -> Result<(), WriteError> {
+        fields.remove("attributes");
+        fields.remove("Id");
+        let Some(current) = self.find(object, id) else {
+            return Err(WriteError::new(
+                404,
+                "NOT_FOUND",
+                "The requested resource does not exist",
+            ));
+        };
+        if let Some(since) = unmodified_since {
+            let Ok(since) = chrono::DateTime::parse_from_rfc2822(since) else {
+                return Err(WriteError::new(
+                    400,
+                    "INVALID_HEADER_TYPE",
+                    "If-Unmodified-Since is not an HTTP date",
+                ));
+            };
+            let modified = current
+                .get("LastModifiedDate")
+                .and_then(Value::as_str)
+                .and_then(crate::records::SfDateTime::parse);
+            if modified.is_some_and(|m| m.0 > since.to_utc()) {
+                return Err(WriteError::new(
+                    412,
+                    "PRECONDITION_FAILED",
+                    "The record was modified since the given date",
+                ));
+            }
+        }
+        let mut merged = current;
+        merged.extend(fields.clone());
+        self.validate(object, &merged, Some(id))?;
+        let stamp = next_stamp(self);
+        let mut recs = lock(&self.records);
+        if let Some(r) = recs
+            .get_mut(object)
+            .and_then(|rows| rows.iter_mut().find(|r| same_id(&r["Id"], id)))
+        {
+            r.extend(fields);
+            r.insert("SystemModstamp".into(), Value::String(stamp.clone()));
+            r.insert("LastModifiedDate".into(), Value::String(stamp));
+        }
+        Ok(())
+    }
+
+    /// Upserts on an external id: `(status, body)` as the REST API answers.
+    pub(super) fn upsert(
+        &self,
+        object: &str,
+        field: &str,
+        value: &str,
+        mut fields: Map<String, Value>,
+    ) -> Result<(u16, Value), WriteError> {
+        fields.remove("attributes");
+        let matches: Vec<String> = lock(&self.records)
+            .get(object)
+            .map(|rows| {
+                rows.iter()
+                    .filter(|r| r.get(field).and_then(Value::as_str) == Some(value))
+                    .filter_map(|r| r["Id"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        match matches.as_slice() {
+            [] => {
+                fields.insert(field.to_owned(), Value::String(value.to_owned()));
+                let id = self.create(object, fields)?;
+                Ok((
+                    201,
+                    json!({ "id": id, "success": true, "errors": [], "created": true }),
+                ))
+            }
+            [id] => {
+                self.update(object, id, fields, None)?;
+                Ok((
+                    200,
+                    json!({ "id": id, "success": true, "errors": [], "created": false }),
+                ))
+            }
+            many => Ok((300, json!(many))),
+        }
+    }
+}

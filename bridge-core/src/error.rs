@@ -41,6 +41,18 @@ pub enum BridgeError {
         /// Why the registry holds the opt-out.
         reason: String,
     },
+    /// The work was held back, not failed: the org's API usage is above the
+    /// budget's threshold and this work can wait. Retryable after `retry_after`.
+    #[error(
+        "deferred while the org's API usage is above the budget; trying again in {retry_after:?}"
+    )]
+    Deferred {
+        /// When to try again.
+        retry_after: std::time::Duration,
+    },
+    /// A writer stopped before answering (its task ended). Retryable.
+    #[error("interrupted: {0}")]
+    Interrupted(String),
     /// A mapper refused a message.
     #[error("mapping: {0}")]
     Mapping(String),
@@ -58,7 +70,9 @@ impl BridgeError {
             #[cfg(feature = "whatsapp")]
             BridgeError::WhatsApp(e) => e.is_retryable(),
             BridgeError::Queue(e) => e.is_retryable(),
-            BridgeError::Store(_) => true,
+            BridgeError::Store(_) | BridgeError::Deferred { .. } | BridgeError::Interrupted(_) => {
+                true
+            }
             BridgeError::Mapping(_) | BridgeError::Setup { .. } | BridgeError::OptedOut { .. } => {
                 false
             }
@@ -72,6 +86,7 @@ impl BridgeError {
             #[cfg(feature = "whatsapp")]
             BridgeError::WhatsApp(e) => e.retry_after(),
             BridgeError::Send(e) => e.retry_after,
+            BridgeError::Deferred { retry_after } => Some(*retry_after),
             _ => None,
         }
     }

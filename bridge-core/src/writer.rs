@@ -43,7 +43,27 @@ pub trait RecordWriter: Send + Sync {
         let _ = (message, opted_out);
         Ok(())
     }
+
+    /// Writes many messages' actions, one result per item in the same order.
+    /// A failure of one item affects only that item. The default writes them
+    /// one by one; writers that can batch (the Salesforce writer, through
+    /// sObject Collections) override it. [`Batching`] calls it with the writes
+    /// that arrive together.
+    async fn write_batch(
+        &self,
+        items: &[(Action, InboundMessage)],
+    ) -> Vec<Result<WriteOutcome, BridgeError>> {
+        let mut out = Vec::with_capacity(items.len());
+        for (action, message) in items {
+            out.push(self.write(action, message).await);
+        }
+        out
+    }
 }
+
+mod batching;
+
+pub use batching::{BatchOptions, Batching};
 
 #[cfg(feature = "salesforce")]
 pub use salesforce::{

@@ -268,6 +268,13 @@ impl Client {
         )
     }
 
+    /// The full path of a SOQL query for composite subrequests (the query
+    /// URL-encoded): `/services/data/v66.0/query?q=SELECT+Id+FROM+Case`.
+    pub fn query_path(&self, soql: &str) -> String {
+        let q: String = url::form_urlencoded::byte_serialize(soql.as_bytes()).collect();
+        self.data_path(&format!("query?q={q}"))
+    }
+
     /// The session.
     pub fn session(&self) -> &Session {
         &self.inner.session

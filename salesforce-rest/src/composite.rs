@@ -214,11 +214,10 @@ impl Client {
         }
         let body = serde_json::to_value(request)
             .map_err(|e| Error::Config(format!("cannot encode: {e}")))?;
-        // A composite request can mix creates; never retried after an ambiguous failure.
-        let w: Wire = self
-            .call(Req::new(Method::POST, "composite").json(&body))
-            .await?
-            .json()?;
+        // Creates are not retried after an ambiguous failure unless declared safe.
+        let mut req = Req::new(Method::POST, "composite").json(&body);
+        req.idempotent = request.is_retry_safe();
+        let w: Wire = self.call(req).await?.json()?;
         Ok(CompositeResult {
             responses: w.composite_response,
             all_or_none: request.all_or_none,
@@ -295,6 +294,8 @@ pub struct CompositeRequest {
     collate: bool,
     #[serde(rename = "compositeRequest")]
     subrequests: Vec<Subrequest>,
+    #[serde(skip)]
+    retry_safe: bool,
 }
 
 /// One subrequest of a [`CompositeRequest`].
@@ -367,7 +368,22 @@ impl CompositeRequest {
             all_or_none,
             collate: false,
             subrequests: Vec::new(),
+            retry_safe: false,
         }
+    }
+
+    /// Declares that sending the request twice does no harm (for example,
+    /// creates that carry a unique external id), so the client may retry it
+    /// after an ambiguous failure (a timeout, a 503 after the commit). A
+    /// request without `POST` subrequests (reads, updates, upserts, deletes)
+    /// is retried anyway.
+    pub fn retry_safe(mut self, safe: bool) -> Self {
+        self.retry_safe = safe;
+        self
+    }
+
+    fn is_retry_safe(&self) -> bool {
+        self.retry_safe || self.subrequests.iter().all(|s| s.method != "POST")
     }
 
     /// Lets Salesforce collate unrelated subrequests (faster, but the order of

@@ -229,6 +229,12 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// An error answer from its status and items (e.g. the errors of one
+    /// record of an sObject Collections result).
+    pub fn new(status: u16, errors: Vec<ApiErrorItem>) -> Self {
+        Self { status, errors }
+    }
+
     /// Whether a retry can help (every item retryable).
     pub fn is_retryable(&self) -> bool {
         !self.errors.is_empty() && self.errors.iter().all(ApiErrorItem::is_retryable)

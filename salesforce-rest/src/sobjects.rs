@@ -55,6 +55,15 @@ impl WriteOptions {
         self
     }
 
+    /// The request headers these options set, as `(name, value)` pairs (for
+    /// composite subrequests, which carry their own headers).
+    pub fn header_pairs(&self) -> Vec<(String, String)> {
+        self.headers()
+            .into_iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect()
+    }
+
     pub(crate) fn headers(&self) -> Vec<(HeaderName, HeaderValue)> {
         let mut h = Vec::new();
         if let Some(a) = &self.auto_assign {

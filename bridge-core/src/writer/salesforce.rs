@@ -3,17 +3,20 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration as StdDuration;
 
 use async_trait::async_trait;
 use chrono::{Duration, Utc};
 use salesforce_rest::Client;
-use salesforce_rest::records::{Case, DynamicRecord, Field, Task};
+use salesforce_rest::composite::{CompositeRequest, CompositeResponse, Subrequest};
+use salesforce_rest::records::{DynamicRecord, Field, Task};
 use salesforce_rest::sobjects::{ObjectDescribe, WriteOptions};
 use salesforce_rest::soql::{Soql, sosl_escape};
 use serde_json::Value;
 use sha2::Digest;
 
 use super::{RecordWriter, WriteOutcome};
+use crate::budget::{ApiBudget, Urgency};
 use crate::error::BridgeError;
 use crate::format::phone;
 use crate::inbound::InboundMessage;
@@ -57,6 +60,23 @@ pub enum LeadLookup {
 /// (newest first, trimmed to the field's length) and their tags **merged** into
 /// the tags field, never overwritten. Call [`check_setup`](Self::check_setup)
 /// at start-up: it fails with the exact setup steps when a field is missing.
+///
+/// # API calls
+///
+/// With the key fields (the default) a message costs one Salesforce call: a
+/// Case is upserted and its `CaseNumber` read in one composite request; a
+/// Lead is written with its follow-up Task and read back in one composite
+/// request. The writer remembers the Leads it wrote and updates them with
+/// `If-Unmodified-Since`, so a change someone made in the meantime is merged,
+/// not overwritten (Salesforce answers 412 and the same call reads the fresh
+/// Lead). [`write_batch`](RecordWriter::write_batch) writes many messages'
+/// Cases and new Leads through sObject Collections, a few calls per thousand
+/// messages; wrap the writer in [`Batching`](crate::writer::Batching) to
+/// coalesce concurrent writes.
+///
+/// With an [`ApiBudget`] (see [`budget`](Self::budget)), everything but new
+/// Cases waits while the org's API usage is above the budget's threshold:
+/// the write fails with [`BridgeError::Deferred`], which the queue retries later.
 #[derive(Debug, Clone)]
 pub struct SalesforceWriter {
     client: Client,
@@ -67,6 +87,14 @@ pub struct SalesforceWriter {
     lookup: LeadLookup,
     options: WriteOptions,
     describes: Arc<Mutex<HashMap<String, ObjectDescribe>>>,
+    leads: Arc<Mutex<lru::LruCache<String, lead::KnownLead>>>,
+    budget: Option<(Arc<ApiBudget>, StdDuration)>,
+}
+
+/// The error of a failed composite subrequest.
+fn api_error(r: &CompositeResponse) -> Option<BridgeError> {
+    r.error()
+        .map(|e| BridgeError::Salesforce(salesforce_rest::Error::Api(Box::new(e))))
 }
 
 /// The message key of a Case: the id itself when it is safe in a URL path
@@ -91,9 +119,11 @@ pub fn case_key(message_id: &str) -> String {
 }
 
 /// Prepends a new entry to a description, newest first, trimmed to `max`
-/// characters (the oldest text goes first).
+/// characters (the oldest text goes first). An entry already at the top (a
+/// retry of a write whose answer was lost) is not added twice.
 pub fn merge_description(new: &str, old: Option<&str>, max: usize) -> String {
     let merged = match old.map(str::trim).filter(|o| !o.is_empty()) {
+        Some(old) if !new.trim().is_empty() && old.starts_with(new.trim()) => old.to_owned(),
         Some(old) => format!("{new}\n\n{old}"),
         None => new.to_owned(),
     };
@@ -148,6 +178,34 @@ impl SalesforceWriter {
             lookup: LeadLookup::default(),
             options: WriteOptions::default(),
             describes: Arc::default(),
+            leads: Arc::new(Mutex::new(lru::LruCache::new(lead::LEAD_CACHE))),
+            budget: None,
+        }
+    }
+
+    /// Pauses everything but new Cases while the org's API usage (from the
+    /// client's last `Sforce-Limit-Info`) is at or above the budget's
+    /// threshold: such writes fail with [`BridgeError::Deferred`] asking to be
+    /// tried again after `retry_after`, and the queue keeps the message until
+    /// then. Share one budget across the app so one warning is logged per
+    /// crossing.
+    pub fn budget(mut self, budget: Arc<ApiBudget>, retry_after: StdDuration) -> Self {
+        self.budget = Some((budget, retry_after));
+        self
+    }
+
+    /// `Err(Deferred)` when the budget holds back work of this urgency.
+    fn check_budget(&self, urgency: Urgency) -> Result<(), BridgeError> {
+        let Some((budget, retry_after)) = &self.budget else {
+            return Ok(());
+        };
+        let usage = self.client.api_usage().map(|u| (u.used, u.max));
+        if budget.allows(urgency, usage) {
+            Ok(())
+        } else {
+            Err(BridgeError::Deferred {
+                retry_after: *retry_after,
+            })
         }
     }
 
@@ -342,6 +400,11 @@ impl SalesforceWriter {
         let e164 =
             raw_phone.map(|p| phone::parse(p).map_or_else(|_| p.trim().to_owned(), |n| n.e164()));
         let key = self.lead_key_field.as_deref().zip(e164.as_deref());
+        if let Some((field, value)) = key {
+            return self
+                .write_keyed_lead(field, value, d, m, follow_up_hours)
+                .await;
+        }
         let existing = match (key, raw_phone) {
             (Some((field, value)), _) => self.find_by_key(field, value).await?,
             (None, Some(p)) => self.find_by_phone(p).await?,
@@ -429,30 +492,69 @@ impl SalesforceWriter {
         d: &crate::mapping::CaseDraft,
         m: &InboundMessage,
     ) -> Result<WriteOutcome, BridgeError> {
-        let mut case = Case::new(d.subject.clone(), d.description.clone());
-        case.origin = Field::Value(d.origin.clone());
-        case.priority = Field::Value(d.priority.as_str().to_owned());
-        case.supplied_phone = d.supplied_phone.clone().map_or(Field::Unset, Field::Value);
-        case.supplied_name = d.supplied_name.clone().map_or(Field::Unset, Field::Value);
-        let (id, created) = match &self.case_key_field {
+        let case = batch::case_record(d);
+        let body = serde_json::to_value(&case)
+            .map_err(|e| BridgeError::Mapping(format!("cannot encode the Case: {e}")))?;
+        // The write and the read of the CaseNumber in one call.
+        let (write, read) = match &self.case_key_field {
             Some(field) => {
-                let o = self
-                    .client
-                    .upsert_with(field, &case_key(&m.id), &case, &self.options)
-                    .await?;
-                let id = o.id.ok_or_else(|| {
-                    BridgeError::Mapping("the upsert returned no record id".into())
-                })?;
-                (id, o.created)
+                let key = case_key(&m.id);
+                let path = format!("sobjects/Case/{}/{key}", api_name(field)?);
+                let soql = Soql::new(format!(
+                    "SELECT Id, CaseNumber FROM Case WHERE {field} = {{}} LIMIT 1"
+                ))
+                .bind(&key)
+                .build()?;
+                (
+                    Subrequest::new("PATCH", self.client.data_path(&path), "kase"),
+                    Subrequest::new("GET", self.client.query_path(&soql), "number"),
+                )
             }
-            None => (self.client.create_with(&case, &self.options).await?, true),
+            None => (
+                Subrequest::new("POST", self.client.data_path("sobjects/Case"), "kase"),
+                Subrequest::new(
+                    "GET",
+                    self.client
+                        .data_path("sobjects/Case/@{kase.id}?fields=Id,CaseNumber"),
+                    "number",
+                ),
+            ),
         };
-        let read: Case = self.client.get(&id, &["CaseNumber"]).await?;
+        let mut write = write.body(body);
+        for (k, v) in self.options.header_pairs() {
+            write = write.header(k, v);
+        }
+        let out = self
+            .client
+            .composite(&CompositeRequest::new(false).push(write).push(read))
+            .await?;
+        let (Some(written), Some(number)) = (out.first(), out.get(1)) else {
+            return Err(BridgeError::Store(
+                "the Case write got no answer in the composite response".into(),
+            ));
+        };
+        if let Some(e) = api_error(written) {
+            return Err(e);
+        }
+        // A query answers with rows; a record read answers with the record.
+        let row = match number.body.get("records") {
+            Some(rows) => rows.as_array().and_then(|r| r.first()),
+            None => Some(&number.body),
+        };
+        let id = written
+            .body
+            .get("id")
+            .or_else(|| row.and_then(|r| r.get("Id")))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         Ok(WriteOutcome {
             object: "Case".into(),
-            record_id: Some(id.to_string()),
-            case_number: read.case_number,
-            created,
+            record_id: id,
+            case_number: row
+                .and_then(|r| r.get("CaseNumber"))
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            created: written.http_status_code == 201,
             follow_up_task: None,
         })
     }
@@ -465,6 +567,10 @@ impl RecordWriter for SalesforceWriter {
         action: &Action,
         m: &InboundMessage,
     ) -> Result<WriteOutcome, BridgeError> {
+        self.check_budget(match action {
+            Action::CreateCase { .. } | Action::Ignore { .. } => Urgency::Urgent,
+            _ => Urgency::Deferrable,
+        })?;
         match action {
             Action::CreateCase { case, .. } => self.create_case(case, m).await,
             Action::UpsertLead {
@@ -524,6 +630,13 @@ impl RecordWriter for SalesforceWriter {
         }
     }
 
+    async fn write_batch(
+        &self,
+        items: &[(Action, InboundMessage)],
+    ) -> Vec<Result<WriteOutcome, BridgeError>> {
+        self.batch(items).await
+    }
+
     async fn record_opt_out(&self, m: &InboundMessage, opted_out: bool) -> Result<(), BridgeError> {
         let (Some(field), Some(raw)) = (&self.opt_out_field, m.from.phone.as_deref()) else {
             return Ok(());
@@ -541,5 +654,7 @@ impl RecordWriter for SalesforceWriter {
     }
 }
 
+mod batch;
+mod lead;
 #[cfg(test)]
 mod tests;

@@ -69,7 +69,7 @@ async fn a_case_committed_then_answered_503_is_not_created_twice() {
         .requests()
         .await
         .iter()
-        .filter(|r| r.method.as_str() != "GET" && r.url.path().contains("Case"))
+        .filter(|r| r.method.as_str() != "GET" && r.url.path().ends_with("/composite"))
         .count();
     assert!(
         writes >= 3,

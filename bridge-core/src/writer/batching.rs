@@ -1,0 +1,298 @@
+//! Coalescing concurrent writes into batches: [`Batching`] wraps any
+//! [`RecordWriter`] and hands the writes that arrive together to its
+//! [`write_batch`](RecordWriter::write_batch).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+use super::{RecordWriter, WriteOutcome};
+use crate::error::BridgeError;
+use crate::inbound::InboundMessage;
+use crate::mapping::Action;
+
+/// How [`Batching`] groups writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BatchOptions {
+    /// The most writes in one batch (default 200, one sObject Collections call).
+    pub max_batch: usize,
+    /// How long a batch waits for more writes once a burst is under way
+    /// (default 50 ms). A write that arrives alone, with nothing in flight,
+    /// goes at once.
+    pub max_delay: Duration,
+    /// How many batches may be written at the same time (default 2).
+    pub max_in_flight: usize,
+}
+
+impl Default for BatchOptions {
+    fn default() -> Self {
+        Self {
+            max_batch: 200,
+            max_delay: Duration::from_millis(50),
+            max_in_flight: 2,
+        }
+    }
+}
+
+impl BatchOptions {
+    /// The most writes in one batch (at least 1).
+    pub fn max_batch(mut self, n: usize) -> Self {
+        self.max_batch = n.max(1);
+        self
+    }
+
+    /// How long a batch waits for more writes during a burst.
+    pub fn max_delay(mut self, d: Duration) -> Self {
+        self.max_delay = d;
+        self
+    }
+
+    /// How many batches may be in flight (at least 1).
+    pub fn max_in_flight(mut self, n: usize) -> Self {
+        self.max_in_flight = n.max(1);
+        self
+    }
+}
+
+type Answer = oneshot::Sender<Result<WriteOutcome, BridgeError>>;
+
+/// A [`RecordWriter`] that coalesces concurrent writes into batches.
+///
+/// Each [`write`](RecordWriter::write) waits in a queue; a background task
+/// takes what is waiting (up to [`BatchOptions::max_batch`]) and hands it to
+/// the inner writer's [`write_batch`](RecordWriter::write_batch). A write
+/// that arrives alone while nothing is in flight is written at once, so a
+/// trickle of messages sees no added delay; during a burst a batch waits at
+/// most [`BatchOptions::max_delay`] to fill. Each write gets its own result:
+/// one record's failure fails only its message, which the queue retries alone.
+///
+/// Give the inbox worker enough concurrency for batches to form (the
+/// worker's concurrency bounds how many writes can wait together).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use std::sync::Arc;
+/// use bridge_core::writer::{BatchOptions, Batching, RecordWriter};
+/// # use bridge_core::writer::WriteOutcome;
+/// # use bridge_core::{error::BridgeError, inbound::InboundMessage, mapping::Action};
+/// # struct Crm;
+/// # #[async_trait::async_trait]
+/// # impl RecordWriter for Crm {
+/// #     async fn write(&self, _: &Action, _: &InboundMessage) -> Result<WriteOutcome, BridgeError> {
+/// #         Ok(WriteOutcome::default())
+/// #     }
+/// # }
+/// let writer: Arc<dyn RecordWriter> = Arc::new(Batching::new(Crm, BatchOptions::default()));
+/// # let _ = writer;
+/// # }
+/// ```
+///
+/// Must be created inside a Tokio runtime (it spawns its task). Dropping
+/// every clone stops the task once the waiting writes are done.
+pub struct Batching<W> {
+    inner: Arc<W>,
+    tx: mpsc::UnboundedSender<(Action, InboundMessage, Answer)>,
+}
+
+impl<W> std::fmt::Debug for Batching<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batching").finish_non_exhaustive()
+    }
+}
+
+impl<W: RecordWriter + 'static> Batching<W> {
+    /// Wraps a writer.
+    pub fn new(inner: W, options: BatchOptions) -> Self {
+        let inner = Arc::new(inner);
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(run(inner.clone(), rx, options));
+        Self { inner, tx }
+    }
+
+    /// The wrapped writer.
+    pub fn inner(&self) -> &W {
+        &self.inner
+    }
+}
+
+async fn run<W: RecordWriter + 'static>(
+    inner: Arc<W>,
+    mut rx: mpsc::UnboundedReceiver<(Action, InboundMessage, Answer)>,
+    options: BatchOptions,
+) {
+    let slots = Arc::new(Semaphore::new(options.max_in_flight.max(1)));
+    let max = options.max_batch.max(1);
+    while let Some(first) = rx.recv().await {
+        // Writes keep arriving while we wait for a slot: they join this batch.
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            break;
+        };
+        let mut batch = vec![first];
+        while batch.len() < max
+            && let Ok(more) = rx.try_recv()
+        {
+            batch.push(more);
+        }
+        let busy = slots.available_permits() + 1 < options.max_in_flight.max(1);
+        if (batch.len() > 1 || busy) && batch.len() < max && !options.max_delay.is_zero() {
+            let deadline = tokio::time::Instant::now() + options.max_delay;
+            while batch.len() < max {
+                match tokio::time::timeout_at(deadline, rx.recv()).await {
+                    Ok(Some(more)) => batch.push(more),
+                    _ => break,
+                }
+            }
+        }
+        let inner = inner.clone();
+        tokio::spawn(async move {
+            let (items, answers): (Vec<_>, Vec<_>) =
+                batch.into_iter().map(|(a, m, tx)| ((a, m), tx)).unzip();
+            tracing::debug!(size = items.len(), "writing a batch");
+            let mut results = inner.write_batch(&items).await.into_iter();
+            for answer in answers {
+                let result = results.next().unwrap_or_else(|| {
+                    Err(BridgeError::Interrupted(
+                        "the writer returned fewer results than writes".into(),
+                    ))
+                });
+                let _ = answer.send(result);
+            }
+            drop(permit);
+        });
+    }
+}
+
+#[async_trait]
+impl<W: RecordWriter + 'static> RecordWriter for Batching<W> {
+    async fn write(
+        &self,
+        action: &Action,
+        message: &InboundMessage,
+    ) -> Result<WriteOutcome, BridgeError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send((action.clone(), message.clone(), tx))
+            .map_err(|_| BridgeError::Interrupted("the batching task has stopped".into()))?;
+        rx.await.map_err(|_| {
+            BridgeError::Interrupted("the batch holding this write stopped before answering".into())
+        })?
+    }
+
+    async fn record_opt_out(
+        &self,
+        message: &InboundMessage,
+        opted_out: bool,
+    ) -> Result<(), BridgeError> {
+        self.inner.record_opt_out(message, opted_out).await
+    }
+
+    async fn write_batch(
+        &self,
+        items: &[(Action, InboundMessage)],
+    ) -> Vec<Result<WriteOutcome, BridgeError>> {
+        self.inner.write_batch(items).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::inbound::Channel;
+
+    /// Records the size of each batch; answers each write with its message id.
+    #[derive(Default)]
+    struct Sizes(Mutex<Vec<usize>>);
+
+    #[async_trait]
+    impl RecordWriter for Sizes {
+        async fn write(&self, _: &Action, m: &InboundMessage) -> Result<WriteOutcome, BridgeError> {
+            if m.id.ends_with("bad") {
+                return Err(BridgeError::Mapping("bad record".into()));
+            }
+            Ok(WriteOutcome {
+                record_id: Some(m.id.clone()),
+                ..WriteOutcome::default()
+            })
+        }
+
+        async fn write_batch(
+            &self,
+            items: &[(Action, InboundMessage)],
+        ) -> Vec<Result<WriteOutcome, BridgeError>> {
+            if let Ok(mut s) = self.0.lock() {
+                s.push(items.len());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let mut out = Vec::new();
+            for (a, m) in items {
+                out.push(self.write(a, m).await);
+            }
+            out
+        }
+    }
+
+    fn item(id: &str) -> (Action, InboundMessage) {
+        (
+            Action::Ignore {
+                reason: "test".into(),
+            },
+            InboundMessage::text(Channel::WhatsApp, id, "14155550123", "hi"),
+        )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lone_write_goes_at_once() {
+        let w = Batching::new(
+            Sizes::default(),
+            BatchOptions::default().max_delay(Duration::from_secs(10)),
+        );
+        let (a, m) = item("wamid.1");
+        let start = tokio::time::Instant::now();
+        let out = w.write(&a, &m).await.unwrap();
+        assert_eq!(out.record_id.as_deref(), Some("wamid.1"));
+        // Only the writer's own 100 ms, no waiting for company.
+        assert_eq!(start.elapsed(), Duration::from_millis(100));
+        assert_eq!(*w.inner().0.lock().unwrap(), vec![1]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn concurrent_writes_share_batches_and_keep_their_own_results() {
+        let w = Arc::new(Batching::new(
+            Sizes::default(),
+            BatchOptions::default().max_in_flight(1).max_batch(30),
+        ));
+        let mut tasks = Vec::new();
+        for i in 0..50 {
+            let w = w.clone();
+            let id = if i == 7 {
+                "wamid.bad".to_owned()
+            } else {
+                format!("wamid.{i}")
+            };
+            tasks.push(tokio::spawn(async move {
+                let (a, m) = item(&id);
+                (id, w.write(&a, &m).await)
+            }));
+        }
+        for t in tasks {
+            let (id, r) = t.await.unwrap();
+            match r {
+                Ok(out) => assert_eq!(out.record_id.as_deref(), Some(id.as_str())),
+                Err(e) => {
+                    assert_eq!(id, "wamid.bad");
+                    assert!(matches!(e, BridgeError::Mapping(_)));
+                }
+            }
+        }
+        let sizes = w.inner().0.lock().unwrap().clone();
+        assert_eq!(sizes.iter().sum::<usize>(), 50);
+        assert!(sizes.len() <= 3, "{sizes:?}");
+        assert!(sizes.iter().all(|s| *s <= 30), "{sizes:?}");
+    }
+}

@@ -1,0 +1,270 @@
+//! The org's API allowance, counted on the mock org: one call per message in
+//! steady state, a few per thousand in bursts, and deferrable work held back
+//! above the budget while Cases go through.
+
+#![allow(clippy::expect_used, clippy::indexing_slicing)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bridge_core::BridgeError;
+use bridge_core::budget::ApiBudget;
+use bridge_core::clock::SystemClock;
+use bridge_core::inbound::{Channel, InboundMessage};
+use bridge_core::mapping::{DefaultMapper, Mapper};
+use bridge_core::pipeline::Bridge;
+use bridge_core::queue::{MemoryQueue, RetryPolicy, WorkerOptions};
+use bridge_core::sender::RecordingSender;
+use bridge_core::service::{BridgeService, Inbox};
+use bridge_core::writer::{BatchOptions, Batching, RecordWriter, SalesforceWriter};
+use chrono::Utc;
+use salesforce_rest::testkit::MockOrg;
+use serde_json::json;
+
+fn msg(id: &str, phone: &str, body: &str) -> InboundMessage {
+    let mut m = InboundMessage::text(Channel::WhatsApp, id, phone, body);
+    m.sent_at = Some(Utc::now());
+    m
+}
+
+/// A US number per customer index.
+fn phone(i: usize) -> String {
+    format!("1415{:07}", 2_000_000 + i)
+}
+
+fn workers(concurrency: usize) -> WorkerOptions {
+    WorkerOptions::default()
+        .concurrency(concurrency)
+        .idle_poll(Duration::from_millis(5))
+        .retry(RetryPolicy::new(
+            5,
+            Duration::from_millis(5),
+            Duration::from_millis(40),
+        ))
+}
+
+fn queues() -> (Arc<MemoryQueue>, Arc<MemoryQueue>) {
+    (
+        Arc::new(MemoryQueue::new("inbox").expect("inbox")),
+        Arc::new(MemoryQueue::new("outbox").expect("outbox")),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trickle_costs_at_most_one_call_per_message() {
+    let org = MockOrg::start().await;
+    let writer = SalesforceWriter::new(org.client());
+    let mapper = DefaultMapper::default();
+    // Support and sales, new and returning customers, one at a time.
+    let mut messages = Vec::new();
+    for i in 0..10 {
+        messages.push(msg(
+            &format!("wamid.s{i}"),
+            &phone(i),
+            "my order arrived broken",
+        ));
+        messages.push(msg(
+            &format!("wamid.l{i}"),
+            &phone(100 + i),
+            "I'd like a quote",
+        ));
+        messages.push(msg(
+            &format!("wamid.r{i}"),
+            &phone(100 + i),
+            "a quote for 20 more units",
+        ));
+    }
+    let before = org.api_calls();
+    for m in &messages {
+        let action = mapper.map(m).await.expect("mapped");
+        let out = writer.write(&action, m).await.expect("written");
+        assert!(out.record_id.is_some(), "{out:?}");
+        if out.object == "Case" {
+            assert!(out.case_number.is_some(), "the reply needs the case number");
+        }
+    }
+    let calls = org.api_calls() - before;
+    assert!(
+        calls <= messages.len() as u64,
+        "{calls} calls for {} messages",
+        messages.len()
+    );
+    assert_eq!(org.records("Case").len(), 10);
+    assert_eq!(org.records("Lead").len(), 10, "one Lead per customer");
+    assert_eq!(org.records("Task").len(), 10, "one follow-up per new Lead");
+    let lead = &org.records("Lead")[0];
+    let description = lead["Description"].as_str().unwrap_or("");
+    assert!(
+        description.contains("20 more units") && description.contains("I'd like a quote"),
+        "both messages kept, newest first: {description:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_lead_changed_by_someone_else_is_merged_not_overwritten() {
+    let org = MockOrg::start().await;
+    let writer = SalesforceWriter::new(org.client());
+    let mapper = DefaultMapper::default();
+    let first = msg("wamid.a", &phone(1), "I'd like a quote");
+    writer
+        .write(&mapper.map(&first).await.expect("map"), &first)
+        .await
+        .expect("first");
+    // A sales rep edits the Lead: the writer's remembered copy is now stale.
+    let id = org.records("Lead")[0]["Id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    org.touch(
+        "Lead",
+        &id,
+        json!({ "Description": "Rep: called, wants 20 units" }),
+    );
+    let second = msg("wamid.b", &phone(1), "price for 40 units please");
+    writer
+        .write(&mapper.map(&second).await.expect("map"), &second)
+        .await
+        .expect("second");
+    let description = org.records("Lead")[0]["Description"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    assert!(
+        description.starts_with("price for 40 units"),
+        "{description:?}"
+    );
+    assert!(
+        description.contains("Rep: called, wants 20 units"),
+        "the rep's edit is kept: {description:?}"
+    );
+    // A restart forgets the Leads: the returning customer's Lead is found, not duplicated.
+    let fresh = SalesforceWriter::new(org.client());
+    let third = msg("wamid.c", &phone(1), "and a quote for 60");
+    let out = fresh
+        .write(&mapper.map(&third).await.expect("map"), &third)
+        .await
+        .expect("third");
+    assert!(!out.created);
+    assert_eq!(org.records("Lead").len(), 1);
+    assert_eq!(
+        org.records("Task").len(),
+        1,
+        "one follow-up, for the new Lead"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_a_thousand_customers_costs_a_few_calls() {
+    let org = MockOrg::start().await;
+    // A slow org: batches form while calls are in flight.
+    org.set_latency(Duration::from_millis(50));
+    let writer = Batching::new(SalesforceWriter::new(org.client()), BatchOptions::default());
+    let wa = Arc::new(RecordingSender::new("WhatsApp"));
+    let bridge = Bridge::builder(Arc::new(writer)).sender(wa.clone()).build();
+    let (inbox, outbox) = queues();
+    // The burst is waiting before the workers start.
+    let early = Inbox::new(inbox.clone(), Arc::new(SystemClock), None);
+    let n = 1000;
+    for i in 0..n {
+        let text = if i % 2 == 0 {
+            "my order arrived broken"
+        } else {
+            "I'd like a quote"
+        };
+        early
+            .enqueue_message(&msg(&format!("wamid.burst{i}"), &phone(i), text))
+            .await
+            .expect("enqueued");
+    }
+    let svc = BridgeService::start(bridge, inbox, outbox, workers(250), Arc::new(SystemClock));
+    let before = 0;
+    assert!(
+        svc.drain(Duration::from_secs(120)).await,
+        "the burst drained"
+    );
+    let calls = org.api_calls() - before;
+    eprintln!("burst: {calls} Salesforce calls for {n} messages");
+    assert!(calls <= 50, "{calls} calls for {n} messages");
+    assert_eq!(org.records("Case").len(), n / 2);
+    assert_eq!(org.records("Lead").len(), n / 2);
+    assert_eq!(org.records("Task").len(), n / 2);
+    let sent = wa.sent();
+    assert_eq!(sent.len(), n, "every message answered");
+    let numbers: std::collections::HashSet<String> = org
+        .records("Case")
+        .iter()
+        .filter_map(|c| c["CaseNumber"].as_str().map(str::to_owned))
+        .collect();
+    let replied = sent
+        .iter()
+        .filter(|(_, text)| numbers.iter().any(|n| text.contains(n.as_str())))
+        .count();
+    assert_eq!(replied, n / 2, "each support reply names its own case");
+    svc.shutdown().await;
+}
+
+#[tokio::test]
+async fn one_bad_record_fails_only_its_own_message() {
+    let org = MockOrg::start().await;
+    org.reject("Case", "Subject", "REJECTED");
+    let writer = SalesforceWriter::new(org.client());
+    let mapper = DefaultMapper::default();
+    let mut items = Vec::new();
+    for i in 0..5 {
+        let m = msg(&format!("wamid.b{i}"), &phone(i), "my order arrived broken");
+        let mut action = mapper.map(&m).await.expect("map");
+        if i == 2
+            && let bridge_core::mapping::Action::CreateCase { case, .. } = &mut action
+        {
+            case.subject = "REJECTED".into();
+        }
+        items.push((action, m));
+    }
+    let lead = msg("wamid.b9", &phone(9), "I'd like a quote");
+    items.push((mapper.map(&lead).await.expect("map"), lead));
+    let before = org.api_calls();
+    let results = writer.write_batch(&items).await;
+    assert_eq!(
+        org.api_calls() - before,
+        2,
+        "the Cases in one call, the Lead in another"
+    );
+    assert_eq!(results.len(), 6);
+    for (i, r) in results.iter().enumerate() {
+        if i == 2 {
+            let e = r.as_ref().expect_err("the rejected Case fails");
+            assert!(!e.is_retryable(), "a validation error is not retried: {e}");
+        } else {
+            let out = r.as_ref().expect("the others are written");
+            assert!(out.record_id.is_some());
+        }
+    }
+    assert_eq!(org.records("Case").len(), 4);
+    assert!(results[0].as_ref().expect("ok").case_number.is_some());
+}
+
+#[tokio::test]
+async fn above_the_budget_leads_wait_and_cases_go_through() {
+    let org = MockOrg::start().await;
+    let client = org.client();
+    // The mock reports api-usage=<calls>/15000: a 0.001% threshold is crossed at once.
+    let budget = Arc::new(ApiBudget::new(0.000_01));
+    let writer = SalesforceWriter::new(client.clone()).budget(budget, Duration::from_secs(900));
+    client.limits().await.expect("limits");
+    let mapper = DefaultMapper::default();
+    let sales = msg("wamid.x", &phone(1), "I'd like a quote");
+    let err = writer
+        .write(&mapper.map(&sales).await.expect("map"), &sales)
+        .await
+        .expect_err("deferred");
+    assert!(matches!(err, BridgeError::Deferred { .. }), "{err}");
+    assert!(err.is_retryable());
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(900)));
+    let support = msg("wamid.y", &phone(2), "my order arrived broken");
+    writer
+        .write(&mapper.map(&support).await.expect("map"), &support)
+        .await
+        .expect("a new Case still goes through");
+    assert_eq!(org.records("Lead").len(), 0);
+    assert_eq!(org.records("Case").len(), 1);
+}

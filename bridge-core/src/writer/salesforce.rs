@@ -560,9 +560,8 @@ impl SalesforceWriter {
     }
 }
 
-#[async_trait]
-impl RecordWriter for SalesforceWriter {
-    async fn write(
+impl SalesforceWriter {
+    async fn write_action(
         &self,
         action: &Action,
         m: &InboundMessage,
@@ -628,6 +627,26 @@ impl RecordWriter for SalesforceWriter {
             }
             Action::Ignore { .. } => Ok(WriteOutcome::default()),
         }
+    }
+}
+
+#[async_trait]
+impl RecordWriter for SalesforceWriter {
+    async fn write(
+        &self,
+        action: &Action,
+        m: &InboundMessage,
+    ) -> Result<WriteOutcome, BridgeError> {
+        let result = self.write_action(action, m).await;
+        if let Err(BridgeError::Salesforce(e)) = &result
+            && e.code() == Some(&salesforce_rest::ErrorCode::InvalidField)
+        {
+            // A field changed in the org: check it again on the next start-up check.
+            if let Ok(mut d) = self.describes.lock() {
+                d.clear();
+            }
+        }
+        result
     }
 
     async fn write_batch(

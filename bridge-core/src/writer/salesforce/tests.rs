@@ -39,6 +39,35 @@ fn descriptions_grow_newest_first_and_tags_merge() {
     assert_eq!(merge_tags(None, &[]), "");
 }
 
+#[test]
+fn a_retried_entry_is_not_added_twice() {
+    let once = merge_description("quote for 20", Some("hello"), 100);
+    assert_eq!(merge_description("quote for 20", Some(&once), 100), once);
+}
+
+#[tokio::test]
+async fn describes_are_cached_and_refreshed_after_invalid_field() {
+    let org = MockOrg::start().await;
+    let writer = SalesforceWriter::new(org.client());
+    let describes = || async {
+        org.requests()
+            .await
+            .iter()
+            .filter(|r| r.url.path().ends_with("/describe"))
+            .count()
+    };
+    writer.check_setup().await.unwrap();
+    writer.check_setup().await.unwrap();
+    assert_eq!(describes().await, 2, "Case and Lead, once each");
+    org.fail_next(MockFailure::api(400, "INVALID_FIELD", "No such column"), 1)
+        .await;
+    let m = msg("wamid.if", "my order arrived broken");
+    let action = DefaultMapper::default().map(&m).await.unwrap();
+    assert!(writer.write(&action, &m).await.is_err());
+    writer.check_setup().await.unwrap();
+    assert_eq!(describes().await, 4, "described again after INVALID_FIELD");
+}
+
 #[tokio::test]
 async fn a_case_committed_then_answered_503_is_not_created_twice() {
     let org = MockOrg::start().await;

@@ -51,7 +51,7 @@ use bridge_core::mapping::Action;
 use bridge_core::pipeline::{Bridge, BridgeOptions};
 use bridge_core::queue::{JobId, JobQueue, WorkerOptions};
 use bridge_core::service::{BridgeService, ServiceOptions, StatusUpdate};
-use bridge_core::writer::{RecordWriter, SalesforceWriter, WriteOutcome};
+use bridge_core::writer::{BatchOptions, Batching, RecordWriter, SalesforceWriter, WriteOutcome};
 use examples::{Backends, BoxError, Stores};
 use whatsapp_cloud::webhooks::Notification;
 use whatsapp_cloud::webhooks::axum::{HandlerError, WebhookHandler, router};
@@ -137,6 +137,27 @@ impl RecordWriter for WriteThenMarkRead {
         m: &InboundMessage,
     ) -> Result<WriteOutcome, BridgeError> {
         let out = self.writer.write(action, m).await?;
+        self.after(m, &out).await;
+        Ok(out)
+    }
+
+    async fn write_batch(
+        &self,
+        items: &[(Action, InboundMessage)],
+    ) -> Vec<Result<WriteOutcome, BridgeError>> {
+        let results = self.writer.write_batch(items).await;
+        for ((_, m), r) in items.iter().zip(&results) {
+            if let Ok(out) = r {
+                self.after(m, out).await;
+            }
+        }
+        results
+    }
+}
+
+impl WriteThenMarkRead {
+    /// The best-effort steps after a write: attach the file, mark as read.
+    async fn after(&self, m: &InboundMessage, out: &WriteOutcome) {
         if let (
             bridge_core::inbound::Content::Media {
                 kind,
@@ -161,7 +182,6 @@ impl RecordWriter for WriteThenMarkRead {
         if let Err(e) = self.whatsapp.mark_read(&m.id).await {
             tracing::warn!(error = %e, "mark as read failed");
         }
-        Ok(out)
     }
 }
 
@@ -228,21 +248,27 @@ pub fn build(b: &Backends, stores: &Stores, lease: Duration) -> (App, axum::Rout
     // The queue's lease already keeps a job to one worker; a dedup claim of a
     // dead worker must not outlive its lease.
     options.claim_ttl = lease;
-    let bridge = Bridge::builder(Arc::new(WriteThenMarkRead {
-        writer,
-        whatsapp: b.whatsapp.clone(),
-    }))
-    .dedup(stores.dedup.clone())
-    .window(stores.window.clone())
-    .own_numbers(examples::own_numbers())
-    .sender(Arc::new(b.whatsapp.clone()))
-    .options(options)
-    .build();
+    // Concurrent writes share sObject Collections calls during a burst.
+    let writer = Batching::new(
+        WriteThenMarkRead {
+            writer,
+            whatsapp: b.whatsapp.clone(),
+        },
+        BatchOptions::default(),
+    );
+    let bridge = Bridge::builder(Arc::new(writer))
+        .dedup(stores.dedup.clone())
+        .window(stores.window.clone())
+        .own_numbers(examples::own_numbers())
+        .sender(Arc::new(b.whatsapp.clone()))
+        .options(options)
+        .build();
     let statuses: Arc<Mutex<Statuses>> = Arc::default();
     let seen = statuses.clone();
     let workers = WorkerOptions::default().visibility(lease).concurrency(16);
     let mut service = ServiceOptions::default();
-    service.inbox = workers.clone();
+    // Enough inbox workers for batches to form during a burst.
+    service.inbox = workers.clone().concurrency(64);
     service.outbox = workers;
     service.opt_outs = Some(stores.opt_outs.clone());
     service.on_status = Some(Arc::new(move |s: &StatusUpdate| {

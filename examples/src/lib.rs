@@ -484,6 +484,8 @@ pub fn salesforce_writer(b: &Backends) -> bridge_core::writer::SalesforceWriter 
         ))
         .tags_field(field("SALESFORCE_LEAD_TAGS_FIELD", None))
         .opt_out_field(field("SALESFORCE_OPT_OUT_FIELD", None))
+        // Above 90% of the daily allowance, Leads wait; new Cases go through.
+        .budget(deferrable_budget(), std::time::Duration::from_secs(15 * 60))
 }
 
 /// Our own business numbers, from `BRIDGE_OWN_NUMBERS` (comma-separated, any
@@ -513,9 +515,11 @@ pub fn customer_zone() -> Result<chrono_tz::Tz, BoxError> {
 
 /// The budget of deferrable work (reminders): it pauses above 90% of the
 /// org's daily API allowance, so new Cases keep going through.
-pub fn deferrable_budget() -> &'static bridge_core::budget::ApiBudget {
-    static BUDGET: std::sync::OnceLock<bridge_core::budget::ApiBudget> = std::sync::OnceLock::new();
-    BUDGET.get_or_init(bridge_core::budget::ApiBudget::default)
+/// One budget for the whole process, so one warning is logged per crossing.
+pub fn deferrable_budget() -> Arc<bridge_core::budget::ApiBudget> {
+    static BUDGET: std::sync::OnceLock<Arc<bridge_core::budget::ApiBudget>> =
+        std::sync::OnceLock::new();
+    BUDGET.get_or_init(Arc::default).clone()
 }
 
 /// Starts the outbox worker of a one-shot tool over the WhatsApp client.

@@ -176,6 +176,11 @@ pub struct InboundMessage {
     pub reply_to: Option<String>,
     /// The business number or account it was sent to.
     pub business_id: Option<String>,
+    /// For an edit: the id of the message it edits (`content` is the new
+    /// content). The writer updates the original's record instead of making
+    /// a new one, and no second acknowledgement is sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edit_of: Option<String>,
 }
 
 impl fmt::Debug for InboundMessage {
@@ -209,6 +214,7 @@ impl InboundMessage {
             content: Content::Text(body.into()),
             reply_to: None,
             business_id: None,
+            edit_of: None,
         }
     }
 
@@ -269,7 +275,14 @@ mod whatsapp {
                 caption: x.caption.clone(),
                 mime_type: x.mime_type.clone(),
             };
-            let content = match &m.content {
+            let (edit_of, content) = match &m.content {
+                MessageContent::Edit {
+                    original_message_id,
+                    content: Some(inner),
+                } => (original_message_id.clone(), inner.as_ref()),
+                other => (None, other),
+            };
+            let content = match content {
                 MessageContent::Text { body } => Content::Text(body.clone()),
                 MessageContent::Image(x) => media("image", x),
                 MessageContent::Audio(x) => media("audio", x),
@@ -308,13 +321,19 @@ mod whatsapp {
                 id: m.id.clone(),
                 from: Customer {
                     phone: event.sender_wa_id().map(str::to_owned),
-                    user_id: m.from.user_id.clone(),
+                    // Replies go to the parent id when there is one.
+                    user_id: m
+                        .from
+                        .parent_user_id
+                        .clone()
+                        .or_else(|| m.from.user_id.clone()),
                     name: event.sender_name().map(str::to_owned),
                 },
                 sent_at: m.timestamp.and_then(|t| DateTime::from_timestamp(t, 0)),
                 content,
                 reply_to: m.context.as_ref().and_then(|c| c.id.clone()),
                 business_id: event.context.phone_number_id().map(str::to_owned),
+                edit_of,
             }
         }
     }

@@ -150,6 +150,28 @@ pub enum InboxEvent {
         /// The status.
         status: StatusUpdate,
     },
+    /// A customer stopped (or resumed) marketing messages in WhatsApp's
+    /// settings (`user_preferences`).
+    Preference {
+        /// The customer's address.
+        customer: String,
+        /// `true`: stopped; `false`: resumed.
+        opted_out: bool,
+    },
+    /// A message the business sent from the WhatsApp Business app
+    /// (`smb_message_echoes`): audited, and its id marked as ours so it is
+    /// never taken for a customer's message.
+    Echo {
+        /// The message id.
+        message_id: String,
+        /// Its type.
+        kind: String,
+    },
+    /// An account or template event for the operators.
+    Notice {
+        /// The notice.
+        notice: BusinessNotice,
+    },
 }
 
 /// The enqueue side of the inbox. Cheap to clone.
@@ -225,7 +247,45 @@ impl Inbox {
                 Event::Invalid(i) => {
                     tracing::warn!(field = i.context.field, problem = %i.item.problem, "invalid webhook item kept aside");
                 }
-                _ => {}
+                Event::Preference(p) => {
+                    let (Some(customer), Some(opted_out)) =
+                        (p.preference.address(), p.preference.marketing_opt_out())
+                    else {
+                        continue;
+                    };
+                    let event = InboxEvent::Preference {
+                        customer: customer.to_owned(),
+                        opted_out,
+                    };
+                    let group = format!("customer:{customer}");
+                    self.q
+                        .put(&event_key(&Event::Preference(p)), group, &event)
+                        .await?;
+                    queued += 1;
+                }
+                Event::Echo(e) => {
+                    let event = InboxEvent::Echo {
+                        message_id: e.echo.id.clone(),
+                        kind: e.echo.kind.clone(),
+                    };
+                    let group = e.echo.to.as_deref().map_or_else(
+                        || format!("echo:{}", e.echo.id),
+                        |to| format!("customer:{to}"),
+                    );
+                    self.q
+                        .put(&event_key(&Event::Echo(e)), group, &event)
+                        .await?;
+                    queued += 1;
+                }
+                other => {
+                    if let Some(notice) = BusinessNotice::from_event(&other) {
+                        let event = InboxEvent::Notice { notice };
+                        self.q
+                            .put(&event_key(&other), "notices".to_owned(), &event)
+                            .await?;
+                        queued += 1;
+                    }
+                }
             }
         }
         Ok(queued)
@@ -235,6 +295,12 @@ impl Inbox {
     pub async fn stats(&self) -> Result<QueueStats, QueueError> {
         self.q.stats().await
     }
+}
+
+/// The inbox key of a WhatsApp event (redeliveries share it).
+#[cfg(feature = "whatsapp")]
+fn event_key(e: &whatsapp_cloud::webhooks::Event<'_>) -> String {
+    e.dedup_key()
 }
 
 /// A WhatsApp status as an inbox event.
@@ -264,6 +330,7 @@ pub struct InboxHandler {
     fallback: bool,
     on_status: Option<StatusCallback>,
     opt_outs: Option<Arc<dyn OptOutStore>>,
+    on_notice: Option<NoticeCallback>,
     clock: Arc<dyn Clock>,
 }
 
@@ -417,7 +484,8 @@ impl InboxHandler {
         write: &WriteOutcome,
     ) -> Result<(), JobError> {
         let b = &self.bridge;
-        if b.sender.is_none() || !b.options.reply {
+        // An edit updates what was written; the customer was answered already.
+        if b.sender.is_none() || !b.options.reply || m.edit_of.is_some() {
             return Ok(());
         }
         let Some(to) = m.from.address() else {
@@ -508,6 +576,15 @@ impl JobHandler for InboxHandler {
                 tracing::Instrument::instrument(self.message(cx, message), span).await
             }
             InboxEvent::Status { status } => self.status(status).await,
+            InboxEvent::Preference {
+                customer,
+                opted_out,
+            } => self.preference(&customer, opted_out).await,
+            InboxEvent::Echo { message_id, kind } => self.echo(&message_id, &kind).await,
+            InboxEvent::Notice { notice } => {
+                self.notice(&notice);
+                Ok(())
+            }
         }
     }
 }
@@ -533,9 +610,14 @@ pub struct ServiceOptions {
     pub fallback: Option<Arc<dyn Sender>>,
     /// Called with every status.
     pub on_status: Option<StatusCallback>,
-    /// The opt-out registry: STOP / START and error 131050 are recorded in it,
-    /// and marketing messages to opted-out customers are refused.
+    /// The opt-out registry: STOP / START, WhatsApp's marketing preference
+    /// (`user_preferences`) and error 131050 are recorded in it, and
+    /// marketing messages to opted-out customers are refused.
     pub opt_outs: Option<Arc<dyn OptOutStore>>,
+    /// Called with every account or template notice (bans, restrictions,
+    /// paused or rejected templates...), after a tracing warning for the
+    /// urgent ones.
+    pub on_notice: Option<NoticeCallback>,
 }
 
 impl std::fmt::Debug for ServiceOptions {
@@ -608,6 +690,7 @@ impl BridgeService {
             fallback: options.fallback.is_some(),
             on_status: options.on_status,
             opt_outs: options.opt_outs,
+            on_notice: options.on_notice,
             clock: clock.clone(),
         };
         let inbox_worker = Worker::spawn(
@@ -676,7 +759,10 @@ async fn wait_idle(queues: &[&Enqueuer], timeout: Duration) -> bool {
     }
 }
 
+mod notices;
 mod outbox;
+
+pub use notices::{BusinessNotice, NoticeCallback};
 
 use outbox::{Enqueuer, NoSender, SentLog};
 pub use outbox::{MessageCategory, Outbox, OutboxHandler, SendJob, SendService};

@@ -75,6 +75,29 @@ pub(crate) fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>
     })
 }
 
+/// Deserializes an optional number sent as a number or a numeric string
+/// (coordinates and prices arrive both ways). Other shapes become `None`.
+pub(crate) fn lenient_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    Ok(match d.deserialize_any(ScalarVisitor)? {
+        Scalar::Int(v) => Some(v as f64),
+        Scalar::UInt(v) => Some(v as f64),
+        Scalar::Float(v) => Some(v),
+        Scalar::Str(s) => s.trim().parse().ok().filter(|f: &f64| f.is_finite()),
+        Scalar::Other => None,
+    })
+}
+
+/// Deserializes an optional unsigned id sent as a number or a numeric string
+/// (`message_template_id`). Other shapes become `None`.
+pub(crate) fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    Ok(match d.deserialize_any(ScalarVisitor)? {
+        Scalar::Int(v) => u64::try_from(v).ok(),
+        Scalar::UInt(v) => Some(v),
+        Scalar::Str(s) => s.trim().parse().ok(),
+        Scalar::Float(_) | Scalar::Other => None,
+    })
+}
+
 /// Deserializes an optional string sent as a string or a number (ids such as
 /// `message_template_id` arrive as numbers). Other shapes become `None`.
 pub(crate) fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -95,4 +118,31 @@ where
 {
     let v: Option<Vec<T>> = serde::Deserialize::deserialize(d)?;
     Ok(v.unwrap_or_default())
+}
+
+/// Describes a serde error by category and position, without echoing values
+/// (serde messages can quote the offending string, e.g. a phone number).
+pub(crate) fn describe_serde_error(err: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let what = match err.classify() {
+        Category::Io => "I/O error",
+        Category::Syntax => "malformed JSON",
+        Category::Data => "unexpected shape",
+        Category::Eof => "truncated JSON",
+    };
+    let msg = err.to_string();
+    let hint = if msg.contains("recursion limit") {
+        " (nested too deeply)"
+    } else if msg.starts_with("missing field") {
+        " (a required field is missing)"
+    } else if msg.starts_with("invalid type") {
+        " (a field has the wrong type)"
+    } else {
+        ""
+    };
+    format!(
+        "{what}{hint} at line {} column {}",
+        err.line(),
+        err.column()
+    )
 }

@@ -219,6 +219,7 @@ async fn after_a_crash_the_next_attempt_neither_writes_nor_sends_again() {
         fallback: false,
         on_status: None,
         opt_outs: None,
+        on_notice: None,
         clock: clock.clone(),
     };
     let outbox_h = OutboxHandler {
@@ -255,6 +256,7 @@ async fn after_a_crash_the_next_attempt_neither_writes_nor_sends_again() {
         fallback: false,
         on_status: None,
         opt_outs: None,
+        on_notice: None,
         clock: clock.clone(),
     };
     h2.handle(&JobContext::new(&l2[0], &*inbox_q))
@@ -301,6 +303,7 @@ async fn failed_statuses_drive_the_fallback_channel() {
         outbox: fast(),
         fallback: Some(sms.clone()),
         opt_outs: None,
+        on_notice: None,
         on_status: Some(Arc::new(move |s: &StatusUpdate| {
             if let Ok(mut v) = seen2.lock() {
                 v.push(s.status.clone());
@@ -485,6 +488,7 @@ async fn stop_blocks_marketing_before_any_call_and_start_lifts_it() {
         inbox: fast(),
         outbox: fast(),
         opt_outs: Some(registry.clone()),
+        on_notice: None,
         ..ServiceOptions::default()
     };
     let (inbox, outbox) = queues();
@@ -593,5 +597,67 @@ async fn a_signed_message_from_long_ago_is_a_replay_and_is_skipped() {
         ["wamid.NEW"],
         "only the one within Meta's retry period"
     );
+    svc.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preferences_echoes_edits_and_account_events_from_a_webhook() {
+    use crate::optout::{MemoryOptOutStore, OptOutStore};
+    use serde_json::json;
+    let crm = Arc::new(Crm::default());
+    let wa = Arc::new(RecordingSender::new("WhatsApp"));
+    let registry = Arc::new(MemoryOptOutStore::default());
+    let dedup = Arc::new(MemoryDedupStore::new(100));
+    let notices: Arc<Mutex<Vec<BusinessNotice>>> = Arc::default();
+    let seen = notices.clone();
+    let bridge = Bridge::builder(crm.clone())
+        .sender(wa.clone())
+        .dedup(dedup.clone())
+        .build();
+    let options = ServiceOptions {
+        inbox: fast(),
+        outbox: fast(),
+        opt_outs: Some(registry.clone()),
+        on_notice: Some(Arc::new(move |n: &BusinessNotice| {
+            seen.lock().unwrap().push(n.clone());
+        })),
+        ..ServiceOptions::default()
+    };
+    let (inbox, outbox) = queues();
+    let svc = BridgeService::start_with(bridge, inbox, outbox, options, Arc::new(SystemClock));
+    let now = Utc::now().timestamp().to_string();
+    let meta =
+        json!({ "display_phone_number": "15550783881", "phone_number_id": "106540352242922" });
+    let body = json!({ "object": "whatsapp_business_account", "entry": [{ "id": "1", "changes": [
+        { "field": "messages", "value": { "metadata": meta, "contacts": [{ "wa_id": "14155550123" }], "messages": [
+            { "from": "14155550123", "id": "wamid.first", "timestamp": now, "type": "text", "text": { "body": "my order arrived broken" } },
+            { "from": "14155550123", "id": "wamid.edit", "timestamp": now, "type": "edit",
+              "edit": { "original_message_id": "wamid.first", "message": { "type": "text", "text": { "body": "my order arrived broken and late" } } } } ] } },
+        { "field": "smb_message_echoes", "value": { "metadata": meta, "message_echoes": [
+            { "from": "15550783881", "to": "14155550123", "id": "wamid.echo", "timestamp": now, "type": "text", "text": { "body": "We're on it" } } ] } },
+        { "field": "user_preferences", "value": { "metadata": meta, "user_preferences": [
+            { "wa_id": "14155550777", "category": "marketing_messages", "value": "stop", "timestamp": 1 } ] } },
+        { "field": "account_update", "value": { "event": "ACCOUNT_RESTRICTION",
+            "restriction_info": [{ "restriction_type": "RESTRICTED_BIZ_INITIATED_MESSAGING", "expiration": "2027-01-01" }] } },
+        { "field": "message_template_status_update", "value": { "event": "PAUSED", "message_template_id": 77,
+            "message_template_name": "payment_due", "message_template_language": "en_US", "reason": "LOW_QUALITY" } }
+    ] }] });
+    let n = whatsapp_cloud::webhooks::parse_unverified(body.to_string().as_bytes()).unwrap();
+    assert_eq!(svc.inbox().enqueue_notification(&n).await.unwrap(), 6);
+    assert!(svc.drain(Duration::from_secs(10)).await);
+    // The echo is ours: never written as a customer's message, marked as sent.
+    assert_eq!(
+        crm.order.lock().unwrap().clone(),
+        ["wamid.first", "wamid.edit"]
+    );
+    assert!(dedup.is_done(&sent_key("wamid.echo")).await.unwrap());
+    // The edit updated the first message's record and was not acknowledged again.
+    assert_eq!(wa.sent().len(), 1, "{:?}", wa.sent());
+    // WhatsApp's marketing setting feeds the registry.
+    assert!(registry.get("14155550777").await.unwrap().is_some());
+    let notices = notices.lock().unwrap().clone();
+    assert_eq!(notices.len(), 2, "{notices:?}");
+    assert!(notices.iter().all(|n| n.urgent));
+    assert_eq!(notices[1].subject.as_deref(), Some("payment_due (en_US)"));
     svc.shutdown().await;
 }

@@ -498,7 +498,8 @@ impl SalesforceWriter {
         // The write and the read of the CaseNumber in one call.
         let (write, read) = match &self.case_key_field {
             Some(field) => {
-                let key = case_key(&m.id);
+                // An edit updates the Case of the message it edits.
+                let key = case_key(m.edit_of.as_deref().unwrap_or(&m.id));
                 let path = format!("sobjects/Case/{}/{key}", api_name(field)?);
                 let soql = Soql::new(format!(
                     "SELECT Id, CaseNumber FROM Case WHERE {field} = {{}} LIMIT 1"

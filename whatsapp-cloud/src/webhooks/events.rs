@@ -5,8 +5,8 @@
 use serde_json::value::RawValue;
 
 use super::model::{
-    ChangeValue, Contact, Entry, ErrorDetail, InboundMessage, InvalidItem, Metadata, Notification,
-    Status, TemplateStatusUpdate,
+    Call, CallStatus, ChangeValue, Contact, EchoMessage, Entry, ErrorDetail, InboundMessage,
+    InvalidItem, Metadata, Notification, Status, TemplateStatusUpdate, UserPreference,
 };
 
 /// Where an event came from.
@@ -40,6 +40,18 @@ pub enum Event<'a> {
     Error(ErrorEvent<'a>),
     /// A template status update.
     TemplateStatus(TemplateStatusEvent<'a>),
+    /// A message the business sent from the WhatsApp Business app (never a
+    /// customer's message).
+    Echo(EchoEvent<'a>),
+    /// A customer stopped or resumed marketing messages.
+    Preference(PreferenceEvent<'a>),
+    /// A call event (connect, terminate).
+    Call(CallEvent<'a>),
+    /// A status of a business-initiated call.
+    CallStatus(CallStatusEvent<'a>),
+    /// A typed change of another field (account, numbers, templates, Flows,
+    /// security, partners, payments, contact syncs, history).
+    Update(UpdateEvent<'a>),
     /// A change of another field, as raw JSON.
     Other(OtherEvent<'a>),
     /// An item that could not be parsed; its raw JSON is kept.
@@ -59,8 +71,31 @@ impl Event<'_> {
             Event::Status(s) => s.dedup_key(),
             Event::TemplateStatus(t) => format!(
                 "wa:template:{}:{}",
-                t.update.message_template_id.as_deref().unwrap_or(""),
+                t.update.message_template_id.unwrap_or(0),
                 t.update.event.as_deref().unwrap_or("")
+            ),
+            Event::Echo(e) => format!("wa:echo:{}", e.echo.id),
+            Event::Preference(p) => format!(
+                "wa:pref:{}:{}:{}",
+                p.preference.address().unwrap_or(""),
+                p.preference.value.as_deref().unwrap_or(""),
+                p.preference.timestamp.unwrap_or(0)
+            ),
+            Event::Call(c) => format!(
+                "wa:call:{}:{}",
+                c.call.id,
+                c.call.event.as_deref().unwrap_or("")
+            ),
+            Event::CallStatus(c) => format!(
+                "wa:callstatus:{}:{}",
+                c.status.id,
+                c.status.status.as_deref().unwrap_or("")
+            ),
+            Event::Update(u) => format!(
+                "wa:{}:{}:{:016x}",
+                u.context.field,
+                u.context.waba_id,
+                fnv1a(u.raw.get().as_bytes())
             ),
             Event::Error(e) => format!(
                 "wa:error:{}:{}:{:016x}",
@@ -89,6 +124,11 @@ impl Event<'_> {
             Event::Status(e) => &e.context,
             Event::Error(e) => &e.context,
             Event::TemplateStatus(e) => &e.context,
+            Event::Echo(e) => &e.context,
+            Event::Preference(e) => &e.context,
+            Event::Call(e) => &e.context,
+            Event::CallStatus(e) => &e.context,
+            Event::Update(e) => &e.context,
             Event::Other(e) => &e.context,
             Event::Invalid(e) => &e.context,
         }
@@ -167,6 +207,58 @@ pub struct TemplateStatusEvent<'a> {
     pub update: &'a TemplateStatusUpdate,
 }
 
+/// A message the business sent from the WhatsApp Business app.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct EchoEvent<'a> {
+    /// Where it came from.
+    pub context: EventContext<'a>,
+    /// The message.
+    pub echo: &'a EchoMessage,
+}
+
+/// A customer's marketing preference.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct PreferenceEvent<'a> {
+    /// Where it came from.
+    pub context: EventContext<'a>,
+    /// The preference.
+    pub preference: &'a UserPreference,
+}
+
+/// A call event.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct CallEvent<'a> {
+    /// Where it came from.
+    pub context: EventContext<'a>,
+    /// The call.
+    pub call: &'a Call,
+}
+
+/// A status of a business-initiated call.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct CallStatusEvent<'a> {
+    /// Where it came from.
+    pub context: EventContext<'a>,
+    /// The status.
+    pub status: &'a CallStatus,
+}
+
+/// A typed change of a management field; match on `value`.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct UpdateEvent<'a> {
+    /// Where it came from; `field` names the change.
+    pub context: EventContext<'a>,
+    /// The typed value.
+    pub value: &'a ChangeValue,
+    /// The raw JSON of the value.
+    pub raw: &'a RawValue,
+}
+
 /// A change of a field this crate does not type, as raw JSON.
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
@@ -242,13 +334,74 @@ fn entry_events(entry: &Entry) -> impl Iterator<Item = Event<'_>> + '_ {
             ChangeValue::TemplateStatusUpdate(update) => {
                 out.push(Event::TemplateStatus(TemplateStatusEvent {
                     context,
-                    update,
+                    update: &update.value,
                 }));
+            }
+            ChangeValue::MessageEchoes(v) => {
+                context.metadata = Some(&v.metadata);
+                for e in &v.echoes {
+                    out.push(match e {
+                        Ok(echo) => Event::Echo(EchoEvent { context, echo }),
+                        Err(item) => Event::Invalid(InvalidEvent { context, item }),
+                    });
+                }
+            }
+            ChangeValue::UserPreferences(v) => {
+                context.metadata = Some(&v.metadata);
+                for preference in &v.user_preferences {
+                    out.push(Event::Preference(PreferenceEvent {
+                        context,
+                        preference,
+                    }));
+                }
+            }
+            ChangeValue::Calls(v) => {
+                context.metadata = Some(&v.metadata);
+                for call in &v.calls {
+                    out.push(Event::Call(CallEvent { context, call }));
+                }
+                for status in &v.statuses {
+                    out.push(Event::CallStatus(CallStatusEvent { context, status }));
+                }
+                for error in &v.errors {
+                    out.push(Event::Error(ErrorEvent { context, error }));
+                }
             }
             ChangeValue::Other(raw) => out.push(Event::Other(OtherEvent { context, raw })),
             ChangeValue::Invalid(item) => out.push(Event::Invalid(InvalidEvent { context, item })),
+            value => {
+                if let Some(raw) = update_raw(value) {
+                    out.push(Event::Update(UpdateEvent {
+                        context,
+                        value,
+                        raw,
+                    }));
+                }
+            }
         }
         out
+    })
+}
+
+/// The raw JSON of a typed management value.
+fn update_raw(value: &ChangeValue) -> Option<&RawValue> {
+    Some(match value {
+        ChangeValue::AppStateSync(v) => &v.raw,
+        ChangeValue::AccountUpdate(v) => &v.raw,
+        ChangeValue::AccountAlert(v) => &v.raw,
+        ChangeValue::AccountReviewUpdate(v) => &v.raw,
+        ChangeValue::BusinessCapabilityUpdate(v) => &v.raw,
+        ChangeValue::PhoneNumberNameUpdate(v) => &v.raw,
+        ChangeValue::PhoneNumberQualityUpdate(v) => &v.raw,
+        ChangeValue::TemplateQualityUpdate(v) => &v.raw,
+        ChangeValue::TemplateComponentsUpdate(v) => &v.raw,
+        ChangeValue::TemplateCategoryUpdate(v) => &v.raw,
+        ChangeValue::Flows(v) => &v.raw,
+        ChangeValue::Security(v) => &v.raw,
+        ChangeValue::PartnerSolutions(v) => &v.raw,
+        ChangeValue::PaymentConfigurationUpdate(v) => &v.raw,
+        ChangeValue::History(v) => &v.raw,
+        _ => return None,
     })
 }
 

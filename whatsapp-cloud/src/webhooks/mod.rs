@@ -44,21 +44,30 @@ mod events;
 mod model;
 
 #[cfg(feature = "client")]
-pub(crate) use model::describe_serde_error as describe;
+pub(crate) use crate::serde_util::describe_serde_error as describe;
 
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
 
 pub use events::{
-    ErrorEvent, Event, EventContext, InvalidEvent, MessageEvent, OtherEvent, StatusEvent,
-    TemplateStatusEvent,
+    CallEvent, CallStatusEvent, EchoEvent, ErrorEvent, Event, EventContext, InvalidEvent,
+    MessageEvent, OtherEvent, PreferenceEvent, StatusEvent, TemplateStatusEvent, UpdateEvent,
 };
 pub use model::{
-    Change, ChangeValue, Contact, Conversation, ConversationOrigin, Entry, ErrorData, ErrorDetail,
-    InboundLocation, InboundMedia, InboundMessage, InteractiveReply, InvalidItem, MessageContent,
-    MessageContext, MessagesValue, Metadata, Notification, Order, OrderItem, Pricing, Profile,
-    Referral, Sender, Status, StatusKind, SystemMessage, TemplateStatusUpdate,
+    AccountAlert, AccountReviewUpdate, AccountUpdate, AlertInfo, BanInfo, BusinessCapabilityUpdate,
+    Call, CallSession, CallStatus, CallsValue, Change, ChangeValue, Contact, ContactAddress,
+    ContactEmail, ContactName, ContactOrg, ContactPhone, ContactUrl, Conversation,
+    ConversationOrigin, Diagnostic, DisableInfo, EchoMessage, EchoesValue, Entry, ErrorData,
+    ErrorDetail, FlowUpdate, HistoryChunk, HistoryThread, HistoryValue, InboundLocation,
+    InboundMedia, InboundMessage, InteractiveReply, InvalidItem, Known, MessageContent,
+    MessageContext, MessagesValue, Metadata, Notification, Order, OrderItem, OtherInfo,
+    PartnerSolutionUpdate, PaymentConfigurationUpdate, PhoneNumberNameUpdate,
+    PhoneNumberQualityUpdate, Pricing, Profile, Referral, ReferredProduct, RejectionInfo,
+    Restriction, SecurityUpdate, Sender, SharedContact, StateSyncItem, StateSyncValue, Status,
+    StatusKind, SyncMetadata, SyncedContact, SystemMessage, TemplateButtonUpdate,
+    TemplateCategoryUpdate, TemplateComponentsUpdate, TemplateQualityUpdate, TemplateStatusUpdate,
+    UserPreference, UserPreferencesValue, ViolationInfo, WabaInfo, WelcomeMessage,
 };
 
 /// The largest body accepted by default: 4 MiB (Meta's batches stay under about 3 MB).
@@ -250,7 +259,7 @@ pub fn parse_with_limit(body: &[u8], max_bytes: usize) -> Result<Notification, W
             WebhookError::TooDeep
         } else {
             WebhookError::InvalidBody {
-                problem: model::describe_serde_error(&e),
+                problem: crate::serde_util::describe_serde_error(&e),
             }
         }
     })

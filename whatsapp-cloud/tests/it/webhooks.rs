@@ -115,7 +115,10 @@ fn location_and_contacts() {
     let MessageContent::Contacts(c) = &message_of!(n).message.content else {
         panic!()
     };
-    assert_eq!(c[0]["name"]["formatted_name"], "Bob Smith");
+    assert_eq!(
+        c[0].name.as_ref().and_then(|n| n.formatted_name.as_deref()),
+        Some("Bob Smith")
+    );
 }
 
 #[test]
@@ -147,9 +150,8 @@ fn interactive_replies_and_unknown_interactive_kinds() {
     }
     let (n, _) = only_message("interactive_unknown");
     match &message_of!(n).message.content {
-        MessageContent::Interactive(InteractiveReply::Unknown { kind, raw }) => {
-            assert_eq!(kind, "call_permission_reply");
-            assert_eq!(raw["call_permission_reply"]["response"], "accept");
+        MessageContent::Interactive(InteractiveReply::CallPermissionReply { response, .. }) => {
+            assert_eq!(response.as_deref(), Some("accept"));
         }
         other => panic!("{other:?}"),
     }
@@ -205,7 +207,10 @@ fn template_button_reaction_order_system_referral() {
 fn unsupported_and_unknown_types_keep_their_data() {
     let (n, _) = only_message("unsupported");
     let m = message_of!(n);
-    assert!(matches!(m.message.content, MessageContent::Unsupported));
+    assert!(matches!(
+        m.message.content,
+        MessageContent::Unsupported { .. }
+    ));
     assert_eq!(
         m.message.errors[0].error_code(),
         ErrorCode::UnsupportedMessageType
@@ -311,25 +316,36 @@ fn value_errors_template_updates_and_other_fields() {
     let Some(Event::TemplateStatus(t)) = n.events().next() else {
         panic!()
     };
-    assert_eq!(
-        t.update.message_template_id.as_deref(),
-        Some("594425479261596")
-    );
+    assert_eq!(t.update.message_template_id, Some(594_425_479_261_596));
     assert_eq!(t.update.event.as_deref(), Some("APPROVED"));
     let n = parse_unverified(&fixture("other_field")).unwrap();
+    let Some(Event::Update(u)) = n.events().next() else {
+        panic!()
+    };
+    assert_eq!(u.context.field, "phone_number_quality_update");
+    let ChangeValue::PhoneNumberQualityUpdate(q) = u.value else {
+        panic!()
+    };
+    assert_eq!(q.current_limit.as_deref(), Some("TIER_10K"));
+    let n = parse_unverified(
+        br#"{"entry":[{"id":"1","changes":[{"field":"brand_new_field","value":{"x":1}}]}]}"#,
+    )
+    .unwrap();
     let Some(Event::Other(o)) = n.events().next() else {
         panic!()
     };
-    assert_eq!(o.context.field, "phone_number_quality_update");
-    assert!(o.raw.get().contains("TIER_10K"));
+    assert_eq!(o.context.field, "brand_new_field");
+    assert_eq!(o.raw.get(), r#"{"x":1}"#);
 }
 
 #[test]
 fn one_bad_item_does_not_hide_the_others() {
     let n = parse_unverified(&fixture("batch_mixed")).unwrap();
     let events: Vec<_> = n.events().collect();
-    // 3 messages (one invalid), 2 statuses (one invalid), a template update, an invalid change.
-    assert_eq!(events.len(), 7, "{events:#?}");
+    // 3 messages (one with a wrong-typed body: kept, with a diagnostic), 2
+    // statuses (one without an id: invalid), a template update; the change
+    // with a broken `metadata` keeps its (empty) lists.
+    assert_eq!(events.len(), 6, "{events:#?}");
     let Event::Message(b) = &events[0] else {
         panic!()
     };
@@ -338,33 +354,47 @@ fn one_bad_item_does_not_hide_the_others() {
         Some("B"),
         "contacts are matched by wa_id, not position"
     );
-    let Event::Invalid(bad) = &events[1] else {
-        panic!()
+    let Event::Message(odd) = &events[1] else {
+        panic!("{:?}", events[1])
     };
-    assert!(
-        bad.item.problem.contains("wrong type"),
-        "{}",
-        bad.item.problem
+    assert_eq!(odd.message.id, "wamid.A1", "the message is not lost");
+    assert!(matches!(
+        odd.message.content,
+        MessageContent::Unknown { .. }
+    ));
+    let paths: Vec<&str> = odd
+        .message
+        .diagnostics
+        .iter()
+        .map(|d| d.path.as_str())
+        .collect();
+    assert_eq!(
+        paths,
+        ["text.body", "text"],
+        "{:?}",
+        odd.message.diagnostics
     );
     assert!(
-        bad.item.raw.get().contains("wamid.A1"),
+        odd.message.raw.get().contains("wamid.A1"),
         "the raw item is kept"
     );
     assert!(
-        !bad.item.to_string().contains("14155550001"),
-        "no data in the message"
+        !format!("{:?}", odd.message).contains("14155550001"),
+        "no data in Debug"
     );
     let Event::Message(a) = &events[2] else {
         panic!()
     };
     assert_eq!(a.sender_name(), Some("A"));
     assert!(matches!(events[3], Event::Status(_)));
-    assert!(matches!(events[4], Event::Invalid(_)));
+    let Event::Invalid(bad) = &events[4] else {
+        panic!()
+    };
+    assert!(bad.item.problem.contains("missing"), "{}", bad.item.problem);
     let Event::TemplateStatus(t) = &events[5] else {
         panic!()
     };
     assert_eq!(t.context.waba_id, "222");
-    assert!(matches!(events[6], Event::Invalid(_)));
     assert_eq!(n.message_count(), 3);
 }
 

@@ -214,7 +214,10 @@ impl SalesforceWriter {
         let Ok(field) = api_name(&field).map(str::to_owned) else {
             return;
         };
-        let keys: Vec<String> = chunk.iter().map(|(_, _, m)| case_key(&m.id)).collect();
+        let keys: Vec<String> = chunk
+            .iter()
+            .map(|(_, _, m)| case_key(m.edit_of.as_deref().unwrap_or(&m.id)))
+            .collect();
         let mut records = Vec::new();
         for ((_, case, _), key) in chunk.iter().zip(&keys) {
             let mut v = serde_json::to_value(case_record(case)).unwrap_or_else(|_| json!({}));
@@ -316,7 +319,7 @@ impl SalesforceWriter {
         let mut tasks = Vec::new();
         let mut task_of: HashMap<usize, usize> = HashMap::new();
         for (k, (_, key, lead, follow_up_hours, m)) in chunk.iter().enumerate() {
-            let mut f = self.new_lead_fields(lead, &entry(lead, self.tags_field.is_some()));
+            let mut f = self.new_lead_fields(lead, &entry(lead, m, self.tags_field.is_some()));
             f.insert("attributes".into(), json!({ "type": "Lead" }));
             f.insert(field.clone(), json!(key));
             records.push(Value::Object(f));

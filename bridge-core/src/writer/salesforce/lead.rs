@@ -68,11 +68,16 @@ enum Step {
 
 /// The text written for a message: the draft's description, with its tags
 /// when there is no tags field to hold them.
-pub(super) fn entry(d: &LeadDraft, has_tags_field: bool) -> String {
-    if !has_tags_field && !d.tags.is_empty() {
+pub(super) fn entry(d: &LeadDraft, m: &InboundMessage, has_tags_field: bool) -> String {
+    let text = if !has_tags_field && !d.tags.is_empty() {
         format!("{}\nTags: {}", d.description, d.tags.join(", "))
     } else {
         d.description.clone()
+    };
+    // An edit is logged as such: the conversation keeps both versions.
+    match &m.edit_of {
+        Some(_) => format!("(edited) {text}"),
+        None => text,
     }
 }
 
@@ -174,7 +179,7 @@ impl SalesforceWriter {
         m: &InboundMessage,
         follow_up_hours: Option<u32>,
     ) -> Result<WriteOutcome, BridgeError> {
-        let entry = entry(d, self.tags_field.is_some());
+        let entry = entry(d, m, self.tags_field.is_some());
         let mut known = self.known(key);
         for _ in 0..ATTEMPTS {
             let step = match &known {

@@ -183,3 +183,31 @@ async fn setup_errors_name_the_field_and_the_fix() {
             .is_ok()
     );
 }
+
+#[tokio::test]
+async fn an_edit_updates_the_case_of_the_message_it_edits() {
+    let org = MockOrg::start().await;
+    let writer = SalesforceWriter::new(org.client());
+    let mapper = DefaultMapper::default();
+    let first = msg("wamid.first", "my order arrived broken");
+    let out = writer
+        .write(&mapper.map(&first).await.unwrap(), &first)
+        .await
+        .unwrap();
+    let mut edit = msg("wamid.edit", "my order arrived broken and two days late");
+    edit.edit_of = Some("wamid.first".into());
+    let again = writer
+        .write(&mapper.map(&edit).await.unwrap(), &edit)
+        .await
+        .unwrap();
+    assert_eq!(again.record_id, out.record_id, "the same Case");
+    assert!(!again.created);
+    let cases = org.records("Case");
+    assert_eq!(cases.len(), 1);
+    assert!(
+        cases[0]["Description"]
+            .as_str()
+            .unwrap()
+            .contains("two days late")
+    );
+}

@@ -193,30 +193,7 @@ impl Error {
     }
 }
 
-/// What kind of transport failure happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum TransportKind {
-    /// The connection never opened: nothing reached the server.
-    Connect,
-    /// Timed out; the request may or may not have been processed.
-    Timeout,
-    /// The body could not be read or written.
-    Body,
-    /// Anything else.
-    Other,
-}
-
-impl fmt::Display for TransportKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            TransportKind::Connect => "connect",
-            TransportKind::Timeout => "timeout",
-            TransportKind::Body => "body",
-            TransportKind::Other => "other",
-        })
-    }
-}
+pub use crate::shared::TransportKind;
 
 /// A REST error answer: the HTTP status and the error items.
 #[derive(Debug, Clone, PartialEq)]

@@ -10,26 +10,14 @@ pub(crate) const USER_AGENT: &str = concat!("salesforce-rest-rs/", env!("CARGO_P
 
 /// Whether a URL points at a loopback host (127.0.0.0/8, ::1, localhost).
 pub(crate) fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
+    url.host_str().is_some_and(crate::shared::is_loopback_host)
 }
 
 /// Maps a reqwest error to a typed transport error, without its URL (URLs can
 /// carry query parameters worth keeping out of logs).
 pub(crate) fn transport_error(e: reqwest::Error) -> Error {
-    let kind = if e.is_connect() {
-        TransportKind::Connect
-    } else if e.is_timeout() {
-        TransportKind::Timeout
-    } else if e.is_body() || e.is_decode() {
-        TransportKind::Body
-    } else {
-        TransportKind::Other
-    };
+    let kind =
+        TransportKind::classify(e.is_connect(), e.is_timeout(), e.is_body() || e.is_decode());
     Error::Transport {
         kind,
         message: e.without_url().to_string(),
@@ -166,15 +154,7 @@ impl RetryPolicy {
     }
 }
 
-/// A random number in `[0, 1)` for jitter.
-pub(crate) fn jitter() -> f64 {
-    use std::hash::{BuildHasher, Hasher};
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
-}
+pub(crate) use crate::shared::jitter;
 
 #[cfg(test)]
 mod tests {

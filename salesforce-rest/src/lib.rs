@@ -80,6 +80,7 @@ pub mod raw;
 pub mod records;
 mod redact;
 pub mod replication;
+mod shared;
 pub mod sobjects;
 pub mod soql;
 

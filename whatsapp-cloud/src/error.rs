@@ -125,30 +125,7 @@ impl From<ApiError> for Error {
     }
 }
 
-/// What kind of transport failure happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum TransportKind {
-    /// The connection never opened: nothing reached the server.
-    Connect,
-    /// The request timed out; it may or may not have reached the server.
-    Timeout,
-    /// The body could not be read or written.
-    Body,
-    /// Anything else.
-    Other,
-}
-
-impl fmt::Display for TransportKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            TransportKind::Connect => "connect",
-            TransportKind::Timeout => "timeout",
-            TransportKind::Body => "body",
-            TransportKind::Other => "other",
-        })
-    }
-}
+pub use crate::shared::TransportKind;
 
 /// A message broke one of the limits the API documents. Nothing was sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -88,9 +88,10 @@ pub mod account;
 pub mod error;
 pub mod media;
 pub mod messages;
-pub mod redact;
+mod redact;
 pub mod retry;
 mod serde_util;
+mod shared;
 pub mod templates;
 pub mod webhooks;
 

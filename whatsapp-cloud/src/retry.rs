@@ -166,17 +166,8 @@ pub fn decide(
     Decision::RetryAfter(wait)
 }
 
-/// A random number in `[0, 1)` for jitter, from the standard library's
-/// randomly keyed hasher (no RNG dependency).
-#[cfg_attr(not(feature = "client"), allow(dead_code))]
-pub(crate) fn jitter() -> f64 {
-    use std::hash::{BuildHasher, Hasher};
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
-}
+#[cfg_attr(not(feature = "client"), allow(unused_imports))]
+pub(crate) use crate::shared::jitter;
 
 #[cfg(test)]
 mod tests {

@@ -331,12 +331,7 @@ pub(crate) fn checked_base_url(raw: &str, allow_insecure: bool) -> Result<Url, E
 }
 
 pub(crate) fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
+    url.host_str().is_some_and(crate::shared::is_loopback_host)
 }
 
 impl Client {
@@ -575,15 +570,8 @@ impl Success {
 }
 
 pub(crate) fn transport_error(e: reqwest::Error) -> Error {
-    let kind = if e.is_connect() {
-        TransportKind::Connect
-    } else if e.is_timeout() {
-        TransportKind::Timeout
-    } else if e.is_body() || e.is_decode() {
-        TransportKind::Body
-    } else {
-        TransportKind::Other
-    };
+    let kind =
+        TransportKind::classify(e.is_connect(), e.is_timeout(), e.is_body() || e.is_decode());
     Error::Transport {
         kind,
         message: e.without_url().to_string(),

@@ -1,0 +1,175 @@
+//! Helpers both SDK crates need, kept byte-identical in `whatsapp-cloud` and
+//! `salesforce-rest` (`src/shared.rs`; `.ci/run` fails when the copies
+//! differ). Plain standard library only, so the file builds in either crate
+//! with any feature set.
+
+#![allow(dead_code)]
+
+use std::fmt;
+
+/// What kind of transport failure happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransportKind {
+    /// The connection never opened: nothing reached the server.
+    Connect,
+    /// The request timed out; it may or may not have reached the server.
+    Timeout,
+    /// The body could not be read or written.
+    Body,
+    /// Anything else.
+    Other,
+}
+
+impl TransportKind {
+    /// Classifies a failed request from what the HTTP client reports.
+    pub(crate) fn classify(connect: bool, timeout: bool, body: bool) -> Self {
+        if connect {
+            TransportKind::Connect
+        } else if timeout {
+            TransportKind::Timeout
+        } else if body {
+            TransportKind::Body
+        } else {
+            TransportKind::Other
+        }
+    }
+}
+
+impl fmt::Display for TransportKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TransportKind::Connect => "connect",
+            TransportKind::Timeout => "timeout",
+            TransportKind::Body => "body",
+            TransportKind::Other => "other",
+        })
+    }
+}
+
+/// Whether a URL host is loopback (`localhost`, 127.0.0.0/8, `::1`), the only
+/// hosts plain `http` is accepted for without an explicit opt-in.
+pub(crate) fn is_loopback_host(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A short, redacted excerpt of a response body, for error messages: at most
+/// `max` bytes (cut on a character boundary), HTML tags dropped, whitespace
+/// folded, every digit as `#` (phone numbers, ids) and any word of 20
+/// characters or more (tokens, signed URLs) as `[…]`.
+pub(crate) fn excerpt(body: &[u8], max: usize) -> String {
+    let text = String::from_utf8_lossy(body);
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let cut = text.get(..end).unwrap_or_default();
+    let mut plain = String::with_capacity(cut.len());
+    let mut in_tag = false;
+    for c in cut.chars() {
+        match c {
+            '<' => {
+                in_tag = true;
+                plain.push(' ');
+            }
+            '>' if in_tag => in_tag = false,
+            c if !in_tag => plain.push(c),
+            _ => {}
+        }
+    }
+    let mut out = String::with_capacity(plain.len() + 4);
+    for word in plain.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        if word.chars().count() >= 20 {
+            out.push_str("[…]");
+        } else {
+            out.extend(
+                word.chars()
+                    .map(|c| if c.is_ascii_digit() { '#' } else { c }),
+            );
+        }
+    }
+    if end < text.len() {
+        out.push('…');
+    }
+    out
+}
+
+/// A random number in `[0, 1)` for retry jitter, from the standard library's
+/// randomly keyed hasher (no RNG dependency).
+pub(crate) fn jitter() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts() {
+        for host in [
+            "localhost",
+            "LOCALHOST",
+            "127.0.0.1",
+            "127.8.9.1",
+            "[::1]",
+            "::1",
+        ] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in [
+            "example.com",
+            "10.0.0.1",
+            "localhost.example.com",
+            "[::2]",
+            "",
+        ] {
+            assert!(!is_loopback_host(host), "{host}");
+        }
+    }
+
+    #[test]
+    fn excerpts_mask_digits_and_tokens() {
+        let body = "<html><b>Call</b> +1 415 555 0123 token=abcdefghijklmnopqrstuvwxyz</html>";
+        assert_eq!(excerpt(body.as_bytes(), 500), "Call +# ### ### #### […]");
+        assert_eq!(excerpt("héllo wörld".as_bytes(), 3), "h…");
+    }
+
+    #[test]
+    fn jitter_is_in_range_and_varies() {
+        let values: Vec<f64> = (0..64).map(|_| jitter()).collect();
+        assert!(values.iter().all(|v| (0.0..1.0).contains(v)));
+        assert!(values.windows(2).any(|w| w[0] != w[1]));
+    }
+
+    #[test]
+    fn transport_kinds() {
+        assert_eq!(
+            TransportKind::classify(true, true, true),
+            TransportKind::Connect
+        );
+        assert_eq!(
+            TransportKind::classify(false, true, false),
+            TransportKind::Timeout
+        );
+        assert_eq!(
+            TransportKind::classify(false, false, true),
+            TransportKind::Body
+        );
+        assert_eq!(
+            TransportKind::classify(false, false, false).to_string(),
+            "other"
+        );
+    }
+}

@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::auth::{AccessToken, Session};
 use crate::error::{ApiError, Error, ErrorCode};
 use crate::http::{RetryPolicy, jitter, transport_error};
-use crate::limits::ApiUsage;
+use crate::usage::ApiUsage;
 
 /// The API version used unless another is configured.
 pub const DEFAULT_API_VERSION: &str = "66.0";

@@ -83,6 +83,7 @@ pub mod replication;
 mod shared;
 pub mod sobjects;
 pub mod soql;
+mod usage;
 
 #[cfg(feature = "testkit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]

@@ -85,6 +85,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod account;
+mod code;
 pub mod error;
 pub mod media;
 pub mod messages;

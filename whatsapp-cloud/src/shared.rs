@@ -144,7 +144,11 @@ mod tests {
         let body = "<html><b>Call</b> +1 415 555 0123 token=abcdefghijklmnopqrstuvwxyz</html>";
         assert_eq!(excerpt(body.as_bytes(), 500), "Call +# ### ### #### […]");
         assert_eq!(excerpt("héllo wörld".as_bytes(), 3), "hé…");
-        assert_eq!(excerpt("héllo wörld".as_bytes(), 2), "h…", "never inside a character");
+        assert_eq!(
+            excerpt("héllo wörld".as_bytes(), 2),
+            "h…",
+            "never inside a character"
+        );
     }
 
     #[test]

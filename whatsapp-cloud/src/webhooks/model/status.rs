@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::Diagnostic;
-use crate::error::ErrorCode;
+use crate::code::ErrorCode;
 use crate::serde_util::lenient_i64;
 
 /// A delivery status of an outbound message.

@@ -352,7 +352,7 @@ impl Client {
                 continue;
             }
             if let Error::Api(api) = &err
-                && api.status == 410
+                && api.http_status == 410
             {
                 return Err(Error::ApiVersionRetired {
                     version: self.inner.version.clone(),
@@ -421,7 +421,7 @@ impl Client {
         }
         if status == 410 {
             return Err(ApiError {
-                status,
+                http_status: status,
                 errors: vec![],
             }
             .into());
@@ -463,7 +463,7 @@ fn parse_retry_after(headers: &reqwest::header::HeaderMap) -> Option<std::time::
 
 fn is_refreshable_401(err: &Error) -> bool {
     match err {
-        Error::Api(api) if api.status == 401 => api.errors.iter().any(|e| {
+        Error::Api(api) if api.http_status == 401 => api.errors.iter().any(|e| {
             e.code == ErrorCode::InvalidSessionId
                 && !e
                     .message

@@ -127,8 +127,8 @@ impl Error {
     /// The HTTP status of the answer, when there was one.
     pub fn http_status(&self) -> Option<u16> {
         match self {
-            Error::Api(e) => Some(e.status),
-            Error::OAuth(e) => Some(e.status),
+            Error::Api(e) => Some(e.http_status),
+            Error::OAuth(e) => Some(e.http_status),
             Error::UnexpectedResponse { status, .. } => Some(*status),
             _ => None,
         }
@@ -200,7 +200,7 @@ pub use crate::shared::TransportKind;
 #[non_exhaustive]
 pub struct ApiError {
     /// HTTP status.
-    pub status: u16,
+    pub http_status: u16,
     /// The error items (never empty).
     pub errors: Vec<ApiErrorItem>,
 }
@@ -208,8 +208,11 @@ pub struct ApiError {
 impl ApiError {
     /// An error answer from its status and items (e.g. the errors of one
     /// record of an sObject Collections result).
-    pub fn new(status: u16, errors: Vec<ApiErrorItem>) -> Self {
-        Self { status, errors }
+    pub fn new(http_status: u16, errors: Vec<ApiErrorItem>) -> Self {
+        Self {
+            http_status,
+            errors,
+        }
     }
 
     /// Whether a retry can help (every item retryable).
@@ -238,13 +241,16 @@ impl ApiError {
         {
             return None;
         }
-        Some(Self { status, errors })
+        Some(Self {
+            http_status: status,
+            errors,
+        })
     }
 }
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Salesforce API error (HTTP {})", self.status)?;
+        write!(f, "Salesforce API error (HTTP {})", self.http_status)?;
         for (i, e) in self.errors.iter().enumerate() {
             f.write_str(if i == 0 { ": " } else { "; " })?;
             // Messages echo field values (STRING_TOO_LONG, validation rules):
@@ -365,6 +371,12 @@ macro_rules! codes {
                 }
             }
 
+            /// The code as Salesforce writes it (the same name as
+            /// `whatsapp_cloud::ErrorCode::code`).
+            pub fn code(&self) -> &str {
+                self.as_str()
+            }
+
             /// The code as Salesforce writes it.
             pub fn as_str(&self) -> &str {
                 match self {
@@ -471,7 +483,7 @@ impl fmt::Display for ErrorCode {
 #[non_exhaustive]
 pub struct OAuthError {
     /// HTTP status.
-    pub status: u16,
+    pub http_status: u16,
     /// The `error` code, as an open enum.
     pub error: OAuthErrorCode,
     /// `error_description`.
@@ -545,7 +557,7 @@ impl OAuthError {
         }
         let w: Wire = serde_json::from_slice(body).ok()?;
         Some(Self {
-            status,
+            http_status: status,
             error: OAuthErrorCode::parse(&w.error),
             description: w.error_description.unwrap_or_default(),
         })
@@ -556,7 +568,7 @@ impl OAuthError {
         let d = self.description.to_ascii_lowercase();
         self.error == OAuthErrorCode::RateLimitExceeded
             || d.contains("already being processed")
-            || self.status >= 500
+            || self.http_status >= 500
     }
 
     /// The usual causes, in plain words.
@@ -614,7 +626,7 @@ impl fmt::Display for OAuthError {
             f,
             "OAuth error {} (HTTP {}): {} (hint: {})",
             self.error.as_str(),
-            self.status,
+            self.http_status,
             self.description,
             self.hint()
         )

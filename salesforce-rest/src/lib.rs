@@ -80,6 +80,7 @@ pub mod raw;
 pub mod records;
 mod redact;
 pub mod replication;
+pub mod retry;
 mod shared;
 pub mod sobjects;
 pub mod soql;
@@ -93,5 +94,5 @@ pub use client::{Client, ClientBuilder, DEFAULT_API_VERSION};
 pub use error::{
     ApiError, ApiErrorItem, Error, ErrorCode, LimitKind, OAuthError, OAuthErrorCode, TransportKind,
 };
-pub use http::RetryPolicy;
 pub use id::SalesforceId;
+pub use retry::RetryPolicy;

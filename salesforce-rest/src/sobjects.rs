@@ -518,7 +518,7 @@ impl Client {
         })?;
         if !r.success {
             return Err(crate::error::ApiError {
-                status: 400,
+                http_status: 400,
                 errors: r.errors,
             }
             .into());

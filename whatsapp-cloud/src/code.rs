@@ -115,7 +115,7 @@ macro_rules! error_codes {
 
         impl ErrorCode {
             /// The enum value for a numeric code.
-            pub fn from_code(code: i64) -> Self {
+            pub fn parse(code: i64) -> Self {
                 match code {
                     $( $code => ErrorCode::$name, )*
                     other => ErrorCode::Other(other),
@@ -146,6 +146,12 @@ macro_rules! error_codes {
                     $( ErrorCode::$name => $hint, )*
                     ErrorCode::Other(_) => RetryHint::Never,
                 }
+            }
+
+            /// Whether a retry can help, from the code alone (the same question
+            /// `salesforce_rest::ErrorCode::is_retryable` answers).
+            pub fn is_retryable(self) -> bool {
+                !matches!(self.retry_hint(), RetryHint::Never)
             }
         }
     };

@@ -72,6 +72,20 @@ impl Error {
         }
     }
 
+    /// The error code, when the API gave one.
+    pub fn code(&self) -> Option<ErrorCode> {
+        self.api_error().map(|api| api.code)
+    }
+
+    /// The HTTP status of the answer, when there was one.
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            Error::Api(api) => Some(api.http_status),
+            Error::UnexpectedResponse { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
     /// The classification of the failure, when the API gave one.
     pub fn class(&self) -> Option<ErrorClass> {
         self.api_error().map(|api| api.code.class())
@@ -200,6 +214,22 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// An error answer from its HTTP status, code and message (tests, custom
+    /// transports).
+    pub fn new(http_status: u16, code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            http_status,
+            code,
+            message: message.into(),
+            error_type: None,
+            subcode: None,
+            details: None,
+            fbtrace_id: None,
+            is_transient: None,
+            retry_after: None,
+        }
+    }
+
     /// Parses a Graph error body. Returns `None` when the body is not one.
     pub fn from_body(http_status: u16, body: &[u8]) -> Option<Self> {
         #[derive(serde::Deserialize)]
@@ -232,7 +262,7 @@ impl ApiError {
         let b = env.error;
         Some(ApiError {
             http_status,
-            code: ErrorCode::from_code(b.code.unwrap_or(-1)),
+            code: ErrorCode::parse(b.code.unwrap_or(-1)),
             message: b.message.unwrap_or_default(),
             error_type: b.error_type,
             subcode: b.error_subcode,
@@ -251,6 +281,16 @@ impl ApiError {
     /// Whether and when a retry can help, combining the code's hint with any
     /// `Retry-After` header and Meta's own `is_transient` flag.
     pub fn retry_hint(&self) -> RetryHint {
+        self.hint()
+    }
+
+    /// Whether a retry can help ([`retry_hint`](Self::retry_hint) is not
+    /// `Never`), as `salesforce_rest::ApiError::is_retryable`.
+    pub fn is_retryable(&self) -> bool {
+        !matches!(self.hint(), RetryHint::Never)
+    }
+
+    fn hint(&self) -> RetryHint {
         let hint = self.code.retry_hint();
         match (hint, self.retry_after) {
             (RetryHint::Never, _) => {
@@ -297,10 +337,10 @@ mod tests {
     #[test]
     fn codes_round_trip_and_unknown_codes_are_kept() {
         for code in [0, 1, 4, 190, 131_047, 131_056, 132_012, 133_004] {
-            assert_eq!(ErrorCode::from_code(code).code(), code);
-            assert!(!matches!(ErrorCode::from_code(code), ErrorCode::Other(_)));
+            assert_eq!(ErrorCode::parse(code).code(), code);
+            assert!(!matches!(ErrorCode::parse(code), ErrorCode::Other(_)));
         }
-        assert_eq!(ErrorCode::from_code(999_999), ErrorCode::Other(999_999));
+        assert_eq!(ErrorCode::parse(999_999), ErrorCode::Other(999_999));
         assert_eq!(ErrorCode::Other(999_999).class(), ErrorClass::Unknown);
         assert_eq!(ErrorCode::Other(132_999).class(), ErrorClass::Template);
         assert_eq!(ErrorCode::Other(250).class(), ErrorClass::Permission);
@@ -309,26 +349,20 @@ mod tests {
     #[test]
     fn classes_and_hints_follow_the_documented_table() {
         assert_eq!(
-            ErrorCode::from_code(130_429).class(),
+            ErrorCode::parse(130_429).class(),
             ErrorClass::RateLimited(RateLimit::Throughput)
         );
         assert_eq!(
-            ErrorCode::from_code(131_047).class(),
+            ErrorCode::parse(131_047).class(),
             ErrorClass::ReEngagementRequired
         );
-        assert_eq!(ErrorCode::from_code(131_047).retry_hint(), RetryHint::Never);
+        assert_eq!(ErrorCode::parse(131_047).retry_hint(), RetryHint::Never);
         assert_eq!(
-            ErrorCode::from_code(131_056).retry_hint(),
+            ErrorCode::parse(131_056).retry_hint(),
             RetryHint::After(Duration::from_secs(6))
         );
-        assert_eq!(
-            ErrorCode::from_code(133_004).retry_hint(),
-            RetryHint::Backoff
-        );
-        assert_eq!(
-            ErrorCode::from_code(190).class(),
-            ErrorClass::Authentication
-        );
+        assert_eq!(ErrorCode::parse(133_004).retry_hint(), RetryHint::Backoff);
+        assert_eq!(ErrorCode::parse(190).class(), ErrorClass::Authentication);
         assert!(ErrorCode::PairRateLimit.proves_not_accepted());
         assert!(!ErrorCode::Undeliverable.proves_not_accepted());
     }

@@ -54,6 +54,17 @@ impl RetryPolicy {
         }
     }
 
+    /// Sets the attempts and backoff bounds (the same constructor as
+    /// `salesforce_rest::RetryPolicy::new`).
+    pub fn new(max_attempts: u32, initial_backoff: Duration, max_backoff: Duration) -> Self {
+        Self {
+            max_attempts: max_attempts.max(1),
+            initial_backoff,
+            max_backoff: max_backoff.max(initial_backoff),
+            ..Self::default()
+        }
+    }
+
     /// Sets the attempt count (the first included).
     pub fn with_max_attempts(mut self, attempts: u32) -> Self {
         self.max_attempts = attempts.max(1);

@@ -837,3 +837,40 @@ async fn composite_reads_after_writes_and_honours_preconditions() {
         Err(Error::Config(_))
     ));
 }
+
+/// The names `whatsapp-cloud` uses for the same things work here too.
+#[test]
+fn sibling_names_match_whatsapp_cloud() {
+    use salesforce_rest::ErrorCode;
+    use salesforce_rest::error::ApiError;
+    use salesforce_rest::retry::{Decision, RetryPolicy, decide};
+    use std::time::Duration;
+    let code = ErrorCode::parse("UNABLE_TO_LOCK_ROW");
+    assert_eq!(code.code(), "UNABLE_TO_LOCK_ROW");
+    assert!(code.is_retryable());
+    let api = ApiError::from_body(
+        400,
+        br#"[{"errorCode":"UNABLE_TO_LOCK_ROW","message":"locked"}]"#,
+    )
+    .unwrap();
+    assert_eq!(api.http_status, 400);
+    assert!(api.is_retryable());
+    let err = Error::Api(Box::new(api));
+    assert_eq!(err.http_status(), Some(400));
+    let policy = RetryPolicy::new(3, Duration::from_millis(10), Duration::from_secs(1))
+        .with_max_attempts(2)
+        .with_max_elapsed(Duration::from_secs(5));
+    assert!(matches!(
+        decide(&policy, &err, true, 1, Duration::ZERO, 0.5),
+        Decision::RetryAfter(_)
+    ));
+    assert_eq!(
+        decide(&policy, &err, true, 2, Duration::ZERO, 0.5),
+        Decision::Stop
+    );
+    assert_eq!(
+        decide(&policy, &err, true, 1, Duration::from_secs(5), 0.5),
+        Decision::Stop,
+        "over the time budget"
+    );
+}

@@ -157,7 +157,7 @@ impl ClientBuilder {
         self.business_account_id = Some(id.into());
         self
     }
-    /// The Graph API version (`v23.0`).
+    /// The Graph API version (`v23.0`; `23.0` is accepted too).
     pub fn api_version(mut self, version: impl Into<String>) -> Self {
         self.api_version = Some(version.into());
         self
@@ -231,11 +231,18 @@ impl ClientBuilder {
         let api_version = self
             .api_version
             .unwrap_or_else(|| DEFAULT_API_VERSION.to_owned());
-        if !api_version.starts_with('v') || api_version.contains('/') {
+        // `v23.0` or `23.0`, as salesforce-rest accepts `v66.0` or `66.0`.
+        let bare = api_version.trim().trim_start_matches('v');
+        let ok = bare.split('.').count() == 2
+            && bare
+                .split('.')
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        if !ok {
             return Err(Error::Config(format!(
-                "API version {api_version:?} should look like v23.0"
+                "API version {api_version:?} should look like v23.0 (or 23.0)"
             )));
         }
+        let api_version = format!("v{bare}");
         let base = checked_base_url(
             self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL),
             self.allow_insecure_http,

@@ -882,3 +882,53 @@ async fn a_stalled_media_download_times_out_but_a_slow_one_is_not_cut_short() {
         "the progress deadline, not the 100 ms request timeout: {e}"
     );
 }
+
+/// The names `salesforce-rest` uses for the same things work here too.
+#[test]
+fn sibling_names_match_salesforce_rest() {
+    use std::time::Duration;
+    use whatsapp_cloud::retry::{Decision, Outcome, RetryPolicy, decide};
+    use whatsapp_cloud::{ApiError, Error, ErrorCode};
+    let code = ErrorCode::parse(131_056);
+    assert_eq!(code.code(), 131_056);
+    assert!(code.is_retryable());
+    assert!(!ErrorCode::parse(131_047).is_retryable());
+    let api = ApiError::new(400, code, "pair rate limit");
+    assert!(api.is_retryable());
+    let err = Error::Api(Box::new(api.clone()));
+    assert_eq!(err.http_status(), Some(400));
+    assert_eq!(err.code(), Some(code));
+    assert!(err.is_retryable());
+    // The pair limit asks for about 6 s: the policy allows waits that long.
+    let policy = RetryPolicy::new(3, Duration::from_millis(10), Duration::from_secs(10))
+        .with_max_elapsed(Duration::from_secs(30));
+    assert!(matches!(
+        decide(&policy, Outcome::Api(&api), true, 1, Duration::ZERO, 0.5),
+        Decision::RetryAfter(_)
+    ));
+    assert_eq!(
+        decide(&policy, Outcome::Api(&api), true, 3, Duration::ZERO, 0.5),
+        Decision::Stop
+    );
+    // API versions in both forms, as salesforce-rest accepts them.
+    for v in ["v23.0", "23.0"] {
+        let c = whatsapp_cloud::Client::builder()
+            .access_token(secrecy::SecretString::from("EAAtoken"))
+            .phone_number_id("123")
+            .api_version(v)
+            .build()
+            .unwrap();
+        assert_eq!(c.api_version(), "v23.0");
+    }
+    for bad in ["23", "v23.x", "latest", "v23.0/"] {
+        assert!(
+            whatsapp_cloud::Client::builder()
+                .access_token(secrecy::SecretString::from("EAAtoken"))
+                .phone_number_id("123")
+                .api_version(bad)
+                .build()
+                .is_err(),
+            "{bad}"
+        );
+    }
+}

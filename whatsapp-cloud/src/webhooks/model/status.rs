@@ -196,7 +196,7 @@ pub struct ErrorDetail {
 impl ErrorDetail {
     /// The code as an open enum (`Other(-1)` when absent).
     pub fn error_code(&self) -> ErrorCode {
-        ErrorCode::from_code(self.code.unwrap_or(-1))
+        ErrorCode::parse(self.code.unwrap_or(-1))
     }
 
     /// The details, wherever the payload put them.

@@ -1,0 +1,295 @@
+//! Retry decisions, as pure functions: how many attempts, how long to wait,
+//! which failures a retry can fix. The same shape as `whatsapp_cloud::retry`:
+//! a [`RetryPolicy`], a [`Decision`] and [`decide`].
+
+use std::time::Duration;
+
+use crate::error::{Error, TransportKind};
+
+/// How many times and how long to retry idempotent calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RetryPolicy {
+    /// Total attempts, the first included (1 = no retry).
+    pub max_attempts: u32,
+    /// The first backoff.
+    pub initial_backoff: Duration,
+    /// The largest single wait.
+    pub max_backoff: Duration,
+    /// Retry creates (POST) on transient failures too. Off by default: a
+    /// create whose answer was lost may have been committed, and a retry then
+    /// makes a duplicate (upsert on an external ID instead).
+    pub retry_creates: bool,
+    /// The longest time a call may spend in retries, waits included (no
+    /// retry starts that would end after it). Default 30 s.
+    pub max_elapsed: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// 3 attempts, 250 ms doubling to at most 5 s.
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(5),
+            retry_creates: false,
+            max_elapsed: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Never retry.
+    pub fn none() -> Self {
+        Self {
+            max_attempts: 1,
+            ..Self::default()
+        }
+    }
+
+    /// Sets the attempts and backoff bounds.
+    pub fn new(max_attempts: u32, initial_backoff: Duration, max_backoff: Duration) -> Self {
+        Self {
+            max_attempts: max_attempts.max(1),
+            initial_backoff,
+            max_backoff: max_backoff.max(initial_backoff),
+            retry_creates: false,
+            max_elapsed: Duration::from_secs(30),
+        }
+    }
+
+    /// Sets the attempt count (the first included).
+    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// Sets the total time budget of a call's retries.
+    pub fn with_max_elapsed(mut self, budget: Duration) -> Self {
+        self.max_elapsed = budget;
+        self
+    }
+
+    /// Opts creates into retries (see [`RetryPolicy::retry_creates`]).
+    pub fn with_retry_creates(mut self, on: bool) -> Self {
+        self.retry_creates = on;
+        self
+    }
+
+    /// Whether to retry after `attempt` attempts ended in `error`, and after how
+    /// long. Pure. Only idempotent calls (GET, PATCH update, upsert, DELETE) are
+    /// retried, and only on transient failures: `UNABLE_TO_LOCK_ROW`,
+    /// `SERVER_UNAVAILABLE`, concurrent `REQUEST_LIMIT_EXCEEDED`, any 5xx (as
+    /// Salesforce's guidance says) and HTML maintenance pages, connect errors
+    /// and timeouts. A create (POST) is retried only when its connection never
+    /// opened, unless [`retry_creates`](Self::retry_creates) is on.
+    pub fn decide(
+        &self,
+        error: &Error,
+        idempotent: bool,
+        attempt: u32,
+        jitter: f64,
+    ) -> Option<Duration> {
+        self.decide_within(error, idempotent, attempt, jitter, None, Duration::ZERO)
+    }
+
+    /// [`decide`](Self::decide), honouring the server's `Retry-After` (the
+    /// wait is at least that long) and the time budget: `None` when the wait
+    /// would end after [`max_elapsed`](Self::max_elapsed) counted from the
+    /// call's start (`elapsed` so far). Pure.
+    pub fn decide_within(
+        &self,
+        error: &Error,
+        idempotent: bool,
+        attempt: u32,
+        jitter: f64,
+        retry_after: Option<Duration>,
+        elapsed: Duration,
+    ) -> Option<Duration> {
+        let wait = self.backoff(error, idempotent, attempt, jitter)?;
+        let wait = retry_after.map_or(wait, |ra| wait.max(ra));
+        (elapsed.saturating_add(wait) <= self.max_elapsed).then_some(wait)
+    }
+
+    fn backoff(
+        &self,
+        error: &Error,
+        idempotent: bool,
+        attempt: u32,
+        jitter: f64,
+    ) -> Option<Duration> {
+        if attempt >= self.max_attempts {
+            return None;
+        }
+        let retry = match error {
+            Error::Transport {
+                kind: TransportKind::Connect,
+                ..
+            } => true,
+            _ if !idempotent && !self.retry_creates => false,
+            e => e.is_retryable() || e.http_status().is_some_and(|s| s >= 500),
+        };
+        if !retry {
+            return None;
+        }
+        let exp = attempt.saturating_sub(1).min(16);
+        let step = self
+            .initial_backoff
+            .saturating_mul(1u32 << exp)
+            .min(self.max_backoff);
+        let half = step / 2;
+        Some(half + half.mul_f64(jitter.clamp(0.0, 1.0)))
+    }
+}
+
+/// What to do after a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Decision {
+    /// Wait this long, then try again.
+    RetryAfter(Duration),
+    /// Give up and return the error.
+    Stop,
+}
+
+/// Decides whether to retry. Pure: same inputs, same answer. The same
+/// signature as `whatsapp_cloud::retry::decide`: `attempt` is the number of
+/// attempts made so far (1 after the first), `elapsed` the time spent since
+/// the call started, `jitter` a random number in `[0, 1)`. (The client also
+/// honours the server's `Retry-After`, through
+/// [`RetryPolicy::decide_within`].)
+///
+/// ```
+/// use std::time::Duration;
+/// use salesforce_rest::retry::{decide, Decision, RetryPolicy};
+/// use salesforce_rest::{Error, TransportKind};
+///
+/// let policy = RetryPolicy::default();
+/// let refused = Error::Transport { kind: TransportKind::Connect, message: "refused".into() };
+/// assert!(matches!(decide(&policy, &refused, false, 1, Duration::ZERO, 0.5), Decision::RetryAfter(_)));
+/// assert_eq!(decide(&policy, &refused, false, 3, Duration::ZERO, 0.5), Decision::Stop);
+/// ```
+pub fn decide(
+    policy: &RetryPolicy,
+    error: &Error,
+    idempotent: bool,
+    attempt: u32,
+    elapsed: Duration,
+    jitter: f64,
+) -> Decision {
+    match policy.decide_within(error, idempotent, attempt, jitter, None, elapsed) {
+        Some(wait) => Decision::RetryAfter(wait),
+        None => Decision::Stop,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ApiError;
+    use crate::shared::jitter;
+
+    fn api(code: &str, status: u16, msg: &str) -> Error {
+        let body = format!(r#"[{{"message":"{msg}","errorCode":"{code}"}}]"#);
+        ApiError::from_body(status, body.as_bytes()).unwrap().into()
+    }
+
+    #[test]
+    fn retries_transient_failures_of_idempotent_calls_only() {
+        let p = RetryPolicy::default();
+        let transient = [
+            api("UNABLE_TO_LOCK_ROW", 400, "locked"),
+            api("SERVER_UNAVAILABLE", 503, "down"),
+            api(
+                "REQUEST_LIMIT_EXCEEDED",
+                403,
+                "ConcurrentPerOrgLongTxn Limit exceeded.",
+            ),
+            Error::unexpected(503, "html", b"<html>maintenance</html>"),
+            Error::Transport {
+                kind: TransportKind::Timeout,
+                message: String::new(),
+            },
+        ];
+        for e in &transient {
+            assert!(p.decide(e, true, 1, 0.5).is_some(), "{e}");
+            assert!(
+                p.decide(e, false, 1, 0.5).is_none(),
+                "creates are not retried: {e}"
+            );
+        }
+        let permanent = [
+            api(
+                "REQUEST_LIMIT_EXCEEDED",
+                403,
+                "TotalRequests Limit exceeded.",
+            ),
+            api("API_DISABLED_FOR_ORG", 403, "x"),
+            api("REQUIRED_FIELD_MISSING", 400, "x"),
+            api("INVALID_SESSION_ID", 401, "x"),
+        ];
+        for e in &permanent {
+            assert!(p.decide(e, true, 1, 0.5).is_none(), "{e}");
+        }
+        // Any 5xx of an idempotent call is retried (Salesforce's guidance);
+        // a create is not, unless the caller opts in.
+        for e in [
+            Error::unexpected(500, "x", b""),
+            api("UNKNOWN_EXCEPTION", 500, "x"),
+        ] {
+            assert!(p.decide(&e, true, 1, 0.5).is_some(), "{e}");
+            assert!(p.decide(&e, false, 1, 0.5).is_none(), "{e}");
+            assert!(
+                p.with_retry_creates(true)
+                    .decide(&e, false, 1, 0.5)
+                    .is_some(),
+                "{e}"
+            );
+        }
+        // Retry-After is honoured, and the time budget bounds everything.
+        let busy = Error::unexpected(503, "x", b"");
+        let budget = p.with_max_elapsed(Duration::from_secs(10));
+        assert_eq!(
+            budget.decide_within(
+                &busy,
+                true,
+                1,
+                0.5,
+                Some(Duration::from_secs(4)),
+                Duration::ZERO
+            ),
+            Some(Duration::from_secs(4))
+        );
+        assert_eq!(
+            budget.decide_within(
+                &busy,
+                true,
+                1,
+                0.5,
+                Some(Duration::from_secs(4)),
+                Duration::from_secs(7)
+            ),
+            None,
+            "the wait would end after the budget"
+        );
+        let connect = Error::Transport {
+            kind: TransportKind::Connect,
+            message: String::new(),
+        };
+        assert!(
+            p.decide(&connect, false, 1, 0.5).is_some(),
+            "nothing was sent"
+        );
+        assert!(p.decide(&connect, true, 3, 0.5).is_none(), "bounded");
+    }
+
+    #[test]
+    fn backoff_is_exponential_with_jitter() {
+        let p = RetryPolicy::new(10, Duration::from_millis(100), Duration::from_millis(400));
+        let e = api("UNABLE_TO_LOCK_ROW", 400, "x");
+        assert_eq!(p.decide(&e, true, 1, 0.0), Some(Duration::from_millis(50)));
+        assert_eq!(p.decide(&e, true, 2, 1.0), Some(Duration::from_millis(200)));
+        assert_eq!(p.decide(&e, true, 9, 1.0), Some(Duration::from_millis(400)));
+        assert!((0..50).map(|_| jitter()).all(|j| (0.0..1.0).contains(&j)));
+    }
+}

@@ -94,7 +94,7 @@ pub async fn run(b: &Backends) -> Result<Summary, BoxError> {
             print_outcome(outcome, &mut summary);
         }
         if let Some(last) = match &b.graph {
-            Some(g) => g.sent_messages().await.pop(),
+            Some(g) => g.message_requests().await.pop(),
             None => None,
         } {
             println!(
@@ -121,7 +121,7 @@ pub async fn run(b: &Backends) -> Result<Summary, BoxError> {
             org.records("Lead").len(),
             org.records("Task").len(),
             match &b.graph {
-                Some(g) => g.sent_messages().await.len(),
+                Some(g) => g.message_requests().await.len(),
                 None => summary.replies,
             }
         );

@@ -95,6 +95,7 @@ impl std::fmt::Debug for App {
     }
 }
 
+#[async_trait]
 impl WebhookHandler for App {
     async fn handle(&self, notification: Notification) -> Result<(), HandlerError> {
         self.service
@@ -350,7 +351,7 @@ async fn demo(addr: std::net::SocketAddr, b: &Backends, app: &App) -> Result<(),
         println!(
             "sandbox: {} Case(s) created, {} WhatsApp message(s) sent, {} read receipt(s)",
             org.records("Case").len(),
-            graph.sent_messages().await.len(),
+            graph.message_requests().await.len(),
             graph.read_receipts().await.len()
         );
     }

@@ -202,7 +202,7 @@ async fn settles_at(org: &MockOrg, graph: &MockGraph, n: usize, within: Duration
     let deadline = Instant::now() + within;
     loop {
         let cases = org.records("Case").len();
-        let replies = graph.sent_messages().await.len();
+        let replies = graph.message_requests().await.len();
         if cases >= n && replies >= n {
             break;
         }
@@ -225,7 +225,7 @@ async fn settles_at(org: &MockOrg, graph: &MockGraph, n: usize, within: Duration
         .collect();
     assert_eq!(cases.len(), n, "one Case per message, none twice");
     assert_eq!(keys.len(), n);
-    let replies = graph.sent_messages().await;
+    let replies = graph.message_requests().await;
     assert_eq!(replies.len(), n, "one reply per message, none twice");
     let quoted: HashSet<String> = replies
         .iter()
@@ -277,7 +277,7 @@ async fn kill_9_after_the_200s_loses_and_doubles_nothing() {
         summary(&answers)
     );
     assert!(
-        org.records("Case").len() < 50 || graph.sent_messages().await.len() < 50,
+        org.records("Case").len() < 50 || graph.message_requests().await.len() < 50,
         "the work must still have been in progress when the 200s came back"
     );
     let second = Server::start(&org, &graph, &data).await;

@@ -39,7 +39,7 @@ async fn quickstart_creates_a_case_and_a_lead_once_and_replies() {
     let org = b.org.as_ref().unwrap();
     assert_eq!(org.records("Case").len(), 1);
     assert_eq!(org.records("Case")[0]["Origin"], "WhatsApp");
-    let sent = b.graph.as_ref().unwrap().sent_messages().await;
+    let sent = b.graph.as_ref().unwrap().message_requests().await;
     assert!(
         sent[0]["text"]["body"]
             .as_str()
@@ -75,12 +75,19 @@ async fn payment_reminders_send_and_dry_run_does_not() {
         .await
         .unwrap();
     assert_eq!((dry.reminders.len(), dry.follow_ups.len()), (1, 1));
-    assert!(b.graph.as_ref().unwrap().sent_messages().await.is_empty());
+    assert!(
+        b.graph
+            .as_ref()
+            .unwrap()
+            .message_requests()
+            .await
+            .is_empty()
+    );
     let sent = payment_reminders::run(&b, &stores, payment_reminders_fields(), today, false)
         .await
         .unwrap();
     assert!(sent.reminders[0].contains("$1,499.99"));
-    let msgs = b.graph.as_ref().unwrap().sent_messages().await;
+    let msgs = b.graph.as_ref().unwrap().message_requests().await;
     assert_eq!(msgs.len(), 2);
     // Two customers: the outbox sends to them in parallel, in either order.
     let reminder = msgs
@@ -113,7 +120,7 @@ async fn payment_reminders_go_out_once_across_reruns_and_concurrent_runs() {
     // The first reminder is no longer selected (its invoice is marked); the
     // follow-up is, and the ledger stops it in both runs.
     assert_eq!(x.unwrap().already_sent + y.unwrap().already_sent, 2);
-    let msgs = b.graph.as_ref().unwrap().sent_messages().await;
+    let msgs = b.graph.as_ref().unwrap().message_requests().await;
     assert_eq!(
         msgs.len(),
         2,
@@ -138,7 +145,7 @@ async fn appointment_reminders_and_button_replies() {
             .any(|a| a["Status__c"] == "Confirmed")
     );
     assert_eq!(org.records("Task").len(), 1);
-    let sent = b.graph.as_ref().unwrap().sent_messages().await;
+    let sent = b.graph.as_ref().unwrap().message_requests().await;
     assert!(sent.iter().any(|m| m["type"] == "interactive"));
     // The customer picks a slot from the list: the appointment moves.
     let list = sent.iter().find(|m| m["type"] == "interactive").unwrap();
@@ -176,7 +183,7 @@ async fn appointment_reminders_and_button_replies() {
             || moved["Start__c"].as_str().unwrap().contains("T16:30:00"),
         "{moved:?}"
     );
-    let last = b.graph.as_ref().unwrap().sent_messages().await;
+    let last = b.graph.as_ref().unwrap().message_requests().await;
     assert!(
         last.last().unwrap()["text"]["body"]
             .as_str()
@@ -198,12 +205,19 @@ async fn appointment_reminders_go_out_once_whatever_the_schedule() {
         svc.shutdown().await;
     }
     // Seeded by the first full run below; three hourly runs before it saw nothing.
-    assert!(b.graph.as_ref().unwrap().sent_messages().await.is_empty());
+    assert!(
+        b.graph
+            .as_ref()
+            .unwrap()
+            .message_requests()
+            .await
+            .is_empty()
+    );
     appointment_reminders::run(&b, &stores).await.unwrap();
     let reminders =
         |msgs: &[serde_json::Value]| msgs.iter().filter(|m| m["type"] == "template").count();
     assert_eq!(
-        reminders(&b.graph.as_ref().unwrap().sent_messages().await),
+        reminders(&b.graph.as_ref().unwrap().message_requests().await),
         2
     );
     for _ in 0..3 {
@@ -216,7 +230,7 @@ async fn appointment_reminders_go_out_once_whatever_the_schedule() {
         svc.shutdown().await;
     }
     assert_eq!(
-        reminders(&b.graph.as_ref().unwrap().sent_messages().await),
+        reminders(&b.graph.as_ref().unwrap().message_requests().await),
         2,
         "one reminder per appointment"
     );
@@ -228,7 +242,7 @@ async fn order_updates_notify_status_transitions_once() {
     let stores = examples::Stores::memory().unwrap();
     // Shipped + activated, an edit of the shipped order (nothing), delivered.
     assert_eq!(order_updates::run(&b, &stores).await.unwrap(), 3);
-    let sent = b.graph.as_ref().unwrap().sent_messages().await;
+    let sent = b.graph.as_ref().unwrap().message_requests().await;
     let names: Vec<&str> = sent
         .iter()
         .map(|m| m["template"]["name"].as_str().unwrap())
@@ -258,7 +272,7 @@ async fn order_updates_reruns_send_nothing_twice_and_save_the_watermark() {
         let stores = examples::Stores::embedded(dir.path()).unwrap();
         order_updates::poll_and_save(&b, &stores).await.unwrap();
     }
-    let sent = b.graph.as_ref().unwrap().sent_messages().await;
+    let sent = b.graph.as_ref().unwrap().message_requests().await;
     assert_eq!(sent.len(), 1, "one notice across three runs");
     // No ETA on the order: none is invented.
     assert_eq!(
@@ -282,7 +296,7 @@ async fn order_updates_reruns_send_nothing_twice_and_save_the_watermark() {
     );
     order_updates::poll_and_save(&b, &stores).await.unwrap();
     assert_eq!(
-        b.graph.as_ref().unwrap().sent_messages().await.len(),
+        b.graph.as_ref().unwrap().message_requests().await.len(),
         2,
         "the transition to Delivered is announced"
     );
@@ -431,7 +445,7 @@ mod server {
             "one Case per distinct message, none twice"
         );
         assert_eq!(org.records("Lead").len(), 1);
-        let sent = graph.sent_messages().await;
+        let sent = graph.message_requests().await;
         assert_eq!(sent.len(), 27, "one reply per processed message");
         assert!(
             sent.iter()
@@ -464,7 +478,7 @@ mod server {
         );
         assert_eq!(org.records("Case").len(), 27);
         assert_eq!(
-            graph.sent_messages().await.len(),
+            graph.message_requests().await.len(),
             28,
             "one reply, after the retry"
         );
@@ -557,7 +571,7 @@ mod outbox_faults {
         assert_eq!(post(&url, &b, "wamid.FAULT1").await, 200);
         assert!(app.service().drain(Duration::from_secs(60)).await);
         let replies: Vec<_> = graph
-            .sent_messages()
+            .message_requests()
             .await
             .into_iter()
             .filter(|m| m["type"] == "text")
@@ -678,7 +692,7 @@ async fn two_concurrent_runs_send_each_notice_once() {
             .filter(|m| m["template"]["name"] == name)
             .count()
     };
-    let sent = b.graph.as_ref().unwrap().sent_messages().await;
+    let sent = b.graph.as_ref().unwrap().message_requests().await;
     assert_eq!(templates(&sent, "appointment_reminder"), 2);
     // Orders: two polls at once over the same changes.
     let org = b.org.as_ref().unwrap();
@@ -699,7 +713,7 @@ async fn two_concurrent_runs_send_each_notice_once() {
     );
     s1.drain(std::time::Duration::from_secs(10)).await;
     s2.drain(std::time::Duration::from_secs(10)).await;
-    let sent = b.graph.as_ref().unwrap().sent_messages().await;
+    let sent = b.graph.as_ref().unwrap().message_requests().await;
     assert_eq!(templates(&sent, "shipping_update"), 1);
 }
 

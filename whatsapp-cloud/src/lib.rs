@@ -52,7 +52,7 @@
 //!     );
 //!     client.send(Message::new(from, question).reply_to(&m.message.id)).await?;
 //! }
-//! # assert_eq!(graph.sent_messages().await.len(), 1);
+//! # assert_eq!(graph.message_requests().await.len(), 1);
 //! # Ok(())
 //! # }
 //! # #[cfg(not(feature = "testkit"))]

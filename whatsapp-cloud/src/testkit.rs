@@ -12,7 +12,7 @@
 //! let client = graph.client();
 //!
 //! client.send_text("14155550123", "hello").await?;
-//! assert_eq!(graph.sent_messages().await[0]["text"]["body"], "hello");
+//! assert_eq!(graph.message_requests().await[0]["text"]["body"], "hello");
 //!
 //! graph.fail_sends(GraphFailure::re_engagement_required(), 1).await;
 //! let err = client.send_text("14155550123", "too late").await.unwrap_err();
@@ -489,8 +489,11 @@ impl MockGraph {
         self.server.received_requests().await.unwrap_or_default()
     }
 
-    /// The JSON bodies of the messages sent (read receipts excluded), in order.
-    pub async fn sent_messages(&self) -> Vec<Value> {
+    /// The JSON bodies of every message request the mock received, in order
+    /// (read receipts excluded): the requests, whether the mock answered them
+    /// with success or with an injected failure. (Named `sent_messages`
+    /// before; a request is not a delivered message.)
+    pub async fn message_requests(&self) -> Vec<Value> {
         self.message_posts()
             .await
             .into_iter()

@@ -53,12 +53,14 @@ use url::Url;
 use crate::error::{Error, OAuthError};
 use crate::http::{is_loopback, transport_error};
 
+mod clock;
 mod device;
 #[cfg(feature = "jwt")]
 mod jwt;
 mod session;
 mod store;
 
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use device::{DeviceAuthorization, DevicePoll, UserInfo};
 #[cfg(feature = "jwt")]
 pub use jwt::JwtKey;

@@ -7,13 +7,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use reqwest::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 #[cfg(feature = "jwt")]
 use super::JwtKey;
+use super::clock::{Clock, SystemClock};
 use super::store::{MemoryTokenStore, StoredToken, TokenStore};
 use super::{OAuthClient, TokenResponse};
 use crate::error::Error;
@@ -84,7 +85,7 @@ pub struct AccessToken {
     header: HeaderValue,
     instance_url: Url,
     generation: u64,
-    renew_at: Option<Instant>,
+    renew_at: Option<DateTime<Utc>>,
 }
 
 impl fmt::Debug for AccessToken {
@@ -149,6 +150,7 @@ struct Inner {
     lease: Duration,
     allow_insecure_http: bool,
     instance_hosts: Vec<String>,
+    clock: Arc<dyn Clock>,
 }
 
 /// The current session of one org. Cheap to clone; clones share the token.
@@ -181,6 +183,7 @@ pub struct SessionBuilder {
     introspect: bool,
     allow_insecure_http: bool,
     instance_hosts: Vec<String>,
+    clock: Arc<dyn Clock>,
 }
 
 impl fmt::Debug for SessionBuilder {
@@ -226,6 +229,13 @@ impl SessionBuilder {
         self
     }
 
+    /// The time source for token ages and renewal times (default: the
+    /// system clock). Tests pass a [`ManualClock`] and move time themselves.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// Builds the session. No network call happens until the first request.
     pub fn build(self) -> Session {
         let store = self
@@ -244,6 +254,7 @@ impl SessionBuilder {
                 lease: Duration::from_secs(30),
                 allow_insecure_http: self.allow_insecure_http,
                 instance_hosts: self.instance_hosts,
+                clock: self.clock,
             }),
         }
     }
@@ -258,6 +269,7 @@ impl Session {
             store: None,
             lifetime: None,
             introspect: false,
+            clock: Arc::new(SystemClock),
             allow_insecure_http: false,
             instance_hosts: Vec::new(),
         }
@@ -276,7 +288,7 @@ impl Session {
     /// The current token, obtaining or renewing it if needed.
     pub async fn token(&self) -> Result<Arc<AccessToken>, Error> {
         match self.cached() {
-            Some(t) if !expired(&t) => Ok(t),
+            Some(t) if !expired(&t, self.inner.clock.now()) => Ok(t),
             Some(t) => self.renew(Some(t.generation)).await,
             None => self.renew(None).await,
         }
@@ -306,7 +318,7 @@ impl Session {
         let mut last_failure = self.inner.renewing.lock().await;
         if let Some(cur) = self.cached() {
             let newer = stale.is_none_or(|g| cur.generation != g);
-            if newer && !expired(&cur) {
+            if newer && !expired(&cur, self.inner.clock.now()) {
                 return Ok(cur);
             }
         }
@@ -362,7 +374,7 @@ impl Session {
         let deadline = Instant::now() + inner.lease + Duration::from_secs(5);
         loop {
             let stored = inner.store.load().await?;
-            let now = Utc::now();
+            let now = self.inner.clock.now();
             if let Some(s) = &stored {
                 let usable = s.access_token.is_some() && s.instance_url.is_some();
                 let newer = ours.is_none_or(|g| s.version > g) && Some(s.version) != stale;
@@ -398,7 +410,7 @@ impl Session {
                 if let Some(s) = inner.store.load().await?
                     && s.version > lease.version
                     && s.access_token.is_some()
-                    && !s.lease_active(Utc::now())
+                    && !s.lease_active(self.inner.clock.now())
                 {
                     return self.adopt_stored(&s).await;
                 }
@@ -432,7 +444,7 @@ impl Session {
                         refresh_token: resp.refresh_token.clone().or(lease.refresh_token.clone()),
                         issued_at: resp.issued_at_time(),
                         refresh_lease_until: None,
-                        received_at: Some(Utc::now()),
+                        received_at: Some(self.inner.clock.now()),
                     };
                     // Save before use: a rotated refresh token must never be lost.
                     if !inner
@@ -479,7 +491,7 @@ impl Session {
         // `issued_at` can be far behind ours (skew, or an old seeded record).
         let age = s
             .received_at
-            .and_then(|t| (Utc::now() - t).to_std().ok())
+            .and_then(|t| (self.inner.clock.now() - t).to_std().ok())
             .unwrap_or_default();
         self.adopt(token, url, s.version, Some(age)).await
     }
@@ -509,11 +521,14 @@ impl Session {
         if self.inner.introspect
             && let Some(exp) = self.inner.oauth.introspect_expiry(token).await?
         {
-            left = Some((exp - Utc::now()).to_std().unwrap_or_default());
+            left = Some((exp - self.inner.clock.now()).to_std().unwrap_or_default());
         }
         // Renew a little before the end: a tenth of the time left, at most a minute.
-        let renew_at =
-            left.map(|l| Instant::now() + l.saturating_sub(Duration::from_secs(60).min(l / 10)));
+        let now = self.inner.clock.now();
+        let renew_at = left.and_then(|l| {
+            let wait = l.saturating_sub(Duration::from_secs(60).min(l / 10));
+            chrono::Duration::from_std(wait).ok().map(|w| now + w)
+        });
         Ok(Arc::new(AccessToken {
             header,
             instance_url: url,
@@ -593,8 +608,8 @@ pub(crate) fn trusted_instance_url(
 
 /// Whether a token reached its renewal time (only known with a configured
 /// lifetime or introspection).
-fn expired(t: &AccessToken) -> bool {
-    t.renew_at.is_some_and(|at| Instant::now() >= at)
+fn expired(t: &AccessToken, now: DateTime<Utc>) -> bool {
+    t.renew_at.is_some_and(|at| now >= at)
 }
 
 #[cfg(test)]

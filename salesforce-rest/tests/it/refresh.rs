@@ -157,9 +157,21 @@ async fn rotation_through_a_shared_store_never_spends_a_token_twice() {
     );
     org.expire_sessions();
     org.token_delay(Duration::from_millis(40));
-    let (ra, rb) = tokio::join!(a.limits(), b.limits());
-    ra.unwrap();
-    rb.unwrap();
+    // Two tasks on two threads, released together: the refreshes really race.
+    let barrier = Arc::new(tokio::sync::Barrier::new(2));
+    let tasks: Vec<_> = [a.clone(), b.clone()]
+        .into_iter()
+        .map(|c| {
+            let barrier = barrier.clone();
+            tokio::spawn(async move {
+                barrier.wait().await;
+                c.limits().await
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
     assert_eq!(
         org.token_requests(),
         2,
@@ -381,5 +393,45 @@ async fn the_login_rate_limit_backs_off_for_minutes() {
         token_calls(&org).await,
         1,
         "no token call while backing off"
+    );
+}
+
+#[tokio::test]
+async fn a_session_renews_when_its_clock_says_so_without_sleeping() {
+    use chrono::Utc;
+    use salesforce_rest::auth::ManualClock;
+    let org = MockOrg::start().await;
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let session = Session::builder(
+        org.oauth(),
+        Credentials::RefreshToken(SecretString::from(MOCK_REFRESH_TOKEN)),
+    )
+    .session_lifetime(Duration::from_secs(2 * 3600))
+    .clock(clock.clone())
+    .build();
+    let client = org.client_for(session);
+    client.limits().await.unwrap();
+    client.limits().await.unwrap();
+    assert_eq!(org.token_requests(), 1);
+    // 1 h 50 min later: still inside the lifetime minus the margin.
+    clock.advance(chrono::Duration::minutes(110));
+    client.limits().await.unwrap();
+    assert_eq!(org.token_requests(), 1);
+    // 1 h 59 min 30 s: within the last minute, renewed before any 401.
+    clock.advance(chrono::Duration::seconds(9 * 60 + 30));
+    let limits_calls = || async {
+        org.requests()
+            .await
+            .iter()
+            .filter(|r| r.url.path().ends_with("/limits"))
+            .count()
+    };
+    let before = limits_calls().await;
+    client.limits().await.unwrap();
+    assert_eq!(org.token_requests(), 2, "renewed proactively");
+    assert_eq!(
+        limits_calls().await - before,
+        1,
+        "no 401 and retry: one REST request"
     );
 }

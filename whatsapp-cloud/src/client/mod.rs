@@ -50,7 +50,7 @@ const UA: &str = concat!("whatsapp-cloud-rs/", env!("CARGO_PKG_VERSION"));
 ///
 /// let sent = client.send_text("14155550123", "Your order has shipped!").await?;
 /// println!("sent {}", sent.message_id().unwrap_or_default());
-/// # assert_eq!(graph.sent_messages().await.len(), 1);
+/// # assert_eq!(graph.message_requests().await.len(), 1);
 /// # Ok(())
 /// # }
 /// # #[cfg(not(feature = "testkit"))]

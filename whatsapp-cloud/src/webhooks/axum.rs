@@ -12,6 +12,7 @@
 //! use whatsapp_cloud::webhooks::{Notification, WebhookConfig};
 //!
 //! struct Inbox;
+//! #[async_trait::async_trait]
 //! impl WebhookHandler for Inbox {
 //!     async fn handle(&self, notification: Notification) -> Result<(), HandlerError> {
 //!         for event in notification.events() {
@@ -27,7 +28,6 @@
 //! let app: axum::Router = axum::Router::new().nest("/webhook", router(config, Inbox));
 //! ```
 
-use std::future::Future;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -41,15 +41,22 @@ use super::{Notification, SIGNATURE_HEADER, SubscriptionQuery, WebhookConfig, We
 /// An error from a [`WebhookHandler`]: the endpoint answers 500, so Meta retries.
 pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 
-/// What the app does with each verified notification.
+/// What the app does with each verified notification. Implemented with
+/// `#[async_trait]`, like every plug-in trait of the workspace (so it can be
+/// used as `Arc<dyn WebhookHandler>`).
+#[async_trait::async_trait]
 pub trait WebhookHandler: Send + Sync + 'static {
     /// Handles a verified, parsed notification. Return `Ok` only once the work is
     /// done or safely queued: the endpoint then answers 200 and Meta will not
     /// deliver it again.
-    fn handle(
-        &self,
-        notification: Notification,
-    ) -> impl Future<Output = Result<(), HandlerError>> + Send;
+    async fn handle(&self, notification: Notification) -> Result<(), HandlerError>;
+}
+
+#[async_trait::async_trait]
+impl<H: WebhookHandler + ?Sized> WebhookHandler for Arc<H> {
+    async fn handle(&self, notification: Notification) -> Result<(), HandlerError> {
+        (**self).handle(notification).await
+    }
 }
 
 struct AppState<H> {

@@ -112,7 +112,7 @@ async fn sends_every_message_kind_with_the_documented_wire_shape() {
         let sent = client.send(m).await.unwrap();
         assert!(sent.message_id().unwrap().starts_with("wamid.MOCK"));
     }
-    let sent = graph.sent_messages().await;
+    let sent = graph.message_requests().await;
     assert_eq!(sent.len(), 17);
     assert!(
         sent.iter()
@@ -378,11 +378,11 @@ async fn sends_are_retried_only_when_provably_not_accepted() {
         .fail_sends(GraphFailure::throughput_exceeded(), 2)
         .await;
     client.send_text(TO, "retry me").await.unwrap();
-    assert_eq!(graph.sent_messages().await.len(), 3);
+    assert_eq!(graph.message_requests().await.len(), 3);
     // An HTML 502 might have been processed: never retried for a send.
     graph.fail_sends(GraphFailure::Html(502), 1).await;
     assert!(client.send_text(TO, "once").await.is_err());
-    assert_eq!(graph.sent_messages().await.len(), 4);
+    assert_eq!(graph.message_requests().await.len(), 4);
     // Retry-After is honoured.
     graph
         .fail_sends(
@@ -395,7 +395,7 @@ async fn sends_are_retried_only_when_provably_not_accepted() {
         )
         .await;
     client.send_text(TO, "after").await.unwrap();
-    assert_eq!(graph.sent_messages().await.len(), 6);
+    assert_eq!(graph.message_requests().await.len(), 6);
 }
 
 #[tokio::test]
@@ -420,7 +420,11 @@ async fn a_timeout_after_sending_is_not_retried() {
         ),
         "{err:?}"
     );
-    assert_eq!(graph.sent_messages().await.len(), 1, "exactly one attempt");
+    assert_eq!(
+        graph.message_requests().await.len(),
+        1,
+        "exactly one attempt"
+    );
 }
 
 #[tokio::test]
@@ -439,7 +443,20 @@ async fn a_connection_that_never_opened_is_retried_then_reported() {
         )
         .build()
         .unwrap();
+    // Count the client's retries from its own "retrying" events.
+    let retries = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let subscriber = {
+        use tracing_subscriber::layer::SubscriberExt;
+        tracing_subscriber::registry().with(CountRetries(retries.clone()))
+    };
+    let guard = tracing::subscriber::set_default(subscriber);
     let err = client.send_text(TO, "hi").await.unwrap_err();
+    drop(guard);
+    assert_eq!(
+        retries.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "3 attempts: the first and 2 retries"
+    );
     assert!(
         matches!(
             err,
@@ -930,5 +947,26 @@ fn sibling_names_match_salesforce_rest() {
                 .is_err(),
             "{bad}"
         );
+    }
+}
+
+/// Counts the client's `retrying` events.
+struct CountRetries(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CountRetries {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        struct Message(bool);
+        impl tracing::field::Visit for Message {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" && format!("{value:?}") == "retrying" {
+                    self.0 = true;
+                }
+            }
+        }
+        let mut m = Message(false);
+        event.record(&mut m);
+        if m.0 {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
     }
 }

@@ -18,6 +18,7 @@ struct Counting {
     fail: bool,
 }
 
+#[async_trait::async_trait]
 impl WebhookHandler for Counting {
     async fn handle(&self, n: Notification) -> Result<(), HandlerError> {
         if self.fail {

@@ -18,6 +18,15 @@ pub enum BridgeError {
     /// A store (dedup, window) failed.
     #[error("store: {0}")]
     Store(String),
+    /// A store failed, with the underlying error kept as the source.
+    #[error("store: {what}: {source}")]
+    StoreFailed {
+        /// What was being done.
+        what: String,
+        /// The underlying error (Redis, redb, serde...).
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The org is not set up for what the bridge was configured to do: a field
     /// is missing or lacks a property. Not retryable; the message says how to
     /// fix it.
@@ -62,6 +71,17 @@ pub enum BridgeError {
 }
 
 impl BridgeError {
+    /// A store failure with its underlying error as the source.
+    pub fn store(
+        what: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        BridgeError::StoreFailed {
+            what: what.into(),
+            source: source.into(),
+        }
+    }
+
     /// Whether trying again later can succeed (a redelivery should be invited).
     pub fn is_retryable(&self) -> bool {
         match self {
@@ -70,9 +90,10 @@ impl BridgeError {
             #[cfg(feature = "whatsapp")]
             BridgeError::WhatsApp(e) => e.is_retryable(),
             BridgeError::Queue(e) => e.is_retryable(),
-            BridgeError::Store(_) | BridgeError::Deferred { .. } | BridgeError::Interrupted(_) => {
-                true
-            }
+            BridgeError::Store(_)
+            | BridgeError::StoreFailed { .. }
+            | BridgeError::Deferred { .. }
+            | BridgeError::Interrupted(_) => true,
             BridgeError::Mapping(_) | BridgeError::Setup { .. } | BridgeError::OptedOut { .. } => {
                 false
             }

@@ -25,6 +25,19 @@ pub enum Channel {
     Other(String),
 }
 
+impl From<String> for Channel {
+    fn from(name: String) -> Self {
+        Channel::from(name.as_str())
+    }
+}
+
+impl Default for Channel {
+    /// WhatsApp.
+    fn default() -> Self {
+        Channel::WhatsApp
+    }
+}
+
 impl Channel {
     /// The channel's name (`WhatsApp`, `SMS`, ...), as used for Lead Source and Case Origin.
     pub fn name(&self) -> &str {

@@ -23,8 +23,8 @@
 //! # async fn main() -> Result<(), bridge_core::BridgeError> {
 //! use std::sync::Arc;
 //! use bridge_core::inbound::{Channel, InboundMessage};
-//! use bridge_core::mapping::Action;
-//! use bridge_core::pipeline::{Bridge, Outcome};
+//! use bridge_core::mapping::{Action, ActionKind};
+//! use bridge_core::pipeline::{Bridge, OutcomeKind};
 //! use bridge_core::writer::{RecordWriter, WriteOutcome};
 //!
 //! // Any CRM: implement RecordWriter (SalesforceWriter is provided).
@@ -40,9 +40,10 @@
 //!
 //! let bridge = Bridge::builder(Arc::new(PrintingCrm)).build();
 //! let m = InboundMessage::text(Channel::WhatsApp, "wamid.1", "14155550123", "my order arrived broken");
-//! let Outcome::Processed { action, .. } = bridge.handle(m.clone()).await? else { unreachable!() };
-//! assert_eq!(action, "create_case");
-//! assert!(matches!(bridge.handle(m).await?, Outcome::Duplicate { .. }));
+//! let outcome = bridge.handle(m.clone()).await?;
+//! let OutcomeKind::Processed { action, .. } = outcome.kind else { unreachable!() };
+//! assert_eq!(action, ActionKind::CreateCase);
+//! assert_eq!(bridge.handle(m).await?.kind, OutcomeKind::Duplicate);
 //! # Ok(())
 //! # }
 //! ```

@@ -131,16 +131,57 @@ pub enum Action {
     },
 }
 
+/// Which kind of [`Action`] was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ActionKind {
+    /// A Case was created (or updated, for an edit).
+    CreateCase,
+    /// A Lead was created or updated.
+    UpsertLead,
+    /// A Task was added.
+    AddTask,
+    /// A custom object was written.
+    Custom,
+    /// Nothing was written.
+    Ignore,
+}
+
+impl ActionKind {
+    /// The name used in logs (`create_case`, `upsert_lead`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionKind::CreateCase => "create_case",
+            ActionKind::UpsertLead => "upsert_lead",
+            ActionKind::AddTask => "add_task",
+            ActionKind::Custom => "custom",
+            ActionKind::Ignore => "ignore",
+        }
+    }
+}
+
+impl std::fmt::Display for ActionKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl Action {
+    /// Which kind of action this is.
+    pub fn kind(&self) -> ActionKind {
+        match self {
+            Action::CreateCase { .. } => ActionKind::CreateCase,
+            Action::UpsertLead { .. } => ActionKind::UpsertLead,
+            Action::AddTask { .. } => ActionKind::AddTask,
+            Action::Custom { .. } => ActionKind::Custom,
+            Action::Ignore { .. } => ActionKind::Ignore,
+        }
+    }
+
     /// A short name for logs (`create_case`, `upsert_lead`, ...).
     pub fn name(&self) -> &'static str {
-        match self {
-            Action::CreateCase { .. } => "create_case",
-            Action::UpsertLead { .. } => "upsert_lead",
-            Action::AddTask { .. } => "add_task",
-            Action::Custom { .. } => "custom",
-            Action::Ignore { .. } => "ignore",
-        }
+        self.kind().as_str()
     }
 }
 

@@ -242,7 +242,7 @@ mod redis_store {
             at: DateTime<Utc>,
         ) -> Result<(), BridgeError> {
             let record = serde_json::to_string(&OptOut::new(at, reason))
-                .map_err(|e| BridgeError::Store(e.to_string()))?;
+                .map_err(|e| BridgeError::store("cannot encode the opt-out", e))?;
             let mut c = self.conn.clone();
             let _: i64 = redis::cmd("HSETNX")
                 .arg(&self.key)

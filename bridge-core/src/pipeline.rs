@@ -15,49 +15,55 @@ use crate::audit;
 use crate::dedup::{Claim, DedupStore, MemoryDedupStore};
 use crate::error::BridgeError;
 use crate::inbound::InboundMessage;
-use crate::mapping::{Action, DefaultMapper, Mapper};
+use crate::mapping::{Action, ActionKind, DefaultMapper, Mapper};
 use crate::replies;
 use crate::sender::{Outbound, SendReceipt, Sender};
 use crate::window::{Delivery, MemoryWindowTracker, WindowTracker};
 use crate::writer::{RecordWriter, WriteOutcome};
 
-/// What happened to a message.
+/// What happened to a message: its id and what became of it.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-pub enum Outcome {
+pub struct Outcome {
+    /// The message id.
+    pub message_id: String,
+    /// What became of it.
+    pub kind: OutcomeKind,
+}
+
+impl Outcome {
+    fn new(message_id: impl Into<String>, kind: OutcomeKind) -> Self {
+        Self {
+            message_id: message_id.into(),
+            kind,
+        }
+    }
+}
+
+/// What became of a message.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum OutcomeKind {
     /// Mapped, written and (maybe) answered.
     Processed {
-        /// The message id.
-        message_id: String,
-        /// The action name (`create_case`, `upsert_lead`...).
-        action: &'static str,
+        /// The action taken.
+        action: ActionKind,
         /// What was written.
         write: WriteOutcome,
         /// The reply: sent, skipped (why) or failed (why).
         reply: Reply,
     },
     /// Already processed (a redelivery).
-    Duplicate {
-        /// The message id.
-        message_id: String,
-    },
+    Duplicate,
     /// Another worker is processing it right now.
-    InFlight {
-        /// The message id.
-        message_id: String,
-    },
+    InFlight,
     /// The mapper decided to do nothing.
     Ignored {
-        /// The message id.
-        message_id: String,
         /// Why.
         reason: String,
     },
     /// The message came from one of our own numbers (an automation loop).
-    FromUs {
-        /// The message id.
-        message_id: String,
-    },
+    FromUs,
 }
 
 /// What became of the reply to a processed message.
@@ -66,10 +72,35 @@ pub enum Outcome {
 pub enum Reply {
     /// Sent.
     Sent(SendReceipt),
-    /// Not sent, and why (no sender, outside the window...).
-    Skipped(String),
+    /// Not sent, and why.
+    Skipped(SkipReason),
     /// Sending failed (the record was written all the same).
     Failed(String),
+}
+
+/// Why no reply was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SkipReason {
+    /// Replies are off, or there is no sender.
+    RepliesOff,
+    /// The customer has no address to reply to.
+    NoAddress,
+    /// Nothing to acknowledge (an update, a Task, a custom write).
+    NothingToAcknowledge,
+    /// Outside the 24-hour window: only a template may be sent.
+    OutsideWindow,
+}
+
+impl std::fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SkipReason::RepliesOff => "replies are off",
+            SkipReason::NoAddress => "no address to reply to",
+            SkipReason::NothingToAcknowledge => "nothing to acknowledge",
+            SkipReason::OutsideWindow => "outside the 24-hour window: a template is required",
+        })
+    }
 }
 
 /// Remembers the ids of our own outbound messages and our own numbers, so that
@@ -292,14 +323,16 @@ impl Bridge {
         let message_id = m.id.clone();
         if self.is_replay(&m, Utc::now()) {
             audit::message_skipped(&message_id, "older than the dedup retention: a replay");
-            return Ok(Outcome::Ignored {
+            return Ok(Outcome::new(
                 message_id,
-                reason: "older than the dedup retention (a replay)".into(),
-            });
+                OutcomeKind::Ignored {
+                    reason: "older than the dedup retention (a replay)".into(),
+                },
+            ));
         }
         if self.guard.is_from_us(&m) {
             audit::message_skipped(&message_id, "sent by us (loop prevention)");
-            return Ok(Outcome::FromUs { message_id });
+            return Ok(Outcome::new(message_id, OutcomeKind::FromUs));
         }
         if let Some(customer) = m.from.address() {
             self.window
@@ -314,11 +347,11 @@ impl Bridge {
             Claim::New(t) => t,
             Claim::InFlight => {
                 audit::message_skipped(&message_id, "in flight in another worker");
-                return Ok(Outcome::InFlight { message_id });
+                return Ok(Outcome::new(message_id, OutcomeKind::InFlight));
             }
             Claim::Done => {
                 audit::message_skipped(&message_id, "duplicate delivery");
-                return Ok(Outcome::Duplicate { message_id });
+                return Ok(Outcome::new(message_id, OutcomeKind::Duplicate));
             }
         };
         let result = self.process(&m).await;
@@ -345,10 +378,12 @@ impl Bridge {
         let action = self.mapper.map(m).await?;
         if let Action::Ignore { reason } = &action {
             audit::message_skipped(&m.id, reason);
-            return Ok(Outcome::Ignored {
-                message_id: m.id.clone(),
-                reason: reason.clone(),
-            });
+            return Ok(Outcome::new(
+                m.id.clone(),
+                OutcomeKind::Ignored {
+                    reason: reason.clone(),
+                },
+            ));
         }
         let write = self.writer.write(&action, m).await?;
         let why = match &action {
@@ -366,32 +401,34 @@ impl Bridge {
             write.created,
         );
         let reply = self.reply(m, &action, &write).await;
-        Ok(Outcome::Processed {
-            message_id: m.id.clone(),
-            action: action.name(),
-            write,
-            reply,
-        })
+        Ok(Outcome::new(
+            m.id.clone(),
+            OutcomeKind::Processed {
+                action: action.kind(),
+                write,
+                reply,
+            },
+        ))
     }
 
     async fn reply(&self, m: &InboundMessage, action: &Action, write: &WriteOutcome) -> Reply {
         let Some(sender) = self.sender.as_ref().filter(|_| self.options.reply) else {
-            return Reply::Skipped("replies are off".into());
+            return Reply::Skipped(SkipReason::RepliesOff);
         };
         let Some(to) = m.from.address() else {
-            return Reply::Skipped("no address to reply to".into());
+            return Reply::Skipped(SkipReason::NoAddress);
         };
         let text = match (action, &write.case_number) {
             (Action::CreateCase { .. }, Some(n)) => replies::case_acknowledgement(n),
             (Action::UpsertLead { lead, .. }, _) if write.created => {
                 replies::lead_acknowledgement(lead.first_name.as_deref())
             }
-            _ => return Reply::Skipped("nothing to acknowledge".into()),
+            _ => return Reply::Skipped(SkipReason::NothingToAcknowledge),
         };
         match self.window.delivery(to).await {
             Ok(Delivery::FreeForm) => {}
             Ok(_) => {
-                return Reply::Skipped("outside the 24-hour window: a template is required".into());
+                return Reply::Skipped(SkipReason::OutsideWindow);
             }
             Err(e) => return Reply::Failed(e.to_string()),
         }
@@ -402,7 +439,7 @@ impl Bridge {
             Ok(receipt) => {
                 if let Some(id) = &receipt.message_id {
                     self.guard.note_sent(id);
-                    audit::message_sent(&receipt.channel, to, id, "acknowledgement");
+                    audit::message_sent(receipt.channel.name(), to, id, "acknowledgement");
                 }
                 Reply::Sent(receipt)
             }
@@ -416,6 +453,16 @@ impl Bridge {
 
 #[cfg(feature = "whatsapp")]
 pub use notification::Report;
+
+/// A message that failed, and why (the id is absent when the item had none).
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Failure {
+    /// The message that failed.
+    pub message_id: Option<String>,
+    /// Why.
+    pub error: BridgeError,
+}
 
 #[cfg(feature = "whatsapp")]
 mod notification {
@@ -433,7 +480,7 @@ mod notification {
         /// Items that could not be parsed (kept raw, logged).
         pub invalid: usize,
         /// Messages that failed and were released for redelivery.
-        pub failures: Vec<BridgeError>,
+        pub failures: Vec<Failure>,
     }
 
     impl Report {
@@ -442,11 +489,11 @@ mod notification {
         /// (that worker may die: only a redelivery would bring it back).
         /// Prefer the queue ([`crate::service`]), which answers at once.
         pub fn may_acknowledge(&self) -> bool {
-            !self.failures.iter().any(BridgeError::is_retryable)
+            !self.failures.iter().any(|f| f.error.is_retryable())
                 && !self
                     .outcomes
                     .iter()
-                    .any(|o| matches!(o, Outcome::InFlight { .. }))
+                    .any(|o| matches!(o.kind, OutcomeKind::InFlight))
         }
     }
 
@@ -462,7 +509,10 @@ mod notification {
                     Event::Message(m) => match self.handle(InboundMessage::from_whatsapp(&m)).await
                     {
                         Ok(o) => report.outcomes.push(o),
-                        Err(e) => report.failures.push(e),
+                        Err(error) => report.failures.push(Failure {
+                            message_id: Some(m.message.id.clone()),
+                            error,
+                        }),
                     },
                     Event::Status(s) => {
                         report.statuses += 1;
@@ -543,39 +593,40 @@ mod tests {
             .handle(msg("w1", "my order arrived broken"))
             .await
             .unwrap();
-        let Outcome::Processed {
+        let OutcomeKind::Processed {
             action,
             write,
             reply: Reply::Sent(_),
             ..
-        } = o
+        } = o.kind
         else {
             panic!("{o:?}")
         };
-        assert_eq!(action, "create_case");
+        assert_eq!(action, ActionKind::CreateCase);
         assert_eq!(write.case_number.as_deref(), Some("00001026"));
         assert!(sender.sent()[0].1.contains("00001026"));
         assert!(matches!(
             bridge
                 .handle(msg("w1", "my order arrived broken"))
                 .await
-                .unwrap(),
-            Outcome::Duplicate { .. }
+                .unwrap()
+                .kind,
+            OutcomeKind::Duplicate
         ));
         assert_eq!(writer.writes.load(Ordering::SeqCst), 1);
         // A failure releases the claim: the redelivery processes it.
         writer.fail_first.store(1, Ordering::SeqCst);
         assert!(bridge.handle(msg("w2", "quote please")).await.is_err());
         assert!(matches!(
-            bridge.handle(msg("w2", "quote please")).await.unwrap(),
-            Outcome::Processed { .. }
+            bridge.handle(msg("w2", "quote please")).await.unwrap().kind,
+            OutcomeKind::Processed { .. }
         ));
         // Loop prevention: our own number and our own sent ids.
         let mut echo = msg("w3", "hello");
         echo.from.phone = Some("15550001111".into());
         assert!(matches!(
-            bridge.handle(echo).await.unwrap(),
-            Outcome::FromUs { .. }
+            bridge.handle(echo).await.unwrap().kind,
+            OutcomeKind::FromUs
         ));
         let our_reply_id = sender.sent().len();
         assert!(
@@ -612,7 +663,7 @@ mod tests {
             .dedup(Arc::new(ForgetfulStore(MemoryDedupStore::new(10))))
             .build();
         let o = bridge.handle(msg("w1", "broken")).await.unwrap();
-        assert!(matches!(o, Outcome::Processed { .. }));
+        assert!(matches!(o.kind, OutcomeKind::Processed { .. }));
         assert_eq!(writer.writes.load(Ordering::SeqCst), 1);
     }
 
@@ -624,10 +675,10 @@ mod tests {
             .build();
         let mut old = msg("w9", "broken");
         old.sent_at = Some(Utc::now() - chrono::Duration::hours(30));
-        let Outcome::Processed { reply, .. } = bridge.handle(old).await.unwrap() else {
+        let OutcomeKind::Processed { reply, .. } = bridge.handle(old).await.unwrap().kind else {
             panic!()
         };
-        assert!(matches!(reply, Reply::Skipped(r) if r.contains("24-hour")));
+        assert_eq!(reply, Reply::Skipped(SkipReason::OutsideWindow));
         assert!(sender.sent().is_empty());
     }
 

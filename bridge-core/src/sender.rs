@@ -6,6 +6,8 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
+use crate::inbound::Channel;
+
 /// An outbound message: the text (always: logs, SMS, fallbacks) and optional
 /// rich WhatsApp content (template, buttons...).
 ///
@@ -98,15 +100,15 @@ impl Outbound {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct SendReceipt {
-    /// The channel that delivered (`WhatsApp`, `SMS`...).
-    pub channel: String,
+    /// The channel that delivered.
+    pub channel: Channel,
     /// The channel's message id.
     pub message_id: Option<String>,
 }
 
 impl SendReceipt {
     /// A receipt (for `Sender` implementations outside this crate).
-    pub fn new(channel: impl Into<String>, message_id: Option<String>) -> Self {
+    pub fn new(channel: impl Into<Channel>, message_id: Option<String>) -> Self {
         Self {
             channel: channel.into(),
             message_id,
@@ -120,7 +122,7 @@ impl SendReceipt {
 #[non_exhaustive]
 pub struct SendError {
     /// The channel.
-    pub channel: String,
+    pub channel: Channel,
     /// Whether the customer cannot be reached on this channel (try another).
     pub unreachable: bool,
     /// Whether trying the same channel again later can help.
@@ -135,7 +137,7 @@ pub struct SendError {
 
 impl SendError {
     /// A failure on a channel: not retryable, customer reachable.
-    pub fn new(channel: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(channel: impl Into<Channel>, message: impl Into<String>) -> Self {
         Self {
             channel: channel.into(),
             unreachable: false,
@@ -170,8 +172,8 @@ impl SendError {
 /// Sends messages to customers on one channel.
 #[async_trait]
 pub trait Sender: Send + Sync {
-    /// The channel's name.
-    fn channel(&self) -> &str;
+    /// The channel.
+    fn channel(&self) -> Channel;
     /// Sends a message to a customer address (phone, wa_id or user id).
     async fn send(&self, to: &str, message: &Outbound) -> Result<SendReceipt, SendError>;
 }
@@ -179,8 +181,8 @@ pub trait Sender: Send + Sync {
 #[cfg(feature = "whatsapp")]
 #[async_trait]
 impl Sender for whatsapp_cloud::Client {
-    fn channel(&self) -> &str {
-        "WhatsApp"
+    fn channel(&self) -> Channel {
+        Channel::WhatsApp
     }
 
     async fn send(&self, to: &str, message: &Outbound) -> Result<SendReceipt, SendError> {
@@ -195,7 +197,7 @@ impl Sender for whatsapp_cloud::Client {
         }
         match whatsapp_cloud::Client::send(self, m).await {
             Ok(r) => Ok(SendReceipt {
-                channel: "WhatsApp".into(),
+                channel: Channel::WhatsApp,
                 message_id: r.message_id().map(str::to_owned),
             }),
             Err(e) => {
@@ -294,7 +296,7 @@ impl<P: Sender, S: Sender> FallbackSender<P, S> {
         }
         let (to, text) = self.sent.lock().ok()?.by_id.remove(message_id)?;
         tracing::info!(
-            to_channel = self.secondary.channel(),
+            to_channel = %self.secondary.channel(),
             "delivery failed: customer unreachable; falling back"
         );
         Some(self.secondary.send(&to, &Outbound::text(text)).await)
@@ -303,7 +305,7 @@ impl<P: Sender, S: Sender> FallbackSender<P, S> {
 
 #[async_trait]
 impl<P: Sender, S: Sender> Sender for FallbackSender<P, S> {
-    fn channel(&self) -> &str {
+    fn channel(&self) -> Channel {
         self.primary.channel()
     }
 
@@ -317,8 +319,8 @@ impl<P: Sender, S: Sender> Sender for FallbackSender<P, S> {
             }
             Err(e) if e.unreachable => {
                 tracing::info!(
-                    from = self.primary.channel(),
-                    to_channel = self.secondary.channel(),
+                    from = %self.primary.channel(),
+                    to_channel = %self.secondary.channel(),
                     "customer unreachable; falling back"
                 );
                 self.secondary
@@ -334,14 +336,14 @@ impl<P: Sender, S: Sender> Sender for FallbackSender<P, S> {
 /// a test double.
 #[derive(Debug, Default)]
 pub struct RecordingSender {
-    channel: String,
+    channel: Channel,
     sent: Mutex<Vec<(String, String)>>,
     fail_unreachable: bool,
 }
 
 impl RecordingSender {
     /// A recorder for a channel name.
-    pub fn new(channel: impl Into<String>) -> Self {
+    pub fn new(channel: impl Into<Channel>) -> Self {
         Self {
             channel: channel.into(),
             ..Self::default()
@@ -349,7 +351,7 @@ impl RecordingSender {
     }
 
     /// A recorder that answers every send with "unreachable".
-    pub fn unreachable(channel: impl Into<String>) -> Self {
+    pub fn unreachable(channel: impl Into<Channel>) -> Self {
         Self {
             channel: channel.into(),
             fail_unreachable: true,
@@ -365,8 +367,8 @@ impl RecordingSender {
 
 #[async_trait]
 impl Sender for RecordingSender {
-    fn channel(&self) -> &str {
-        &self.channel
+    fn channel(&self) -> Channel {
+        self.channel.clone()
     }
 
     async fn send(&self, to: &str, message: &Outbound) -> Result<SendReceipt, SendError> {
@@ -382,7 +384,7 @@ impl Sender for RecordingSender {
             channel: self.channel.clone(),
             message_id: Some(format!(
                 "{}-{}",
-                self.channel.to_ascii_lowercase(),
+                self.channel.name().to_ascii_lowercase(),
                 sent.len()
             )),
         })
@@ -423,7 +425,7 @@ mod tests {
             .send("14155550123", &Outbound::text("Your order shipped"))
             .await
             .unwrap();
-        assert_eq!(r.channel, "SMS");
+        assert_eq!(r.channel, Channel::Sms);
         assert_eq!(
             f.secondary().sent(),
             vec![("14155550123".to_owned(), "Your order shipped".to_owned())]
@@ -434,7 +436,7 @@ mod tests {
         );
         assert_eq!(
             ok.send("1", &Outbound::text("x")).await.unwrap().channel,
-            "WhatsApp"
+            Channel::WhatsApp
         );
         assert!(ok.secondary().sent().is_empty());
     }

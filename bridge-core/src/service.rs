@@ -627,7 +627,7 @@ impl std::fmt::Debug for ServiceOptions {
             .field("outbox", &self.outbox)
             .field(
                 "fallback",
-                &self.fallback.as_ref().map(|s| s.channel().to_owned()),
+                &self.fallback.as_ref().map(|s| s.channel()),
             )
             .finish_non_exhaustive()
     }

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use bridge_core::BridgeError;
 use bridge_core::inbound::{Channel, InboundMessage};
 use bridge_core::mapping::{Action, DefaultMapper, Mapper};
-use bridge_core::pipeline::{Bridge, Outcome};
+use bridge_core::pipeline::{Bridge, OutcomeKind};
 use bridge_core::routing::tokenize;
 use bridge_core::writer::SalesforceWriter;
 use examples::{Backends, BoxError};
@@ -92,8 +92,8 @@ pub async fn run(b: &Backends) -> Result<usize, BoxError> {
         .with_name("Carla Diaz");
         m.sent_at = Some(chrono::Utc::now());
         println!("<- Carla: {text}   tags: {:?}", tags(text));
-        match bridge.handle(m).await? {
-            Outcome::Processed { write, .. } => println!(
+        match bridge.handle(m).await?.kind {
+            OutcomeKind::Processed { write, .. } => println!(
                 "   Lead {} {}{}",
                 write.record_id.as_deref().unwrap_or("-"),
                 if write.created {

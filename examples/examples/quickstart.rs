@@ -16,7 +16,7 @@
 
 use std::sync::Arc;
 
-use bridge_core::pipeline::{Bridge, Outcome, Reply};
+use bridge_core::pipeline::{Bridge, Outcome, OutcomeKind, Reply};
 use bridge_core::writer::SalesforceWriter;
 use examples::{Backends, BoxError};
 use whatsapp_cloud::testkit::{payloads, signed_webhook};
@@ -87,8 +87,13 @@ pub async fn run(b: &Backends) -> Result<Summary, BoxError> {
             notification.message_count()
         );
         let report = bridge.handle_notification(&notification).await;
-        if let Some(e) = report.failures.first() {
-            return Err(format!("processing failed: {e}").into());
+        if let Some(f) = report.failures.first() {
+            return Err(format!(
+                "processing {} failed: {}",
+                f.message_id.as_deref().unwrap_or("an item"),
+                f.error
+            )
+            .into());
         }
         for outcome in &report.outcomes {
             print_outcome(outcome, &mut summary);
@@ -130,8 +135,9 @@ pub async fn run(b: &Backends) -> Result<Summary, BoxError> {
 }
 
 fn print_outcome(outcome: &Outcome, summary: &mut Summary) {
-    match outcome {
-        Outcome::Processed {
+    let message_id = &outcome.message_id;
+    match &outcome.kind {
+        OutcomeKind::Processed {
             action,
             write,
             reply,
@@ -164,13 +170,13 @@ fn print_outcome(outcome: &Outcome, summary: &mut Summary) {
                 _ => {}
             }
         }
-        Outcome::Duplicate { message_id } => {
+        OutcomeKind::Duplicate => {
             summary.duplicates += 1;
             println!("   {message_id}: already processed, nothing created twice");
         }
-        Outcome::InFlight { message_id } => println!("   {message_id}: being processed elsewhere"),
-        Outcome::Ignored { message_id, reason } => println!("   {message_id}: ignored ({reason})"),
-        Outcome::FromUs { message_id } => println!("   {message_id}: our own message, ignored"),
+        OutcomeKind::InFlight => println!("   {message_id}: being processed elsewhere"),
+        OutcomeKind::Ignored { reason } => println!("   {message_id}: ignored ({reason})"),
+        OutcomeKind::FromUs => println!("   {message_id}: our own message, ignored"),
         _ => {}
     }
 }

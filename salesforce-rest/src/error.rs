@@ -64,6 +64,9 @@ pub enum Error {
         kind: TransportKind,
         /// A description without URLs.
         message: String,
+        /// The underlying error (the HTTP client's, with its URL removed).
+        #[source]
+        source: Option<crate::shared::TransportSource>,
     },
 
     /// The session could not be renewed; a person must re-authorize or fix the
@@ -193,7 +196,7 @@ impl Error {
     }
 }
 
-pub use crate::shared::TransportKind;
+pub use crate::shared::{TransportKind, TransportSource};
 
 /// A REST error answer: the HTTP status and the error items.
 #[derive(Debug, Clone, PartialEq)]

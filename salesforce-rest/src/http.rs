@@ -16,9 +16,11 @@ pub(crate) fn is_loopback(url: &Url) -> bool {
 pub(crate) fn transport_error(e: reqwest::Error) -> Error {
     let kind =
         TransportKind::classify(e.is_connect(), e.is_timeout(), e.is_body() || e.is_decode());
+    let e = e.without_url();
     Error::Transport {
         kind,
-        message: e.without_url().to_string(),
+        message: e.to_string(),
+        source: Some(std::sync::Arc::new(e)),
     }
 }
 

@@ -165,7 +165,7 @@ pub enum Decision {
 /// use salesforce_rest::{Error, TransportKind};
 ///
 /// let policy = RetryPolicy::default();
-/// let refused = Error::Transport { kind: TransportKind::Connect, message: "refused".into() };
+/// let refused = Error::Transport { kind: TransportKind::Connect, message: "refused".into(), source: None };
 /// assert!(matches!(decide(&policy, &refused, false, 1, Duration::ZERO, 0.5), Decision::RetryAfter(_)));
 /// assert_eq!(decide(&policy, &refused, false, 3, Duration::ZERO, 0.5), Decision::Stop);
 /// ```
@@ -209,6 +209,7 @@ mod tests {
             Error::Transport {
                 kind: TransportKind::Timeout,
                 message: String::new(),
+                source: None,
             },
         ];
         for e in &transient {
@@ -275,6 +276,7 @@ mod tests {
         let connect = Error::Transport {
             kind: TransportKind::Connect,
             message: String::new(),
+            source: None,
         };
         assert!(
             p.decide(&connect, false, 1, 0.5).is_some(),

@@ -7,6 +7,10 @@
 
 use std::fmt;
 
+/// The underlying error of a transport failure (the HTTP client's, an I/O
+/// error), kept as the error's `source()` so the chain is not lost.
+pub type TransportSource = std::sync::Arc<dyn std::error::Error + Send + Sync>;
+
 /// What kind of transport failure happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

@@ -48,6 +48,9 @@ pub enum Error {
         kind: TransportKind,
         /// A description with URLs and query strings removed.
         message: String,
+        /// The underlying error (the HTTP client's, with its URL removed).
+        #[source]
+        source: Option<crate::shared::TransportSource>,
     },
 
     /// A webhook request failed verification or parsing.
@@ -139,7 +142,7 @@ impl From<ApiError> for Error {
     }
 }
 
-pub use crate::shared::TransportKind;
+pub use crate::shared::{TransportKind, TransportSource};
 
 /// A message broke one of the limits the API documents. Nothing was sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

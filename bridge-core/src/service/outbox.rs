@@ -11,6 +11,7 @@ use super::payload_error;
 use crate::audit;
 use crate::clock::Clock;
 use crate::error::BridgeError;
+use crate::inbound::Channel;
 use crate::optout::OptOutStore;
 use crate::pipeline::LoopGuard;
 use crate::queue::{
@@ -255,7 +256,7 @@ impl JobHandler for OutboxHandler {
                     {
                         tracing::warn!(error = %e, "sent, but the loop guard's store did not record it");
                     }
-                    audit::message_sent(&receipt.channel, &job.to, id, &job.purpose);
+                    audit::message_sent(receipt.channel.name(), &job.to, id, &job.purpose);
                     if !job.fallback
                         && self.fallback.is_some()
                         && let Ok(mut log) = self.sent.lock()
@@ -284,8 +285,8 @@ pub(super) struct NoSender;
 
 #[async_trait]
 impl Sender for NoSender {
-    fn channel(&self) -> &str {
-        "none"
+    fn channel(&self) -> Channel {
+        Channel::from("none")
     }
     async fn send(
         &self,

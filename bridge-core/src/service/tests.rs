@@ -63,8 +63,8 @@ impl Flaky {
 
 #[async_trait]
 impl Sender for Flaky {
-    fn channel(&self) -> &str {
-        "WhatsApp"
+    fn channel(&self) -> Channel {
+        Channel::from("WhatsApp")
     }
     async fn send(&self, to: &str, m: &Outbound) -> Result<SendReceipt, SendError> {
         self.attempts.fetch_add(1, Ordering::SeqCst);

@@ -230,7 +230,7 @@ impl SessionBuilder {
     }
 
     /// The time source for token ages and renewal times (default: the
-    /// system clock). Tests pass a [`ManualClock`] and move time themselves.
+    /// system clock). Tests pass a [`ManualClock`](super::ManualClock) and move time themselves.
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self

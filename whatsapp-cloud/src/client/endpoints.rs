@@ -164,6 +164,7 @@ impl MediaApi {
         let timed_out = |what: &str| Error::Transport {
             kind: crate::TransportKind::Timeout,
             message: format!("the media download stalled: {what}"),
+            source: None,
         };
         // No total limit (a large file on a slow link completes); instead a
         // deadline for the first byte and one between chunks.
@@ -207,11 +208,13 @@ impl MediaApi {
                 .map_err(|e| Error::Transport {
                     kind: crate::TransportKind::Body,
                     message: format!("cannot write the media: {e}"),
+                    source: Some(std::sync::Arc::new(e)),
                 })?;
         }
         writer.flush().await.map_err(|e| Error::Transport {
             kind: crate::TransportKind::Body,
             message: format!("cannot write the media: {e}"),
+            source: Some(std::sync::Arc::new(e)),
         })?;
         let digest = hex::encode(hasher.finalize());
         if let Some(expected) = info.sha256.as_deref().filter(|e| !e.is_empty())

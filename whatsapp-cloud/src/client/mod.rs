@@ -579,9 +579,11 @@ impl Success {
 pub(crate) fn transport_error(e: reqwest::Error) -> Error {
     let kind =
         TransportKind::classify(e.is_connect(), e.is_timeout(), e.is_body() || e.is_decode());
+    let e = e.without_url();
     Error::Transport {
         kind,
-        message: e.without_url().to_string(),
+        message: e.to_string(),
+        source: Some(std::sync::Arc::new(e)),
     }
 }
 

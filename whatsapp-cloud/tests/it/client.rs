@@ -469,6 +469,10 @@ async fn a_connection_that_never_opened_is_retried_then_reported() {
     );
     assert!(err.is_retryable());
     assert!(
+        std::error::Error::source(&err).is_some(),
+        "the HTTP client's error is kept as the source"
+    );
+    assert!(
         !err.to_string().contains("http://"),
         "no URL in transport errors: {err}"
     );

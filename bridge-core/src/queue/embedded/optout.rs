@@ -33,7 +33,7 @@ impl OptOutStore for EmbeddedOptOutStore {
     ) -> Result<(), BridgeError> {
         let key = customer_key(customer);
         let record = serde_json::to_vec(&OptOut::new(at, reason))
-            .map_err(|e| BridgeError::Store(e.to_string()))?;
+            .map_err(|e| BridgeError::store("cannot encode the opt-out", e))?;
         self.store
             .write(move |txn| {
                 let mut t = txn.open_table(OPT_OUTS)?;

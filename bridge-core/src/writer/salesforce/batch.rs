@@ -63,7 +63,7 @@ fn save_results(out: &CompositeResult, index: usize) -> Result<Vec<SaveResult>, 
         return Err(e);
     }
     serde_json::from_value(r.body.clone())
-        .map_err(|e| BridgeError::Store(format!("a collections answer could not be read: {e}")))
+        .map_err(|e| BridgeError::store("a collections answer could not be read", e))
 }
 
 /// Every row of the query subresponses from `from` on.

@@ -625,10 +625,7 @@ impl std::fmt::Debug for ServiceOptions {
         f.debug_struct("ServiceOptions")
             .field("inbox", &self.inbox)
             .field("outbox", &self.outbox)
-            .field(
-                "fallback",
-                &self.fallback.as_ref().map(|s| s.channel()),
-            )
+            .field("fallback", &self.fallback.as_ref().map(|s| s.channel()))
             .finish_non_exhaustive()
     }
 }

@@ -137,13 +137,13 @@ async fn book(
         return Ok(None);
     };
     b.salesforce
-        .update_dynamic(
-            "Appointment__c",
+        .update(
             &id,
             &DynamicRecord::new()
                 .set("Start__c", SfDateTime(start).to_salesforce())
                 .set("Status__c", "Scheduled"),
         )
+        .object("Appointment__c")
         .await?;
     let text = format!(
         "You're booked: {}. See you then!",
@@ -191,11 +191,8 @@ pub async fn handle_replies(
         match action {
             "CONFIRM" => {
                 b.salesforce
-                    .update_dynamic(
-                        "Appointment__c",
-                        &id,
-                        &DynamicRecord::new().set("Status__c", "Confirmed"),
-                    )
+                    .update(&id, &DynamicRecord::new().set("Status__c", "Confirmed"))
+                    .object("Appointment__c")
                     .await?;
                 answer(
                     svc,

@@ -199,7 +199,8 @@ pub async fn run(
     svc.shutdown().await;
     for rid in to_mark {
         b.salesforce
-            .update_dynamic(f.object, &rid, &DynamicRecord::new().set(f.reminded, true))
+            .update(&rid, &DynamicRecord::new().set(f.reminded, true))
+            .object(f.object)
             .await?;
     }
     Ok(sent)

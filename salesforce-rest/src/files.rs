@@ -119,11 +119,6 @@ impl Client {
             .set("ContentDocumentId", content_document_id.as_str())
             .set("LinkedEntityId", record.as_str())
             .set("ShareType", "V");
-        self.create_dynamic(
-            "ContentDocumentLink",
-            &link,
-            &crate::sobjects::WriteOptions::default(),
-        )
-        .await
+        self.create(&link).object("ContentDocumentLink").await
     }
 }

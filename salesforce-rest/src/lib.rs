@@ -85,6 +85,7 @@ mod shared;
 pub mod sobjects;
 pub mod soql;
 mod usage;
+pub mod write;
 
 #[cfg(feature = "testkit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]

@@ -241,33 +241,7 @@ fn check_name(kind: &str, name: &str) -> Result<(), Error> {
 }
 
 impl Client {
-    /// Creates a record; returns its id. Not retried after an ambiguous failure.
-    pub async fn create<T: SObject>(&self, record: &T) -> Result<SalesforceId, Error> {
-        self.create_with(record, &WriteOptions::default()).await
-    }
-
-    /// Creates a record with options (assignment rules, duplicate rules).
-    pub async fn create_with<T: SObject>(
-        &self,
-        record: &T,
-        opts: &WriteOptions,
-    ) -> Result<SalesforceId, Error> {
-        self.create_bytes(T::API_NAME, to_json_bytes(record)?, opts)
-            .await
-    }
-
-    /// Creates a record of any object.
-    pub async fn create_dynamic(
-        &self,
-        object: &str,
-        record: &DynamicRecord,
-        opts: &WriteOptions,
-    ) -> Result<SalesforceId, Error> {
-        self.create_bytes(object, to_json_bytes(record)?, opts)
-            .await
-    }
-
-    async fn create_bytes(
+    pub(crate) async fn create_bytes(
         &self,
         object: &str,
         body: Vec<u8>,
@@ -318,34 +292,7 @@ impl Client {
         self.call(req).await
     }
 
-    /// Updates a record: only the fields set (or set to null) are sent.
-    pub async fn update<T: SObject>(&self, id: &SalesforceId, record: &T) -> Result<(), Error> {
-        self.update_with(id, record, &WriteOptions::default()).await
-    }
-
-    /// Updates a record with options.
-    pub async fn update_with<T: SObject>(
-        &self,
-        id: &SalesforceId,
-        record: &T,
-        opts: &WriteOptions,
-    ) -> Result<(), Error> {
-        self.update_value(T::API_NAME, id, to_json(record)?, opts)
-            .await
-    }
-
-    /// Updates a record of any object.
-    pub async fn update_dynamic(
-        &self,
-        object: &str,
-        id: &SalesforceId,
-        record: &DynamicRecord,
-    ) -> Result<(), Error> {
-        self.update_value(object, id, to_json(record)?, &WriteOptions::default())
-            .await
-    }
-
-    async fn update_value(
+    pub(crate) async fn update_value(
         &self,
         object: &str,
         id: &SalesforceId,
@@ -372,73 +319,7 @@ impl Client {
         Ok(())
     }
 
-    /// Creates or updates the record whose external ID field has this value.
-    ///
-    /// Handles every answer: 201 created, 200 with `created: false`, 204 on old
-    /// API versions, and 300 (several matches) as [`Error::MultipleMatches`].
-    /// Values that cannot travel in a URL path (WhatsApp message ids contain
-    /// `/`, `+` and `=`) go through the collections upsert, in the body.
-    pub async fn upsert<T: SObject>(
-        &self,
-        external_id_field: &str,
-        value: &str,
-        record: &T,
-    ) -> Result<UpsertOutcome, Error> {
-        self.upsert_with(external_id_field, value, record, &WriteOptions::default())
-            .await
-    }
-
-    /// [`upsert`](Self::upsert) with options.
-    pub async fn upsert_with<T: SObject>(
-        &self,
-        external_id_field: &str,
-        value: &str,
-        record: &T,
-        opts: &WriteOptions,
-    ) -> Result<UpsertOutcome, Error> {
-        self.upsert_value(
-            T::API_NAME,
-            external_id_field,
-            value,
-            to_json(record)?,
-            opts,
-        )
-        .await
-    }
-
-    /// Upserts a record of any object.
-    pub async fn upsert_dynamic(
-        &self,
-        object: &str,
-        external_id_field: &str,
-        value: &str,
-        record: &DynamicRecord,
-    ) -> Result<UpsertOutcome, Error> {
-        self.upsert_dynamic_with(
-            object,
-            external_id_field,
-            value,
-            record,
-            &WriteOptions::default(),
-        )
-        .await
-    }
-
-    /// [`upsert_dynamic`](Self::upsert_dynamic) with options (assignment and
-    /// duplicate rules).
-    pub async fn upsert_dynamic_with(
-        &self,
-        object: &str,
-        external_id_field: &str,
-        value: &str,
-        record: &DynamicRecord,
-        opts: &WriteOptions,
-    ) -> Result<UpsertOutcome, Error> {
-        self.upsert_value(object, external_id_field, value, to_json(record)?, opts)
-            .await
-    }
-
-    async fn upsert_value(
+    pub(crate) async fn upsert_value(
         &self,
         object: &str,
         field: &str,

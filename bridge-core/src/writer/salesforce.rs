@@ -431,7 +431,11 @@ impl SalesforceWriter {
         }
         let (id, created) = match (existing, key) {
             (Some(e), _) => {
-                self.client.update_dynamic("Lead", &e.id, &record).await?;
+                self.client
+                    .update(&e.id, &record)
+                    .object("Lead")
+                    .options(self.options.clone())
+                    .await?;
                 (e.id, false)
             }
             (None, key) => {
@@ -449,7 +453,9 @@ impl SalesforceWriter {
                     Some((field, value)) => {
                         let o = self
                             .client
-                            .upsert_dynamic_with("Lead", field, value, &record, &self.options)
+                            .upsert(field, value, &record)
+                            .object("Lead")
+                            .options(self.options.clone())
                             .await?;
                         let id = o.id.ok_or_else(|| {
                             BridgeError::Mapping("the Lead upsert returned no record id".into())
@@ -458,7 +464,9 @@ impl SalesforceWriter {
                     }
                     None => (
                         self.client
-                            .create_dynamic("Lead", &record, &self.options)
+                            .create(&record)
+                            .object("Lead")
+                            .options(self.options.clone())
                             .await?,
                         true,
                     ),
@@ -605,14 +613,18 @@ impl SalesforceWriter {
                     Some((field, value)) => {
                         let o = self
                             .client
-                            .upsert_dynamic_with(object, field, value, &record, &self.options)
+                            .upsert(field, value, &record)
+                            .object(object.as_str())
+                            .options(self.options.clone())
                             .await?;
                         (o.id.map(|i| i.to_string()), o.created)
                     }
                     None => (
                         Some(
                             self.client
-                                .create_dynamic(object, &record, &self.options)
+                                .create(&record)
+                                .object(object.as_str())
+                                .options(self.options.clone())
                                 .await?
                                 .to_string(),
                         ),
@@ -668,7 +680,7 @@ impl RecordWriter for SalesforceWriter {
         };
         if let Some(lead) = lead {
             let patch = DynamicRecord::new().set(api_name(field)?, opted_out);
-            self.client.update_dynamic("Lead", &lead.id, &patch).await?;
+            self.client.update(&lead.id, &patch).object("Lead").await?;
         }
         Ok(())
     }

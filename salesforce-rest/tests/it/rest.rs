@@ -61,7 +61,7 @@ async fn cases_get_a_case_number_and_options_become_headers() {
     let opts = WriteOptions::new()
         .auto_assign(AutoAssign::Off)
         .allow_duplicates(true);
-    let id = client.create_with(&case, &opts).await.unwrap();
+    let id = client.create(&case).options(opts).await.unwrap();
     let read: Case = client.get(&id, &["CaseNumber", "Subject"]).await.unwrap();
     assert_eq!(read.case_number.as_deref(), Some("00001026"));
     let post = org
@@ -342,10 +342,7 @@ async fn describe_limits_usage_and_versions() {
     let dynamic = DynamicRecord::new()
         .set("Name", "INV-1")
         .set("Amount__c", 1499.99);
-    let id = client
-        .create_dynamic("Invoice__c", &dynamic, &WriteOptions::default())
-        .await
-        .unwrap();
+    let id = client.create(&dynamic).object("Invoice__c").await.unwrap();
     assert_eq!(
         client
             .get_dynamic("Invoice__c", &id, &["Name"])
@@ -445,12 +442,12 @@ async fn dot_external_ids_go_through_the_collections_upsert() {
     let client = org.client();
     for value in [".", ".."] {
         let o = client
-            .upsert_dynamic(
-                "Case",
+            .upsert(
                 "WhatsApp_Message_Id__c",
                 value,
                 &DynamicRecord::new().set("Subject", "x"),
             )
+            .object("Case")
             .await
             .unwrap();
         assert!(o.created, "{value}");
@@ -872,5 +869,60 @@ fn sibling_names_match_whatsapp_cloud() {
         decide(&policy, &err, true, 1, Duration::from_secs(5), 0.5),
         Decision::Stop,
         "over the time budget"
+    );
+}
+
+#[tokio::test]
+async fn every_write_has_one_home_for_its_options() {
+    use salesforce_rest::sobjects::{AutoAssign, WriteOptions};
+    let org = MockOrg::start().await;
+    let client = org.client();
+    let opts = WriteOptions::new()
+        .auto_assign(AutoAssign::Off)
+        .allow_duplicates(true);
+    let record = DynamicRecord::new().set("Subject", "from a custom form");
+    // A dynamic upsert carries the options (it silently dropped them before).
+    client
+        .upsert("Ext__c", "F-1", &record)
+        .object("Case")
+        .options(opts.clone())
+        .await
+        .unwrap();
+    let id = client
+        .create(&record)
+        .object("Case")
+        .options(opts.clone())
+        .await
+        .unwrap();
+    client
+        .update(&id, &record)
+        .object("Case")
+        .options(opts)
+        .await
+        .unwrap();
+    let writes: Vec<_> = org
+        .requests()
+        .await
+        .into_iter()
+        .filter(|r| r.method.as_str() != "GET" && r.url.path().starts_with("/services/data/"))
+        .collect();
+    assert_eq!(writes.len(), 3);
+    for w in &writes {
+        assert_eq!(
+            w.headers
+                .get("sforce-auto-assign")
+                .map(|v| v.to_str().unwrap()),
+            Some("FALSE"),
+            "{} {}",
+            w.method,
+            w.url.path()
+        );
+        assert!(w.headers.get("sforce-duplicate-rule-header").is_some());
+    }
+    // A dynamic record without its object is a typed error before any call.
+    let err = client.create(&record).await.unwrap_err();
+    assert!(
+        matches!(err, Error::Config(ref m) if m.contains(".object(")),
+        "{err}"
     );
 }

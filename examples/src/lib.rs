@@ -536,25 +536,43 @@ pub fn send_service(b: &Backends, stores: &Stores) -> bridge_core::service::Send
 /// Checks a tool's flags: every argument must be known (`--flag` or
 /// `--flag VALUE`); unknown ones are an error naming them, never ignored.
 pub fn check_flags(args: &[String], switches: &[&str], with_value: &[&str]) -> Result<(), String> {
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        if switches.contains(&a.as_str()) {
-            continue;
-        }
-        if with_value.contains(&a.as_str()) {
-            if it.next().is_none() {
-                return Err(format!("{a} needs a value"));
-            }
-            continue;
-        }
-        let known: Vec<&str> = switches.iter().chain(with_value).copied().collect();
-        return Err(if known.is_empty() {
-            format!("unknown argument {a:?}: this tool takes no arguments")
-        } else {
-            format!("unknown argument {a:?} (known: {})", known.join(", "))
-        });
+    use clap::error::{ContextKind, ErrorKind};
+    use clap::{Arg, ArgAction, Command};
+    let long = |f: &str| f.trim_start_matches('-').to_owned();
+    let mut cmd = Command::new("example")
+        .no_binary_name(true)
+        .disable_help_flag(true)
+        .disable_version_flag(true);
+    for s in switches {
+        cmd = cmd.arg(Arg::new(long(s)).long(long(s)).action(ArgAction::SetTrue));
     }
-    Ok(())
+    for v in with_value {
+        cmd = cmd.arg(Arg::new(long(v)).long(long(v)).num_args(1).action(ArgAction::Set));
+    }
+    let Err(e) = cmd.try_get_matches_from(args) else {
+        return Ok(());
+    };
+    let arg = e
+        .get(ContextKind::InvalidArg)
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    let known: Vec<&str> = switches.iter().chain(with_value).copied().collect();
+    Err(match e.kind() {
+        ErrorKind::UnknownArgument if known.is_empty() => {
+            format!("unknown argument {arg:?}: this tool takes no arguments")
+        }
+        ErrorKind::UnknownArgument => {
+            let hint = e
+                .get(ContextKind::SuggestedArg)
+                .map(|s| format!(" (did you mean {s}?)"))
+                .unwrap_or_default();
+            format!("unknown argument {arg:?}{hint}; known: {}", known.join(", "))
+        }
+        ErrorKind::InvalidValue | ErrorKind::NoEquals | ErrorKind::WrongNumberOfValues => {
+            format!("{} needs a value", arg.split_whitespace().next().unwrap_or(&arg))
+        }
+        _ => e.to_string().trim().to_owned(),
+    })
 }
 
 /// A command-line mistake (unknown flag, missing value): exit code 2.

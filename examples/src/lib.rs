@@ -547,7 +547,12 @@ pub fn check_flags(args: &[String], switches: &[&str], with_value: &[&str]) -> R
         cmd = cmd.arg(Arg::new(long(s)).long(long(s)).action(ArgAction::SetTrue));
     }
     for v in with_value {
-        cmd = cmd.arg(Arg::new(long(v)).long(long(v)).num_args(1).action(ArgAction::Set));
+        cmd = cmd.arg(
+            Arg::new(long(v))
+                .long(long(v))
+                .num_args(1)
+                .action(ArgAction::Set),
+        );
     }
     let Err(e) = cmd.try_get_matches_from(args) else {
         return Ok(());
@@ -566,10 +571,16 @@ pub fn check_flags(args: &[String], switches: &[&str], with_value: &[&str]) -> R
                 .get(ContextKind::SuggestedArg)
                 .map(|s| format!(" (did you mean {s}?)"))
                 .unwrap_or_default();
-            format!("unknown argument {arg:?}{hint}; known: {}", known.join(", "))
+            format!(
+                "unknown argument {arg:?}{hint}; known: {}",
+                known.join(", ")
+            )
         }
         ErrorKind::InvalidValue | ErrorKind::NoEquals | ErrorKind::WrongNumberOfValues => {
-            format!("{} needs a value", arg.split_whitespace().next().unwrap_or(&arg))
+            format!(
+                "{} needs a value",
+                arg.split_whitespace().next().unwrap_or(&arg)
+            )
         }
         _ => e.to_string().trim().to_owned(),
     })

@@ -69,6 +69,26 @@ fn object_of<R: WriteRecord>(set: Option<Cow<'_, str>>) -> Result<Cow<'_, str>, 
         })
 }
 
+/// The setters every write shares: the object (for dynamic records) and
+/// the options.
+macro_rules! setters {
+    ($name:ident) => {
+        impl<'a, R: WriteRecord> $name<'a, R> {
+            /// The object's API name (required for a [`DynamicRecord`]).
+            pub fn object(mut self, name: impl Into<Cow<'a, str>>) -> Self {
+                self.object = Some(name.into());
+                self
+            }
+
+            /// Assignment and duplicate rule options.
+            pub fn options(mut self, options: WriteOptions) -> Self {
+                self.options = options;
+                self
+            }
+        }
+    };
+}
+
 /// A create: `client.create(&record)`. Resolves to the new id. Not retried
 /// after an ambiguous failure (see [`RetryPolicy::retry_creates`](crate::RetryPolicy::retry_creates)).
 #[must_use = "a write does nothing until it is awaited"]
@@ -79,19 +99,7 @@ pub struct Create<'a, R> {
     options: WriteOptions,
 }
 
-impl<'a, R: WriteRecord> Create<'a, R> {
-    /// The object's API name (required for a [`DynamicRecord`]).
-    pub fn object(mut self, name: impl Into<Cow<'a, str>>) -> Self {
-        self.object = Some(name.into());
-        self
-    }
-
-    /// Assignment and duplicate rule options.
-    pub fn options(mut self, options: WriteOptions) -> Self {
-        self.options = options;
-        self
-    }
-}
+setters!(Create);
 
 impl<'a, R: WriteRecord> IntoFuture for Create<'a, R> {
     type Output = Result<SalesforceId, Error>;
@@ -116,19 +124,7 @@ pub struct Update<'a, R> {
     options: WriteOptions,
 }
 
-impl<'a, R: WriteRecord> Update<'a, R> {
-    /// The object's API name (required for a [`DynamicRecord`]).
-    pub fn object(mut self, name: impl Into<Cow<'a, str>>) -> Self {
-        self.object = Some(name.into());
-        self
-    }
-
-    /// Assignment and duplicate rule options.
-    pub fn options(mut self, options: WriteOptions) -> Self {
-        self.options = options;
-        self
-    }
-}
+setters!(Update);
 
 impl<'a, R: WriteRecord> IntoFuture for Update<'a, R> {
     type Output = Result<(), Error>;
@@ -160,19 +156,7 @@ pub struct Upsert<'a, R> {
     options: WriteOptions,
 }
 
-impl<'a, R: WriteRecord> Upsert<'a, R> {
-    /// The object's API name (required for a [`DynamicRecord`]).
-    pub fn object(mut self, name: impl Into<Cow<'a, str>>) -> Self {
-        self.object = Some(name.into());
-        self
-    }
-
-    /// Assignment and duplicate rule options.
-    pub fn options(mut self, options: WriteOptions) -> Self {
-        self.options = options;
-        self
-    }
-}
+setters!(Upsert);
 
 impl<'a, R: WriteRecord> IntoFuture for Upsert<'a, R> {
     type Output = Result<UpsertOutcome, Error>;

@@ -7,6 +7,7 @@
 )]
 
 mod auth;
+mod composite;
 mod errors;
 mod refresh;
 mod rest;

@@ -7,6 +7,7 @@
 )]
 
 mod client;
+mod media;
 mod webhook_fields;
 #[cfg(feature = "axum")]
 mod webhook_router;

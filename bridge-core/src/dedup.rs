@@ -441,7 +441,7 @@ pub(crate) fn random_token() -> u64 {
 }
 
 /// The behaviour every store must have; run it against your own store in your
-/// tests: `bridge_core::dedup::conformance::run(&store).await`.
+/// tests: `bridge_core::dedup::conformance::run(Arc::new(store)).await` (it takes an `Arc`: the suite claims from many tasks at once).
 pub mod conformance {
     use std::sync::Arc;
 

@@ -23,6 +23,32 @@ pub struct WriteOutcome {
     pub follow_up_task: Option<String>,
 }
 
+impl WriteOutcome {
+    /// The record id as a typed, checked Salesforce id (15 or 18 characters,
+    /// compared case-safely). `None` when there is no id or it is not a
+    /// Salesforce id (another CRM's writer). The field stays a string so any
+    /// CRM's [`RecordWriter`] can fill it.
+    ///
+    /// ```
+    /// # use bridge_core::writer::WriteOutcome;
+    /// let mut w = WriteOutcome::default();
+    /// w.record_id = Some("500000000000001AAA".into());
+    /// assert_eq!(w.salesforce_id().unwrap().as_str(), "500000000000001AAA");
+    /// w.record_id = Some("crm-42".into());
+    /// assert!(w.salesforce_id().is_none());
+    /// ```
+    #[cfg(feature = "salesforce")]
+    pub fn salesforce_id(&self) -> Option<salesforce_rest::SalesforceId> {
+        salesforce_rest::SalesforceId::parse(self.record_id.as_deref()?).ok()
+    }
+
+    /// The follow-up Task's id as a typed Salesforce id.
+    #[cfg(feature = "salesforce")]
+    pub fn follow_up_task_id(&self) -> Option<salesforce_rest::SalesforceId> {
+        salesforce_rest::SalesforceId::parse(self.follow_up_task.as_deref()?).ok()
+    }
+}
+
 /// Carries out [`Action`]s in a CRM.
 #[async_trait]
 pub trait RecordWriter: Send + Sync {

@@ -78,7 +78,7 @@ type Answer = oneshot::Sender<Result<WriteOutcome, BridgeError>>;
 /// use std::sync::Arc;
 /// use bridge_core::writer::{BatchOptions, Batching, RecordWriter};
 /// # use bridge_core::writer::WriteOutcome;
-/// # use bridge_core::{error::BridgeError, inbound::InboundMessage, mapping::Action};
+/// # use bridge_core::{BridgeError, inbound::InboundMessage, mapping::Action};
 /// # struct Crm;
 /// # #[async_trait::async_trait]
 /// # impl RecordWriter for Crm {

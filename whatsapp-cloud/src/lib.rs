@@ -79,6 +79,7 @@
 //! | `native-tls` | no | TLS through the platform library (implies `client`) |
 //! | `axum` | no | [`webhooks::axum`]: a ready router for the webhook endpoint |
 //! | `testkit` | no | [`testkit`]: a mock Graph API for tests |
+//! | `flows` | no | [`flows`]: the WhatsApp Flows data-exchange endpoint's encryption (with `axum`: a router) |
 //!
 //! With `default-features = false` the crate is pure data (messages, webhooks,
 //! errors): a webhook-only service compiles without reqwest.
@@ -87,6 +88,9 @@
 pub mod account;
 mod code;
 pub mod error;
+#[cfg(feature = "flows")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flows")))]
+pub mod flows;
 pub mod media;
 pub mod messages;
 mod redact;

@@ -7,6 +7,8 @@
 )]
 
 mod client;
+#[cfg(feature = "flows")]
+mod flows;
 mod media;
 mod webhook_fields;
 #[cfg(feature = "axum")]

@@ -268,3 +268,31 @@ async fn above_the_budget_leads_wait_and_cases_go_through() {
     assert_eq!(org.records("Lead").len(), 0);
     assert_eq!(org.records("Case").len(), 1);
 }
+
+#[tokio::test]
+async fn a_new_lead_committed_then_answered_503_is_not_doubled() {
+    use salesforce_rest::testkit::MockFailure;
+    let org = MockOrg::start().await;
+    let writer = SalesforceWriter::new(org.client());
+    let mapper = DefaultMapper::default();
+    let m = msg("wamid.c1", &phone(7), "I'd like a quote for 20 units");
+    let action = mapper.map(&m).await.expect("map");
+    // Salesforce commits the Lead and its Task, then the answer is lost.
+    org.fail_after_commit(MockFailure::api(503, "SERVER_UNAVAILABLE", "try later"), 1);
+    let first = writer.write(&action, &m).await;
+    assert!(first.is_err(), "the caller saw a failure");
+    // The queue's redelivery writes again.
+    let again = writer.write(&action, &m).await.expect("the retry succeeds");
+    assert!(!again.created, "the Lead was found, not created twice");
+    assert_eq!(org.records("Lead").len(), 1);
+    assert_eq!(org.records("Task").len(), 1, "one follow-up");
+    let description = org.records("Lead")[0]["Description"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    assert_eq!(
+        description.matches("20 units").count(),
+        1,
+        "the entry is not doubled: {description:?}"
+    );
+}

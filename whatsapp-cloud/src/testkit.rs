@@ -150,6 +150,7 @@ struct State {
     subscribed: AtomicBool,
     media: Mutex<HashMap<String, (Vec<u8>, String)>>,
     templates: Mutex<Vec<Value>>,
+    check_templates: AtomicBool,
     template_page_size: AtomicU64,
     profile: Mutex<Value>,
 }
@@ -312,6 +313,12 @@ impl Router {
         if to.is_empty() || kind.is_empty() || body.get(kind).is_none() {
             return ResponseTemplate::new(400).set_body_json(graph_error(131_008));
         }
+        if kind == "template"
+            && self.state.check_templates.load(Ordering::SeqCst)
+            && let Some(refused) = self.check_template(&body["template"])
+        {
+            return refused;
+        }
         let wa_id: String = to.chars().filter(char::is_ascii_digit).collect();
         let mut message = json!({ "id": format!("wamid.MOCK{:06}", self.next()) });
         if kind == "template" {
@@ -322,6 +329,69 @@ impl Router {
             "contacts": [{ "input": to, "wa_id": wa_id }],
             "messages": [message],
         }))
+    }
+
+    /// What the real API answers a template send that does not match an
+    /// approved template: 132001 unknown (name and language), 132015 / 132016
+    /// paused / disabled, 132000 a parameter count that differs from the
+    /// template's `{{n}}` placeholders (body and text header).
+    fn check_template(&self, sent: &Value) -> Option<ResponseTemplate> {
+        let name = sent["name"].as_str().unwrap_or_default();
+        let language = sent["language"]["code"].as_str().unwrap_or_default();
+        let templates = lock(&self.state.templates);
+        let Some(def) = templates
+            .iter()
+            .find(|t| t["name"] == name && t["language"].as_str() == Some(language))
+        else {
+            return Some(ResponseTemplate::new(404).set_body_json(graph_error(132_001)));
+        };
+        match def["status"].as_str() {
+            Some("PAUSED") => {
+                return Some(ResponseTemplate::new(400).set_body_json(graph_error(132_015)));
+            }
+            Some("DISABLED") => {
+                return Some(ResponseTemplate::new(400).set_body_json(graph_error(132_016)));
+            }
+            _ => {}
+        }
+        let placeholders = |kind: &str| {
+            def["components"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|c| {
+                    c["type"]
+                        .as_str()
+                        .is_some_and(|t| t.eq_ignore_ascii_case(kind))
+                })
+                .filter_map(|c| c["text"].as_str())
+                .map(|t| t.matches("{{").count())
+                .sum::<usize>()
+        };
+        let params = |kind: &str| {
+            sent["components"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|c| {
+                    c["type"]
+                        .as_str()
+                        .is_some_and(|t| t.eq_ignore_ascii_case(kind))
+                })
+                .filter_map(|c| c["parameters"].as_array())
+                .map(Vec::len)
+                .sum::<usize>()
+        };
+        let header_is_text = def["components"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c["type"] == "HEADER" && c["format"] == "TEXT");
+        let header_ok = !header_is_text || placeholders("header") == params("header");
+        if placeholders("body") != params("body") || !header_ok {
+            return Some(ResponseTemplate::new(400).set_body_json(graph_error(132_000)));
+        }
+        None
     }
 
     fn download(&self, req: &Request, id: &str) -> ResponseTemplate {
@@ -547,6 +617,15 @@ impl MockGraph {
     /// Adds a template to the account (e.g. `{"name":..,"language":..,"status":"APPROVED"}`).
     pub fn add_template(&self, template: Value) {
         lock(&self.state.templates).push(template);
+    }
+
+    /// Checks template sends against the templates added with
+    /// [`add_template`](Self::add_template), as the real API does: an unknown
+    /// name or language answers 132001, a paused or disabled template 132015 /
+    /// 132016, a parameter count that differs from the definition's `{{n}}`
+    /// placeholders 132000. Off by default (any template send is accepted).
+    pub fn check_templates(&self, on: bool) {
+        self.state.check_templates.store(on, Ordering::SeqCst);
     }
 
     /// Sets how many templates a list page holds (default 25).

@@ -712,3 +712,43 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CountRetries {
         }
     }
 }
+
+#[tokio::test]
+async fn the_mock_refuses_template_sends_as_the_real_api_does() {
+    let graph = MockGraph::start().await;
+    graph.add_template(json!({
+        "name": "payment_due", "language": "en_US", "status": "APPROVED",
+        "components": [{ "type": "BODY", "text": "Hi {{1}}, your payment of {{2}} is due on {{3}}." }]
+    }));
+    graph.add_template(json!({
+        "name": "promo", "language": "en_US", "status": "PAUSED",
+        "components": [{ "type": "BODY", "text": "Sale!" }]
+    }));
+    graph.check_templates(true);
+    let client = graph.client();
+    let send = |name: &str, params: Vec<TemplateParam>| {
+        Message::new(TO, Template::new(name, "en_US").body(params))
+    };
+    let three = vec![
+        TemplateParam::text("Ana"),
+        TemplateParam::currency("USD", 1_499_990, "$1,499.99"),
+        TemplateParam::text("04/30/2025"),
+    ];
+    client.send(send("payment_due", three)).await.unwrap();
+    let code = |e: Error| e.api_error().map(|a| a.code);
+    let wrong = client
+        .send(send("payment_due", vec![TemplateParam::text("Ana")]))
+        .await
+        .unwrap_err();
+    assert_eq!(code(wrong), Some(ErrorCode::TemplateParamCount));
+    let unknown = client.send(send("nope", vec![])).await.unwrap_err();
+    assert_eq!(code(unknown), Some(ErrorCode::parse(132_001)));
+    let paused = client.send(send("promo", vec![])).await.unwrap_err();
+    assert_eq!(code(paused), Some(ErrorCode::parse(132_015)));
+    // Another language of a known name is a different template.
+    let spanish = client
+        .send(Message::new(TO, Template::new("payment_due", "es_MX")))
+        .await
+        .unwrap_err();
+    assert_eq!(code(spanish), Some(ErrorCode::parse(132_001)));
+}

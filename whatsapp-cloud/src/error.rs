@@ -100,7 +100,7 @@ impl Error {
     /// answer proves the message was not accepted (see the crate docs on retries).
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Api(api) => !matches!(api.retry_hint(), RetryHint::Never),
+            Error::Api(api) => api.is_retryable(),
             Error::UnexpectedResponse { status, .. } => matches!(status, 429 | 500..=599),
             Error::Transport { kind, .. } => {
                 matches!(kind, TransportKind::Connect | TransportKind::Timeout)
@@ -284,16 +284,6 @@ impl ApiError {
     /// Whether and when a retry can help, combining the code's hint with any
     /// `Retry-After` header and Meta's own `is_transient` flag.
     pub fn retry_hint(&self) -> RetryHint {
-        self.hint()
-    }
-
-    /// Whether a retry can help ([`retry_hint`](Self::retry_hint) is not
-    /// `Never`), as `salesforce_rest::ApiError::is_retryable`.
-    pub fn is_retryable(&self) -> bool {
-        !matches!(self.hint(), RetryHint::Never)
-    }
-
-    fn hint(&self) -> RetryHint {
         let hint = self.code.retry_hint();
         match (hint, self.retry_after) {
             (RetryHint::Never, _) => {
@@ -306,6 +296,12 @@ impl ApiError {
             (_, Some(after)) => RetryHint::After(after),
             (hint, None) => hint,
         }
+    }
+
+    /// Whether a retry can help ([`retry_hint`](Self::retry_hint) is not
+    /// `Never`), as `salesforce_rest::ApiError::is_retryable`.
+    pub fn is_retryable(&self) -> bool {
+        !matches!(self.retry_hint(), RetryHint::Never)
     }
 }
 

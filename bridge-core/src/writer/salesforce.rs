@@ -91,6 +91,15 @@ pub struct SalesforceWriter {
     budget: Option<(Arc<ApiBudget>, StdDuration)>,
 }
 
+/// How long an action may wait: new Cases (and doing nothing) never wait for
+/// the budget; everything else can.
+fn urgency(action: &Action) -> Urgency {
+    match action {
+        Action::CreateCase { .. } | Action::Ignore { .. } => Urgency::Urgent,
+        _ => Urgency::Deferrable,
+    }
+}
+
 /// The error of a failed composite subrequest.
 fn api_error(r: &CompositeResponse) -> Option<BridgeError> {
     r.error()
@@ -397,8 +406,7 @@ impl SalesforceWriter {
         follow_up_hours: Option<u32>,
     ) -> Result<WriteOutcome, BridgeError> {
         let raw_phone = m.from.phone.as_deref();
-        let e164 =
-            raw_phone.map(|p| phone::parse(p).map_or_else(|_| p.trim().to_owned(), |n| n.e164()));
+        let e164 = self.lead_key(m);
         let key = self.lead_key_field.as_deref().zip(e164.as_deref());
         if let Some((field, value)) = key {
             return self
@@ -529,10 +537,7 @@ impl SalesforceWriter {
                 ),
             ),
         };
-        let mut write = write.body(body);
-        for (k, v) in self.options.header_pairs() {
-            write = write.header(k, v);
-        }
+        let write = self.with_options(write.body(body));
         let out = self
             .client
             .composite(&CompositeRequest::new(false).push(write).push(read))
@@ -575,10 +580,7 @@ impl SalesforceWriter {
         action: &Action,
         m: &InboundMessage,
     ) -> Result<WriteOutcome, BridgeError> {
-        self.check_budget(match action {
-            Action::CreateCase { .. } | Action::Ignore { .. } => Urgency::Urgent,
-            _ => Urgency::Deferrable,
-        })?;
+        self.check_budget(urgency(action))?;
         match action {
             Action::CreateCase { case, .. } => self.create_case(case, m).await,
             Action::UpsertLead {
@@ -673,10 +675,9 @@ impl RecordWriter for SalesforceWriter {
         let (Some(field), Some(raw)) = (&self.opt_out_field, m.from.phone.as_deref()) else {
             return Ok(());
         };
-        let e164 = phone::parse(raw).map_or_else(|_| raw.trim().to_owned(), |n| n.e164());
-        let lead = match &self.lead_key_field {
-            Some(key) => self.find_by_key(key, &e164).await?,
-            None => self.find_by_phone(raw).await?,
+        let lead = match (&self.lead_key_field, self.lead_key(m)) {
+            (Some(key), Some(e164)) => self.find_by_key(key, &e164).await?,
+            _ => self.find_by_phone(raw).await?,
         };
         if let Some(lead) = lead {
             let patch = DynamicRecord::new().set(api_name(field)?, opted_out);

@@ -16,7 +16,6 @@ use serde_json::{Map, Value, json};
 
 use super::lead::{KnownLead, entry};
 use super::{SalesforceWriter, api_name, case_key};
-use crate::budget::Urgency;
 use crate::error::BridgeError;
 use crate::inbound::InboundMessage;
 use crate::mapping::{Action, CaseDraft, LeadDraft};
@@ -94,12 +93,10 @@ impl SalesforceWriter {
         reference: &str,
         records: Vec<Value>,
     ) -> Subrequest {
-        let mut sub = Subrequest::new(method, self.client.data_path(path), reference)
-            .body(json!({ "allOrNone": false, "records": Value::Array(records) }));
-        for (k, v) in self.options.header_pairs() {
-            sub = sub.header(k, v);
-        }
-        sub
+        self.with_options(
+            Subrequest::new(method, self.client.data_path(path), reference)
+                .body(json!({ "allOrNone": false, "records": Value::Array(records) })),
+        )
     }
 
     /// Read-back queries for keys, `KEYS_PER_QUERY` each.
@@ -132,11 +129,7 @@ impl SalesforceWriter {
         let mut leads = Vec::new();
         let mut phones = HashSet::new();
         for (i, (action, m)) in items.iter().enumerate() {
-            let urgency = match action {
-                Action::CreateCase { .. } | Action::Ignore { .. } => Urgency::Urgent,
-                _ => Urgency::Deferrable,
-            };
-            if let Err(e) = self.check_budget(urgency) {
+            if let Err(e) = self.check_budget(super::urgency(action)) {
                 put(&mut slots, i, Err(e));
                 continue;
             }
@@ -202,6 +195,8 @@ impl SalesforceWriter {
             .collect()
     }
 
+    /// The customer's Lead key: the E.164 number, or the raw number when it
+    /// does not parse.
     pub(super) fn lead_key(&self, m: &InboundMessage) -> Option<String> {
         let raw = m.from.phone.as_deref()?;
         Some(crate::format::phone::parse(raw).map_or_else(|_| raw.trim().to_owned(), |n| n.e164()))

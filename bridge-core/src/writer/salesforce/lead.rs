@@ -163,7 +163,8 @@ impl SalesforceWriter {
         f
     }
 
-    fn with_options(&self, mut sub: Subrequest) -> Subrequest {
+    /// A subrequest with the writer's options as headers.
+    pub(super) fn with_options(&self, mut sub: Subrequest) -> Subrequest {
         for (k, v) in self.options.header_pairs() {
             sub = sub.header(k, v);
         }

@@ -334,11 +334,7 @@ fn parse_messages_value(raw: &RawValue) -> Result<Box<MessagesValue>, InvalidIte
     // The fast path: one pass over the value. Anything odd in the envelope
     // (a contact of the wrong shape...) takes the careful path below.
     if let Ok(v) = serde_json::from_str::<WireMessagesValue<'_>>(raw.get()) {
-        let mut statuses: Vec<Result<Status, InvalidItem>> =
-            v.statuses.into_iter().map(parse_status).collect();
-        for s in statuses.iter_mut().flatten() {
-            complete_recipient(s, &v.contacts);
-        }
+        let statuses = statuses_of(v.statuses, &v.contacts);
         return Ok(Box::new(MessagesValue {
             messaging_product: v.messaging_product,
             metadata: v.metadata.unwrap_or_default(),
@@ -353,11 +349,7 @@ fn parse_messages_value(raw: &RawValue) -> Result<Box<MessagesValue>, InvalidIte
     let messages = items(parts.messages).map_err(|e| InvalidItem::new(raw, &e))?;
     let statuses = items(parts.statuses).map_err(|e| InvalidItem::new(raw, &e))?;
     let contacts: Vec<Contact> = lenient_items(parts.contacts, "contact");
-    let mut statuses: Vec<Result<Status, InvalidItem>> =
-        statuses.into_iter().map(parse_status).collect();
-    for s in statuses.iter_mut().flatten() {
-        complete_recipient(s, &contacts);
-    }
+    let statuses = statuses_of(statuses, &contacts);
     Ok(Box::new(MessagesValue {
         messaging_product: parts.messaging_product,
         metadata: metadata(parts.metadata),
@@ -366,6 +358,16 @@ fn parse_messages_value(raw: &RawValue) -> Result<Box<MessagesValue>, InvalidIte
         errors: lenient_items(parts.errors, "error"),
         contacts,
     }))
+}
+
+/// The statuses of a `messages` value, completed from its contacts.
+fn statuses_of(raw: Vec<&RawValue>, contacts: &[Contact]) -> Vec<Result<Status, InvalidItem>> {
+    let mut statuses: Vec<Result<Status, InvalidItem>> =
+        raw.into_iter().map(parse_status).collect();
+    for s in statuses.iter_mut().flatten() {
+        complete_recipient(s, contacts);
+    }
+    statuses
 }
 
 /// A status without `recipient_id` takes it from `contacts[]`: the contact

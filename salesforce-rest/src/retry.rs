@@ -132,13 +132,13 @@ impl RetryPolicy {
         if !retry {
             return None;
         }
-        let exp = attempt.saturating_sub(1).min(16);
-        let step = self
-            .initial_backoff
-            .saturating_mul(1u32 << exp)
-            .min(self.max_backoff);
-        let half = step / 2;
-        Some(half + half.mul_f64(jitter.clamp(0.0, 1.0)))
+        Some(crate::shared::jittered_backoff(
+            self.initial_backoff,
+            self.max_backoff,
+            attempt,
+            16,
+            jitter,
+        ))
     }
 }
 

@@ -87,13 +87,7 @@ impl RetryPolicy {
     /// The exponential backoff before attempt `attempt + 1`, with jitter in
     /// `[0, 1)`: half the step is fixed, half is random ("equal jitter").
     pub fn backoff(&self, attempt: u32, jitter: f64) -> Duration {
-        let exp = attempt.saturating_sub(1).min(20);
-        let step = self
-            .initial_backoff
-            .saturating_mul(1u32 << exp)
-            .min(self.max_backoff);
-        let half = step / 2;
-        half + half.mul_f64(jitter.clamp(0.0, 1.0))
+        crate::shared::jittered_backoff(self.initial_backoff, self.max_backoff, attempt, 20, jitter)
     }
 }
 

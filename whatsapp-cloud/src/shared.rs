@@ -105,6 +105,22 @@ pub(crate) fn excerpt(body: &[u8], max: usize) -> String {
     out
 }
 
+/// The wait before retry `attempt` (1 after the first failure): the initial
+/// backoff doubled once per earlier retry (at most `max_doublings` times),
+/// capped at `max`, then jittered into its upper half (`jitter` in `[0, 1)`).
+pub(crate) fn jittered_backoff(
+    initial: std::time::Duration,
+    max: std::time::Duration,
+    attempt: u32,
+    max_doublings: u32,
+    jitter: f64,
+) -> std::time::Duration {
+    let exp = attempt.saturating_sub(1).min(max_doublings);
+    let step = initial.saturating_mul(1u32 << exp).min(max);
+    let half = step / 2;
+    half + half.mul_f64(jitter.clamp(0.0, 1.0))
+}
+
 /// A random number in `[0, 1)` for retry jitter, from the standard library's
 /// randomly keyed hasher (no RNG dependency).
 pub(crate) fn jitter() -> f64 {

@@ -27,6 +27,11 @@ pub enum Error {
     #[error(transparent)]
     Validation(#[from] ValidationError),
 
+    /// A template send does not match the approved definition (checked before
+    /// sending when `ClientBuilder::template_check` is on).
+    #[error(transparent)]
+    TemplateMismatch(#[from] TemplateMismatch),
+
     /// The answer was not the JSON we expected: an HTML page from a proxy, an
     /// empty 502, a truncated body.
     #[error(
@@ -161,6 +166,24 @@ impl ValidationError {
             problem: problem.into(),
         }
     }
+}
+
+/// A template send does not match the approved template's definition. Nothing
+/// was sent: without the check the API would answer 132000, 132001, 132012,
+/// 132015 or 132016.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("template {name:?} ({language}): {component}: {problem}")]
+#[non_exhaustive]
+pub struct TemplateMismatch {
+    /// The template name.
+    pub name: String,
+    /// The language code.
+    pub language: String,
+    /// The component at fault: `header`, `body`, `button 1`, `carousel card 2 body`,
+    /// `limited_time_offer`, or `template` for the template as a whole.
+    pub component: String,
+    /// What differs, naming the expected and the given counts or kinds.
+    pub problem: String,
 }
 
 /// A media operation refused locally.

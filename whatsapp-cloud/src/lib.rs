@@ -106,7 +106,7 @@ mod client;
 #[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub use client::{
     AccountApi, Client, ClientBuilder, DEFAULT_API_VERSION, DEFAULT_BASE_URL, MEDIA_HOST_DOMAINS,
-    MediaApi, Pacing, TemplatesApi,
+    MediaApi, Pacing, SendRequest, TemplatesApi,
 };
 
 #[cfg(feature = "testkit")]
@@ -114,6 +114,6 @@ pub use client::{
 pub mod testkit;
 
 pub use error::{
-    ApiError, Error, ErrorClass, ErrorCode, MediaError, RateLimit, RetryHint, TransportKind,
-    ValidationError,
+    ApiError, Error, ErrorClass, ErrorCode, MediaError, RateLimit, RetryHint, TemplateMismatch,
+    TransportKind, ValidationError,
 };

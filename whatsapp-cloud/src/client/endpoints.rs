@@ -320,6 +320,22 @@ impl TemplatesApi {
         Ok(out)
     }
 
+    /// Forgets the cached definition of `name` (every language), so the next
+    /// checked send fetches it again: call it when a
+    /// `message_template_status_update` or a template edit arrives.
+    pub fn invalidate(&self, name: &str) {
+        if let Some(cache) = self.client.template_cache() {
+            cache.invalidate(Some(name));
+        }
+    }
+
+    /// Forgets every cached template definition.
+    pub fn invalidate_all(&self) {
+        if let Some(cache) = self.client.template_cache() {
+            cache.invalidate(None);
+        }
+    }
+
     /// Creates a template; it starts in review.
     pub async fn create(&self, template: &NewTemplate) -> Result<CreatedTemplate, Error> {
         template.validate()?;

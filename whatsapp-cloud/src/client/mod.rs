@@ -8,19 +8,19 @@ use reqwest::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER, USER_AGENT};
 use reqwest::{RequestBuilder, Response};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
-use tracing::Instrument;
 use url::Url;
 
 use crate::error::{ApiError, Error, TransportKind};
 use crate::messages::{Message, SendResponse, Text};
-use crate::redact;
 
 mod endpoints;
 pub(crate) mod pacing;
+mod send;
 
 use crate::retry::{self, Decision, Outcome, RetryPolicy};
 pub use endpoints::{AccountApi, MediaApi, TemplatesApi};
 pub use pacing::Pacing;
+pub use send::SendRequest;
 
 /// The Graph API version used unless another is configured.
 pub const DEFAULT_API_VERSION: &str = "v23.0";
@@ -87,6 +87,7 @@ struct Inner {
     media_hosts: Vec<String>,
     media_first_byte: Duration,
     media_read: Duration,
+    templates: Option<send::TemplateDefinitions>,
 }
 
 /// Meta's media hosts: the only ones (with the base URL's host and the ones an
@@ -129,6 +130,7 @@ pub struct ClientBuilder {
     media_hosts: Vec<String>,
     media_first_byte: Option<Duration>,
     media_read: Option<Duration>,
+    template_ttl: Option<Duration>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -216,6 +218,19 @@ impl ClientBuilder {
         self
     }
 
+    /// Checks every template send against the approved template's definition
+    /// before sending it (parameter counts and names, header kind, buttons,
+    /// carousel cards), so a wrong send fails locally with
+    /// [`Error::TemplateMismatch`] naming the component. Definitions are
+    /// fetched by name (one call covers every language) and kept for `ttl`;
+    /// [`TemplatesApi::invalidate`] forgets them sooner, and
+    /// [`SendRequest::skip_template_check`] skips the check for one send.
+    /// Needs the business account id.
+    pub fn template_check(mut self, ttl: Duration) -> Self {
+        self.template_ttl = Some(ttl);
+        self
+    }
+
     /// Builds the client, checking the configuration.
     pub fn build(self) -> Result<Client, Error> {
         let token = self
@@ -252,6 +267,13 @@ impl ClientBuilder {
                 Error::Config("the access token has characters not allowed in a header".into())
             })?;
         auth.set_sensitive(true);
+        let business_account_id = self.business_account_id.filter(|s| !s.is_empty());
+        if self.template_ttl.is_some() && business_account_id.is_none() {
+            return Err(Error::Config(
+                "template_check needs the business account id (ClientBuilder::business_account_id)"
+                    .into(),
+            ));
+        }
         let http = match self.http {
             Some(http) => http,
             None => reqwest::Client::builder()
@@ -267,7 +289,7 @@ impl ClientBuilder {
                 http,
                 auth,
                 phone_number_id,
-                business_account_id: self.business_account_id.filter(|s| !s.is_empty()),
+                business_account_id,
                 api_version,
                 base,
                 retry: self.retry.unwrap_or_default(),
@@ -278,6 +300,7 @@ impl ClientBuilder {
                 media_hosts: self.media_hosts,
                 media_first_byte: self.media_first_byte.unwrap_or(Duration::from_secs(30)),
                 media_read: self.media_read.unwrap_or(Duration::from_secs(30)),
+                templates: self.template_ttl.map(send::TemplateDefinitions::new),
             }),
         })
     }
@@ -360,36 +383,6 @@ impl Client {
     /// The Graph API version in use.
     pub fn api_version(&self) -> &str {
         &self.inner.api_version
-    }
-
-    /// Sends a message, after checking it against the documented limits.
-    ///
-    /// Retries follow the policy in the [`retry`](crate::retry) module: only
-    /// when the answer proves the message was not accepted.
-    pub async fn send(&self, message: Message) -> Result<SendResponse, Error> {
-        message.validate()?;
-        let span = tracing::info_span!(
-            "whatsapp.send",
-            kind = message.kind(),
-            to = %redact::phone(message.recipient().as_str()),
-            message_id = tracing::field::Empty,
-        );
-        async {
-            if let Some(pacer) = &self.inner.pacer {
-                pacer.acquire(message.recipient().as_str()).await;
-            }
-            let url = self.url(&[&self.inner.phone_number_id, "messages"])?;
-            let response: SendResponse = self
-                .execute("send", false, |http| http.post(url.clone()).json(&message))
-                .await?;
-            if let Some(id) = response.message_id() {
-                tracing::Span::current().record("message_id", id);
-            }
-            tracing::info!("message sent");
-            Ok(response)
-        }
-        .instrument(span)
-        .await
     }
 
     /// Sends a text message.

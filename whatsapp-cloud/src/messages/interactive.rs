@@ -1,4 +1,6 @@
-//! Interactive messages: reply buttons, lists, call-to-action URLs, Flows, location requests.
+//! Interactive messages: reply buttons, lists, call-to-action URLs, Flows,
+//! location, address and contact requests, call buttons and call permission
+//! requests. Product, product list and catalog messages are in `commerce`.
 
 #[allow(unused_imports)]
 use super::*;
@@ -9,11 +11,12 @@ pub struct Interactive {
     #[serde(rename = "type")]
     kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    header: Option<InteractiveHeader>,
-    body: BodyText,
+    pub(super) header: Option<InteractiveHeader>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body: Option<BodyText>,
     #[serde(skip_serializing_if = "Option::is_none")]
     footer: Option<BodyText>,
-    action: Action,
+    pub(super) action: Action,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -50,13 +53,21 @@ pub enum InteractiveHeader {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
-enum Action {
+pub(super) enum Action {
     Buttons {
         buttons: Vec<WireButton>,
     },
     List {
         button: String,
         sections: Vec<ListSection>,
+    },
+    Product {
+        catalog_id: String,
+        product_retailer_id: String,
+    },
+    ProductList {
+        catalog_id: String,
+        sections: Vec<ProductSection>,
     },
     Named {
         name: &'static str,
@@ -66,7 +77,7 @@ enum Action {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-struct WireButton {
+pub(super) struct WireButton {
     #[serde(rename = "type")]
     kind: &'static str,
     reply: ReplyButton,
@@ -162,11 +173,14 @@ pub enum FlowRef {
 }
 
 impl Interactive {
-    fn with(kind: &'static str, body: impl Into<String>, action: Action) -> Self {
+    pub(super) fn with(kind: &'static str, body: impl Into<String>, action: Action) -> Self {
+        let text = body.into();
         Self {
             kind,
             header: None,
-            body: BodyText { text: body.into() },
+            // Only a single product may go without a body; elsewhere an empty
+            // body is kept, so validation names it.
+            body: (kind != "product" || !text.is_empty()).then_some(BodyText { text }),
             footer: None,
             action,
         }
@@ -272,6 +286,86 @@ impl Interactive {
         )
     }
 
+    /// Asks for a delivery address (available for businesses in India and
+    /// Singapore). `country` is the ISO 3166 alpha-2 code (`IN`, `SG`);
+    /// `values` pre-fills the form (`{"name": ..., "phone_number": ...}`) and
+    /// may be `None`. The answer arrives as an `nfm_reply` named `address_message`.
+    pub fn address_request(
+        body: impl Into<String>,
+        country: impl Into<String>,
+        values: Option<serde_json::Value>,
+    ) -> Self {
+        let mut p = serde_json::Map::new();
+        p.insert("country".into(), country.into().into());
+        if let Some(values) = values {
+            p.insert("values".into(), values);
+        }
+        Self::with(
+            "address_message",
+            body,
+            Action::Named {
+                name: "address_message",
+                parameters: Some(p.into()),
+            },
+        )
+    }
+
+    /// Asks for permission to call the customer on WhatsApp; the answer arrives
+    /// as a `call_permission_reply`.
+    pub fn call_permission_request(body: impl Into<String>) -> Self {
+        Self::with(
+            "call_permission_request",
+            body,
+            Action::Named {
+                name: "call_permission_request",
+                parameters: None,
+            },
+        )
+    }
+
+    /// Asks a customer known by a business-scoped user id to share their phone
+    /// number; the answer arrives as a `contacts` message.
+    pub fn contact_info_request(body: impl Into<String>) -> Self {
+        Self::with(
+            "request_contact_info",
+            body,
+            Action::Named {
+                name: "request_contact_info",
+                parameters: None,
+            },
+        )
+    }
+
+    /// A button that calls the business on WhatsApp. Each part is optional:
+    /// the label (at most 20 characters, WhatsApp's default otherwise), how long
+    /// the button works (1 to 43,200 minutes) and a payload of at most 512
+    /// characters returned on the call's webhooks.
+    pub fn voice_call(
+        body: impl Into<String>,
+        display_text: Option<String>,
+        ttl_minutes: Option<u32>,
+        payload: Option<String>,
+    ) -> Self {
+        let mut p = serde_json::Map::new();
+        if let Some(text) = display_text {
+            p.insert("display_text".into(), text.into());
+        }
+        if let Some(ttl) = ttl_minutes {
+            p.insert("ttl_minutes".into(), ttl.into());
+        }
+        if let Some(payload) = payload {
+            p.insert("payload".into(), payload.into());
+        }
+        Self::with(
+            "voice_call",
+            body,
+            Action::Named {
+                name: "voice_call",
+                parameters: (!p.is_empty()).then(|| p.into()),
+            },
+        )
+    }
+
     /// Sets the header.
     pub fn header(mut self, header: InteractiveHeader) -> Self {
         self.header = Some(header);
@@ -287,12 +381,19 @@ impl Interactive {
     }
 
     pub(super) fn validate(&self) -> Result<(), ValidationError> {
-        non_empty("interactive.body.text", &self.body.text)?;
-        max_chars(
-            "interactive.body.text",
-            &self.body.text,
-            MAX_INTERACTIVE_BODY,
-        )?;
+        match &self.body {
+            Some(body) => {
+                non_empty("interactive.body.text", &body.text)?;
+                max_chars("interactive.body.text", &body.text, MAX_INTERACTIVE_BODY)?;
+            }
+            None if self.kind == "product" => {}
+            None => {
+                return Err(ValidationError::new(
+                    "interactive.body.text",
+                    "must not be empty",
+                ));
+            }
+        }
         if let Some(footer) = &self.footer {
             max_chars("interactive.footer.text", &footer.text, MAX_HEADER_FOOTER)?;
         }
@@ -379,6 +480,7 @@ impl Interactive {
                     }
                 }
             }
+            Action::Product { .. } | Action::ProductList { .. } => self.validate_commerce()?,
             Action::Named { name, parameters } => {
                 let p = parameters.as_ref();
                 let text = |key: &str| p.and_then(|p| p.get(key)).and_then(|v| v.as_str());
@@ -409,6 +511,41 @@ impl Interactive {
                         )?;
                         let id = text("flow_id").or_else(|| text("flow_name")).unwrap_or("");
                         non_empty("interactive.action.parameters.flow_id", id)?;
+                    }
+                    "address_message" => {
+                        let country = text("country").unwrap_or("");
+                        if country.len() != 2 || !country.chars().all(|c| c.is_ascii_uppercase()) {
+                            return Err(ValidationError::new(
+                                "interactive.action.parameters.country",
+                                "expected an ISO 3166 alpha-2 code such as IN or SG",
+                            ));
+                        }
+                    }
+                    "voice_call" => {
+                        if let Some(label) = text("display_text") {
+                            non_empty("interactive.action.parameters.display_text", label)?;
+                            max_chars(
+                                "interactive.action.parameters.display_text",
+                                label,
+                                MAX_BUTTON_LABEL,
+                            )?;
+                        }
+                        let ttl = p
+                            .and_then(|p| p.get("ttl_minutes"))
+                            .and_then(|v| v.as_u64());
+                        if let Some(ttl) = ttl
+                            && !(1..=MAX_CALL_BUTTON_TTL_MINUTES).contains(&ttl)
+                        {
+                            return Err(ValidationError::new(
+                                "interactive.action.parameters.ttl_minutes",
+                                format!(
+                                    "at least 1 and at most {MAX_CALL_BUTTON_TTL_MINUTES} minutes, got {ttl}"
+                                ),
+                            ));
+                        }
+                        if let Some(payload) = text("payload") {
+                            max_chars("interactive.action.parameters.payload", payload, 512)?;
+                        }
                     }
                     _ => {}
                 }

@@ -59,6 +59,16 @@ pub const MAX_ROW_DESCRIPTION: usize = 72;
 pub const MAX_BUTTON_LABEL: usize = 20;
 /// Longest Flow CTA text, in characters.
 pub const MAX_FLOW_CTA: usize = 30;
+/// Longest time a call button stays usable, in minutes (30 days).
+pub const MAX_CALL_BUTTON_TTL_MINUTES: u64 = 43_200;
+/// Fewest cards in a carousel template.
+pub const MIN_CAROUSEL_CARDS: usize = 2;
+/// Most cards in a carousel template.
+pub const MAX_CAROUSEL_CARDS: usize = 10;
+/// Most buttons on a carousel card.
+pub const MAX_CARD_BUTTONS: usize = 2;
+/// Longest coupon or one-time-password code, in characters.
+pub const MAX_COUPON_CODE: usize = 15;
 /// Longest text parameter of a template body, in characters.
 pub const MAX_TEMPLATE_BODY_PARAM: usize = 1024;
 
@@ -298,7 +308,9 @@ pub enum Content {
         /// The reaction.
         reaction: Reaction,
     },
-    /// An interactive message: buttons, list, CTA URL, location request, Flow.
+    /// An interactive message: buttons, list, CTA URL, Flow, location, address
+    /// and contact requests, call button, call permission, product, product
+    /// list, catalog.
     Interactive {
         /// The interactive object.
         interactive: Interactive,
@@ -390,14 +402,19 @@ impl Content {
     }
 }
 
+mod carousel;
+mod commerce;
 mod contacts;
 mod interactive;
 mod location;
 mod media;
 mod reaction;
 mod template;
+mod template_check;
 mod text;
 
+pub use carousel::*;
+pub use commerce::*;
 pub use contacts::*;
 pub use interactive::*;
 pub use location::*;

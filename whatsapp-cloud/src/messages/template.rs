@@ -1,4 +1,7 @@
-//! Template messages: approved templates with their parameters.
+//! Template messages: approved templates with their parameters: header, body
+//! (positional or named; text, currency, date/time), every button kind
+//! (quick reply, URL, copy code, one-time password, Flow, catalog,
+//! multi-product), carousels and limited-time offers.
 
 #[allow(unused_imports)]
 use super::*;
@@ -20,20 +23,23 @@ use super::*;
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Template {
-    name: String,
-    language: Language,
+    pub(super) name: String,
+    pub(super) language: Language,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    components: Vec<Component>,
+    pub(super) components: Vec<Component>,
+    /// Set by [`Template::one_time_password`]: the code's length is checked.
+    #[serde(skip)]
+    otp: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-struct Language {
-    code: String,
+pub(super) struct Language {
+    pub(super) code: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-enum Component {
+pub(super) enum Component {
     Header {
         parameters: Vec<HeaderParam>,
     },
@@ -43,15 +49,53 @@ enum Component {
     Button {
         sub_type: &'static str,
         index: String,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
         parameters: Vec<ButtonParam>,
+    },
+    Carousel {
+        cards: Vec<CarouselCard>,
+    },
+    LimitedTimeOffer {
+        parameters: Vec<OfferParam>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(super) enum ButtonParam {
+    Payload { payload: String },
+    Text { text: String },
+    CouponCode { coupon_code: String },
+    Action { action: ButtonAction },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub(super) enum ButtonAction {
+    Flow {
+        flow_token: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        flow_action_data: Option<serde_json::Value>,
+    },
+    Catalog {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        thumbnail_product_retailer_id: Option<String>,
+    },
+    MultiProduct {
+        thumbnail_product_retailer_id: String,
+        sections: Vec<ProductSection>,
     },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-enum ButtonParam {
-    Payload { payload: String },
-    Text { text: String },
+pub(super) enum OfferParam {
+    LimitedTimeOffer { limited_time_offer: OfferExpiry },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(super) struct OfferExpiry {
+    expiration_time_ms: i64,
 }
 
 /// A template header parameter.
@@ -90,28 +134,28 @@ pub enum HeaderParam {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TemplateParam {
     #[serde(skip_serializing_if = "Option::is_none")]
-    parameter_name: Option<String>,
+    pub(super) parameter_name: Option<String>,
     #[serde(flatten)]
-    value: ParamValue,
+    pub(super) value: ParamValue,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-enum ParamValue {
+pub(super) enum ParamValue {
     Text { text: String },
     Currency { currency: Currency },
     DateTime { date_time: DateTime },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-struct Currency {
+pub(super) struct Currency {
     fallback_value: String,
     code: String,
     amount_1000: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-struct DateTime {
+pub(super) struct DateTime {
     fallback_value: String,
 }
 
@@ -210,12 +254,18 @@ impl Template {
                 code: language.into(),
             },
             components: Vec::new(),
+            otp: false,
         }
     }
 
     /// The template name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The language code.
+    pub fn language(&self) -> &str {
+        &self.language.code
     }
 
     /// Sets the header parameter (media headers need one, or the send fails with 132012).
@@ -239,94 +289,338 @@ impl Template {
     /// Sets the payload of the quick-reply button at `index` (returned as
     /// `button.payload` in the webhook).
     pub fn quick_reply_button(mut self, index: u8, payload: impl Into<String>) -> Self {
-        self.components.push(Component::Button {
-            sub_type: "quick_reply",
-            index: index.to_string(),
-            parameters: vec![ButtonParam::Payload {
+        push_button(
+            &mut self.components,
+            "quick_reply",
+            index,
+            ButtonParam::Payload {
                 payload: payload.into(),
-            }],
-        });
+            },
+        );
         self
     }
 
     /// Sets the suffix appended to the dynamic URL of the button at `index`.
     pub fn url_button(mut self, index: u8, url_suffix: impl Into<String>) -> Self {
-        self.components.push(Component::Button {
-            sub_type: "url",
-            index: index.to_string(),
-            parameters: vec![ButtonParam::Text {
+        push_button(
+            &mut self.components,
+            "url",
+            index,
+            ButtonParam::Text {
                 text: url_suffix.into(),
+            },
+        );
+        self
+    }
+
+    /// Sets the code of the copy-code (coupon) button at `index`, at most 15
+    /// characters.
+    pub fn copy_code_button(mut self, index: u8, coupon_code: impl Into<String>) -> Self {
+        push_button(
+            &mut self.components,
+            "copy_code",
+            index,
+            ButtonParam::CouponCode {
+                coupon_code: coupon_code.into(),
+            },
+        );
+        self
+    }
+
+    /// Fills an authentication template with its one-time password: the body
+    /// parameter and the code of the button (copy-code, one-tap or zero-tap
+    /// autofill templates all take the code this way). At most 15 characters
+    /// ([`MAX_COUPON_CODE`]).
+    ///
+    /// ```
+    /// use whatsapp_cloud::messages::{Message, Template};
+    ///
+    /// let otp = Template::new("login_code", "en_US").one_time_password("482913");
+    /// let json = Message::new("14155550123", otp).to_json();
+    /// assert_eq!(json["template"]["components"][0]["parameters"][0]["text"], "482913");
+    /// assert_eq!(json["template"]["components"][1]["sub_type"], "url");
+    /// ```
+    pub fn one_time_password(self, code: impl Into<String>) -> Self {
+        let code = code.into();
+        let mut t = self.body(vec![TemplateParam::text(code.clone())]);
+        t.components
+            .retain(|c| !matches!(c, Component::Button { index, .. } if index == "0"));
+        push_button(
+            &mut t.components,
+            "url",
+            0,
+            ButtonParam::Text { text: code },
+        );
+        t.otp = true;
+        t
+    }
+
+    /// Sets the Flow button at `index`: a token identifying this session of the
+    /// Flow (echoed back in the Flow's requests and its final reply) and
+    /// optional data for the first screen.
+    pub fn flow_button(
+        mut self,
+        index: u8,
+        flow_token: impl Into<String>,
+        action_data: Option<serde_json::Value>,
+    ) -> Self {
+        let action = ButtonAction::Flow {
+            flow_token: flow_token.into(),
+            flow_action_data: action_data,
+        };
+        push_button(
+            &mut self.components,
+            "flow",
+            index,
+            ButtonParam::Action { action },
+        );
+        self
+    }
+
+    /// Sets the catalog button at `index`, with an optional product shown as
+    /// the thumbnail.
+    pub fn catalog_button(
+        mut self,
+        index: u8,
+        thumbnail_product_retailer_id: Option<String>,
+    ) -> Self {
+        let action = ButtonAction::Catalog {
+            thumbnail_product_retailer_id,
+        };
+        push_button(
+            &mut self.components,
+            "catalog",
+            index,
+            ButtonParam::Action { action },
+        );
+        self
+    }
+
+    /// Sets the multi-product button at `index`: a thumbnail product and up to
+    /// 30 products in up to 10 sections.
+    pub fn multi_product_button(
+        mut self,
+        index: u8,
+        thumbnail_product_retailer_id: impl Into<String>,
+        sections: Vec<ProductSection>,
+    ) -> Self {
+        let action = ButtonAction::MultiProduct {
+            thumbnail_product_retailer_id: thumbnail_product_retailer_id.into(),
+            sections,
+        };
+        push_button(
+            &mut self.components,
+            "mpm",
+            index,
+            ButtonParam::Action { action },
+        );
+        self
+    }
+
+    /// Sets the expiry of a limited-time-offer template, in Unix milliseconds
+    /// (the offer's code goes in [`copy_code_button`](Self::copy_code_button)).
+    pub fn limited_time_offer(mut self, expires_at_unix_ms: i64) -> Self {
+        self.components
+            .retain(|c| !matches!(c, Component::LimitedTimeOffer { .. }));
+        self.components.push(Component::LimitedTimeOffer {
+            parameters: vec![OfferParam::LimitedTimeOffer {
+                limited_time_offer: OfferExpiry {
+                    expiration_time_ms: expires_at_unix_ms,
+                },
             }],
         });
+        self
+    }
+
+    /// Sets the cards of a carousel template (2 to 10, in display order; each
+    /// card's index is its position).
+    pub fn carousel(mut self, cards: Vec<CarouselCard>) -> Self {
+        self.components
+            .retain(|c| !matches!(c, Component::Carousel { .. }));
+        let cards = cards
+            .into_iter()
+            .enumerate()
+            .map(|(i, card)| card.at(i))
+            .collect();
+        self.components.push(Component::Carousel { cards });
         self
     }
 
     pub(super) fn validate(&self) -> Result<(), ValidationError> {
         non_empty("template.name", &self.name)?;
         non_empty("template.language.code", &self.language.code)?;
-        let mut indexes = Vec::new();
-        for c in &self.components {
-            match c {
-                Component::Header { parameters } => {
-                    for p in parameters {
-                        match p {
-                            HeaderParam::Text { text } => {
-                                non_empty("template.components.header.parameters.text", text)?;
-                                max_chars(
-                                    "template.components.header.parameters.text",
-                                    text,
-                                    MAX_HEADER_FOOTER,
-                                )?;
-                            }
-                            HeaderParam::Image { image: m }
-                            | HeaderParam::Video { video: m }
-                            | HeaderParam::Document { document: m } => {
-                                m.validate("template.components.header.parameters", false, true)?;
-                            }
-                            HeaderParam::Location { location } => location.validate()?,
-                        }
-                    }
-                }
-                Component::Body { parameters } => {
-                    let named = parameters
-                        .iter()
-                        .filter(|p| p.parameter_name.is_some())
-                        .count();
-                    if named != 0 && named != parameters.len() {
-                        return Err(ValidationError::new(
-                            "template.components.body.parameters",
-                            "either every parameter is named or none is",
-                        ));
-                    }
-                    for p in parameters {
-                        p.validate()?;
-                    }
-                }
-                Component::Button {
-                    index, parameters, ..
-                } => {
-                    if indexes.contains(index) {
-                        return Err(ValidationError::new(
-                            "template.components.button.index",
-                            "each button index may be set once",
-                        ));
-                    }
-                    indexes.push(index.clone());
-                    if index.parse::<u8>().map_or(true, |i| i > 9) {
-                        return Err(ValidationError::new(
-                            "template.components.button.index",
-                            "buttons are indexed 0 to 9",
-                        ));
-                    }
-                    for p in parameters {
-                        let (ButtonParam::Payload { payload: v } | ButtonParam::Text { text: v }) =
-                            p;
-                        non_empty("template.components.button.parameters", v)?;
-                    }
+        if self.otp {
+            for c in &self.components {
+                if let Component::Button {
+                    parameters, index, ..
+                } = c
+                    && index == "0"
+                    && let [ButtonParam::Text { text }] = parameters.as_slice()
+                {
+                    max_chars(
+                        "template.components.button.parameters.text",
+                        text,
+                        MAX_COUPON_CODE,
+                    )?;
                 }
             }
         }
-        Ok(())
+        validate_components(&self.components, false)
+    }
+}
+
+/// Adds a button component, replacing any earlier one at the same index.
+pub(super) fn push_button(
+    components: &mut Vec<Component>,
+    sub_type: &'static str,
+    index: u8,
+    param: ButtonParam,
+) {
+    let index = index.to_string();
+    components.retain(|c| !matches!(c, Component::Button { index: i, .. } if *i == index));
+    components.push(Component::Button {
+        sub_type,
+        index,
+        parameters: vec![param],
+    });
+}
+
+const MPM_FIELDS: SectionFields = SectionFields {
+    sections: "template.components.button.parameters.action.sections",
+    title: "template.components.button.parameters.action.sections.title",
+    items: "template.components.button.parameters.action.sections.product_items",
+    retailer_id: "template.components.button.parameters.action.sections.product_items.product_retailer_id",
+};
+
+/// Checks template (or carousel card) components against the documented limits.
+pub(super) fn validate_components(
+    components: &[Component],
+    in_card: bool,
+) -> Result<(), ValidationError> {
+    for c in components {
+        match c {
+            Component::Header { parameters } => {
+                for p in parameters {
+                    match p {
+                        HeaderParam::Text { text } => {
+                            non_empty("template.components.header.parameters.text", text)?;
+                            max_chars(
+                                "template.components.header.parameters.text",
+                                text,
+                                MAX_HEADER_FOOTER,
+                            )?;
+                        }
+                        HeaderParam::Image { image: m }
+                        | HeaderParam::Video { video: m }
+                        | HeaderParam::Document { document: m } => {
+                            m.validate("template.components.header.parameters", false, true)?;
+                        }
+                        HeaderParam::Location { location } => location.validate()?,
+                    }
+                }
+            }
+            Component::Body { parameters } => {
+                let named = parameters
+                    .iter()
+                    .filter(|p| p.parameter_name.is_some())
+                    .count();
+                if named != 0 && named != parameters.len() {
+                    return Err(ValidationError::new(
+                        "template.components.body.parameters",
+                        "either every parameter is named or none is",
+                    ));
+                }
+                for p in parameters {
+                    p.validate()?;
+                }
+            }
+            Component::Button {
+                index, parameters, ..
+            } => {
+                if index.parse::<u8>().map_or(true, |i| i > 9) {
+                    return Err(ValidationError::new(
+                        "template.components.button.index",
+                        "buttons are indexed 0 to 9",
+                    ));
+                }
+                for p in parameters {
+                    validate_button_param(p)?;
+                }
+            }
+            Component::Carousel { cards } if !in_card => {
+                count_within(
+                    "template.components.carousel.cards",
+                    "cards",
+                    cards.len(),
+                    MIN_CAROUSEL_CARDS,
+                    MAX_CAROUSEL_CARDS,
+                )?;
+                for card in cards {
+                    card.validate()?;
+                }
+                if let Some(first) = cards.first()
+                    && cards
+                        .iter()
+                        .any(|c| c.button_kinds() != first.button_kinds())
+                {
+                    return Err(ValidationError::new(
+                        "template.components.carousel.cards.components",
+                        "every card needs the same buttons, of the same kinds, in the same order",
+                    ));
+                }
+            }
+            Component::LimitedTimeOffer { parameters } if !in_card => {
+                for OfferParam::LimitedTimeOffer { limited_time_offer } in parameters {
+                    if limited_time_offer.expiration_time_ms <= 0 {
+                        return Err(ValidationError::new(
+                            "template.components.limited_time_offer.expiration_time_ms",
+                            "expected a Unix time in milliseconds",
+                        ));
+                    }
+                }
+            }
+            Component::Carousel { .. } | Component::LimitedTimeOffer { .. } => {
+                return Err(ValidationError::new(
+                    "template.components.carousel.cards.components",
+                    "a card holds a header, a body and buttons only",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn validate_button_param(p: &ButtonParam) -> Result<(), ValidationError> {
+    match p {
+        ButtonParam::Payload { payload: v } => {
+            non_empty("template.components.button.parameters.payload", v)
+        }
+        ButtonParam::Text { text: v } => non_empty("template.components.button.parameters.text", v),
+        ButtonParam::CouponCode { coupon_code: v } => {
+            non_empty("template.components.button.parameters.coupon_code", v)?;
+            max_chars(
+                "template.components.button.parameters.coupon_code",
+                v,
+                MAX_COUPON_CODE,
+            )
+        }
+        ButtonParam::Action { action } => match action {
+            ButtonAction::Flow { flow_token, .. } => non_empty(
+                "template.components.button.parameters.action.flow_token",
+                flow_token,
+            ),
+            ButtonAction::Catalog { .. } => Ok(()),
+            ButtonAction::MultiProduct {
+                thumbnail_product_retailer_id,
+                sections,
+            } => {
+                non_empty(
+                    "template.components.button.parameters.action.thumbnail_product_retailer_id",
+                    thumbnail_product_retailer_id,
+                )?;
+                ProductSection::validate_all(&MPM_FIELDS, sections)
+            }
+        },
     }
 }
 

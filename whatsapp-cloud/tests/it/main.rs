@@ -6,10 +6,12 @@
     clippy::indexing_slicing
 )]
 
+mod builders;
 mod client;
 #[cfg(feature = "flows")]
 mod flows;
 mod media;
+mod template_check;
 mod webhook_fields;
 #[cfg(feature = "axum")]
 mod webhook_router;

@@ -118,3 +118,13 @@ pub struct SubscribedApp {
     #[serde(default)]
     pub name: Option<String>,
 }
+
+/// One page of a listing, and the cursor of the next one.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Page<T> {
+    /// The items.
+    pub data: Vec<T>,
+    /// The cursor to pass for the next page; `None` on the last one.
+    pub after: Option<String>,
+}

@@ -86,13 +86,13 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod account;
+pub mod analytics;
 mod code;
 pub mod error;
-#[cfg(feature = "flows")]
-#[cfg_attr(docsrs, doc(cfg(feature = "flows")))]
 pub mod flows;
 pub mod media;
 pub mod messages;
+pub mod phone;
 mod redact;
 pub mod retry;
 mod serde_util;
@@ -105,8 +105,8 @@ mod client;
 #[cfg(feature = "client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub use client::{
-    AccountApi, Client, ClientBuilder, DEFAULT_API_VERSION, DEFAULT_BASE_URL, MEDIA_HOST_DOMAINS,
-    MediaApi, Pacing, SendRequest, TemplatesApi,
+    AccountApi, AnalyticsApi, Client, ClientBuilder, DEFAULT_API_VERSION, DEFAULT_BASE_URL,
+    FlowsApi, MEDIA_HOST_DOMAINS, MediaApi, Pacing, PhoneApi, SendRequest, TemplatesApi,
 };
 
 #[cfg(feature = "testkit")]

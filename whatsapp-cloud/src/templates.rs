@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::serde_util::open_enum;
+
 /// A template as listed by `GET /{waba-id}/message_templates`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[non_exhaustive]
@@ -31,42 +33,19 @@ pub struct TemplateInfo {
     pub components: Vec<serde_json::Value>,
 }
 
-/// A template's review status. Open: unknown values are kept.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum TemplateStatus {
-    /// Approved: can be sent.
-    Approved,
-    /// In review.
-    Pending,
-    /// Rejected.
-    Rejected,
-    /// Paused for low quality.
-    Paused,
-    /// Disabled for low quality.
-    Disabled,
-    /// Any other value, as sent.
-    Other(String),
-}
-
-impl TemplateStatus {
-    /// Parses a status value.
-    pub fn parse(value: &str) -> Self {
-        match value {
-            "APPROVED" => Self::Approved,
-            "PENDING" => Self::Pending,
-            "REJECTED" => Self::Rejected,
-            "PAUSED" => Self::Paused,
-            "DISABLED" => Self::Disabled,
-            other => Self::Other(other.to_owned()),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for TemplateStatus {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Ok(Self::parse(&s))
+open_enum! {
+    /// A template's review status. Open: unknown values are kept.
+    TemplateStatus {
+        /// Approved: can be sent.
+        Approved = "APPROVED",
+        /// In review.
+        Pending = "PENDING",
+        /// Rejected.
+        Rejected = "REJECTED",
+        /// Paused for low quality.
+        Paused = "PAUSED",
+        /// Disabled for low quality.
+        Disabled = "DISABLED",
     }
 }
 
@@ -139,4 +118,97 @@ pub struct CreatedTemplate {
     /// Its category.
     #[serde(default)]
     pub category: Option<String>,
+}
+
+/// Which templates to list: by name (substring, as the API matches), status,
+/// category and language.
+///
+/// ```
+/// use whatsapp_cloud::templates::{TemplateFilter, TemplateStatus};
+///
+/// let live_utility = TemplateFilter::new()
+///     .status(TemplateStatus::Approved)
+///     .category("UTILITY")
+///     .language("en_US");
+/// # let _ = live_utility;
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TemplateFilter {
+    name: Option<String>,
+    status: Option<TemplateStatus>,
+    category: Option<String>,
+    language: Option<String>,
+}
+
+impl TemplateFilter {
+    /// No filter: every template.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Names containing this.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+    /// Only this status.
+    pub fn status(mut self, status: TemplateStatus) -> Self {
+        self.status = Some(status);
+        self
+    }
+    /// Only this category (`MARKETING`, `UTILITY`, `AUTHENTICATION`).
+    pub fn category(mut self, category: impl Into<String>) -> Self {
+        self.category = Some(category.into());
+        self
+    }
+    /// Only this language.
+    pub fn language(mut self, language: impl Into<String>) -> Self {
+        self.language = Some(language.into());
+        self
+    }
+
+    /// The query parameters of the listing.
+    pub fn query(&self) -> Vec<(&'static str, String)> {
+        let mut q = Vec::new();
+        if let Some(n) = &self.name {
+            q.push(("name", n.clone()));
+        }
+        if let Some(s) = &self.status {
+            q.push(("status", s.as_str().to_owned()));
+        }
+        if let Some(c) = &self.category {
+            q.push(("category", c.clone()));
+        }
+        if let Some(l) = &self.language {
+            q.push(("language", l.clone()));
+        }
+        q
+    }
+}
+
+/// An edit of an existing template (`POST /{template-id}`): new components
+/// and, before approval, a new category.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct TemplateEdit {
+    /// The new components, as in [`NewTemplate`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub components: Option<Vec<serde_json::Value>>,
+    /// The new category.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+}
+
+impl TemplateEdit {
+    /// New components.
+    pub fn components(components: Vec<serde_json::Value>) -> Self {
+        Self {
+            components: Some(components),
+            category: None,
+        }
+    }
+    /// Also changes the category.
+    pub fn category(mut self, category: impl Into<String>) -> Self {
+        self.category = Some(category.into());
+        self
+    }
 }

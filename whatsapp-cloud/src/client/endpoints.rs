@@ -7,11 +7,11 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
-use super::{Client, Success, transport_error};
-use crate::account::{BusinessProfile, PhoneNumber, SubscribedApp};
+use super::{Client, Success, paging, transport_error};
+use crate::account::{BusinessProfile, Page, PhoneNumber, SubscribedApp};
 use crate::error::{Error, MediaError};
 use crate::media::{DownloadedMedia, MediaInfo, MediaKind};
-use crate::templates::{CreatedTemplate, NewTemplate, TemplateInfo};
+use crate::templates::{CreatedTemplate, NewTemplate, TemplateEdit, TemplateFilter, TemplateInfo};
 
 /// Media calls: [`Client::media`].
 #[derive(Debug, Clone)]
@@ -242,30 +242,7 @@ pub struct TemplatesApi {
     client: Client,
 }
 
-#[derive(Deserialize)]
-struct Page<T> {
-    #[serde(default = "Vec::new")]
-    data: Vec<T>,
-    #[serde(default)]
-    paging: Option<Paging>,
-}
-
-#[derive(Deserialize)]
-struct Paging {
-    #[serde(default)]
-    cursors: Option<Cursors>,
-    #[serde(default)]
-    next: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Cursors {
-    #[serde(default)]
-    after: Option<String>,
-}
-
 const TEMPLATE_FIELDS: &str = "id,name,language,status,category,parameter_format,components";
-const MAX_PAGES: usize = 1_000;
 
 impl TemplatesApi {
     pub(crate) fn new(client: Client) -> Self {
@@ -274,50 +251,56 @@ impl TemplatesApi {
 
     /// Lists every template, following the cursor pagination to the end.
     pub async fn list(&self) -> Result<Vec<TemplateInfo>, Error> {
-        self.list_filtered(None).await
+        self.list_filtered(&TemplateFilter::new()).await
     }
 
     /// The templates with this name (one per language).
     pub async fn get_by_name(&self, name: &str) -> Result<Vec<TemplateInfo>, Error> {
-        let mut found = self.list_filtered(Some(name)).await?;
+        let mut found = self
+            .list_filtered(&TemplateFilter::new().name(name))
+            .await?;
         // The API's name filter matches substrings; keep exact matches only.
         found.retain(|t| t.name == name);
         Ok(found)
     }
 
-    async fn list_filtered(&self, name: Option<&str>) -> Result<Vec<TemplateInfo>, Error> {
+    /// Lists the templates that pass a filter (name, status, category,
+    /// language), following the pagination to the end.
+    pub async fn list_filtered(&self, filter: &TemplateFilter) -> Result<Vec<TemplateInfo>, Error> {
         let url = self
             .client
             .url(&[self.client.waba()?, "message_templates"])?;
-        let mut out = Vec::new();
-        let mut after: Option<String> = None;
-        for _ in 0..MAX_PAGES {
-            let mut query: Vec<(&str, &str)> = vec![("fields", TEMPLATE_FIELDS), ("limit", "100")];
-            if let Some(name) = name {
-                query.push(("name", name));
-            }
-            if let Some(a) = after.as_deref() {
-                query.push(("after", a));
-            }
-            let page: Page<TemplateInfo> = self
-                .client
-                .execute("templates.list", true, |http| {
-                    http.get(url.clone()).query(&query)
-                })
-                .await?;
-            let empty = page.data.is_empty();
-            out.extend(page.data);
-            let next_cursor = page
-                .paging
-                .filter(|p| p.next.is_some())
-                .and_then(|p| p.cursors)
-                .and_then(|c| c.after);
-            match next_cursor {
-                Some(c) if !empty && after.as_deref() != Some(c.as_str()) => after = Some(c),
-                _ => return Ok(out),
-            }
-        }
-        Ok(out)
+        let mut query = filter.query();
+        query.push(("fields", TEMPLATE_FIELDS.to_owned()));
+        paging::collect(&self.client, "templates.list", &url, &query).await
+    }
+
+    /// Edits a template by id: its components (and category, while it is
+    /// not yet approved). An approved template goes back into review.
+    pub async fn edit(&self, template_id: &str, edit: &TemplateEdit) -> Result<(), Error> {
+        let url = self.client.url(&[template_id])?;
+        let ok: Success = self
+            .client
+            .execute("templates.edit", true, |http| {
+                http.post(url.clone()).json(edit)
+            })
+            .await?;
+        ok.check("templates.edit")
+    }
+
+    /// Deletes one language of a template, by its id and name.
+    pub async fn delete_by_id(&self, template_id: &str, name: &str) -> Result<(), Error> {
+        let url = self
+            .client
+            .url(&[self.client.waba()?, "message_templates"])?;
+        let ok: Success = self
+            .client
+            .execute("templates.delete", true, |http| {
+                http.delete(url.clone())
+                    .query(&[("hsm_id", template_id), ("name", name)])
+            })
+            .await?;
+        ok.check("templates.delete")
     }
 
     /// Forgets the cached definition of `name` (every language), so the next
@@ -380,16 +363,31 @@ impl AccountApi {
         Self { client }
     }
 
-    /// The business account's phone numbers.
+    /// The business account's phone numbers, following the pagination to the end.
     pub async fn phone_numbers(&self) -> Result<Vec<PhoneNumber>, Error> {
         let url = self.client.url(&[self.client.waba()?, "phone_numbers"])?;
-        let page: Page<PhoneNumber> = self
-            .client
-            .execute("phone_numbers.list", true, |http| {
-                http.get(url.clone()).query(&[("fields", PHONE_FIELDS)])
-            })
-            .await?;
-        Ok(page.data)
+        let query = [("fields", PHONE_FIELDS.to_owned())];
+        paging::collect(&self.client, "phone_numbers.list", &url, &query).await
+    }
+
+    /// One page of the business account's phone numbers: up to `limit`, after
+    /// the cursor of the previous page.
+    pub async fn phone_numbers_page(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<PhoneNumber>, Error> {
+        let url = self.client.url(&[self.client.waba()?, "phone_numbers"])?;
+        let query = [("fields", PHONE_FIELDS.to_owned())];
+        paging::page(
+            &self.client,
+            "phone_numbers.list",
+            &url,
+            &query,
+            after,
+            limit,
+        )
+        .await
     }
 
     /// One phone number: display number, verified name, quality rating.
@@ -407,7 +405,7 @@ impl AccountApi {
         let url = self
             .client
             .url(&[self.client.phone_number_id(), "whatsapp_business_profile"])?;
-        let page: Page<BusinessProfile> = self
+        let page: paging::Wire<BusinessProfile> = self
             .client
             .execute("business_profile.get", true, |http| {
                 http.get(url.clone()).query(&[("fields", PROFILE_FIELDS)])
@@ -459,7 +457,7 @@ impl AccountApi {
             whatsapp_business_api_data: Option<SubscribedApp>,
         }
         let url = self.client.url(&[self.client.waba()?, "subscribed_apps"])?;
-        let page: Page<Wrapped> = self
+        let page: paging::Wire<Wrapped> = self
             .client
             .execute("subscribed_apps.list", true, |http| http.get(url.clone()))
             .await?;

@@ -14,11 +14,16 @@ use crate::error::{ApiError, Error, TransportKind};
 use crate::messages::{Message, SendResponse, Text};
 
 mod endpoints;
+mod flows;
+mod manage;
 pub(crate) mod pacing;
+mod paging;
 mod send;
 
 use crate::retry::{self, Decision, Outcome, RetryPolicy};
 pub use endpoints::{AccountApi, MediaApi, TemplatesApi};
+pub use flows::FlowsApi;
+pub use manage::{AnalyticsApi, PhoneApi};
 pub use pacing::Pacing;
 pub use send::SendRequest;
 

@@ -10,6 +10,7 @@ mod builders;
 mod client;
 #[cfg(feature = "flows")]
 mod flows;
+mod manage;
 mod media;
 mod template_check;
 mod webhook_fields;

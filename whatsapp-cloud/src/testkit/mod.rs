@@ -143,7 +143,7 @@ pub fn graph_error(code: i64) -> Value {
 }
 
 #[derive(Default)]
-struct State {
+pub(crate) struct State {
     latency_ms: AtomicU64,
     counter: AtomicU64,
     token_revoked: AtomicBool,
@@ -153,9 +153,10 @@ struct State {
     check_templates: AtomicBool,
     template_page_size: AtomicU64,
     profile: Mutex<Value>,
+    manage: Mutex<manage::Account>,
 }
 
-struct Router {
+pub(crate) struct Router {
     state: Arc<State>,
     version: String,
     base: String,
@@ -190,6 +191,9 @@ impl Router {
         };
         let segments: Vec<&str> = rest.split('/').collect();
         let m = req.method.as_str();
+        if let Some(answer) = self.manage(m, &segments, req) {
+            return answer;
+        }
         match (m, segments.as_slice()) {
             ("POST", [phone, "messages"]) if *phone == MOCK_PHONE_NUMBER_ID => self.send(req),
             ("POST", [phone, "media"]) if *phone == MOCK_PHONE_NUMBER_ID => {
@@ -213,9 +217,6 @@ impl Router {
                     }
                 }
                 success()
-            }
-            ("GET", [waba, "phone_numbers"]) if *waba == MOCK_BUSINESS_ACCOUNT_ID => {
-                ResponseTemplate::new(200).set_body_json(json!({ "data": [phone_number()] }))
             }
             ("GET", [waba, "message_templates"]) if *waba == MOCK_BUSINESS_ACCOUNT_ID => {
                 self.list_templates(req)
@@ -319,6 +320,7 @@ impl Router {
         {
             return refused;
         }
+        self.count_send(kind == "template", &body);
         let wa_id: String = to.chars().filter(char::is_ascii_digit).collect();
         let mut message = json!({ "id": format!("wamid.MOCK{:06}", self.next()) });
         if kind == "template" {
@@ -414,36 +416,51 @@ impl Router {
     fn list_templates(&self, req: &Request) -> ResponseTemplate {
         let templates = lock(&self.state.templates);
         let name = query(req, "name");
-        let matching: Vec<&Value> = templates
+        let matches = |t: &&Value, key: &str| {
+            query(req, key).is_none_or(|want| t[key].as_str() == Some(want.as_str()))
+        };
+        let matching: Vec<Value> = templates
             .iter()
             .filter(|t| {
                 name.as_deref()
                     .is_none_or(|n| t["name"].as_str().unwrap_or_default().contains(n))
             })
+            .filter(|t| matches(t, "status") && matches(t, "category") && matches(t, "language"))
+            .cloned()
             .collect();
-        let size = self.state.template_page_size.load(Ordering::SeqCst).max(1) as usize;
+        let size = self.state.template_page_size.load(Ordering::SeqCst);
+        self.paged(req, &matching, size)
+    }
+
+    /// A page of `items` in the Graph API's shape, at most `max` (and the
+    /// request's `limit`) long, with an offset as the cursor.
+    fn paged(&self, req: &Request, items: &[Value], max: u64) -> ResponseTemplate {
+        let limit: u64 = query(req, "limit")
+            .and_then(|l| l.parse().ok())
+            .unwrap_or(25);
+        let size = usize::try_from(limit.min(max).max(1)).unwrap_or(25);
         let start: usize = query(req, "after")
             .and_then(|a| a.parse().ok())
             .unwrap_or(0);
-        let page: Vec<&Value> = matching.iter().skip(start).take(size).copied().collect();
+        let page: Vec<&Value> = items.iter().skip(start).take(size).collect();
         let end = start + page.len();
         let mut body = json!({ "data": page, "paging": { "cursors": { "before": start.to_string(), "after": end.to_string() } } });
-        if end < matching.len() {
+        if end < items.len() {
             body["paging"]["next"] = json!(format!("{}{}?after={end}", self.base, req.url.path()));
         }
         ResponseTemplate::new(200).set_body_json(body)
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn success() -> ResponseTemplate {
+pub(crate) fn success() -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(json!({ "success": true }))
 }
 
-fn phone_number() -> Value {
+pub(crate) fn phone_number() -> Value {
     json!({
         "id": MOCK_PHONE_NUMBER_ID,
         "display_phone_number": "+1 555-000-1111",
@@ -454,7 +471,7 @@ fn phone_number() -> Value {
     })
 }
 
-fn query(req: &Request, key: &str) -> Option<String> {
+pub(crate) fn query(req: &Request, key: &str) -> Option<String> {
     req.url
         .query_pairs()
         .find(|(k, _)| k == key)
@@ -462,7 +479,7 @@ fn query(req: &Request, key: &str) -> Option<String> {
 }
 
 /// Reads a text field of a multipart body (enough for the mock's needs).
-fn multipart_field(body: &[u8], name: &str) -> Option<String> {
+pub(crate) fn multipart_field(body: &[u8], name: &str) -> Option<String> {
     let text = String::from_utf8_lossy(body);
     let marker = format!("name=\"{name}\"");
     let start = text.find(&marker)? + marker.len();
@@ -472,6 +489,9 @@ fn multipart_field(body: &[u8], name: &str) -> Option<String> {
     let end = value.find("\r\n")?;
     value.get(..end).map(str::to_owned)
 }
+
+mod manage;
+pub use manage::MOCK_VERIFICATION_CODE;
 
 /// A mock Graph API. One per test; dropped with the test.
 pub struct MockGraph {

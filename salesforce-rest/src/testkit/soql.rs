@@ -72,9 +72,18 @@ impl MiniSoql {
             let actual = r
                 .get(field)
                 .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned));
+            // Equality as Salesforce compares: a datetime equals the same
+            // instant written another way (`Z` or `+0000`, with or without millis).
+            let same = |a: &str, v: &String| {
+                a == v
+                    || matches!(
+                        (crate::records::SfDateTime::parse(a), crate::records::SfDateTime::parse(v)),
+                        (Some(x), Some(y)) if x == y
+                    )
+            };
             match op.as_str() {
-                "=" | "IN" => actual.is_some_and(|a| values.contains(&a)),
-                "!=" => actual.is_none_or(|a| !values.contains(&a)),
+                "=" | "IN" => actual.is_some_and(|a| values.iter().any(|v| same(&a, v))),
+                "!=" => actual.is_none_or(|a| !values.iter().any(|v| same(&a, v))),
                 ">" => actual.is_some_and(|a| {
                     let a = crate::records::SfDateTime::parse(&a);
                     let b = values

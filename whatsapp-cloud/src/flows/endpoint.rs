@@ -72,6 +72,26 @@ impl FlowsKey {
         Ok(Self { key })
     }
 
+    /// A new random key of `bits` bits (2048 for WhatsApp), from the
+    /// operating system's generator: for a first setup (save
+    /// [`private_key_pem`](Self::private_key_pem), upload
+    /// [`public_key_pem`](Self::public_key_pem)) and for sandboxes.
+    pub fn generate(bits: usize) -> Result<Self, FlowsError> {
+        let key = RsaPrivateKey::new(&mut aes_gcm::aead::OsRng, bits)
+            .map_err(|e| FlowsError::Key(format!("cannot generate a {bits}-bit key: {e}")))?;
+        Ok(Self { key })
+    }
+
+    /// The private key in PEM (PKCS#8), to store in a secret manager.
+    pub fn private_key_pem(&self) -> Result<SecretString, FlowsError> {
+        use rsa::pkcs8::EncodePrivateKey;
+        let pem = self
+            .key
+            .to_pkcs8_pem(LineEnding::LF)
+            .map_err(|e| FlowsError::Key(format!("cannot encode the private key: {e}")))?;
+        Ok(SecretString::from(pem.as_str().to_owned()))
+    }
+
     /// A key from an existing RSA key (tests, key management systems).
     pub fn from_rsa(key: RsaPrivateKey) -> Self {
         Self { key }

@@ -490,6 +490,11 @@ pub(crate) fn multipart_field(body: &[u8], name: &str) -> Option<String> {
     value.get(..end).map(str::to_owned)
 }
 
+#[cfg(feature = "flows")]
+mod flows;
+#[cfg(feature = "flows")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flows")))]
+pub use flows::{FlowsSimulator, SealedRequest};
 mod manage;
 pub use manage::MOCK_VERIFICATION_CODE;
 

@@ -258,3 +258,49 @@ async fn the_axum_endpoint_answers_encrypted_text() {
     let res = app.oneshot(post(b"{}".to_vec())).await.unwrap();
     assert_eq!(res.status(), 400);
 }
+
+/// Each request shape the Flows documentation describes (written here from
+/// its field list), sealed as WhatsApp seals it and read back field by field.
+#[tokio::test]
+async fn every_documented_request_shape_decrypts_to_its_fields() {
+    let private = key();
+    let public = RsaPublicKey::from(&private);
+    let flows_key = FlowsKey::from_rsa(private);
+    let cases = [
+        (
+            json!({"version": "3.0", "action": "INIT", "flow_token": "appt-77"}),
+            FlowAction::Init,
+            None,
+        ),
+        (
+            json!({"version": "3.0", "action": "BACK", "screen": "PICK_SLOT", "data": {}, "flow_token": "appt-77"}),
+            FlowAction::Back,
+            Some("PICK_SLOT"),
+        ),
+        (
+            json!({"version": "3.0", "action": "data_exchange", "screen": "PICK_DATE",
+                   "data": {"date": "2026-12-01", "notes": "first visit"}, "flow_token": "appt-77"}),
+            FlowAction::DataExchange,
+            Some("PICK_DATE"),
+        ),
+        (
+            json!({"version": "3.0", "action": "navigate", "screen": "DONE", "data": {}, "flow_token": "appt-77"}),
+            FlowAction::Other("navigate".into()),
+            Some("DONE"),
+        ),
+    ];
+    for (i, (request, action, screen)) in cases.into_iter().enumerate() {
+        let (aes_key, iv) = ([i as u8 + 1; 16], [i as u8 + 40; 16]);
+        let d = flows::decrypt(&flows_key, &seal(&public, &request, aes_key, iv)).unwrap();
+        assert_eq!(d.request.action, action, "{request}");
+        assert_eq!(d.request.screen.as_deref(), screen);
+        assert_eq!(d.request.version.as_deref(), Some("3.0"));
+        assert_eq!(d.request.flow_token.as_deref(), Some("appt-77"));
+        assert_eq!(d.request.raw, request, "the whole JSON is kept");
+        assert!(!d.request.is_error_notification());
+        let answer = d
+            .encrypt(&json!({"screen": "SUCCESS", "data": {}}))
+            .unwrap();
+        assert_eq!(open(&answer, aes_key, iv)["screen"], "SUCCESS");
+    }
+}

@@ -1,0 +1,578 @@
+//! WhatsApp Flows endpoint: appointment booking. The customer opens a Flow,
+//! picks a day, then a time; the screens are filled from the Salesforce
+//! calendar of `appointment_reminders` (`Appointment__c`), and the booking is
+//! written there once, however often WhatsApp retries the last request.
+//!
+//! ```text
+//! cargo run --example flows_endpoint                       # sandbox: a simulated customer books a slot
+//! cargo run --example flows_endpoint -- --serve 127.0.0.1:8090
+//! cargo run --example flows_endpoint -- --print-flow-json  # the Flow to create in WhatsApp Manager
+//! cargo run --example flows_endpoint -- --new-key flows-key.pem
+//! ```
+//!
+//! The endpoint needs the business private key: `WHATSAPP_FLOWS_PRIVATE_KEY`
+//! (PEM text, PKCS#8 or PKCS#1) or `WHATSAPP_FLOWS_PRIVATE_KEY_FILE`, with
+//! `WHATSAPP_FLOWS_KEY_PASSPHRASE` when encrypted, and `WHATSAPP_APP_SECRET`
+//! to check signatures. `--new-key` writes a fresh key (mode 0600) and prints
+//! the public key to upload (`Client::flows().upload_public_key`). The sandbox
+//! makes its own key. Flow tokens map to customers in `BRIDGE_DATA_DIR` or
+//! Redis (`REDIS_URL`): a token is all WhatsApp sends us about who is booking.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::sync::Arc;
+
+use bridge_core::format;
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
+use chrono_tz::Tz;
+use examples::{Backends, BoxError, Stores};
+use salesforce_rest::records::{DynamicRecord, SfDateTime};
+use salesforce_rest::soql::Soql;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use whatsapp_cloud::flows::{FlowAction, FlowRequest, FlowsHandler, FlowsKey};
+use whatsapp_cloud::messages::{self, FlowRef, Interactive, Message};
+use whatsapp_cloud::testkit::FlowsSimulator;
+use whatsapp_cloud::webhooks::SignatureVerifier;
+
+/// The times offered each weekday, local to the customer's zone.
+const SLOTS: [(u32, u32); 5] = [(9, 0), (10, 30), (13, 0), (14, 30), (16, 0)];
+/// How many weekdays ahead the Flow offers.
+const DAYS: usize = 5;
+
+/// The Flow this endpoint answers (Flow JSON 6.0, data API 3.0).
+pub const FLOW_JSON: &str = r#"{
+  "version": "6.0",
+  "data_api_version": "3.0",
+  "routing_model": { "PICK_DATE": ["PICK_SLOT"], "PICK_SLOT": [] },
+  "screens": [
+    {
+      "id": "PICK_DATE",
+      "title": "Book a visit",
+      "data": {
+        "dates": { "type": "array", "items": { "type": "object", "properties": { "id": { "type": "string" }, "title": { "type": "string" } } },
+                   "__example__": [{ "id": "2026-12-01", "title": "Tue 12/01/2026" }] },
+        "error_message": { "type": "string", "__example__": "" }
+      },
+      "layout": { "type": "SingleColumnLayout", "children": [
+        { "type": "TextCaption", "text": "${data.error_message}" },
+        { "type": "Form", "name": "day", "children": [
+          { "type": "Dropdown", "label": "Day", "name": "date", "data-source": "${data.dates}", "required": true },
+          { "type": "Footer", "label": "See times",
+            "on-click-action": { "name": "data_exchange", "payload": { "date": "${form.date}" } } }
+        ] }
+      ] }
+    },
+    {
+      "id": "PICK_SLOT",
+      "title": "Pick a time",
+      "terminal": true,
+      "data": {
+        "day": { "type": "string", "__example__": "Tue 12/01/2026" },
+        "slots": { "type": "array", "items": { "type": "object", "properties": { "id": { "type": "string" }, "title": { "type": "string" } } },
+                   "__example__": [{ "id": "1764599400", "title": "9:30 AM EST" }] },
+        "error_message": { "type": "string", "__example__": "" }
+      },
+      "layout": { "type": "SingleColumnLayout", "children": [
+        { "type": "TextSubheading", "text": "${data.day}" },
+        { "type": "TextCaption", "text": "${data.error_message}" },
+        { "type": "Form", "name": "time", "children": [
+          { "type": "RadioButtonsGroup", "label": "Time", "name": "slot", "data-source": "${data.slots}", "required": true },
+          { "type": "Footer", "label": "Book",
+            "on-click-action": { "name": "data_exchange", "payload": { "slot": "${form.slot}" } } }
+        ] }
+      ] }
+    }
+  ]
+}"#;
+
+/// The Flow's data exchange, backed by the Salesforce calendar.
+#[derive(Debug)]
+pub struct Booking {
+    salesforce: salesforce_rest::Client,
+    stores: Arc<Stores>,
+    zone: Tz,
+    /// The first day offered is the weekday after this (passed in: tests pin it).
+    today: NaiveDate,
+}
+
+fn short_day(d: NaiveDate) -> String {
+    format!("{} {}", d.weekday(), format::date(d))
+}
+
+/// The next `n` weekdays after `today`.
+pub fn weekdays_after(today: NaiveDate, n: usize) -> Vec<NaiveDate> {
+    today
+        .iter_days()
+        .skip(1)
+        .filter(|d| !matches!(d.weekday(), Weekday::Sat | Weekday::Sun))
+        .take(n)
+        .collect()
+}
+
+impl Booking {
+    /// A booking endpoint for customers in `zone`, offering the weekdays after `today`.
+    pub fn new(
+        salesforce: salesforce_rest::Client,
+        stores: Arc<Stores>,
+        zone: Tz,
+        today: NaiveDate,
+    ) -> Self {
+        Self {
+            salesforce,
+            stores,
+            zone,
+            today,
+        }
+    }
+
+    fn start_of(&self, day: NaiveDate, (h, m): (u32, u32)) -> Option<DateTime<Utc>> {
+        let local = day.and_hms_opt(h, m, 0)?;
+        Some(
+            self.zone
+                .from_local_datetime(&local)
+                .single()?
+                .with_timezone(&Utc),
+        )
+    }
+
+    /// The start times already taken on `day`.
+    async fn taken(&self, day: NaiveDate) -> Result<Vec<i64>, BoxError> {
+        let (Some(from), Some(to)) = (
+            self.start_of(day, (0, 0)),
+            self.start_of(day + Duration::days(1), (0, 0)),
+        ) else {
+            return Ok(Vec::new());
+        };
+        let soql = Soql::new("SELECT Id, Start__c, Booking_Key__c FROM Appointment__c WHERE Start__c > {} AND Start__c <= {} AND Status__c IN ('Scheduled', 'Confirmed')")
+            .bind(from - Duration::seconds(1))
+            .bind(to - Duration::seconds(1))
+            .build()?;
+        let rows = self
+            .salesforce
+            .query_stream::<DynamicRecord>(&soql)
+            .collect_max(500)
+            .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                r.get("Start__c")
+                    .and_then(Value::as_str)
+                    .and_then(SfDateTime::parse)
+            })
+            .map(|t| t.0.timestamp())
+            .collect())
+    }
+
+    async fn slots_screen(&self, day: NaiveDate, error: &str) -> Result<Value, BoxError> {
+        let taken = self.taken(day).await?;
+        let slots: Vec<Value> = SLOTS
+            .iter()
+            .filter_map(|&s| self.start_of(day, s))
+            .filter(|t| !taken.contains(&t.timestamp()))
+            .map(
+                |t| json!({ "id": t.timestamp().to_string(), "title": format::time(t, self.zone) }),
+            )
+            .collect();
+        if slots.is_empty() {
+            return Ok(self.dates_screen(&format!(
+                "{} is fully booked: pick another day.",
+                short_day(day)
+            )));
+        }
+        Ok(
+            json!({ "screen": "PICK_SLOT", "data": { "day": short_day(day), "slots": slots, "error_message": error } }),
+        )
+    }
+
+    fn dates_screen(&self, error: &str) -> Value {
+        let dates: Vec<Value> = weekdays_after(self.today, DAYS)
+            .into_iter()
+            .map(|d| json!({ "id": d.to_string(), "title": short_day(d) }))
+            .collect();
+        json!({ "screen": "PICK_DATE", "data": { "dates": dates, "error_message": error } })
+    }
+
+    async fn book(&self, token: &str, slot: &str) -> Result<Value, BoxError> {
+        let Some(phone) = self
+            .stores
+            .marks
+            .get(&format!("flow-token-{token}"))
+            .await?
+        else {
+            return Ok(self.dates_screen("This booking link has expired: ask us for a new one."));
+        };
+        let Some(start) = slot
+            .parse()
+            .ok()
+            .and_then(|t| DateTime::from_timestamp(t, 0))
+        else {
+            return Ok(self.dates_screen("Pick a day first."));
+        };
+        let day = start.with_timezone(&self.zone).date_naive();
+        let offered = SLOTS
+            .iter()
+            .filter_map(|&s| self.start_of(day, s))
+            .any(|t| t == start);
+        if !offered {
+            return Ok(self.dates_screen("That time is not offered: pick again."));
+        }
+        // Someone else may have taken it since the list was shown; our own
+        // earlier attempt (a retry) holds the same key and is not "someone else".
+        let soql = Soql::new("SELECT Id, Booking_Key__c FROM Appointment__c WHERE Start__c = {} AND Status__c IN ('Scheduled', 'Confirmed')")
+            .bind(start)
+            .build()?;
+        let rows = self
+            .salesforce
+            .query_stream::<DynamicRecord>(&soql)
+            .collect_max(10)
+            .await?;
+        if rows
+            .iter()
+            .any(|r| r.get("Booking_Key__c").and_then(Value::as_str) != Some(token))
+        {
+            return self
+                .slots_screen(day, "That time was just taken: pick another.")
+                .await;
+        }
+        let appointment = DynamicRecord::new()
+            .set("Start__c", SfDateTime(start).to_salesforce())
+            .set("Time_Zone__c", self.zone.name())
+            .set("Customer_Phone__c", phone.as_str())
+            .set("Status__c", "Scheduled");
+        // The Flow token is the booking's key: WhatsApp retrying the last
+        // request finds the same record instead of booking twice.
+        let saved = self
+            .salesforce
+            .upsert("Booking_Key__c", token, &appointment)
+            .object("Appointment__c")
+            .await?;
+        let id = match saved.id {
+            Some(id) => id.to_string(),
+            // An upsert that updated may answer without the id: read it back.
+            None => {
+                let soql = Soql::new("SELECT Id FROM Appointment__c WHERE Booking_Key__c = {}")
+                    .bind(token)
+                    .build()?;
+                let rows = self
+                    .salesforce
+                    .query_stream::<DynamicRecord>(&soql)
+                    .collect_max(1)
+                    .await?;
+                rows.first()
+                    .and_then(|r| r.id())
+                    .map(|id| id.to_string())
+                    .unwrap_or_default()
+            }
+        };
+        let starts = format::date_time(start, self.zone);
+        tracing::info!(appointment = %id, "appointment booked from a Flow");
+        Ok(json!({
+            "screen": "SUCCESS",
+            "data": { "extension_message_response": { "params": {
+                "flow_token": token, "appointment_id": id, "starts": starts
+            } } }
+        }))
+    }
+}
+
+#[async_trait::async_trait]
+impl FlowsHandler for Booking {
+    async fn handle(&self, request: FlowRequest) -> Result<Value, BoxError> {
+        let field = |k: &str| {
+            request
+                .data
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        match (&request.action, request.screen.as_deref()) {
+            (FlowAction::Init, _) | (FlowAction::Back, _) => Ok(self.dates_screen("")),
+            (FlowAction::DataExchange, Some("PICK_DATE")) => {
+                match field("date").parse::<NaiveDate>() {
+                    Ok(day) if weekdays_after(self.today, DAYS).contains(&day) => {
+                        self.slots_screen(day, "").await
+                    }
+                    _ => Ok(self.dates_screen("Pick one of the days shown.")),
+                }
+            }
+            (FlowAction::DataExchange, Some("PICK_SLOT")) => {
+                let token = request.flow_token.clone().unwrap_or_default();
+                self.book(&token, &field("slot")).await
+            }
+            _ => Ok(self.dates_screen("")),
+        }
+    }
+}
+
+/// Sends the booking Flow to a customer, with a fresh token that maps to them.
+pub async fn send_flow(b: &Backends, stores: &Stores, to: &str) -> Result<String, BoxError> {
+    let token = format!("book-{:032x}", rand::random::<u128>());
+    stores.marks.set(&format!("flow-token-{token}"), to).await?;
+    let flow = Interactive::flow(
+        "Book your next visit: pick a day and a time.",
+        FlowRef::Name("book_appointment".into()),
+        token.clone(),
+        "Book now",
+        messages::FlowAction::DataExchange,
+    );
+    b.whatsapp.send(Message::new(to, flow)).await?;
+    Ok(token)
+}
+
+/// The key: the environment's, or a new one in the sandbox.
+fn key_from_env(sandbox: bool) -> Result<FlowsKey, BoxError> {
+    let var = |n: &str| std::env::var(n).ok().filter(|v| !v.trim().is_empty());
+    let pem = match (
+        var("WHATSAPP_FLOWS_PRIVATE_KEY"),
+        var("WHATSAPP_FLOWS_PRIVATE_KEY_FILE"),
+    ) {
+        (Some(pem), _) => pem,
+        (None, Some(path)) => std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read WHATSAPP_FLOWS_PRIVATE_KEY_FILE={path}: {e}"))?,
+        (None, None) if sandbox => return Ok(FlowsKey::generate(2048)?),
+        (None, None) => {
+            return Err("WHATSAPP_FLOWS_PRIVATE_KEY (or WHATSAPP_FLOWS_PRIVATE_KEY_FILE) is not set: make one with --new-key and upload its public key".into());
+        }
+    };
+    let pem = SecretString::from(pem);
+    Ok(match var("WHATSAPP_FLOWS_KEY_PASSPHRASE") {
+        Some(pass) => FlowsKey::from_encrypted_pem(&pem, &SecretString::from(pass))?,
+        None => FlowsKey::from_pem(&pem)?,
+    })
+}
+
+/// What a sandbox run did.
+#[derive(Debug)]
+pub struct Summary {
+    /// The screens the customer went through.
+    pub screens: Vec<String>,
+    /// The times offered on the chosen day.
+    pub offered: Vec<String>,
+    /// The booked appointment.
+    pub appointment_id: String,
+    /// Whether WhatsApp's retry of the last request got the same appointment.
+    pub retry_same: bool,
+}
+
+/// A customer books through the endpoint over HTTP, as WhatsApp would call it.
+// `serde_json::Value` indexing answers `Null` for what is missing; it cannot panic.
+#[allow(clippy::indexing_slicing)]
+pub async fn run(b: &Backends, stores: Arc<Stores>, today: NaiveDate) -> Result<Summary, BoxError> {
+    println!("Flows endpoint: appointment booking ({})\n", b.describe());
+    let zone = examples::customer_zone()?;
+    let key = key_from_env(true)?;
+    let whatsapp = FlowsSimulator::new(&key.public_key_pem()?)?;
+    if let (Some(org), Some(&first_day)) = (&b.org, weekdays_after(today, 1).first()) {
+        // Another customer already has the first slot of the first day.
+        let taken = zone
+            .from_local_datetime(
+                &first_day
+                    .and_hms_opt(SLOTS[0].0, SLOTS[0].1, 0)
+                    .unwrap_or_default(),
+            )
+            .single();
+        if let Some(t) = taken {
+            org.insert("Appointment__c", json!({"Start__c": SfDateTime(t.with_timezone(&Utc)).to_salesforce(), "Status__c": "Scheduled", "Customer_Phone__c": "14155550199", "Booking_Key__c": "seeded"}));
+        }
+    }
+    let booking = Booking::new(b.salesforce.clone(), stores.clone(), zone, today);
+    let verifier = SignatureVerifier::new(&SecretString::from(b.app_secret.clone()));
+    let app = whatsapp_cloud::flows::router(key, Some(verifier.clone()), booking);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/", listener.local_addr()?);
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let customer = "14155550123";
+    let token = send_flow(b, &stores, customer).await?;
+    println!(
+        "-> {}: Flow \"Book now\" sent",
+        format::phone::format_or_raw(customer)
+    );
+    let http = reqwest::Client::new();
+    let exchange = |request: Value| {
+        let (http, url, whatsapp, verifier) = (
+            http.clone(),
+            url.clone(),
+            whatsapp.clone(),
+            verifier.clone(),
+        );
+        async move {
+            let sealed = whatsapp.seal(&request)?;
+            let answer = http
+                .post(&url)
+                .header(
+                    whatsapp_cloud::webhooks::SIGNATURE_HEADER,
+                    verifier.sign(&sealed.body),
+                )
+                .body(sealed.body.clone())
+                .send()
+                .await?;
+            let status = answer.status();
+            let text = answer.text().await?;
+            if !status.is_success() {
+                return Err(format!("the endpoint answered {status}: {text}").into());
+            }
+            Ok::<Value, BoxError>(sealed.open(&text)?)
+        }
+    };
+    let mut screens = Vec::new();
+    let dates = exchange(json!({"version": "3.0", "action": "INIT", "flow_token": token})).await?;
+    screens.push(dates["screen"].as_str().unwrap_or_default().to_owned());
+    let day = dates["data"]["dates"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    println!(
+        "   PICK_DATE: {} days offered, customer picks {}",
+        dates["data"]["dates"].as_array().map_or(0, Vec::len),
+        dates["data"]["dates"][0]["title"]
+    );
+    let slots = exchange(json!({"version": "3.0", "action": "data_exchange", "screen": "PICK_DATE", "data": {"date": day}, "flow_token": token})).await?;
+    screens.push(slots["screen"].as_str().unwrap_or_default().to_owned());
+    let offered: Vec<String> = slots["data"]["slots"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["title"].as_str().map(str::to_owned))
+        .collect();
+    println!("   PICK_SLOT: {}", offered.join(", "));
+    let slot = slots["data"]["slots"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let last = json!({"version": "3.0", "action": "data_exchange", "screen": "PICK_SLOT", "data": {"slot": slot}, "flow_token": token});
+    let done = exchange(last.clone()).await?;
+    screens.push(done["screen"].as_str().unwrap_or_default().to_owned());
+    let params = &done["data"]["extension_message_response"]["params"];
+    let appointment_id = params["appointment_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    println!(
+        "   SUCCESS: Appointment {appointment_id} at {}",
+        params["starts"].as_str().unwrap_or_default()
+    );
+    // WhatsApp retries a request whose answer it did not get.
+    let again = exchange(last).await?;
+    let retry_same = again["data"]["extension_message_response"]["params"]["appointment_id"]
+        == appointment_id.as_str();
+    println!(
+        "   retried: {}",
+        if retry_same {
+            "same appointment, nothing booked twice"
+        } else {
+            "a different answer"
+        }
+    );
+    server.abort();
+    Ok(Summary {
+        screens,
+        offered,
+        appointment_id,
+        retry_same,
+    })
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    examples::exit_code(cli().await)
+}
+
+async fn serve(addr: &str) -> Result<(), BoxError> {
+    let b = Backends::from_env().await?;
+    let key = key_from_env(b.graph.is_some())?;
+    let stores = Arc::new(Stores::for_tool("flows_endpoint").await?);
+    let zone = examples::customer_zone()?;
+    let today = Utc::now().with_timezone(&zone).date_naive();
+    let verifier = SignatureVerifier::new(&SecretString::from(b.app_secret.clone()));
+    let app = axum::Router::new().nest(
+        "/flows",
+        whatsapp_cloud::flows::router(
+            key,
+            Some(verifier),
+            Booking::new(b.salesforce.clone(), stores, zone, today),
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    println!(
+        "Flows endpoint on http://{}/flows ({})",
+        listener.local_addr()?,
+        b.describe()
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
+
+async fn cli() -> Result<(), BoxError> {
+    examples::init_tracing();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let usage = "usage: flows_endpoint [--serve ADDR] [--print-flow-json] [--new-key PATH]";
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!(
+            "{usage}\n\nAnswers an appointment-booking WhatsApp Flow from the Salesforce calendar.\nWithout flags: a simulated customer books a slot in the sandbox.\n  --serve ADDR       serve the endpoint at http://ADDR/flows\n  --print-flow-json  print the Flow JSON this endpoint answers\n  --new-key PATH     write a new private key to PATH (0600), print its public key\nReads WHATSAPP_FLOWS_PRIVATE_KEY(_FILE), WHATSAPP_FLOWS_KEY_PASSPHRASE, WHATSAPP_APP_SECRET, WHATSAPP_*, SALESFORCE_*, REDIS_URL, BRIDGE_DATA_DIR, CUSTOMER_TIME_ZONE."
+        );
+        return Ok(());
+    }
+    if let Err(e) = examples::check_flags(&args, &["--print-flow-json"], &["--serve", "--new-key"])
+    {
+        eprintln!("error: {e}\n{usage}");
+        return Err(Box::new(examples::UsageError(e)));
+    }
+    let value_of = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    if args.iter().any(|a| a == "--print-flow-json") {
+        println!("{FLOW_JSON}");
+        return Ok(());
+    }
+    if let Some(path) = value_of("--new-key") {
+        let key = FlowsKey::generate(2048)?;
+        write_private(&path, &key)?;
+        println!(
+            "private key written to {path} (keep it secret)\n\npublic key to upload:\n{}",
+            key.public_key_pem()?
+        );
+        return Ok(());
+    }
+    if let Some(addr) = value_of("--serve") {
+        return serve(&addr).await;
+    }
+    let b = Backends::from_env().await?;
+    if !b.is_sandbox() {
+        return Err("without --serve this tool runs a simulated customer, which needs the sandbox: unset WHATSAPP_ACCESS_TOKEN and SALESFORCE_CLIENT_ID, or use --serve".into());
+    }
+    let stores = Arc::new(Stores::for_tool("flows_endpoint").await?);
+    let zone = examples::customer_zone()?;
+    let s = run(&b, stores, Utc::now().with_timezone(&zone).date_naive()).await?;
+    println!(
+        "\n{} screens, appointment {}",
+        s.screens.len(),
+        s.appointment_id
+    );
+    Ok(())
+}
+
+fn write_private(path: &str, key: &FlowsKey) -> Result<(), BoxError> {
+    use secrecy::ExposeSecret;
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .map_err(|e| format!("cannot create {path} (it must not exist yet): {e}"))?;
+    file.write_all(key.private_key_pem()?.expose_secret().as_bytes())?;
+    file.sync_all()?;
+    Ok(())
+}

@@ -1,0 +1,206 @@
+//! The Flows endpoint example: a simulated customer books over HTTP in the
+//! sandbox, and the booking rules hold (taken slots, expired tokens, full
+//! days, retries).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout,
+    dead_code,
+    unreachable_pub
+)]
+
+#[path = "../examples/flows_endpoint.rs"]
+mod flows_endpoint;
+
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use examples::{Backends, Stores};
+use flows_endpoint::{Booking, FLOW_JSON, weekdays_after};
+use serde_json::{Value, json};
+use whatsapp_cloud::flows::{FlowsHandler, FlowsKey, check_flow_json};
+use whatsapp_cloud::testkit::FlowsSimulator;
+
+/// A Wednesday: the days offered are Thu, Fri, Mon, Tue, Wed.
+fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 12, 2).unwrap()
+}
+
+#[test]
+fn weekends_are_never_offered() {
+    let days: Vec<String> = weekdays_after(today(), 5)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        days,
+        [
+            "2026-12-03",
+            "2026-12-04",
+            "2026-12-07",
+            "2026-12-08",
+            "2026-12-09"
+        ]
+    );
+}
+
+#[test]
+fn the_flow_json_declares_the_screens_the_endpoint_answers() {
+    check_flow_json(FLOW_JSON).unwrap();
+    let flow: Value = serde_json::from_str(FLOW_JSON).unwrap();
+    let ids: Vec<&str> = flow["screens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["PICK_DATE", "PICK_SLOT"]);
+    assert_eq!(flow["data_api_version"], "3.0");
+}
+
+#[tokio::test]
+async fn a_customer_books_once_over_http_and_taken_slots_are_not_offered() {
+    let b = Backends::sandbox().await.unwrap();
+    let stores = Arc::new(Stores::memory().unwrap());
+    let s = flows_endpoint::run(&b, stores, today()).await.unwrap();
+    assert_eq!(s.screens, ["PICK_DATE", "PICK_SLOT", "SUCCESS"]);
+    assert_eq!(
+        s.offered,
+        ["10:30 AM EST", "1:00 PM EST", "2:30 PM EST", "4:00 PM EST"],
+        "9:00 AM was taken"
+    );
+    assert!(s.retry_same);
+    let org = b.org.as_ref().unwrap();
+    let appointments = org.records("Appointment__c");
+    assert_eq!(
+        appointments.len(),
+        2,
+        "the seeded one and ours, none twice: {appointments:?}"
+    );
+    let ours = appointments
+        .iter()
+        .find(|a| a["Booking_Key__c"] != "seeded")
+        .unwrap();
+    assert_eq!(ours["Customer_Phone__c"], "14155550123");
+    assert_eq!(
+        ours["Start__c"].as_str().unwrap()[..16],
+        *"2026-12-03T15:30"
+    );
+    let sent = b.graph.as_ref().unwrap().message_requests().await;
+    assert_eq!(sent[0]["interactive"]["type"], "flow");
+    assert_eq!(
+        sent[0]["interactive"]["action"]["parameters"]["flow_action"],
+        "data_exchange"
+    );
+}
+
+struct Rig {
+    b: Backends,
+    booking: Booking,
+    stores: Arc<Stores>,
+}
+
+async fn rig() -> Rig {
+    let b = Backends::sandbox().await.unwrap();
+    let stores = Arc::new(Stores::memory().unwrap());
+    let booking = Booking::new(
+        b.salesforce.clone(),
+        stores.clone(),
+        chrono_tz::America::New_York,
+        today(),
+    );
+    Rig { b, booking, stores }
+}
+
+async fn ask(booking: &Booking, request: Value) -> Value {
+    // Through the real decryption path, as the endpoint receives it.
+    let key = FlowsKey::generate(1024).unwrap();
+    let sealed = FlowsSimulator::new(&key.public_key_pem().unwrap())
+        .unwrap()
+        .seal(&request)
+        .unwrap();
+    let decrypted = whatsapp_cloud::flows::decrypt(&key, &sealed.body).unwrap();
+    booking.handle(decrypted.request).await.unwrap()
+}
+
+fn slot_request(token: &str, slot: &str) -> Value {
+    json!({"version": "3.0", "action": "data_exchange", "screen": "PICK_SLOT", "data": {"slot": slot}, "flow_token": token})
+}
+
+#[tokio::test]
+async fn unknown_tokens_taken_slots_and_full_days_get_an_error_screen() {
+    let r = rig().await;
+    // 10:30 AM Eastern on Thu 12/03/2026.
+    let slot = "1764775800";
+    let expired = ask(&r.booking, slot_request("book-unknown", slot)).await;
+    assert_eq!(expired["screen"], "PICK_DATE");
+    assert!(
+        expired["data"]["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("expired")
+    );
+
+    r.stores
+        .marks
+        .set("flow-token-book-a", "14155550123")
+        .await
+        .unwrap();
+    r.stores
+        .marks
+        .set("flow-token-book-b", "14155550124")
+        .await
+        .unwrap();
+    let first = ask(&r.booking, slot_request("book-a", slot)).await;
+    assert_eq!(first["screen"], "SUCCESS");
+    let second = ask(&r.booking, slot_request("book-b", slot)).await;
+    assert_eq!(second["screen"], "PICK_SLOT", "{second}");
+    assert!(
+        second["data"]["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("just taken")
+    );
+    let titles: Vec<&str> = second["data"]["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["title"].as_str().unwrap())
+        .collect();
+    assert!(!titles.contains(&"10:30 AM EST"), "{titles:?}");
+
+    let not_offered = ask(&r.booking, slot_request("book-b", "1764777000")).await;
+    assert!(
+        not_offered["data"]["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("not offered")
+    );
+
+    // Fill Friday, then ask for it.
+    let org = r.b.org.as_ref().unwrap();
+    for (h, m) in [(9, 0), (10, 30), (13, 0), (14, 30), (16, 0)] {
+        let at = format!("2026-12-04T{:02}:{m:02}:00.000+0000", h + 5);
+        org.insert(
+            "Appointment__c",
+            json!({"Start__c": at, "Status__c": "Confirmed", "Booking_Key__c": format!("k{h}")}),
+        );
+    }
+    let friday = ask(&r.booking, json!({"version": "3.0", "action": "data_exchange", "screen": "PICK_DATE", "data": {"date": "2026-12-04"}, "flow_token": "book-b"})).await;
+    assert_eq!(friday["screen"], "PICK_DATE");
+    assert!(
+        friday["data"]["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("fully booked")
+    );
+    let saturday = ask(&r.booking, json!({"version": "3.0", "action": "data_exchange", "screen": "PICK_DATE", "data": {"date": "2026-12-05"}, "flow_token": "book-b"})).await;
+    assert!(
+        saturday["data"]["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("days shown")
+    );
+}

@@ -92,6 +92,17 @@ pub enum Error {
     #[error("SOQL: {0}")]
     Soql(String),
 
+    /// A Bulk API job failed, was aborted, or did not finish in time.
+    #[error("bulk job {job_id} ended {state}: {message}")]
+    BulkJobFailed {
+        /// The job id.
+        job_id: String,
+        /// Its last state.
+        state: String,
+        /// Salesforce's error message, or why waiting stopped.
+        message: String,
+    },
+
     /// A token store failed.
     #[error("token store: {0}")]
     TokenStore(String),

@@ -68,6 +68,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod auth;
+pub mod bulk;
 mod client;
 pub mod composite;
 pub mod error;

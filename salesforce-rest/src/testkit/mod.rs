@@ -23,6 +23,7 @@
 // The mock indexes JSON values it built itself; `Value` indexing cannot panic here.
 #![allow(clippy::indexing_slicing)]
 
+mod bulk;
 mod oauth;
 mod router;
 mod soql;

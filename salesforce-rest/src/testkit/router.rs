@@ -165,6 +165,12 @@ impl Router {
             return errors(404, "NOT_FOUND", "The requested resource does not exist");
         };
         let calls = self.state.api_calls.fetch_add(1, Ordering::SeqCst) + 1;
+        if rest.starts_with("jobs/") {
+            return self.bulk(req, rest).insert_header(
+                "Sforce-Limit-Info",
+                format!("api-usage={calls}/15000").as_str(),
+            );
+        }
         let call = Call {
             method: req.method.as_str().to_owned(),
             path: rest.to_owned(),

@@ -34,6 +34,8 @@ pub(super) struct State {
     pub(super) clock: AtomicU64,
     /// (object, field, value) that a validation rule rejects.
     pub(super) rejections: Mutex<Vec<(String, String, String)>>,
+    /// Bulk API 2.0 jobs by id.
+    pub(super) bulk_jobs: Mutex<HashMap<String, super::bulk::Job>>,
 }
 
 pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -62,6 +64,21 @@ impl WriteError {
     fn on(mut self, field: &str) -> Self {
         self.fields.push(field.to_owned());
         self
+    }
+
+    /// An error of a Bulk row (no HTTP status of its own).
+    pub(super) fn bulk(code: &'static str, message: &str) -> Self {
+        Self::new(400, code, message)
+    }
+
+    /// The `sf__Error` text of a Bulk row: `CODE:message:fields --`.
+    pub(super) fn bulk_message(&self) -> String {
+        format!(
+            "{}:{}:{} --",
+            self.code,
+            self.message,
+            self.fields.join(",")
+        )
     }
 
     /// The REST error array.

@@ -7,6 +7,7 @@
 )]
 
 mod auth;
+mod bulk;
 mod composite;
 mod errors;
 mod refresh;

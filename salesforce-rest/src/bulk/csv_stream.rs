@@ -21,8 +21,10 @@ use crate::http::transport_error;
 pub const MAX_UPLOAD_BYTES: u64 = 150 * 1024 * 1024;
 const CHUNK: usize = 64 * 1024;
 const ROWS_PER_CHUNK: usize = 1_000;
-/// Rows parsed ahead of the consumer, at most.
-const ROW_QUEUE: usize = 1_024;
+/// Rows handed over at once (one channel send per batch, not per row).
+const ROW_BATCH: usize = 256;
+/// Batches parsed ahead of the consumer, at most (so 1,024 rows).
+const BATCH_QUEUE: usize = 4;
 /// Body chunks received ahead of the parser, at most.
 const CHUNK_QUEUE: usize = 8;
 
@@ -141,13 +143,33 @@ impl std::io::Write for SharedBuf {
 /// Dropping it stops the download.
 #[derive(Debug)]
 pub struct Rows<T> {
-    rx: mpsc::Receiver<Result<T, Error>>,
+    rx: mpsc::Receiver<Result<Vec<T>, Error>>,
+    ready: std::collections::VecDeque<T>,
 }
 
-impl<T> Stream for Rows<T> {
+impl<T> Rows<T> {
+    fn new(rx: mpsc::Receiver<Result<Vec<T>, Error>>) -> Self {
+        Self {
+            rx,
+            ready: std::collections::VecDeque::new(),
+        }
+    }
+}
+
+impl<T: Unpin> Stream for Rows<T> {
     type Item = Result<T, Error>;
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.rx.poll_recv(cx)
+        loop {
+            if let Some(row) = self.ready.pop_front() {
+                return Poll::Ready(Some(Ok(row)));
+            }
+            match self.rx.poll_recv(cx) {
+                Poll::Ready(Some(Ok(batch))) => self.ready = batch.into(),
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
     }
 }
 
@@ -186,7 +208,7 @@ type MapRow<T, U> = fn(&HashMap<String, String>, T) -> Option<U>;
 /// body is read, the consumer is gone, or a row fails.
 async fn parse_into<T, U>(
     response: reqwest::Response,
-    out: mpsc::Sender<Result<U, Error>>,
+    out: mpsc::Sender<Result<Vec<U>, Error>>,
     map: MapRow<T, U>,
 ) -> bool
 where
@@ -208,48 +230,78 @@ where
             }
         };
         // `sf__Id`, `sf__Created`, `sf__Error` are Salesforce's; the rest is the row.
+        let has_sf = headers.iter().any(|h| h.starts_with("sf__"));
         let ours: Vec<usize> = (0..headers.len())
             .filter(|&i| !headers.get(i).is_some_and(|h| h.starts_with("sf__")))
             .collect();
         let own_headers: csv::StringRecord = ours.iter().filter_map(|&i| headers.get(i)).collect();
+        let no_fields = HashMap::new();
         let mut record = csv::StringRecord::new();
+        let mut batch = Vec::with_capacity(ROW_BATCH);
         let mut n = 0u64;
         loop {
-            match reader.read_record(&mut record) {
-                Ok(false) => return true,
-                Ok(true) => {}
+            let more = match reader.read_record(&mut record) {
+                Ok(more) => more,
                 Err(e) => {
                     let err = reader
                         .get_mut()
                         .failed
                         .take()
                         .unwrap_or_else(|| csv_error(n + 1, &e));
+                    if !batch.is_empty() {
+                        let _ = out.blocking_send(Ok(std::mem::take(&mut batch)));
+                    }
                     let _ = out.blocking_send(Err(err));
                     return false;
                 }
+            };
+            if !more {
+                return batch.is_empty() || out.blocking_send(Ok(batch)).is_ok();
             }
             n += 1;
-            let fields: HashMap<String, String> = headers
-                .iter()
-                .zip(record.iter())
-                .filter(|(h, _)| h.starts_with("sf__"))
-                .map(|(h, v)| (h.to_owned(), v.to_owned()))
-                .collect();
-            let own: csv::StringRecord = ours.iter().filter_map(|&i| record.get(i)).collect();
-            let row = own
-                .deserialize::<T>(Some(&own_headers))
-                .map_err(|e| csv_error(n, &e))
-                .and_then(|t| {
-                    map(&fields, t).ok_or_else(|| {
-                        Error::unexpected(
-                            200,
-                            format!("result row {n} lacks Salesforce's sf__ columns"),
-                            b"",
-                        )
-                    })
-                });
-            let failed = row.is_err();
-            if out.blocking_send(row).is_err() || failed {
+            let row = if has_sf {
+                let fields: HashMap<String, String> = headers
+                    .iter()
+                    .zip(record.iter())
+                    .filter(|(h, _)| h.starts_with("sf__"))
+                    .map(|(h, v)| (h.to_owned(), v.to_owned()))
+                    .collect();
+                let own: csv::StringRecord = ours.iter().filter_map(|&i| record.get(i)).collect();
+                own.deserialize::<T>(Some(&own_headers))
+                    .map_err(|e| csv_error(n, &e))
+                    .map(|t| map(&fields, t))
+            } else {
+                record
+                    .deserialize::<T>(Some(&headers))
+                    .map_err(|e| csv_error(n, &e))
+                    .map(|t| map(&no_fields, t))
+            };
+            match row {
+                Ok(Some(row)) => batch.push(row),
+                Ok(None) => {
+                    let _ = out.blocking_send(Err(Error::unexpected(
+                        200,
+                        format!("result row {n} lacks Salesforce's sf__ columns"),
+                        b"",
+                    )));
+                    return false;
+                }
+                Err(e) => {
+                    if !batch.is_empty() {
+                        let _ = out.blocking_send(Ok(std::mem::take(&mut batch)));
+                    }
+                    let _ = out.blocking_send(Err(e));
+                    return false;
+                }
+            }
+            if batch.len() == ROW_BATCH
+                && out
+                    .blocking_send(Ok(std::mem::replace(
+                        &mut batch,
+                        Vec::with_capacity(ROW_BATCH),
+                    )))
+                    .is_err()
+            {
                 return false;
             }
         }
@@ -287,9 +339,9 @@ where
     T: DeserializeOwned + Send + 'static,
     U: Send + 'static,
 {
-    let (tx, rx) = mpsc::channel(ROW_QUEUE);
+    let (tx, rx) = mpsc::channel(BATCH_QUEUE);
     tokio::spawn(parse_into(response, tx, map));
-    Rows { rx }
+    Rows::new(rx)
 }
 
 /// The rows of every page: `fetch(locator)` gives a page and the next
@@ -300,7 +352,7 @@ where
     F: Fn(Option<String>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<(reqwest::Response, Option<String>), Error>> + Send,
 {
-    let (tx, rx) = mpsc::channel(ROW_QUEUE);
+    let (tx, rx) = mpsc::channel(BATCH_QUEUE);
     tokio::spawn(async move {
         let mut locator = None;
         loop {
@@ -320,5 +372,5 @@ where
             }
         }
     });
-    Rows { rx }
+    Rows::new(rx)
 }

@@ -36,7 +36,9 @@ fn lead(i: u32) -> LeadRow {
         last_name: format!("Customer {i}"),
         company: "WhatsApp".into(),
         phone: format!("1415{i:07}"),
-        description: i.is_multiple_of(2).then(|| format!("first message, \"quoted\", line\nbreak {i}")),
+        description: i
+            .is_multiple_of(2)
+            .then(|| format!("first message, \"quoted\", line\nbreak {i}")),
     }
 }
 

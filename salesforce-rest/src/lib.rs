@@ -76,6 +76,9 @@ pub mod files;
 mod http;
 mod id;
 pub mod limits;
+#[cfg(feature = "pubsub")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pubsub")))]
+pub mod pubsub;
 pub mod query;
 pub mod raw;
 pub mod records;

@@ -25,6 +25,11 @@
 
 mod bulk;
 mod oauth;
+#[cfg(feature = "pubsub")]
+mod pubsub;
+#[cfg(feature = "pubsub")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pubsub")))]
+pub use pubsub::{FakeFailure, FakePubSub, ORDER_CHANGE_SCHEMA, ORDER_CHANGE_SCHEMA_ID};
 mod router;
 mod soql;
 mod state;

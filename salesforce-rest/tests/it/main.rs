@@ -10,5 +10,7 @@ mod auth;
 mod bulk;
 mod composite;
 mod errors;
+#[cfg(feature = "pubsub")]
+mod pubsub;
 mod refresh;
 mod rest;

@@ -1,0 +1,246 @@
+//! Where a subscriber keeps its place: the replay id of the last event it
+//! handled, per topic, saved after each event so a restart resumes exactly
+//! after it.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use super::PubSubError;
+
+/// Stores the last handled replay id of each topic. Implement it over your
+/// own database; [`conformance::run`] checks an implementation.
+#[async_trait]
+pub trait ReplayStore: Send + Sync + std::fmt::Debug {
+    /// The last saved replay id of `topic`, if any.
+    async fn load(&self, topic: &str) -> Result<Option<Vec<u8>>, PubSubError>;
+    /// Saves the replay id of the event just handled (durably, before returning).
+    async fn save(&self, topic: &str, replay_id: &[u8]) -> Result<(), PubSubError>;
+}
+
+/// In memory: for tests and for subscribers that start at the latest event
+/// anyway.
+#[derive(Debug, Default)]
+pub struct MemoryReplayStore {
+    ids: Mutex<HashMap<String, Vec<u8>>>,
+}
+
+#[async_trait]
+impl ReplayStore for MemoryReplayStore {
+    async fn load(&self, topic: &str) -> Result<Option<Vec<u8>>, PubSubError> {
+        Ok(self.ids.lock().ok().and_then(|m| m.get(topic).cloned()))
+    }
+    async fn save(&self, topic: &str, replay_id: &[u8]) -> Result<(), PubSubError> {
+        if let Ok(mut m) = self.ids.lock() {
+            m.insert(topic.to_owned(), replay_id.to_vec());
+        }
+        Ok(())
+    }
+}
+
+/// One file per topic in a directory, written atomically (a temporary file,
+/// synced, then renamed): a crash leaves the old id or the new one, never a
+/// torn one.
+#[derive(Debug, Clone)]
+pub struct FileReplayStore {
+    dir: PathBuf,
+}
+
+impl FileReplayStore {
+    /// A store in `dir` (created if missing).
+    pub fn new(dir: impl Into<PathBuf>) -> Result<Self, PubSubError> {
+        let dir = dir.into();
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| PubSubError::Store(format!("cannot create {}: {e}", dir.display())))?;
+        Ok(Self { dir })
+    }
+
+    fn path(&self, topic: &str) -> PathBuf {
+        let name: String = topic
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        self.dir.join(format!("replay{name}.hex"))
+    }
+}
+
+#[async_trait]
+impl ReplayStore for FileReplayStore {
+    async fn load(&self, topic: &str) -> Result<Option<Vec<u8>>, PubSubError> {
+        let path = self.path(topic);
+        match tokio::fs::read_to_string(&path).await {
+            Ok(text) => {
+                let text = text.trim();
+                let bytes: Option<Vec<u8>> = (0..text.len())
+                    .step_by(2)
+                    .map(|i| {
+                        text.get(i..i + 2)
+                            .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    })
+                    .collect();
+                bytes.filter(|b| !b.is_empty()).map(Some).ok_or_else(|| {
+                    PubSubError::Store(format!("{} does not hold a replay id", path.display()))
+                })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(PubSubError::Store(format!(
+                "cannot read {}: {e}",
+                path.display()
+            ))),
+        }
+    }
+
+    async fn save(&self, topic: &str, replay_id: &[u8]) -> Result<(), PubSubError> {
+        let path = self.path(topic);
+        let text: String = replay_id.iter().map(|b| format!("{b:02x}")).collect();
+        let tmp = path.with_extension("tmp");
+        let result = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            use std::io::Write as _;
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &path)
+        })
+        .await
+        .map_err(|e| PubSubError::Store(format!("the save task failed: {e}")))?;
+        result.map_err(|e| PubSubError::Store(format!("cannot save the replay id: {e}")))
+    }
+}
+
+/// In Redis, shared by every instance (feature `redis`): one key per topic.
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+#[derive(Clone)]
+pub struct RedisReplayStore {
+    conn: redis::aio::ConnectionManager,
+    prefix: String,
+}
+
+#[cfg(feature = "redis")]
+impl std::fmt::Debug for RedisReplayStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisReplayStore")
+            .field("prefix", &self.prefix)
+            .finish()
+    }
+}
+
+#[cfg(feature = "redis")]
+impl RedisReplayStore {
+    /// A store over a connection, keys under `prefix`.
+    pub fn new(conn: redis::aio::ConnectionManager, prefix: impl Into<String>) -> Self {
+        Self {
+            conn,
+            prefix: prefix.into(),
+        }
+    }
+}
+
+#[cfg(feature = "redis")]
+#[async_trait]
+impl ReplayStore for RedisReplayStore {
+    async fn load(&self, topic: &str) -> Result<Option<Vec<u8>>, PubSubError> {
+        let mut c = self.conn.clone();
+        redis::cmd("GET")
+            .arg(format!("{}replay:{topic}", self.prefix))
+            .query_async::<Option<Vec<u8>>>(&mut c)
+            .await
+            .map_err(|e| PubSubError::Store(format!("Redis: {e}")))
+    }
+    async fn save(&self, topic: &str, replay_id: &[u8]) -> Result<(), PubSubError> {
+        let mut c = self.conn.clone();
+        redis::cmd("SET")
+            .arg(format!("{}replay:{topic}", self.prefix))
+            .arg(replay_id)
+            .query_async::<()>(&mut c)
+            .await
+            .map_err(|e| PubSubError::Store(format!("Redis: {e}")))
+    }
+}
+
+/// A conformance suite for [`ReplayStore`] implementations.
+pub mod conformance {
+    use std::sync::Arc;
+
+    use super::ReplayStore;
+
+    /// Checks the contract: nothing before a save, the last save wins, topics
+    /// are separate, and binary ids (any byte) round-trip.
+    ///
+    /// # Panics
+    ///
+    /// When the store breaks the contract (it is a test helper).
+    #[allow(clippy::panic, clippy::unwrap_used)]
+    pub async fn run(store: Arc<dyn ReplayStore>) {
+        let topic = format!("/data/ConformanceEvent{}", std::process::id());
+        assert_eq!(
+            store.load(&topic).await.unwrap(),
+            None,
+            "nothing before a save"
+        );
+        store.save(&topic, &[0, 0, 0, 1]).await.unwrap();
+        store.save(&topic, &[0, 0xff, 0x10, 0x02]).await.unwrap();
+        assert_eq!(
+            store.load(&topic).await.unwrap(),
+            Some(vec![0, 0xff, 0x10, 0x02]),
+            "the last save wins"
+        );
+        let other = format!("{topic}Other");
+        assert_eq!(
+            store.load(&other).await.unwrap(),
+            None,
+            "topics are separate"
+        );
+        store.save(&other, &[7]).await.unwrap();
+        assert_eq!(
+            store.load(&topic).await.unwrap(),
+            Some(vec![0, 0xff, 0x10, 0x02])
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_memory_and_file_stores_pass_the_suite() {
+        conformance::run(Arc::new(MemoryReplayStore::default())).await;
+        let dir = tempfile::tempdir().unwrap();
+        conformance::run(Arc::new(FileReplayStore::new(dir.path()).unwrap())).await;
+        // A reopened store reads what the first one saved.
+        let again = FileReplayStore::new(dir.path()).unwrap();
+        assert!(
+            again
+                .load(&format!("/data/ConformanceEvent{}", std::process::id()))
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
+
+    #[cfg(feature = "redis")]
+    #[tokio::test]
+    async fn the_redis_store_passes_the_suite() {
+        let Ok(url) = std::env::var("REDIS_URL") else {
+            panic!("REDIS_URL is not set: scripts/test starts Redis for this test");
+        };
+        let conn = redis::Client::open(url)
+            .unwrap()
+            .get_connection_manager()
+            .await
+            .unwrap();
+        let prefix = format!("test:{}:", std::process::id());
+        conformance::run(Arc::new(RedisReplayStore::new(conn, prefix))).await;
+    }
+}

@@ -1,0 +1,524 @@
+//! A fake Pub/Sub API (features `testkit` and `pubsub`): a real gRPC server
+//! over HTTP/2 on loopback, serving Avro change events with their schemas and
+//! replay ids, honouring flow control and replay presets, and failing on
+//! demand (a disconnect, an expired token) after a number of events.
+
+use std::collections::{HashMap, HashSet};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::sync::{Notify, mpsc};
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::pubsub::proto::pub_sub_server::{PubSub, PubSubServer};
+use crate::pubsub::proto::{
+    ConsumerEvent, FetchRequest, FetchResponse, ProducerEvent, PublishRequest, PublishResponse,
+    PublishResult, ReplayPreset, SchemaInfo, SchemaRequest, TopicInfo, TopicRequest,
+};
+
+/// The change events of `Order` (`/data/OrderChangeEvent`) the fake serves:
+/// the header, then `Status`, `OrderNumber`, `TotalAmount`,
+/// `Customer_Phone__c`, `Customer_Name__c`, `LastModifiedDate`.
+pub const ORDER_CHANGE_SCHEMA: &str = r#"{
+  "type": "record", "name": "OrderChangeEvent", "namespace": "com.sforce.eventbus",
+  "fields": [
+    {"name": "ChangeEventHeader", "type": {"type": "record", "name": "ChangeEventHeader", "fields": [
+      {"name": "entityName", "type": "string"},
+      {"name": "recordIds", "type": {"type": "array", "items": "string"}},
+      {"name": "changeType", "type": {"type": "enum", "name": "ChangeType", "symbols":
+        ["CREATE", "UPDATE", "DELETE", "UNDELETE", "GAP_CREATE", "GAP_UPDATE", "GAP_DELETE", "GAP_UNDELETE", "GAP_OVERFLOW"]}},
+      {"name": "changeOrigin", "type": "string"},
+      {"name": "transactionKey", "type": "string"},
+      {"name": "sequenceNumber", "type": "int"},
+      {"name": "commitTimestamp", "type": "long"},
+      {"name": "commitNumber", "type": "long"},
+      {"name": "commitUser", "type": "string"},
+      {"name": "nulledFields", "type": {"type": "array", "items": "string"}},
+      {"name": "diffFields", "type": {"type": "array", "items": "string"}},
+      {"name": "changedFields", "type": {"type": "array", "items": "string"}}
+    ]}},
+    {"name": "Status", "type": ["null", "string"], "default": null},
+    {"name": "OrderNumber", "type": ["null", "string"], "default": null},
+    {"name": "TotalAmount", "type": ["null", "double"], "default": null},
+    {"name": "Customer_Phone__c", "type": ["null", "string"], "default": null},
+    {"name": "Customer_Name__c", "type": ["null", "string"], "default": null},
+    {"name": "LastModifiedDate", "type": ["null", "long"], "default": null}
+  ]
+}"#;
+
+/// The schema id of [`ORDER_CHANGE_SCHEMA`].
+pub const ORDER_CHANGE_SCHEMA_ID: &str = "OrderChangeEvent-schema-1";
+
+/// What the fake does after a number of delivered events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FakeFailure {
+    /// Ends the stream with `UNAVAILABLE` (a server restart, a network drop).
+    Disconnect,
+    /// Expires every token seen so far and ends the stream with `UNAUTHENTICATED`.
+    ExpiredToken,
+}
+
+struct Topic {
+    schema_id: String,
+    /// (event id, payload) in replay order; replay id n is index n - 1.
+    events: Vec<(String, Vec<u8>)>,
+}
+
+#[derive(Default)]
+struct State {
+    topics: Mutex<HashMap<String, Topic>>,
+    schemas: Mutex<HashMap<String, String>>,
+    expired: Mutex<HashSet<String>>,
+    seen: Mutex<HashSet<String>>,
+    fail: Mutex<Option<(u64, FakeFailure)>>,
+    subscribes: AtomicU64,
+    delivered: AtomicU64,
+    published: Notify,
+    commit: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn replay(n: u64) -> Vec<u8> {
+    n.to_be_bytes().to_vec()
+}
+
+#[derive(Clone)]
+struct Service {
+    state: Arc<State>,
+}
+
+impl Service {
+    // tonic's own handlers answer `Status`; boxing it here would only move the size.
+    #[allow(clippy::result_large_err)]
+    fn authorize<T>(&self, req: &Request<T>) -> Result<String, Status> {
+        let md = req.metadata();
+        let text = |k: &str| {
+            md.get(k)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let token = text("accesstoken");
+        if token.is_empty() || text("instanceurl").is_empty() || text("tenantid").is_empty() {
+            return Err(Status::unauthenticated(
+                "accesstoken, instanceurl and tenantid are required",
+            ));
+        }
+        if lock(&self.state.expired).contains(&token) {
+            let mut s = Status::unauthenticated("the session is no longer valid");
+            s.metadata_mut().insert(
+                "error-code",
+                "sfdc.platform.eventbus.grpc.service.auth.error"
+                    .parse()
+                    .unwrap_or_else(|_| tonic::metadata::MetadataValue::from_static("auth")),
+            );
+            return Err(s);
+        }
+        lock(&self.state.seen).insert(token.clone());
+        Ok(token)
+    }
+}
+
+type Events = Pin<Box<dyn tokio_stream::Stream<Item = Result<FetchResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl PubSub for Service {
+    type SubscribeStream = Events;
+
+    async fn subscribe(
+        &self,
+        req: Request<Streaming<FetchRequest>>,
+    ) -> Result<Response<Events>, Status> {
+        let token = self.authorize(&req)?;
+        self.state.subscribes.fetch_add(1, Ordering::SeqCst);
+        let mut inbound = req.into_inner();
+        let first = inbound
+            .message()
+            .await?
+            .ok_or_else(|| Status::invalid_argument("no fetch request"))?;
+        let end = {
+            let topics = lock(&self.state.topics);
+            let topic = topics.get(&first.topic_name).ok_or_else(|| {
+                Status::not_found(format!("topic {} not found", first.topic_name))
+            })?;
+            topic.events.len() as u64
+        };
+        let mut position =
+            match ReplayPreset::try_from(first.replay_preset).unwrap_or(ReplayPreset::Latest) {
+                ReplayPreset::Latest => end,
+                ReplayPreset::Earliest => 0,
+                ReplayPreset::Custom => {
+                    let id: [u8; 8] = first
+                        .replay_id
+                        .as_slice()
+                        .try_into()
+                        .map_err(|_| Status::invalid_argument("replay id validation failed"))?;
+                    let n = u64::from_be_bytes(id);
+                    if n > end {
+                        return Err(Status::invalid_argument("replay id validation failed"));
+                    }
+                    n
+                }
+            };
+        let requested = Arc::new(AtomicU64::new(
+            u64::try_from(first.num_requested).unwrap_or(0),
+        ));
+        let more = Arc::new(Notify::new());
+        {
+            let (requested, more) = (requested.clone(), more.clone());
+            tokio::spawn(async move {
+                while let Ok(Some(r)) = inbound.message().await {
+                    requested.fetch_add(
+                        u64::try_from(r.num_requested).unwrap_or(0),
+                        Ordering::SeqCst,
+                    );
+                    more.notify_one();
+                }
+            });
+        }
+        let (tx, rx) = mpsc::channel(16);
+        let state = self.state.clone();
+        let topic_name = first.topic_name;
+        tokio::spawn(async move {
+            loop {
+                if lock(&state.expired).contains(&token) {
+                    let _ = tx
+                        .send(Err(Status::unauthenticated(
+                            "the session is no longer valid",
+                        )))
+                        .await;
+                    return;
+                }
+                let next = {
+                    let topics = lock(&state.topics);
+                    topics.get(&topic_name).and_then(|t| {
+                        usize::try_from(position)
+                            .ok()
+                            .and_then(|p| t.events.get(p))
+                            .map(|(id, payload)| (id.clone(), payload.clone(), t.schema_id.clone()))
+                    })
+                };
+                match next {
+                    Some((id, payload, schema_id)) if requested.load(Ordering::SeqCst) > 0 => {
+                        position += 1;
+                        let pending = requested.fetch_sub(1, Ordering::SeqCst) - 1;
+                        let response = FetchResponse {
+                            events: vec![ConsumerEvent {
+                                event: Some(ProducerEvent {
+                                    id,
+                                    schema_id,
+                                    payload,
+                                    headers: Vec::new(),
+                                }),
+                                replay_id: replay(position),
+                            }],
+                            latest_replay_id: replay(position),
+                            rpc_id: format!("rpc-{position}"),
+                            pending_num_requested: i32::try_from(pending).unwrap_or(i32::MAX),
+                        };
+                        if tx.send(Ok(response)).await.is_err() {
+                            return;
+                        }
+                        state.delivered.fetch_add(1, Ordering::SeqCst);
+                        let failure = {
+                            let mut fail = lock(&state.fail);
+                            match fail.as_mut() {
+                                Some((left, kind)) => {
+                                    *left = left.saturating_sub(1);
+                                    let kind = *kind;
+                                    if *left == 0 {
+                                        *fail = None;
+                                        Some(kind)
+                                    } else {
+                                        None
+                                    }
+                                }
+                                None => None,
+                            }
+                        };
+                        match failure {
+                            Some(FakeFailure::Disconnect) => {
+                                let _ = tx
+                                    .send(Err(Status::unavailable("the server is restarting")))
+                                    .await;
+                                return;
+                            }
+                            Some(FakeFailure::ExpiredToken) => {
+                                let seen: Vec<String> = lock(&state.seen).iter().cloned().collect();
+                                lock(&state.expired).extend(seen);
+                                continue;
+                            }
+                            None => {}
+                        }
+                    }
+                    _ => {
+                        let waited = tokio::time::timeout(Duration::from_millis(150), async {
+                            tokio::select! {
+                                () = more.notified() => {},
+                                () = state.published.notified() => {},
+                            }
+                        })
+                        .await;
+                        if waited.is_err() {
+                            // A keep-alive: no events, the position reached.
+                            let keepalive = FetchResponse {
+                                events: Vec::new(),
+                                latest_replay_id: replay(position),
+                                rpc_id: "keepalive".into(),
+                                pending_num_requested: i32::try_from(
+                                    requested.load(Ordering::SeqCst),
+                                )
+                                .unwrap_or(i32::MAX),
+                            };
+                            if tx.send(Ok(keepalive)).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
+    }
+
+    async fn get_schema(
+        &self,
+        req: Request<SchemaRequest>,
+    ) -> Result<Response<SchemaInfo>, Status> {
+        self.authorize(&req)?;
+        let id = req.into_inner().schema_id;
+        let json = lock(&self.state.schemas)
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| Status::not_found(format!("schema {id} not found")))?;
+        Ok(Response::new(SchemaInfo {
+            schema_json: json,
+            schema_id: id,
+            rpc_id: "rpc-schema".into(),
+        }))
+    }
+
+    async fn get_topic(&self, req: Request<TopicRequest>) -> Result<Response<TopicInfo>, Status> {
+        self.authorize(&req)?;
+        let name = req.into_inner().topic_name;
+        let topics = lock(&self.state.topics);
+        let topic = topics
+            .get(&name)
+            .ok_or_else(|| Status::not_found(format!("topic {name} not found")))?;
+        Ok(Response::new(TopicInfo {
+            topic_name: name.clone(),
+            tenant_guid: "00DFAKE".into(),
+            can_publish: name.starts_with("/event/"),
+            can_subscribe: true,
+            schema_id: topic.schema_id.clone(),
+            rpc_id: "rpc-topic".into(),
+        }))
+    }
+
+    async fn publish(
+        &self,
+        req: Request<PublishRequest>,
+    ) -> Result<Response<PublishResponse>, Status> {
+        self.authorize(&req)?;
+        let body = req.into_inner();
+        let mut results = Vec::new();
+        {
+            let schemas = lock(&self.state.schemas).clone();
+            let mut topics = lock(&self.state.topics);
+            let topic = topics
+                .get_mut(&body.topic_name)
+                .ok_or_else(|| Status::not_found(format!("topic {} not found", body.topic_name)))?;
+            let schema = schemas
+                .get(&topic.schema_id)
+                .and_then(|j| apache_avro::Schema::parse_str(j).ok())
+                .ok_or_else(|| Status::internal("the topic's schema is broken"))?;
+            for e in body.events {
+                let ok = e.schema_id == topic.schema_id
+                    && crate::pubsub::decode(&schema, &e.payload).is_ok();
+                if ok {
+                    topic.events.push((e.id.clone(), e.payload));
+                    results.push(PublishResult {
+                        replay_id: replay(topic.events.len() as u64),
+                        error: None,
+                        correlation_key: e.id,
+                    });
+                } else {
+                    results.push(PublishResult {
+                        replay_id: Vec::new(),
+                        error: Some(crate::pubsub::proto::Error {
+                            code: 1,
+                            msg: "the payload does not match the topic's schema".into(),
+                        }),
+                        correlation_key: e.id,
+                    });
+                }
+            }
+        }
+        self.state.published.notify_waiters();
+        Ok(Response::new(PublishResponse {
+            results,
+            schema_id: String::new(),
+            rpc_id: "rpc-publish".into(),
+        }))
+    }
+}
+
+/// A fake Pub/Sub API on loopback. Dropping it stops the server.
+pub struct FakePubSub {
+    url: String,
+    state: Arc<State>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for FakePubSub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakePubSub")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for FakePubSub {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl FakePubSub {
+    /// Starts the fake with `/data/OrderChangeEvent` ([`ORDER_CHANGE_SCHEMA`]).
+    ///
+    /// # Panics
+    ///
+    /// When no loopback port can be bound (a test helper).
+    #[allow(clippy::panic)]
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("cannot bind the fake Pub/Sub server: {e}"));
+        let url = format!(
+            "http://{}",
+            listener
+                .local_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default()
+        );
+        let state = Arc::new(State::default());
+        let service = Service {
+            state: state.clone(),
+        };
+        let server = tokio::spawn(async move {
+            let _ = tonic::transport::Server::builder()
+                .add_service(PubSubServer::new(service))
+                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+                .await;
+        });
+        let fake = Self { url, state, server };
+        fake.add_topic(
+            "/data/OrderChangeEvent",
+            ORDER_CHANGE_SCHEMA_ID,
+            ORDER_CHANGE_SCHEMA,
+        );
+        fake
+    }
+
+    /// The endpoint to give the client (`http://127.0.0.1:port`).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Adds a topic (a platform event `/event/...` or a change channel) with its schema.
+    pub fn add_topic(&self, topic: &str, schema_id: &str, schema_json: &str) {
+        lock(&self.state.schemas).insert(schema_id.to_owned(), schema_json.to_owned());
+        lock(&self.state.topics).insert(
+            topic.to_owned(),
+            Topic {
+                schema_id: schema_id.to_owned(),
+                events: Vec::new(),
+            },
+        );
+    }
+
+    /// Appends an `Order` change event to `/data/OrderChangeEvent`: the
+    /// `fields` (by name) are the changed ones, and the header's
+    /// `changedFields` bitmap is computed from their schema positions.
+    ///
+    /// # Panics
+    ///
+    /// When a field is not in [`ORDER_CHANGE_SCHEMA`] (a test mistake).
+    #[allow(clippy::panic)]
+    pub fn order_change(&self, order_id: &str, change_type: &str, fields: &Value) {
+        let names = [
+            "ChangeEventHeader",
+            "Status",
+            "OrderNumber",
+            "TotalAmount",
+            "Customer_Phone__c",
+            "Customer_Name__c",
+            "LastModifiedDate",
+        ];
+        let mut bitmap = 0u64;
+        let mut record = serde_json::Map::new();
+        for (k, v) in fields.as_object().cloned().unwrap_or_default() {
+            let Some(pos) = names.iter().position(|n| *n == k) else {
+                panic!("{k} is not a field of the fake's OrderChangeEvent");
+            };
+            bitmap |= 1 << pos;
+            record.insert(k, v);
+        }
+        let commit = self.state.commit.fetch_add(1, Ordering::SeqCst) + 1;
+        record.insert(
+            "ChangeEventHeader".into(),
+            json!({
+                "entityName": "Order", "recordIds": [order_id], "changeType": change_type,
+                "changeOrigin": "com/salesforce/api/rest/66.0", "transactionKey": format!("tx-{commit}"),
+                "sequenceNumber": 1, "commitTimestamp": 1_767_225_600_000_i64 + i64::try_from(commit).unwrap_or(0),
+                "commitNumber": i64::try_from(commit).unwrap_or(0), "commitUser": "005000000000001AAA",
+                "nulledFields": [], "diffFields": [],
+                "changedFields": if change_type == "UPDATE" { vec![format!("{bitmap:#x}")] } else { Vec::new() },
+            }),
+        );
+        for n in names {
+            record.entry(n.to_owned()).or_insert(Value::Null);
+        }
+        let schema = apache_avro::Schema::parse_str(ORDER_CHANGE_SCHEMA)
+            .unwrap_or_else(|e| panic!("the fake's schema: {e}"));
+        let payload = crate::pubsub::encode(&schema, &Value::Object(record))
+            .unwrap_or_else(|e| panic!("the fake's event: {e}"));
+        if let Some(t) = lock(&self.state.topics).get_mut("/data/OrderChangeEvent") {
+            t.events.push((format!("evt-{commit}"), payload));
+        }
+        self.state.published.notify_waiters();
+    }
+
+    /// After `events` more delivered events, fails as `failure` says (once).
+    pub fn fail_after(&self, events: u64, failure: FakeFailure) {
+        *lock(&self.state.fail) = Some((events.max(1), failure));
+    }
+
+    /// How many `Subscribe` streams were opened.
+    pub fn subscribes(&self) -> u64 {
+        self.state.subscribes.load(Ordering::SeqCst)
+    }
+
+    /// How many events were delivered in all.
+    pub fn delivered(&self) -> u64 {
+        self.state.delivered.load(Ordering::SeqCst)
+    }
+
+    /// The events published to a topic (payloads), in order.
+    pub fn events(&self, topic: &str) -> Vec<Vec<u8>> {
+        lock(&self.state.topics)
+            .get(topic)
+            .map(|t| t.events.iter().map(|(_, p)| p.clone()).collect())
+            .unwrap_or_default()
+    }
+}

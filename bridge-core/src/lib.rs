@@ -11,6 +11,7 @@
 //! | inbox / outbox | [`queue::JobQueue`] | `EmbeddedStore` (feature `embedded`), `RedisQueue` (feature `redis`); [`service::BridgeService`] runs the workers |
 //! | dedup | [`dedup::DedupStore`] | [`dedup::MemoryDedupStore`], `EmbeddedDedupStore`, `RedisDedupStore` (feature `redis`) |
 //! | opt-outs | [`optout::OptOutStore`] | [`optout::MemoryOptOutStore`], `EmbeddedOptOutStore`, `RedisOptOutStore` |
+//! | Pub/Sub replay ids | `salesforce_rest::pubsub::ReplayStore` | `MemoryReplayStore`, `EmbeddedReplayStore` (feature `pubsub`), `RedisReplayStore` |
 //! | 24-hour window | [`window::WindowTracker`] | [`window::MemoryWindowTracker`], `RedisWindowTracker` |
 //! | sending | [`sender::Sender`] | the WhatsApp client, [`sender::FallbackSender`] |
 //! | US formats | — | [`format`](mod@format) |

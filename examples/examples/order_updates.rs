@@ -14,7 +14,19 @@
 //!
 //! ```text
 //! cargo run --example order_updates
+//! cargo run --example order_updates -- --realtime
 //! ```
+//!
+//! With `--realtime` it subscribes to Change Data Capture over the Pub/Sub API
+//! instead of polling: a notice goes out when `Status` is among an event's
+//! changed fields and the new status has a template, through the same ledger
+//! (so switching modes sends nothing twice), and the replay id is saved after
+//! each handled event, so a restart resumes exactly after it. Gap events are
+//! logged for a polling run to catch up. On the standard `Order` (channel
+//! `/data/OrderChangeEvent`) the customer comes from the custom fields
+//! `Customer_Phone__c` and `Customer_Name__c`, read back with one query when an
+//! event does not carry them; `ORDER_CHANGE_CHANNEL=/data/Order__ChangeEvent`
+//! follows the custom `Order__c` of the polling mode instead.
 //!
 //! Reads `WHATSAPP_*` and `SALESFORCE_*` (real APIs when set), `REDIS_URL` or
 //! `BRIDGE_DATA_DIR` (ledger and watermark: `<dir>/order_updates`), and
@@ -34,8 +46,11 @@ use bridge_core::sender::Outbound;
 use bridge_core::service::{SendJob, SendService};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use examples::{Backends, BoxError, Stores};
+use salesforce_rest::pubsub::{Event, Flow, PubSubClient, ReplayStore, StartFrom};
 use salesforce_rest::records::{DynamicRecord, SfDateTime};
+use salesforce_rest::testkit::FakePubSub;
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 const FIELDS: &[&str] = &[
     "Id",
@@ -220,16 +235,221 @@ async fn cli() -> Result<(), BoxError> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
         println!(
-            "usage: order_updates\n\nNotifies customers of order status changes since the saved watermark. Reads WHATSAPP_*, SALESFORCE_*, REDIS_URL, BRIDGE_DATA_DIR, ORDER_WATERMARK."
+            "usage: order_updates [--realtime]\n\nNotifies customers of order status changes since the saved watermark (polling, for orgs without Change Data Capture).\n  --realtime  subscribe to order change events over the Pub/Sub API instead (ORDER_CHANGE_CHANNEL, default /data/OrderChangeEvent; SALESFORCE_PUBSUB_URL, default api.pubsub.salesforce.com:7443); the replay id is kept in BRIDGE_DATA_DIR or Redis\nReads WHATSAPP_*, SALESFORCE_*, REDIS_URL, BRIDGE_DATA_DIR, ORDER_WATERMARK."
         );
         return Ok(());
     }
-    if let Err(e) = examples::check_flags(&args, &[], &[]) {
-        eprintln!("error: {e}\nusage: order_updates");
+    if let Err(e) = examples::check_flags(&args, &["--realtime"], &[]) {
+        eprintln!("error: {e}\nusage: order_updates [--realtime]");
         return Err(Box::new(examples::UsageError(e)));
     }
     let b = Backends::from_env().await?;
     let stores = Stores::for_tool("order_updates").await?;
-    run(&b, &stores).await?;
+    if args.iter().any(|a| a == "--realtime") {
+        run_realtime(&b, &stores).await?;
+    } else {
+        run(&b, &stores).await?;
+    }
     Ok(())
+}
+
+/// The record fields a notice needs, read from a change event (standard
+/// `Order` names or the custom `Order__c` ones), completed with one read of
+/// the record when the event does not carry them (an update carries only
+/// what changed).
+async fn order_row(b: &Backends, event: &Event, id: &str) -> Result<DynamicRecord, BoxError> {
+    let pairs = [
+        ("Status__c", "Status"),
+        ("Order_Number__c", "OrderNumber"),
+        ("Total__c", "TotalAmount"),
+        ("Customer_Phone__c", "Customer_Phone__c"),
+        ("Customer_Name__c", "Customer_Name__c"),
+        ("Carrier__c", "Carrier__c"),
+        ("Tracking__c", "Tracking__c"),
+        ("ETA__c", "ETA__c"),
+    ];
+    let entity = event
+        .change
+        .as_ref()
+        .map_or("Order", |c| c.entity_name.as_str())
+        .to_owned();
+    let custom = entity.ends_with("__c");
+    let mut row = DynamicRecord::new().set("Id", id);
+    let mut missing = false;
+    for (ours, standard) in pairs {
+        let name = if custom { ours } else { standard };
+        match event.fields.get(name).filter(|v| !v.is_null()) {
+            Some(v) => row = row.set(ours, v.clone()),
+            None => missing |= ours == "Customer_Phone__c" || ours == "Order_Number__c",
+        }
+    }
+    if missing {
+        // On the standard Order the shipping details are optional custom
+        // fields: read back only the ones every setup has (they come with
+        // the event when they change).
+        let fields: Vec<&str> = pairs
+            .iter()
+            .filter(|(o, _)| custom || !matches!(*o, "Carrier__c" | "Tracking__c" | "ETA__c"))
+            .map(|(o, s)| if custom { *o } else { *s })
+            .collect();
+        let soql = salesforce_rest::soql::Soql::new(format!(
+            "SELECT Id, {} FROM {entity} WHERE Id = {{}}",
+            fields.join(", ")
+        ))
+        .bind(id)
+        .build()?;
+        let found = b
+            .salesforce
+            .query_stream::<DynamicRecord>(&soql)
+            .collect_max(1)
+            .await?;
+        if let Some(record) = found.first() {
+            for (ours, standard) in pairs {
+                let name = if custom { ours } else { standard };
+                if row.get(ours).is_none()
+                    && let Some(v) = record.get(name).filter(|v| !v.is_null())
+                {
+                    row = row.set(ours, v.clone());
+                }
+            }
+        }
+    }
+    Ok(row)
+}
+
+/// Handles one change event: a notice when `Status` changed to a status
+/// with a template, through the same ledger as polling (one notice per order
+/// and status, whichever mode saw it first). Returns the notice's text.
+pub async fn on_change(
+    b: &Backends,
+    svc: &SendService,
+    event: &Event,
+) -> Result<Option<String>, BoxError> {
+    let Some(change) = &event.change else {
+        return Ok(None);
+    };
+    if change.change_type.is_gap() {
+        // Gap events carry no fields: polling catches those orders up.
+        tracing::warn!(
+            records = change.record_ids.len(),
+            "a gap event: run order_updates without --realtime to catch up"
+        );
+        return Ok(None);
+    }
+    let status_field = if change.entity_name.ends_with("__c") {
+        "Status__c"
+    } else {
+        "Status"
+    };
+    if !event.changed(status_field) {
+        return Ok(None);
+    }
+    let mut out = None;
+    for id in &change.record_ids {
+        let row = order_row(b, event, id).await?;
+        let phone = row
+            .get("Customer_Phone__c")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let Some((template, text, kind)) = notice(&row) else {
+            continue;
+        };
+        if phone.is_empty() {
+            continue;
+        }
+        let status = row.get("Status__c").and_then(Value::as_str).unwrap_or("");
+        let key = format!("order_status:{id}:{status}");
+        let job = SendJob::new(&phone, Outbound::whatsapp(template, text.clone()), kind);
+        if let Enqueued::Duplicate(_) = svc.outbox().enqueue(&key, &job).await? {
+            continue;
+        }
+        println!("-> {}: {text}", format::phone::format_or_raw(&phone));
+        out = Some(text);
+    }
+    Ok(out)
+}
+
+/// Subscribes to order change events (`ORDER_CHANGE_CHANNEL`, default
+/// `/data/OrderChangeEvent`) and sends notices as statuses change, resuming
+/// after the last handled event (`start` when none was saved). `stop_after`
+/// ends the run after that many events (the sandbox); `None` runs until
+/// Ctrl-C.
+pub async fn realtime(
+    b: &Backends,
+    stores: &Stores,
+    pubsub: &PubSubClient,
+    replay: Arc<dyn ReplayStore>,
+    start: StartFrom,
+    stop_after: Option<usize>,
+) -> Result<Vec<String>, BoxError> {
+    let channel =
+        std::env::var("ORDER_CHANGE_CHANNEL").unwrap_or_else(|_| "/data/OrderChangeEvent".into());
+    let svc = examples::send_service(b, stores);
+    let sent = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let handled = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let run = pubsub
+        .subscribe(&channel, replay)
+        .start_from(start)
+        .run(|event| {
+            let (svc, sent, handled) = (&svc, sent.clone(), handled.clone());
+            async move {
+                if let Some(text) = on_change(b, svc, &event).await? {
+                    sent.lock().map_err(|_| "poisoned")?.push(text);
+                }
+                let n = handled.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                Ok(if stop_after.is_some_and(|s| n >= s) {
+                    Flow::Stop
+                } else {
+                    Flow::Continue
+                })
+            }
+        });
+    tokio::select! {
+        r = run => r?,
+        _ = tokio::signal::ctrl_c(), if stop_after.is_none() => println!("stopping"),
+    }
+    svc.drain(std::time::Duration::from_secs(60)).await;
+    svc.shutdown().await;
+    let sent = sent.lock().map_err(|_| "poisoned")?.clone();
+    Ok(sent)
+}
+
+/// The sandbox story in real time: an order goes Draft → Activated →
+/// (edited) → Shipped → Delivered as change events on a fake Pub/Sub API.
+pub async fn run_realtime(b: &Backends, stores: &Stores) -> Result<Vec<String>, BoxError> {
+    println!("Order updates, real time ({})\n", b.describe());
+    let Some(org) = &b.org else {
+        let url = std::env::var("SALESFORCE_PUBSUB_URL")
+            .unwrap_or_else(|_| salesforce_rest::pubsub::DEFAULT_ENDPOINT.into());
+        let pubsub = PubSubClient::builder(b.salesforce.session().clone())
+            .endpoint(url)
+            .build()?;
+        let replay = examples::replay_store("order_updates", stores).await?;
+        return realtime(b, stores, &pubsub, replay, StartFrom::Latest, None).await;
+    };
+    let fake = FakePubSub::start().await;
+    let id = org.insert("Order", json!({"OrderNumber": "00000100", "Status": "Draft", "TotalAmount": 1499.99, "Customer_Phone__c": "14155550123", "Customer_Name__c": "Ana"}));
+    fake.order_change(&id, "CREATE", &json!({"Status": "Draft", "OrderNumber": "00000100", "TotalAmount": 1499.99, "Customer_Phone__c": "14155550123", "Customer_Name__c": "Ana"}));
+    for change in [
+        json!({"Status": "Activated"}),
+        json!({"TotalAmount": 1299.99}),
+        json!({"Status": "Shipped"}),
+        json!({"Status": "Delivered"}),
+    ] {
+        fake.order_change(&id, "UPDATE", &change);
+    }
+    let pubsub = PubSubClient::builder(b.salesforce.session().clone())
+        .endpoint(fake.url())
+        .build()?;
+    let replay: Arc<dyn ReplayStore> =
+        Arc::new(salesforce_rest::pubsub::MemoryReplayStore::default());
+    // The story's five events are already on the channel: read from the earliest.
+    let sent = realtime(b, stores, &pubsub, replay, StartFrom::Earliest, Some(5)).await?;
+    println!(
+        "\n{} notice(s) from {} change event(s)",
+        sent.len(),
+        fake.delivered()
+    );
+    Ok(sent)
 }

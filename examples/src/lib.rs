@@ -501,6 +501,29 @@ pub fn own_numbers() -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Where a Pub/Sub subscriber keeps its place, beside the tool's other
+/// state: Redis with `REDIS_URL` (shared by every instance), else the
+/// embedded store, else (memory stores, tests) memory.
+pub async fn replay_store(
+    tool: &str,
+    stores: &Stores,
+) -> Result<Arc<dyn salesforce_rest::pubsub::ReplayStore>, BoxError> {
+    Ok(match (var("REDIS_URL"), &stores.embedded) {
+        (Some(url), _) => {
+            let conn = redis::Client::open(url.as_str())?
+                .get_connection_manager()
+                .await
+                .map_err(|e| format!("cannot reach Redis at REDIS_URL: {e}"))?;
+            Arc::new(salesforce_rest::pubsub::RedisReplayStore::new(
+                conn,
+                format!("wa-sf:{tool}:"),
+            ))
+        }
+        (None, Some(embedded)) => Arc::new(embedded.replay_ids()),
+        (None, None) => Arc::new(salesforce_rest::pubsub::MemoryReplayStore::default()),
+    })
+}
+
 /// The customers' time zone, for "today" in reminders: `CUSTOMER_TIME_ZONE`
 /// (an IANA name like `America/Chicago`, or a US zone name like `Central`),
 /// default Eastern.

@@ -225,6 +225,13 @@ impl EmbeddedStore {
         EmbeddedOptOutStore::new(self.clone())
     }
 
+    /// The Pub/Sub replay ids in this database (feature `pubsub`).
+    #[cfg(feature = "pubsub")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "pubsub")))]
+    pub fn replay_ids(&self) -> EmbeddedReplayStore {
+        EmbeddedReplayStore::new(self.clone())
+    }
+
     /// A write that is on disk when it returns.
     pub(super) async fn write<R, F>(&self, f: F) -> Result<R, QueueError>
     where
@@ -314,10 +321,15 @@ fn writer_loop(db: &Database, rx: &mpsc::Receiver<Box<dyn WriteOp>>) {
 mod dedup;
 mod optout;
 mod queue;
+#[cfg(feature = "pubsub")]
+mod replay;
 
 pub use dedup::EmbeddedDedupStore;
 pub use optout::EmbeddedOptOutStore;
 pub use queue::{EmbeddedQueue, MemoryQueue};
+#[cfg(feature = "pubsub")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pubsub")))]
+pub use replay::EmbeddedReplayStore;
 
 #[cfg(test)]
 mod tests;

@@ -70,6 +70,8 @@ mod redis;
 mod retry;
 mod worker;
 
+#[cfg(feature = "pubsub")]
+pub use embedded::EmbeddedReplayStore;
 #[cfg(feature = "embedded")]
 pub use embedded::{
     EmbeddedDedupStore, EmbeddedOptOutStore, EmbeddedQueue, EmbeddedStore, MemoryQueue,

@@ -336,6 +336,10 @@ pub async fn on_change(
         );
         return Ok(None);
     }
+    // `/data/ChangeEvents` carries every entity: only orders matter here.
+    if !matches!(change.entity_name.as_str(), "Order" | "Order__c") {
+        return Ok(None);
+    }
     let status_field = if change.entity_name.ends_with("__c") {
         "Status__c"
     } else {

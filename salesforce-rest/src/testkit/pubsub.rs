@@ -77,6 +77,7 @@ struct State {
     fail: Mutex<Option<(u64, FakeFailure)>>,
     subscribes: AtomicU64,
     delivered: AtomicU64,
+    requested: AtomicU64,
     published: Notify,
     commit: AtomicU64,
 }
@@ -167,18 +168,17 @@ impl PubSub for Service {
                     n
                 }
             };
-        let requested = Arc::new(AtomicU64::new(
-            u64::try_from(first.num_requested).unwrap_or(0),
-        ));
+        let asked = u64::try_from(first.num_requested).unwrap_or(0);
+        self.state.requested.fetch_add(asked, Ordering::SeqCst);
+        let requested = Arc::new(AtomicU64::new(asked));
         let more = Arc::new(Notify::new());
         {
-            let (requested, more) = (requested.clone(), more.clone());
+            let (requested, more, state) = (requested.clone(), more.clone(), self.state.clone());
             tokio::spawn(async move {
                 while let Ok(Some(r)) = inbound.message().await {
-                    requested.fetch_add(
-                        u64::try_from(r.num_requested).unwrap_or(0),
-                        Ordering::SeqCst,
-                    );
+                    let asked = u64::try_from(r.num_requested).unwrap_or(0);
+                    state.requested.fetch_add(asked, Ordering::SeqCst);
+                    requested.fetch_add(asked, Ordering::SeqCst);
                     more.notify_one();
                 }
             });
@@ -507,6 +507,11 @@ impl FakePubSub {
     /// How many `Subscribe` streams were opened.
     pub fn subscribes(&self) -> u64 {
         self.state.subscribes.load(Ordering::SeqCst)
+    }
+
+    /// How many events subscribers asked for in all (flow control).
+    pub fn requested(&self) -> u64 {
+        self.state.requested.load(Ordering::SeqCst)
     }
 
     /// How many events were delivered in all.

@@ -308,3 +308,42 @@ async fn platform_events_are_published_with_per_event_results() {
         "change channels cannot be published to"
     );
 }
+
+#[tokio::test]
+async fn keep_alives_do_not_pile_up_requests() {
+    let (org, fake) = (MockOrg::start().await, FakePubSub::start().await);
+    let pubsub = client(&org, &fake);
+    let store: Arc<dyn ReplayStore> = Arc::new(MemoryReplayStore::default());
+    let handled = Arc::new(Mutex::new(0));
+    let h = handled.clone();
+    let run = tokio::spawn(
+        pubsub
+            .subscribe(TOPIC, store.clone())
+            .batch(5)
+            .run(move |_| {
+                let h = h.clone();
+                async move {
+                    let mut n = h.lock().unwrap();
+                    *n += 1;
+                    Ok(if *n == 5 { Flow::Stop } else { Flow::Continue })
+                }
+            }),
+    );
+    while fake.subscribes() == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Several keep-alives (every 150 ms on the fake) while nothing happens.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(fake.requested(), 5, "the first request only");
+    assert!(
+        store.load(TOPIC).await.unwrap().is_some(),
+        "a keep-alive's position is saved while caught up"
+    );
+    orders(&fake, 0..5);
+    tokio::time::timeout(Duration::from_secs(10), run)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(*handled.lock().unwrap(), 5);
+}

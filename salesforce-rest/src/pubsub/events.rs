@@ -292,7 +292,32 @@ pub fn change_header(schema: &Schema, fields: &Map<String, Value>) -> Option<Cha
 
 #[cfg(test)]
 mod tests {
-    use super::bits;
+    use super::{bitmap_fields, bits};
+
+    #[test]
+    fn compound_fields_are_named_parent_dot_child() {
+        let schema = apache_avro::Schema::parse_str(
+            r#"{"type": "record", "name": "AccountChangeEvent", "fields": [
+                {"name": "ChangeEventHeader", "type": "string"},
+                {"name": "Name", "type": ["null", "string"]},
+                {"name": "BillingAddress", "type": ["null", {"type": "record", "name": "Address", "fields": [
+                    {"name": "Street", "type": ["null", "string"]},
+                    {"name": "City", "type": ["null", "string"]},
+                    {"name": "PostalCode", "type": ["null", "string"]}]}]},
+                {"name": "Phone", "type": ["null", "string"]}]}"#,
+        )
+        .unwrap();
+        let names = bitmap_fields(&schema, &["0xA".into(), "2-0x5".into(), "9-0x1".into()]);
+        assert_eq!(
+            names,
+            [
+                "Name",
+                "Phone",
+                "BillingAddress.Street",
+                "BillingAddress.PostalCode"
+            ]
+        );
+    }
 
     #[test]
     fn bitmaps_count_from_the_lowest_bit_of_the_last_digit() {

@@ -91,11 +91,11 @@ impl From<HistoryRow> for CaseRow {
 }
 
 fn poll() -> Poll {
-    Poll {
-        first: Duration::from_millis(500),
-        max: Duration::from_secs(20),
-        timeout: Duration::from_secs(2 * 3600),
-    }
+    Poll::new(
+        Duration::from_millis(500),
+        Duration::from_secs(20),
+        Duration::from_secs(2 * 3600),
+    )
 }
 
 /// Streams the WhatsApp Leads created in `[from, to]` into `out`; returns how many.

@@ -22,11 +22,11 @@ use salesforce_rest::bulk::Poll;
 use serde_json::json;
 
 fn quick() -> Poll {
-    Poll {
-        first: Duration::from_millis(1),
-        max: Duration::from_millis(5),
-        timeout: Duration::from_secs(30),
-    }
+    Poll::new(
+        Duration::from_millis(1),
+        Duration::from_millis(5),
+        Duration::from_secs(30),
+    )
 }
 
 fn day(d: u32) -> NaiveDate {

@@ -185,6 +185,7 @@ impl JobInfo {
 /// How to wait for a job: the first and the longest pause between polls, and
 /// how long to wait in all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Poll {
     /// The first pause.
     pub first: Duration,
@@ -205,6 +206,15 @@ impl Default for Poll {
 }
 
 impl Poll {
+    /// Pauses doubling from `first` up to `max`, for at most `timeout` in all.
+    pub fn new(first: Duration, max: Duration, timeout: Duration) -> Self {
+        Self {
+            first,
+            max,
+            timeout,
+        }
+    }
+
     /// The pause before poll number `n` (0-based): doubling from `first`, capped at `max`.
     pub fn pause(&self, n: u32) -> Duration {
         self.first

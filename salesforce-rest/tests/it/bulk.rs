@@ -12,11 +12,11 @@ use salesforce_rest::testkit::MockOrg;
 use serde::{Deserialize, Serialize};
 
 fn quick() -> Poll {
-    Poll {
-        first: Duration::from_millis(1),
-        max: Duration::from_millis(5),
-        timeout: Duration::from_secs(30),
-    }
+    Poll::new(
+        Duration::from_millis(1),
+        Duration::from_millis(5),
+        Duration::from_secs(30),
+    )
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -219,11 +219,11 @@ async fn a_job_that_does_not_finish_in_time_is_reported() {
         .create_query_job("SELECT Id FROM Lead", false)
         .await
         .unwrap();
-    let impatient = Poll {
-        first: Duration::from_millis(50),
-        max: Duration::from_millis(50),
-        timeout: Duration::from_millis(10),
-    };
+    let impatient = Poll::new(
+        Duration::from_millis(50),
+        Duration::from_millis(50),
+        Duration::from_millis(10),
+    );
     let err = bulk.wait_query(&job.id, &impatient).await.unwrap_err();
     assert!(
         matches!(&err, Error::BulkJobFailed { message, .. } if message.contains("still running")),

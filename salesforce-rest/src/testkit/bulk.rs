@@ -283,6 +283,8 @@ impl Router {
         };
         let mut succeeded = Vec::new();
         let mut failed = Vec::new();
+        // Inserts check unique fields against an index, not a scan per row.
+        let mut index = (operation == "insert").then(|| self.state.unique_index(&object));
         for record in reader.records() {
             let Ok(record) = record else { continue };
             let row: Vec<String> = record.iter().map(str::to_owned).collect();
@@ -304,7 +306,11 @@ impl Router {
                 .unwrap_or_default()
                 .to_owned();
             let result: Result<(String, bool), WriteError> = match operation.as_str() {
-                "insert" => self.state.create(&object, fields).map(|id| (id, true)),
+                "insert" => match index.as_mut() {
+                    Some(index) => self.state.create_indexed(&object, fields, index),
+                    None => self.state.create(&object, fields),
+                }
+                .map(|id| (id, true)),
                 "update" => self
                     .state
                     .update(&object, &given_id, fields, None)

@@ -25,7 +25,7 @@ struct LeadRow {
     last_name: String,
     #[serde(rename = "Company")]
     company: String,
-    #[serde(rename = "Phone")]
+    #[serde(rename = "WhatsApp_Phone__c")]
     phone: String,
     #[serde(rename = "Description", default)]
     description: Option<String>,
@@ -75,7 +75,7 @@ async fn a_hundred_thousand_leads_go_in_and_come_back_streamed() {
 
     let mut rows = bulk
         .query::<LeadRow>(
-            "SELECT LastName, Company, Phone, Description FROM Lead",
+            "SELECT LastName, Company, WhatsApp_Phone__c, Description FROM Lead",
             &quick(),
         )
         .await
@@ -130,7 +130,11 @@ async fn upserts_match_on_the_external_id_and_deletes_remove() {
         r.company = "Acme".into();
     }
     let job = bulk
-        .ingest(&NewIngestJob::upsert("Lead", "Phone"), changed, &quick())
+        .ingest(
+            &NewIngestJob::upsert("Lead", "WhatsApp_Phone__c"),
+            changed,
+            &quick(),
+        )
         .await
         .unwrap();
     let results: Vec<_> = bulk
@@ -232,4 +236,39 @@ async fn a_job_that_does_not_finish_in_time_is_reported() {
     assert_eq!(Poll::default().pause(0), Duration::from_secs(1));
     assert_eq!(Poll::default().pause(3), Duration::from_secs(8));
     assert_eq!(Poll::default().pause(40), Duration::from_secs(30));
+}
+
+#[tokio::test]
+async fn unique_fields_are_enforced_within_a_job_and_against_existing_records() {
+    let org = MockOrg::start().await;
+    let bulk = org.client().bulk();
+    bulk.ingest(&NewIngestJob::insert("Lead"), [lead(1)], &quick())
+        .await
+        .unwrap();
+    // lead(1) exists already; lead(2) appears twice in the job.
+    let rows = vec![lead(1), lead(2), lead(2), lead(3)];
+    let job = bulk
+        .ingest(&NewIngestJob::insert("Lead"), rows, &quick())
+        .await
+        .unwrap();
+    assert_eq!((job.records_processed(), job.records_failed()), (4, 2));
+    let failed: Vec<_> = bulk
+        .failed_results::<LeadRow>(&job.id)
+        .await
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    let codes: Vec<(&str, String)> = failed
+        .iter()
+        .map(|f| (f.code(), f.record.phone.clone()))
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            ("DUPLICATE_VALUE", lead(1).phone),
+            ("DUPLICATE_VALUE", lead(2).phone)
+        ]
+    );
+    assert_eq!(org.records("Lead").len(), 3);
 }

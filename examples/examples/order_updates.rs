@@ -432,16 +432,17 @@ pub async fn run_realtime(b: &Backends, stores: &Stores) -> Result<Vec<String>, 
         let replay = examples::replay_store("order_updates", stores).await?;
         return realtime(b, stores, &pubsub, replay, StartFrom::Latest, None).await;
     };
+    // The sandbox org's writes of orders become change events, as with CDC.
     let fake = FakePubSub::start().await;
+    fake.follow(org);
     let id = org.insert("Order", json!({"OrderNumber": "00000100", "Status": "Draft", "TotalAmount": 1499.99, "Customer_Phone__c": "14155550123", "Customer_Name__c": "Ana"}));
-    fake.order_change(&id, "CREATE", &json!({"Status": "Draft", "OrderNumber": "00000100", "TotalAmount": 1499.99, "Customer_Phone__c": "14155550123", "Customer_Name__c": "Ana"}));
     for change in [
         json!({"Status": "Activated"}),
         json!({"TotalAmount": 1299.99}),
         json!({"Status": "Shipped"}),
         json!({"Status": "Delivered"}),
     ] {
-        fake.order_change(&id, "UPDATE", &change);
+        org.touch("Order", &id, change);
     }
     let pubsub = PubSubClient::builder(b.salesforce.session().clone())
         .endpoint(fake.url())

@@ -322,16 +322,31 @@ impl MockOrg {
     /// Changes a stored record's fields (and its `SystemModstamp`), as a user would.
     pub fn touch(&self, object: &str, id: &str, fields: Value) {
         let stamp = next_stamp(&self.state);
-        if let Some(r) = lock(&self.state.records)
+        let Value::Object(f) = fields else { return };
+        let found = lock(&self.state.records)
             .get_mut(object)
             .and_then(|rows| rows.iter_mut().find(|r| r["Id"] == id))
-        {
-            if let Value::Object(f) = fields {
-                r.extend(f);
-            }
-            r.insert("SystemModstamp".into(), Value::String(stamp.clone()));
-            r.insert("LastModifiedDate".into(), Value::String(stamp));
+            .map(|r| {
+                r.extend(f.clone());
+                r.insert("SystemModstamp".into(), Value::String(stamp.clone()));
+                r.insert("LastModifiedDate".into(), Value::String(stamp));
+            })
+            .is_some();
+        if found {
+            self.state.changed(object, id, "UPDATE", &f);
         }
+    }
+
+    /// Calls `hook` after every record the org creates or updates (REST,
+    /// composite, collections, Bulk, [`insert`](Self::insert),
+    /// [`touch`](Self::touch)): object, id, `CREATE` or `UPDATE`, the fields
+    /// written. `FakePubSub::follow` uses it to turn the org's writes into
+    /// change events.
+    pub fn on_change(
+        &self,
+        hook: impl Fn(&str, &str, &str, &Map<String, Value>) + Send + Sync + 'static,
+    ) {
+        *lock(&self.state.on_change) = Some(Arc::new(hook));
     }
 
     /// Answers the next `times` REST calls with a failure.

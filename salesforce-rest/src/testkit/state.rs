@@ -36,6 +36,23 @@ pub(super) struct State {
     pub(super) rejections: Mutex<Vec<(String, String, String)>>,
     /// Bulk API 2.0 jobs by id.
     pub(super) bulk_jobs: Mutex<HashMap<String, super::bulk::Job>>,
+    /// Told of every created or updated record (a change-event feed).
+    pub(super) on_change: Mutex<Option<ChangeHook>>,
+}
+
+/// A listener of record changes: object, record id, `CREATE` or `UPDATE`, and
+/// the fields written.
+pub(crate) type ChangeHook =
+    std::sync::Arc<dyn Fn(&str, &str, &str, &Map<String, Value>) + Send + Sync>;
+
+impl State {
+    /// Tells the change listener, if any (never while a lock is held).
+    pub(super) fn changed(&self, object: &str, id: &str, kind: &str, fields: &Map<String, Value>) {
+        let hook = lock(&self.on_change).clone();
+        if let Some(hook) = hook {
+            hook(object, id, kind, fields);
+        }
+    }
 }
 
 pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -283,10 +300,12 @@ impl State {
             let num = self.case_number.fetch_add(1, Ordering::SeqCst) + 1;
             fields.insert("CaseNumber".into(), Value::String(format!("{num:08}")));
         }
+        let written = fields.clone();
         lock(&self.records)
             .entry(object.to_owned())
             .or_default()
             .push(fields);
+        self.changed(object, &id, "CREATE", &written);
         id
     }
 
@@ -346,10 +365,12 @@ impl State {
             .get_mut(object)
             .and_then(|rows| rows.iter_mut().find(|r| same_id(&r["Id"], id)))
         {
-            r.extend(fields);
+            r.extend(fields.clone());
             r.insert("SystemModstamp".into(), Value::String(stamp.clone()));
             r.insert("LastModifiedDate".into(), Value::String(stamp));
         }
+        drop(recs);
+        self.changed(object, id, "UPDATE", &fields);
         Ok(())
     }
 

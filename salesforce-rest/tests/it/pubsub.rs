@@ -347,3 +347,51 @@ async fn keep_alives_do_not_pile_up_requests() {
         .unwrap();
     assert_eq!(*handled.lock().unwrap(), 5);
 }
+
+#[tokio::test]
+async fn the_mock_orgs_writes_become_change_events() {
+    let (org, fake) = (MockOrg::start().await, FakePubSub::start().await);
+    fake.follow(&org);
+    let rest = org.client();
+    let order = salesforce_rest::records::DynamicRecord::new()
+        .set("OrderNumber", "00000300")
+        .set("Status", "Draft")
+        .set("Customer_Phone__c", "14155550111");
+    let id = rest.create(&order).object("Order").await.unwrap();
+    rest.update(
+        &id,
+        &salesforce_rest::records::DynamicRecord::new().set("Status", "Activated"),
+    )
+    .object("Order")
+    .await
+    .unwrap();
+    org.insert("Lead", json!({"LastName": "Not an order", "Company": "x"}));
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let e2 = events.clone();
+    client(&org, &fake)
+        .subscribe(TOPIC, Arc::new(MemoryReplayStore::default()))
+        .start_from(StartFrom::Earliest)
+        .run(move |e| {
+            let e2 = e2.clone();
+            async move {
+                let mut v = e2.lock().unwrap();
+                v.push(e);
+                Ok(if v.len() == 2 {
+                    Flow::Stop
+                } else {
+                    Flow::Continue
+                })
+            }
+        })
+        .await
+        .unwrap();
+    let events = events.lock().unwrap();
+    let created = events[0].change.clone().unwrap();
+    assert_eq!(
+        (created.change_type, created.record_ids[0].as_str()),
+        (ChangeType::Create, id.as_str())
+    );
+    assert_eq!(events[0].text("OrderNumber"), Some("00000300"));
+    assert_eq!(events[1].change.clone().unwrap().changed_fields, ["Status"]);
+    assert_eq!(fake.events(TOPIC).len(), 2, "the Lead made no order event");
+}

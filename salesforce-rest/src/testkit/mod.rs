@@ -137,7 +137,8 @@ impl MockFailure {
 
 /// A mock org. One per test.
 pub struct MockOrg {
-    server: MockServer,
+    /// Present from start to drop (taken by `Drop`).
+    server: Option<MockServer>,
     state: Arc<State>,
     version: String,
 }
@@ -145,7 +146,7 @@ pub struct MockOrg {
 impl std::fmt::Debug for MockOrg {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MockOrg")
-            .field("uri", &self.server.uri())
+            .field("uri", &self.uri())
             .finish_non_exhaustive()
     }
 }
@@ -170,7 +171,7 @@ impl MockOrg {
             .mount(&server)
             .await;
         Self {
-            server,
+            server: Some(server),
             state,
             version: DEFAULT_API_VERSION.into(),
         }
@@ -178,7 +179,7 @@ impl MockOrg {
 
     /// The org's URL (login host and instance URL at once).
     pub fn uri(&self) -> String {
-        self.server.uri()
+        self.server().uri()
     }
 
     /// The connected app of the mock, logging in at the mock.
@@ -250,7 +251,7 @@ impl MockOrg {
 
     /// Every request received.
     pub async fn requests(&self) -> Vec<Request> {
-        self.server.received_requests().await.unwrap_or_default()
+        self.server().received_requests().await.unwrap_or_default()
     }
 
     /// Invalidates every access token: the next REST call gets 401 `INVALID_SESSION_ID`.
@@ -355,7 +356,7 @@ impl MockOrg {
             .respond_with(failure.response())
             .up_to_n_times(times)
             .with_priority(1)
-            .mount(&self.server)
+            .mount(self.server())
             .await;
     }
 
@@ -376,7 +377,25 @@ impl MockOrg {
     }
 
     /// The underlying wiremock server, to mount extra mocks.
+    #[allow(clippy::expect_used)] // only `Drop` takes it
     pub fn server(&self) -> &MockServer {
-        &self.server
+        self.server
+            .as_ref()
+            .expect("the mock server lives until the MockOrg is dropped")
+    }
+}
+
+impl Drop for MockOrg {
+    /// wiremock's `MockServer` verifies its mocks on drop by blocking the
+    /// thread on an async lock. Dropped on a tokio worker of a multi-thread
+    /// runtime, under load, that block was seen to never end (a test hung
+    /// 180 s about one run in 40); a thread of its own cannot stall the
+    /// runtime.
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            let _ = std::thread::Builder::new()
+                .name("mock-org-drop".into())
+                .spawn(move || drop(server));
+        }
     }
 }

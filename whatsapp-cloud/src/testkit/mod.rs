@@ -500,7 +500,8 @@ pub use manage::MOCK_VERIFICATION_CODE;
 
 /// A mock Graph API. One per test; dropped with the test.
 pub struct MockGraph {
-    server: MockServer,
+    /// Present from start to drop (taken by `Drop`).
+    server: Option<MockServer>,
     state: Arc<State>,
     version: String,
 }
@@ -508,7 +509,7 @@ pub struct MockGraph {
 impl std::fmt::Debug for MockGraph {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MockGraph")
-            .field("uri", &self.server.uri())
+            .field("uri", &self.uri())
             .finish_non_exhaustive()
     }
 }
@@ -539,7 +540,7 @@ impl MockGraph {
             .mount(&server)
             .await;
         Self {
-            server,
+            server: Some(server),
             state,
             version: version.to_owned(),
         }
@@ -547,7 +548,7 @@ impl MockGraph {
 
     /// The base URL to give a client.
     pub fn uri(&self) -> String {
-        self.server.uri()
+        self.server().uri()
     }
 
     /// A client builder pointed at the mock, with its token and ids, no retry
@@ -581,7 +582,7 @@ impl MockGraph {
 
     /// Every request the mock received.
     pub async fn requests(&self) -> Vec<Request> {
-        self.server.received_requests().await.unwrap_or_default()
+        self.server().received_requests().await.unwrap_or_default()
     }
 
     /// The JSON bodies of every message request the mock received, in order
@@ -625,7 +626,7 @@ impl MockGraph {
             .respond_with(failure.response())
             .up_to_n_times(times)
             .with_priority(1)
-            .mount(&self.server)
+            .mount(self.server())
             .await;
     }
 
@@ -667,8 +668,25 @@ impl MockGraph {
     }
 
     /// The underlying wiremock server, to mount extra mocks.
+    #[allow(clippy::expect_used)] // only `Drop` takes it
     pub fn server(&self) -> &MockServer {
-        &self.server
+        self.server
+            .as_ref()
+            .expect("the mock server lives until the MockGraph is dropped")
+    }
+}
+
+impl Drop for MockGraph {
+    /// wiremock's `MockServer` verifies its mocks on drop by blocking the
+    /// thread on an async lock; on a tokio worker of a multi-thread runtime
+    /// under load that was seen to hang for good (see salesforce-rest's
+    /// `MockOrg`). A thread of its own cannot stall the runtime.
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            let _ = std::thread::Builder::new()
+                .name("mock-graph-drop".into())
+                .spawn(move || drop(server));
+        }
     }
 }
 

@@ -63,6 +63,30 @@ async fn take(
     Ok(seen.lock().unwrap().clone())
 }
 
+/// The first `n` events of the topic, from the earliest.
+async fn first_events(pubsub: &PubSubClient, n: usize) -> Vec<Event> {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let e2 = events.clone();
+    pubsub
+        .subscribe(TOPIC, Arc::new(MemoryReplayStore::default()))
+        .start_from(StartFrom::Earliest)
+        .run(move |e| {
+            let e2 = e2.clone();
+            async move {
+                let mut v = e2.lock().unwrap();
+                v.push(e);
+                Ok(if v.len() == n {
+                    Flow::Stop
+                } else {
+                    Flow::Continue
+                })
+            }
+        })
+        .await
+        .unwrap();
+    events.lock().unwrap().clone()
+}
+
 fn ids(range: std::ops::Range<u32>) -> Vec<String> {
     range.map(|i| format!("801{i:012}")).collect()
 }
@@ -81,27 +105,7 @@ async fn change_events_arrive_in_order_with_a_typed_header() {
         "UPDATE",
         &json!({"TotalAmount": 1299.99, "Customer_Name__c": "Ana"}),
     );
-    let pubsub = client(&org, &fake);
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let e2 = events.clone();
-    pubsub
-        .subscribe(TOPIC, Arc::new(MemoryReplayStore::default()))
-        .start_from(StartFrom::Earliest)
-        .run(move |e| {
-            let e2 = e2.clone();
-            async move {
-                let mut v = e2.lock().unwrap();
-                v.push(e);
-                Ok(if v.len() == 3 {
-                    Flow::Stop
-                } else {
-                    Flow::Continue
-                })
-            }
-        })
-        .await
-        .unwrap();
-    let events = events.lock().unwrap();
+    let events = first_events(&client(&org, &fake), 3).await;
     let header = |i: usize| events[i].change.clone().unwrap();
     assert_eq!(header(0).change_type, ChangeType::Create);
     assert!(events[0].changed("Status"), "a create changes every field");
@@ -366,26 +370,7 @@ async fn the_mock_orgs_writes_become_change_events() {
     .await
     .unwrap();
     org.insert("Lead", json!({"LastName": "Not an order", "Company": "x"}));
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let e2 = events.clone();
-    client(&org, &fake)
-        .subscribe(TOPIC, Arc::new(MemoryReplayStore::default()))
-        .start_from(StartFrom::Earliest)
-        .run(move |e| {
-            let e2 = e2.clone();
-            async move {
-                let mut v = e2.lock().unwrap();
-                v.push(e);
-                Ok(if v.len() == 2 {
-                    Flow::Stop
-                } else {
-                    Flow::Continue
-                })
-            }
-        })
-        .await
-        .unwrap();
-    let events = events.lock().unwrap();
+    let events = first_events(&client(&org, &fake), 2).await;
     let created = events[0].change.clone().unwrap();
     assert_eq!(
         (created.change_type, created.record_ids[0].as_str()),

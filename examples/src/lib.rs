@@ -11,6 +11,7 @@
 //! | `SALESFORCE_CLIENT_ID` | the real org (with one of the credentials below) |
 //! | `SALESFORCE_REFRESH_TOKEN` / `SALESFORCE_JWT_KEY_FILE` + `SALESFORCE_USERNAME` / `SALESFORCE_USERNAME` + `SALESFORCE_PASSWORD` / `SALESFORCE_CLIENT_SECRET` alone | refresh token, JWT bearer, password, client credentials |
 //! | `SALESFORCE_LOGIN_URL` (default `https://login.salesforce.com`), `SALESFORCE_API_VERSION` | where and which version |
+//! | `SALESFORCE_ORG_ID` | optional: the org the credentials must log in to (15 or 18 characters); a token of another org is refused |
 //! | `REDIS_URL` | Redis for the queues, dedup and window (many instances) |
 //! | `BRIDGE_DATA_DIR` | the embedded store's directory when Redis is not used (default `bridge-data`) |
 //! | `BIND_ADDR` | the webhook server's address |
@@ -243,9 +244,14 @@ async fn real_salesforce(client_id: String) -> Result<salesforce_rest::Client, B
     } else {
         return Err("SALESFORCE_CLIENT_ID is set but no credentials: set SALESFORCE_REFRESH_TOKEN (run the salesforce_login example), SALESFORCE_JWT_KEY_FILE + SALESFORCE_USERNAME, or SALESFORCE_CLIENT_SECRET for client credentials".into());
     };
-    let session = Session::builder(OAuthClient::new(app)?, credentials)
-        .token_store(token_store().await?)
-        .build();
+    // The stored session is bound to the login host, the app and the
+    // credential: pointed at another org, the tool logs in afresh there.
+    let mut session =
+        Session::builder(OAuthClient::new(app)?, credentials).token_store(token_store().await?);
+    if let Some(org) = var("SALESFORCE_ORG_ID") {
+        session = session.expect_org_id(org);
+    }
+    let session = session.build();
     let mut b = salesforce_rest::Client::builder(session);
     if let Some(v) = var("SALESFORCE_API_VERSION") {
         b = b.api_version(v);

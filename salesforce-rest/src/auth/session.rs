@@ -151,6 +151,10 @@ struct Inner {
     allow_insecure_http: bool,
     instance_hosts: Vec<String>,
     clock: Arc<dyn Clock>,
+    /// What this session's tokens are issued for (see [`Session::issuer`]).
+    issuer: String,
+    /// The org the app must be logged in to, when pinned.
+    expected_org: Option<String>,
 }
 
 /// The current session of one org. Cheap to clone; clones share the token.
@@ -184,6 +188,7 @@ pub struct SessionBuilder {
     allow_insecure_http: bool,
     instance_hosts: Vec<String>,
     clock: Arc<dyn Clock>,
+    expected_org: Option<String>,
 }
 
 impl fmt::Debug for SessionBuilder {
@@ -236,8 +241,19 @@ impl SessionBuilder {
         self
     }
 
+    /// Pins the org: a token issued for another org (the 15- or 18-character
+    /// org id of the token response's identity URL) is refused with
+    /// [`Error::Config`], and a stored session of another org is discarded.
+    /// Without it the session is still bound to its login host, connected app
+    /// and credential (see [`Session::issuer`]).
+    pub fn expect_org_id(mut self, org_id: impl Into<String>) -> Self {
+        self.expected_org = Some(org_id.into());
+        self
+    }
+
     /// Builds the session. No network call happens until the first request.
     pub fn build(self) -> Session {
+        let issuer = issuer_of(&self.oauth, &self.credentials);
         let store = self
             .store
             .unwrap_or_else(|| Arc::new(MemoryTokenStore::new()) as Arc<dyn TokenStore>);
@@ -255,9 +271,68 @@ impl SessionBuilder {
                 allow_insecure_http: self.allow_insecure_http,
                 instance_hosts: self.instance_hosts,
                 clock: self.clock,
+                issuer,
+                expected_org: self.expected_org,
             }),
         }
     }
+}
+
+/// The fingerprint of what a session's tokens are issued for: the login host,
+/// the connected app and the credential (the username, or a SHA-256 of the
+/// configured refresh token: never the secret itself).
+fn issuer_of(oauth: &OAuthClient, credentials: &Credentials) -> String {
+    use sha2::Digest as _;
+    let credential = match credentials {
+        Credentials::RefreshToken(t) => {
+            let digest = sha2::Sha256::digest(t.expose_secret().as_bytes());
+            format!("refresh-token:{}", to_hex(&digest))
+        }
+        #[cfg(feature = "jwt")]
+        Credentials::JwtBearer { username, .. } => format!("jwt:{}", username.to_lowercase()),
+        Credentials::ClientCredentials => "client-credentials".to_owned(),
+        Credentials::Password { username, .. } => format!("password:{}", username.to_lowercase()),
+        Credentials::AccessToken { instance_url, .. } => format!("access-token:{instance_url}"),
+    };
+    let app = oauth.app();
+    let mut h = sha2::Sha256::new();
+    for part in [
+        app.login().base_url().as_str(),
+        app.client_id(),
+        credential.as_str(),
+    ] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    format!("v1:{}", to_hex(&h.finalize()))
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// The org id of an identity URL (`https://login.salesforce.com/id/<org>/<user>`).
+pub(crate) fn org_of_identity(identity: &str) -> Option<String> {
+    let mut segs = identity
+        .split('?')
+        .next()?
+        .trim_end_matches('/')
+        .rsplit('/');
+    let _user = segs.next()?;
+    let org = segs.next()?;
+    (segs.next() == Some("id") && (org.len() == 15 || org.len() == 18) && org.starts_with("00D"))
+        .then(|| org.to_owned())
+}
+
+/// Whether two org ids name the same org (15 or 18 characters).
+fn same_org(a: &str, b: &str) -> bool {
+    a.get(..15).is_some_and(|x| b.get(..15) == Some(x))
 }
 
 impl Session {
@@ -272,6 +347,31 @@ impl Session {
             clock: Arc::new(SystemClock),
             allow_insecure_http: false,
             instance_hosts: Vec::new(),
+            expected_org: None,
+        }
+    }
+
+    /// What this session's tokens are issued for: a fingerprint (`v1:` and a
+    /// SHA-256 in hex) of the login host, the connected app's client id and
+    /// the credential (the username, or a hash of the configured refresh
+    /// token). Saved with the tokens; a stored session with another issuer
+    /// (the app was pointed at another org, app or user) is discarded and the
+    /// session logs in afresh, with a warning, instead of writing to the org
+    /// the old tokens belong to.
+    pub fn issuer(&self) -> &str {
+        &self.inner.issuer
+    }
+
+    /// Why a stored record must not be used by this session, if it must not.
+    fn foreign(&self, s: &StoredToken) -> Option<&'static str> {
+        if s.issuer.as_deref().is_some_and(|i| i != self.inner.issuer) {
+            return Some("it was issued for another login host, connected app or user");
+        }
+        match (&self.inner.expected_org, &s.org_id) {
+            (Some(want), Some(got)) if !same_org(want, got) => {
+                Some("it belongs to another org than the one expected")
+            }
+            _ => None,
         }
     }
 
@@ -373,8 +473,35 @@ impl Session {
         let ours = self.cached().map(|c| c.generation);
         let deadline = Instant::now() + inner.lease + Duration::from_secs(5);
         loop {
-            let stored = inner.store.load().await?;
+            let mut stored = inner.store.load().await?;
             let now = self.inner.clock.now();
+            let mut foreign = false;
+            if let Some(s) = &stored
+                && let Some(why) = self.foreign(s)
+            {
+                // Never adopt, wait for or refresh with another org's session:
+                // log in afresh with this session's own credentials.
+                tracing::warn!(
+                    reason = why,
+                    "the stored Salesforce session does not belong to this configuration; discarding it and logging in afresh"
+                );
+                foreign = true;
+            }
+            if let Some(s) = stored.as_ref().filter(|s| s.issuer.is_none() && !foreign) {
+                // Written before sessions were bound: bind it to this
+                // configuration, so a later change of org is noticed.
+                let mut bound = s.clone();
+                bound.version += 1;
+                bound.issuer = Some(inner.issuer.clone());
+                inner.store.compare_and_swap(Some(s.version), bound).await?;
+                continue;
+            }
+            if foreign {
+                stored = stored.map(|s| StoredToken {
+                    version: s.version,
+                    ..StoredToken::default()
+                });
+            }
             if let Some(s) = &stored {
                 let usable = s.access_token.is_some() && s.instance_url.is_some();
                 let newer = ours.is_none_or(|g| s.version > g) && Some(s.version) != stale;
@@ -401,6 +528,7 @@ impl Session {
             if !inner.store.compare_and_swap(base, lease.clone()).await? {
                 continue;
             }
+            lease.issuer = Some(inner.issuer.clone());
             inner.token_calls.fetch_add(1, Ordering::SeqCst);
             let mut granted = self.grant(lease.refresh_token.as_ref()).await;
             if granted.as_ref().is_err_and(Error::is_concurrent_refresh) {
@@ -417,6 +545,7 @@ impl Session {
                 inner.token_calls.fetch_add(1, Ordering::SeqCst);
                 granted = self.grant(lease.refresh_token.as_ref()).await;
             }
+            let granted = granted.and_then(|resp| self.check_org(resp));
             match granted {
                 Err(e) => {
                     let mut released = lease.clone();
@@ -445,6 +574,8 @@ impl Session {
                         issued_at: resp.issued_at_time(),
                         refresh_lease_until: None,
                         received_at: Some(self.inner.clock.now()),
+                        issuer: Some(inner.issuer.clone()),
+                        org_id: resp.id.as_deref().and_then(org_of_identity),
                     };
                     // Save before use: a rotated refresh token must never be lost.
                     if !inner
@@ -460,6 +591,21 @@ impl Session {
                     return self.adopt_stored(&new).await;
                 }
             }
+        }
+    }
+
+    /// Refuses a token of another org than the pinned one.
+    fn check_org(&self, resp: TokenResponse) -> Result<TokenResponse, Error> {
+        let Some(want) = &self.inner.expected_org else {
+            return Ok(resp);
+        };
+        match resp.id.as_deref().and_then(org_of_identity) {
+            Some(got) if same_org(want, &got) => Ok(resp),
+            got => Err(Error::Config(format!(
+                "the credentials logged in to org {} but the session expects org {want}: check SALESFORCE_LOGIN_URL and the credentials",
+                got.as_deref()
+                    .unwrap_or("(unknown: no identity URL in the token response)")
+            ))),
         }
     }
 

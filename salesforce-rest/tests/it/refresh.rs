@@ -435,3 +435,134 @@ async fn a_session_renews_when_its_clock_says_so_without_sleeping() {
         "no 401 and retry: one REST request"
     );
 }
+
+/// Issue 26, item 0: a stored session must not outlive a change of org. A
+/// process logged in to org A leaves its session in the file; the next run is
+/// configured for org B (another login host) with the same file: every write
+/// goes to B, after a login at B, never to A.
+#[tokio::test]
+async fn a_stored_session_of_another_org_is_discarded_not_used() {
+    use salesforce_rest::auth::{Credentials, FileTokenStore, Session, TokenStore};
+    use salesforce_rest::records::DynamicRecord;
+    use salesforce_rest::testkit::MOCK_REFRESH_TOKEN;
+    use secrecy::SecretString;
+    let (a, b) = (MockOrg::start().await, MockOrg::start().await);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("salesforce-token.json");
+    let session_for = |org: &MockOrg| {
+        Session::builder(
+            org.oauth(),
+            Credentials::RefreshToken(SecretString::from(MOCK_REFRESH_TOKEN)),
+        )
+        .token_store(std::sync::Arc::new(FileTokenStore::new(&path)))
+        .build()
+    };
+    let case = DynamicRecord::new().set("Subject", "first run");
+    let on_a = session_for(&a);
+    a.client_for(on_a.clone())
+        .create(&case)
+        .object("Case")
+        .await
+        .unwrap();
+    let stored = FileTokenStore::new(&path).load().await.unwrap().unwrap();
+    assert_eq!(stored.issuer.as_deref(), Some(on_a.issuer()));
+    assert_eq!(stored.org_id.as_deref(), Some("00D000000000001AAA"));
+
+    // The next run, pointed at org B, same data directory.
+    let on_b = session_for(&b);
+    assert_ne!(
+        on_a.issuer(),
+        on_b.issuer(),
+        "another login host, another issuer"
+    );
+    let client = b.client_for(on_b.clone());
+    client
+        .create(&DynamicRecord::new().set("Subject", "second run"))
+        .object("Case")
+        .await
+        .unwrap();
+    assert_eq!(a.records("Case").len(), 1, "nothing more went to org A");
+    assert_eq!(b.records("Case").len(), 1, "the write went to org B");
+    assert_eq!(b.token_requests(), 1, "org B saw a login");
+    assert_eq!(
+        a.token_requests(),
+        1,
+        "org A's refresh token was not spent again"
+    );
+    let stored = FileTokenStore::new(&path).load().await.unwrap().unwrap();
+    assert_eq!(stored.issuer.as_deref(), Some(on_b.issuer()));
+
+    // The same configuration again adopts the stored session: no new login.
+    let again = b.client_for(session_for(&b));
+    again.limits().await.unwrap();
+    assert_eq!(b.token_requests(), 1);
+}
+
+/// A session pinned to an org refuses a token of another org, with an error
+/// naming both, and never saves it.
+#[tokio::test]
+async fn a_pinned_org_refuses_tokens_of_another_org() {
+    use salesforce_rest::auth::{Credentials, MemoryTokenStore, Session, TokenStore};
+    use salesforce_rest::testkit::MOCK_REFRESH_TOKEN;
+    use secrecy::SecretString;
+    let org = MockOrg::start().await;
+    let store = std::sync::Arc::new(MemoryTokenStore::new());
+    let session = Session::builder(
+        org.oauth(),
+        Credentials::RefreshToken(SecretString::from(MOCK_REFRESH_TOKEN)),
+    )
+    .token_store(store.clone())
+    .expect_org_id("00D0000000000ZZ")
+    .build();
+    let e = org.client_for(session).limits().await.unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("00D000000000001AAA") && text.contains("00D0000000000ZZ"),
+        "{text}"
+    );
+    let stored = store.load().await.unwrap();
+    assert!(
+        stored.is_none_or(|s| s.access_token.is_none()),
+        "the other org's token is never saved"
+    );
+    // The right org (15-character form accepted) works.
+    let right = Session::builder(
+        org.oauth(),
+        Credentials::RefreshToken(SecretString::from(MOCK_REFRESH_TOKEN)),
+    )
+    .expect_org_id("00D000000000001")
+    .build();
+    org.client_for(right).limits().await.unwrap();
+}
+
+/// A record written before sessions were bound is adopted once and bound to
+/// the configuration that found it (no login spent on an upgrade).
+#[tokio::test]
+async fn an_unbound_record_is_bound_on_first_use() {
+    use salesforce_rest::auth::{Credentials, MemoryTokenStore, Session, StoredToken, TokenStore};
+    use salesforce_rest::testkit::MOCK_REFRESH_TOKEN;
+    use secrecy::SecretString;
+    let org = MockOrg::start().await;
+    // A real token of the org, saved the way older versions did (no issuer).
+    let token = org
+        .oauth()
+        .refresh(&SecretString::from(MOCK_REFRESH_TOKEN))
+        .await
+        .unwrap();
+    let mut legacy = StoredToken::with_refresh_token(SecretString::from(MOCK_REFRESH_TOKEN));
+    legacy.version = 3;
+    legacy.access_token = Some(token.access_token.clone());
+    legacy.instance_url = Some(token.instance_url.clone());
+    let store = std::sync::Arc::new(MemoryTokenStore::with(legacy));
+    let session = Session::builder(
+        org.oauth(),
+        Credentials::RefreshToken(SecretString::from(MOCK_REFRESH_TOKEN)),
+    )
+    .token_store(store.clone())
+    .build();
+    org.client_for(session.clone()).limits().await.unwrap();
+    assert_eq!(org.token_requests(), 1, "only the set-up refresh");
+    let stored = store.load().await.unwrap().unwrap();
+    assert_eq!(stored.issuer.as_deref(), Some(session.issuer()));
+    assert_eq!(stored.version, 4);
+}

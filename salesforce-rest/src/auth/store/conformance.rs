@@ -28,6 +28,8 @@ fn token(version: u64, refresh: &str) -> StoredToken {
         issued_at: DateTime::from_timestamp(1_735_689_600, 0),
         refresh_lease_until: DateTime::<Utc>::from_timestamp(1_735_689_630, 0),
         received_at: DateTime::<Utc>::from_timestamp(1_735_689_601, 0),
+        issuer: Some("v1:3f2a".into()),
+        org_id: Some("00D000000000001AAA".into()),
     }
 }
 
@@ -97,6 +99,11 @@ pub async fn run<S: TokenStore>(store: Arc<S>) {
         t.refresh_lease_until,
         token(1, "").refresh_lease_until,
         "the lease must round-trip"
+    );
+    assert_eq!(
+        (t.issuer.as_deref(), t.org_id.as_deref()),
+        (Some("v1:3f2a"), Some("00D000000000001AAA")),
+        "what the tokens were issued for (issuer, org id) must round-trip"
     );
     assert!(
         !store

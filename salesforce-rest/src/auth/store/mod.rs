@@ -38,6 +38,10 @@ struct Persisted {
     refresh_lease_until: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     received_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    issuer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    org_id: Option<String>,
 }
 
 impl Persisted {
@@ -57,6 +61,8 @@ impl Persisted {
             issued_at: t.issued_at,
             refresh_lease_until: t.refresh_lease_until,
             received_at: t.received_at,
+            issuer: t.issuer.clone(),
+            org_id: t.org_id.clone(),
         }
     }
 
@@ -69,6 +75,8 @@ impl Persisted {
             issued_at: self.issued_at,
             refresh_lease_until: self.refresh_lease_until,
             received_at: self.received_at,
+            issuer: self.issuer,
+            org_id: self.org_id,
         }
     }
 }
@@ -94,6 +102,15 @@ pub struct StoredToken {
     /// While set and in the future, one instance is refreshing: the others wait
     /// for its result instead of spending the same refresh token.
     pub refresh_lease_until: Option<DateTime<Utc>>,
+    /// What the tokens were issued for: a fingerprint of the login host, the
+    /// connected app's client id and the credential (the username, or a hash
+    /// of the configured refresh token), from [`Session::issuer`](crate::auth::Session::issuer).
+    /// A session never uses a record issued for something else: it logs in
+    /// afresh instead. `None` in records written before 0.1.0.
+    pub issuer: Option<String>,
+    /// The org the tokens belong to (the 18-character id from the identity
+    /// URL of the token response), when known.
+    pub org_id: Option<String>,
 }
 
 impl StoredToken {
@@ -127,6 +144,8 @@ impl fmt::Debug for StoredToken {
             .field("issued_at", &self.issued_at)
             .field("received_at", &self.received_at)
             .field("refresh_lease_until", &self.refresh_lease_until)
+            .field("issuer", &self.issuer)
+            .field("org_id", &self.org_id)
             .finish()
     }
 }

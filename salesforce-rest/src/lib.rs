@@ -88,6 +88,7 @@ pub mod retry;
 mod shared;
 pub mod sobjects;
 pub mod soql;
+pub mod tooling;
 mod usage;
 pub mod write;
 

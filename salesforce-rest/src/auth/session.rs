@@ -317,19 +317,6 @@ fn to_hex(bytes: &[u8]) -> String {
         })
 }
 
-/// The org id of an identity URL (`https://login.salesforce.com/id/<org>/<user>`).
-pub(crate) fn org_of_identity(identity: &str) -> Option<String> {
-    let mut segs = identity
-        .split('?')
-        .next()?
-        .trim_end_matches('/')
-        .rsplit('/');
-    let _user = segs.next()?;
-    let org = segs.next()?;
-    (segs.next() == Some("id") && (org.len() == 15 || org.len() == 18) && org.starts_with("00D"))
-        .then(|| org.to_owned())
-}
-
 /// Whether two org ids name the same org (15 or 18 characters).
 fn same_org(a: &str, b: &str) -> bool {
     a.get(..15).is_some_and(|x| b.get(..15) == Some(x))
@@ -575,7 +562,7 @@ impl Session {
                         refresh_lease_until: None,
                         received_at: Some(self.inner.clock.now()),
                         issuer: Some(inner.issuer.clone()),
-                        org_id: resp.id.as_deref().and_then(org_of_identity),
+                        org_id: resp.org_id().map(str::to_owned),
                     };
                     // Save before use: a rotated refresh token must never be lost.
                     if !inner
@@ -599,7 +586,7 @@ impl Session {
         let Some(want) = &self.inner.expected_org else {
             return Ok(resp);
         };
-        match resp.id.as_deref().and_then(org_of_identity) {
+        match resp.org_id().map(str::to_owned) {
             Some(got) if same_org(want, &got) => Ok(resp),
             got => Err(Error::Config(format!(
                 "the credentials logged in to org {} but the session expects org {want}: check SALESFORCE_LOGIN_URL and the credentials",

@@ -31,6 +31,7 @@ mod pubsub;
 #[cfg_attr(docsrs, doc(cfg(feature = "pubsub")))]
 pub use pubsub::{FakeFailure, FakePubSub, ORDER_CHANGE_SCHEMA, ORDER_CHANGE_SCHEMA_ID};
 mod router;
+mod schema;
 mod soql;
 mod state;
 
@@ -152,12 +153,36 @@ impl std::fmt::Debug for MockOrg {
 }
 
 impl MockOrg {
-    /// Starts a mock org for [`DEFAULT_API_VERSION`].
+    /// Starts a mock org for [`DEFAULT_API_VERSION`], set up for the bridge:
+    /// the key fields on Case, Lead and Contact (`WhatsApp_Message_Id__c`,
+    /// `WhatsApp_Phone__c`, External ID + Unique) and the conversation ledger
+    /// object `WhatsApp_Message__c` with its fields.
     pub async fn start() -> Self {
+        Self::start_with(schema::Schema::bridge()).await
+    }
+
+    /// Starts a mock org with none of the bridge's custom objects or fields,
+    /// as a new org is: for set-up tests. The Tooling API
+    /// (`POST tooling/sobjects/CustomObject` / `CustomField`) adds them.
+    pub async fn start_bare() -> Self {
+        Self::start_with(schema::Schema::bare()).await
+    }
+
+    /// Whether the org has a field on an object (custom fields as created;
+    /// standard objects exist always).
+    pub fn has_field(&self, object: &str, field: &str) -> bool {
+        lock(&self.state.schema)
+            .describe(object)
+            .and_then(|d| d["fields"].as_array().cloned())
+            .is_some_and(|f| f.iter().any(|x| x["name"] == field))
+    }
+
+    async fn start_with(schema: schema::Schema) -> Self {
         let server = MockServer::start().await;
         let state = Arc::new(State {
             page_size: AtomicU64::new(2000),
             case_number: AtomicU64::new(1025),
+            schema: std::sync::Mutex::new(schema),
             ..State::default()
         });
         lock(&state.refresh_tokens).insert(MOCK_REFRESH_TOKEN.into());

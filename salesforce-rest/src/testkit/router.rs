@@ -145,6 +145,23 @@ impl Router {
                 json!({ "active": active, "exp": chrono::Utc::now().timestamp() + 7200 }),
             );
         }
+        if path == "/services/oauth2/userinfo" {
+            let token = req
+                .headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "));
+            if !token.is_some_and(|t| lock(&self.state.access_tokens).contains(t)) {
+                return errors(403, "Bad_OAuth_Token", "Bad_OAuth_Token");
+            }
+            return ResponseTemplate::new(200).set_body_json(json!({
+                "sub": format!("{}/id/00D000000000001AAA/005000000000001AAA", self.base),
+                "user_id": "005000000000001AAA",
+                "organization_id": "00D000000000001AAA",
+                "preferred_username": "integration@example.com",
+                "urls": {}
+            }));
+        }
         if path == "/services/data" || path == "/services/data/" {
             return ResponseTemplate::new(200).set_body_json(json!([
                 { "label": "Spring '26", "url": "/services/data/v66.0", "version": "66.0" },
@@ -209,7 +226,23 @@ impl Router {
                     Err(e) => e.into(),
                 }
             }
-            ("GET", ["sobjects", object, "describe"]) => Answer::json(200, describe(object)),
+            ("GET", ["sobjects", object, "describe"]) => match lock(&state.schema).describe(object)
+            {
+                Some(d) => Answer::json(200, d),
+                None => Answer::error(
+                    404,
+                    "NOT_FOUND",
+                    &format!("The requested resource does not exist: {object}"),
+                ),
+            },
+            (
+                "POST",
+                [
+                    "tooling",
+                    "sobjects",
+                    kind @ ("CustomObject" | "CustomField"),
+                ],
+            ) => self.tooling_create(kind, &call.body),
             ("GET", ["sobjects"]) => Answer::json(
                 200,
                 json!({ "sobjects": [
@@ -302,6 +335,56 @@ impl Router {
             .map(|id| format!("/services/data/v{}/sobjects/{object}/{id}", self.version))
             .collect();
         json!(list)
+    }
+
+    /// Tooling API: a custom object or field joins the schema (describes,
+    /// unique keys, relationships), as a deployment does.
+    fn tooling_create(&self, kind: &str, body: &Value) -> Answer {
+        let Some(full_name) = body["FullName"].as_str() else {
+            return Answer::error(400, "REQUIRED_FIELD_MISSING", "FullName is required");
+        };
+        let mut schema = lock(&self.state.schema);
+        let n = self.state.counter.fetch_add(1, Ordering::SeqCst) + 1;
+        let id = |prefix: &str| {
+            crate::SalesforceId::parse(&format!("{prefix}{n:012}"))
+                .map(|i| i.to_string())
+                .unwrap_or_default()
+        };
+        let duplicate = || {
+            Answer::error(
+                400,
+                "DUPLICATE_DEVELOPER_NAME",
+                &format!("{full_name} already exists"),
+            )
+        };
+        if kind == "CustomObject" {
+            if schema.has_object(full_name) {
+                return duplicate();
+            }
+            schema.objects.push(full_name.to_owned());
+            return Answer::json(
+                201,
+                json!({ "id": id("01I"), "success": true, "errors": [] }),
+            );
+        }
+        let Some((object, field)) = full_name.split_once('.') else {
+            return Answer::error(400, "INVALID_FIELD", "FullName must be Object.Field__c");
+        };
+        if !schema.has_object(object) {
+            return Answer::error(400, "INVALID_TYPE", &format!("no such object: {object}"));
+        }
+        let fields = schema.fields.entry(object.to_owned()).or_default();
+        if fields.iter().any(|f| f.name == field) {
+            return duplicate();
+        }
+        fields.push(super::schema::FieldDef::from_tooling(
+            field,
+            &body["Metadata"],
+        ));
+        Answer::json(
+            201,
+            json!({ "id": id("00N"), "success": true, "errors": [] }),
+        )
     }
 
     /// sObject Collections: create, update, upsert on an external id, delete.
@@ -616,19 +699,6 @@ impl WriteError {
             fields: Vec::new(),
         }
     }
-}
-
-fn describe(object: &str) -> Value {
-    json!({
-        "name": object, "label": object, "fields": [
-            { "name": "Id", "label": "Record ID", "type": "id", "length": 18, "nillable": false, "createable": false, "updateable": false },
-            { "name": "Phone", "label": "Phone", "type": "phone", "length": 40, "nillable": true, "createable": true, "updateable": true },
-            { "name": "Description", "label": "Description", "type": "textarea", "length": 32000, "nillable": true, "createable": true, "updateable": true },
-            { "name": "WhatsApp_Message_Id__c", "label": "WhatsApp Message Id", "type": "string", "length": 80, "nillable": true, "createable": true, "updateable": true, "externalId": true, "unique": true },
-            { "name": "WhatsApp_Phone__c", "label": "WhatsApp Phone", "type": "string", "length": 40, "nillable": true, "createable": true, "updateable": true, "externalId": true, "unique": true },
-            { "name": "WhatsApp_Tags__c", "label": "WhatsApp Tags", "type": "multipicklist", "length": 4099, "nillable": true, "createable": true, "updateable": true }
-        ]
-    })
 }
 
 /// The value a reference (`ref.field`, `ref[0].id`, `ref.records[1].Name`)

@@ -10,8 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::MockFailure;
 
-/// Fields the mock treats as External ID + Unique (as the bridge's setup asks).
-const UNIQUE_FIELDS: [&str; 2] = ["WhatsApp_Message_Id__c", "WhatsApp_Phone__c"];
+use super::schema::Schema;
 
 #[derive(Default)]
 pub(super) struct State {
@@ -38,6 +37,8 @@ pub(super) struct State {
     pub(super) bulk_jobs: Mutex<HashMap<String, super::bulk::Job>>,
     /// Told of every created or updated record (a change-event feed).
     pub(super) on_change: Mutex<Option<ChangeHook>>,
+    /// Custom objects and fields (the bridge's, unless the org is bare).
+    pub(super) schema: Mutex<Schema>,
 }
 
 /// A listener of record changes: object, record id, `CREATE` or `UPDATE`, and
@@ -182,8 +183,10 @@ impl State {
                 .on(f));
             }
         }
+        let unique = lock(&self.schema).unique_fields(object);
         let records = lock(&self.records);
-        for field in UNIQUE_FIELDS {
+        for field in &unique {
+            let field = field.as_str();
             let Some(value) = fields.get(field).and_then(Value::as_str) else {
                 continue;
             };
@@ -223,6 +226,8 @@ impl State {
     ) -> Result<String, WriteError> {
         fields.remove("attributes");
         fields.remove("Id");
+        self.object_exists(object)?;
+        self.resolve_relationships(object, &mut fields)?;
         if let Some(missing) = required_missing(object, &fields) {
             return Err(WriteError::new(
                 400,
@@ -238,10 +243,12 @@ impl State {
     /// The unique-field values of `object`'s records, for many creates in a
     /// row ([`create_indexed`](Self::create_indexed)).
     pub(super) fn unique_index(&self, object: &str) -> UniqueIndex {
+        let unique = lock(&self.schema).unique_fields(object);
         let records = lock(&self.records);
         let mut index = UniqueIndex::new();
         for r in records.get(object).into_iter().flatten() {
-            for field in UNIQUE_FIELDS {
+            for field in &unique {
+                let field = field.as_str();
                 if let (Some(v), Some(id)) =
                     (r.get(field).and_then(Value::as_str), r["Id"].as_str())
                 {
@@ -250,6 +257,70 @@ impl State {
             }
         }
         index
+    }
+
+    /// `NOT_FOUND` for a custom object the org does not have.
+    pub(super) fn object_exists(&self, object: &str) -> Result<(), WriteError> {
+        if lock(&self.schema).has_object(object) {
+            Ok(())
+        } else {
+            Err(WriteError::new(
+                404,
+                "NOT_FOUND",
+                format!("sObject type '{object}' is not supported"),
+            ))
+        }
+    }
+
+    /// Replaces external-ID relationship references
+    /// (`"Lead__r": {"WhatsApp_Phone__c": "+1..."}`) with the parent's id, as
+    /// Salesforce does; a parent that does not exist fails the write.
+    fn resolve_relationships(
+        &self,
+        object: &str,
+        fields: &mut Map<String, Value>,
+    ) -> Result<(), WriteError> {
+        let refs: Vec<String> = fields
+            .iter()
+            .filter(|(_, v)| v.is_object())
+            .map(|(k, _)| k.clone())
+            .collect();
+        for name in refs {
+            let Some((parent, id_field)) = lock(&self.schema).relationship(object, &name) else {
+                continue;
+            };
+            let Some(Value::Object(key)) = fields.remove(&name) else {
+                continue;
+            };
+            let Some((key_field, Value::String(key_value))) = key.into_iter().next() else {
+                return Err(WriteError::new(
+                    400,
+                    "INVALID_FIELD",
+                    format!("the relationship {name} names no external ID"),
+                ));
+            };
+            let id = lock(&self.records).get(&parent).and_then(|rows| {
+                rows.iter()
+                    .find(|r| r.get(&key_field).and_then(Value::as_str) == Some(key_value.as_str()))
+                    .and_then(|r| r["Id"].as_str().map(str::to_owned))
+            });
+            match id {
+                Some(id) => {
+                    fields.insert(id_field, Value::String(id));
+                }
+                None => {
+                    return Err(WriteError::new(
+                        400,
+                        "INVALID_FIELD",
+                        format!(
+                            "Foreign key external ID: {key_value} not found for field {key_field} in entity {parent}"
+                        ),
+                    )
+                    .on(&name));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Inserts as [`create`](Self::create) does, checking uniqueness against
@@ -272,9 +343,13 @@ impl State {
             .on(missing));
         }
         self.validate_with(object, &fields, None, Some(index))?;
-        let keys: Vec<(String, String)> = UNIQUE_FIELDS
-            .iter()
-            .filter_map(|f| Some(((*f).to_owned(), fields.get(*f)?.as_str()?.to_owned())))
+        let keys: Vec<(String, String)> = lock(&self.schema)
+            .unique_fields(object)
+            .into_iter()
+            .filter_map(|f| {
+                let v = fields.get(&f)?.as_str()?.to_owned();
+                Some((f, v))
+            })
             .collect();
         let id = self.insert(object, fields);
         for key in keys {
@@ -329,6 +404,7 @@ impl State {
     ) -> Result<(), WriteError> {
         fields.remove("attributes");
         fields.remove("Id");
+        self.resolve_relationships(object, &mut fields)?;
         let Some(current) = self.find(object, id) else {
             return Err(WriteError::new(
                 404,

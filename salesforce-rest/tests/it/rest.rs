@@ -652,3 +652,115 @@ async fn every_write_has_one_home_for_its_options() {
         "{err}"
     );
 }
+
+/// The Tooling API creates objects and fields (the mock's bare org gains
+/// them: describes, unique keys), a second create is a typed duplicate, and
+/// records link to parents through external-ID relationships.
+#[tokio::test]
+async fn tooling_creates_schema_and_relationships_resolve_by_external_id() {
+    use salesforce_rest::tooling::{CustomField, CustomObject, FieldKind};
+    let org = MockOrg::start_bare().await;
+    let client = org.client();
+    assert!(
+        client.describe("Log__c").await.is_err(),
+        "a bare org has no custom object"
+    );
+    let tooling = client.tooling();
+    tooling
+        .create_object(&CustomObject::new("Log__c", "Log", "Logs"))
+        .await
+        .unwrap();
+    tooling
+        .create_field(
+            &CustomField::new("Log__c", "Key__c", "Key", FieldKind::Text { length: 80 })
+                .external_id(true)
+                .unique(true),
+        )
+        .await
+        .unwrap();
+    tooling
+        .create_field(&CustomField::new(
+            "Log__c",
+            "Lead__c",
+            "Lead",
+            FieldKind::Lookup {
+                to: "Lead".into(),
+                relationship: "Logs".into(),
+            },
+        ))
+        .await
+        .unwrap();
+    tooling
+        .create_field(
+            &CustomField::new(
+                "Lead",
+                "Phone_Key__c",
+                "Phone key",
+                FieldKind::Text { length: 40 },
+            )
+            .external_id(true)
+            .unique(true),
+        )
+        .await
+        .unwrap();
+    let again = tooling
+        .create_field(&CustomField::new(
+            "Log__c",
+            "Key__c",
+            "Key",
+            FieldKind::Text { length: 80 },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        again.code().map(|c| c.code()),
+        Some("DUPLICATE_DEVELOPER_NAME"),
+        "{again}"
+    );
+    let d = client.describe("Log__c").await.unwrap();
+    assert!(
+        d.fields
+            .iter()
+            .any(|f| f.name == "Key__c" && f.external_id && f.unique)
+    );
+    assert!(org.has_field("Lead", "Phone_Key__c"));
+
+    let lead = client
+        .create(
+            &DynamicRecord::new()
+                .set("LastName", "Lima")
+                .set("Company", "-")
+                .set("Phone_Key__c", "+14155550123"),
+        )
+        .object("Lead")
+        .await
+        .unwrap();
+    let log = DynamicRecord::new().set(
+        "Lead__r",
+        serde_json::json!({ "Phone_Key__c": "+14155550123" }),
+    );
+    client
+        .upsert("Key__c", "k1", &log)
+        .object("Log__c")
+        .await
+        .unwrap();
+    let row = &org.records("Log__c")[0];
+    assert_eq!(row["Lead__c"], lead.to_string());
+    let orphan = DynamicRecord::new().set(
+        "Lead__r",
+        serde_json::json!({ "Phone_Key__c": "+19999999999" }),
+    );
+    let e = client
+        .upsert("Key__c", "k2", &orphan)
+        .object("Log__c")
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("Foreign key external ID"), "{e}");
+    // Unique on the new key: a second record with k1 is refused.
+    let dup = client
+        .create(&DynamicRecord::new().set("Key__c", "k1"))
+        .object("Log__c")
+        .await
+        .unwrap_err();
+    assert_eq!(dup.code().map(|c| c.code()), Some("DUPLICATE_VALUE"));
+}

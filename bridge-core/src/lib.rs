@@ -63,10 +63,12 @@
 pub mod audit;
 pub mod budget;
 pub mod clock;
+pub mod customers;
 pub mod dedup;
 mod error;
 pub mod format;
 pub mod inbound;
+pub mod ledger;
 pub mod mapping;
 pub mod optout;
 pub mod pipeline;

@@ -418,12 +418,8 @@ impl Bridge {
         let Some(to) = m.from.address() else {
             return Reply::Skipped(SkipReason::NoAddress);
         };
-        let text = match (action, &write.case_number) {
-            (Action::CreateCase { .. }, Some(n)) => replies::case_acknowledgement(n),
-            (Action::UpsertLead { lead, .. }, _) if write.created => {
-                replies::lead_acknowledgement(lead.first_name.as_deref())
-            }
-            _ => return Reply::Skipped(SkipReason::NothingToAcknowledge),
+        let Some(text) = replies::acknowledgement_text(action, write) else {
+            return Reply::Skipped(SkipReason::NothingToAcknowledge);
         };
         match self.window.delivery(to).await {
             Ok(Delivery::FreeForm) => {}
@@ -432,14 +428,26 @@ impl Bridge {
             }
             Err(e) => return Reply::Failed(e.to_string()),
         }
-        match sender
-            .send(to, &Outbound::text(text).reply_to(m.id.clone()))
-            .await
-        {
+        // The same ledger key as the queued service's reply job.
+        let ledger_key = crate::ledger::outbound_key(&format!("reply:{}", m.dedup_key()));
+        let outbound = Outbound::text(text.clone())
+            .reply_to(m.id.clone())
+            .tracking(ledger_key.clone());
+        match sender.send(to, &outbound).await {
             Ok(receipt) => {
                 if let Some(id) = &receipt.message_id {
                     self.guard.note_sent(id);
                     audit::message_sent(receipt.channel.name(), to, id, "acknowledgement");
+                }
+                let entry = crate::ledger::LedgerEntry::outbound(
+                    ledger_key,
+                    to,
+                    &text,
+                    receipt.message_id.clone(),
+                    Utc::now(),
+                );
+                if let Some(Err(e)) = self.writer.write_ledger(&[entry]).await.into_iter().next() {
+                    tracing::warn!(error = %e, "replied, but the reply's ledger record was not written");
                 }
                 Reply::Sent(receipt)
             }
@@ -570,6 +578,7 @@ mod tests {
                 case_number: case.then(|| format!("{:08}", 1025 + n)),
                 created: true,
                 follow_up_task: None,
+                acknowledgement: None,
             })
         }
     }

@@ -12,6 +12,37 @@ pub fn case_acknowledgement(case_number: &str) -> String {
     format!("Thanks! Your case number is {case_number}. We'll get back to you shortly.")
 }
 
+/// `Thanks! We added your message to case 00001026.` (a follow-up that
+/// joined the customer's open Case).
+pub fn case_followup(case_number: &str) -> String {
+    format!("Thanks! We added your message to case {case_number}. We'll get back to you shortly.")
+}
+
+/// The text acknowledging a written message, if it gets one: the writer's
+/// [`Acknowledgement`](crate::writer::Acknowledgement) when it decided one,
+/// else (writers that do not decide) a Case with a number or a created Lead.
+pub fn acknowledgement_text(
+    action: &crate::mapping::Action,
+    write: &crate::writer::WriteOutcome,
+) -> Option<String> {
+    use crate::mapping::Action;
+    use crate::writer::Acknowledgement;
+    let first_name = match action {
+        Action::UpsertLead { lead, .. } => lead.first_name.as_deref(),
+        _ => None,
+    };
+    match (&write.acknowledgement, action) {
+        (Some(Acknowledgement::CaseOpened { number }), _) => Some(case_acknowledgement(number)),
+        (Some(Acknowledgement::CaseJoined { number }), _) => Some(case_followup(number)),
+        (Some(Acknowledgement::Welcome), _) => Some(lead_acknowledgement(first_name)),
+        (None, Action::CreateCase { .. }) => write.case_number.as_deref().map(case_acknowledgement),
+        (None, Action::UpsertLead { .. }) if write.created => {
+            Some(lead_acknowledgement(first_name))
+        }
+        (None, _) => None,
+    }
+}
+
 /// The reply to a sales enquiry.
 pub fn lead_acknowledgement(first_name: Option<&str>) -> String {
     match first_name.map(str::trim).filter(|n| !n.is_empty()) {

@@ -30,6 +30,11 @@ pub struct Outbound {
     /// The message this one replies to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<String>,
+    /// Tracking data echoed on the message's statuses (WhatsApp's
+    /// `biz_opaque_callback_data`): the outbox puts the message's ledger key
+    /// here, so every status finds its ledger record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracking: Option<String>,
 }
 
 impl std::fmt::Debug for Outbound {
@@ -73,6 +78,7 @@ impl Outbound {
             #[cfg(feature = "whatsapp")]
             whatsapp: None,
             reply_to: None,
+            tracking: None,
         }
     }
 
@@ -86,6 +92,7 @@ impl Outbound {
             text: fallback_text.into(),
             whatsapp: Some(content.into()),
             reply_to: None,
+            tracking: None,
         }
     }
 
@@ -93,6 +100,28 @@ impl Outbound {
     pub fn reply_to(mut self, message_id: impl Into<String>) -> Self {
         self.reply_to = Some(message_id.into());
         self
+    }
+
+    /// Sets the tracking data echoed on the message's statuses.
+    pub fn tracking(mut self, data: impl Into<String>) -> Self {
+        self.tracking = Some(data.into());
+        self
+    }
+
+    /// The template's name, for a template send.
+    pub fn template_name(&self) -> Option<String> {
+        #[cfg(feature = "whatsapp")]
+        {
+            let json = self.whatsapp.as_ref()?.to_json_map();
+            if json.get("type").and_then(serde_json::Value::as_str) == Some("template") {
+                return json
+                    .get("template")?
+                    .get("name")?
+                    .as_str()
+                    .map(str::to_owned);
+            }
+        }
+        None
     }
 }
 
@@ -194,6 +223,9 @@ impl Sender for whatsapp_cloud::Client {
         let mut m = Message::new(to, content);
         if let Some(r) = &message.reply_to {
             m = m.reply_to(r.clone());
+        }
+        if let Some(t) = &message.tracking {
+            m = m.callback_data(t.clone());
         }
         match whatsapp_cloud::Client::send(self, m).await {
             Ok(r) => Ok(SendReceipt {

@@ -96,6 +96,12 @@ pub struct StatusUpdate {
     pub unreachable: bool,
     /// When it happened.
     pub at: Option<DateTime<Utc>>,
+    /// The tracking data set on the send (the ledger key of our messages).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracking: Option<String>,
+    /// Meta's error title, for a failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_title: Option<String>,
 }
 
 impl StatusUpdate {
@@ -108,7 +114,15 @@ impl StatusUpdate {
             error_codes: Vec::new(),
             unreachable: false,
             at: None,
+            tracking: None,
+            error_title: None,
         }
+    }
+
+    /// Sets the tracking data (the ledger key).
+    pub fn tracking(mut self, data: impl Into<String>) -> Self {
+        self.tracking = Some(data.into());
+        self
     }
 
     /// Marks it a failure that means the customer is unreachable.
@@ -316,6 +330,11 @@ pub fn status_from_whatsapp(s: &whatsapp_cloud::webhooks::Status) -> StatusUpdat
         error_codes: s.errors.iter().filter_map(|e| e.code).collect(),
         unreachable: crate::sender::status_means_unreachable(s),
         at: s.timestamp.and_then(|t| DateTime::from_timestamp(t, 0)),
+        tracking: s.biz_opaque_callback_data.clone(),
+        error_title: s
+            .errors
+            .iter()
+            .find_map(|e| e.title.clone().or_else(|| e.message.clone())),
     }
 }
 
@@ -332,6 +351,61 @@ pub struct InboxHandler {
     opt_outs: Option<Arc<dyn OptOutStore>>,
     on_notice: Option<NoticeCallback>,
     clock: Arc<dyn Clock>,
+    orphans: Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// The dedup-store key remembering that a ledger record got a status of this
+/// rank (a later status is never overwritten by an earlier one).
+pub(crate) fn status_rank_key(ledger_key: &str, rank: u8) -> String {
+    format!("wa:ledger-status:{ledger_key}:{rank}")
+}
+
+/// Whether tracking data is a ledger key the outbox set (`outbound_key`).
+fn is_ledger_key(tracking: &str) -> bool {
+    tracking.len() == 71 && tracking.starts_with("sha256-")
+}
+
+impl InboxHandler {
+    /// Writes a status onto its ledger record, unless a later one is there.
+    async fn record_status(&self, s: &StatusUpdate) -> Result<(), JobError> {
+        use crate::ledger::{LedgerEntry, LedgerStatus};
+        let Some(status) = LedgerStatus::from_whatsapp(&s.status) else {
+            return Ok(());
+        };
+        let Some(key) = s.tracking.as_deref().filter(|t| is_ledger_key(t)) else {
+            // Sent by another system (or before the ledger): counted, not an error.
+            self.orphans
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::debug!(message_id = %s.message_id, "a status of a message with no ledger record");
+            return Ok(());
+        };
+        let b = &self.bridge;
+        for later in (status.rank() + 1)..=LedgerStatus::Failed.rank() {
+            if b.dedup
+                .is_done(&status_rank_key(key, later))
+                .await
+                .unwrap_or(false)
+            {
+                return Ok(());
+            }
+        }
+        let mut entry = LedgerEntry::status(key, status, s.at.or_else(|| Some(self.clock.now())));
+        if status == LedgerStatus::Failed {
+            entry.error_code = s.error_codes.first().copied();
+            entry.error_detail.clone_from(&s.error_title);
+        }
+        if let Some(Err(e)) = b.writer.write_ledger(&[entry]).await.into_iter().next() {
+            return Err(JobError::from(e));
+        }
+        if let Err(e) = b
+            .dedup
+            .mark_done(&status_rank_key(key, status.rank()), b.options.remember_for)
+            .await
+        {
+            tracing::warn!(error = %e, "status written, but its rank was not remembered");
+        }
+        Ok(())
+    }
 }
 
 impl std::fmt::Debug for InboxHandler {
@@ -491,12 +565,8 @@ impl InboxHandler {
         let Some(to) = m.from.address() else {
             return Ok(());
         };
-        let text = match (action, &write.case_number) {
-            (Action::CreateCase { .. }, Some(n)) => replies::case_acknowledgement(n),
-            (Action::UpsertLead { lead, .. }, _) if write.created => {
-                replies::lead_acknowledgement(lead.first_name.as_deref())
-            }
-            _ => return Ok(()),
+        let Some(text) = replies::acknowledgement_text(action, write) else {
+            return Ok(());
         };
         match b.window.delivery(to).await.map_err(JobError::from)? {
             Delivery::FreeForm => {}
@@ -529,6 +599,7 @@ impl InboxHandler {
         if let Some(cb) = &self.on_status {
             cb(&s);
         }
+        self.record_status(&s).await?;
         if s.status == "failed" {
             tracing::warn!(message_id = %s.message_id, codes = ?s.error_codes, "a message failed to deliver");
         }
@@ -596,6 +667,7 @@ pub struct BridgeService {
     outbox: Outbox,
     inbox_worker: WorkerHandle,
     outbox_worker: WorkerHandle,
+    orphans: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Extra settings of a [`BridgeService`].
@@ -656,6 +728,7 @@ impl BridgeService {
         clock: Arc<dyn Clock>,
     ) -> Self {
         let sent = Arc::new(Mutex::new(SentLog::default()));
+        let orphans = Arc::new(std::sync::atomic::AtomicU64::new(0));
         // The outbox worker first: the inbox enqueues into it.
         let outbox_wake = Arc::new(Notify::new());
         let mut outbox = Outbox::new(
@@ -672,6 +745,8 @@ impl BridgeService {
             guard: bridge.guard.clone(),
             sent_ids: Some((bridge.dedup.clone(), bridge.options.remember_for)),
             sent: sent.clone(),
+            ledger: Some(bridge.writer.clone()),
+            clock: clock.clone(),
         };
         let outbox_worker = Worker::spawn_with_waker(
             outbox_queue,
@@ -689,6 +764,7 @@ impl BridgeService {
             opt_outs: options.opt_outs,
             on_notice: options.on_notice,
             clock: clock.clone(),
+            orphans: orphans.clone(),
         };
         let inbox_worker = Worker::spawn(
             inbox_queue.clone(),
@@ -702,7 +778,14 @@ impl BridgeService {
             outbox,
             inbox_worker,
             outbox_worker,
+            orphans,
         }
+    }
+
+    /// How many statuses arrived for messages with no ledger record (sent by
+    /// another system, or before the ledger): counted, never retried.
+    pub fn orphan_statuses(&self) -> u64 {
+        self.orphans.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The inbox (what the webhook endpoint enqueues into).

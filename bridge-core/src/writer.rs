@@ -5,7 +5,29 @@ use async_trait::async_trait;
 
 use crate::error::BridgeError;
 use crate::inbound::InboundMessage;
+use crate::ledger::LedgerEntry;
 use crate::mapping::Action;
+
+/// Which answer a written message gets, decided by the writer from data
+/// that survives retries and crashes (never from whether a retried write
+/// "created" something).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub enum Acknowledgement {
+    /// A new Case was opened for the message: "your case number is ...".
+    CaseOpened {
+        /// The case number.
+        number: String,
+    },
+    /// The message joined the customer's open Case: "added to case ...".
+    CaseJoined {
+        /// The case number.
+        number: String,
+    },
+    /// The message made a new customer's Lead (the Lead records this
+    /// message as its first): a welcome.
+    Welcome,
+}
 
 /// What a write did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -21,6 +43,10 @@ pub struct WriteOutcome {
     pub created: bool,
     /// The follow-up Task, when one was added.
     pub follow_up_task: Option<String>,
+    /// The answer the customer gets. `None` from writers that do not decide
+    /// it: the bridge then acknowledges Cases with a number and created Leads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledgement: Option<Acknowledgement>,
 }
 
 impl WriteOutcome {
@@ -85,6 +111,14 @@ pub trait RecordWriter: Send + Sync {
         }
         out
     }
+
+    /// Upserts conversation-ledger entries (outbound messages, delivery
+    /// statuses; see [`ledger`](crate::ledger)), one result per entry in the
+    /// same order. Each entry is a blind upsert on its key, so order and
+    /// repetition do not matter. The default keeps no ledger.
+    async fn write_ledger(&self, entries: &[LedgerEntry]) -> Vec<Result<(), BridgeError>> {
+        entries.iter().map(|_| Ok(())).collect()
+    }
 }
 
 mod batching;
@@ -93,8 +127,8 @@ pub use batching::{BatchOptions, Batching};
 
 #[cfg(feature = "salesforce")]
 pub use salesforce::{
-    DEFAULT_CASE_KEY_FIELD, DEFAULT_LEAD_KEY_FIELD, LeadLookup, SalesforceWriter, case_key,
-    merge_description, merge_tags,
+    ContactMatching, DEFAULT_CASE_KEY_FIELD, DEFAULT_FIRST_MESSAGE_FIELD, DEFAULT_LEAD_KEY_FIELD,
+    LeadLookup, PERMISSION_SET, SalesforceWriter, SetupReport, case_key,
 };
 
 #[cfg(feature = "salesforce")]

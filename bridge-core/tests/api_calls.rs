@@ -16,7 +16,9 @@ use bridge_core::pipeline::Bridge;
 use bridge_core::queue::{MemoryQueue, RetryPolicy, WorkerOptions};
 use bridge_core::sender::RecordingSender;
 use bridge_core::service::{BridgeService, Inbox};
-use bridge_core::writer::{BatchOptions, Batching, RecordWriter, SalesforceWriter};
+use bridge_core::writer::{
+    BatchOptions, Batching, ContactMatching, RecordWriter, SalesforceWriter,
+};
 use chrono::Utc;
 use salesforce_rest::testkit::MockOrg;
 use serde_json::json;
@@ -53,7 +55,9 @@ fn queues() -> (Arc<MemoryQueue>, Arc<MemoryQueue>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trickle_costs_at_most_one_call_per_message() {
     let org = MockOrg::start().await;
-    let writer = SalesforceWriter::new(org.client());
+    // Without Contact matching nothing is looked up: one call, whoever writes
+    // (with it, see the next test: a first-seen customer adds one lookup).
+    let writer = SalesforceWriter::new(org.client()).contact_matching(ContactMatching::off());
     let mapper = DefaultMapper::default();
     // Support and sales, new and returning customers, one at a time.
     let mut messages = Vec::new();
@@ -92,16 +96,50 @@ async fn a_trickle_costs_at_most_one_call_per_message() {
     assert_eq!(org.records("Case").len(), 10);
     assert_eq!(org.records("Lead").len(), 10, "one Lead per customer");
     assert_eq!(org.records("Task").len(), 10, "one follow-up per new Lead");
-    let lead = &org.records("Lead")[0];
-    let description = lead["Description"].as_str().unwrap_or("");
-    assert!(
-        description.contains("20 more units") && description.contains("I'd like a quote"),
-        "both messages kept, newest first: {description:?}"
+    assert_eq!(
+        org.records("WhatsApp_Message__c").len(),
+        30,
+        "every message is one ledger record"
     );
 }
 
 #[tokio::test]
-async fn a_lead_changed_by_someone_else_is_merged_not_overwritten() {
+async fn with_contact_matching_only_a_first_seen_customer_costs_a_lookup() {
+    let org = MockOrg::start().await;
+    org.insert(
+        "Contact",
+        json!({ "LastName": "Known", "MobilePhone": format!("+{}", phone(50)) }),
+    );
+    let writer = SalesforceWriter::new(org.client());
+    let mapper = DefaultMapper::default();
+    let mut per_message = Vec::new();
+    for (i, (who, text)) in [
+        (1, "my order arrived broken"),
+        (1, "still broken"),
+        (2, "I'd like a quote"),
+        (2, "a quote for 20 more"),
+        (50, "I'd like a quote"),
+        (50, "and a demo"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let m = msg(&format!("wamid.t{i}"), &phone(*who), text);
+        let before = org.api_calls();
+        writer
+            .write(&mapper.map(&m).await.expect("map"), &m)
+            .await
+            .expect("written");
+        per_message.push(org.api_calls() - before);
+    }
+    // First message of each customer: the Contact lookup and the write;
+    // every later one (follow-up, returning Lead, Contact): one call.
+    assert_eq!(per_message, vec![2, 1, 2, 1, 2, 1]);
+    assert!(org.records("Lead").len() == 1, "the Contact got no Lead");
+}
+
+#[tokio::test]
+async fn a_reps_edits_of_the_lead_are_never_overwritten() {
     let org = MockOrg::start().await;
     let writer = SalesforceWriter::new(org.client());
     let mapper = DefaultMapper::default();
@@ -110,7 +148,6 @@ async fn a_lead_changed_by_someone_else_is_merged_not_overwritten() {
         .write(&mapper.map(&first).await.expect("map"), &first)
         .await
         .expect("first");
-    // A sales rep edits the Lead: the writer's remembered copy is now stale.
     let id = org.records("Lead")[0]["Id"]
         .as_str()
         .expect("id")
@@ -118,34 +155,33 @@ async fn a_lead_changed_by_someone_else_is_merged_not_overwritten() {
     org.touch(
         "Lead",
         &id,
-        json!({ "Description": "Rep: called, wants 20 units" }),
+        json!({ "Description": "Rep: called, wants 20 units", "Company": "Acme Corp" }),
     );
-    let second = msg("wamid.b", &phone(1), "price for 40 units please");
-    writer
-        .write(&mapper.map(&second).await.expect("map"), &second)
-        .await
-        .expect("second");
-    let description = org.records("Lead")[0]["Description"]
-        .as_str()
-        .unwrap_or("")
-        .to_owned();
-    assert!(
-        description.starts_with("price for 40 units"),
-        "{description:?}"
+    for (n, text) in ["price for 40 units please", "and a quote for 60"]
+        .iter()
+        .enumerate()
+    {
+        // A restart between messages: nothing is remembered in the process.
+        let fresh = SalesforceWriter::new(org.client());
+        let m = msg(&format!("wamid.b{n}"), &phone(1), text);
+        let out = fresh
+            .write(&mapper.map(&m).await.expect("map"), &m)
+            .await
+            .expect("later");
+        assert!(!out.created && out.acknowledgement.is_none());
+    }
+    let lead = &org.records("Lead")[0];
+    assert_eq!(
+        lead["Description"], "Rep: called, wants 20 units",
+        "blind writes never touch it"
     );
-    assert!(
-        description.contains("Rep: called, wants 20 units"),
-        "the rep's edit is kept: {description:?}"
-    );
-    // A restart forgets the Leads: the returning customer's Lead is found, not duplicated.
-    let fresh = SalesforceWriter::new(org.client());
-    let third = msg("wamid.c", &phone(1), "and a quote for 60");
-    let out = fresh
-        .write(&mapper.map(&third).await.expect("map"), &third)
-        .await
-        .expect("third");
-    assert!(!out.created);
+    assert_eq!(lead["Company"], "Acme Corp");
     assert_eq!(org.records("Lead").len(), 1);
+    assert_eq!(
+        org.records("WhatsApp_Message__c").len(),
+        3,
+        "the conversation is in the ledger"
+    );
     assert_eq!(
         org.records("Task").len(),
         1,
@@ -176,18 +212,56 @@ async fn a_burst_of_a_thousand_customers_costs_a_few_calls() {
             .await
             .expect("enqueued");
     }
-    let svc = BridgeService::start(bridge, inbox, outbox, workers(250), Arc::new(SystemClock));
+    // Batches can only hold the writes waiting together: with 400 workers
+    // they reach ~130 messages each.
+    let svc = BridgeService::start(bridge, inbox, outbox, workers(400), Arc::new(SystemClock));
     let before = 0;
     assert!(
         svc.drain(Duration::from_secs(120)).await,
         "the burst drained"
     );
     let calls = org.api_calls() - before;
-    eprintln!("burst: {calls} Salesforce calls for {n} messages");
+    let mut kinds = std::collections::BTreeMap::new();
+    for r in org.requests().await {
+        let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
+        let first = &body["compositeRequest"][0];
+        let url = first["url"].as_str().unwrap_or(r.url.path()).to_owned();
+        let what = url
+            .rsplit("v66.0/")
+            .next()
+            .unwrap_or("")
+            .split('?')
+            .next()
+            .unwrap_or("")
+            .to_owned();
+        let size = first["body"]["records"].as_array().map_or(0, Vec::len);
+        let e = kinds
+            .entry(format!("{} {what}", r.method))
+            .or_insert((0, 0));
+        e.0 += 1;
+        e.1 += size;
+    }
+    eprintln!("burst: {calls} Salesforce calls for {n} messages: {kinds:?}");
     assert!(calls <= 50, "{calls} calls for {n} messages");
     assert_eq!(org.records("Case").len(), n / 2);
     assert_eq!(org.records("Lead").len(), n / 2);
     assert_eq!(org.records("Task").len(), n / 2);
+    let ledger = org.records("WhatsApp_Message__c");
+    assert_eq!(
+        ledger
+            .iter()
+            .filter(|e| e["Direction__c"] == "Inbound")
+            .count(),
+        n
+    );
+    assert_eq!(
+        ledger
+            .iter()
+            .filter(|e| e["Direction__c"] == "Outbound")
+            .count(),
+        n,
+        "every reply too"
+    );
     let sent = wa.sent();
     assert_eq!(sent.len(), n, "every message answered");
     let numbers: std::collections::HashSet<String> = org
@@ -226,8 +300,8 @@ async fn one_bad_record_fails_only_its_own_message() {
     let results = writer.write_batch(&items).await;
     assert_eq!(
         org.api_calls() - before,
-        2,
-        "the Cases in one call, the Lead in another"
+        3,
+        "the Contact lookup, the Cases, the Lead with its follow-up Task"
     );
     assert_eq!(results.len(), 6);
     for (i, r) in results.iter().enumerate() {
@@ -283,16 +357,84 @@ async fn a_new_lead_committed_then_answered_503_is_not_doubled() {
     assert!(first.is_err(), "the caller saw a failure");
     // The queue's redelivery writes again.
     let again = writer.write(&action, &m).await.expect("the retry succeeds");
-    assert!(!again.created, "the Lead was found, not created twice");
+    assert_eq!(
+        again.acknowledgement,
+        Some(bridge_core::writer::Acknowledgement::Welcome),
+        "the Lead says this message made it: still welcomed"
+    );
     assert_eq!(org.records("Lead").len(), 1);
     assert_eq!(org.records("Task").len(), 1, "one follow-up");
-    let description = org.records("Lead")[0]["Description"]
-        .as_str()
-        .unwrap_or("")
-        .to_owned();
     assert_eq!(
-        description.matches("20 units").count(),
+        org.records("WhatsApp_Message__c").len(),
         1,
-        "the entry is not doubled: {description:?}"
+        "one ledger record"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_returning_customers_and_statuses_costs_a_few_calls() {
+    use bridge_core::service::StatusUpdate;
+    let org = MockOrg::start().await;
+    org.set_latency(Duration::from_millis(20));
+    let n = 400;
+    let make = || Batching::new(SalesforceWriter::new(org.client()), BatchOptions::default());
+    // First contact of every customer (not counted), then the burst.
+    {
+        let (inbox, outbox) = queues();
+        let bridge = Bridge::builder(Arc::new(make())).build();
+        let svc = BridgeService::start(bridge, inbox, outbox, workers(250), Arc::new(SystemClock));
+        for i in 0..n {
+            svc.inbox()
+                .enqueue_message(&msg(
+                    &format!("wamid.first{i}"),
+                    &phone(i),
+                    "I'd like a quote",
+                ))
+                .await
+                .expect("enqueued");
+        }
+        assert!(svc.drain(Duration::from_secs(120)).await);
+        svc.shutdown().await;
+    }
+    let wa = Arc::new(RecordingSender::new("WhatsApp"));
+    let bridge = Bridge::builder(Arc::new(make())).sender(wa).build();
+    let (inbox, outbox) = queues();
+    let early = Inbox::new(inbox.clone(), Arc::new(SystemClock), None);
+    for i in 0..n {
+        early
+            .enqueue_message(&msg(
+                &format!("wamid.again{i}"),
+                &phone(i),
+                "a quote for 20 more",
+            ))
+            .await
+            .expect("enqueued");
+        let key = bridge_core::ledger::outbound_key(&format!("status-test:{i}"));
+        early
+            .enqueue_status(&StatusUpdate::new(format!("wamid.out{i}"), "delivered").tracking(key))
+            .await
+            .expect("enqueued");
+    }
+    let before = org.api_calls();
+    let svc = BridgeService::start(bridge, inbox, outbox, workers(250), Arc::new(SystemClock));
+    assert!(
+        svc.drain(Duration::from_secs(120)).await,
+        "the burst drained"
+    );
+    let calls = org.api_calls() - before;
+    eprintln!("returning burst: {calls} Salesforce calls for {n} messages and {n} statuses");
+    assert!(
+        calls * 20 <= 2 * n as u64,
+        "{calls} calls for {n} messages and {n} statuses"
+    );
+    let ledger = org.records("WhatsApp_Message__c");
+    assert_eq!(
+        ledger
+            .iter()
+            .filter(|e| e["Status__c"] == "Delivered")
+            .count(),
+        n
+    );
+    assert_eq!(org.records("Lead").len(), n);
+    svc.shutdown().await;
 }

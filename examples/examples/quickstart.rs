@@ -1,8 +1,10 @@
 //! Quickstart: a customer's WhatsApp message arrives as a signed webhook, is
 //! verified, parsed, deduplicated, routed ("my order arrived broken" → Case,
 //! "I'd like a quote" → Lead), written to Salesforce, and answered with the
-//! case number; then a redelivery of the same webhook shows that nothing is
-//! created twice.
+//! case number. The customer's follow-up joins the same Case; a customer who
+//! is already a Contact gets no Lead; every message is one record of the
+//! conversation ledger (`WhatsApp_Message__c`). A redelivery of the first
+//! webhook shows that nothing is created twice.
 //!
 //! ```text
 //! cargo run --example quickstart
@@ -45,11 +47,17 @@ pub async fn run(b: &Backends) -> Result<Summary, BoxError> {
     };
     println!("WhatsApp -> Salesforce quickstart ({})\n", b.describe());
 
-    let mut writer = SalesforceWriter::new(b.salesforce.clone());
-    if b.org.is_some() {
-        // The sandbox org has the external-ID field, so Case creation is idempotent.
-        writer = writer.message_id_field("WhatsApp_Message_Id__c");
+    if let Some(org) = &b.org {
+        // A customer the sandbox org knows as a Contact (at Acme).
+        let account = org.insert("Account", serde_json::json!({ "Name": "Acme Hotels" }));
+        org.insert(
+            "Contact",
+            serde_json::json!({ "FirstName": "Carla", "LastName": "Reyes", "MobilePhone": "(415) 555-0142", "AccountId": account }),
+        );
     }
+    // The org must have the ledger and key fields: `webhook_to_case setup`.
+    let writer = SalesforceWriter::new(b.salesforce.clone());
+    writer.check_setup().await?;
     let bridge = Bridge::builder(Arc::new(writer))
         .sender(Arc::new(b.whatsapp.clone()))
         .build();
@@ -67,6 +75,18 @@ pub async fn run(b: &Backends) -> Result<Summary, BoxError> {
             number("14155550199"),
             format!("wamid.QS{stamp}B/+="),
             "Hello! I'd like a quote for 20 office chairs.",
+        ),
+        (
+            "Ana Lima",
+            number("14155550123"),
+            format!("wamid.QS{stamp}C/+="),
+            "Any news? The box was also damaged, it's broken.",
+        ),
+        (
+            "Carla Reyes",
+            number("14155550142"),
+            format!("wamid.QS{stamp}D/+="),
+            "Hi, I'd like a quote for 40 more rooms' worth of towels.",
         ),
     ];
     let mut summary = Summary::default();
@@ -121,10 +141,11 @@ pub async fn run(b: &Backends) -> Result<Summary, BoxError> {
 
     if let Some(org) = &b.org {
         println!(
-            "\nSandbox org now holds {} Case(s), {} Lead(s), {} Task(s); the sandbox Graph API got {} message(s).",
+            "\nSandbox org now holds {} Case(s), {} Lead(s), {} Task(s), {} conversation record(s); the sandbox Graph API got {} message(s).",
             org.records("Case").len(),
             org.records("Lead").len(),
             org.records("Task").len(),
+            org.records("WhatsApp_Message__c").len(),
             match &b.graph {
                 Some(g) => g.message_requests().await.len(),
                 None => summary.replies,
@@ -147,7 +168,14 @@ fn print_outcome(outcome: &Outcome, summary: &mut Summary) {
                 Some(n) => format!("Case {n}"),
                 None => write.object.clone(),
             };
-            let verb = if write.created { "created" } else { "updated" };
+            let verb = match &write.acknowledgement {
+                Some(bridge_core::writer::Acknowledgement::CaseJoined { .. }) => {
+                    "joined (the customer's open Case)"
+                }
+                _ if write.object == "Contact" => "matched (a known Contact: no Lead)",
+                _ if write.created => "created",
+                _ => "updated",
+            };
             println!(
                 "   routed: {action} -> {what} {verb} in Salesforce ({})",
                 write.record_id.as_deref().unwrap_or("-")

@@ -244,7 +244,7 @@ fn lease_time() -> Result<Duration, BoxError> {
 
 /// Builds the app (workers started) and its router (`/webhook`, `/health`).
 pub fn build(b: &Backends, stores: &Stores, lease: Duration) -> (App, axum::Router) {
-    let writer = examples::salesforce_writer(b);
+    let writer = examples::salesforce_writer(b, stores);
     let mut options = BridgeOptions::default();
     // The queue's lease already keeps a job to one worker; a dedup claim of a
     // dead worker must not outlive its lease.
@@ -481,7 +481,7 @@ pub async fn run_cli(args: &[String]) -> Result<(), BoxError> {
     // Fail now, with the setup steps, rather than dead-letter every message;
     // an org that cannot be described right now (down, no permission) is
     // checked again by every write.
-    match examples::salesforce_writer(&b).check_setup().await {
+    match examples::salesforce_writer(&b, &stores).check_setup().await {
         Err(e @ bridge_core::BridgeError::Setup { .. }) => return Err(e.into()),
         Err(e) => tracing::warn!(error = %e, "could not check the org's setup; carrying on"),
         Ok(()) => {}

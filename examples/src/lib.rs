@@ -15,7 +15,7 @@
 //! | `REDIS_URL` | Redis for the queues, dedup and window (many instances) |
 //! | `BRIDGE_DATA_DIR` | the embedded store's directory when Redis is not used (default `bridge-data`) |
 //! | `BIND_ADDR` | the webhook server's address |
-//! | `SALESFORCE_CASE_KEY_FIELD`, `SALESFORCE_LEAD_KEY_FIELD`, `SALESFORCE_LEAD_TAGS_FIELD`, `SALESFORCE_OPT_OUT_FIELD` | idempotency keys, the tags field and the opt-out checkbox (see [`salesforce_writer`]) |
+//! | `SALESFORCE_CASE_KEY_FIELD`, `SALESFORCE_LEAD_KEY_FIELD`, `SALESFORCE_CONTACT_KEY_FIELD`, `SALESFORCE_CONTACT_MATCHING`, `SALESFORCE_OPT_OUT_FIELD`, `BRIDGE_THREAD_DAYS` | idempotency keys, Contact matching, the opt-out checkbox, the thread window (see [`salesforce_writer`]) |
 //! | `BRIDGE_ALLOW_MIXED` | `1` to run a real API beside the sandbox of the other on purpose |
 //! | `BRIDGE_OWN_NUMBERS` | our business numbers (loop prevention) |
 //! | `CUSTOMER_TIME_ZONE` | the customers' zone for dates in reminders (default Eastern) |
@@ -288,6 +288,8 @@ pub struct Stores {
     pub marks: Arc<Marks>,
     /// Who opted out of marketing messages.
     pub opt_outs: Arc<dyn bridge_core::optout::OptOutStore>,
+    /// Contact matches and open-Case links of customers.
+    pub customers: Arc<dyn bridge_core::customers::CustomerStore>,
 }
 
 /// Small named values a tool keeps between runs (a watermark): files beside
@@ -429,6 +431,7 @@ impl Stores {
             window: Arc::new(MemoryWindowTracker::default()),
             describe: format!("embedded store in {}", dir.display()),
             opt_outs: Arc::new(store.opt_outs()),
+            customers: Arc::new(store.customers()),
             embedded: Some(store),
             marks: Arc::new(Marks::Files(dir.to_path_buf())),
         })
@@ -446,6 +449,9 @@ impl Stores {
             describe: "Redis".into(),
             embedded: None,
             opt_outs: Arc::new(bridge_core::optout::RedisOptOutStore::connect(url, &prefix).await?),
+            customers: Arc::new(
+                bridge_core::customers::RedisCustomerStore::connect(url, &prefix).await?,
+            ),
             marks: Arc::new(Marks::Redis(
                 redis::aio::ConnectionManager::new(redis::Client::open(url)?).await?,
                 prefix.clone(),
@@ -463,33 +469,46 @@ impl Stores {
             describe: "memory (not durable)".into(),
             embedded: None,
             opt_outs: Arc::new(bridge_core::optout::MemoryOptOutStore::default()),
+            customers: Arc::new(bridge_core::customers::MemoryCustomerStore::default()),
             marks: Arc::new(Marks::Memory(std::sync::Mutex::default())),
         })
     }
 }
 
-/// The Salesforce writer as the environment configures it:
-/// `SALESFORCE_CASE_KEY_FIELD` (default `WhatsApp_Message_Id__c`) and
-/// `SALESFORCE_LEAD_KEY_FIELD` (default `WhatsApp_Phone__c`), each empty to do
-/// without, and `SALESFORCE_LEAD_TAGS_FIELD` (none by default: tags go in the
-/// description).
-pub fn salesforce_writer(b: &Backends) -> bridge_core::writer::SalesforceWriter {
-    use bridge_core::writer::{DEFAULT_CASE_KEY_FIELD, DEFAULT_LEAD_KEY_FIELD, SalesforceWriter};
-    let field = |name: &str, default: Option<&str>| match env::var(name) {
-        Ok(v) => Some(v.trim().to_owned()).filter(|v| !v.is_empty()),
-        Err(_) => default.map(str::to_owned),
+/// The Salesforce writer as the environment configures it, remembering
+/// customers (Contact matches, open Cases) in the stores:
+/// `SALESFORCE_CASE_KEY_FIELD` (default `WhatsApp_Message_Id__c`),
+/// `SALESFORCE_LEAD_KEY_FIELD` (default `WhatsApp_Phone__c`),
+/// `SALESFORCE_CONTACT_KEY_FIELD` (an External ID phone field on Contact for
+/// exact matches; default: match `MobilePhone` and `Phone` in every common
+/// form), `SALESFORCE_CONTACT_MATCHING=off` (every sales message makes or
+/// updates a Lead), `SALESFORCE_OPT_OUT_FIELD` and `BRIDGE_THREAD_DAYS` (how
+/// long an open Case takes follow-ups, default 7).
+pub fn salesforce_writer(b: &Backends, stores: &Stores) -> bridge_core::writer::SalesforceWriter {
+    use bridge_core::writer::{
+        ContactMatching, DEFAULT_CASE_KEY_FIELD, DEFAULT_LEAD_KEY_FIELD, SalesforceWriter,
     };
+    let mut contacts = ContactMatching::default();
+    if let Some(k) = var("SALESFORCE_CONTACT_KEY_FIELD") {
+        contacts = contacts.key_field(k);
+    }
+    if var("SALESFORCE_CONTACT_MATCHING").as_deref() == Some("off") {
+        contacts = ContactMatching::off();
+    }
+    let days: u64 = var("BRIDGE_THREAD_DAYS")
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(7);
     SalesforceWriter::new(b.salesforce.clone())
-        .case_key_field(field(
-            "SALESFORCE_CASE_KEY_FIELD",
-            Some(DEFAULT_CASE_KEY_FIELD),
-        ))
-        .lead_key_field(field(
-            "SALESFORCE_LEAD_KEY_FIELD",
-            Some(DEFAULT_LEAD_KEY_FIELD),
-        ))
-        .tags_field(field("SALESFORCE_LEAD_TAGS_FIELD", None))
-        .opt_out_field(field("SALESFORCE_OPT_OUT_FIELD", None))
+        .case_key_field(
+            var("SALESFORCE_CASE_KEY_FIELD").unwrap_or_else(|| DEFAULT_CASE_KEY_FIELD.into()),
+        )
+        .lead_key_field(
+            var("SALESFORCE_LEAD_KEY_FIELD").unwrap_or_else(|| DEFAULT_LEAD_KEY_FIELD.into()),
+        )
+        .opt_out_field(var("SALESFORCE_OPT_OUT_FIELD"))
+        .contact_matching(contacts)
+        .thread_window(std::time::Duration::from_secs(days * 86_400))
+        .customers(stores.customers.clone())
         // Above 90% of the daily allowance, Leads wait; new Cases go through.
         .budget(deferrable_budget(), std::time::Duration::from_secs(15 * 60))
 }

@@ -160,7 +160,10 @@ fn summary(answers: &[(u16, Duration)]) -> String {
 }
 
 /// Posts one signed message per id, all at once; returns each answer's status and time.
-async fn deliver(addr: &str, ids: &[String]) -> Vec<(u16, Duration)> {
+/// Posts one signed message per id, all at once; customer `first + i` writes
+/// the i-th (distinct customers: a customer's second support message would
+/// join the first one's Case).
+async fn deliver(addr: &str, ids: &[String], first: usize) -> Vec<(u16, Duration)> {
     let http = reqwest::Client::new();
     let tasks: Vec<_> = ids
         .iter()
@@ -168,7 +171,7 @@ async fn deliver(addr: &str, ids: &[String]) -> Vec<(u16, Duration)> {
         .map(|(i, id)| {
             let (body, sig) = signed_webhook(
                 &payloads::text_message(
-                    &format!("1415555{:04}", 2000 + i),
+                    &format!("1415555{:04}", 2000 + first + i),
                     "Cust",
                     id,
                     "my order arrived broken",
@@ -256,7 +259,7 @@ async fn kill_9_after_the_200s_loses_and_doubles_nothing() {
     let data = [("BRIDGE_DATA_DIR", dir.path().display().to_string())];
     let first = Server::start(&org, &graph, &data).await;
     let sequential = deliver_sequentially(&first.addr, &unique_ids(30, "S"), 0).await;
-    let answers = deliver(&first.addr, &unique_ids(20, "K")).await;
+    let answers = deliver(&first.addr, &unique_ids(20, "K"), 30).await;
     let printed = first.kill9();
     assert!(printed.contains("listening on"), "{printed}");
     assert!(
@@ -303,7 +306,7 @@ async fn two_instances_on_redis_finish_the_work_of_a_killed_one() {
     let a = Server::start(&org, &graph, &env).await;
     let b = Server::start(&org, &graph, &env).await;
     let ids = unique_ids(12, "R");
-    let answers = deliver(&a.addr, &ids).await;
+    let answers = deliver(&a.addr, &ids, 0).await;
     assert!(answers.iter().all(|(s, _)| *s == 200), "{answers:?}");
     // Let A lease jobs and start on the CRM, then kill it while it holds them.
     tokio::time::sleep(Duration::from_millis(300)).await;

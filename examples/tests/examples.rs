@@ -33,18 +33,45 @@ use examples::Backends;
 async fn quickstart_creates_a_case_and_a_lead_once_and_replies() {
     let b = Backends::sandbox().await.unwrap();
     let s = quickstart::run(&b).await.unwrap();
-    assert_eq!(s.written, vec!["Case", "Lead"]);
-    assert_eq!(s.replies, 2);
+    assert_eq!(s.written, vec!["Case", "Lead", "Case", "Contact"]);
+    assert_eq!(
+        s.replies, 3,
+        "the Case, the welcome, the follow-up; no welcome for a Contact"
+    );
     assert_eq!(s.duplicates, 1);
     let org = b.org.as_ref().unwrap();
-    assert_eq!(org.records("Case").len(), 1);
+    assert_eq!(
+        org.records("Case").len(),
+        1,
+        "the follow-up joined the Case"
+    );
     assert_eq!(org.records("Case")[0]["Origin"], "WhatsApp");
+    assert_eq!(org.records("Lead").len(), 1, "the Contact got no Lead");
+    let ledger = org.records("WhatsApp_Message__c");
+    assert_eq!(
+        ledger.len(),
+        7,
+        "one ledger record per message, the 3 replies too"
+    );
+    assert_eq!(
+        ledger
+            .iter()
+            .filter(|e| e["Direction__c"] == "Outbound")
+            .count(),
+        3
+    );
     let sent = b.graph.as_ref().unwrap().message_requests().await;
     assert!(
         sent[0]["text"]["body"]
             .as_str()
             .unwrap()
             .contains("Your case number is 00001026")
+    );
+    assert!(
+        sent[2]["text"]["body"]
+            .as_str()
+            .unwrap()
+            .contains("added your message to case 00001026")
     );
 }
 
@@ -58,11 +85,14 @@ async fn lead_capture_keeps_one_lead_per_customer() {
         1,
         "one follow-up for the new Lead"
     );
+    let tags: Vec<String> = org
+        .records("WhatsApp_Message__c")
+        .iter()
+        .filter_map(|e| e.get("Tags__c")?.as_str().map(str::to_owned))
+        .collect();
     assert!(
-        org.records("Lead")[0]["Description"]
-            .as_str()
-            .unwrap()
-            .contains("pricing")
+        tags.iter().any(|t| t.contains("pricing")),
+        "tags on the conversation records: {tags:?}"
     );
 }
 
@@ -476,11 +506,20 @@ mod server {
                 .drain(std::time::Duration::from_secs(30))
                 .await
         );
-        assert_eq!(org.records("Case").len(), 27);
         assert_eq!(
-            graph.message_requests().await.len(),
-            28,
-            "one reply, after the retry"
+            org.records("Case").len(),
+            26,
+            "a follow-up joins Ana's open Case"
+        );
+        let sent = graph.message_requests().await;
+        assert_eq!(sent.len(), 28, "one reply, after the retry");
+        assert!(
+            sent.last().unwrap()["text"]["body"]
+                .as_str()
+                .unwrap()
+                .contains("added your message to case"),
+            "{:?}",
+            sent.last()
         );
         server.abort();
     }

@@ -105,7 +105,7 @@ impl CustomObject {
             "sharingModel": "ReadWrite",
         });
         if let Some(d) = &self.description {
-            metadata["description"] = json!(d);
+            set(&mut metadata, "description", json!(d));
         }
         json!({ "FullName": self.api_name, "Metadata": metadata })
     }
@@ -229,18 +229,25 @@ impl CustomField {
                 "deleteConstraint": "SetNull",
             }),
         };
-        m["label"] = json!(self.label);
+        set(&mut m, "label", json!(self.label));
         if self.external_id {
-            m["externalId"] = json!(true);
+            set(&mut m, "externalId", json!(true));
         }
         if self.unique {
-            m["unique"] = json!(true);
-            m["caseSensitive"] = json!(false);
+            set(&mut m, "unique", json!(true));
+            set(&mut m, "caseSensitive", json!(false));
         }
         if let Some(h) = &self.help {
-            m["inlineHelpText"] = json!(h);
+            set(&mut m, "inlineHelpText", json!(h));
         }
         json!({ "FullName": self.full_name(), "Metadata": m })
+    }
+}
+
+/// Sets a key of a JSON object (no-op on anything else).
+fn set(v: &mut Value, key: &str, value: Value) {
+    if let Value::Object(m) = v {
+        m.insert(key.to_owned(), value);
     }
 }
 

@@ -220,6 +220,12 @@ impl EmbeddedStore {
         store
     }
 
+    /// What the bridge remembers of each customer (Contact matches, open
+    /// Cases), in this database.
+    pub fn customers(&self) -> EmbeddedCustomerStore {
+        EmbeddedCustomerStore::new(self.clone())
+    }
+
     /// The opt-out registry in this database.
     pub fn opt_outs(&self) -> EmbeddedOptOutStore {
         EmbeddedOptOutStore::new(self.clone())
@@ -318,12 +324,14 @@ fn writer_loop(db: &Database, rx: &mpsc::Receiver<Box<dyn WriteOp>>) {
     }
 }
 
+mod customers;
 mod dedup;
 mod optout;
 mod queue;
 #[cfg(feature = "pubsub")]
 mod replay;
 
+pub use customers::EmbeddedCustomerStore;
 pub use dedup::EmbeddedDedupStore;
 pub use optout::EmbeddedOptOutStore;
 pub use queue::{EmbeddedQueue, MemoryQueue};

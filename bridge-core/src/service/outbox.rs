@@ -208,6 +208,60 @@ pub struct OutboxHandler {
     /// Where sent message ids are remembered durably, and for how long.
     pub(super) sent_ids: Option<(Arc<dyn crate::dedup::DedupStore>, std::time::Duration)>,
     pub(super) sent: Arc<Mutex<SentLog>>,
+    /// Where each sent message's ledger record is written (the bridge's writer).
+    pub(super) ledger: Option<Arc<dyn crate::writer::RecordWriter>>,
+    pub(super) clock: Arc<dyn Clock>,
+}
+
+impl OutboxHandler {
+    /// Writes the ledger record of a sent message: a failure fails the job,
+    /// which the checkpoint makes safe to retry (the send is not repeated).
+    async fn record_sent(
+        &self,
+        key: &str,
+        job: &SendJob,
+        receipt: &SendReceipt,
+    ) -> Result<(), JobError> {
+        let Some(writer) = &self.ledger else {
+            return Ok(());
+        };
+        let mut entry = crate::ledger::LedgerEntry::outbound(
+            crate::ledger::outbound_key(key),
+            &job.to,
+            &job.message.text,
+            receipt.message_id.clone(),
+            self.clock.now(),
+        );
+        entry.template = job.message.template_name();
+        // A status that got there first (statuses race the send's own
+        // write) is never set back to `Sent`.
+        if let Some((store, _)) = &self.sent_ids {
+            for later in 2..=crate::ledger::LedgerStatus::Failed.rank() {
+                if store
+                    .is_done(&super::status_rank_key(&entry.key, later))
+                    .await
+                    .unwrap_or(false)
+                {
+                    entry.status = None;
+                    entry.status_at = None;
+                    break;
+                }
+            }
+        }
+        if job.message.template_name().is_some() {
+            entry.kind = Some("template".into());
+        }
+        if receipt.channel != crate::inbound::Channel::WhatsApp {
+            entry.kind = Some(receipt.channel.name().to_ascii_lowercase());
+        }
+        match writer.write_ledger(&[entry]).await.into_iter().next() {
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "sent, but its ledger record was not written yet; retrying");
+                Err(JobError::from(e))
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 impl std::fmt::Debug for OutboxHandler {
@@ -223,12 +277,18 @@ impl JobHandler for OutboxHandler {
             serde_json::from_slice(&cx.job().payload).map_err(|e| payload_error(&e))?;
         if let Some(done) = cx.job().checkpoint.as_deref() {
             // Sent by an earlier attempt that did not get to ack: never twice.
-            if let Ok(receipt) = serde_json::from_slice::<SendReceipt>(done)
-                && let Some(id) = &receipt.message_id
-            {
-                self.guard.note_sent(id);
+            if let Ok(receipt) = serde_json::from_slice::<SendReceipt>(done) {
+                if let Some(id) = &receipt.message_id {
+                    self.guard.note_sent(id);
+                }
+                return self.record_sent(&cx.job().key, &job, &receipt).await;
             }
             return Ok(());
+        }
+        let mut job = job;
+        if self.ledger.is_some() && job.message.tracking.is_none() {
+            // Statuses bring the ledger key back.
+            job.message.tracking = Some(crate::ledger::outbound_key(&cx.job().key));
         }
         // The customer may have opted out since the job was queued.
         if let Err(e) = self.outbox.refuse_if_opted_out(&job).await {
@@ -264,7 +324,7 @@ impl JobHandler for OutboxHandler {
                         log.remember(id, &job.to, &job.message.text);
                     }
                 }
-                Ok(())
+                self.record_sent(&cx.job().key, &job, &receipt).await
             }
             Err(e) if e.unreachable && !job.fallback && self.fallback.is_some() => {
                 let mut next = job.clone();
@@ -362,6 +422,8 @@ impl SendService {
             guard: Arc::new(LoopGuard::default()),
             sent_ids: None,
             sent: Arc::default(),
+            ledger: None,
+            clock: clock.clone(),
         };
         let worker =
             crate::queue::Worker::spawn_with_waker(queue, Arc::new(handler), workers, clock, wake);

@@ -38,6 +38,7 @@ impl RecordWriter for Crm {
             case_number: case.then(|| format!("{:08}", 1025 + n)),
             created: true,
             follow_up_task: None,
+            acknowledgement: None,
         })
     }
 }
@@ -221,6 +222,7 @@ async fn after_a_crash_the_next_attempt_neither_writes_nor_sends_again() {
         opt_outs: None,
         on_notice: None,
         clock: clock.clone(),
+        orphans: Arc::default(),
     };
     let outbox_h = OutboxHandler {
         primary: wa.clone(),
@@ -229,6 +231,8 @@ async fn after_a_crash_the_next_attempt_neither_writes_nor_sends_again() {
         guard: bridge.guard.clone(),
         sent_ids: None,
         sent,
+        ledger: None,
+        clock: clock.clone(),
     };
     let inbox = Inbox::new(inbox_q.clone(), clock.clone(), None);
     inbox
@@ -258,6 +262,7 @@ async fn after_a_crash_the_next_attempt_neither_writes_nor_sends_again() {
         opt_outs: None,
         on_notice: None,
         clock: clock.clone(),
+        orphans: Arc::default(),
     };
     h2.handle(&JobContext::new(&l2[0], &*inbox_q))
         .await
@@ -392,7 +397,7 @@ async fn one_customers_messages_run_in_arrival_order() {
     svc.shutdown().await;
 }
 
-/// Tags every Lead with a word of its message, to watch tags merge.
+/// Tags every Lead with a word of its message (tags land on the message records).
 struct Tagging(crate::mapping::DefaultMapper);
 
 #[async_trait]
@@ -414,6 +419,7 @@ impl crate::mapping::Mapper for Tagging {
 #[cfg(feature = "redis")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_first_messages_across_two_bridges_on_redis_make_one_lead() {
+    use crate::customers::RedisCustomerStore;
     use crate::dedup::RedisDedupStore;
     use crate::queue::RedisQueue;
     use crate::writer::SalesforceWriter;
@@ -423,12 +429,14 @@ async fn twenty_first_messages_across_two_bridges_on_redis_make_one_lead() {
     let prefix = format!("wa-sf:lead{:x}:", crate::dedup::random_token());
     let org = salesforce_rest::testkit::MockOrg::start().await;
     org.set_latency(Duration::from_millis(10));
+    let wa = Arc::new(RecordingSender::new("WhatsApp"));
     let mut services = Vec::new();
     for _ in 0..2 {
-        let writer =
-            SalesforceWriter::new(org.client()).tags_field(Some("WhatsApp_Tags__c".into()));
+        let customers = RedisCustomerStore::connect(&url, &prefix).await.unwrap();
+        let writer = SalesforceWriter::new(org.client()).customers(Arc::new(customers));
         let bridge = Bridge::builder(Arc::new(writer))
             .mapper(Arc::new(Tagging(crate::mapping::DefaultMapper::default())))
+            .sender(wa.clone())
             .dedup(Arc::new(
                 RedisDedupStore::connect(&url, &format!("{prefix}dedup:"))
                     .await
@@ -444,11 +452,12 @@ async fn twenty_first_messages_across_two_bridges_on_redis_make_one_lead() {
         ));
     }
     for i in 0..20 {
-        let m = msg(
+        let mut m = msg(
             &format!("wamid.LEAD{i:02}"),
             "14155550123",
             &format!("question number {i:02}"),
         );
+        m.sent_at = Some(chrono::Utc::now());
         services[i % 2].inbox().enqueue_message(&m).await.unwrap();
     }
     for s in &services {
@@ -456,22 +465,41 @@ async fn twenty_first_messages_across_two_bridges_on_redis_make_one_lead() {
     }
     let leads = org.records("Lead");
     assert_eq!(leads.len(), 1, "one Lead for one customer");
-    let d = leads[0]["Description"].as_str().unwrap();
-    let positions: Vec<usize> = (0..20)
-        .map(|i| {
-            d.find(&format!("question number {i:02}"))
-                .unwrap_or_else(|| panic!("message {i} lost: {d}"))
-        })
+    let inbound: Vec<_> = org
+        .records("WhatsApp_Message__c")
+        .into_iter()
+        .filter(|e| e["Direction__c"] == "Inbound")
         .collect();
-    assert!(
-        positions.windows(2).all(|w| w[0] > w[1]),
-        "all 20, newest first: {d}"
-    );
     assert_eq!(
-        leads[0]["WhatsApp_Tags__c"], "topic0;topic1;topic2",
-        "tags merged"
+        inbound.len(),
+        20,
+        "every message is one ledger record, none lost"
     );
+    for i in 0..20 {
+        let e = inbound
+            .iter()
+            .find(|e| e["Message_Id__c"] == format!("wamid.LEAD{i:02}"))
+            .unwrap_or_else(|| panic!("message {i} lost"));
+        assert_eq!(e["Lead__c"], leads[0]["Id"]);
+        assert_eq!(
+            e["Tags__c"],
+            format!("topic{}", i % 3),
+            "tags on the message record"
+        );
+    }
+    let welcomes = wa
+        .sent()
+        .iter()
+        .filter(|(_, t)| t.contains("contact you shortly"))
+        .count();
+    assert_eq!(welcomes, 1, "one welcome for the new customer");
     assert_eq!(org.records("Task").len(), 1, "one follow-up");
+    let outbound = org
+        .records("WhatsApp_Message__c")
+        .into_iter()
+        .filter(|e| e["Direction__c"] == "Outbound")
+        .count();
+    assert_eq!(outbound, 1, "the welcome is in the conversation too");
     for s in &services {
         s.shutdown().await;
     }

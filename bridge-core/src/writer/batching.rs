@@ -11,6 +11,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use super::{RecordWriter, WriteOutcome};
 use crate::error::BridgeError;
 use crate::inbound::InboundMessage;
+use crate::ledger::LedgerEntry;
 use crate::mapping::Action;
 
 /// How [`Batching`] groups writes.
@@ -25,6 +26,9 @@ pub struct BatchOptions {
     pub max_delay: Duration,
     /// How many batches may be written at the same time (default 2).
     pub max_in_flight: usize,
+    /// How long ledger entries (outbound messages, statuses) wait for
+    /// company before they are written together (default 250 ms).
+    pub ledger_delay: Duration,
 }
 
 impl Default for BatchOptions {
@@ -33,6 +37,7 @@ impl Default for BatchOptions {
             max_batch: 200,
             max_delay: Duration::from_millis(50),
             max_in_flight: 2,
+            ledger_delay: Duration::from_millis(250),
         }
     }
 }
@@ -50,6 +55,12 @@ impl BatchOptions {
         self
     }
 
+    /// How long ledger entries wait for company.
+    pub fn ledger_delay(mut self, d: Duration) -> Self {
+        self.ledger_delay = d;
+        self
+    }
+
     /// How many batches may be in flight (at least 1).
     pub fn max_in_flight(mut self, n: usize) -> Self {
         self.max_in_flight = n.max(1);
@@ -58,6 +69,10 @@ impl BatchOptions {
 }
 
 type Answer = oneshot::Sender<Result<WriteOutcome, BridgeError>>;
+type LedgerAnswer = oneshot::Sender<Result<(), BridgeError>>;
+
+/// Ledger entries per group commit (five collections: one Salesforce call).
+const LEDGER_BATCH: usize = 1_000;
 
 /// A [`RecordWriter`] that coalesces concurrent writes into batches.
 ///
@@ -68,6 +83,9 @@ type Answer = oneshot::Sender<Result<WriteOutcome, BridgeError>>;
 /// trickle of messages sees no added delay; during a burst a batch waits at
 /// most [`BatchOptions::max_delay`] to fill. Each write gets its own result:
 /// one record's failure fails only its message, which the queue retries alone.
+/// Ledger entries ([`write_ledger`](RecordWriter::write_ledger): outbound
+/// messages, delivery statuses) are coalesced the same way, up to 1,000 per
+/// batch (one Salesforce call).
 ///
 /// Give the inbox worker enough concurrency for batches to form (the
 /// worker's concurrency bounds how many writes can wait together).
@@ -91,11 +109,12 @@ type Answer = oneshot::Sender<Result<WriteOutcome, BridgeError>>;
 /// # }
 /// ```
 ///
-/// Must be created inside a Tokio runtime (it spawns its task). Dropping
-/// every clone stops the task once the waiting writes are done.
+/// Must be created inside a Tokio runtime (it spawns its tasks). Dropping
+/// every clone stops the tasks once the waiting writes are done.
 pub struct Batching<W> {
     inner: Arc<W>,
-    tx: mpsc::UnboundedSender<(Action, InboundMessage, Answer)>,
+    tx: mpsc::UnboundedSender<((Action, InboundMessage), Answer)>,
+    ledger: mpsc::UnboundedSender<(LedgerEntry, LedgerAnswer)>,
 }
 
 impl<W> std::fmt::Debug for Batching<W> {
@@ -106,11 +125,45 @@ impl<W> std::fmt::Debug for Batching<W> {
 
 impl<W: RecordWriter + 'static> Batching<W> {
     /// Wraps a writer.
+    #[allow(clippy::needless_pass_by_value)] // an owned builder value, as everywhere
     pub fn new(inner: W, options: BatchOptions) -> Self {
         let inner = Arc::new(inner);
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(inner.clone(), rx, options));
-        Self { inner, tx }
+        let writer = inner.clone();
+        tokio::spawn(group_commit(
+            rx,
+            options.clone(),
+            false,
+            move |items: Vec<(Action, InboundMessage)>| {
+                let writer = writer.clone();
+                async move {
+                    tracing::debug!(size = items.len(), "writing a batch");
+                    writer.write_batch(&items).await
+                }
+            },
+        ));
+        let (ledger, rx) = mpsc::unbounded_channel();
+        let writer = inner.clone();
+        // Ledger entries are never urgent: a batch always waits for company
+        // (at most `ledger_delay`), so a wave of statuses is one call.
+        let ledger_options = BatchOptions {
+            max_batch: LEDGER_BATCH,
+            max_delay: options.ledger_delay,
+            ..options
+        };
+        tokio::spawn(group_commit(
+            rx,
+            ledger_options,
+            true,
+            move |entries: Vec<LedgerEntry>| {
+                let writer = writer.clone();
+                async move {
+                    tracing::debug!(size = entries.len(), "writing ledger entries");
+                    writer.write_ledger(&entries).await
+                }
+            },
+        ));
+        Self { inner, tx, ledger }
     }
 
     /// The wrapped writer.
@@ -119,15 +172,24 @@ impl<W: RecordWriter + 'static> Batching<W> {
     }
 }
 
-async fn run<W: RecordWriter + 'static>(
-    inner: Arc<W>,
-    mut rx: mpsc::UnboundedReceiver<(Action, InboundMessage, Answer)>,
+/// Group commit: takes what is waiting, waits at most `max_delay` for more
+/// while a burst is under way (a lone item goes at once), hands the batch to
+/// `write` and each result to its caller.
+async fn group_commit<T, R, F, Fut>(
+    mut rx: mpsc::UnboundedReceiver<(T, oneshot::Sender<Result<R, BridgeError>>)>,
     options: BatchOptions,
-) {
+    always_wait: bool,
+    write: F,
+) where
+    T: Send + 'static,
+    R: Send + 'static,
+    F: Fn(Vec<T>) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Vec<Result<R, BridgeError>>> + Send + 'static,
+{
     let slots = Arc::new(Semaphore::new(options.max_in_flight.max(1)));
     let max = options.max_batch.max(1);
     while let Some(first) = rx.recv().await {
-        // Writes keep arriving while we wait for a slot: they join this batch.
+        // Items keep arriving while we wait for a slot: they join this batch.
         let Ok(permit) = slots.clone().acquire_owned().await else {
             break;
         };
@@ -138,7 +200,10 @@ async fn run<W: RecordWriter + 'static>(
             batch.push(more);
         }
         let busy = slots.available_permits() + 1 < options.max_in_flight.max(1);
-        if (batch.len() > 1 || busy) && batch.len() < max && !options.max_delay.is_zero() {
+        if (always_wait || batch.len() > 1 || busy)
+            && batch.len() < max
+            && !options.max_delay.is_zero()
+        {
             let deadline = tokio::time::Instant::now() + options.max_delay;
             while batch.len() < max {
                 match tokio::time::timeout_at(deadline, rx.recv()).await {
@@ -147,12 +212,10 @@ async fn run<W: RecordWriter + 'static>(
                 }
             }
         }
-        let inner = inner.clone();
+        let (items, answers): (Vec<T>, Vec<_>) = batch.into_iter().unzip();
+        let done = write(items);
         tokio::spawn(async move {
-            let (items, answers): (Vec<_>, Vec<_>) =
-                batch.into_iter().map(|(a, m, tx)| ((a, m), tx)).unzip();
-            tracing::debug!(size = items.len(), "writing a batch");
-            let mut results = inner.write_batch(&items).await.into_iter();
+            let mut results = done.await.into_iter();
             for answer in answers {
                 let result = results.next().unwrap_or_else(|| {
                     Err(BridgeError::Interrupted(
@@ -175,7 +238,7 @@ impl<W: RecordWriter + 'static> RecordWriter for Batching<W> {
     ) -> Result<WriteOutcome, BridgeError> {
         let (tx, rx) = oneshot::channel();
         self.tx
-            .send((action.clone(), message.clone(), tx))
+            .send(((action.clone(), message.clone()), tx))
             .map_err(|_| BridgeError::Interrupted("the batching task has stopped".into()))?;
         rx.await.map_err(|_| {
             BridgeError::Interrupted("the batch holding this write stopped before answering".into())
@@ -195,6 +258,33 @@ impl<W: RecordWriter + 'static> RecordWriter for Batching<W> {
         items: &[(Action, InboundMessage)],
     ) -> Vec<Result<WriteOutcome, BridgeError>> {
         self.inner.write_batch(items).await
+    }
+
+    async fn write_ledger(&self, entries: &[LedgerEntry]) -> Vec<Result<(), BridgeError>> {
+        let mut waiting = Vec::with_capacity(entries.len());
+        for e in entries {
+            let (tx, rx) = oneshot::channel();
+            if self.ledger.send((e.clone(), tx)).is_err() {
+                return entries
+                    .iter()
+                    .map(|_| {
+                        Err(BridgeError::Interrupted(
+                            "the batching task has stopped".into(),
+                        ))
+                    })
+                    .collect();
+            }
+            waiting.push(rx);
+        }
+        let mut out = Vec::with_capacity(waiting.len());
+        for rx in waiting {
+            out.push(rx.await.unwrap_or_else(|_| {
+                Err(BridgeError::Interrupted(
+                    "the batch holding this ledger entry stopped before answering".into(),
+                ))
+            }));
+        }
+        out
     }
 }
 

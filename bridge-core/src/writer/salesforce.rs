@@ -1,44 +1,61 @@
-//! The Salesforce [`RecordWriter`]: Cases upserted on the message key, Leads
-//! upserted on the customer's E.164 number, both idempotent in every mode.
+//! The Salesforce [`RecordWriter`]: every effect is a blind upsert on a key
+//! derived from the message, so retries, crashes and several instances
+//! neither lose nor double anything.
+//!
+//! | message | written (one composite call) |
+//! |---|---|
+//! | support, no open Case | Case upserted on the message key (with the Contact, if the number matched one), its ledger record, its `CaseNumber` read back |
+//! | support, open Case | the ledger record linked to the Case, the Case's state read back (a closed Case means a new one) |
+//! | sales, known Contact | the ledger record linked to the Contact |
+//! | sales, anyone else | the Lead inserted with this message as its first (refused as a duplicate when it exists), its follow-up Task, the Lead upserted on the E.164 number, the ledger record, the Lead's first-message id read back |
+//!
+//! Whether a new customer is welcomed is decided by that read-back: the Lead
+//! records the message that created it, so a create that committed and then
+//! failed, a crash, or a redelivery still gets exactly one welcome.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
 use async_trait::async_trait;
-use chrono::{Duration, Utc};
 use salesforce_rest::Client;
-use salesforce_rest::composite::{CompositeRequest, CompositeResponse, Subrequest};
+use salesforce_rest::composite::CompositeResponse;
 use salesforce_rest::records::{DynamicRecord, Field, Task};
 use salesforce_rest::sobjects::{ObjectDescribe, WriteOptions};
 use salesforce_rest::soql::{Soql, sosl_escape};
 use serde_json::Value;
-use sha2::Digest;
 
 use super::{RecordWriter, WriteOutcome};
 use crate::budget::{ApiBudget, Urgency};
+use crate::clock::{Clock, SystemClock};
+use crate::customers::{CustomerStore, MemoryCustomerStore};
 use crate::error::BridgeError;
 use crate::format::phone;
 use crate::inbound::InboundMessage;
-use crate::mapping::{Action, LeadDraft, limits, truncate_chars};
+use crate::ledger::{LedgerEntry, LedgerSchema};
+use crate::mapping::Action;
 
 /// The default Case field holding the message key (External ID, Unique, Text(80)).
 pub const DEFAULT_CASE_KEY_FIELD: &str = "WhatsApp_Message_Id__c";
-/// The default Lead field holding the customer's E.164 number (External ID, Unique).
+/// The default Lead (and Contact) field holding the customer's E.164 number
+/// (External ID, Unique).
 pub const DEFAULT_LEAD_KEY_FIELD: &str = "WhatsApp_Phone__c";
-/// The longest key kept as is; longer message ids are hashed.
-const KEY_MAX: usize = 80;
+/// The default Lead field recording the message that created the Lead (Text(80)).
+pub const DEFAULT_FIRST_MESSAGE_FIELD: &str = "WhatsApp_First_Message_Id__c";
 
-/// How an existing Lead is found by phone when no Lead key field is used.
+/// The message key of a Case: the message id when it is URL-safe and at most
+/// 80 characters, else `sha256-<hex>` (see [`ledger_key`](crate::ledger::ledger_key)).
+pub fn case_key(message_id: &str) -> String {
+    crate::ledger::ledger_key(message_id)
+}
+
+/// How [`SalesforceWriter::find_lead_by_phone`] searches.
 ///
-/// Salesforce stores phone fields exactly as typed and does not normalize
-/// them, so an exact `Phone = '...'` misses `(415) 555-0123` when you search
-/// for `+14155550123`. [`LeadLookup::PhoneForms`] queries the ten forms a US
-/// number is commonly stored in (E.164, digits, display forms) on `Phone` and
-/// `MobilePhone`: exact, immediate and one query. [`LeadLookup::Sosl`] uses
-/// `FIND {...} IN PHONE FIELDS`, which tolerates any formatting but depends on
-/// the search index, which can lag new records by minutes. With a Lead key
-/// field (the default) neither is needed: the key is exact.
+/// Salesforce stores phone fields exactly as typed, so an exact
+/// `Phone = '...'` misses `(415) 555-0123` when you search for
+/// `+14155550123`. [`LeadLookup::PhoneForms`] queries the forms a US number is
+/// commonly stored in; [`LeadLookup::Sosl`] uses `FIND {...} IN PHONE FIELDS`,
+/// which tolerates any formatting but lags new records by minutes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum LeadLookup {
@@ -49,51 +66,117 @@ pub enum LeadLookup {
     Sosl,
 }
 
-/// Writes actions to Salesforce.
+/// How a customer's number is matched to a Contact, before any Lead is made.
 ///
-/// By default every write is idempotent: a Case is upserted on
-/// [`DEFAULT_CASE_KEY_FIELD`] holding the message key (the message id, or its
-/// SHA-256 when it is not URL-safe or longer than 80 characters), so a retry after a lost answer
-/// cannot create a second Case; a Lead is upserted on [`DEFAULT_LEAD_KEY_FIELD`]
-/// holding the customer's E.164 number, so two first messages cannot create
-/// two Leads. Later messages are **prepended** to the Lead's description
-/// (newest first, trimmed to the field's length) and their tags **merged** into
-/// the tags field, never overwritten. Call [`check_setup`](Self::check_setup)
-/// at start-up: it fails with the exact setup steps when a field is missing.
+/// A match is remembered in the writer's [`CustomerStore`]; a customer seen
+/// for the first time costs one query (one per 25 customers in a batch).
+/// When several Contacts share the number, the most recently modified one is
+/// chosen and the others are counted ([`ContactLink::others`](crate::customers::ContactLink::others)) and logged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ContactMatching {
+    /// Whether to match at all (default: yes).
+    pub enabled: bool,
+    /// Phone fields compared in every common US form (default `MobilePhone`, `Phone`).
+    pub phone_fields: Vec<String>,
+    /// An External ID field on Contact holding the E.164 number, for an
+    /// exact match instead of the phone forms.
+    pub key_field: Option<String>,
+    /// How long a lookup's answer (match or none) is trusted (default 30 days;
+    /// a Lead converted in the meantime is noticed sooner, by its row).
+    pub recheck_after: StdDuration,
+}
+
+impl Default for ContactMatching {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            phone_fields: vec!["MobilePhone".into(), "Phone".into()],
+            key_field: None,
+            recheck_after: StdDuration::from_secs(30 * 86_400),
+        }
+    }
+}
+
+impl ContactMatching {
+    /// No Contact matching: every sales message makes or updates a Lead.
+    pub fn off() -> Self {
+        Self {
+            enabled: false,
+            ..Self::default()
+        }
+    }
+
+    /// The phone fields compared.
+    pub fn phone_fields<I: IntoIterator<Item = S>, S: Into<String>>(mut self, fields: I) -> Self {
+        self.phone_fields = fields.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// An exact External ID field instead of the phone forms.
+    pub fn key_field(mut self, field: impl Into<String>) -> Self {
+        self.key_field = Some(field.into());
+        self
+    }
+}
+
+/// Writes actions to Salesforce: every effect is a blind upsert on a key
+/// derived from the message, so retries, crashes and several instances
+/// neither lose nor double anything.
 ///
-/// # API calls
+/// | message | written (one composite call) |
+/// |---|---|
+/// | support, no open Case | the Case upserted on the message key (with the customer's Contact and Account), its ledger record, its `CaseNumber` read back |
+/// | support, open Case | the ledger record linked to the Case, the Case's state read back (closed: a new Case instead) |
+/// | sales, known Contact | the ledger record linked to the Contact |
+/// | sales, anyone else | the Lead inserted with this message as its first (refused when it exists), its follow-up Task, the ledger record, the Lead read back |
 ///
-/// With the key fields (the default) a message costs one Salesforce call: a
-/// Case is upserted and its `CaseNumber` read in one composite request; a
-/// Lead is written with its follow-up Task and read back in one composite
-/// request. The writer remembers the Leads it wrote and updates them with
-/// `If-Unmodified-Since`, so a change someone made in the meantime is merged,
-/// not overwritten (Salesforce answers 412 and the same call reads the fresh
-/// Lead). [`write_batch`](RecordWriter::write_batch) writes many messages'
-/// Cases and new Leads through sObject Collections, a few calls per thousand
-/// messages; wrap the writer in [`Batching`](crate::writer::Batching) to
-/// coalesce concurrent writes.
+/// A customer seen for the first time costs one Contact lookup more
+/// (batched: 125 customers a call). Whether a new customer is welcomed is
+/// decided by the Lead's first-message field, never by whether a retried
+/// write "created" something. [`write_batch`](RecordWriter::write_batch)
+/// does the same for many messages in a few calls per thousand.
+///
+/// Call [`check_setup`](Self::check_setup) at start-up: it names exactly
+/// what the org lacks and points at [`setup`](Self::setup).
 ///
 /// With an [`ApiBudget`] (see [`budget`](Self::budget)), everything but new
 /// Cases waits while the org's API usage is above the budget's threshold:
 /// the write fails with [`BridgeError::Deferred`], which the queue retries later.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SalesforceWriter {
-    client: Client,
-    case_key_field: Option<String>,
-    lead_key_field: Option<String>,
-    tags_field: Option<String>,
-    opt_out_field: Option<String>,
-    lookup: LeadLookup,
-    options: WriteOptions,
-    describes: Arc<Mutex<HashMap<String, ObjectDescribe>>>,
-    leads: Arc<Mutex<lru::LruCache<String, lead::KnownLead>>>,
-    budget: Option<(Arc<ApiBudget>, StdDuration)>,
+    pub(super) client: Client,
+    pub(super) case_key_field: String,
+    pub(super) lead_key_field: String,
+    pub(super) first_message_field: String,
+    pub(super) last_message_at_field: Option<String>,
+    pub(super) opt_out_field: Option<String>,
+    pub(super) lookup: LeadLookup,
+    pub(super) options: WriteOptions,
+    pub(super) describes: Arc<Mutex<HashMap<String, ObjectDescribe>>>,
+    pub(super) budget: Option<(Arc<ApiBudget>, StdDuration)>,
+    pub(super) ledger: LedgerSchema,
+    pub(super) customers: Arc<dyn CustomerStore>,
+    pub(super) contacts: ContactMatching,
+    pub(super) thread_window: StdDuration,
+    pub(super) clock: Arc<dyn Clock>,
 }
 
-/// How long an action may wait: new Cases (and doing nothing) never wait for
+impl std::fmt::Debug for SalesforceWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SalesforceWriter")
+            .field("case_key_field", &self.case_key_field)
+            .field("lead_key_field", &self.lead_key_field)
+            .field("ledger", &self.ledger.object)
+            .field("contacts", &self.contacts)
+            .field("thread_window", &self.thread_window)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How long a message may wait: new Cases (and doing nothing) never wait for
 /// the budget; everything else can.
-fn urgency(action: &Action) -> Urgency {
+pub(super) fn urgency(action: &Action) -> Urgency {
     match action {
         Action::CreateCase { .. } | Action::Ignore { .. } => Urgency::Urgent,
         _ => Urgency::Deferrable,
@@ -101,63 +184,13 @@ fn urgency(action: &Action) -> Urgency {
 }
 
 /// The error of a failed composite subrequest.
-fn api_error(r: &CompositeResponse) -> Option<BridgeError> {
+pub(super) fn api_error(r: &CompositeResponse) -> Option<BridgeError> {
     r.error()
         .map(|e| BridgeError::Salesforce(salesforce_rest::Error::Api(Box::new(e))))
 }
 
-/// The message key of a Case: the id itself when it is safe in a URL path
-/// (letters, digits, `-`, `_`, `.`, `~`) and fits in 80 characters, else
-/// `sha256-` and the hex digest of it (71 characters, URL-safe), so the
-/// upsert is the plain `PATCH /sobjects/Case/<field>/<key>`.
-pub fn case_key(message_id: &str) -> String {
-    let safe = !message_id.is_empty()
-        && message_id != "."
-        && message_id != ".."
-        && message_id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'));
-    if safe && message_id.len() <= KEY_MAX {
-        message_id.to_owned()
-    } else {
-        format!(
-            "sha256-{}",
-            hex::encode(sha2::Sha256::digest(message_id.as_bytes()))
-        )
-    }
-}
-
-/// Prepends a new entry to a description, newest first, trimmed to `max`
-/// characters (the oldest text goes first). An entry already at the top (a
-/// retry of a write whose answer was lost) is not added twice.
-pub fn merge_description(new: &str, old: Option<&str>, max: usize) -> String {
-    let merged = match old.map(str::trim).filter(|o| !o.is_empty()) {
-        Some(old) if !new.trim().is_empty() && old.starts_with(new.trim()) => old.to_owned(),
-        Some(old) => format!("{new}\n\n{old}"),
-        None => new.to_owned(),
-    };
-    truncate_chars(&merged, max).to_owned()
-}
-
-/// Merges tags into a `;`-separated multi-value field, keeping the existing
-/// order and adding new ones (case-insensitively unique).
-pub fn merge_tags(old: Option<&str>, new: &[String]) -> String {
-    let mut out: Vec<String> = Vec::new();
-    for tag in old
-        .unwrap_or("")
-        .split(';')
-        .map(str::to_owned)
-        .chain(new.iter().cloned())
-    {
-        let tag = tag.trim().to_owned();
-        if !tag.is_empty() && !out.iter().any(|t| t.eq_ignore_ascii_case(&tag)) {
-            out.push(tag);
-        }
-    }
-    out.join(";")
-}
-
-fn api_name(name: &str) -> Result<&str, BridgeError> {
+/// Checks an API name before it goes into a path or a query.
+pub(super) fn api_name(name: &str) -> Result<&str, BridgeError> {
     if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
         Ok(name)
     } else {
@@ -167,28 +200,27 @@ fn api_name(name: &str) -> Result<&str, BridgeError> {
     }
 }
 
-/// A Lead found for a customer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct ExistingLead {
-    id: salesforce_rest::SalesforceId,
-    description: Option<String>,
-    tags: Option<String>,
-}
-
 impl SalesforceWriter {
-    /// A writer over a client, with the default key fields.
+    /// A writer over a client, with the default key fields and ledger, an
+    /// in-memory customer store (use a durable, shared one in production:
+    /// `EmbeddedStore::customers` or `RedisCustomerStore`) and the system clock.
     pub fn new(client: Client) -> Self {
         Self {
             client,
-            case_key_field: Some(DEFAULT_CASE_KEY_FIELD.into()),
-            lead_key_field: Some(DEFAULT_LEAD_KEY_FIELD.into()),
-            tags_field: None,
+            case_key_field: DEFAULT_CASE_KEY_FIELD.into(),
+            lead_key_field: DEFAULT_LEAD_KEY_FIELD.into(),
+            first_message_field: DEFAULT_FIRST_MESSAGE_FIELD.into(),
+            last_message_at_field: None,
             opt_out_field: None,
             lookup: LeadLookup::default(),
             options: WriteOptions::default(),
             describes: Arc::default(),
-            leads: Arc::new(Mutex::new(lru::LruCache::new(lead::LEAD_CACHE))),
             budget: None,
+            ledger: LedgerSchema::default(),
+            customers: Arc::new(MemoryCustomerStore::default()),
+            contacts: ContactMatching::default(),
+            thread_window: StdDuration::from_secs(7 * 86_400),
+            clock: Arc::new(SystemClock),
         }
     }
 
@@ -204,7 +236,7 @@ impl SalesforceWriter {
     }
 
     /// `Err(Deferred)` when the budget holds back work of this urgency.
-    fn check_budget(&self, urgency: Urgency) -> Result<(), BridgeError> {
+    pub(super) fn check_budget(&self, urgency: Urgency) -> Result<(), BridgeError> {
         let Some((budget, retry_after)) = &self.budget else {
             return Ok(());
         };
@@ -218,31 +250,28 @@ impl SalesforceWriter {
         }
     }
 
-    /// The Case field holding the message key (`None`: plain creates, which
-    /// a retry after a lost answer can duplicate).
-    pub fn case_key_field(mut self, field: Option<String>) -> Self {
-        self.case_key_field = field;
+    /// The Case field holding the message key (External ID, Unique).
+    pub fn case_key_field(mut self, field: impl Into<String>) -> Self {
+        self.case_key_field = field.into();
         self
     }
 
-    /// Same as `case_key_field(Some(field))`.
-    pub fn message_id_field(self, field: impl Into<String>) -> Self {
-        self.case_key_field(Some(field.into()))
-    }
-
-    /// The Lead field holding the E.164 number (`None`: look the Lead up by
-    /// phone with [`LeadLookup`] and create it, which concurrent first messages
-    /// can duplicate unless they are serialized, as the queue does).
-    pub fn lead_key_field(mut self, field: Option<String>) -> Self {
-        self.lead_key_field = field;
+    /// The Lead field holding the E.164 number (External ID, Unique).
+    pub fn lead_key_field(mut self, field: impl Into<String>) -> Self {
+        self.lead_key_field = field.into();
         self
     }
 
-    /// A multi-value field (`;`-separated, e.g. a multi-select picklist) that
-    /// collects the Lead's tags. Without one, tags are written in the
-    /// description.
-    pub fn tags_field(mut self, field: Option<String>) -> Self {
-        self.tags_field = field;
+    /// The Lead field recording the message that created it (decides the welcome).
+    pub fn first_message_field(mut self, field: impl Into<String>) -> Self {
+        self.first_message_field = field.into();
+        self
+    }
+
+    /// A date-time field on Lead stamped with each message's time (last
+    /// writer wins; no read needed).
+    pub fn last_message_at_field(mut self, field: Option<String>) -> Self {
+        self.last_message_at_field = field;
         self
     }
 
@@ -253,7 +282,7 @@ impl SalesforceWriter {
         self
     }
 
-    /// How Leads are found by phone when there is no Lead key field.
+    /// How [`find_lead_by_phone`](Self::find_lead_by_phone) searches.
     pub fn lead_lookup(mut self, lookup: LeadLookup) -> Self {
         self.lookup = lookup;
         self
@@ -265,12 +294,49 @@ impl SalesforceWriter {
         self
     }
 
+    /// The ledger object and field names.
+    pub fn ledger(mut self, schema: LedgerSchema) -> Self {
+        self.ledger = schema;
+        self
+    }
+
+    /// Where Contact matches and open-Case links are remembered (shared by
+    /// every instance when it is Redis).
+    pub fn customers(mut self, store: Arc<dyn CustomerStore>) -> Self {
+        self.customers = store;
+        self
+    }
+
+    /// How customers are matched to Contacts.
+    pub fn contact_matching(mut self, matching: ContactMatching) -> Self {
+        self.contacts = matching;
+        self
+    }
+
+    /// How long after its last message an open Case still takes the
+    /// customer's next support message (default 7 days). A closed Case never does.
+    pub fn thread_window(mut self, window: StdDuration) -> Self {
+        self.thread_window = window;
+        self
+    }
+
+    /// The clock (thread windows, due dates).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// The client.
     pub fn client(&self) -> &Client {
         &self.client
     }
 
-    async fn describe(&self, object: &str) -> Result<ObjectDescribe, BridgeError> {
+    /// The ledger's names.
+    pub fn ledger_schema(&self) -> &LedgerSchema {
+        &self.ledger
+    }
+
+    pub(super) async fn describe(&self, object: &str) -> Result<ObjectDescribe, BridgeError> {
         if let Some(d) = self
             .describes
             .lock()
@@ -286,73 +352,20 @@ impl SalesforceWriter {
         Ok(d)
     }
 
-    /// Checks, once per process (describes are cached), that the configured
-    /// key fields exist and are External ID + Unique, and that the tags field
-    /// exists. The error names the object and field and gives the setup steps.
-    pub async fn check_setup(&self) -> Result<(), BridgeError> {
-        let keys = [
-            ("Case", &self.case_key_field),
-            ("Lead", &self.lead_key_field),
-        ];
-        for (object, field) in keys {
-            let Some(field) = field else { continue };
-            let d = self.describe(object).await?;
-            let problem = match d.fields.iter().find(|f| f.name.eq_ignore_ascii_case(field)) {
-                None => Some("does not exist (or the integration user cannot see it)"),
-                Some(f) if !f.external_id => Some("is not marked External ID"),
-                Some(f) if !f.unique => Some("is not marked Unique"),
-                Some(_) => None,
-            };
-            if let Some(problem) = problem {
-                return Err(BridgeError::Setup {
-                    object: object.into(),
-                    field: field.clone(),
-                    problem: problem.into(),
-                });
-            }
-        }
-        if let Some(tags) = &self.tags_field {
-            let d = self.describe("Lead").await?;
-            if !d.fields.iter().any(|f| f.name.eq_ignore_ascii_case(tags)) {
-                return Err(BridgeError::Setup {
-                    object: "Lead".into(),
-                    field: tags.clone(),
-                    problem: "does not exist (create a multi-select picklist or a long text field)"
-                        .into(),
-                });
-            }
-        }
-        Ok(())
-    }
-
     /// Finds a Lead (not converted) by phone number, in any stored form.
     pub async fn find_lead_by_phone(
         &self,
         raw_phone: &str,
     ) -> Result<Option<salesforce_rest::SalesforceId>, BridgeError> {
-        Ok(self.find_by_phone(raw_phone).await?.map(|l| l.id))
-    }
-
-    fn lead_fields(&self) -> String {
-        let mut f = String::from("Id, IsConverted, Description");
-        if let Some(t) = &self.tags_field {
-            f.push_str(", ");
-            f.push_str(t);
-        }
-        f
-    }
-
-    async fn find_by_phone(&self, raw_phone: &str) -> Result<Option<ExistingLead>, BridgeError> {
         let forms = match phone::parse(raw_phone) {
             Ok(p) => p.common_forms(),
             Err(_) => vec![raw_phone.trim().to_owned()],
         };
         let rows: Vec<DynamicRecord> = match self.lookup {
             LeadLookup::PhoneForms => {
-                let soql = Soql::new(format!(
-                    "SELECT {} FROM Lead WHERE Phone IN {{}} OR MobilePhone IN {{}} LIMIT 20",
-                    self.lead_fields()
-                ))
+                let soql = Soql::new(
+                    "SELECT Id, IsConverted FROM Lead WHERE Phone IN {} OR MobilePhone IN {} LIMIT 20",
+                )
                 .bind(&forms)
                 .bind(&forms)
                 .build()?;
@@ -361,9 +374,8 @@ impl SalesforceWriter {
             LeadLookup::Sosl => {
                 let digits: String = raw_phone.chars().filter(char::is_ascii_digit).collect();
                 let sosl = format!(
-                    "FIND {{{}}} IN PHONE FIELDS RETURNING Lead({})",
-                    sosl_escape(&digits),
-                    self.lead_fields()
+                    "FIND {{{}}} IN PHONE FIELDS RETURNING Lead(Id, IsConverted)",
+                    sosl_escape(&digits)
                 );
                 self.client.search(&sosl).await?
             }
@@ -371,223 +383,22 @@ impl SalesforceWriter {
         Ok(rows
             .into_iter()
             .filter(|r| r.get("IsConverted").and_then(Value::as_bool) != Some(true))
-            .find_map(|r| self.existing(&r)))
+            .find_map(|r| r.id()))
     }
 
-    fn existing(&self, r: &DynamicRecord) -> Option<ExistingLead> {
-        let text = |f: &str| r.get(f).and_then(Value::as_str).map(str::to_owned);
-        Some(ExistingLead {
-            id: r.id()?,
-            description: text("Description"),
-            tags: self.tags_field.as_deref().and_then(text),
-        })
+    /// The customer's Lead key: the E.164 number, or the number as received
+    /// when it does not parse.
+    pub(super) fn lead_key(&self, m: &InboundMessage) -> Option<String> {
+        let raw = m.from.phone.as_deref()?;
+        Some(phone::parse(raw).map_or_else(|_| raw.trim().to_owned(), |n| n.e164()))
     }
 
-    async fn find_by_key(
-        &self,
-        field: &str,
-        key: &str,
-    ) -> Result<Option<ExistingLead>, BridgeError> {
-        let soql = Soql::new(format!(
-            "SELECT {} FROM Lead WHERE {} = {{}} LIMIT 1",
-            self.lead_fields(),
-            api_name(field)?
-        ))
-        .bind(key)
-        .build()?;
-        let rows = self.client.query::<DynamicRecord>(&soql).await?.records;
-        Ok(rows.first().and_then(|r| self.existing(r)))
-    }
-
-    async fn upsert_lead(
-        &self,
-        d: &LeadDraft,
-        m: &InboundMessage,
-        follow_up_hours: Option<u32>,
-    ) -> Result<WriteOutcome, BridgeError> {
-        let raw_phone = m.from.phone.as_deref();
-        let e164 = self.lead_key(m);
-        let key = self.lead_key_field.as_deref().zip(e164.as_deref());
-        if let Some((field, value)) = key {
-            return self
-                .write_keyed_lead(field, value, d, m, follow_up_hours)
-                .await;
-        }
-        let existing = match (key, raw_phone) {
-            (Some((field, value)), _) => self.find_by_key(field, value).await?,
-            (None, Some(p)) => self.find_by_phone(p).await?,
-            (None, None) => None,
-        };
-        let entry = if self.tags_field.is_none() && !d.tags.is_empty() {
-            format!("{}\nTags: {}", d.description, d.tags.join(", "))
-        } else {
-            d.description.clone()
-        };
-        let mut record = DynamicRecord::new().set(
-            "Description",
-            merge_description(
-                &entry,
-                existing.as_ref().and_then(|e| e.description.as_deref()),
-                limits::DESCRIPTION,
-            ),
-        );
-        if let Some(tags) = &self.tags_field {
-            let merged = merge_tags(existing.as_ref().and_then(|e| e.tags.as_deref()), &d.tags);
-            if !merged.is_empty() {
-                record = record.set(tags, merged);
-            }
-        }
-        let (id, created) = match (existing, key) {
-            (Some(e), _) => {
-                self.client
-                    .update(&e.id, &record)
-                    .object("Lead")
-                    .options(self.options.clone())
-                    .await?;
-                (e.id, false)
-            }
-            (None, key) => {
-                record = record
-                    .set("LastName", d.last_name.clone())
-                    .set("Company", d.company.clone())
-                    .set("LeadSource", d.lead_source.clone());
-                if let Some(first) = &d.first_name {
-                    record = record.set("FirstName", first.clone());
-                }
-                if let Some(p) = &d.phone {
-                    record = record.set("Phone", p.clone());
-                }
-                match key {
-                    Some((field, value)) => {
-                        let o = self
-                            .client
-                            .upsert(field, value, &record)
-                            .object("Lead")
-                            .options(self.options.clone())
-                            .await?;
-                        let id = o.id.ok_or_else(|| {
-                            BridgeError::Mapping("the Lead upsert returned no record id".into())
-                        })?;
-                        (id, o.created)
-                    }
-                    None => (
-                        self.client
-                            .create(&record)
-                            .object("Lead")
-                            .options(self.options.clone())
-                            .await?,
-                        true,
-                    ),
-                }
-            }
-        };
-        let mut follow_up_task = None;
-        // One follow-up per new Lead; later messages update the Lead only.
-        if created && let Some(hours) = follow_up_hours {
-            let due = (Utc::now() + Duration::hours(i64::from(hours))).date_naive();
-            let mut task = Task::default();
-            task.subject = Field::Value(format!("Follow up on {} enquiry", m.channel.name()));
-            task.description =
-                Field::Value(truncate_chars(&d.description, limits::DESCRIPTION).to_owned());
-            task.who_id = Field::Value(id.to_string());
-            task.activity_date = Field::Value(due);
-            task.status = Field::Value("Not Started".into());
-            follow_up_task = Some(self.client.create(&task).await?.to_string());
-        }
-        Ok(WriteOutcome {
-            object: "Lead".into(),
-            record_id: Some(id.to_string()),
-            case_number: None,
-            created,
-            follow_up_task,
-        })
-    }
-
-    async fn create_case(
-        &self,
-        d: &crate::mapping::CaseDraft,
-        m: &InboundMessage,
-    ) -> Result<WriteOutcome, BridgeError> {
-        let case = batch::case_record(d);
-        let body = serde_json::to_value(&case)
-            .map_err(|e| BridgeError::Mapping(format!("cannot encode the Case: {e}")))?;
-        // The write and the read of the CaseNumber in one call.
-        let (write, read) = match &self.case_key_field {
-            Some(field) => {
-                // An edit updates the Case of the message it edits.
-                let key = case_key(m.edit_of.as_deref().unwrap_or(&m.id));
-                let path = format!("sobjects/Case/{}/{key}", api_name(field)?);
-                let soql = Soql::new(format!(
-                    "SELECT Id, CaseNumber FROM Case WHERE {field} = {{}} LIMIT 1"
-                ))
-                .bind(&key)
-                .build()?;
-                (
-                    Subrequest::new("PATCH", self.client.data_path(&path), "kase"),
-                    Subrequest::new("GET", self.client.query_path(&soql), "number"),
-                )
-            }
-            None => (
-                Subrequest::new("POST", self.client.data_path("sobjects/Case"), "kase"),
-                Subrequest::new(
-                    "GET",
-                    self.client
-                        .data_path("sobjects/Case/@{kase.id}?fields=Id,CaseNumber"),
-                    "number",
-                ),
-            ),
-        };
-        let write = self.with_options(write.body(body));
-        let out = self
-            .client
-            .composite(&CompositeRequest::new(false).push(write).push(read))
-            .await?;
-        let (Some(written), Some(number)) = (out.first(), out.get(1)) else {
-            return Err(BridgeError::Store(
-                "the Case write got no answer in the composite response".into(),
-            ));
-        };
-        if let Some(e) = api_error(written) {
-            return Err(e);
-        }
-        // A query answers with rows; a record read answers with the record.
-        let row = match number.body.get("records") {
-            Some(rows) => rows.as_array().and_then(|r| r.first()),
-            None => Some(&number.body),
-        };
-        let id = written
-            .body
-            .get("id")
-            .or_else(|| row.and_then(|r| r.get("Id")))
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        Ok(WriteOutcome {
-            object: "Case".into(),
-            record_id: id,
-            case_number: row
-                .and_then(|r| r.get("CaseNumber"))
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            created: written.http_status_code == 201,
-            follow_up_task: None,
-        })
-    }
-}
-
-impl SalesforceWriter {
-    async fn write_action(
+    async fn other_action(
         &self,
         action: &Action,
         m: &InboundMessage,
     ) -> Result<WriteOutcome, BridgeError> {
-        self.check_budget(urgency(action))?;
-        match action {
-            Action::CreateCase { case, .. } => self.create_case(case, m).await,
-            Action::UpsertLead {
-                lead,
-                follow_up_hours,
-                ..
-            } => self.upsert_lead(lead, m, *follow_up_hours).await,
+        let outcome = match action {
             Action::AddTask {
                 subject,
                 description,
@@ -598,12 +409,12 @@ impl SalesforceWriter {
                 task.description = Field::Value(description.clone());
                 task.who_id = who_or_what.clone().map_or(Field::Unset, Field::Value);
                 let id = self.client.create(&task).await?;
-                Ok(WriteOutcome {
+                WriteOutcome {
                     object: "Task".into(),
                     record_id: Some(id.to_string()),
                     created: true,
                     ..WriteOutcome::default()
-                })
+                }
             }
             Action::Custom {
                 object,
@@ -633,14 +444,38 @@ impl SalesforceWriter {
                         true,
                     ),
                 };
-                Ok(WriteOutcome {
+                WriteOutcome {
                     object: object.clone(),
                     record_id: id,
                     created,
                     ..WriteOutcome::default()
-                })
+                }
             }
+            _ => return Ok(WriteOutcome::default()),
+        };
+        // The conversation keeps the message, after the action's own write.
+        let entry = LedgerEntry::inbound(m);
+        if let Some(Err(e)) = self.write_entries(&[entry]).await.into_iter().next() {
+            return Err(e);
+        }
+        Ok(outcome)
+    }
+
+    async fn write_action(
+        &self,
+        action: &Action,
+        m: &InboundMessage,
+    ) -> Result<WriteOutcome, BridgeError> {
+        self.check_budget(urgency(action))?;
+        match action {
+            Action::CreateCase { case, route } => self.support_message(case, route, m).await,
+            Action::UpsertLead {
+                lead,
+                follow_up_hours,
+                route,
+            } => self.sales_message(lead, route, *follow_up_hours, m).await,
             Action::Ignore { .. } => Ok(WriteOutcome::default()),
+            other => self.other_action(other, m).await,
         }
     }
 }
@@ -671,23 +506,35 @@ impl RecordWriter for SalesforceWriter {
         self.batch(items).await
     }
 
+    async fn write_ledger(&self, entries: &[LedgerEntry]) -> Vec<Result<(), BridgeError>> {
+        self.write_entries(entries).await
+    }
+
     async fn record_opt_out(&self, m: &InboundMessage, opted_out: bool) -> Result<(), BridgeError> {
-        let (Some(field), Some(raw)) = (&self.opt_out_field, m.from.phone.as_deref()) else {
+        let (Some(field), Some(key)) = (&self.opt_out_field, self.lead_key(m)) else {
             return Ok(());
         };
-        let lead = match (&self.lead_key_field, self.lead_key(m)) {
-            (Some(key), Some(e164)) => self.find_by_key(key, &e164).await?,
-            _ => self.find_by_phone(raw).await?,
-        };
-        if let Some(lead) = lead {
+        // Only the checkbox is written (blind), on the customer's Lead if any.
+        let soql = Soql::new(format!(
+            "SELECT Id FROM Lead WHERE {} = {{}} LIMIT 1",
+            api_name(&self.lead_key_field)?
+        ))
+        .bind(&key)
+        .build()?;
+        let rows = self.client.query::<DynamicRecord>(&soql).await?.records;
+        if let Some(id) = rows.first().and_then(DynamicRecord::id) {
             let patch = DynamicRecord::new().set(api_name(field)?, opted_out);
-            self.client.update(&lead.id, &patch).object("Lead").await?;
+            self.client.update(&id, &patch).object("Lead").await?;
         }
         Ok(())
     }
 }
 
 mod batch;
-mod lead;
+mod entries;
+mod message;
+mod setup;
 #[cfg(test)]
 mod tests;
+
+pub use setup::{PERMISSION_SET, SetupReport};

@@ -149,6 +149,7 @@ impl Schema {
                 FieldDef::text("Error_Detail__c", 255, false),
                 FieldDef::text("Template__c", 255, false),
                 FieldDef::text("WhatsApp_Id__c", 255, false),
+                FieldDef::text("Tags__c", 255, false),
                 FieldDef::of("Sent_At__c", "datetime"),
                 FieldDef::of("Status_At__c", "datetime"),
                 FieldDef::lookup("Case__c", "Case"),

@@ -158,6 +158,31 @@ async fn embedded_opt_outs_pass_the_suite_and_survive_a_reopen() {
 }
 
 #[tokio::test]
+async fn embedded_customer_records_pass_the_suite_and_survive_a_reopen() {
+    use crate::customers::{CustomerRecord, CustomerStore as _};
+    let dir = tempfile::tempdir().unwrap();
+    let keep = std::time::Duration::from_secs(3600);
+    {
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        crate::customers::conformance::run(&store.customers()).await;
+        store
+            .customers()
+            .put("+1 415 555 0123", &CustomerRecord::default(), keep, t(0))
+            .await
+            .unwrap();
+    }
+    let store = EmbeddedStore::open(dir.path()).unwrap();
+    assert!(
+        store
+            .customers()
+            .get("14155550123", t(0))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test]
 async fn leases_of_a_dead_process_are_due_at_once_when_the_store_reopens() {
     let dir = tempfile::tempdir().unwrap();
     {

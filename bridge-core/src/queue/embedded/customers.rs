@@ -1,0 +1,85 @@
+//! The customer records of the embedded store.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use redb::TableDefinition;
+
+use super::EmbeddedStore;
+use crate::customers::{CustomerRecord, CustomerStore, Stored, customer_key, expiry};
+use crate::error::BridgeError;
+
+const CUSTOMERS: TableDefinition<'static, &'static str, &'static [u8]> =
+    TableDefinition::new("customers");
+
+/// The customer records of an [`EmbeddedStore`]: durable across restarts.
+#[derive(Debug, Clone)]
+pub struct EmbeddedCustomerStore {
+    store: EmbeddedStore,
+}
+
+impl EmbeddedCustomerStore {
+    pub(super) fn new(store: EmbeddedStore) -> Self {
+        Self { store }
+    }
+}
+
+#[async_trait]
+impl CustomerStore for EmbeddedCustomerStore {
+    async fn get(
+        &self,
+        customer: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<CustomerRecord>, BridgeError> {
+        let key = customer_key(customer);
+        self.store
+            .read(move |txn| {
+                let t = match txn.open_table(CUSTOMERS) {
+                    Ok(t) => t,
+                    Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+                    Err(e) => return Err(e.into()),
+                };
+                Ok(t.get(key.as_str())?
+                    .and_then(|v| serde_json::from_slice::<Stored>(v.value()).ok())
+                    .filter(|s| s.expires_at > now)
+                    .map(|s| s.record))
+            })
+            .await
+            .map_err(BridgeError::Queue)
+    }
+
+    async fn put(
+        &self,
+        customer: &str,
+        record: &CustomerRecord,
+        keep: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<(), BridgeError> {
+        let key = customer_key(customer);
+        let bytes = serde_json::to_vec(&Stored {
+            record: record.clone(),
+            expires_at: expiry(now, keep),
+        })
+        .map_err(|e| BridgeError::store("cannot encode the customer record", e))?;
+        self.store
+            .write(move |txn| {
+                txn.open_table(CUSTOMERS)?
+                    .insert(key.as_str(), bytes.as_slice())?;
+                Ok(Ok(()))
+            })
+            .await
+            .map_err(BridgeError::Queue)
+    }
+
+    async fn remove(&self, customer: &str) -> Result<(), BridgeError> {
+        let key = customer_key(customer);
+        self.store
+            .write(move |txn| {
+                txn.open_table(CUSTOMERS)?.remove(key.as_str())?;
+                Ok(Ok(()))
+            })
+            .await
+            .map_err(BridgeError::Queue)
+    }
+}

@@ -122,9 +122,11 @@ impl App {
     }
 }
 
-/// Writes with Salesforce, attaches the customer's photo or document to the
-/// record, then marks the message as read. The attachment and the receipt are
-/// best effort: a failure is logged, the record stands.
+/// Writes with Salesforce; then, off the write's critical path, attaches the
+/// customer's photo or document to the record and marks the message as read.
+/// Both are best effort in a task of their own (a read receipt retried once):
+/// a slow Graph API never holds a Salesforce batch, and a failure is logged
+/// while the record stands.
 struct WriteThenMarkRead {
     writer: SalesforceWriter,
     whatsapp: whatsapp_cloud::Client,
@@ -138,7 +140,7 @@ impl RecordWriter for WriteThenMarkRead {
         m: &InboundMessage,
     ) -> Result<WriteOutcome, BridgeError> {
         let out = self.writer.write(action, m).await?;
-        self.after(m, &out).await;
+        self.after(m, &out);
         Ok(out)
     }
 
@@ -149,40 +151,69 @@ impl RecordWriter for WriteThenMarkRead {
         let results = self.writer.write_batch(items).await;
         for ((_, m), r) in items.iter().zip(&results) {
             if let Ok(out) = r {
-                self.after(m, out).await;
+                self.after(m, out);
             }
         }
         results
     }
+
+    async fn write_ledger(
+        &self,
+        entries: &[bridge_core::ledger::LedgerEntry],
+    ) -> Vec<Result<(), BridgeError>> {
+        self.writer.write_ledger(entries).await
+    }
+
+    async fn record_opt_out(&self, m: &InboundMessage, opted_out: bool) -> Result<(), BridgeError> {
+        self.writer.record_opt_out(m, opted_out).await
+    }
 }
 
 impl WriteThenMarkRead {
-    /// The best-effort steps after a write: attach the file, mark as read.
-    async fn after(&self, m: &InboundMessage, out: &WriteOutcome) {
-        if let (
-            bridge_core::inbound::Content::Media {
-                kind,
-                media_id: Some(media_id),
-                mime_type,
-                ..
-            },
-            Some(record),
-        ) = (&m.content, out.record_id.as_deref())
-            && let Err(e) = attach(
-                &self.whatsapp,
-                self.writer.client(),
-                media_id,
-                kind,
-                mime_type.as_deref(),
-                record,
-            )
-            .await
-        {
-            tracing::warn!(error = %e, "the customer's file could not be attached; the record stands");
-        }
-        if let Err(e) = self.whatsapp.mark_read(&m.id).await {
-            tracing::warn!(error = %e, "mark as read failed");
-        }
+    /// The best-effort steps after a write, spawned: attach the file, mark as read.
+    fn after(&self, m: &InboundMessage, out: &WriteOutcome) {
+        let whatsapp = self.whatsapp.clone();
+        let salesforce = self.writer.client().clone();
+        let message_id = m.id.clone();
+        let media = match (&m.content, out.record_id.clone()) {
+            (
+                bridge_core::inbound::Content::Media {
+                    kind,
+                    media_id: Some(media_id),
+                    mime_type,
+                    ..
+                },
+                Some(record),
+            ) => Some((kind.clone(), media_id.clone(), mime_type.clone(), record)),
+            _ => None,
+        };
+        tokio::spawn(async move {
+            if let Some((kind, media_id, mime_type, record)) = media
+                && let Err(e) = attach(
+                    &whatsapp,
+                    &salesforce,
+                    &media_id,
+                    &kind,
+                    mime_type.as_deref(),
+                    &record,
+                )
+                .await
+            {
+                tracing::warn!(error = %e, "the customer's file could not be attached; the record stands");
+            }
+            for attempt in 0..2 {
+                match whatsapp.mark_read(&message_id).await {
+                    Ok(_) => break,
+                    Err(e) if attempt == 0 && e.is_retryable() => {
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "mark as read failed");
+                        break;
+                    }
+                }
+            }
+        });
     }
 }
 
@@ -359,12 +390,38 @@ async fn demo(addr: std::net::SocketAddr, b: &Backends, app: &App) -> Result<(),
 }
 
 const USAGE: &str = "usage: webhook_to_case [--demo]
+       webhook_to_case setup [--check]
        webhook_to_case dead-letters [list | replay inbox|outbox ID | purge inbox|outbox [ID]]
        webhook_to_case stats
        webhook_to_case --help
 
-Serves the WhatsApp webhook on BIND_ADDR (default 127.0.0.1:3000); see the
-example's documentation for the environment variables it reads.";
+Serves the WhatsApp webhook on BIND_ADDR (default 127.0.0.1:3000): every
+message is enqueued durably and answered 200 at once, then written to
+Salesforce (a Case for support words, else the customer's Lead or known
+Contact; one WhatsApp_Message__c record per message) and answered.
+
+  --demo          sandbox only: the server sends itself signed webhooks, prints
+                  what happened and exits (nothing leaves the machine)
+  setup           creates what the org needs (the WhatsApp_Message__c object,
+                  key fields on Case/Lead, a WhatsApp_Bridge permission set);
+                  a second run changes nothing
+  setup --check   only reports what is missing; exits 1 when anything is
+
+Environment:
+  BIND_ADDR                 listen address (default 127.0.0.1:3000)
+  WHATSAPP_ACCESS_TOKEN, WHATSAPP_PHONE_NUMBER_ID, WHATSAPP_APP_SECRET,
+  WHATSAPP_VERIFY_TOKEN     the real Graph API (else the embedded sandbox)
+  SALESFORCE_CLIENT_ID and SALESFORCE_REFRESH_TOKEN (or JWT / password /
+  client credentials), SALESFORCE_LOGIN_URL, SALESFORCE_ORG_ID
+                            the real org (else the embedded sandbox)
+  REDIS_URL                 share queues and state between instances
+  BRIDGE_DATA_DIR           the embedded store's directory (default bridge-data)
+  BRIDGE_LEASE_SECS         job lease, default 30
+  BRIDGE_OWN_NUMBERS        our business numbers (loop prevention)
+  BRIDGE_THREAD_DAYS        how long an open Case takes follow-ups (default 7)
+  SALESFORCE_CASE_KEY_FIELD, SALESFORCE_LEAD_KEY_FIELD, SALESFORCE_CONTACT_KEY_FIELD,
+  SALESFORCE_CONTACT_MATCHING=off, SALESFORCE_OPT_OUT_FIELD
+                            field names (see the README's Salesforce set-up)";
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
@@ -383,6 +440,11 @@ pub enum Command {
     Purge(String, Option<String>),
     /// Print queue counters.
     Stats,
+    /// Create (or with `check`, only report) what the org needs.
+    Setup {
+        /// Report only.
+        check: bool,
+    },
     /// Print the usage.
     Help,
 }
@@ -399,12 +461,62 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         ["--demo"] => Ok(Command::Serve { demo: true }),
         ["--help" | "-h" | "help"] => Ok(Command::Help),
         ["stats"] => Ok(Command::Stats),
+        ["setup"] => Ok(Command::Setup { check: false }),
+        ["setup", "--check"] => Ok(Command::Setup { check: true }),
         ["dead-letters"] | ["dead-letters", "list"] => Ok(Command::ListDead),
         ["dead-letters", "replay", q, id] => Ok(Command::Replay(queue(q)?, (*id).to_owned())),
         ["dead-letters", "purge", q] => Ok(Command::Purge(queue(q)?, None)),
         ["dead-letters", "purge", q, id] => Ok(Command::Purge(queue(q)?, Some((*id).to_owned()))),
         _ => Err(format!("unexpected arguments: {}", a.join(" "))),
     }
+}
+
+/// `setup`: creates what the org lacks (or with `check` only reports it,
+/// failing when anything is missing). Returns the report to print.
+pub async fn setup(
+    writer: &bridge_core::writer::SalesforceWriter,
+    check: bool,
+) -> Result<String, BoxError> {
+    let report = writer.setup(!check).await?;
+    let mut out = String::new();
+    for p in &report.present {
+        out.push_str(&format!("  ok       {p}\n"));
+    }
+    for m in &report.missing {
+        let made = report.created.contains(m);
+        out.push_str(&format!(
+            "  {}  {m}\n",
+            if made { "created" } else { "MISSING" }
+        ));
+    }
+    for c in report
+        .created
+        .iter()
+        .filter(|c| !report.missing.contains(c))
+    {
+        out.push_str(&format!("  created  {c}\n"));
+    }
+    for w in &report.wrong {
+        out.push_str(&format!("  WRONG    {w}\n"));
+    }
+    if check && !report.is_complete() {
+        return Err(format!(
+            "{out}the org is not set up for the bridge: {} thing(s) missing or wrong; run `webhook_to_case setup` to create them",
+            report.missing.len() + report.wrong.len()
+        )
+        .into());
+    }
+    if !report.wrong.is_empty() {
+        return Err(
+            format!("{out}fix the fields marked WRONG by hand, then run setup again").into(),
+        );
+    }
+    out.push_str(if report.changed() {
+        "the org is set up for the bridge"
+    } else {
+        "nothing to change: the org was already set up"
+    });
+    Ok(out)
 }
 
 async fn admin(cmd: Command, stores: &Stores) -> Result<(), BoxError> {
@@ -454,7 +566,7 @@ async fn admin(cmd: Command, stores: &Stores) -> Result<(), BoxError> {
                 );
             }
         }
-        Command::Serve { .. } | Command::Help => {}
+        Command::Serve { .. } | Command::Help | Command::Setup { .. } => {}
     }
     Ok(())
 }
@@ -464,6 +576,15 @@ pub async fn run_cli(args: &[String]) -> Result<(), BoxError> {
     let cmd = parse(args).map_err(|e| format!("{e}\n\n{USAGE}"))?;
     if cmd == Command::Help {
         println!("{USAGE}");
+        return Ok(());
+    }
+    if let Command::Setup { check } = cmd {
+        let b = Backends::from_env().await?;
+        let stores = Stores::memory()?;
+        println!(
+            "{}",
+            setup(&examples::salesforce_writer(&b, &stores), check).await?
+        );
         return Ok(());
     }
     let Command::Serve { demo: demo_mode } = cmd else {

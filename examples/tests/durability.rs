@@ -58,7 +58,16 @@ impl Drop for Server {
 
 impl Server {
     async fn start(org: &MockOrg, graph: &MockGraph, extra: &[(&str, String)]) -> Self {
-        let addr = format!("127.0.0.1:{}", free_port());
+        Self::start_at(org, graph, extra, format!("127.0.0.1:{}", free_port())).await
+    }
+
+    /// Starts the child on a given address (a restart where it was).
+    async fn start_at(
+        org: &MockOrg,
+        graph: &MockGraph,
+        extra: &[(&str, String)],
+        addr: String,
+    ) -> Self {
         let mut cmd = Command::new(std::env::current_exe().unwrap());
         cmd.args([
             "child_server",
@@ -313,4 +322,273 @@ async fn two_instances_on_redis_finish_the_work_of_a_killed_one() {
     let _ = a.kill9();
     settles_at(&org, &graph, 12, Duration::from_secs(90)).await;
     drop(b);
+}
+
+/// The message of customer `c`, round `r` of the chaos run: support customers
+/// (c % 3 == 0) write about a broken order; the others ask for quotes.
+fn chaos_message(run: u128, c: usize, r: usize) -> (String, String, Vec<u8>, String) {
+    let phone = format!("1415556{:04}", c);
+    let id = format!("wamid.X{run}c{c}r{r}");
+    let text = if c % 3 == 0 {
+        [
+            "my order arrived broken",
+            "it is still broken",
+            "any news? still broken",
+            "broken, please call me",
+        ][r]
+    } else {
+        [
+            "I'd like a quote",
+            "a quote for 20 units",
+            "and a demo?",
+            "what does it cost?",
+        ][r]
+    };
+    let (body, sig) = signed_webhook(&payloads::text_message(&phone, "Cust", &id, text), SECRET);
+    (phone, id, body, sig)
+}
+
+/// Posts a webhook to the first live instance from `start`, as Meta does:
+/// again (elsewhere) until one answers 200.
+async fn post_until_accepted(
+    http: &reqwest::Client,
+    addrs: &[String],
+    start: usize,
+    body: Vec<u8>,
+    sig: &str,
+) {
+    for attempt in 0..600 {
+        let addr = &addrs[(start + attempt) % addrs.len()];
+        let r = http
+            .post(format!("http://{addr}/webhook"))
+            .header("x-hub-signature-256", sig)
+            .body(body.clone())
+            .send()
+            .await;
+        if r.is_ok_and(|r| r.status() == 200) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no instance accepted a webhook for 30 s");
+}
+
+/// Issue 22's chaos run: three instances on one Redis, 600 messages from 150
+/// customers (some of them known Contacts), an instance killed with SIGKILL
+/// every few seconds and restarted, 5% of Salesforce writes committed then
+/// answered 503, WhatsApp 429 and 5xx bursts, the session expired once,
+/// refresh-token rotation on. Every message must end as exactly one ledger
+/// record linked to its Case, Lead or Contact; every support message gets
+/// exactly one reply with its case number; every new sales customer exactly
+/// one welcome; nothing doubled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_instances_under_chaos_keep_every_message_once() {
+    let Ok(url) = std::env::var("REDIS_URL") else {
+        panic!("REDIS_URL is not set: run the tests through scripts/test, which starts Redis");
+    };
+    let run = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let env = [
+        ("REDIS_URL", url),
+        ("BRIDGE_REDIS_PREFIX", format!("wa-sf:chaos{run}:")),
+        ("BRIDGE_LEASE_SECS", "2".to_owned()),
+    ];
+    chaos(3, &env).await;
+}
+
+/// The same chaos with one instance on the embedded store, killed and
+/// restarted on its data directory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_embedded_instance_under_chaos_keeps_every_message_once() {
+    let dir = tempfile::tempdir().unwrap();
+    chaos(1, &[("BRIDGE_DATA_DIR", dir.path().display().to_string())]).await;
+}
+
+async fn chaos(instances: usize, env: &[(&str, String)]) {
+    use salesforce_rest::testkit::MockFailure;
+    use whatsapp_cloud::testkit::GraphFailure;
+    let (org, graph) = (MockOrg::start().await, MockGraph::start().await);
+    org.set_latency(Duration::from_millis(20));
+    graph.set_latency(Duration::from_millis(10));
+    org.enable_rotation();
+    org.fail_after_commit_every(MockFailure::api(503, "SERVER_UNAVAILABLE", "try later"), 20);
+    // Customers 140..150 are Contacts already (the sales ones get no Lead).
+    let contacts: HashSet<usize> = (140..150).collect();
+    for c in &contacts {
+        org.insert("Contact", serde_json::json!({ "LastName": format!("Known{c}"), "MobilePhone": format!("+1415556{c:04}") }));
+    }
+    let run = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let mut servers = Vec::new();
+    for _ in 0..instances {
+        servers.push(Server::start(&org, &graph, env).await);
+    }
+    let addrs: Vec<String> = servers.iter().map(|s| s.addr.clone()).collect();
+    let http = reqwest::Client::new();
+    let mut kills = 0;
+    for round in 0..4 {
+        match round {
+            1 => {
+                graph
+                    .fail_sends(GraphFailure::throughput_exceeded(), 30)
+                    .await
+            }
+            2 => org.expire_sessions(),
+            3 => {
+                graph
+                    .fail_sends(GraphFailure::server_unavailable(), 30)
+                    .await
+            }
+            _ => {}
+        }
+        let sends: Vec<_> = (0..150)
+            .map(|c| {
+                let (_, _, body, sig) = chaos_message(run, c, round);
+                let (http, addrs) = (http.clone(), addrs.clone());
+                tokio::spawn(async move {
+                    post_until_accepted(&http, &addrs, c, body.clone(), &sig).await;
+                    // Meta redelivers some webhooks, to another instance.
+                    if c % 7 == 0 {
+                        post_until_accepted(&http, &addrs, c + 1, body, &sig).await;
+                    }
+                })
+            })
+            .collect();
+        // Mid-round, one instance dies (SIGKILL) and comes back on its address.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let victim = round % instances;
+        let addr = servers[victim].addr.clone();
+        let old = servers.remove(victim);
+        let _ = old.kill9();
+        kills += 1;
+        servers.insert(victim, Server::start_at(&org, &graph, env, addr).await);
+        for s in sends {
+            s.await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+    }
+    // Settle: every message in the ledger, and the replies stopped changing.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut last = (0, 0);
+    let mut stable = 0;
+    loop {
+        let ledger = org.records("WhatsApp_Message__c");
+        let now = (ledger.len(), graph.message_requests().await.len());
+        stable = if now == last { stable + 1 } else { 0 };
+        last = now;
+        if stable >= 6
+            && ledger
+                .iter()
+                .filter(|e| e.get("Direction__c").and_then(|d| d.as_str()) == Some("Inbound"))
+                .count()
+                == 600
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "did not settle: {now:?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let text = |e: &serde_json::Map<String, serde_json::Value>, k: &str| {
+        e.get(k).and_then(|v| v.as_str()).map(str::to_owned)
+    };
+    let ledger = org.records("WhatsApp_Message__c");
+    let mut by_key = std::collections::HashMap::new();
+    for e in &ledger {
+        assert!(
+            by_key
+                .insert(text(e, "Message_Id__c").unwrap(), e.clone())
+                .is_none(),
+            "a ledger record doubled"
+        );
+    }
+    let cases = org.records("Case");
+    let case_of: std::collections::HashMap<String, String> = cases
+        .iter()
+        .map(|c| (text(c, "Id").unwrap(), text(c, "CaseNumber").unwrap()))
+        .collect();
+    let support: Vec<usize> = (0..150).filter(|c| c % 3 == 0).collect();
+    assert_eq!(
+        cases.len(),
+        support.len(),
+        "one Case per support customer: follow-ups join it"
+    );
+    let leads = org.records("Lead");
+    let sales_new = (0..150)
+        .filter(|c| c % 3 != 0 && !contacts.contains(c))
+        .count();
+    assert_eq!(
+        leads.len(),
+        sales_new,
+        "one Lead per new sales customer, none for Contacts"
+    );
+    let replies = graph.message_requests().await;
+    for c in 0..150 {
+        let mut welcomes = 0;
+        for r in 0..4 {
+            let (_, id, _, _) = chaos_message(run, c, r);
+            let e = by_key
+                .get(&id)
+                .unwrap_or_else(|| panic!("message {id} has no ledger record"));
+            let reply_key = bridge_core::ledger::outbound_key(&format!("reply:wa:msg:{id}"));
+            let reply = by_key.get(&reply_key);
+            if c % 3 == 0 {
+                let case =
+                    text(e, "Case__c").unwrap_or_else(|| panic!("{id} is linked to no Case"));
+                let number = &case_of[&case];
+                let reply = reply.unwrap_or_else(|| panic!("support message {id} got no reply"));
+                assert!(
+                    text(reply, "Body__c").unwrap().contains(number.as_str()),
+                    "{id}: the reply names its case"
+                );
+                assert!(
+                    replies
+                        .iter()
+                        .any(|q| q["context"]["message_id"] == id.as_str()
+                            && q["text"]["body"]
+                                .as_str()
+                                .is_some_and(|b| b.contains(number.as_str()))),
+                    "{id}: the customer got the case number"
+                );
+            } else if contacts.contains(&c) {
+                assert!(
+                    text(e, "Contact__c").is_some() && text(e, "Lead__c").is_none(),
+                    "{id}"
+                );
+                assert!(reply.is_none(), "a known Contact is not welcomed");
+            } else {
+                assert!(text(e, "Lead__c").is_some(), "{id} is linked to no Lead");
+                welcomes += usize::from(reply.is_some());
+            }
+        }
+        if c % 3 != 0 && !contacts.contains(&c) {
+            assert_eq!(welcomes, 1, "customer {c}: exactly one welcome");
+        }
+    }
+    // Distinct reply texts per quoted message: never two different answers.
+    let mut answered = std::collections::HashMap::new();
+    for q in &replies {
+        if let (Some(to), Some(body)) = (
+            q["context"]["message_id"].as_str(),
+            q["text"]["body"].as_str(),
+        ) {
+            answered
+                .entry(to.to_owned())
+                .or_insert_with(HashSet::new)
+                .insert(body.to_owned());
+        }
+    }
+    assert!(
+        answered.values().all(|b| b.len() == 1),
+        "a message answered two different ways"
+    );
+    println!(
+        "chaos: {kills} kills, {} Salesforce calls, {} Graph requests",
+        org.api_calls(),
+        replies.len()
+    );
+    drop(servers);
 }

@@ -359,6 +359,45 @@ async fn send_template_parses_typed_parameters() {
     assert!(send_template::parse(&args).is_err());
 }
 
+#[tokio::test]
+async fn setup_creates_what_a_bare_org_lacks_once_and_check_fails_until_then() {
+    use bridge_core::writer::SalesforceWriter;
+    let org = salesforce_rest::testkit::MockOrg::start_bare().await;
+    let writer = SalesforceWriter::new(org.client());
+    let e = webhook_to_case::setup(&writer, true)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("MISSING  WhatsApp_Message__c") && e.contains("run `webhook_to_case setup`"),
+        "{e}"
+    );
+    assert!(
+        !org.has_field("WhatsApp_Message__c", "Message_Id__c"),
+        "--check changes nothing"
+    );
+    let first = webhook_to_case::setup(&writer, false).await.unwrap();
+    assert!(
+        first.contains("created  Case.WhatsApp_Message_Id__c"),
+        "{first}"
+    );
+    assert!(
+        first.ends_with("the org is set up for the bridge"),
+        "{first}"
+    );
+    let second = webhook_to_case::setup(&writer, false).await.unwrap();
+    assert!(
+        second.ends_with("nothing to change: the org was already set up"),
+        "{second}"
+    );
+    assert!(!second.contains("created"), "{second}");
+    webhook_to_case::setup(&writer, true).await.unwrap();
+    assert_eq!(
+        webhook_to_case::parse(&["setup".into(), "--check".into()]),
+        Ok(webhook_to_case::Command::Setup { check: true })
+    );
+}
+
 mod server {
     use whatsapp_cloud::testkit::{payloads, signed_webhook};
 

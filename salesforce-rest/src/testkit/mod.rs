@@ -392,6 +392,13 @@ impl MockOrg {
         *lock(&self.state.fail_after_commit) = (times > 0).then_some((failure, times));
     }
 
+    /// From now on, every `n`-th REST write (POST, PATCH, DELETE; composites
+    /// count) is applied and then answered with `failure` anyway: a steady
+    /// rate of commit-then-fail (`n = 20`: 5%). `n = 0` stops it.
+    pub fn fail_after_commit_every(&self, failure: MockFailure, n: u64) {
+        *lock(&self.state.fail_every) = (n > 0).then_some((failure, n, 0));
+    }
+
     /// Makes every answer (token endpoint included) wait `latency` first, as a
     /// busy org does.
     pub fn set_latency(&self, latency: Duration) {

@@ -105,6 +105,12 @@ impl Respond for Router {
         // A write that Salesforce commits but whose answer is lost (a 503 from
         // a proxy, a timeout): the change stays, the caller sees a failure.
         let writes = req.method.as_str() != "GET" && req.url.path().starts_with("/services/data/");
+        if writes && let Some((failure, n, seen)) = lock(&self.state.fail_every).as_mut() {
+            *seen += 1;
+            if *seen % (*n).max(1) == 0 {
+                answer = failure.response();
+            }
+        }
         if writes {
             let mut slot = lock(&self.state.fail_after_commit);
             if let Some((failure, left)) = slot.as_mut() {

@@ -16,6 +16,9 @@ use super::schema::Schema;
 pub(super) struct State {
     pub(super) latency_ms: AtomicU64,
     pub(super) fail_after_commit: Mutex<Option<(MockFailure, u64)>>,
+    /// Every n-th write is committed, then answered with the failure
+    /// (failure, n, writes seen).
+    pub(super) fail_every: Mutex<Option<(MockFailure, u64, u64)>>,
     pub(super) counter: AtomicU64,
     pub(super) token_requests: AtomicU64,
     pub(super) access_tokens: Mutex<HashSet<String>>,

@@ -329,7 +329,7 @@ async fn two_instances_on_redis_finish_the_work_of_a_killed_one() {
 fn chaos_message(run: u128, c: usize, r: usize) -> (String, String, Vec<u8>, String) {
     let phone = format!("1415556{:04}", c);
     let id = format!("wamid.X{run}c{c}r{r}");
-    let text = if c % 3 == 0 {
+    let text = if c.is_multiple_of(3) {
         [
             "my order arrived broken",
             "it is still broken",
@@ -435,13 +435,13 @@ async fn chaos(instances: usize, env: &[(&str, String)]) {
             1 => {
                 graph
                     .fail_sends(GraphFailure::throughput_exceeded(), 30)
-                    .await
+                    .await;
             }
             2 => org.expire_sessions(),
             3 => {
                 graph
                     .fail_sends(GraphFailure::server_unavailable(), 30)
-                    .await
+                    .await;
             }
             _ => {}
         }

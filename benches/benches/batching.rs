@@ -78,6 +78,64 @@ async fn burst(n: usize, batching: bool) -> (f64, f64) {
     (rate, org.api_calls() as f64 / n as f64)
 }
 
+/// Messages per second and calls per message for a burst of `n` second
+/// messages of customers who already have their Lead (the path that used to
+/// read, merge and conditionally update the Lead, one call each).
+async fn returning_burst(n: usize) -> (f64, f64) {
+    let org = MockOrg::start().await;
+    let start = |org: &MockOrg| {
+        let writer = Arc::new(Batching::new(
+            SalesforceWriter::new(org.client()),
+            BatchOptions::default(),
+        ));
+        let bridge = Bridge::builder(writer)
+            .sender(Arc::new(RecordingSender::new("WhatsApp")))
+            .build();
+        let inbox = Arc::new(MemoryQueue::new("inbox").unwrap());
+        let outbox = Arc::new(MemoryQueue::new("outbox").unwrap());
+        (inbox, outbox, bridge)
+    };
+    let sales = |i: usize, round: &str| {
+        let mut m = InboundMessage::text(
+            Channel::WhatsApp,
+            format!("wamid.{round}{i}"),
+            format!("1415{:07}", 3_000_000 + i),
+            "I'd like a quote for 20 more",
+        );
+        m.sent_at = Some(chrono::Utc::now());
+        m
+    };
+    let workers = || {
+        WorkerOptions::default()
+            .concurrency(256)
+            .idle_poll(Duration::from_millis(5))
+    };
+    // The first messages (not measured): every customer gets a Lead.
+    let (inbox, outbox, bridge) = start(&org);
+    let svc = BridgeService::start(bridge, inbox, outbox, workers(), Arc::new(SystemClock));
+    for i in 0..n {
+        svc.inbox().enqueue_message(&sales(i, "F")).await.unwrap();
+    }
+    assert!(svc.drain(Duration::from_secs(600)).await);
+    svc.shutdown().await;
+    // The measured burst: every customer writes again, through the same org
+    // (the process is new: it remembers nothing).
+    org.set_latency(Duration::from_millis(50));
+    let (inbox, outbox, bridge) = start(&org);
+    let early = Inbox::new(inbox.clone(), Arc::new(SystemClock), None);
+    for i in 0..n {
+        early.enqueue_message(&sales(i, "R")).await.unwrap();
+    }
+    let calls = org.api_calls();
+    let t = Instant::now();
+    let svc = BridgeService::start(bridge, inbox, outbox, workers(), Arc::new(SystemClock));
+    assert!(svc.drain(Duration::from_secs(600)).await);
+    let rate = n as f64 / t.elapsed().as_secs_f64();
+    assert_eq!(org.records("Lead").len(), n);
+    svc.shutdown().await;
+    (rate, (org.api_calls() - calls) as f64 / n as f64)
+}
+
 fn batching(c: &mut criterion::Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -138,6 +196,10 @@ fn batching(c: &mut criterion::Criterion) {
             if on { "on" } else { "off" }
         );
     }
+    let (rate, calls) = rt.block_on(returning_burst(n));
+    println!(
+        "RATIO bridge burst of {n} returning customers (their Leads exist), 50 ms per Salesforce call, batching on: {rate:.0} messages/s, {calls:.3} Salesforce calls per message"
+    );
 }
 
 criterion_group! { name = benches; config = criterion(); targets = batching }

@@ -115,13 +115,16 @@ pub async fn run(b: &Backends) -> Result<Summary, BoxError> {
             )
             .into());
         }
+        let replies_before = summary.replies;
         for outcome in &report.outcomes {
             print_outcome(outcome, &mut summary);
         }
-        if let Some(last) = match &b.graph {
-            Some(g) => g.message_requests().await.pop(),
-            None => None,
-        } {
+        if summary.replies > replies_before
+            && let Some(last) = match &b.graph {
+                Some(g) => g.message_requests().await.pop(),
+                None => None,
+            }
+        {
             println!(
                 "   \"{}\"",
                 last.pointer("/text/body")

@@ -101,6 +101,24 @@ impl BridgeError {
         }
     }
 
+    /// A copy of a [`Setup`](BridgeError::Setup) error (other errors are
+    /// not `Clone`: their sources are not); anything else becomes a
+    /// [`Store`](BridgeError::Store) error with the same text.
+    pub(crate) fn clone_setup(&self) -> BridgeError {
+        match self {
+            BridgeError::Setup {
+                object,
+                field,
+                problem,
+            } => BridgeError::Setup {
+                object: object.clone(),
+                field: field.clone(),
+                problem: problem.clone(),
+            },
+            other => BridgeError::Store(other.to_string()),
+        }
+    }
+
     /// How long to wait before trying again, when the other side said.
     pub fn retry_after(&self) -> Option<std::time::Duration> {
         match self {

@@ -283,7 +283,11 @@ impl SalesforceWriter {
             Ok(r) => self.client.composite(&r).await.map_err(BridgeError::from),
             Err(e) => Err(e),
         };
-        let out = match answer.and_then(|out| save_results(out.first()).map(|r| (out, r))) {
+        let out = match answer.and_then(|out| {
+            save_results(out.first())
+                .map_err(|e| self.ledger_error(e))
+                .map(|r| (out, r))
+        }) {
             Ok(x) => x,
             Err(e) => {
                 fail_all(slots, joins.iter().map(|(it, _)| it.index), &e);
@@ -300,7 +304,9 @@ impl SalesforceWriter {
             let saved = results.next();
             let row = state.get(&link.id);
             match (saved, row) {
-                (Some(r), _) if !r.success => put(slots, it.index, Err(record_error(r))),
+                (Some(r), _) if !r.success => {
+                    put(slots, it.index, Err(self.ledger_error(record_error(r))));
+                }
                 (_, Some(row)) if !case_closed(row) => {
                     let number = row["CaseNumber"]
                         .as_str()
@@ -406,7 +412,8 @@ impl SalesforceWriter {
             Ok(out) => out,
             Err(e) => return fail_all(slots, chunk.iter().map(|(it, _)| it.index), &e),
         };
-        let (cases, ledger) = match (save_results(out.first()), save_results(out.get(1))) {
+        let ledger = save_results(out.get(1)).map_err(|e| self.ledger_error(e));
+        let (cases, ledger) = match (save_results(out.first()), ledger) {
             (Ok(c), Ok(l)) => (c, l),
             (Err(e), _) | (_, Err(e)) => {
                 return fail_all(slots, chunk.iter().map(|(it, _)| it.index), &e);
@@ -430,7 +437,7 @@ impl SalesforceWriter {
             let (case, entry) = (cases.next(), ledger.next());
             let result = match (case, entry) {
                 (Some(c), _) if !c.success => Err(record_error(c)),
-                (_, Some(e)) if !e.success => Err(record_error(e)),
+                (_, Some(e)) if !e.success => Err(self.ledger_error(record_error(e))),
                 (Some(c), Some(_)) => {
                     let found = numbers.get(key);
                     let id =
@@ -536,7 +543,7 @@ impl SalesforceWriter {
             Ok(x) => x,
             Err(e) => return fail_all(slots, chunk.iter().map(|(it, ..)| it.index), &e),
         };
-        let ledger = match save_results(out.get(ledger_at)) {
+        let ledger = match save_results(out.get(ledger_at)).map_err(|e| self.ledger_error(e)) {
             Ok(l) => l,
             Err(e) => return fail_all(slots, chunk.iter().map(|(it, ..)| it.index), &e),
         };
@@ -573,7 +580,7 @@ impl SalesforceWriter {
                 Some(e) if !e.success => match insert {
                     // The Lead itself could not be made: say why.
                     Some(i) if !i.success && row.is_none() => Err(record_error(i)),
-                    _ => Err(record_error(e)),
+                    _ => Err(self.ledger_error(record_error(e))),
                 },
                 Some(_) if row.is_some() => {
                     let (outcome, converted) = self.lead_outcome(row, it.m);

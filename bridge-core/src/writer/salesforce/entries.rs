@@ -72,6 +72,29 @@ fn stamp(at: chrono::DateTime<chrono::Utc>) -> String {
 }
 
 impl SalesforceWriter {
+    /// A ledger write's error, as a typed set-up error when the org has no
+    /// ledger object (never retried in a loop: run `setup`).
+    pub(super) fn ledger_error(&self, e: BridgeError) -> BridgeError {
+        let missing = match &e {
+            BridgeError::Salesforce(se) => {
+                se.http_status() == Some(404)
+                    || se
+                        .code()
+                        .is_some_and(|c| matches!(c.code(), "NOT_FOUND" | "INVALID_TYPE"))
+            }
+            _ => false,
+        };
+        if missing {
+            BridgeError::Setup {
+                object: self.ledger.object.clone(),
+                field: self.ledger.key.clone(),
+                problem: "the conversation ledger object does not exist (or the integration user cannot see it); run `webhook_to_case setup` (or SalesforceWriter::setup)".into(),
+            }
+        } else {
+            e
+        }
+    }
+
     /// A collections subrequest (`allOrNone: false`: each record on its own).
     pub(super) fn collection(
         &self,
@@ -216,18 +239,21 @@ impl SalesforceWriter {
                 }
             };
             for (n, chunk) in chunks.iter().enumerate() {
-                match save_results(out_call.get(n)) {
+                match save_results(out_call.get(n)).map_err(|e| self.ledger_error(e)) {
                     Ok(results) => {
                         let mut results = results.into_iter();
                         for _ in chunk.iter() {
                             out.push(match results.next() {
                                 Some(r) if r.success => Ok(()),
-                                Some(r) => Err(record_error(r)),
+                                Some(r) => Err(self.ledger_error(record_error(r))),
                                 None => Err(BridgeError::Interrupted(
                                     "the collection answered fewer records than sent".into(),
                                 )),
                             });
                         }
+                    }
+                    Err(e @ BridgeError::Setup { .. }) => {
+                        out.extend(chunk.iter().map(|_| Err(e.clone_setup())));
                     }
                     Err(e) => {
                         let text = e.to_string();

@@ -361,7 +361,7 @@ impl SalesforceWriter {
         if let Some(err) = api_error(written) {
             return Err(err);
         }
-        ledger_result(save_results(out.get(1)))?;
+        self.ledger_result(save_results(out.get(1)))?;
         let row = rows(out.get(2)).into_iter().next();
         let id = written
             .body
@@ -424,7 +424,7 @@ impl SalesforceWriter {
             "state",
         ));
         let out = self.client.composite(&request).await?;
-        ledger_result(save_results(out.first()))?;
+        self.ledger_result(save_results(out.first()))?;
         let row = rows(out.last()).into_iter().next();
         let open = row.as_ref().is_some_and(|r| !case_closed(r));
         if !open {
@@ -472,7 +472,7 @@ impl SalesforceWriter {
                 let request = CompositeRequest::new(false)
                     .push(self.ledger_upsert(vec![self.entry_record(&e)], "msg")?);
                 let out = self.client.composite(&request).await?;
-                ledger_result(save_results(out.first()))?;
+                self.ledger_result(save_results(out.first()))?;
                 WriteOutcome {
                     object: "Contact".into(),
                     record_id: Some(contact.id),
@@ -657,7 +657,7 @@ impl SalesforceWriter {
             // Not a duplicate: the Lead could not be made (validation...).
             return Err(err);
         }
-        ledger_result(save_results(out.get(msg_at)))?;
+        self.ledger_result(save_results(out.get(msg_at)))?;
         let (mut outcome, converted) = self.lead_outcome(row.as_ref(), m);
         if outcome.created {
             outcome.follow_up_task = out
@@ -678,9 +678,20 @@ pub(super) fn case_closed(row: &Value) -> bool {
             .is_some_and(|s| s.eq_ignore_ascii_case("Closed"))
 }
 
-/// The ledger record's result: its error fails the message (it is retried;
-/// the upsert makes the retry harmless).
-pub(super) fn ledger_result(
+impl SalesforceWriter {
+    /// The ledger record's result: its error fails the message (it is
+    /// retried; the upsert makes the retry harmless), a missing ledger object
+    /// is a set-up error.
+    pub(super) fn ledger_result(
+        &self,
+        results: Result<Vec<salesforce_rest::sobjects::SaveResult>, BridgeError>,
+    ) -> Result<(), BridgeError> {
+        ledger_result(results).map_err(|e| self.ledger_error(e))
+    }
+}
+
+/// The ledger record's result.
+fn ledger_result(
     results: Result<Vec<salesforce_rest::sobjects::SaveResult>, BridgeError>,
 ) -> Result<(), BridgeError> {
     match results?.into_iter().next() {

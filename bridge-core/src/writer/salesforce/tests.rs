@@ -437,3 +437,42 @@ async fn a_key_field_without_external_id_is_reported_with_the_fix() {
         "{e}"
     );
 }
+
+#[tokio::test]
+async fn a_missing_ledger_object_is_a_set_up_error_never_a_retry_loop() {
+    let org = MockOrg::start_bare().await;
+    let writer = SalesforceWriter::new(org.client());
+    let e = write(&writer, &msg("wamid.M1", "my order arrived broken"))
+        .await
+        .unwrap_err();
+    assert!(!e.is_retryable(), "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains("WhatsApp_Message__c") && text.contains("setup"),
+        "{text}"
+    );
+    let batch = writer
+        .write_batch(&[
+            (
+                DefaultMapper::default()
+                    .map(&msg("wamid.M2", "broken"))
+                    .await
+                    .unwrap(),
+                msg("wamid.M2", "broken"),
+            ),
+            (
+                DefaultMapper::default()
+                    .map(&msg("wamid.M3", "a quote"))
+                    .await
+                    .unwrap(),
+                InboundMessage::text(Channel::WhatsApp, "wamid.M3", "14155550199", "a quote"),
+            ),
+        ])
+        .await;
+    assert!(
+        batch
+            .iter()
+            .all(|r| matches!(r, Err(BridgeError::Setup { .. }))),
+        "{batch:?}"
+    );
+}

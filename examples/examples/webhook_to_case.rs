@@ -297,10 +297,12 @@ pub fn build(b: &Backends, stores: &Stores, lease: Duration) -> (App, axum::Rout
         .build();
     let statuses: Arc<Mutex<Statuses>> = Arc::default();
     let seen = statuses.clone();
-    let workers = WorkerOptions::default().visibility(lease).concurrency(16);
+    // Throughput follows the configured limits (the send rate, the org's
+    // allowance), not a handful of slots: jobs mostly wait on the network.
+    let workers = WorkerOptions::default().visibility(lease).concurrency(256);
     let mut service = ServiceOptions::default();
     // Enough inbox workers for batches to form during a burst.
-    service.inbox = workers.clone().concurrency(64);
+    service.inbox = workers.clone().concurrency(256);
     service.outbox = workers;
     service.opt_outs = Some(stores.opt_outs.clone());
     service.on_status = Some(Arc::new(move |s: &StatusUpdate| {
@@ -419,6 +421,7 @@ Environment:
   BRIDGE_LEASE_SECS         job lease, default 30
   BRIDGE_OWN_NUMBERS        our business numbers (loop prevention)
   BRIDGE_THREAD_DAYS        how long an open Case takes follow-ups (default 7)
+  WHATSAPP_SEND_RATE        Meta's per-number send rate, paced (default 80/s)
   SALESFORCE_CASE_KEY_FIELD, SALESFORCE_LEAD_KEY_FIELD, SALESFORCE_CONTACT_KEY_FIELD,
   SALESFORCE_CONTACT_MATCHING=off, SALESFORCE_OPT_OUT_FIELD
                             field names (see the README's Salesforce set-up)";

@@ -8,6 +8,7 @@
 //! | `WHATSAPP_BUSINESS_ACCOUNT_ID` | templates, subscriptions |
 //! | `WHATSAPP_GRAPH_URL` (default `https://graph.facebook.com`), `WHATSAPP_API_VERSION` | where and which version |
 //! | `WHATSAPP_APP_SECRET`, `WHATSAPP_VERIFY_TOKEN` | webhook signature and handshake |
+//! | `WHATSAPP_SEND_RATE` | Meta's per-number send rate the process paces to (default 80 a second) |
 //! | `SALESFORCE_CLIENT_ID` | the real org (with one of the credentials below) |
 //! | `SALESFORCE_REFRESH_TOKEN` / `SALESFORCE_JWT_KEY_FILE` + `SALESFORCE_USERNAME` / `SALESFORCE_USERNAME` + `SALESFORCE_PASSWORD` / `SALESFORCE_CLIENT_SECRET` alone | refresh token, JWT bearer, password, client credentials |
 //! | `SALESFORCE_LOGIN_URL` (default `https://login.salesforce.com`), `SALESFORCE_API_VERSION` | where and which version |
@@ -116,11 +117,12 @@ impl Backends {
                 if let Some(v) = var("WHATSAPP_API_VERSION") {
                     b = b.api_version(v);
                 }
-                (b.build()?, None)
+                (b.pacing(send_pacing(&var)?).build()?, None)
             }
             _ => {
                 let graph = MockGraph::start().await;
-                (graph.client(), Some(graph))
+                let client = graph.client_builder().pacing(send_pacing(&var)?).build()?;
+                (client, Some(graph))
             }
         };
         let (salesforce, org) = match var("SALESFORCE_CLIENT_ID") {
@@ -193,6 +195,26 @@ impl Backends {
             }
         )
     }
+}
+
+/// Meta's per-number send rate (`WHATSAPP_SEND_RATE` messages a second,
+/// default 80, Meta's standard tier; higher tiers allow up to 1,000): every
+/// send of the process is paced to it, so a burst is spaced out instead of
+/// refused with 130429.
+fn send_pacing(var: &dyn Fn(&str) -> Option<String>) -> Result<whatsapp_cloud::Pacing, BoxError> {
+    let rate = match var("WHATSAPP_SEND_RATE") {
+        Some(v) => v
+            .parse::<f64>()
+            .ok()
+            .filter(|r| r.is_finite() && *r > 0.0)
+            .ok_or_else(|| {
+                format!(
+                    "WHATSAPP_SEND_RATE must be a positive number of messages a second, got {v:?}"
+                )
+            })?,
+        None => 80.0,
+    };
+    Ok(whatsapp_cloud::Pacing::default().messages_per_second(rate))
 }
 
 /// Where the Salesforce session lives: Redis with `REDIS_URL` (shared by every

@@ -154,6 +154,9 @@ pub(crate) struct State {
     template_page_size: AtomicU64,
     profile: Mutex<Value>,
     manage: Mutex<manage::Account>,
+    /// Meta's per-number throughput: (tokens, last refill, messages per second).
+    throughput: Mutex<Option<(f64, std::time::Instant, f64)>>,
+    throughput_rejections: AtomicU64,
 }
 
 pub(crate) struct Router {
@@ -287,6 +290,24 @@ impl Router {
         self.state.counter.fetch_add(1, Ordering::SeqCst) + 1
     }
 
+    /// Whether a message may go now under the configured throughput (a
+    /// bucket of one second's worth of messages, refilled continuously).
+    fn take_throughput_token(&self) -> bool {
+        let mut slot = lock(&self.state.throughput);
+        let Some((tokens, last, rate)) = slot.as_mut() else {
+            return true;
+        };
+        let now = std::time::Instant::now();
+        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * *rate).min(rate.max(1.0));
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
     fn lock_media(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Vec<u8>, String)>> {
         lock(&self.state.media)
     }
@@ -295,6 +316,13 @@ impl Router {
         let Ok(body) = serde_json::from_slice::<Value>(&req.body) else {
             return ResponseTemplate::new(400).set_body_json(graph_error(100));
         };
+        // Read receipts and typing indicators do not count against throughput.
+        if body["status"] != "read" && !self.take_throughput_token() {
+            self.state
+                .throughput_rejections
+                .fetch_add(1, Ordering::SeqCst);
+            return ResponseTemplate::new(400).set_body_json(graph_error(130_429));
+        }
         if body["messaging_product"] != "whatsapp" {
             return ResponseTemplate::new(400).set_body_json(graph_error(131_008));
         }
@@ -657,6 +685,19 @@ impl MockGraph {
     /// Sets how many templates a list page holds (default 25).
     pub fn set_template_page_size(&self, size: u64) {
         self.state.template_page_size.store(size, Ordering::SeqCst);
+    }
+
+    /// Enforces Meta's per-number throughput: more than `per_second` messages
+    /// (one second's worth in a burst, then `per_second` a second) are
+    /// answered 130429, as the Cloud API does. Read receipts do not count.
+    pub fn limit_throughput(&self, per_second: f64) {
+        *lock(&self.state.throughput) =
+            Some((per_second.max(1.0), std::time::Instant::now(), per_second));
+    }
+
+    /// How many sends were refused with 130429 by [`limit_throughput`](Self::limit_throughput).
+    pub fn throughput_rejections(&self) -> u64 {
+        self.state.throughput_rejections.load(Ordering::SeqCst)
     }
 
     /// Makes every answer wait `latency` first.

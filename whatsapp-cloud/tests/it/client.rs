@@ -752,3 +752,53 @@ async fn the_mock_refuses_template_sends_as_the_real_api_does() {
         .unwrap_err();
     assert_eq!(code(spanish), Some(ErrorCode::parse(132_001)));
 }
+
+/// Issue 24: with Meta's default 80 messages/s configured, a burst of 1,000
+/// replies to 1,000 customers is paced, never refused: the mock enforces the
+/// same rate and answers 130429 above it. A lower bound on the time (the
+/// pacing itself), not a performance figure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_at_the_configured_send_rate_gets_no_throughput_errors() {
+    let graph = MockGraph::start().await;
+    graph.limit_throughput(80.0);
+    let client = graph
+        .client_builder()
+        .pacing(Pacing::default().messages_per_second(80.0))
+        .build()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let sends: Vec<_> = (0..1000)
+        .map(|i| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                client
+                    .send_text(&format!("1415555{i:04}"), "Your order shipped")
+                    .await
+            })
+        })
+        .collect();
+    for s in sends {
+        s.await.unwrap().unwrap();
+    }
+    assert_eq!(graph.throughput_rejections(), 0, "no 130429");
+    assert!(
+        start.elapsed() >= Duration::from_secs_f64(999.0 / 80.0),
+        "{:?}: the sends were spaced at the rate",
+        start.elapsed()
+    );
+    // Without pacing the same mock refuses most of an instant burst.
+    let unpaced = graph.client_builder().build().unwrap();
+    let sends: Vec<_> = (0..200)
+        .map(|i| {
+            let c = unpaced.clone();
+            tokio::spawn(async move { c.send_text(&format!("1415556{i:04}"), "x").await })
+        })
+        .collect();
+    for s in sends {
+        let _ = s.await.unwrap();
+    }
+    assert!(
+        graph.throughput_rejections() > 0,
+        "the mock enforces the rate"
+    );
+}

@@ -61,20 +61,34 @@ pub(crate) fn is_loopback_host(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// A short, redacted excerpt of a response body, for error messages: at most
-/// `max` bytes (cut on a character boundary), HTML tags dropped, whitespace
-/// folded, every digit as `#` (phone numbers, ids) and any word of 20
-/// characters or more (tokens, signed URLs) as `[…]`.
+/// A short, redacted excerpt of a response body, for error messages: HTML
+/// tags dropped and whitespace folded first (so an HTML error page keeps its
+/// message), every digit as `#` (phone numbers, ids) and any word of 20
+/// characters or more (tokens, signed URLs) as `[…]`, then cut to at most
+/// `max` bytes on a character boundary. Only the first 64 KiB are read.
 pub(crate) fn excerpt(body: &[u8], max: usize) -> String {
-    let text = String::from_utf8_lossy(body);
-    let mut end = text.len().min(max);
-    while !text.is_char_boundary(end) {
-        end -= 1;
+    const SCAN: usize = 64 * 1024;
+    let raw = String::from_utf8_lossy(body.get(..body.len().min(SCAN)).unwrap_or(body));
+    // Style sheets and scripts are not the message: drop their contents.
+    let lower = raw.to_ascii_lowercase();
+    let mut text = String::with_capacity(raw.len());
+    let mut at = 0;
+    while let Some(start) = ["<style", "<script"]
+        .iter()
+        .filter_map(|t| lower.get(at..)?.find(t).map(|i| (at + i, *t)))
+        .min()
+    {
+        text.push_str(raw.get(at..start.0).unwrap_or_default());
+        let close = if start.1 == "<style" { "</style>" } else { "</script>" };
+        at = lower
+            .get(start.0..)
+            .and_then(|r| r.find(close))
+            .map_or(raw.len(), |i| start.0 + i + close.len());
     }
-    let cut = text.get(..end).unwrap_or_default();
-    let mut plain = String::with_capacity(cut.len());
+    text.push_str(raw.get(at..).unwrap_or_default());
+    let mut plain = String::with_capacity(text.len());
     let mut in_tag = false;
-    for c in cut.chars() {
+    for c in text.chars() {
         match c {
             '<' => {
                 in_tag = true;
@@ -85,8 +99,13 @@ pub(crate) fn excerpt(body: &[u8], max: usize) -> String {
             _ => {}
         }
     }
-    let mut out = String::with_capacity(plain.len() + 4);
+    let mut out = String::with_capacity(max.min(plain.len()) + 4);
+    let mut cut = body.len() > SCAN;
     for word in plain.split_whitespace() {
+        if out.len() > max {
+            cut = true;
+            break;
+        }
         if !out.is_empty() {
             out.push(' ');
         }
@@ -99,7 +118,15 @@ pub(crate) fn excerpt(body: &[u8], max: usize) -> String {
             );
         }
     }
-    if end < text.len() {
+    if out.len() > max {
+        let mut end = max;
+        while !out.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.truncate(end);
+        cut = true;
+    }
+    if cut {
         out.push('…');
     }
     out
@@ -168,6 +195,15 @@ mod tests {
             excerpt("héllo wörld".as_bytes(), 2),
             "h…",
             "never inside a character"
+        );
+        // Tags are stripped before the cut: the message of an HTML page stays.
+        let page = format!(
+            "<!DOCTYPE html><html><head><style>{}</style><script>var x = 1;</script></head><body><h1>This instance is down for scheduled maintenance</h1></body></html>",
+            "body { margin: 0 } ".repeat(20)
+        );
+        assert_eq!(
+            excerpt(page.as_bytes(), 120),
+            "This instance is down for scheduled maintenance"
         );
     }
 

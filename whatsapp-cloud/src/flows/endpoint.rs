@@ -259,9 +259,15 @@ pub fn decrypt(key: &FlowsKey, body: &[u8]) -> Result<Decrypted, FlowsError> {
     let wrapped = B64
         .decode(env.encrypted_aes_key.trim())
         .map_err(|_| FlowsError::Decryption("encrypted_aes_key is not base64"))?;
-    let aes_key = Zeroizing::new(key.key.decrypt(Oaep::new::<Sha256>(), &wrapped).map_err(
-        |_| FlowsError::Decryption("the AES key does not unwrap with this private key"),
-    )?);
+    // Blinded RSA decryption (a fresh random blinding factor per request):
+    // its timing does not depend on the key (RUSTSEC-2023-0071, Marvin).
+    let aes_key = Zeroizing::new(
+        key.key
+            .decrypt_blinded(&mut aes_gcm::aead::OsRng, Oaep::new::<Sha256>(), &wrapped)
+            .map_err(|_| {
+                FlowsError::Decryption("the AES key does not unwrap with this private key")
+            })?,
+    );
     let aes_key: [u8; 16] = aes_key
         .as_slice()
         .try_into()

@@ -71,6 +71,7 @@ pub mod inbound;
 pub mod ledger;
 pub mod mapping;
 pub mod optout;
+pub mod pacing;
 pub mod pipeline;
 pub mod queue;
 #[cfg(feature = "redis")]

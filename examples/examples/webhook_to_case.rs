@@ -292,7 +292,16 @@ pub fn build(b: &Backends, stores: &Stores, lease: Duration) -> (App, axum::Rout
         .dedup(stores.dedup.clone())
         .window(stores.window.clone())
         .own_numbers(examples::own_numbers())
-        .sender(Arc::new(b.whatsapp.clone()))
+        .sender(match &stores.send_rate {
+            // Many instances: Meta's per-number rate is shared through Redis.
+            Some(rate) => Arc::new(bridge_core::pacing::PacedSender::new(
+                b.whatsapp.clone(),
+                rate.clone(),
+                b.whatsapp.phone_number_id().to_owned(),
+                Arc::new(SystemClock),
+            )),
+            None => Arc::new(b.whatsapp.clone()),
+        })
         .options(options)
         .build();
     let statuses: Arc<Mutex<Statuses>> = Arc::default();

@@ -312,6 +312,9 @@ pub struct Stores {
     pub opt_outs: Arc<dyn bridge_core::optout::OptOutStore>,
     /// Contact matches and open-Case links of customers.
     pub customers: Arc<dyn bridge_core::customers::CustomerStore>,
+    /// The fleet's send rate per business number (Redis only: one process
+    /// is paced by its WhatsApp client).
+    pub send_rate: Option<Arc<dyn bridge_core::pacing::SendRate>>,
 }
 
 /// Small named values a tool keeps between runs (a watermark): files beside
@@ -454,6 +457,7 @@ impl Stores {
             describe: format!("embedded store in {}", dir.display()),
             opt_outs: Arc::new(store.opt_outs()),
             customers: Arc::new(store.customers()),
+            send_rate: None,
             embedded: Some(store),
             marks: Arc::new(Marks::Files(dir.to_path_buf())),
         })
@@ -474,6 +478,14 @@ impl Stores {
             customers: Arc::new(
                 bridge_core::customers::RedisCustomerStore::connect(url, &prefix).await?,
             ),
+            send_rate: Some(Arc::new(
+                bridge_core::pacing::RedisSendRate::connect(
+                    url,
+                    &prefix,
+                    send_pacing(&var)?.messages_per_second,
+                )
+                .await?,
+            )),
             marks: Arc::new(Marks::Redis(
                 redis::aio::ConnectionManager::new(redis::Client::open(url)?).await?,
                 prefix.clone(),
@@ -492,6 +504,7 @@ impl Stores {
             embedded: None,
             opt_outs: Arc::new(bridge_core::optout::MemoryOptOutStore::default()),
             customers: Arc::new(bridge_core::customers::MemoryCustomerStore::default()),
+            send_rate: None,
             marks: Arc::new(Marks::Memory(std::sync::Mutex::default())),
         })
     }

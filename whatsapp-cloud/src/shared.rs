@@ -79,7 +79,11 @@ pub(crate) fn excerpt(body: &[u8], max: usize) -> String {
         .min()
     {
         text.push_str(raw.get(at..start.0).unwrap_or_default());
-        let close = if start.1 == "<style" { "</style>" } else { "</script>" };
+        let close = if start.1 == "<style" {
+            "</style>"
+        } else {
+            "</script>"
+        };
         at = lower
             .get(start.0..)
             .and_then(|r| r.find(close))

@@ -1,0 +1,287 @@
+//! Meta's per-number send rate, shared by every sender of a fleet.
+//!
+//! The Cloud API takes a business number's messages at a tier's rate (80 a
+//! second by default) and refuses the rest with 130429. `whatsapp-cloud`'s
+//! client paces the sends of one process; [`PacedSender`] paces a whole fleet
+//! through a [`SendRate`] every instance shares: [`MemorySendRate`] in one
+//! process, `RedisSendRate` (feature `redis`) across instances. Each send
+//! reserves the number's next slot (a strict spacing of `1 / rate`: no burst
+//! above the rate) and waits for it, so a burst becomes paced sends.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), bridge_core::BridgeError> {
+//! use bridge_core::pacing::{MemorySendRate, SendRate};
+//! let rate = MemorySendRate::new(10.0); // 10 messages a second
+//! let now = chrono::Utc::now();
+//! assert!(rate.reserve("15550001111", now).await?.is_zero());
+//! assert_eq!(rate.reserve("15550001111", now).await?, std::time::Duration::from_millis(100));
+//! # Ok(())
+//! # }
+//! ```
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::clock::Clock;
+use crate::error::BridgeError;
+use crate::inbound::Channel;
+use crate::sender::{Outbound, SendError, SendReceipt, Sender};
+
+/// Reserves send slots of business numbers at a rate.
+#[async_trait]
+pub trait SendRate: Send + Sync {
+    /// Reserves the next slot of `number` at `now` and says how long to wait
+    /// before using it (zero: at once).
+    async fn reserve(&self, number: &str, now: DateTime<Utc>) -> Result<Duration, BridgeError>;
+}
+
+/// The spacing of a rate in microseconds (at least 1).
+fn interval_us(per_second: f64) -> i64 {
+    if per_second.is_finite() && per_second > 0.0 {
+        #[allow(clippy::cast_possible_truncation)]
+        let us = (1_000_000.0 / per_second).round() as i64;
+        us.max(1)
+    } else {
+        1
+    }
+}
+
+/// One process's send rate.
+#[derive(Debug)]
+pub struct MemorySendRate {
+    interval_us: i64,
+    next: Mutex<HashMap<String, i64>>,
+}
+
+impl MemorySendRate {
+    /// `per_second` messages a second per number.
+    pub fn new(per_second: f64) -> Self {
+        Self {
+            interval_us: interval_us(per_second),
+            next: Mutex::default(),
+        }
+    }
+}
+
+#[async_trait]
+impl SendRate for MemorySendRate {
+    async fn reserve(&self, number: &str, now: DateTime<Utc>) -> Result<Duration, BridgeError> {
+        let now = now.timestamp_micros();
+        let mut next = self
+            .next
+            .lock()
+            .map_err(|_| BridgeError::Store("the send rate's lock is poisoned".into()))?;
+        if next.len() > 10_000 {
+            next.retain(|_, t| *t > now);
+        }
+        let slot = next.entry(number.to_owned()).or_insert(now);
+        let at = (*slot).max(now);
+        *slot = at + self.interval_us;
+        Ok(Duration::from_micros(u64::try_from(at - now).unwrap_or(0)))
+    }
+}
+
+#[cfg(feature = "redis")]
+pub use redis_rate::RedisSendRate;
+
+#[cfg(feature = "redis")]
+mod redis_rate {
+    use redis::aio::ConnectionManager;
+
+    use super::*;
+    use crate::redis_util::store_err;
+
+    /// The next free slot (microseconds) in one key per number, moved
+    /// atomically: every instance of the fleet shares the number's rate.
+    const RESERVE: &str = r"
+local now = tonumber(ARGV[1])
+local interval = tonumber(ARGV[2])
+local at = tonumber(redis.call('GET', KEYS[1]) or '0')
+if at < now then at = now end
+redis.call('SET', KEYS[1], at + interval, 'PX', math.floor((at + interval - now) / 1000) + 1000)
+return at - now
+";
+
+    /// A fleet's send rate in Redis (feature `redis`): the key
+    /// `<prefix>send-rate:{<number>}` holds the number's next free slot.
+    /// Instances pass their own clock: keep them synchronized (NTP).
+    #[derive(Clone)]
+    pub struct RedisSendRate {
+        conn: ConnectionManager,
+        prefix: String,
+        interval_us: i64,
+        script: Arc<redis::Script>,
+    }
+
+    impl std::fmt::Debug for RedisSendRate {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("RedisSendRate")
+                .field("prefix", &self.prefix)
+                .field("interval_us", &self.interval_us)
+                .finish_non_exhaustive()
+        }
+    }
+
+    impl RedisSendRate {
+        /// Connects; `per_second` messages a second per number.
+        pub async fn connect(
+            url: &str,
+            prefix: &str,
+            per_second: f64,
+        ) -> Result<Self, BridgeError> {
+            Ok(Self {
+                conn: crate::redis_util::connect(url).await?,
+                prefix: prefix.to_owned(),
+                interval_us: interval_us(per_second),
+                script: Arc::new(redis::Script::new(RESERVE)),
+            })
+        }
+    }
+
+    #[async_trait]
+    impl SendRate for RedisSendRate {
+        async fn reserve(&self, number: &str, now: DateTime<Utc>) -> Result<Duration, BridgeError> {
+            let key = format!(
+                "{}send-rate:{{{}}}",
+                self.prefix,
+                crate::optout::customer_key(number)
+            );
+            let mut c = self.conn.clone();
+            let wait: i64 = self
+                .script
+                .key(key)
+                .arg(now.timestamp_micros())
+                .arg(self.interval_us)
+                .invoke_async(&mut c)
+                .await
+                .map_err(store_err)?;
+            Ok(Duration::from_micros(u64::try_from(wait).unwrap_or(0)))
+        }
+    }
+}
+
+/// A [`Sender`] that waits for the business number's slot before each send.
+/// A send rate that cannot be read (Redis down) does not stop the send: it
+/// goes unpaced, logged, and a 130429 is retried by the outbox.
+pub struct PacedSender<S> {
+    inner: S,
+    rate: Arc<dyn SendRate>,
+    number: String,
+    clock: Arc<dyn Clock>,
+}
+
+impl<S> std::fmt::Debug for PacedSender<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PacedSender")
+            .field("number", &crate::audit::redact_phone(&self.number))
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Sender> PacedSender<S> {
+    /// Paces `inner`'s sends from `number` (the business phone number id).
+    pub fn new(
+        inner: S,
+        rate: Arc<dyn SendRate>,
+        number: impl Into<String>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            inner,
+            rate,
+            number: number.into(),
+            clock,
+        }
+    }
+}
+
+#[async_trait]
+impl<S: Sender> Sender for PacedSender<S> {
+    fn channel(&self) -> Channel {
+        self.inner.channel()
+    }
+
+    async fn send(&self, to: &str, message: &Outbound) -> Result<SendReceipt, SendError> {
+        match self.rate.reserve(&self.number, self.clock.now()).await {
+            Ok(wait) if !wait.is_zero() => tokio::time::sleep(wait).await,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "the send rate could not be read; sending unpaced");
+            }
+        }
+        self.inner.send(to, message).await
+    }
+}
+
+/// The behaviour every [`SendRate`] must have; run it against yours.
+pub mod conformance {
+    use super::*;
+
+    /// Runs the suite (numbers it uses are random); panics naming the broken
+    /// rule. Time is passed in: nothing sleeps.
+    ///
+    /// # Panics
+    ///
+    /// When the rate breaks a rule.
+    #[allow(clippy::panic)]
+    pub async fn run<R: SendRate + ?Sized>(rate: &R, per_second: f64) {
+        let number = format!("1555000{:04}", crate::dedup::random_token() % 10_000);
+        let other = format!("{number}9");
+        let t0 = DateTime::from_timestamp(1_767_225_600, 0).unwrap_or_default();
+        let step = Duration::from_micros(u64::try_from(interval_us(per_second)).unwrap_or(1));
+        let r = |n: &str, at: DateTime<Utc>| {
+            let n = n.to_owned();
+            async move { rate.reserve(&n, at).await.unwrap_or_else(|e| panic!("{e}")) }
+        };
+        assert!(
+            r(&number, t0).await.is_zero(),
+            "the first send goes at once"
+        );
+        assert_eq!(r(&number, t0).await, step, "the second waits one interval");
+        assert_eq!(
+            r(&number, t0).await,
+            step * 2,
+            "slots are reserved in order"
+        );
+        assert!(
+            r(&other, t0).await.is_zero(),
+            "each number has its own rate"
+        );
+        let later = t0 + chrono::Duration::seconds(60);
+        assert!(
+            r(&number, later).await.is_zero(),
+            "an idle number starts afresh"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_memory_rate_passes_the_suite() {
+        conformance::run(&MemorySendRate::new(80.0), 80.0).await;
+    }
+
+    #[cfg(feature = "redis")]
+    #[tokio::test]
+    async fn the_redis_rate_passes_the_suite() {
+        let Ok(url) = std::env::var("REDIS_URL") else {
+            panic!("REDIS_URL is not set: run the tests through scripts/test, which starts Redis");
+        };
+        let r = RedisSendRate::connect(
+            &url,
+            &format!("wa-sf:test{}:", crate::dedup::random_token()),
+            80.0,
+        )
+        .await
+        .unwrap();
+        conformance::run(&r, 80.0).await;
+    }
+}

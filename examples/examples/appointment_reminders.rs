@@ -311,8 +311,10 @@ async fn cli() -> Result<(), BoxError> {
         return Ok(());
     }
     if let Err(e) = examples::check_flags(&args, &[], &[]) {
-        eprintln!("error: {e}\nusage: appointment_reminders");
-        return Err(Box::new(examples::UsageError(e)));
+        // Printed once, by the exit handler, with the usage.
+        return Err(Box::new(examples::UsageError(format!(
+            "{e}\nusage: appointment_reminders"
+        ))));
     }
     let b = Backends::from_env().await?;
     let stores = Stores::for_tool("appointment_reminders").await?;

@@ -522,8 +522,8 @@ async fn cli() -> Result<(), BoxError> {
     }
     if let Err(e) = examples::check_flags(&args, &["--print-flow-json"], &["--serve", "--new-key"])
     {
-        eprintln!("error: {e}\n{usage}");
-        return Err(Box::new(examples::UsageError(e)));
+        // Printed once, by the exit handler, with the usage.
+        return Err(Box::new(examples::UsageError(format!("{e}\n{usage}"))));
     }
     let value_of = |flag: &str| {
         args.iter()

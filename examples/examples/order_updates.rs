@@ -240,8 +240,10 @@ async fn cli() -> Result<(), BoxError> {
         return Ok(());
     }
     if let Err(e) = examples::check_flags(&args, &["--realtime"], &[]) {
-        eprintln!("error: {e}\nusage: order_updates [--realtime]");
-        return Err(Box::new(examples::UsageError(e)));
+        // Printed once, by the exit handler, with the usage.
+        return Err(Box::new(examples::UsageError(format!(
+            "{e}\nusage: order_updates [--realtime]"
+        ))));
     }
     let b = Backends::from_env().await?;
     let stores = Stores::for_tool("order_updates").await?;

@@ -242,8 +242,8 @@ async fn cli() -> Result<(), BoxError> {
         return Ok(());
     }
     if let Err(e) = examples::check_flags(&args, &["--dry-run"], &["--object"]) {
-        eprintln!("error: {e}\n{USAGE}");
-        return Err(Box::new(examples::UsageError(e)));
+        // Printed once, by the exit handler, with the usage.
+        return Err(Box::new(examples::UsageError(format!("{e}\n{USAGE}"))));
     }
     let dry_run = args.iter().any(|a| a == "--dry-run");
     let fields = match args

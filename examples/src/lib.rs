@@ -720,12 +720,16 @@ pub fn exit_code(result: Result<(), BoxError>) -> std::process::ExitCode {
     }
 }
 
-/// Starts `tracing` output (`RUST_LOG` controls it; warnings by default).
+/// Starts `tracing` output (`RUST_LOG` controls it; warnings by default),
+/// coloured only when stdout is a terminal.
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // Colour only for a terminal: never escape codes in a pipe or a log file.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_ansi(ansi)
         .try_init();
 }

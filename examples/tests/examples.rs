@@ -915,3 +915,66 @@ async fn a_customers_photo_ends_up_as_a_file_on_the_case() {
     assert_eq!(files[0]["FirstPublishLocationId"], case["Id"]);
     assert_eq!(files[0]["PathOnClient"], "whatsapp-image.jpg");
 }
+
+/// Issue 26, item 15: a usage error is printed once (it was printed by the
+/// example, then again by the exit handler), with exit code 2.
+#[test]
+fn a_usage_error_is_printed_once() {
+    let dir = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .and_then(std::path::Path::parent)
+        .unwrap()
+        .join("examples");
+    for name in [
+        "payment_reminders",
+        "appointment_reminders",
+        "order_updates",
+        "flows_endpoint",
+    ] {
+        let bin = dir.join(name);
+        assert!(
+            bin.exists(),
+            "{} is built with the tests (--examples)",
+            bin.display()
+        );
+        let out = std::process::Command::new(&bin)
+            .arg("--no-such-flag")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+        assert_eq!(stderr.matches("error:").count(), 1, "{name}: {stderr}");
+        assert_eq!(stderr.matches("usage:").count(), 1, "{name}: {stderr}");
+    }
+}
+
+/// Issue 26, item 18: no colour codes when the output is not a terminal.
+#[test]
+fn no_escape_codes_in_a_pipe() {
+    let bin = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .and_then(std::path::Path::parent)
+        .unwrap()
+        .join("examples/quickstart");
+    let out = std::process::Command::new(&bin)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let all = [out.stdout, out.stderr].concat();
+    assert!(
+        String::from_utf8_lossy(&all).contains("INFO"),
+        "the logs were on"
+    );
+    assert!(!all.contains(&0x1b), "an escape code in piped output");
+}

@@ -241,7 +241,27 @@ impl Client {
     }
 
     /// Rows of `object` modified after `watermark` (by `SystemModstamp`), oldest
-    /// first. Keep the last row's `SystemModstamp` as the next watermark.
+    /// first.
+    ///
+    /// Do not pass the last row's `SystemModstamp` as is: a transaction that
+    /// committed late can carry a stamp *before* rows you already read, and a
+    /// strict `>` on the last stamp skips it for good. Re-read an overlap
+    /// (pass `watermark - 5 minutes`) and make the effect of each row
+    /// idempotent (a ledger keyed on the record and its new state, as the
+    /// `order_updates` example does with the outbox), so rows read twice act
+    /// once:
+    ///
+    /// ```no_run
+    /// # async fn poll(client: salesforce_rest::Client, watermark: chrono::DateTime<chrono::Utc>) -> Result<(), salesforce_rest::Error> {
+    /// let overlap = chrono::Duration::minutes(5);
+    /// let mut rows = client.changed_since::<serde_json::Value>("Order", &["Status"], watermark - overlap)?;
+    /// while let Some(row) = rows.next().await.transpose()? {
+    ///     // act once per (record id, Status): a re-read row is a duplicate
+    /// #   let _ = row;
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn changed_since<T: DeserializeOwned>(
         &self,
         object: &str,

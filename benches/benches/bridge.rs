@@ -68,6 +68,7 @@ async fn run(n: usize, latency: Duration) -> (f64, f64) {
     let mut options = ServiceOptions::default();
     options.inbox = workers.clone();
     options.outbox = workers;
+    options.ledger = Some(Arc::new(MemoryQueue::new("ledger").unwrap()));
     let early = Inbox::new(inbox.clone(), Arc::new(SystemClock), None);
     let t = Instant::now();
     for i in 0..n {

@@ -352,6 +352,7 @@ pub struct InboxHandler {
     on_notice: Option<NoticeCallback>,
     clock: Arc<dyn Clock>,
     orphans: Arc<std::sync::atomic::AtomicU64>,
+    ledger_queue: Option<ledger::LedgerQueue>,
 }
 
 /// The dedup-store key remembering that a ledger record got a status of this
@@ -394,7 +395,9 @@ impl InboxHandler {
             entry.error_code = s.error_codes.first().copied();
             entry.error_detail.clone_from(&s.error_title);
         }
-        if let Some(Err(e)) = b.writer.write_ledger(&[entry]).await.into_iter().next() {
+        if let Some(q) = &self.ledger_queue {
+            q.put(&entry).await.map_err(JobError::from)?;
+        } else if let Some(Err(e)) = b.writer.write_ledger(&[entry]).await.into_iter().next() {
             return Err(JobError::from(e));
         }
         if let Err(e) = b
@@ -668,6 +671,8 @@ pub struct BridgeService {
     inbox_worker: WorkerHandle,
     outbox_worker: WorkerHandle,
     orphans: Arc<std::sync::atomic::AtomicU64>,
+    ledger_worker: Option<ledger::LedgerWorker>,
+    ledger_queue: Option<ledger::LedgerQueue>,
 }
 
 /// Extra settings of a [`BridgeService`].
@@ -690,6 +695,13 @@ pub struct ServiceOptions {
     /// paused or rejected templates...), after a tracing warning for the
     /// urgent ones.
     pub on_notice: Option<NoticeCallback>,
+    /// A queue for conversation-ledger entries (outbound messages, statuses):
+    /// the outbox and the status handler enqueue them and move on, and one
+    /// worker writes them in batches (recommended: no send waits for a CRM
+    /// call). Without it they are written as they come.
+    pub ledger: Option<Arc<dyn JobQueue>>,
+    /// How the ledger worker batches.
+    pub ledger_options: LedgerOptions,
 }
 
 impl std::fmt::Debug for ServiceOptions {
@@ -729,6 +741,25 @@ impl BridgeService {
     ) -> Self {
         let sent = Arc::new(Mutex::new(SentLog::default()));
         let orphans = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let ledger = options.ledger.clone().map(|queue| {
+            let wake = Arc::new(Notify::new());
+            let worker = ledger::LedgerWorker::spawn(
+                queue.clone(),
+                bridge.writer.clone(),
+                options.ledger_options.clone(),
+                clock.clone(),
+                wake.clone(),
+            );
+            let q = ledger::LedgerQueue {
+                q: Enqueuer {
+                    queue,
+                    clock: clock.clone(),
+                    waker: Some(wake),
+                },
+            };
+            (worker, q)
+        });
+        let ledger_queue = ledger.as_ref().map(|(_, q)| q.clone());
         // The outbox worker first: the inbox enqueues into it.
         let outbox_wake = Arc::new(Notify::new());
         let mut outbox = Outbox::new(
@@ -746,6 +777,7 @@ impl BridgeService {
             sent_ids: Some((bridge.dedup.clone(), bridge.options.remember_for)),
             sent: sent.clone(),
             ledger: Some(bridge.writer.clone()),
+            ledger_queue: ledger_queue.clone(),
             clock: clock.clone(),
         };
         let outbox_worker = Worker::spawn_with_waker(
@@ -765,6 +797,7 @@ impl BridgeService {
             on_notice: options.on_notice,
             clock: clock.clone(),
             orphans: orphans.clone(),
+            ledger_queue,
         };
         let inbox_worker = Worker::spawn(
             inbox_queue.clone(),
@@ -773,12 +806,15 @@ impl BridgeService {
             clock.clone(),
         );
         let inbox = Inbox::new(inbox_queue, clock, Some(inbox_worker.waker()));
+        let (ledger_worker, ledger_queue) = ledger.unzip();
         Self {
             inbox,
             outbox,
             inbox_worker,
             outbox_worker,
             orphans,
+            ledger_worker,
+            ledger_queue,
         }
     }
 
@@ -802,13 +838,21 @@ impl BridgeService {
     /// `timeout` (retries scheduled later count as waiting). For tests and
     /// one-shot tools.
     pub async fn drain(&self, timeout: Duration) -> bool {
-        wait_idle(&[&self.inbox.q, &self.outbox.q], timeout).await
+        let mut queues = vec![&self.inbox.q, &self.outbox.q];
+        if let Some(l) = &self.ledger_queue {
+            queues.push(&l.q);
+        }
+        wait_idle(&queues, timeout).await
     }
 
-    /// Stops both workers gracefully (running jobs finish or are released).
+    /// Stops the workers gracefully (running jobs finish or are released;
+    /// the ledger worker after its batch in hand).
     pub async fn shutdown(&self) {
         self.inbox_worker.shutdown().await;
         self.outbox_worker.shutdown().await;
+        if let Some(l) = &self.ledger_worker {
+            l.shutdown().await;
+        }
     }
 }
 
@@ -839,9 +883,11 @@ async fn wait_idle(queues: &[&Enqueuer], timeout: Duration) -> bool {
     }
 }
 
+mod ledger;
 mod notices;
 mod outbox;
 
+pub use ledger::LedgerOptions;
 pub use notices::{BusinessNotice, NoticeCallback};
 
 use outbox::{Enqueuer, NoSender, SentLog};

@@ -438,3 +438,47 @@ async fn a_burst_of_returning_customers_and_statuses_costs_a_few_calls() {
     assert_eq!(org.records("Lead").len(), n);
     svc.shutdown().await;
 }
+
+/// The ledger queue: statuses and replies are enqueued, not written inline;
+/// one worker writes them by the thousand. A burst of 1,000 statuses is a
+/// couple of calls, and each ends on its ledger record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_statuses_through_the_ledger_queue_costs_a_couple_of_calls() {
+    use bridge_core::service::{LedgerOptions, ServiceOptions, StatusUpdate};
+    let org = MockOrg::start().await;
+    org.set_latency(Duration::from_millis(20));
+    let bridge = Bridge::builder(Arc::new(SalesforceWriter::new(org.client()))).build();
+    let (inbox, outbox) = queues();
+    let early = Inbox::new(inbox.clone(), Arc::new(SystemClock), None);
+    let n = 1000;
+    for i in 0..n {
+        let key = bridge_core::ledger::outbound_key(&format!("ledger-queue-test:{i}"));
+        early
+            .enqueue_status(&StatusUpdate::new(format!("wamid.q{i}"), "read").tracking(key))
+            .await
+            .expect("enqueued");
+    }
+    let mut options = ServiceOptions::default();
+    options.inbox = workers(64);
+    options.outbox = workers(8);
+    options.ledger = Some(Arc::new(MemoryQueue::new("ledger").expect("ledger")));
+    options.ledger_options = LedgerOptions::default()
+        .linger(Duration::from_millis(200))
+        .idle_poll(Duration::from_millis(20));
+    let before = org.api_calls();
+    let svc = BridgeService::start_with(bridge, inbox, outbox, options, Arc::new(SystemClock));
+    assert!(svc.drain(Duration::from_secs(60)).await, "drained");
+    let calls = org.api_calls() - before;
+    let read = org
+        .records("WhatsApp_Message__c")
+        .iter()
+        .filter(|e| e.get("Status__c").and_then(|s| s.as_str()) == Some("Read"))
+        .count();
+    assert_eq!(read, n, "every status on its record");
+    assert!(
+        calls <= 20,
+        "{calls} calls for {n} statuses (the issue allows 20)"
+    );
+    eprintln!("ledger queue: {calls} calls for {n} statuses");
+    svc.shutdown().await;
+}

@@ -314,6 +314,11 @@ pub fn build(b: &Backends, stores: &Stores, lease: Duration) -> (App, axum::Rout
     service.inbox = workers.clone().concurrency(256);
     service.outbox = workers;
     service.opt_outs = Some(stores.opt_outs.clone());
+    // Outbound messages and statuses reach the ledger in batches: no send
+    // waits for a Salesforce call.
+    service.ledger = Some(stores.ledger.clone());
+    service.ledger_options = bridge_core::service::LedgerOptions::default()
+        .visibility(lease.max(Duration::from_secs(2)));
     service.on_status = Some(Arc::new(move |s: &StatusUpdate| {
         if let Ok(mut m) = seen.lock() {
             m.set(&s.message_id, &s.status);

@@ -298,6 +298,9 @@ pub struct Stores {
     pub inbox: Arc<dyn JobQueue>,
     /// Outbound sends.
     pub outbox: Arc<dyn JobQueue>,
+    /// Conversation-ledger entries (outbound messages, statuses) waiting to
+    /// be written in batches.
+    pub ledger: Arc<dyn JobQueue>,
     /// Dedup of processed messages.
     pub dedup: Arc<dyn DedupStore>,
     /// The 24-hour window.
@@ -452,6 +455,7 @@ impl Stores {
         Ok(Self {
             inbox: Arc::new(store.queue("inbox")?),
             outbox: Arc::new(store.queue("outbox")?),
+            ledger: Arc::new(store.queue("ledger")?),
             dedup: Arc::new(store.dedup()),
             window: Arc::new(MemoryWindowTracker::default()),
             describe: format!("embedded store in {}", dir.display()),
@@ -470,6 +474,7 @@ impl Stores {
         Ok(Self {
             inbox: Arc::new(RedisQueue::connect(url, &prefix, "inbox").await?),
             outbox: Arc::new(RedisQueue::connect(url, &prefix, "outbox").await?),
+            ledger: Arc::new(RedisQueue::connect(url, &prefix, "ledger").await?),
             dedup: Arc::new(RedisDedupStore::connect(url, &format!("{prefix}dedup:")).await?),
             window: Arc::new(RedisWindowTracker::connect(url, &format!("{prefix}window:")).await?),
             describe: "Redis".into(),
@@ -498,6 +503,7 @@ impl Stores {
         Ok(Self {
             inbox: Arc::new(MemoryQueue::new("inbox")?),
             outbox: Arc::new(MemoryQueue::new("outbox")?),
+            ledger: Arc::new(MemoryQueue::new("ledger")?),
             dedup: Arc::new(MemoryDedupStore::new(100_000)),
             window: Arc::new(MemoryWindowTracker::default()),
             describe: "memory (not durable)".into(),

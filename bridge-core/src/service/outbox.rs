@@ -210,6 +210,8 @@ pub struct OutboxHandler {
     pub(super) sent: Arc<Mutex<SentLog>>,
     /// Where each sent message's ledger record is written (the bridge's writer).
     pub(super) ledger: Option<Arc<dyn crate::writer::RecordWriter>>,
+    /// When set, ledger entries are enqueued here and written in batches.
+    pub(super) ledger_queue: Option<super::ledger::LedgerQueue>,
     pub(super) clock: Arc<dyn Clock>,
 }
 
@@ -253,6 +255,10 @@ impl OutboxHandler {
         }
         if receipt.channel != crate::inbound::Channel::WhatsApp {
             entry.kind = Some(receipt.channel.name().to_ascii_lowercase());
+        }
+        if let Some(q) = &self.ledger_queue {
+            // Durable, no CRM call: the ledger worker writes it with others.
+            return q.put(&entry).await.map_err(JobError::from);
         }
         match writer.write_ledger(&[entry]).await.into_iter().next() {
             Some(Err(e)) => {
@@ -423,6 +429,7 @@ impl SendService {
             sent_ids: None,
             sent: Arc::default(),
             ledger: None,
+            ledger_queue: None,
             clock: clock.clone(),
         };
         let worker =

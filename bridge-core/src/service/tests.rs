@@ -223,6 +223,7 @@ async fn after_a_crash_the_next_attempt_neither_writes_nor_sends_again() {
         on_notice: None,
         clock: clock.clone(),
         orphans: Arc::default(),
+        ledger_queue: None,
     };
     let outbox_h = OutboxHandler {
         primary: wa.clone(),
@@ -232,6 +233,7 @@ async fn after_a_crash_the_next_attempt_neither_writes_nor_sends_again() {
         sent_ids: None,
         sent,
         ledger: None,
+        ledger_queue: None,
         clock: clock.clone(),
     };
     let inbox = Inbox::new(inbox_q.clone(), clock.clone(), None);
@@ -263,6 +265,7 @@ async fn after_a_crash_the_next_attempt_neither_writes_nor_sends_again() {
         on_notice: None,
         clock: clock.clone(),
         orphans: Arc::default(),
+        ledger_queue: None,
     };
     h2.handle(&JobContext::new(&l2[0], &*inbox_q))
         .await
@@ -314,6 +317,7 @@ async fn failed_statuses_drive_the_fallback_channel() {
                 v.push(s.status.clone());
             }
         })),
+        ..ServiceOptions::default()
     };
     let (inbox, outbox) = queues();
     let svc = BridgeService::start_with(bridge, inbox, outbox, options, Arc::new(SystemClock));

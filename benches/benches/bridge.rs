@@ -75,8 +75,20 @@ async fn run(n: usize, latency: Duration) -> (f64, f64) {
         early.enqueue_message(&message(i)).await.unwrap();
     }
     let svc = BridgeService::start_with(bridge, inbox, outbox, options, Arc::new(SystemClock));
-    assert!(svc.drain(Duration::from_secs(600)).await);
+    // The burst is done when the inbox and the outbox are empty: every
+    // message written and answered (the ledger queue trails by its linger).
+    loop {
+        let (i, o) = (
+            svc.inbox().stats().await.unwrap(),
+            svc.outbox().stats().await.unwrap(),
+        );
+        if i.depth + i.in_flight + o.depth + o.in_flight == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let rate = n as f64 / t.elapsed().as_secs_f64();
+    assert!(svc.drain(Duration::from_secs(600)).await);
     assert_eq!(org.records("Case").len() + org.records("Lead").len(), n);
     assert_eq!(
         graph.message_requests().await.len(),

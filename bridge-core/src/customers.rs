@@ -130,6 +130,7 @@ pub trait CustomerStore: Send + Sync {
 }
 
 /// A stored record with its expiry (the embedded and Redis encodings).
+#[cfg(any(feature = "embedded", feature = "redis"))]
 #[derive(Serialize, Deserialize)]
 pub(crate) struct Stored {
     pub(crate) record: CustomerRecord,

@@ -104,6 +104,7 @@ impl BridgeError {
     /// A copy of a [`Setup`](BridgeError::Setup) error (other errors are
     /// not `Clone`: their sources are not); anything else becomes a
     /// [`Store`](BridgeError::Store) error with the same text.
+    #[cfg(feature = "salesforce")]
     pub(crate) fn clone_setup(&self) -> BridgeError {
         match self {
             BridgeError::Setup {

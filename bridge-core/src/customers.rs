@@ -133,11 +133,35 @@ pub trait CustomerStore: Send + Sync {
 #[cfg(any(feature = "embedded", feature = "redis"))]
 #[derive(Serialize, Deserialize)]
 pub(crate) struct Stored {
-    pub(crate) record: CustomerRecord,
-    pub(crate) expires_at: DateTime<Utc>,
+    record: CustomerRecord,
+    expires_at: DateTime<Utc>,
 }
 
-pub(crate) fn expiry(now: DateTime<Utc>, keep: Duration) -> DateTime<Utc> {
+#[cfg(any(feature = "embedded", feature = "redis"))]
+impl Stored {
+    /// The stored form of a record kept `keep` from `now`.
+    pub(crate) fn encode(
+        record: &CustomerRecord,
+        keep: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<u8>, BridgeError> {
+        serde_json::to_vec(&Stored {
+            record: record.clone(),
+            expires_at: expiry(now, keep),
+        })
+        .map_err(|e| BridgeError::store("cannot encode the customer record", e))
+    }
+
+    /// The record in stored bytes, unless unreadable or expired at `now`.
+    pub(crate) fn decode(bytes: &[u8], now: DateTime<Utc>) -> Option<CustomerRecord> {
+        serde_json::from_slice::<Stored>(bytes)
+            .ok()
+            .filter(|s| s.expires_at > now)
+            .map(|s| s.record)
+    }
+}
+
+fn expiry(now: DateTime<Utc>, keep: Duration) -> DateTime<Utc> {
     chrono::Duration::from_std(keep).map_or(DateTime::<Utc>::MAX_UTC, |k| {
         now.checked_add_signed(k)
             .unwrap_or(DateTime::<Utc>::MAX_UTC)
@@ -265,15 +289,12 @@ mod redis_store {
             now: DateTime<Utc>,
         ) -> Result<Option<CustomerRecord>, BridgeError> {
             let mut c = self.conn.clone();
-            let raw: Option<String> = redis::cmd("GET")
+            let raw: Option<Vec<u8>> = redis::cmd("GET")
                 .arg(self.key(customer))
                 .query_async(&mut c)
                 .await
                 .map_err(store_err)?;
-            Ok(raw
-                .and_then(|r| serde_json::from_str::<Stored>(&r).ok())
-                .filter(|s| s.expires_at > now)
-                .map(|s| s.record))
+            Ok(raw.and_then(|r| Stored::decode(&r, now)))
         }
 
         async fn put(
@@ -283,12 +304,7 @@ mod redis_store {
             keep: Duration,
             now: DateTime<Utc>,
         ) -> Result<(), BridgeError> {
-            let stored = Stored {
-                record: record.clone(),
-                expires_at: expiry(now, keep),
-            };
-            let json = serde_json::to_string(&stored)
-                .map_err(|e| BridgeError::store("cannot encode the customer record", e))?;
+            let json = Stored::encode(record, keep, now)?;
             let ms = u64::try_from(keep.as_millis()).unwrap_or(u64::MAX).max(1);
             let mut c = self.conn.clone();
             let () = redis::cmd("SET")

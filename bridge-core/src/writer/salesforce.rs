@@ -126,13 +126,16 @@ impl ContactMatching {
 ///
 /// | message | written (one composite call) |
 /// |---|---|
-/// | support, no open Case | the Case upserted on the message key (with the customer's Contact and Account), its ledger record, its `CaseNumber` read back |
+/// | support, no open Case | the Case upserted on the message key (with the customer's Contact and Account; for a first-seen customer, the Contact lookup too), its ledger record, its `CaseNumber` read back |
 /// | support, open Case | the ledger record linked to the Case, the Case's state read back (closed: a new Case instead) |
 /// | sales, known Contact | the ledger record linked to the Contact |
 /// | sales, anyone else | the Lead inserted with this message as its first (refused when it exists), its follow-up Task, the ledger record, the Lead read back |
 ///
-/// A customer seen for the first time costs one Contact lookup more
-/// (batched: 125 customers a call). Whether a new customer is welcomed is
+/// A customer seen for the first time is looked up among Contacts in the
+/// same call when the message is a support message (the Case takes the
+/// Contact through a reference) or the customer turns out to be a Contact;
+/// a new sales customer costs the lookup and then the Lead's call (batched:
+/// 125 customers a lookup call). Whether a new customer is welcomed is
 /// decided by the Lead's first-message field, never by whether a retried
 /// write "created" something. [`write_batch`](RecordWriter::write_batch)
 /// does the same for many messages in a few calls per thousand.

@@ -613,6 +613,9 @@ impl Router {
                     .as_str()
                     .cmp(&b["SystemModstamp"].as_str())
             });
+            if q.descending {
+                rows.reverse();
+            }
         }
         if let Some(limit) = q.limit {
             rows.truncate(limit);

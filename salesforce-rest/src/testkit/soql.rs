@@ -4,7 +4,7 @@ use serde_json::{Map, Value};
 
 /// Just enough SOQL for the mock: `SELECT f1, f2 | COUNT() FROM Obj
 /// [WHERE a = 'x' (AND|OR) b IN ('y', 'z') AND SystemModstamp > 2026-01-01T00:00:00Z]
-/// [ORDER BY SystemModstamp ASC] [LIMIT n]`.
+/// [ORDER BY SystemModstamp ASC|DESC] [LIMIT n]`.
 pub(super) struct MiniSoql {
     pub(super) fields: Vec<String>,
     pub(super) count: bool,
@@ -12,6 +12,8 @@ pub(super) struct MiniSoql {
     conditions: Vec<(String, String, Vec<String>)>,
     any: bool,
     pub(super) order_by_modstamp: bool,
+    /// `ORDER BY SystemModstamp DESC`.
+    pub(super) descending: bool,
     pub(super) limit: Option<usize>,
 }
 
@@ -37,6 +39,7 @@ impl MiniSoql {
             tail.truncate(i);
         }
         let order_by_modstamp = upper_rest.contains("ORDER BY SYSTEMMODSTAMP");
+        let descending = upper_rest.contains("ORDER BY SYSTEMMODSTAMP DESC");
         if let Some(i) = tail.to_ascii_uppercase().find("ORDER BY") {
             tail.truncate(i);
         }
@@ -60,6 +63,7 @@ impl MiniSoql {
             conditions,
             any,
             order_by_modstamp,
+            descending,
             limit,
         })
     }

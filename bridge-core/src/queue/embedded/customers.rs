@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use redb::TableDefinition;
 
 use super::EmbeddedStore;
-use crate::customers::{CustomerRecord, CustomerStore, Stored, customer_key, expiry};
+use crate::customers::{CustomerRecord, CustomerStore, Stored, customer_key};
 use crate::error::BridgeError;
 
 const CUSTOMERS: TableDefinition<'static, &'static str, &'static [u8]> =
@@ -41,9 +41,7 @@ impl CustomerStore for EmbeddedCustomerStore {
                     Err(e) => return Err(e.into()),
                 };
                 Ok(t.get(key.as_str())?
-                    .and_then(|v| serde_json::from_slice::<Stored>(v.value()).ok())
-                    .filter(|s| s.expires_at > now)
-                    .map(|s| s.record))
+                    .and_then(|v| Stored::decode(v.value(), now)))
             })
             .await
             .map_err(BridgeError::Queue)
@@ -57,11 +55,7 @@ impl CustomerStore for EmbeddedCustomerStore {
         now: DateTime<Utc>,
     ) -> Result<(), BridgeError> {
         let key = customer_key(customer);
-        let bytes = serde_json::to_vec(&Stored {
-            record: record.clone(),
-            expires_at: expiry(now, keep),
-        })
-        .map_err(|e| BridgeError::store("cannot encode the customer record", e))?;
+        let bytes = Stored::encode(record, keep, now)?;
         self.store
             .write(move |txn| {
                 txn.open_table(CUSTOMERS)?

@@ -231,21 +231,6 @@ impl SalesforceWriter {
             .collect()
     }
 
-    /// The customer's record with its Contact answer up to date.
-    async fn resolved_customer(
-        &self,
-        key: &str,
-        now: DateTime<Utc>,
-    ) -> Result<CustomerRecord, BridgeError> {
-        let mut record = self.customer_record(key, now).await;
-        if self.needs_contact_lookup(&record, now) {
-            let found = self.lookup_contacts(&[key.to_owned()]).await?;
-            record.contact = found.get(key).cloned().flatten();
-            record.contact_checked_at = Some(now);
-        }
-        Ok(record)
-    }
-
     /// A support message: it joins the customer's open Case, or opens one.
     pub(super) async fn support_message(
         &self,
@@ -255,12 +240,32 @@ impl SalesforceWriter {
     ) -> Result<WriteOutcome, BridgeError> {
         let now = self.clock.now();
         let customer = self.lead_key(m);
-        let mut record = match &customer {
-            Some(k) => self.resolved_customer(k, now).await?,
-            None => CustomerRecord::default(),
-        };
         let key = Self::message_key(m);
         let entry = Self::inbound_entry(m, &route.matched);
+        let mut record = match &customer {
+            Some(k) => self.customer_record(k, now).await,
+            None => CustomerRecord::default(),
+        };
+        if let Some(k) = &customer
+            && self.needs_contact_lookup(&record, now)
+        {
+            if record.open_case.is_none() && m.edit_of.is_none() {
+                // A first-seen customer: the Contact lookup rides in the
+                // Case's own call, and the Case takes the Contact from it.
+                let (out, contact) = self.open_case_looking_up(k, &key, case, &entry).await?;
+                record.contact = contact;
+                record.contact_checked_at = Some(now);
+                if let Some(id) = &out.record_id {
+                    record.open_case =
+                        Some(CaseLink::new(id.clone(), out.case_number.clone(), key, now));
+                }
+                self.remember_customer(k, &record, now).await;
+                return Ok(out);
+            }
+            let found = self.lookup_contacts(std::slice::from_ref(k)).await?;
+            record.contact = found.get(k).cloned().flatten();
+            record.contact_checked_at = Some(now);
+        }
         let joinable = record.open_case.clone().filter(|link| {
             link.opened_by != key
                 && chrono::Duration::from_std(self.thread_window)
@@ -386,6 +391,150 @@ impl SalesforceWriter {
         })
     }
 
+    /// Opens the Case of a first-seen customer's message in one call that also
+    /// looks the customer up among Contacts: the Case and the ledger record
+    /// take the most recently modified match (through references that only
+    /// resolve when there is one), and the lookup's answer comes back.
+    async fn open_case_looking_up(
+        &self,
+        customer: &str,
+        key: &str,
+        case: &CaseDraft,
+        entry: &LedgerEntry,
+    ) -> Result<(WriteOutcome, Option<ContactLink>), BridgeError> {
+        let field = api_name(&self.case_key_field)?;
+        let lookup = if self.contacts.enabled {
+            format!(
+                "{} ORDER BY SystemModstamp DESC",
+                self.contact_soql(&[customer.to_owned()])?
+            )
+        } else {
+            return Ok((
+                self.open_case(key, case, entry, &CustomerRecord::default())
+                    .await?,
+                None,
+            ));
+        };
+        let number = Soql::new(format!(
+            "SELECT Id, CaseNumber FROM Case WHERE {field} = {{}} LIMIT 1"
+        ))
+        .bind(key)
+        .build()?;
+        let mut with_contact = self.entry_record(&LedgerEntry {
+            key: entry.key.clone(),
+            ..LedgerEntry::default()
+        });
+        if let Value::Object(m) = &mut with_contact {
+            m.insert(self.ledger.contact.clone(), json!("@{ct.records[0].Id}"));
+        }
+        let request = CompositeRequest::new(false)
+            .push(Subrequest::new(
+                "GET",
+                self.client.query_path(&lookup),
+                "ct",
+            ))
+            .push(
+                self.with_options(
+                    Subrequest::new(
+                        "PATCH",
+                        self.client
+                            .data_path(&format!("sobjects/Case/{field}/{key}")),
+                        "kase",
+                    )
+                    .body(Value::Object(
+                        self.case_fields(case, &CustomerRecord::default()),
+                    )),
+                ),
+            )
+            .push(self.ledger_upsert(
+                vec![self.entry_record(&entry.clone().link(Link::CaseKey(key.to_owned())))],
+                "msg",
+            )?)
+            // Resolve only when a Contact matched: otherwise they fail alone.
+            .push(
+                Subrequest::new(
+                    "PATCH",
+                    self.client.data_path("sobjects/Case/@{kase.id}"),
+                    "kc",
+                )
+                .body(json!({ "ContactId": "@{ct.records[0].Id}" })),
+            )
+            .push(self.ledger_upsert(vec![with_contact], "mc")?)
+            .push(Subrequest::new(
+                "GET",
+                self.client.query_path(&number),
+                "number",
+            ))
+            // The Account, when the Contact has one (a Contact without one
+            // leaves this alone to fail).
+            .push(
+                Subrequest::new(
+                    "PATCH",
+                    self.client.data_path("sobjects/Case/@{kase.id}"),
+                    "ka",
+                )
+                .body(json!({ "AccountId": "@{ct.records[0].AccountId}" })),
+            );
+        let out = self.client.composite(&request).await?;
+        let looked = out.first().ok_or_else(|| {
+            BridgeError::Store("the Contact lookup got no answer in the composite response".into())
+        })?;
+        if let Some(err) = api_error(looked) {
+            // Never decide without the answer: the message is retried.
+            return Err(err);
+        }
+        let contacts = rows(Some(looked));
+        let contact = contacts.first().and_then(|row| {
+            let mut l = ContactLink::new(
+                row.get("Id")?.as_str()?,
+                row.get("AccountId")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+            );
+            l.others = u32::try_from(contacts.len().saturating_sub(1)).unwrap_or(u32::MAX);
+            Some(l)
+        });
+        let written = out.get(1).ok_or_else(|| {
+            BridgeError::Store("the Case write got no answer in the composite response".into())
+        })?;
+        if let Some(err) = api_error(written) {
+            return Err(err);
+        }
+        self.ledger_result(save_results(out.get(2)))?;
+        if contact.is_some() {
+            // The Contact links must have held: else try the whole again.
+            if let Some(err) = out.get(3).and_then(api_error) {
+                return Err(err);
+            }
+            self.ledger_result(save_results(out.get(4)))?;
+        }
+        let row = rows(out.get(5)).into_iter().next();
+        let id = written
+            .body
+            .get("id")
+            .or_else(|| row.as_ref().and_then(|r| r.get("Id")))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let number = row
+            .as_ref()
+            .and_then(|r| r.get("CaseNumber"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        Ok((
+            WriteOutcome {
+                object: "Case".into(),
+                record_id: id,
+                created: written.http_status_code == 201,
+                acknowledgement: number
+                    .clone()
+                    .map(|number| Acknowledgement::CaseOpened { number }),
+                case_number: number,
+                follow_up_task: None,
+            },
+            contact,
+        ))
+    }
+
     /// Links the message to the open Case (raising its priority for urgent
     /// words) and reads the Case back: `None` when it was closed or deleted
     /// meanwhile, and a new Case is due.
@@ -447,6 +596,55 @@ impl SalesforceWriter {
         }))
     }
 
+    /// Looks a first-seen customer up among Contacts and, in the same call,
+    /// writes the message's ledger record linked to the match (a reference
+    /// that only resolves when there is one). `None`: no Contact, nothing
+    /// written.
+    async fn contact_or_nothing(
+        &self,
+        customer: &str,
+        entry: &LedgerEntry,
+    ) -> Result<Option<ContactLink>, BridgeError> {
+        if !self.contacts.enabled {
+            return Ok(None);
+        }
+        let lookup = format!(
+            "{} ORDER BY SystemModstamp DESC",
+            self.contact_soql(&[customer.to_owned()])?
+        );
+        let mut record = self.entry_record(entry);
+        if let Value::Object(m) = &mut record {
+            m.insert(self.ledger.contact.clone(), json!("@{ct.records[0].Id}"));
+        }
+        let request = CompositeRequest::new(false)
+            .push(Subrequest::new(
+                "GET",
+                self.client.query_path(&lookup),
+                "ct",
+            ))
+            .push(self.ledger_upsert(vec![record], "mc")?);
+        let out = self.client.composite(&request).await?;
+        let looked = out.first().ok_or_else(|| {
+            BridgeError::Store("the Contact lookup got no answer in the composite response".into())
+        })?;
+        if let Some(err) = api_error(looked) {
+            return Err(err);
+        }
+        let contacts = rows(Some(looked));
+        let Some(row) = contacts.first() else {
+            return Ok(None);
+        };
+        self.ledger_result(save_results(out.get(1)))?;
+        let mut link = ContactLink::new(
+            row.get("Id").and_then(Value::as_str).unwrap_or_default(),
+            row.get("AccountId")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        );
+        link.others = u32::try_from(contacts.len().saturating_sub(1)).unwrap_or(u32::MAX);
+        Ok(Some(link))
+    }
+
     /// A sales message: the Contact's when the number is a known Contact's,
     /// else the customer's Lead (made by the first such message).
     pub(super) async fn sales_message(
@@ -465,7 +663,23 @@ impl SalesforceWriter {
             }
             return Ok(WriteOutcome::default());
         };
-        let mut record = self.resolved_customer(&key, now).await?;
+        let mut record = self.customer_record(&key, now).await;
+        if self.needs_contact_lookup(&record, now) {
+            // A first-seen customer: one call looks them up and, when they
+            // are a Contact, writes the message to the Contact already.
+            let found = self.contact_or_nothing(&key, &entry).await?;
+            record.contact_checked_at = Some(now);
+            if let Some(contact) = found {
+                record.contact = Some(contact.clone());
+                self.remember_customer(&key, &record, now).await;
+                return Ok(WriteOutcome {
+                    object: "Contact".into(),
+                    record_id: Some(contact.id),
+                    ..WriteOutcome::default()
+                });
+            }
+            record.contact = None;
+        }
         let outcome = match record.contact.clone() {
             Some(contact) => {
                 let e = entry.link(Link::Contact(contact.id.clone()));

@@ -484,3 +484,63 @@ async fn a_burst_of_statuses_through_the_ledger_queue_costs_a_couple_of_calls() 
     eprintln!("ledger queue: {calls} calls for {n} statuses");
     svc.shutdown().await;
 }
+
+/// With the Contact directory synced into the customer store, no customer is
+/// looked up: every message of a trickle, a new sales customer's first
+/// included, costs one call; a Contact synced is matched; the sync itself is
+/// one query per 2,000 Contacts, and a second writer on the same store (another
+/// instance) trusts the first one's sync.
+#[tokio::test]
+async fn with_a_synced_contact_directory_every_message_is_one_call() {
+    use bridge_core::customers::MemoryCustomerStore;
+    let org = MockOrg::start().await;
+    for c in 0..30 {
+        org.insert(
+            "Contact",
+            json!({ "LastName": format!("Known{c}"), "Phone": format!("(415) {:03}-{:04}", 700, c) }),
+        );
+    }
+    let store = Arc::new(MemoryCustomerStore::default());
+    let syncing = SalesforceWriter::new(org.client()).customers(store.clone());
+    let before = org.api_calls();
+    assert_eq!(syncing.sync_contacts().await.expect("synced"), 30);
+    assert_eq!(org.api_calls() - before, 1, "one query for the directory");
+    let writer = SalesforceWriter::new(org.client()).customers(store);
+    let mapper = DefaultMapper::default();
+    let mut per_message = Vec::new();
+    let mut objects = Vec::new();
+    for (i, (who, text)) in [
+        ("14155550001", "I'd like a quote"),
+        ("14155550001", "a quote for 20 more"),
+        ("14155550002", "my order arrived broken"),
+        ("14157000007", "I'd like a quote"),
+        ("14157000007", "my order arrived broken"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let m = msg(&format!("wamid.sync{i}"), who, text);
+        let before = org.api_calls();
+        let out = writer
+            .write(&mapper.map(&m).await.expect("map"), &m)
+            .await
+            .expect("written");
+        per_message.push(org.api_calls() - before);
+        objects.push(out.object);
+    }
+    assert_eq!(per_message, vec![1, 1, 1, 1, 1]);
+    assert_eq!(objects, vec!["Lead", "Lead", "Case", "Contact", "Case"]);
+    let case = org
+        .records("Case")
+        .into_iter()
+        .find(|c| {
+            c.get("SuppliedPhone")
+                .is_some_and(|p| p.as_str().is_some_and(|p| p.contains("700")))
+        })
+        .expect("the Contact's Case");
+    assert!(
+        case.get("ContactId").is_some(),
+        "the synced Contact is on the Case"
+    );
+    assert_eq!(org.records("Lead").len(), 1, "the Contact got no Lead");
+}

@@ -276,6 +276,23 @@ fn lease_time() -> Result<Duration, BoxError> {
 /// Builds the app (workers started) and its router (`/webhook`, `/health`).
 pub fn build(b: &Backends, stores: &Stores, lease: Duration) -> (App, axum::Router) {
     let writer = examples::salesforce_writer(b, stores);
+    // The Contact directory, synced every few minutes: a first-seen customer
+    // then needs no lookup (BRIDGE_CONTACT_SYNC_MINUTES, default 5; 0: off).
+    let minutes: u64 = std::env::var("BRIDGE_CONTACT_SYNC_MINUTES")
+        .ok()
+        .and_then(|m| m.trim().parse().ok())
+        .unwrap_or(5);
+    if minutes > 0 {
+        let syncer = writer.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = syncer.sync_contacts().await {
+                    tracing::warn!(error = %e, "the Contact directory sync failed; customers are looked up one by one meanwhile");
+                }
+                tokio::time::sleep(Duration::from_secs(minutes * 60)).await;
+            }
+        });
+    }
     let mut options = BridgeOptions::default();
     // The queue's lease already keeps a job to one worker; a dedup claim of a
     // dead worker must not outlive its lease.
@@ -435,6 +452,7 @@ Environment:
   BRIDGE_LEASE_SECS         job lease, default 30
   BRIDGE_OWN_NUMBERS        our business numbers (loop prevention)
   BRIDGE_THREAD_DAYS        how long an open Case takes follow-ups (default 7)
+  BRIDGE_CONTACT_SYNC_MINUTES  how often Contacts' numbers are synced (default 5; 0 off)
   WHATSAPP_SEND_RATE        Meta's per-number send rate, paced (default 80/s)
   SALESFORCE_CASE_KEY_FIELD, SALESFORCE_LEAD_KEY_FIELD, SALESFORCE_CONTACT_KEY_FIELD,
   SALESFORCE_CONTACT_MATCHING=off, SALESFORCE_OPT_OUT_FIELD

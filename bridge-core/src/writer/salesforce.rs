@@ -85,6 +85,10 @@ pub struct ContactMatching {
     /// How long a lookup's answer (match or none) is trusted (default 30 days;
     /// a Lead converted in the meantime is noticed sooner, by its row).
     pub recheck_after: StdDuration,
+    /// How long after a [`sync_contacts`](SalesforceWriter::sync_contacts)
+    /// a first-seen customer absent from the customer store is taken as no
+    /// Contact without a lookup (default 1 hour; sync more often than that).
+    pub sync_fresh_for: StdDuration,
 }
 
 impl Default for ContactMatching {
@@ -94,6 +98,7 @@ impl Default for ContactMatching {
             phone_fields: vec!["MobilePhone".into(), "Phone".into()],
             key_field: None,
             recheck_after: StdDuration::from_secs(30 * 86_400),
+            sync_fresh_for: StdDuration::from_secs(3600),
         }
     }
 }
@@ -118,6 +123,12 @@ impl ContactMatching {
         self.key_field = Some(field.into());
         self
     }
+
+    /// How long a directory sync lets first-seen customers skip the lookup.
+    pub fn sync_fresh_for(mut self, fresh_for: StdDuration) -> Self {
+        self.sync_fresh_for = fresh_for;
+        self
+    }
 }
 
 /// Writes actions to Salesforce: every effect is a blind upsert on a key
@@ -135,7 +146,8 @@ impl ContactMatching {
 /// same call when the message is a support message (the Case takes the
 /// Contact through a reference) or the customer turns out to be a Contact;
 /// a new sales customer costs the lookup and then the Lead's call (batched:
-/// 125 customers a lookup call). Whether a new customer is welcomed is
+/// 125 customers a lookup call), unless the Contact directory is synced
+/// ([`sync_contacts`](Self::sync_contacts)): then nobody is looked up. Whether a new customer is welcomed is
 /// decided by the Lead's first-message field, never by whether a retried
 /// write "created" something. [`write_batch`](RecordWriter::write_batch)
 /// does the same for many messages in a few calls per thousand.
@@ -163,6 +175,8 @@ pub struct SalesforceWriter {
     pub(super) contacts: ContactMatching,
     pub(super) thread_window: StdDuration,
     pub(super) clock: Arc<dyn Clock>,
+    /// When this process last synced the Contact directory.
+    pub(super) synced: Arc<Mutex<Option<chrono::DateTime<chrono::Utc>>>>,
 }
 
 impl std::fmt::Debug for SalesforceWriter {
@@ -224,6 +238,7 @@ impl SalesforceWriter {
             contacts: ContactMatching::default(),
             thread_window: StdDuration::from_secs(7 * 86_400),
             clock: Arc::new(SystemClock),
+            synced: Arc::default(),
         }
     }
 
@@ -534,6 +549,7 @@ impl RecordWriter for SalesforceWriter {
 }
 
 mod batch;
+mod contacts;
 mod entries;
 mod message;
 mod setup;

@@ -134,11 +134,12 @@ impl SalesforceWriter {
         .await
         .into_iter()
         .collect();
-        let unknown: Vec<String> = records
-            .iter()
-            .filter(|(_, r)| self.needs_contact_lookup(r, now))
-            .map(|(k, _)| k.clone())
-            .collect();
+        let mut unknown: Vec<String> = Vec::new();
+        for (k, r) in &mut records {
+            if self.contact_lookup_due(r, now).await {
+                unknown.push(k.clone());
+            }
+        }
         if !unknown.is_empty() {
             match self.lookup_contacts(&unknown).await {
                 Ok(found) => {

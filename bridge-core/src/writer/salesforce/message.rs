@@ -92,6 +92,25 @@ impl SalesforceWriter {
             })
     }
 
+    /// Whether the customer must be looked up now. A customer the store has
+    /// never seen is no Contact, without a lookup, while the synced Contact
+    /// directory is fresh (`sync_contacts`); the record then says so.
+    pub(super) async fn contact_lookup_due(
+        &self,
+        r: &mut CustomerRecord,
+        now: DateTime<Utc>,
+    ) -> bool {
+        if !self.needs_contact_lookup(r, now) {
+            return false;
+        }
+        if r.contact_checked_at.is_none() && self.directory_fresh(now).await {
+            r.contact = None;
+            r.contact_checked_at = Some(now);
+            return false;
+        }
+        true
+    }
+
     /// Looks customers (E.164 keys) up among Contacts: five queries of 25
     /// customers per call. A query error fails them all (never a Lead by
     /// default: the message is retried).
@@ -218,19 +237,6 @@ impl SalesforceWriter {
         Ok(soql.build()?)
     }
 
-    /// The customers (E.164) a Contact row's number fields name.
-    fn contact_keys(&self, row: &Value) -> Vec<String> {
-        let fields: Vec<&String> = match &self.contacts.key_field {
-            Some(k) => vec![k],
-            None => self.contacts.phone_fields.iter().collect(),
-        };
-        fields
-            .into_iter()
-            .filter_map(|f| row.get(f.as_str())?.as_str())
-            .map(|v| phone::parse(v).map_or_else(|_| v.trim().to_owned(), |p| p.e164()))
-            .collect()
-    }
-
     /// A support message: it joins the customer's open Case, or opens one.
     pub(super) async fn support_message(
         &self,
@@ -247,7 +253,7 @@ impl SalesforceWriter {
             None => CustomerRecord::default(),
         };
         if let Some(k) = &customer
-            && self.needs_contact_lookup(&record, now)
+            && self.contact_lookup_due(&mut record, now).await
         {
             if record.open_case.is_none() && m.edit_of.is_none() {
                 // A first-seen customer: the Contact lookup rides in the
@@ -664,7 +670,7 @@ impl SalesforceWriter {
             return Ok(WriteOutcome::default());
         };
         let mut record = self.customer_record(&key, now).await;
-        if self.needs_contact_lookup(&record, now) {
+        if self.contact_lookup_due(&mut record, now).await {
             // A first-seen customer: one call looks them up and, when they
             // are a Contact, writes the message to the Contact already.
             let found = self.contact_or_nothing(&key, &entry).await?;

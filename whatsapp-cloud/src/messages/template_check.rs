@@ -164,8 +164,29 @@ impl Checker<'_> {
                 ),
             ));
         }
+        let mut seen: Vec<&str> = Vec::with_capacity(params.len());
         for p in params {
             match (&p.parameter_name, self.named) {
+                // Every placeholder gets exactly one value: with the counts
+                // equal, a name given twice means another one is missing.
+                (Some(name), true) if seen.contains(&name.as_str()) => {
+                    let missing: Vec<&str> = wanted
+                        .iter()
+                        .copied()
+                        .filter(|w| {
+                            !params
+                                .iter()
+                                .any(|p| p.parameter_name.as_deref() == Some(*w))
+                        })
+                        .collect();
+                    return Err(self.fail(
+                        label,
+                        format!(
+                            "the parameter {name:?} is given twice; missing: {}",
+                            missing.join(", ")
+                        ),
+                    ));
+                }
                 (Some(name), true) if !wanted.contains(&name.as_str()) => {
                     return Err(self.fail(
                         label,
@@ -185,6 +206,9 @@ impl Checker<'_> {
                     ));
                 }
                 _ => {}
+            }
+            if let Some(name) = &p.parameter_name {
+                seen.push(name);
             }
         }
         Ok(())

@@ -135,6 +135,17 @@ fn status_named_parameters_carousels_and_offers_are_checked() {
             .problem
             .contains("\"name\"")
     );
+    // Issue 26, item 6: every placeholder gets exactly one value.
+    let twice = Template::new("welcome", "en_US").body(vec![
+        TemplateParam::text("Ana").named("first_name"),
+        TemplateParam::text("Bea").named("first_name"),
+    ]);
+    let m = mismatch(twice, named.clone());
+    assert!(
+        m.problem.contains("\"first_name\" is given twice") && m.problem.contains("missing: store"),
+        "{}",
+        m.problem
+    );
     let positional = Template::new("welcome", "en_US").body(vec![
         TemplateParam::text("Ana"),
         TemplateParam::text("Acme"),

@@ -250,6 +250,10 @@ fn statuses_played_pricing_parents_and_recipients_from_contacts() {
     );
     let g = v.statuses[1].as_ref().unwrap();
     assert_eq!(g.recipient_type.as_deref(), Some("group"));
+    assert_eq!(
+        g.recipient_user_id, None,
+        "a group status takes nobody's user id"
+    );
     assert_eq!(v.contacts[0].reply_address(), Some("14155550123"));
     // A user whose phone is withheld: replies go to the parent id.
     let m = one_message(
@@ -523,4 +527,25 @@ fn flows_security_partners_and_payments() {
         value_of("flows", json!("nope")),
         ChangeValue::Invalid(_)
     ));
+}
+
+/// Issue 26, item 12: a status naming the customer's number but not their
+/// user id gets the user id (and parent) from `contacts[]`.
+#[test]
+fn a_status_gets_the_user_id_of_its_number_from_contacts() {
+    let v = value_of(
+        "messages",
+        json!({ "metadata": meta(),
+            "contacts": [
+                { "wa_id": "14155550199", "user_id": "US.2" },
+                { "wa_id": "14155550123", "user_id": "US.1349", "parent_user_id": "US.9000" }
+            ],
+            "statuses": [{ "id": "wamid.s3", "status": "read", "timestamp": "1767225600", "recipient_id": "14155550123" }] }),
+    );
+    let ChangeValue::Messages(v) = v else {
+        panic!()
+    };
+    let s = v.statuses[0].as_ref().unwrap();
+    assert_eq!(s.recipient_user_id.as_deref(), Some("US.1349"));
+    assert_eq!(s.parent_recipient_user_id.as_deref(), Some("US.9000"));
 }

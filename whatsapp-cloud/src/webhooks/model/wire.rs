@@ -370,19 +370,38 @@ fn statuses_of(raw: Vec<&RawValue>, contacts: &[Contact]) -> Vec<Result<Status, 
     statuses
 }
 
-/// A status without `recipient_id` takes it from `contacts[]`: the contact
-/// with its user id, or the only contact of the change.
+/// A status takes what it lacks (`recipient_id`, `recipient_user_id`,
+/// `parent_recipient_user_id`) from its contact in `contacts[]`: the one with
+/// its user id, else the one with its number, else the only contact of the
+/// change. A status to a customer known only by user id gets the user id
+/// this way too.
 fn complete_recipient(s: &mut Status, contacts: &[Contact]) {
-    if s.recipient_id.is_some() {
+    if s.recipient_id.is_some()
+        && s.recipient_user_id.is_some()
+        && s.parent_recipient_user_id.is_some()
+    {
         return;
     }
     let by_user = s
         .recipient_user_id
         .as_deref()
         .and_then(|u| contacts.iter().find(|c| c.user_id.as_deref() == Some(u)));
-    let only = || (contacts.len() == 1).then(|| contacts.first()).flatten();
-    if let Some(c) = by_user.or_else(only) {
-        s.recipient_id = c.wa_id.clone();
+    let by_number = || {
+        s.recipient_id
+            .as_deref()
+            .and_then(|n| contacts.iter().find(|c| c.wa_id.as_deref() == Some(n)))
+    };
+    // The only contact stands in for a status that names nobody (never for
+    // one that names someone else, such as a group).
+    let only = || {
+        (s.recipient_id.is_none() && contacts.len() == 1)
+            .then(|| contacts.first())
+            .flatten()
+    };
+    if let Some(c) = by_user.or_else(by_number).or_else(only) {
+        if s.recipient_id.is_none() {
+            s.recipient_id = c.wa_id.clone();
+        }
         if s.recipient_user_id.is_none() {
             s.recipient_user_id = c.user_id.clone();
         }

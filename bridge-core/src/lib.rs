@@ -60,6 +60,8 @@
 //! | `embedded` | yes | the redb store: job queues, dedup and opt-outs in a directory |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(all(feature = "salesforce", feature = "whatsapp"))]
+pub mod agent;
 pub mod audit;
 pub mod budget;
 pub mod clock;

@@ -544,3 +544,168 @@ async fn with_a_synced_contact_directory_every_message_is_one_call() {
     );
     assert_eq!(org.records("Lead").len(), 1, "the Contact got no Lead");
 }
+
+/// Issue 23 (first slice): agents answer from Salesforce. Outbound records
+/// queued in the ledger are sent once each through the outbox: inside the
+/// 24-hour window as text, outside it as the configured template, and a
+/// record with no number is marked Failed with the reason. Each record ends
+/// with its status and WhatsApp id; a second poll sends nothing again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_replies_are_sent_once_in_the_form_the_window_allows() {
+    use bridge_core::agent::AgentReplies;
+    use bridge_core::clock::{Clock as _, ManualClock};
+    use bridge_core::window::{MemoryWindowTracker, WindowTracker};
+    let org = MockOrg::start().await;
+    let clock = Arc::new(ManualClock::at_millis(Utc::now().timestamp_millis()));
+    let window = Arc::new(MemoryWindowTracker::default());
+    // Ana wrote an hour ago; Ben wrote two days ago.
+    window
+        .record_inbound("14155550123", clock.now() - chrono::Duration::hours(1))
+        .await
+        .expect("window");
+    window
+        .record_inbound("14155550199", clock.now() - chrono::Duration::hours(48))
+        .await
+        .expect("window");
+    let queued = |body: &str, phone: Option<&str>| {
+        let mut r = json!({ "Direction__c": "Outbound", "Status__c": "Queued", "Body__c": body });
+        if let Some(p) = phone {
+            r["Customer_Phone__c"] = json!(p);
+        }
+        org.insert("WhatsApp_Message__c", r)
+    };
+    let ana = queued("Your replacement ships today.", Some("+14155550123"));
+    let ben = queued("We have your quote ready.", Some("+14155550199"));
+    let nobody = queued("Hello?", None);
+    let writer = SalesforceWriter::new(org.client());
+    let wa = Arc::new(RecordingSender::new("WhatsApp"));
+    let bridge = Bridge::builder(Arc::new(writer.clone()))
+        .sender(wa.clone())
+        .build();
+    let (inbox, outbox) = queues();
+    let svc = BridgeService::start(bridge, inbox, outbox, workers(8), clock.clone());
+    let agents = AgentReplies::new(writer, svc.outbox().clone(), window, clock.clone())
+        .outside_window_template("agent_followup", "en_US");
+    let report = agents.poll(None).await.expect("polled");
+    assert_eq!(
+        (
+            report.picked,
+            report.free_form,
+            report.templates,
+            report.failed
+        ),
+        (3, 1, 1, 1)
+    );
+    assert!(svc.drain(Duration::from_secs(30)).await);
+    let again = agents.poll(report.watermark).await.expect("polled again");
+    assert!(svc.drain(Duration::from_secs(30)).await);
+    assert_eq!(again.failed, 0, "a failed record is not picked again");
+    assert_eq!(
+        wa.sent().len(),
+        2,
+        "each record sent once, whatever the polls"
+    );
+    let record = |id: &str| {
+        org.records("WhatsApp_Message__c")
+            .into_iter()
+            .find(|r| r.get("Id").and_then(|v| v.as_str()) == Some(id))
+            .expect("the record")
+    };
+    let text = |r: &serde_json::Map<String, serde_json::Value>, k: &str| {
+        r.get(k).and_then(|v| v.as_str()).map(str::to_owned)
+    };
+    let a = record(&ana);
+    assert_eq!(text(&a, "Status__c").as_deref(), Some("Sent"));
+    assert!(
+        text(&a, "WhatsApp_Id__c").is_some(),
+        "the message id is written back"
+    );
+    assert_eq!(text(&a, "Template__c"), None, "free-form inside the window");
+    let b = record(&ben);
+    assert_eq!(text(&b, "Status__c").as_deref(), Some("Sent"));
+    assert_eq!(
+        text(&b, "Template__c").as_deref(),
+        Some("agent_followup"),
+        "outside the window: the template"
+    );
+    let n = record(&nobody);
+    assert_eq!(text(&n, "Status__c").as_deref(), Some("Failed"));
+    assert!(
+        text(&n, "Error_Detail__c")
+            .unwrap_or_default()
+            .contains("no customer phone")
+    );
+    assert_eq!(
+        org.records("WhatsApp_Message__c").len(),
+        3,
+        "the sends and their statuses land on the agents' records, no new ones"
+    );
+    svc.shutdown().await;
+}
+
+/// A send the channel refuses for good (131047 here) marks its ledger record
+/// `Failed` with the reason, and is dead-lettered, never retried in a loop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_agent_reply_is_marked_failed_with_the_reason() {
+    use bridge_core::agent::AgentReplies;
+    use bridge_core::sender::{Outbound, SendError, SendReceipt, Sender};
+    use bridge_core::window::{MemoryWindowTracker, WindowTracker};
+    struct Refusing;
+    #[async_trait::async_trait]
+    impl Sender for Refusing {
+        fn channel(&self) -> bridge_core::inbound::Channel {
+            bridge_core::inbound::Channel::WhatsApp
+        }
+        async fn send(&self, _to: &str, _m: &Outbound) -> Result<SendReceipt, SendError> {
+            Err(SendError::new(
+                "WhatsApp",
+                "(#131047) re-engagement message required",
+            ))
+        }
+    }
+    let org = MockOrg::start().await;
+    let window = Arc::new(MemoryWindowTracker::default());
+    window
+        .record_inbound("14155550123", Utc::now())
+        .await
+        .expect("window");
+    let id = org.insert(
+        "WhatsApp_Message__c",
+        json!({ "Direction__c": "Outbound", "Status__c": "Queued", "Body__c": "Hi Ana", "Customer_Phone__c": "14155550123" }),
+    );
+    let writer = SalesforceWriter::new(org.client());
+    let bridge = Bridge::builder(Arc::new(writer.clone()))
+        .sender(Arc::new(Refusing))
+        .build();
+    let (inbox, outbox) = queues();
+    let svc = BridgeService::start(
+        bridge,
+        inbox,
+        outbox.clone(),
+        workers(4),
+        Arc::new(SystemClock),
+    );
+    AgentReplies::new(writer, svc.outbox().clone(), window, Arc::new(SystemClock))
+        .poll(None)
+        .await
+        .expect("polled");
+    assert!(svc.drain(Duration::from_secs(30)).await);
+    let r = org
+        .records("WhatsApp_Message__c")
+        .into_iter()
+        .find(|r| r.get("Id").and_then(|v| v.as_str()) == Some(id.as_str()))
+        .expect("the record");
+    assert_eq!(r.get("Status__c").and_then(|v| v.as_str()), Some("Failed"));
+    assert!(
+        r.get("Error_Detail__c")
+            .and_then(|v| v.as_str())
+            .is_some_and(|d| d.contains("131047")),
+        "{r:?}"
+    );
+    use bridge_core::queue::JobQueue as _;
+    assert_eq!(
+        outbox.dead_letters(10).await.expect("dead letters").len(),
+        1
+    );
+    svc.shutdown().await;
+}

@@ -276,6 +276,7 @@ fn lease_time() -> Result<Duration, BoxError> {
 /// Builds the app (workers started) and its router (`/webhook`, `/health`).
 pub fn build(b: &Backends, stores: &Stores, lease: Duration) -> (App, axum::Router) {
     let writer = examples::salesforce_writer(b, stores);
+    let agent_writer = writer.clone();
     // The Contact directory, synced every few minutes: a first-seen customer
     // then needs no lookup (BRIDGE_CONTACT_SYNC_MINUTES, default 5; 0: off).
     let minutes: u64 = std::env::var("BRIDGE_CONTACT_SYNC_MINUTES")
@@ -348,6 +349,39 @@ pub fn build(b: &Backends, stores: &Stores, lease: Duration) -> (App, axum::Rout
         service,
         Arc::new(SystemClock),
     );
+    // Agents answer from Salesforce: Outbound ledger records queued there are
+    // sent once each (BRIDGE_AGENT_POLL_SECS, default 5; 0: off), outside
+    // the window as AGENT_REPLY_TEMPLATE (`name` or `name:language`).
+    let poll_secs: u64 = std::env::var("BRIDGE_AGENT_POLL_SECS")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(5);
+    if poll_secs > 0 {
+        let mut agents = bridge_core::agent::AgentReplies::new(
+            agent_writer,
+            service.outbox().clone(),
+            stores.window.clone(),
+            Arc::new(SystemClock),
+        );
+        if let Ok(t) = std::env::var("AGENT_REPLY_TEMPLATE")
+            && !t.trim().is_empty()
+        {
+            let (name, language) = t.trim().split_once(':').unwrap_or((t.trim(), "en_US"));
+            agents = agents.outside_window_template(name, language);
+        }
+        tokio::spawn(async move {
+            let mut watermark = None;
+            loop {
+                match agents.poll(watermark).await {
+                    Ok(report) => watermark = report.watermark.or(watermark),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "agent replies could not be polled; trying again")
+                    }
+                }
+                tokio::time::sleep(Duration::from_secs(poll_secs)).await;
+            }
+        });
+    }
     let app = App {
         service: Arc::new(service),
         statuses,
@@ -453,6 +487,9 @@ Environment:
   BRIDGE_OWN_NUMBERS        our business numbers (loop prevention)
   BRIDGE_THREAD_DAYS        how long an open Case takes follow-ups (default 7)
   BRIDGE_CONTACT_SYNC_MINUTES  how often Contacts' numbers are synced (default 5; 0 off)
+  BRIDGE_AGENT_POLL_SECS    how often agents' queued Outbound records are sent (default 5; 0 off)
+  AGENT_REPLY_TEMPLATE      the template for agent replies outside the 24-hour window
+                            (`name` or `name:language`; without it they are marked Failed)
   WHATSAPP_SEND_RATE        Meta's per-number send rate, paced (default 80/s)
   SALESFORCE_CASE_KEY_FIELD, SALESFORCE_LEAD_KEY_FIELD, SALESFORCE_CONTACT_KEY_FIELD,
   SALESFORCE_CONTACT_MATCHING=off, SALESFORCE_OPT_OUT_FIELD

@@ -341,7 +341,32 @@ impl JobHandler for OutboxHandler {
                 tracing::info!(from = %e.channel, "customer unreachable; falling back");
                 Ok(())
             }
-            Err(e) => Err(JobError::from(BridgeError::Send(e))),
+            Err(e) => {
+                if !e.retryable
+                    && let Some(writer) = &self.ledger
+                {
+                    // Never sent: the ledger record says so, with the reason.
+                    let mut entry = crate::ledger::LedgerEntry::status(
+                        &crate::ledger::outbound_key(&cx.job().key),
+                        crate::ledger::LedgerStatus::Failed,
+                        Some(self.clock.now()),
+                    );
+                    entry.error_detail = Some(e.message.clone());
+                    let written = match &self.ledger_queue {
+                        Some(q) => q.put(&entry).await.map_err(BridgeError::from),
+                        None => writer
+                            .write_ledger(&[entry])
+                            .await
+                            .into_iter()
+                            .next()
+                            .unwrap_or(Ok(())),
+                    };
+                    if let Err(w) = written {
+                        tracing::warn!(error = %w, "a failed send's ledger record was not marked");
+                    }
+                }
+                Err(JobError::from(BridgeError::Send(e)))
+            }
         }
     }
 }

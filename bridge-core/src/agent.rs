@@ -1,0 +1,267 @@
+//! Agent replies from Salesforce (features `salesforce` and `whatsapp`): an
+//! agent, or a Flow, inserts an Outbound ledger record (`WhatsApp_Message__c`
+//! with `Direction__c = Outbound`, `Status__c = Queued`, the text in
+//! `Body__c`, the customer in `Customer_Phone__c`); [`AgentReplies::poll`]
+//! picks the queued records up and hands each to the outbox under the key
+//! `agent:<record id>`, so each is sent once whatever the reruns, crashes or
+//! instances. The record is stamped with its ledger key first: the send then
+//! marks it `Sent` with the WhatsApp message id, and delivery statuses land on
+//! it like on every outbound record.
+//!
+//! The 24-hour window decides the form: inside it the text goes as is;
+//! outside it the configured template goes (the text as its one body
+//! parameter), or the record is marked `Failed` with the reason, never
+//! dropped and never sent to collect a predictable 131047.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use salesforce_rest::composite::CompositeRequest;
+use salesforce_rest::soql::Soql;
+use serde_json::{Value, json};
+
+use crate::clock::Clock;
+use crate::error::BridgeError;
+use crate::ledger::{LedgerStatus, outbound_key};
+use crate::sender::Outbound;
+use crate::service::{MessageCategory, Outbox, SendJob};
+use crate::window::{Delivery, WindowTracker};
+use crate::writer::SalesforceWriter;
+
+/// Records re-read before the watermark (late commits).
+const OVERLAP: Duration = Duration::minutes(5);
+/// The longest template text parameter Meta takes.
+const PARAM_MAX: usize = 1_024;
+
+/// What a poll did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PollReport {
+    /// Queued records read.
+    pub picked: usize,
+    /// Handed to the outbox as free-form text.
+    pub free_form: usize,
+    /// Handed to the outbox as the outside-the-window template.
+    pub templates: usize,
+    /// Marked `Failed` (no number, outside the window with no template, a
+    /// text the template cannot carry).
+    pub failed: usize,
+    /// The watermark for the next poll (the newest record's `SystemModstamp`).
+    pub watermark: Option<DateTime<Utc>>,
+}
+
+/// Sends the agents' Outbound records (see the [module](self) docs).
+#[derive(Clone)]
+pub struct AgentReplies {
+    writer: SalesforceWriter,
+    outbox: Outbox,
+    window: Arc<dyn WindowTracker>,
+    template: Option<(String, String)>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for AgentReplies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentReplies")
+            .field("template", &self.template)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AgentReplies {
+    /// Agent replies through `outbox`, with the window as `window` tracks it
+    /// (share the bridge's tracker: it records every inbound message).
+    pub fn new(
+        writer: SalesforceWriter,
+        outbox: Outbox,
+        window: Arc<dyn WindowTracker>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            writer,
+            outbox,
+            window,
+            template: None,
+            clock,
+        }
+    }
+
+    /// The approved template sent outside the 24-hour window, with the
+    /// agent's text as its one body parameter (`agent_followup`, `en_US`).
+    pub fn outside_window_template(
+        mut self,
+        name: impl Into<String>,
+        language: impl Into<String>,
+    ) -> Self {
+        self.template = Some((name.into(), language.into()));
+        self
+    }
+
+    /// Picks up the records queued since `watermark` (re-reading five
+    /// minutes before it) and hands them to the outbox. Run it every few
+    /// seconds with the report's watermark.
+    pub async fn poll(&self, watermark: Option<DateTime<Utc>>) -> Result<PollReport, BridgeError> {
+        let s = self.writer.ledger_schema().clone();
+        let since = watermark.map_or(DateTime::<Utc>::MIN_UTC, |w| w - OVERLAP);
+        let since = since.max(DateTime::from_timestamp(0, 0).unwrap_or_default());
+        let soql = Soql::new(format!(
+            "SELECT Id, {body}, {phone}, {business}, SystemModstamp FROM {object} WHERE {direction} = {{}} AND {status} = {{}} AND SystemModstamp > {{}} ORDER BY SystemModstamp ASC",
+            body = s.body,
+            phone = s.customer_phone,
+            business = s.business_phone,
+            object = s.object,
+            direction = s.direction,
+            status = s.status,
+        ))
+        .bind("Outbound")
+        .bind(LedgerStatus::Queued.as_str())
+        .bind(since)
+        .build()?;
+        let rows = self
+            .writer
+            .client()
+            .query_stream::<Value>(&soql)
+            .collect_max(2_000)
+            .await?;
+        let mut report = PollReport {
+            picked: rows.len(),
+            watermark,
+            ..PollReport::default()
+        };
+        let now = self.clock.now();
+        let mut stamps = Vec::new();
+        let mut jobs = Vec::new();
+        for row in &rows {
+            let Some(id) = row.get("Id").and_then(Value::as_str) else {
+                continue;
+            };
+            if let Some(at) = row
+                .get("SystemModstamp")
+                .and_then(Value::as_str)
+                .and_then(salesforce_rest::records::SfDateTime::parse)
+            {
+                report.watermark = Some(report.watermark.map_or(at.0, |w| w.max(at.0)));
+            }
+            let job_key = format!("agent:{id}");
+            let key = outbound_key(&job_key);
+            let text = row
+                .get(&s.body)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .trim()
+                .to_owned();
+            // The customer as WhatsApp names them (digits: `14155550123`),
+            // the form the window and the outbox key them by.
+            let phone = row
+                .get(&s.customer_phone)
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(crate::optout::customer_key);
+            let mut stamp =
+                json!({ "attributes": { "type": s.object }, "id": id, s.key.as_str(): key });
+            let failure = match (&phone, text.is_empty()) {
+                (None, _) => {
+                    Some("no customer phone: set Customer_Phone__c on the record".to_owned())
+                }
+                (_, true) => Some("the message has no text".to_owned()),
+                (Some(to), false) => match self.form(to, &text, now).await? {
+                    Ok(outbound) => {
+                        if outbound.whatsapp.is_some() {
+                            report.templates += 1;
+                        } else {
+                            report.free_form += 1;
+                        }
+                        let job = SendJob::new(to.clone(), outbound, "agent_reply")
+                            .category(MessageCategory::Service);
+                        jobs.push((job_key, job));
+                        None
+                    }
+                    Err(why) => Some(why),
+                },
+            };
+            if let (Some(why), Value::Object(m)) = (failure, &mut stamp) {
+                report.failed += 1;
+                m.insert(s.status.clone(), json!(LedgerStatus::Failed.as_str()));
+                m.insert(s.error_detail.clone(), json!(why));
+                m.insert(
+                    s.status_at.clone(),
+                    json!(now.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()),
+                );
+            }
+            stamps.push(stamp);
+        }
+        // The key first, so the send's record and its statuses land here.
+        for chunk in stamps.chunks(200) {
+            let request = CompositeRequest::new(false).push(
+                salesforce_rest::composite::Subrequest::new(
+                    "PATCH",
+                    self.writer.client().data_path("composite/sobjects"),
+                    "stamp",
+                )
+                .body(json!({ "allOrNone": false, "records": chunk })),
+            );
+            self.writer.client().composite(&request).await?;
+        }
+        for (key, job) in jobs {
+            self.outbox.enqueue(&key, &job).await?;
+        }
+        Ok(report)
+    }
+
+    /// The form of a reply now: free-form inside the window, else the
+    /// template, else why it cannot go.
+    async fn form(
+        &self,
+        to: &str,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Result<Outbound, String>, BridgeError> {
+        let last = self.window.last_inbound(to).await?;
+        if crate::window::delivery(last, now) == Delivery::FreeForm {
+            return Ok(Ok(Outbound::text(text)));
+        }
+        let Some((name, language)) = &self.template else {
+            return Ok(Err(
+                "outside the 24-hour window, and no template is configured for agent replies"
+                    .into(),
+            ));
+        };
+        if let Some(limit) = template_param_problem(text) {
+            return Ok(Err(format!(
+                "outside the 24-hour window: the text cannot fill the template parameter ({limit})"
+            )));
+        }
+        use whatsapp_cloud::messages::{Template, TemplateParam};
+        let template =
+            Template::new(name.clone(), language.clone()).body(vec![TemplateParam::text(text)]);
+        Ok(Ok(Outbound::whatsapp(template, text)))
+    }
+}
+
+/// Why a text cannot be a template's text parameter, as Meta refuses it.
+fn template_param_problem(text: &str) -> Option<&'static str> {
+    if text.chars().count() > PARAM_MAX {
+        Some("at most 1,024 characters")
+    } else if text.contains(['\n', '\t']) {
+        Some("no new lines or tabs")
+    } else if text.contains("    ") {
+        Some("no more than 4 spaces in a row")
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn template_parameters_follow_metas_rules() {
+        assert_eq!(
+            super::template_param_problem("See you at 2:30 PM EST"),
+            None
+        );
+        assert!(super::template_param_problem("line\nbreak").is_some());
+        assert!(super::template_param_problem("a     b").is_some());
+        assert!(super::template_param_problem(&"x".repeat(1_025)).is_some());
+    }
+}

@@ -375,7 +375,7 @@ pub fn build(b: &Backends, stores: &Stores, lease: Duration) -> (App, axum::Rout
                 match agents.poll(watermark).await {
                     Ok(report) => watermark = report.watermark.or(watermark),
                     Err(e) => {
-                        tracing::warn!(error = %e, "agent replies could not be polled; trying again")
+                        tracing::warn!(error = %e, "agent replies could not be polled; trying again");
                     }
                 }
                 tokio::time::sleep(Duration::from_secs(poll_secs)).await;

@@ -82,9 +82,7 @@ pub fn parse(args: &[String]) -> Result<(String, Template), BoxError> {
             }
             "--header-text" => {
                 let v = value()?;
-                extras.push(Box::new(move |t| {
-                    Ok(t.header(HeaderParam::Text { text: v }))
-                }));
+                extras.push(Box::new(move |t| Ok(t.header(HeaderParam::text(v)))));
             }
             other => {
                 return Err(Box::new(examples::UsageError(format!(

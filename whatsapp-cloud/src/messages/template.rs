@@ -103,10 +103,14 @@ pub(super) struct OfferExpiry {
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum HeaderParam {
-    /// A text parameter (the header text is at most 60 characters).
+    /// A text parameter (the header text is at most 60 characters); named
+    /// for templates with named parameters ([`HeaderParam::named_text`]).
     Text {
         /// The text.
         text: String,
+        /// The placeholder's name, for a template with named parameters.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        parameter_name: Option<String>,
     },
     /// An image.
     Image {
@@ -128,6 +132,39 @@ pub enum HeaderParam {
         /// The location.
         location: Location,
     },
+}
+
+impl HeaderParam {
+    /// A positional text parameter.
+    ///
+    /// ```
+    /// use whatsapp_cloud::messages::HeaderParam;
+    /// let p = HeaderParam::text("Order #1042");
+    /// assert_eq!(serde_json::to_value(&p).unwrap(), serde_json::json!({ "type": "text", "text": "Order #1042" }));
+    /// ```
+    pub fn text(text: impl Into<String>) -> Self {
+        HeaderParam::Text {
+            text: text.into(),
+            parameter_name: None,
+        }
+    }
+
+    /// A named text parameter (`{{order_number}}` in the header).
+    ///
+    /// ```
+    /// use whatsapp_cloud::messages::HeaderParam;
+    /// let p = HeaderParam::named_text("order_number", "1042");
+    /// assert_eq!(
+    ///     serde_json::to_value(&p).unwrap(),
+    ///     serde_json::json!({ "type": "text", "text": "1042", "parameter_name": "order_number" })
+    /// );
+    /// ```
+    pub fn named_text(name: impl Into<String>, text: impl Into<String>) -> Self {
+        HeaderParam::Text {
+            text: text.into(),
+            parameter_name: Some(name.into()),
+        }
+    }
 }
 
 /// A template body parameter: text, currency or date/time, optionally named.
@@ -502,7 +539,7 @@ pub(super) fn validate_components(
             Component::Header { parameters } => {
                 for p in parameters {
                     match p {
-                        HeaderParam::Text { text } => {
+                        HeaderParam::Text { text, .. } => {
                             non_empty("template.components.header.parameters.text", text)?;
                             max_chars(
                                 "template.components.header.parameters.text",

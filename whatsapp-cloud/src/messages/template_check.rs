@@ -104,13 +104,39 @@ impl Checker<'_> {
         let expected = match format.as_str() {
             "" if def.is_none() => None,
             "TEXT" | "" => {
-                let wanted = placeholders(text_of(def, "text")).len();
+                let wanted = placeholders(text_of(def, "text"));
                 let got = usize::from(matches!(given, Some(HeaderParam::Text { .. })));
-                if wanted != got {
+                if wanted.len() != got {
                     return Err(self.fail(
                         label,
-                        format!("the definition has {wanted} text placeholder(s), got {got}"),
+                        format!(
+                            "the definition has {} text placeholder(s), got {got}",
+                            wanted.len()
+                        ),
                     ));
+                }
+                if let Some(HeaderParam::Text { parameter_name, .. }) = given {
+                    match (parameter_name, self.named) {
+                        (Some(name), true) if !wanted.contains(&name.as_str()) => {
+                            return Err(self.fail(
+                                label,
+                                format!("the definition has no placeholder named {name:?}"),
+                            ));
+                        }
+                        (None, true) => {
+                            return Err(self.fail(
+                                label,
+                                "the template uses named parameters: name the header parameter",
+                            ));
+                        }
+                        (Some(_), false) => {
+                            return Err(self.fail(
+                                label,
+                                "the template uses positional parameters: remove the name",
+                            ));
+                        }
+                        _ => {}
+                    }
                 }
                 return Ok(());
             }

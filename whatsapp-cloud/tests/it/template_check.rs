@@ -65,7 +65,7 @@ fn a_matching_send_passes_and_each_component_is_named_when_wrong() {
         )
     );
     // Header kind.
-    let text_header = good_send().header(HeaderParam::Text { text: "Hi".into() });
+    let text_header = good_send().header(HeaderParam::text("Hi"));
     assert_eq!(mismatch(text_header, shipped()).component, "header");
     let no_header = Template::new("order_shipped", "en_US")
         .body(vec![
@@ -135,6 +135,33 @@ fn status_named_parameters_carousels_and_offers_are_checked() {
             .problem
             .contains("\"name\"")
     );
+    // Issue 26, item 8: a named text header parameter, checked by name.
+    let with_header = json!({
+        "name": "order", "language": "en_US", "status": "APPROVED", "parameter_format": "NAMED",
+        "components": [{"type": "HEADER", "format": "TEXT", "text": "Order {{order_number}}"},
+                       {"type": "BODY", "text": "Hi {{first_name}}"}]
+    });
+    let good = Template::new("order", "en_US")
+        .header(HeaderParam::named_text("order_number", "1042"))
+        .body(vec![TemplateParam::text("Ana").named("first_name")]);
+    assert_eq!(good.check_against(&definition(with_header.clone())), Ok(()));
+    let wire = serde_json::to_value(&good).unwrap();
+    assert_eq!(
+        wire["components"][0]["parameters"][0]["parameter_name"],
+        "order_number"
+    );
+    let wrong = Template::new("order", "en_US")
+        .header(HeaderParam::named_text("order", "1042"))
+        .body(vec![TemplateParam::text("Ana").named("first_name")]);
+    let m = mismatch(wrong, with_header.clone());
+    assert!(
+        m.component == "header" && m.problem.contains("\"order\""),
+        "{m:?}"
+    );
+    let unnamed = Template::new("order", "en_US")
+        .header(HeaderParam::text("1042"))
+        .body(vec![TemplateParam::text("Ana").named("first_name")]);
+    assert_eq!(mismatch(unnamed, with_header).component, "header");
     // Issue 26, item 6: every placeholder gets exactly one value.
     let twice = Template::new("welcome", "en_US").body(vec![
         TemplateParam::text("Ana").named("first_name"),

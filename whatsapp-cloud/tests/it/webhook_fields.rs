@@ -165,16 +165,19 @@ fn a_wrong_typed_optional_field_never_drops_the_message() {
     assert_eq!(l.name, None);
     assert_eq!(m.diagnostics.len(), 1);
     assert_eq!(m.diagnostics[0].path, "location.name");
-    // An interactive message that carries only errors is a message with errors.
+    // An interactive message that carries only errors is content WhatsApp
+    // could not deliver, typed as such, with its errors (issue 26, item 11).
     let m = one_message(
         json!({ "from": "14155550123", "id": "wamid.i", "type": "interactive",
         "errors": [{ "code": 131000, "title": "Something went wrong" }] }),
     );
-    assert!(matches!(
-        &m.content,
-        MessageContent::Interactive(InteractiveReply::Unknown { .. })
-    ));
+    assert!(
+        matches!(&m.content, MessageContent::Unsupported { kind: Some(k) } if k == "interactive"),
+        "{:?}",
+        m.content
+    );
     assert_eq!(m.errors.len(), 1);
+    assert_eq!(m.errors[0].code, Some(131_000));
     // A context of the wrong shape costs the context, not the text.
     let m = one_message(
         json!({ "from": "14155550123", "id": "wamid.c", "type": "text",

@@ -441,15 +441,15 @@ fn content(
         "sticker" => MessageContent::Sticker(unbox(w.sticker)),
         "location" => MessageContent::Location(unbox(w.location)),
         "contacts" => MessageContent::Contacts(w.contacts.unwrap_or_default()),
-        "interactive" => MessageContent::Interactive(match w.interactive {
-            Some(v) => parse_interactive(v),
-            // Only value-level errors (Meta could not read the reply): a
-            // message with errors, never dropped.
-            None => InteractiveReply::Unknown {
-                kind: String::new(),
-                raw: Value::Null,
+        "interactive" => match w.interactive {
+            Some(v) => MessageContent::Interactive(parse_interactive(v)),
+            // No reply object, only the message's `errors` (Meta could not
+            // read the reply): typed as content WhatsApp could not deliver,
+            // with its errors, never dropped.
+            None => MessageContent::Unsupported {
+                kind: Some("interactive".into()),
             },
-        }),
+        },
         "button" => {
             let b = w.button;
             MessageContent::Button {

@@ -306,7 +306,7 @@ async fn cli() -> Result<(), BoxError> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
         println!(
-            "usage: appointment_reminders\n\nSends one reminder per appointment starting within 24 hours. Reads WHATSAPP_*, SALESFORCE_*, REDIS_URL, BRIDGE_DATA_DIR."
+            "usage: appointment_reminders\n\nSends one reminder per appointment starting within 24 hours. Times are shown in each appointment's Time_Zone__c (default Eastern). Reads WHATSAPP_*, SALESFORCE_*, REDIS_URL, BRIDGE_DATA_DIR."
         );
         return Ok(());
     }

@@ -203,7 +203,7 @@ async fn main() -> std::process::ExitCode {
     examples::exit_code(cli().await)
 }
 
-const HELP: &str = "usage: bulk_export leads --from YYYY-MM-DD --to YYYY-MM-DD [--out FILE]\n       bulk_export backfill-cases [--file HISTORY.csv]\n\nLarge syncs through Bulk API 2.0, streamed. Reads SALESFORCE_* (the sandbox org when unset).";
+const HELP: &str = "usage: bulk_export leads --from YYYY-MM-DD --to YYYY-MM-DD [--out FILE]\n       bulk_export backfill-cases [--file HISTORY.csv]\n\nLarge syncs through Bulk API 2.0, streamed.\n  leads           WhatsApp Leads (LeadSource = WhatsApp) created in the range, as CSV\n  backfill-cases  Cases from a WhatsApp history export: a CSV with the header\n                  message_id,phone,name,text,received_at (received_at kept as written),\n                  upserted on the message id (a rerun adds nothing twice)\nReads SALESFORCE_* (the sandbox org when unset).";
 
 async fn cli() -> Result<(), BoxError> {
     examples::init_tracing();

@@ -237,7 +237,7 @@ async fn cli() -> Result<(), BoxError> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
         println!(
-            "{USAGE}\n\nSends the payment_reminder template for invoices due in 48 hours and a follow-up\nfor those still unpaid a day later. Reads WHATSAPP_*, SALESFORCE_*, REDIS_URL, BRIDGE_DATA_DIR."
+            "{USAGE}\n\nSends the payment_reminder template for invoices due in 48 hours and a follow-up\nfor those still unpaid a day later. Reads WHATSAPP_*, SALESFORCE_*, REDIS_URL, BRIDGE_DATA_DIR, CUSTOMER_TIME_ZONE (whose \"today\" and due dates, default America/New_York)."
         );
         return Ok(());
     }

@@ -150,7 +150,7 @@ pub async fn run(b: &Backends, args: &[String]) -> Result<String, BoxError> {
     }
     if args.iter().any(|a| a == "--help" || a == "-h") {
         println!(
-            "{USAGE}\n\nParameter types: text, usd (cents), currency:<CODE>:<cents>, date (YYYY-MM-DD), datetime."
+            "{USAGE}\n\nParameter types: text, usd (cents), currency:<CODE>:<cents>, date (YYYY-MM-DD), datetime.\nReads WHATSAPP_* (the sandbox Graph API when unset: nothing leaves the machine) and SALESFORCE_* (real or sandbox like WhatsApp; BRIDGE_ALLOW_MIXED=1 to mix)."
         );
         return Ok(String::new());
     }

@@ -480,7 +480,8 @@ Environment:
   WHATSAPP_VERIFY_TOKEN     the real Graph API (else the embedded sandbox)
   SALESFORCE_CLIENT_ID and SALESFORCE_REFRESH_TOKEN (or JWT / password /
   client credentials), SALESFORCE_LOGIN_URL, SALESFORCE_ORG_ID
-                            the real org (else the embedded sandbox)
+                            the real org (else the embedded sandbox); every
+                            WHATSAPP_* and SALESFORCE_* variable: see the README
   REDIS_URL                 share queues and state between instances
   BRIDGE_DATA_DIR           the embedded store's directory (default bridge-data)
   BRIDGE_LEASE_SECS         job lease, default 30

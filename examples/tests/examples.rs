@@ -978,3 +978,61 @@ fn no_escape_codes_in_a_pipe() {
     );
     assert!(!all.contains(&0x1b), "an escape code in piped output");
 }
+
+/// Issue 26, item 16: every example's `--help` names every variable it reads:
+/// the ones its own source reads, and the shared ones behind the helpers it
+/// calls (`WHATSAPP_*` / `SALESFORCE_*` may stand for their families).
+#[test]
+fn every_help_lists_the_variables_its_example_reads() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let bins = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .and_then(std::path::Path::parent)
+        .unwrap()
+        .join("examples");
+    // Shared helpers and the variables behind them.
+    let helpers = [
+        ("customer_zone", "CUSTOMER_TIME_ZONE"),
+        ("Stores::", "BRIDGE_DATA_DIR"),
+        ("Backends::from_env", "SALESFORCE_*"),
+    ];
+    for entry in std::fs::read_dir(root.join("examples")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_string_lossy().to_string();
+        let source = std::fs::read_to_string(&path).unwrap();
+        let mut needed: Vec<String> = Vec::new();
+        for piece in source.split("var(\"").skip(1) {
+            let var: String = piece
+                .chars()
+                .take_while(|c| c.is_ascii_uppercase() || *c == '_')
+                .collect();
+            if !var.is_empty() && piece[var.len()..].starts_with('"') {
+                needed.push(var);
+            }
+        }
+        for (call, var) in helpers {
+            if source.contains(call) {
+                needed.push(var.to_owned());
+            }
+        }
+        let out = std::process::Command::new(bins.join(&name))
+            .arg("--help")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .output()
+            .unwrap();
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{name} --help failed");
+        for var in needed {
+            let family = ["WHATSAPP_", "SALESFORCE_"]
+                .iter()
+                .find(|p| var.starts_with(**p))
+                .map(|p| format!("{p}*"));
+            assert!(
+                help.contains(&var) || family.is_some_and(|f| help.contains(&f)),
+                "{name} --help does not name {var}:\n{help}"
+            );
+        }
+    }
+}

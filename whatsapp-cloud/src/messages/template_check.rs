@@ -116,27 +116,7 @@ impl Checker<'_> {
                     ));
                 }
                 if let Some(HeaderParam::Text { parameter_name, .. }) = given {
-                    match (parameter_name, self.named) {
-                        (Some(name), true) if !wanted.contains(&name.as_str()) => {
-                            return Err(self.fail(
-                                label,
-                                format!("the definition has no placeholder named {name:?}"),
-                            ));
-                        }
-                        (None, true) => {
-                            return Err(self.fail(
-                                label,
-                                "the template uses named parameters: name the header parameter",
-                            ));
-                        }
-                        (Some(_), false) => {
-                            return Err(self.fail(
-                                label,
-                                "the template uses positional parameters: remove the name",
-                            ));
-                        }
-                        _ => {}
-                    }
+                    self.name_fits(label, parameter_name.as_deref(), &wanted)?;
                 }
                 return Ok(());
             }
@@ -213,31 +193,38 @@ impl Checker<'_> {
                         ),
                     ));
                 }
-                (Some(name), true) if !wanted.contains(&name.as_str()) => {
-                    return Err(self.fail(
-                        label,
-                        format!("the definition has no placeholder named {name:?}"),
-                    ));
-                }
-                (None, true) => {
-                    return Err(self.fail(
-                        label,
-                        "the template uses named parameters: name every parameter",
-                    ));
-                }
-                (Some(_), false) => {
-                    return Err(self.fail(
-                        label,
-                        "the template uses positional parameters: remove the names",
-                    ));
-                }
-                _ => {}
+                _ => self.name_fits(label, p.parameter_name.as_deref(), &wanted)?,
             }
             if let Some(name) = &p.parameter_name {
                 seen.push(name);
             }
         }
         Ok(())
+    }
+
+    /// Whether a parameter's name (or its absence) fits the template: a
+    /// named template needs a name it defines, a positional one no name.
+    fn name_fits(
+        &self,
+        label: &str,
+        name: Option<&str>,
+        wanted: &[&str],
+    ) -> Result<(), TemplateMismatch> {
+        match (name, self.named) {
+            (Some(name), true) if !wanted.contains(&name) => Err(self.fail(
+                label,
+                format!("the definition has no placeholder named {name:?}"),
+            )),
+            (None, true) => Err(self.fail(
+                label,
+                "the template uses named parameters: name every parameter",
+            )),
+            (Some(_), false) => Err(self.fail(
+                label,
+                "the template uses positional parameters: remove the names",
+            )),
+            _ => Ok(()),
+        }
     }
 
     fn buttons(

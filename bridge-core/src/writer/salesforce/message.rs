@@ -373,28 +373,7 @@ impl SalesforceWriter {
             return Err(err);
         }
         self.ledger_result(save_results(out.get(1)))?;
-        let row = rows(out.get(2)).into_iter().next();
-        let id = written
-            .body
-            .get("id")
-            .or_else(|| row.as_ref().and_then(|r| r.get("Id")))
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        let number = row
-            .as_ref()
-            .and_then(|r| r.get("CaseNumber"))
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        Ok(WriteOutcome {
-            object: "Case".into(),
-            record_id: id,
-            created: written.http_status_code == 201,
-            acknowledgement: number
-                .clone()
-                .map(|number| Acknowledgement::CaseOpened { number }),
-            case_number: number,
-            follow_up_task: None,
-        })
+        Ok(opened_case(written, rows(out.get(2)).first()))
     }
 
     /// Opens the Case of a first-seen customer's message in one call that also
@@ -514,31 +493,7 @@ impl SalesforceWriter {
             }
             self.ledger_result(save_results(out.get(4)))?;
         }
-        let row = rows(out.get(5)).into_iter().next();
-        let id = written
-            .body
-            .get("id")
-            .or_else(|| row.as_ref().and_then(|r| r.get("Id")))
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        let number = row
-            .as_ref()
-            .and_then(|r| r.get("CaseNumber"))
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        Ok((
-            WriteOutcome {
-                object: "Case".into(),
-                record_id: id,
-                created: written.http_status_code == 201,
-                acknowledgement: number
-                    .clone()
-                    .map(|number| Acknowledgement::CaseOpened { number }),
-                case_number: number,
-                follow_up_task: None,
-            },
-            contact,
-        ))
+        Ok((opened_case(written, rows(out.get(5)).first()), contact))
     }
 
     /// Links the message to the open Case (raising its priority for urgent
@@ -887,6 +842,34 @@ impl SalesforceWriter {
                 .and_then(|r| r.body.get("id")?.as_str().map(str::to_owned));
         }
         Ok((outcome, converted))
+    }
+}
+
+/// The outcome of a Case upserted on its message key: its id (from the
+/// write, else the read-back) and the number read back in the same call.
+fn opened_case(
+    written: &salesforce_rest::composite::CompositeResponse,
+    row: Option<&Value>,
+) -> WriteOutcome {
+    let id = written
+        .body
+        .get("id")
+        .or_else(|| row.and_then(|r| r.get("Id")))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let number = row
+        .and_then(|r| r.get("CaseNumber"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    WriteOutcome {
+        object: "Case".into(),
+        record_id: id,
+        created: written.http_status_code == 201,
+        acknowledgement: number
+            .clone()
+            .map(|number| Acknowledgement::CaseOpened { number }),
+        case_number: number,
+        follow_up_task: None,
     }
 }
 

@@ -361,6 +361,25 @@ pub(crate) fn status_rank_key(ledger_key: &str, rank: u8) -> String {
     format!("wa:ledger-status:{ledger_key}:{rank}")
 }
 
+/// Whether a ledger record already got a status later than `status` (an
+/// unreadable store counts as no).
+pub(crate) async fn later_status_recorded(
+    dedup: &dyn crate::dedup::DedupStore,
+    ledger_key: &str,
+    status: crate::ledger::LedgerStatus,
+) -> bool {
+    for later in (status.rank() + 1)..=crate::ledger::LedgerStatus::Failed.rank() {
+        if dedup
+            .is_done(&status_rank_key(ledger_key, later))
+            .await
+            .unwrap_or(false)
+        {
+            return true;
+        }
+    }
+    false
+}
+
 /// Whether tracking data is a ledger key the outbox set (`outbound_key`).
 fn is_ledger_key(tracking: &str) -> bool {
     tracking.len() == 71 && tracking.starts_with("sha256-")
@@ -381,14 +400,8 @@ impl InboxHandler {
             return Ok(());
         };
         let b = &self.bridge;
-        for later in (status.rank() + 1)..=LedgerStatus::Failed.rank() {
-            if b.dedup
-                .is_done(&status_rank_key(key, later))
-                .await
-                .unwrap_or(false)
-            {
-                return Ok(());
-            }
+        if later_status_recorded(&*b.dedup, key, status).await {
+            return Ok(());
         }
         let mut entry = LedgerEntry::status(key, status, s.at.or_else(|| Some(self.clock.now())));
         if status == LedgerStatus::Failed {

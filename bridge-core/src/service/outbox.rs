@@ -237,20 +237,14 @@ impl OutboxHandler {
         entry.template = job.message.template_name();
         // A status that got there first (statuses race the send's own
         // write) is never set back to `Sent`.
-        if let Some((store, _)) = &self.sent_ids {
-            for later in 2..=crate::ledger::LedgerStatus::Failed.rank() {
-                if store
-                    .is_done(&super::status_rank_key(&entry.key, later))
-                    .await
-                    .unwrap_or(false)
-                {
-                    entry.status = None;
-                    entry.status_at = None;
-                    break;
-                }
-            }
+        if let Some((store, _)) = &self.sent_ids
+            && super::later_status_recorded(&**store, &entry.key, crate::ledger::LedgerStatus::Sent)
+                .await
+        {
+            entry.status = None;
+            entry.status_at = None;
         }
-        if job.message.template_name().is_some() {
+        if entry.template.is_some() {
             entry.kind = Some("template".into());
         }
         if receipt.channel != crate::inbound::Channel::WhatsApp {

@@ -388,36 +388,24 @@ impl SalesforceWriter {
         entry: &LedgerEntry,
     ) -> Result<(WriteOutcome, Option<ContactLink>), BridgeError> {
         let field = api_name(&self.case_key_field)?;
-        let lookup = if self.contacts.enabled {
-            format!(
-                "{} ORDER BY SystemModstamp DESC",
-                self.contact_soql(&[customer.to_owned()])?
-            )
-        } else {
+        if !self.contacts.enabled {
             return Ok((
                 self.open_case(key, case, entry, &CustomerRecord::default())
                     .await?,
                 None,
             ));
-        };
+        }
         let number = Soql::new(format!(
             "SELECT Id, CaseNumber FROM Case WHERE {field} = {{}} LIMIT 1"
         ))
         .bind(key)
         .build()?;
-        let mut with_contact = self.entry_record(&LedgerEntry {
+        let with_contact = self.linked_to_looked_up_contact(&LedgerEntry {
             key: entry.key.clone(),
             ..LedgerEntry::default()
         });
-        if let Value::Object(m) = &mut with_contact {
-            m.insert(self.ledger.contact.clone(), json!("@{ct.records[0].Id}"));
-        }
         let request = CompositeRequest::new(false)
-            .push(Subrequest::new(
-                "GET",
-                self.client.query_path(&lookup),
-                "ct",
-            ))
+            .push(self.contact_lookup(customer)?)
             .push(
                 self.with_options(
                     Subrequest::new(
@@ -461,24 +449,7 @@ impl SalesforceWriter {
                 .body(json!({ "AccountId": "@{ct.records[0].AccountId}" })),
             );
         let out = self.client.composite(&request).await?;
-        let looked = out.first().ok_or_else(|| {
-            BridgeError::Store("the Contact lookup got no answer in the composite response".into())
-        })?;
-        if let Some(err) = api_error(looked) {
-            // Never decide without the answer: the message is retried.
-            return Err(err);
-        }
-        let contacts = rows(Some(looked));
-        let contact = contacts.first().and_then(|row| {
-            let mut l = ContactLink::new(
-                row.get("Id")?.as_str()?,
-                row.get("AccountId")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
-            );
-            l.others = u32::try_from(contacts.len().saturating_sub(1)).unwrap_or(u32::MAX);
-            Some(l)
-        });
+        let contact = looked_up_contact(out.first())?;
         let written = out.get(1).ok_or_else(|| {
             BridgeError::Store("the Case write got no answer in the composite response".into())
         })?;
@@ -569,41 +540,35 @@ impl SalesforceWriter {
         if !self.contacts.enabled {
             return Ok(None);
         }
-        let lookup = format!(
+        let request = CompositeRequest::new(false)
+            .push(self.contact_lookup(customer)?)
+            .push(self.ledger_upsert(vec![self.linked_to_looked_up_contact(entry)], "mc")?);
+        let out = self.client.composite(&request).await?;
+        let contact = looked_up_contact(out.first())?;
+        if contact.is_some() {
+            self.ledger_result(save_results(out.get(1)))?;
+        }
+        Ok(contact)
+    }
+
+    /// The lookup of a first-seen customer inside a composite call
+    /// (reference `ct`): their Contacts, the most recently modified first.
+    fn contact_lookup(&self, customer: &str) -> Result<Subrequest, BridgeError> {
+        let soql = format!(
             "{} ORDER BY SystemModstamp DESC",
             self.contact_soql(&[customer.to_owned()])?
         );
+        Ok(Subrequest::new("GET", self.client.query_path(&soql), "ct"))
+    }
+
+    /// A ledger record linked to the Contact `ct` found: the reference only
+    /// resolves on a match, so without one the write fails alone.
+    fn linked_to_looked_up_contact(&self, entry: &LedgerEntry) -> Value {
         let mut record = self.entry_record(entry);
         if let Value::Object(m) = &mut record {
             m.insert(self.ledger.contact.clone(), json!("@{ct.records[0].Id}"));
         }
-        let request = CompositeRequest::new(false)
-            .push(Subrequest::new(
-                "GET",
-                self.client.query_path(&lookup),
-                "ct",
-            ))
-            .push(self.ledger_upsert(vec![record], "mc")?);
-        let out = self.client.composite(&request).await?;
-        let looked = out.first().ok_or_else(|| {
-            BridgeError::Store("the Contact lookup got no answer in the composite response".into())
-        })?;
-        if let Some(err) = api_error(looked) {
-            return Err(err);
-        }
-        let contacts = rows(Some(looked));
-        let Some(row) = contacts.first() else {
-            return Ok(None);
-        };
-        self.ledger_result(save_results(out.get(1)))?;
-        let mut link = ContactLink::new(
-            row.get("Id").and_then(Value::as_str).unwrap_or_default(),
-            row.get("AccountId")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-        );
-        link.others = u32::try_from(contacts.len().saturating_sub(1)).unwrap_or(u32::MAX);
-        Ok(Some(link))
+        record
     }
 
     /// A sales message: the Contact's when the number is a known Contact's,
@@ -843,6 +808,31 @@ impl SalesforceWriter {
         }
         Ok((outcome, converted))
     }
+}
+
+/// The answer of a `ct` lookup: the most recently modified Contact and how
+/// many others share the number. A failed lookup is an error: nothing is
+/// decided without its answer (the message is retried).
+fn looked_up_contact(
+    looked: Option<&salesforce_rest::composite::CompositeResponse>,
+) -> Result<Option<ContactLink>, BridgeError> {
+    let looked = looked.ok_or_else(|| {
+        BridgeError::Store("the Contact lookup got no answer in the composite response".into())
+    })?;
+    if let Some(err) = api_error(looked) {
+        return Err(err);
+    }
+    let contacts = rows(Some(looked));
+    Ok(contacts.first().and_then(|row| {
+        let mut link = ContactLink::new(
+            row.get("Id")?.as_str()?,
+            row.get("AccountId")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        );
+        link.others = u32::try_from(contacts.len().saturating_sub(1)).unwrap_or(u32::MAX);
+        Some(link)
+    }))
 }
 
 /// The outcome of a Case upserted on its message key: its id (from the

@@ -916,28 +916,32 @@ async fn a_customers_photo_ends_up_as_a_file_on_the_case() {
     assert_eq!(files[0]["PathOnClient"], "whatsapp-image.jpg");
 }
 
+/// The runnable binary of one example, as `cargo build --examples` leaves it
+/// (`scripts/test` builds them before the tests run).
+fn example_binary(name: &str) -> std::path::PathBuf {
+    let bin = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join("examples").join(name)))
+        .expect("the test binary lives under target/<profile>/deps");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build --workspace --all-features --examples` first (scripts/test does)",
+        bin.display()
+    );
+    bin
+}
+
 /// Issue 26, item 15: a usage error is printed once (it was printed by the
 /// example, then again by the exit handler), with exit code 2.
 #[test]
 fn a_usage_error_is_printed_once() {
-    let dir = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .and_then(std::path::Path::parent)
-        .unwrap()
-        .join("examples");
     for name in [
         "payment_reminders",
         "appointment_reminders",
         "order_updates",
         "flows_endpoint",
     ] {
-        let bin = dir.join(name);
-        assert!(
-            bin.exists(),
-            "{} is built with the tests (--examples)",
-            bin.display()
-        );
+        let bin = example_binary(name);
         let out = std::process::Command::new(&bin)
             .arg("--no-such-flag")
             .env_clear()
@@ -954,12 +958,7 @@ fn a_usage_error_is_printed_once() {
 /// Issue 26, item 18: no colour codes when the output is not a terminal.
 #[test]
 fn no_escape_codes_in_a_pipe() {
-    let bin = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .and_then(std::path::Path::parent)
-        .unwrap()
-        .join("examples/quickstart");
+    let bin = example_binary("quickstart");
     let out = std::process::Command::new(&bin)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -985,12 +984,6 @@ fn no_escape_codes_in_a_pipe() {
 #[test]
 fn every_help_lists_the_variables_its_example_reads() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let bins = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .and_then(std::path::Path::parent)
-        .unwrap()
-        .join("examples");
     // Shared helpers and the variables behind them.
     let helpers = [
         ("customer_zone", "CUSTOMER_TIME_ZONE"),
@@ -1016,7 +1009,7 @@ fn every_help_lists_the_variables_its_example_reads() {
                 needed.push(var.to_owned());
             }
         }
-        let out = std::process::Command::new(bins.join(&name))
+        let out = std::process::Command::new(example_binary(&name))
             .arg("--help")
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())

@@ -261,6 +261,21 @@ pub async fn attach(
     }
 }
 
+/// Jobs in flight per queue (`BRIDGE_WORKERS`, default 1024).
+fn worker_count() -> Result<usize, BoxError> {
+    match std::env::var("BRIDGE_WORKERS") {
+        Ok(v) if !v.trim().is_empty() => v
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| {
+                format!("BRIDGE_WORKERS must be a positive whole number, got {v:?}").into()
+            }),
+        _ => Ok(1024),
+    }
+}
+
 fn lease_time() -> Result<Duration, BoxError> {
     match std::env::var("BRIDGE_LEASE_SECS") {
         Ok(v) if !v.trim().is_empty() => {
@@ -326,10 +341,16 @@ pub fn build(b: &Backends, stores: &Stores, lease: Duration) -> (App, axum::Rout
     let seen = statuses.clone();
     // Throughput follows the configured limits (the send rate, the org's
     // allowance), not a handful of slots: jobs mostly wait on the network.
-    let workers = WorkerOptions::default().visibility(lease).concurrency(256);
+    // BRIDGE_WORKERS (default 1024) bounds the jobs in flight per queue: at
+    // 300 ms per API call that is room for ~1,000 messages a second.
+    // (`main` has refused a bad value already.)
+    let concurrency = worker_count().unwrap_or(1024);
+    let workers = WorkerOptions::default()
+        .visibility(lease)
+        .concurrency(concurrency);
     let mut service = ServiceOptions::default();
     // Enough inbox workers for batches to form during a burst.
-    service.inbox = workers.clone().concurrency(256);
+    service.inbox = workers.clone();
     service.outbox = workers;
     service.opt_outs = Some(stores.opt_outs.clone());
     // Outbound messages and statuses reach the ledger in batches: no send
@@ -489,6 +510,7 @@ Environment:
   BRIDGE_THREAD_DAYS        how long an open Case takes follow-ups (default 7)
   BRIDGE_CONTACT_SYNC_MINUTES  how often Contacts' numbers are synced (default 5; 0 off)
   BRIDGE_AGENT_POLL_SECS    how often agents' queued Outbound records are sent (default 5; 0 off)
+  BRIDGE_WORKERS            jobs in flight per queue (inbox, outbox; default 1024)
   AGENT_REPLY_TEMPLATE      the template for agent replies outside the 24-hour window
                             (`name` or `name:language`; without it they are marked Failed)
   WHATSAPP_SEND_RATE        Meta's per-number send rate, paced (default 80/s)
@@ -671,6 +693,7 @@ pub async fn run_cli(args: &[String]) -> Result<(), BoxError> {
         Stores::from_env().await?
     };
     let lease = lease_time()?;
+    worker_count()?;
     let b = Backends::from_env().await?;
     // Fail now, with the setup steps, rather than dead-letter every message;
     // an org that cannot be described right now (down, no permission) is

@@ -1029,3 +1029,19 @@ fn every_help_lists_the_variables_its_example_reads() {
         }
     }
 }
+
+/// A bad `BRIDGE_WORKERS` is refused at start, naming the variable.
+#[test]
+fn a_bad_worker_count_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(example_binary("webhook_to_case"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("BRIDGE_DATA_DIR", dir.path())
+        .env("BRIDGE_WORKERS", "0")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("BRIDGE_WORKERS"), "{stderr}");
+}

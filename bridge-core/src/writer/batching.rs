@@ -24,7 +24,7 @@ pub struct BatchOptions {
     /// (default 50 ms). A write that arrives alone, with nothing in flight,
     /// goes at once.
     pub max_delay: Duration,
-    /// How many batches may be written at the same time (default 2).
+    /// How many batches may be written at the same time (default 8).
     pub max_in_flight: usize,
     /// How long ledger entries (outbound messages, statuses) wait for
     /// company before they are written together (default 250 ms).
@@ -36,7 +36,7 @@ impl Default for BatchOptions {
         Self {
             max_batch: 200,
             max_delay: Duration::from_millis(50),
-            max_in_flight: 2,
+            max_in_flight: 8,
             ledger_delay: Duration::from_millis(250),
         }
     }

@@ -48,6 +48,35 @@ fn fail_all(slots: &mut [Slot], items: impl Iterator<Item = usize>, e: &BridgeEr
     }
 }
 
+/// What one concurrent part of a batch decided: results by position and
+/// the customers' records it changed.
+struct Part {
+    slots: Vec<Slot>,
+    records: Vec<(String, CustomerRecord)>,
+}
+
+impl Part {
+    fn new<'k>(
+        slots: Vec<Slot>,
+        mut records: HashMap<String, CustomerRecord>,
+        keys: impl Iterator<Item = &'k String>,
+    ) -> Self {
+        let records = keys
+            .filter_map(|k| records.remove_entry(k))
+            .collect::<Vec<_>>();
+        Self { slots, records }
+    }
+
+    fn merge_into(self, slots: &mut [Slot], records: &mut HashMap<String, CustomerRecord>) {
+        for (i, s) in self.slots.into_iter().enumerate() {
+            if let Some(result) = s {
+                put(slots, i, result);
+            }
+        }
+        records.extend(self.records);
+    }
+}
+
 /// A message of the batch with what it needs.
 struct Item<'a> {
     index: usize,
@@ -216,14 +245,53 @@ impl SalesforceWriter {
                 _ => {}
             }
         }
-        opens.extend(self.join_chunk(&joins, &mut records, slots, now).await);
-        for chunk in opens.chunks(CHUNK) {
-            self.open_chunk(chunk, &mut records, slots, now).await;
+        // Joins, new Cases, Leads and Contacts' entries concern different
+        // customers: their calls go out together, never one after another
+        // (a batch costs the slowest call, not their sum). Each part works
+        // on its own copy of the state and the results are merged after.
+        let n = slots.len();
+        let base = &records;
+        let fresh = || -> Vec<Slot> { (0..n).map(|_| None).collect() };
+        let joined = async {
+            let (mut part, mut recs) = (fresh(), base.clone());
+            let reopen = self.join_chunk(&joins, &mut recs, &mut part, now).await;
+            (
+                Part::new(part, recs, joins.iter().map(|(it, _)| &it.key)),
+                reopen,
+            )
+        };
+        let opened = join_all(opens.chunks(CHUNK).map(|chunk| async move {
+            let (mut part, mut recs) = (fresh(), base.clone());
+            self.open_chunk(chunk, &mut recs, &mut part, now).await;
+            Part::new(part, recs, chunk.iter().map(|(it, _)| &it.key))
+        }));
+        let leads_done = join_all(leads.chunks(CHUNK).map(|chunk| async move {
+            let (mut part, mut recs) = (fresh(), base.clone());
+            self.lead_chunk(chunk, &mut recs, &mut part, now).await;
+            Part::new(part, recs, chunk.iter().map(|(it, ..)| &it.key))
+        }));
+        let contacts_done = async {
+            let mut part = fresh();
+            self.contact_entries(&contacts, base, &mut part).await;
+            Part::new(part, HashMap::new(), std::iter::empty())
+        };
+        let ((joined, reopen), opened, leads_done, contacts_done) =
+            tokio::join!(joined, opened, leads_done, contacts_done);
+        let mut parts = vec![joined, contacts_done];
+        parts.extend(opened);
+        parts.extend(leads_done);
+        // Follow-ups whose Case turned out closed open a new one now.
+        parts.extend(
+            join_all(reopen.chunks(CHUNK).map(|chunk| async move {
+                let (mut part, mut recs) = (fresh(), base.clone());
+                self.open_chunk(chunk, &mut recs, &mut part, now).await;
+                Part::new(part, recs, chunk.iter().map(|(it, _)| &it.key))
+            }))
+            .await,
+        );
+        for part in parts {
+            part.merge_into(slots, &mut records);
         }
-        for chunk in leads.chunks(CHUNK) {
-            self.lead_chunk(chunk, &mut records, slots, now).await;
-        }
-        self.contact_entries(&contacts, &records, slots).await;
         for (i, key) in batched {
             if slots.get(*i).is_some_and(|s| matches!(s, Some(Ok(_))))
                 && let Some(r) = records.get(key)

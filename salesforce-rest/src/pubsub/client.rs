@@ -1,21 +1,20 @@
-//! The Pub/Sub client: connection and metadata, schemas, topics, publishing,
-//! and the subscription loop (flow control, replay, reconnect, renewal).
+//! The Pub/Sub client: connection and metadata, schemas, topics and
+//! publishing; subscriptions are in `subscription.rs`.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tonic::Status;
 use tonic::metadata::{MetadataMap, MetadataValue};
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
-use tonic::{Code, Status};
 
 use super::PubSubError;
-use super::events::{Event, Schemas, change_header, decode, encode};
+use super::events::{Event, Schemas, change_header, decode, encode, normalize_temporal};
 use super::proto::pub_sub_client::PubSubClient as Grpc;
-use super::proto::{
-    FetchRequest, ProducerEvent, PublishRequest, ReplayPreset, SchemaRequest, TopicRequest,
-};
+use super::proto::{ProducerEvent, PublishRequest, SchemaRequest, TopicRequest};
 use super::replay::ReplayStore;
+use super::subscription::{End, Subscription, classify};
 use crate::auth::{AccessToken, Session};
 
 /// Salesforce's Pub/Sub endpoint.
@@ -38,7 +37,8 @@ impl PubSubClientBuilder {
     }
 
     /// The org id sent as `tenantid`. By default it is read from the access
-    /// token, which starts with it (`00D...!`).
+    /// token, which starts with it (`00D...!`), and sent in its
+    /// 18-character form.
     pub fn tenant_id(mut self, org_id: impl Into<String>) -> Self {
         self.tenant_id = Some(org_id.into());
         self
@@ -72,8 +72,12 @@ impl PubSubClientBuilder {
         let mut endpoint = Endpoint::from_shared(self.endpoint.clone())
             .map_err(|e| PubSubError::Config(format!("endpoint {:?}: {e}", self.endpoint)))?
             .connect_timeout(Duration::from_secs(10))
-            .http2_keep_alive_interval(Duration::from_secs(30))
-            .keep_alive_while_idle(true);
+            // gRPC servers' default policy refuses pings more often than
+            // every 5 minutes (and any ping without a call in progress):
+            // more eager pings get the connection cut ("too many pings").
+            .http2_keep_alive_interval(Duration::from_secs(300))
+            .keep_alive_timeout(Duration::from_secs(20))
+            .keep_alive_while_idle(false);
         if tls {
             endpoint = endpoint
                 .tls_config(ClientTlsConfig::new().with_webpki_roots())
@@ -119,59 +123,6 @@ pub struct PublishResult {
     pub error: Option<String>,
 }
 
-/// Where a subscription with no saved replay id starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum StartFrom {
-    /// New events only (the default).
-    Latest,
-    /// Every event still retained (72 hours for change events).
-    Earliest,
-}
-
-/// What the handler wants next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Flow {
-    /// Keep going.
-    Continue,
-    /// Stop after this event (its replay id is saved).
-    Stop,
-}
-
-enum End {
-    Stopped,
-    Auth(Arc<AccessToken>),
-    Transient(String),
-}
-
-fn classify(status: &Status, token: &Arc<AccessToken>) -> Result<End, PubSubError> {
-    let auth = status.code() == Code::Unauthenticated
-        || status
-            .metadata()
-            .get("error-code")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|c| c.contains("auth"));
-    match status.code() {
-        _ if auth => Ok(End::Auth(token.clone())),
-        Code::Unavailable
-        | Code::Internal
-        | Code::Unknown
-        | Code::Cancelled
-        | Code::DeadlineExceeded
-        | Code::ResourceExhausted
-        | Code::Aborted => Ok(End::Transient(format!(
-            "{}: {}",
-            status.code(),
-            status.message()
-        ))),
-        code => Err(PubSubError::Refused {
-            code: code.to_string(),
-            message: status.message().to_owned(),
-        }),
-    }
-}
-
 impl PubSubClient {
     /// A builder over a session, for [`DEFAULT_ENDPOINT`].
     pub fn builder(session: Session) -> PubSubClientBuilder {
@@ -195,8 +146,14 @@ impl PubSubClient {
             Some(t) => t.clone(),
             None => raw
                 .split_once('!')
-                .map(|(org, _)| org.to_owned())
+                .map(|(org, _)| org)
                 .filter(|org| org.starts_with("00D"))
+                // The 18-character org id, as Salesforce's own clients send
+                // it (the token carries the 15-character form).
+                .map(|org| {
+                    crate::id::SalesforceId::parse(org)
+                        .map_or_else(|_| org.to_owned(), |id| id.as_str().to_owned())
+                })
                 .ok_or_else(|| {
                     PubSubError::Config(
                         "the org id cannot be read from the access token: set PubSubClientBuilder::tenant_id".into(),
@@ -222,7 +179,11 @@ impl PubSubClient {
         Ok(m)
     }
 
-    fn request<T>(&self, token: &AccessToken, body: T) -> Result<tonic::Request<T>, PubSubError> {
+    pub(super) fn request<T>(
+        &self,
+        token: &AccessToken,
+        body: T,
+    ) -> Result<tonic::Request<T>, PubSubError> {
         let mut r = tonic::Request::new(body);
         *r.metadata_mut() = self.metadata(token)?;
         Ok(r)
@@ -280,7 +241,8 @@ impl PubSubClient {
         replay_id: Vec<u8>,
     ) -> Result<Event, PubSubError> {
         let schema = self.schema(&event.schema_id).await?;
-        let fields = decode(&schema, &event.payload)?;
+        let mut fields = decode(&schema, &event.payload)?;
+        normalize_temporal(&schema, &mut fields);
         let change = change_header(&schema, &fields);
         Ok(Event {
             id: event.id.clone(),
@@ -346,181 +308,11 @@ impl PubSubClient {
 
     /// A subscription to `topic` that saves its place in `store`.
     pub fn subscribe(&self, topic: &str, store: Arc<dyn ReplayStore>) -> Subscription {
-        Subscription {
-            client: self.clone(),
-            topic: topic.to_owned(),
-            store,
-            batch: 100,
-            start: StartFrom::Latest,
-            backoff: (Duration::from_millis(200), Duration::from_secs(30)),
-            max_attempts: 10,
-        }
-    }
-}
-
-/// A subscription: configure it, then [`run`](Self::run) it.
-#[derive(Debug)]
-pub struct Subscription {
-    client: PubSubClient,
-    topic: String,
-    store: Arc<dyn ReplayStore>,
-    batch: i32,
-    start: StartFrom,
-    backoff: (Duration, Duration),
-    max_attempts: u32,
-}
-
-impl Subscription {
-    /// How many events to ask for at a time (flow control; default 100).
-    pub fn batch(mut self, n: u16) -> Self {
-        self.batch = i32::from(n.max(1));
-        self
-    }
-    /// Where to start when the store has no replay id (default: latest).
-    pub fn start_from(mut self, start: StartFrom) -> Self {
-        self.start = start;
-        self
-    }
-    /// The pauses between reconnections (doubling from `first` to `max`),
-    /// and how many failed connections in a row end the run (default 10).
-    pub fn reconnect(mut self, first: Duration, max: Duration, attempts: u32) -> Self {
-        self.backoff = (first, max);
-        self.max_attempts = attempts.max(1);
-        self
+        Subscription::new(self.clone(), topic, store)
     }
 
-    /// Runs until the handler says [`Flow::Stop`] or fails, or the stream
-    /// keeps failing. Each event's replay id is saved after the handler
-    /// returns `Ok`, so a restart resumes exactly after the last handled
-    /// event. Disconnects reconnect with backoff from the saved replay id; an
-    /// expired token is renewed through the session (single-flight) first.
-    pub async fn run<H, Fut>(self, mut handler: H) -> Result<(), PubSubError>
-    where
-        H: FnMut(Event) -> Fut + Send,
-        Fut: Future<Output = Result<Flow, Box<dyn std::error::Error + Send + Sync>>> + Send,
-    {
-        let mut failures = 0u32;
-        loop {
-            let token = self.client.inner.session.token().await?;
-            match self
-                .stream_once(&token, &mut handler, &mut failures)
-                .await?
-            {
-                End::Stopped => return Ok(()),
-                End::Auth(stale) => {
-                    tracing::info!(topic = %self.topic, "Pub/Sub token expired; renewing and resubscribing");
-                    self.client
-                        .inner
-                        .session
-                        .token_after_unauthorized(&stale)
-                        .await?;
-                }
-                End::Transient(why) => {
-                    failures += 1;
-                    if failures >= self.max_attempts {
-                        return Err(PubSubError::Unavailable {
-                            attempts: failures,
-                            last: why,
-                        });
-                    }
-                    let pause = self
-                        .backoff
-                        .0
-                        .saturating_mul(2u32.saturating_pow(failures.min(16) - 1))
-                        .min(self.backoff.1);
-                    tracing::warn!(topic = %self.topic, attempt = failures, wait_ms = pause.as_millis() as u64, reason = %why, "Pub/Sub stream lost; reconnecting");
-                    tokio::time::sleep(pause).await;
-                }
-            }
-        }
-    }
-
-    async fn stream_once<H, Fut>(
-        &self,
-        token: &Arc<AccessToken>,
-        handler: &mut H,
-        failures: &mut u32,
-    ) -> Result<End, PubSubError>
-    where
-        H: FnMut(Event) -> Fut + Send,
-        Fut: Future<Output = Result<Flow, Box<dyn std::error::Error + Send + Sync>>> + Send,
-    {
-        let saved = self.store.load(&self.topic).await?;
-        let first = match &saved {
-            Some(id) => FetchRequest {
-                topic_name: self.topic.clone(),
-                replay_preset: ReplayPreset::Custom as i32,
-                replay_id: id.clone(),
-                num_requested: self.batch,
-                auth_refresh: String::new(),
-            },
-            None => FetchRequest {
-                topic_name: self.topic.clone(),
-                replay_preset: match self.start {
-                    StartFrom::Earliest => ReplayPreset::Earliest as i32,
-                    StartFrom::Latest => ReplayPreset::Latest as i32,
-                },
-                replay_id: Vec::new(),
-                num_requested: self.batch,
-                auth_refresh: String::new(),
-            },
-        };
-        let (tx, rx) = tokio::sync::mpsc::channel::<FetchRequest>(4);
-        if tx.send(first).await.is_err() {
-            return Ok(End::Transient("the request stream closed".into()));
-        }
-        let mut grpc = Grpc::new(self.client.inner.channel.clone());
-        let request = self
-            .client
-            .request(token, tokio_stream::wrappers::ReceiverStream::new(rx))?;
-        let mut stream = match grpc.subscribe(request).await {
-            Ok(r) => r.into_inner(),
-            Err(status) => return classify(&status, token),
-        };
-        let mut outstanding = self.batch;
-        loop {
-            let response = match stream.message().await {
-                Ok(Some(r)) => r,
-                Ok(None) => return Ok(End::Transient("the server ended the stream".into())),
-                Err(status) => return classify(&status, token),
-            };
-            if response.events.is_empty() {
-                // A keep-alive while we wait for events we asked for: we are
-                // caught up, so its replay id is a safe place to resume (and
-                // keeps the saved one inside the retention window).
-                if outstanding > 0 && !response.latest_replay_id.is_empty() {
-                    self.store
-                        .save(&self.topic, &response.latest_replay_id)
-                        .await?;
-                }
-            }
-            for delivered in response.events {
-                let Some(event) = delivered.event else {
-                    continue;
-                };
-                let decoded = self
-                    .client
-                    .decode_event(&event, delivered.replay_id.clone())
-                    .await?;
-                let flow = handler(decoded).await.map_err(PubSubError::Handler)?;
-                self.store.save(&self.topic, &delivered.replay_id).await?;
-                *failures = 0;
-                outstanding -= 1;
-                if flow == Flow::Stop {
-                    return Ok(End::Stopped);
-                }
-            }
-            if outstanding <= 0 || response.pending_num_requested == 0 {
-                let more = FetchRequest {
-                    topic_name: self.topic.clone(),
-                    num_requested: self.batch,
-                    ..FetchRequest::default()
-                };
-                if tx.send(more).await.is_err() {
-                    return Ok(End::Transient("the request stream closed".into()));
-                }
-                outstanding = self.batch;
-            }
-        }
+    /// The gRPC channel (cheap to clone).
+    pub(super) fn channel(&self) -> Channel {
+        self.inner.channel.clone()
     }
 }

@@ -23,7 +23,12 @@ pub struct Event {
     /// Where to resume after this event (opaque bytes).
     pub replay_id: Vec<u8>,
     /// Every field, decoded to JSON (a CDC event's header is under
-    /// `ChangeEventHeader`).
+    /// `ChangeEventHeader`). Dates, datetimes and times (by their Avro
+    /// logical type or Salesforce's `Name:Date` / `Name:DateTime` /
+    /// `Name:Time` field docs, sent as epoch days and milliseconds) are given
+    /// as the REST API writes them (`2026-12-09`,
+    /// `2026-12-09T14:30:00.000+0000`, `14:30:00.000Z`), so an event's
+    /// fields and a queried record read alike.
     pub fields: Map<String, Value>,
     /// The Change Data Capture header, for change events.
     pub change: Option<ChangeEventHeader>,
@@ -52,6 +57,95 @@ impl Event {
     /// A field's value as text, when it is one.
     pub fn text(&self, field: &str) -> Option<&str> {
         self.fields.get(field).and_then(Value::as_str)
+    }
+
+    /// A date field's value (`None` when absent, null or not a date).
+    pub fn date(&self, field: &str) -> Option<chrono::NaiveDate> {
+        chrono::NaiveDate::parse_from_str(self.text(field)?, "%Y-%m-%d").ok()
+    }
+
+    /// A datetime field's value (`None` when absent, null or not a datetime).
+    pub fn datetime(&self, field: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+        crate::records::SfDateTime::parse(self.text(field)?).map(|d| d.0)
+    }
+}
+
+/// How a field's number is to be read: Salesforce sends dates as days and
+/// datetimes and times as milliseconds (Avro `long`/`int` with a
+/// `Name:Type` doc), other producers as Avro logical types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Temporal {
+    Date,
+    DateTimeMillis,
+    DateTimeMicros,
+    TimeMillis,
+    TimeMicros,
+}
+
+fn temporal(field: &apache_avro::schema::RecordField) -> Option<Temporal> {
+    let logical = |s: &Schema| match s {
+        Schema::Date => Some(Temporal::Date),
+        Schema::TimestampMillis | Schema::LocalTimestampMillis => Some(Temporal::DateTimeMillis),
+        Schema::TimestampMicros | Schema::LocalTimestampMicros => Some(Temporal::DateTimeMicros),
+        Schema::TimeMillis => Some(Temporal::TimeMillis),
+        Schema::TimeMicros => Some(Temporal::TimeMicros),
+        _ => None,
+    };
+    let found = match &field.schema {
+        Schema::Union(u) => u.variants().iter().find_map(logical),
+        other => logical(other),
+    };
+    found.or_else(|| {
+        let doc = field.doc.as_deref()?;
+        let (_, kind) = doc.rsplit_once(':')?;
+        match kind.trim() {
+            "Date" => Some(Temporal::Date),
+            "DateTime" => Some(Temporal::DateTimeMillis),
+            "Time" => Some(Temporal::TimeMillis),
+            _ => None,
+        }
+    })
+}
+
+/// The REST form of a temporal number, or `None` when it is out of range.
+fn temporal_text(kind: Temporal, n: i64) -> Option<String> {
+    use chrono::{DateTime, NaiveDate, NaiveTime};
+    let datetime = |ms: i64| {
+        DateTime::from_timestamp_millis(ms)
+            .map(|d| d.format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string())
+    };
+    let time = |ms: i64| {
+        let ms = u32::try_from(ms).ok()?;
+        NaiveTime::from_num_seconds_from_midnight_opt(ms / 1_000, (ms % 1_000) * 1_000_000)
+            .map(|t| t.format("%H:%M:%S%.3fZ").to_string())
+    };
+    match kind {
+        Temporal::Date => NaiveDate::default()
+            .checked_add_signed(chrono::Duration::try_days(n)?)
+            .map(|d| d.format("%Y-%m-%d").to_string()),
+        Temporal::DateTimeMillis => datetime(n),
+        Temporal::DateTimeMicros => datetime(n.div_euclid(1_000)),
+        Temporal::TimeMillis => time(n),
+        Temporal::TimeMicros => time(n.div_euclid(1_000)),
+    }
+}
+
+/// Rewrites the top-level date, datetime and time fields of decoded `fields`
+/// in the REST API's text forms (see [`Event::fields`]). A value out of
+/// range is left as it came.
+pub fn normalize_temporal(schema: &Schema, fields: &mut Map<String, Value>) {
+    let Some(record) = record_fields(schema) else {
+        return;
+    };
+    for f in &record.fields {
+        let Some(kind) = temporal(f) else {
+            continue;
+        };
+        if let Some(v) = fields.get_mut(&f.name)
+            && let Some(text) = v.as_i64().and_then(|n| temporal_text(kind, n))
+        {
+            *v = Value::String(text);
+        }
     }
 }
 
@@ -292,7 +386,8 @@ pub fn change_header(schema: &Schema, fields: &Map<String, Value>) -> Option<Cha
 
 #[cfg(test)]
 mod tests {
-    use super::{bitmap_fields, bits};
+    use super::{Event, bitmap_fields, bits, normalize_temporal};
+    use apache_avro::Schema;
 
     #[test]
     fn compound_fields_are_named_parent_dot_child() {
@@ -317,6 +412,51 @@ mod tests {
                 "BillingAddress.PostalCode"
             ]
         );
+    }
+
+    #[test]
+    fn dates_datetimes_and_times_read_as_the_rest_api_writes_them() {
+        let schema = Schema::parse_str(
+            r#"{"type": "record", "name": "E", "fields": [
+                {"name": "ETA__c", "type": ["null", "int"], "doc": "ETA__c:Date", "default": null},
+                {"name": "CreatedDate", "type": "long", "doc": "CreatedDate:DateTime"},
+                {"name": "Opens__c", "type": ["null", "long"], "doc": "Opens__c:Time", "default": null},
+                {"name": "Day", "type": {"type": "int", "logicalType": "date"}},
+                {"name": "At", "type": ["null", {"type": "long", "logicalType": "timestamp-micros"}], "default": null},
+                {"name": "Count__c", "type": ["null", "long"], "doc": "Count__c:Double", "default": null}
+            ]}"#,
+        )
+        .unwrap();
+        let mut fields = serde_json::json!({
+            "ETA__c": 20_796, "CreatedDate": 1_796_826_600_000_i64, "Opens__c": 52_200_000,
+            "Day": 0, "At": 1_796_826_600_000_123_i64, "Count__c": 12
+        })
+        .as_object()
+        .cloned()
+        .unwrap();
+        normalize_temporal(&schema, &mut fields);
+        assert_eq!(fields["ETA__c"], "2026-12-09");
+        assert_eq!(fields["CreatedDate"], "2026-12-09T14:30:00.000+0000");
+        assert_eq!(fields["Opens__c"], "14:30:00.000Z");
+        assert_eq!(fields["Day"], "1970-01-01");
+        assert_eq!(fields["At"], "2026-12-09T14:30:00.000+0000");
+        assert_eq!(fields["Count__c"], 12, "other numbers stay numbers");
+        let event = Event {
+            id: "e".into(),
+            schema_id: "s".into(),
+            replay_id: Vec::new(),
+            fields,
+            change: None,
+        };
+        assert_eq!(
+            event.date("ETA__c"),
+            chrono::NaiveDate::from_ymd_opt(2026, 12, 9)
+        );
+        assert_eq!(
+            event.datetime("CreatedDate").map(|d| d.timestamp_millis()),
+            Some(1_796_826_600_000)
+        );
+        assert_eq!(event.date("Count__c"), None);
     }
 
     #[test]

@@ -41,17 +41,20 @@ mod events;
 )]
 pub mod proto;
 mod replay;
+mod subscription;
 
-pub use client::{
-    DEFAULT_ENDPOINT, Flow, PubSubClient, PubSubClientBuilder, PublishResult, StartFrom,
-    Subscription,
-};
+pub use client::{DEFAULT_ENDPOINT, PubSubClient, PubSubClientBuilder, PublishResult};
 pub use events::{
     ChangeEventHeader, ChangeType, Event, bitmap_fields, change_header, decode, encode,
+    normalize_temporal,
 };
 #[cfg(feature = "redis")]
 pub use replay::RedisReplayStore;
-pub use replay::{FileReplayStore, MemoryReplayStore, ReplayStore, conformance};
+pub use replay::{DeadEvent, FileReplayStore, MemoryReplayStore, ReplayStore, conformance};
+pub use subscription::{
+    Flow, Gap, GapCallback, HandlerError, StartFrom, SubscriberHealth, SubscriberState,
+    Subscription,
+};
 
 /// A Pub/Sub failure.
 #[derive(Debug, thiserror::Error)]

@@ -1,6 +1,6 @@
 //! Where a subscriber keeps its place: the replay id of the last event it
 //! handled, per topic, saved after each event so a restart resumes exactly
-//! after it.
+//! after it; and the events it could not process (dead letters).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -10,14 +10,71 @@ use async_trait::async_trait;
 
 use super::PubSubError;
 
-/// Stores the last handled replay id of each topic. Implement it over your
-/// own database; [`conformance::run`] checks an implementation.
+/// An event a subscriber could not process (a payload that does not match
+/// its schema, a schema the server does not know): kept with its raw bytes
+/// so that someone can look at it, while the stream moves on.
+///
+/// `Debug` shows the payload's size, never its bytes (they hold record data).
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct DeadEvent {
+    /// The event's replay id.
+    pub replay_id: Vec<u8>,
+    /// The schema id it claimed.
+    pub schema_id: String,
+    /// The event's id.
+    pub event_id: String,
+    /// The raw Avro payload.
+    pub payload: Vec<u8>,
+    /// Why it could not be processed.
+    pub reason: String,
+}
+
+impl DeadEvent {
+    /// A dead letter.
+    pub fn new(
+        replay_id: Vec<u8>,
+        schema_id: impl Into<String>,
+        event_id: impl Into<String>,
+        payload: Vec<u8>,
+        reason: impl Into<String>,
+    ) -> Self {
+        Self {
+            replay_id,
+            schema_id: schema_id.into(),
+            event_id: event_id.into(),
+            payload,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl std::fmt::Debug for DeadEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeadEvent")
+            .field("replay_id", &self.replay_id)
+            .field("schema_id", &self.schema_id)
+            .field("event_id", &self.event_id)
+            .field("payload_bytes", &self.payload.len())
+            .field("reason", &self.reason)
+            .finish()
+    }
+}
+
+/// Stores the last handled replay id of each topic and the events that
+/// could not be processed. Implement it over your own database;
+/// [`conformance::run`] checks an implementation.
 #[async_trait]
 pub trait ReplayStore: Send + Sync + std::fmt::Debug {
     /// The last saved replay id of `topic`, if any.
     async fn load(&self, topic: &str) -> Result<Option<Vec<u8>>, PubSubError>;
     /// Saves the replay id of the event just handled (durably, before returning).
     async fn save(&self, topic: &str, replay_id: &[u8]) -> Result<(), PubSubError>;
+    /// Keeps an event of `topic` that could not be processed (durably,
+    /// before returning: the subscriber moves past it next).
+    async fn dead_letter(&self, topic: &str, event: &DeadEvent) -> Result<(), PubSubError>;
+    /// The dead letters of `topic`, oldest first.
+    async fn dead_letters(&self, topic: &str) -> Result<Vec<DeadEvent>, PubSubError>;
 }
 
 /// In memory: for tests and for subscribers that start at the latest event
@@ -25,6 +82,7 @@ pub trait ReplayStore: Send + Sync + std::fmt::Debug {
 #[derive(Debug, Default)]
 pub struct MemoryReplayStore {
     ids: Mutex<HashMap<String, Vec<u8>>>,
+    dead: Mutex<HashMap<String, Vec<DeadEvent>>>,
 }
 
 #[async_trait]
@@ -37,6 +95,20 @@ impl ReplayStore for MemoryReplayStore {
             m.insert(topic.to_owned(), replay_id.to_vec());
         }
         Ok(())
+    }
+    async fn dead_letter(&self, topic: &str, event: &DeadEvent) -> Result<(), PubSubError> {
+        if let Ok(mut m) = self.dead.lock() {
+            m.entry(topic.to_owned()).or_default().push(event.clone());
+        }
+        Ok(())
+    }
+    async fn dead_letters(&self, topic: &str) -> Result<Vec<DeadEvent>, PubSubError> {
+        Ok(self
+            .dead
+            .lock()
+            .ok()
+            .and_then(|m| m.get(topic).cloned())
+            .unwrap_or_default())
     }
 }
 
@@ -58,7 +130,17 @@ impl FileReplayStore {
     }
 
     fn path(&self, topic: &str) -> PathBuf {
-        let name: String = topic
+        self.dir
+            .join(format!("replay{}.hex", Self::file_name(topic)))
+    }
+
+    fn dead_path(&self, topic: &str) -> PathBuf {
+        self.dir
+            .join(format!("dead{}.jsonl", Self::file_name(topic)))
+    }
+
+    fn file_name(topic: &str) -> String {
+        topic
             .chars()
             .map(|c| {
                 if c.is_ascii_alphanumeric() || c == '_' {
@@ -67,8 +149,7 @@ impl FileReplayStore {
                     '-'
                 }
             })
-            .collect();
-        self.dir.join(format!("replay{name}.hex"))
+            .collect()
     }
 }
 
@@ -112,6 +193,41 @@ impl ReplayStore for FileReplayStore {
         .await
         .map_err(|e| PubSubError::Store(format!("the save task failed: {e}")))?;
         result.map_err(|e| PubSubError::Store(format!("cannot save the replay id: {e}")))
+    }
+
+    async fn dead_letter(&self, topic: &str, event: &DeadEvent) -> Result<(), PubSubError> {
+        let path = self.dead_path(topic);
+        let mut line = serde_json::to_vec(event)
+            .map_err(|e| PubSubError::Store(format!("cannot encode a dead letter: {e}")))?;
+        line.push(b'\n');
+        let result = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            use std::io::Write as _;
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)?;
+            f.write_all(&line)?;
+            f.sync_all()
+        })
+        .await
+        .map_err(|e| PubSubError::Store(format!("the dead-letter task failed: {e}")))?;
+        result.map_err(|e| PubSubError::Store(format!("cannot save a dead letter: {e}")))
+    }
+
+    async fn dead_letters(&self, topic: &str) -> Result<Vec<DeadEvent>, PubSubError> {
+        let path = self.dead_path(topic);
+        match tokio::fs::read_to_string(&path).await {
+            // A line torn by a crash mid-write is skipped, not fatal.
+            Ok(text) => Ok(text
+                .lines()
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .collect()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(PubSubError::Store(format!(
+                "cannot read {}: {e}",
+                path.display()
+            ))),
+        }
     }
 }
 
@@ -164,6 +280,31 @@ impl ReplayStore for RedisReplayStore {
             .await
             .map_err(|e| PubSubError::Store(format!("Redis: {e}")))
     }
+    async fn dead_letter(&self, topic: &str, event: &DeadEvent) -> Result<(), PubSubError> {
+        let line = serde_json::to_vec(event)
+            .map_err(|e| PubSubError::Store(format!("cannot encode a dead letter: {e}")))?;
+        let mut c = self.conn.clone();
+        redis::cmd("RPUSH")
+            .arg(format!("{}dead:{topic}", self.prefix))
+            .arg(line)
+            .query_async::<()>(&mut c)
+            .await
+            .map_err(|e| PubSubError::Store(format!("Redis: {e}")))
+    }
+    async fn dead_letters(&self, topic: &str) -> Result<Vec<DeadEvent>, PubSubError> {
+        let mut c = self.conn.clone();
+        let lines: Vec<Vec<u8>> = redis::cmd("LRANGE")
+            .arg(format!("{}dead:{topic}", self.prefix))
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut c)
+            .await
+            .map_err(|e| PubSubError::Store(format!("Redis: {e}")))?;
+        Ok(lines
+            .iter()
+            .filter_map(|l| serde_json::from_slice(l).ok())
+            .collect())
+    }
 }
 
 /// A conformance suite for [`ReplayStore`] implementations.
@@ -173,7 +314,8 @@ pub mod conformance {
     use super::ReplayStore;
 
     /// Checks the contract: nothing before a save, the last save wins, topics
-    /// are separate, and binary ids (any byte) round-trip.
+    /// are separate, binary ids (any byte) round-trip, and dead letters are
+    /// kept whole, in order, per topic.
     ///
     /// # Panics
     ///
@@ -203,6 +345,34 @@ pub mod conformance {
         assert_eq!(
             store.load(&topic).await.unwrap(),
             Some(vec![0, 0xff, 0x10, 0x02])
+        );
+
+        // Dead letters: kept whole, in order, per topic.
+        assert!(store.dead_letters(&topic).await.unwrap().is_empty());
+        let first = super::DeadEvent::new(
+            vec![0, 9],
+            "schema-1",
+            "evt-1",
+            vec![0xde, 0xad, 0, 0xff],
+            "undecodable payload",
+        );
+        let second = super::DeadEvent::new(
+            vec![0, 10],
+            "schema-2",
+            "evt-2",
+            Vec::new(),
+            "unknown schema",
+        );
+        store.dead_letter(&topic, &first).await.unwrap();
+        store.dead_letter(&topic, &second).await.unwrap();
+        assert_eq!(
+            store.dead_letters(&topic).await.unwrap(),
+            vec![first, second],
+            "dead letters round-trip in order"
+        );
+        assert!(
+            store.dead_letters(&other).await.unwrap().is_empty(),
+            "dead letters are per topic"
         );
     }
 }

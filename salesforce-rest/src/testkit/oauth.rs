@@ -86,9 +86,9 @@ impl Router {
             _ => return oauth_error("unsupported_grant_type", "grant type not supported"),
         }
         let n = self.state.counter.fetch_add(1, Ordering::SeqCst);
-        let access = format!("00DMOCK!AQ{n:08}");
+        let access = format!("00D000000000001!AQ{n:08}");
         lock(&self.state.access_tokens).insert(access.clone());
-        let id = format!("{}/id/00D000000000001AAA/005000000000001AAA", self.base);
+        let id = format!("{}/id/00D000000000001EAA/005000000000001AAA", self.base);
         let issued = chrono::Utc::now().timestamp_millis().to_string();
         let signature = <Hmac<Sha256> as Mac>::new_from_slice(MOCK_CLIENT_SECRET.as_bytes())
             .map(|mut m| {

@@ -21,7 +21,9 @@ use crate::pubsub::proto::{
 
 /// The change events of `Order` (`/data/OrderChangeEvent`) the fake serves:
 /// the header, then `Status`, `OrderNumber`, `TotalAmount`,
-/// `Customer_Phone__c`, `Customer_Name__c`, `LastModifiedDate`.
+/// `Customer_Phone__c`, `Customer_Name__c`, `LastModifiedDate` (a datetime:
+/// Unix milliseconds), `Carrier__c`, `Tracking__c` and `ETA__c` (a date:
+/// days since 1970-01-01), with Salesforce's `Name:Type` field docs.
 pub const ORDER_CHANGE_SCHEMA: &str = r#"{
   "type": "record", "name": "OrderChangeEvent", "namespace": "com.sforce.eventbus",
   "fields": [
@@ -45,7 +47,10 @@ pub const ORDER_CHANGE_SCHEMA: &str = r#"{
     {"name": "TotalAmount", "type": ["null", "double"], "default": null},
     {"name": "Customer_Phone__c", "type": ["null", "string"], "default": null},
     {"name": "Customer_Name__c", "type": ["null", "string"], "default": null},
-    {"name": "LastModifiedDate", "type": ["null", "long"], "default": null}
+    {"name": "LastModifiedDate", "type": ["null", "long"], "doc": "LastModifiedDate:DateTime", "default": null},
+    {"name": "Carrier__c", "type": ["null", "string"], "default": null},
+    {"name": "Tracking__c", "type": ["null", "string"], "default": null},
+    {"name": "ETA__c", "type": ["null", "int"], "doc": "ETA__c:Date", "default": null}
   ]
 }"#;
 
@@ -66,6 +71,8 @@ struct Topic {
     schema_id: String,
     /// (event id, payload) in replay order; replay id n is index n - 1.
     events: Vec<(String, Vec<u8>)>,
+    /// Events pushed raw with another schema id, by index.
+    raw_schemas: HashMap<usize, String>,
 }
 
 #[derive(Default)]
@@ -75,11 +82,18 @@ struct State {
     expired: Mutex<HashSet<String>>,
     seen: Mutex<HashSet<String>>,
     fail: Mutex<Option<(u64, FakeFailure)>>,
+    /// Re-arms `fail` with this many events after each failure.
+    fail_every: Mutex<Option<u64>>,
+    tenants: Mutex<HashSet<String>>,
     subscribes: AtomicU64,
     delivered: AtomicU64,
     requested: AtomicU64,
     published: Notify,
     commit: AtomicU64,
+    /// Auth is refused until then.
+    refuse_auth_until: Mutex<Option<tokio::time::Instant>>,
+    /// Events before this position are purged (past retention).
+    floor: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -107,6 +121,9 @@ impl Service {
                 .to_owned()
         };
         let token = text("accesstoken");
+        if lock(&self.state.refuse_auth_until).is_some_and(|t| tokio::time::Instant::now() < t) {
+            return Err(Status::unauthenticated("authentication is refused for now"));
+        }
         if token.is_empty() || text("instanceurl").is_empty() || text("tenantid").is_empty() {
             return Err(Status::unauthenticated(
                 "accesstoken, instanceurl and tenantid are required",
@@ -123,6 +140,7 @@ impl Service {
             return Err(s);
         }
         lock(&self.state.seen).insert(token.clone());
+        lock(&self.state.tenants).insert(text("tenantid"));
         Ok(token)
     }
 }
@@ -151,19 +169,29 @@ impl PubSub for Service {
             })?;
             topic.events.len() as u64
         };
+        let floor = self.state.floor.load(Ordering::SeqCst);
+        let refused = || {
+            let mut s = Status::invalid_argument("The Replay ID validation failed.");
+            if let Ok(v) =
+                "sfdc.platform.eventbus.grpc.subscription.fetch.replayid.corrupted".parse()
+            {
+                s.metadata_mut().insert("error-code", v);
+            }
+            s
+        };
         let mut position =
             match ReplayPreset::try_from(first.replay_preset).unwrap_or(ReplayPreset::Latest) {
                 ReplayPreset::Latest => end,
-                ReplayPreset::Earliest => 0,
+                ReplayPreset::Earliest => floor,
                 ReplayPreset::Custom => {
                     let id: [u8; 8] = first
                         .replay_id
                         .as_slice()
                         .try_into()
-                        .map_err(|_| Status::invalid_argument("replay id validation failed"))?;
+                        .map_err(|_| refused())?;
                     let n = u64::from_be_bytes(id);
-                    if n > end {
-                        return Err(Status::invalid_argument("replay id validation failed"));
+                    if n > end || (floor > 0 && n <= floor) {
+                        return Err(refused());
                     }
                     n
                 }
@@ -196,29 +224,48 @@ impl PubSub for Service {
                         .await;
                     return;
                 }
-                let next = {
+                // Up to what was asked for, in one response (as the real
+                // API batches what it has), and no further than a pending
+                // failure allows.
+                let wanted = requested.load(Ordering::SeqCst).min(
+                    lock(&state.fail)
+                        .as_ref()
+                        .map_or(u64::MAX, |(left, _)| *left),
+                );
+                let next: Vec<ConsumerEvent> = {
                     let topics = lock(&state.topics);
-                    topics.get(&topic_name).and_then(|t| {
-                        usize::try_from(position)
-                            .ok()
-                            .and_then(|p| t.events.get(p))
-                            .map(|(id, payload)| (id.clone(), payload.clone(), t.schema_id.clone()))
-                    })
+                    topics
+                        .get(&topic_name)
+                        .map(|t| {
+                            let from = usize::try_from(position).unwrap_or(usize::MAX);
+                            t.events
+                                .iter()
+                                .enumerate()
+                                .skip(from)
+                                .take(usize::try_from(wanted).unwrap_or(usize::MAX))
+                                .map(|(i, (id, payload))| ConsumerEvent {
+                                    event: Some(ProducerEvent {
+                                        id: id.clone(),
+                                        schema_id: t
+                                            .raw_schemas
+                                            .get(&i)
+                                            .cloned()
+                                            .unwrap_or_else(|| t.schema_id.clone()),
+                                        payload: payload.clone(),
+                                        headers: Vec::new(),
+                                    }),
+                                    replay_id: replay(i as u64 + 1),
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default()
                 };
-                match next {
-                    Some((id, payload, schema_id)) if requested.load(Ordering::SeqCst) > 0 => {
-                        position += 1;
-                        let pending = requested.fetch_sub(1, Ordering::SeqCst) - 1;
+                match next.len() as u64 {
+                    n if n > 0 => {
+                        position += n;
+                        let pending = requested.fetch_sub(n, Ordering::SeqCst) - n;
                         let response = FetchResponse {
-                            events: vec![ConsumerEvent {
-                                event: Some(ProducerEvent {
-                                    id,
-                                    schema_id,
-                                    payload,
-                                    headers: Vec::new(),
-                                }),
-                                replay_id: replay(position),
-                            }],
+                            events: next,
                             latest_replay_id: replay(position),
                             rpc_id: format!("rpc-{position}"),
                             pending_num_requested: i32::try_from(pending).unwrap_or(i32::MAX),
@@ -226,15 +273,15 @@ impl PubSub for Service {
                         if tx.send(Ok(response)).await.is_err() {
                             return;
                         }
-                        state.delivered.fetch_add(1, Ordering::SeqCst);
+                        state.delivered.fetch_add(n, Ordering::SeqCst);
                         let failure = {
                             let mut fail = lock(&state.fail);
                             match fail.as_mut() {
                                 Some((left, kind)) => {
-                                    *left = left.saturating_sub(1);
+                                    *left = left.saturating_sub(n);
                                     let kind = *kind;
                                     if *left == 0 {
-                                        *fail = None;
+                                        *fail = (*lock(&state.fail_every)).map(|n| (n, kind));
                                         Some(kind)
                                     } else {
                                         None
@@ -373,7 +420,7 @@ impl PubSub for Service {
 }
 
 /// The fields of [`ORDER_CHANGE_SCHEMA`], in schema order (bitmap positions).
-const ORDER_FIELDS: [&str; 7] = [
+const ORDER_FIELDS: [&str; 10] = [
     "ChangeEventHeader",
     "Status",
     "OrderNumber",
@@ -381,6 +428,9 @@ const ORDER_FIELDS: [&str; 7] = [
     "Customer_Phone__c",
     "Customer_Name__c",
     "LastModifiedDate",
+    "Carrier__c",
+    "Tracking__c",
+    "ETA__c",
 ];
 
 /// Appends an `Order` change event whose changed fields are `fields`.
@@ -496,6 +546,7 @@ impl FakePubSub {
             Topic {
                 schema_id: schema_id.to_owned(),
                 events: Vec::new(),
+                raw_schemas: HashMap::new(),
             },
         );
     }
@@ -530,9 +581,14 @@ impl FakePubSub {
                 })
                 .filter_map(|(k, v)| {
                     // CDC sends datetimes as Unix milliseconds.
+                    // ... and dates as days since 1970-01-01.
                     let v = match (k.as_str(), v) {
                         ("LastModifiedDate", Value::String(t)) => {
                             json!(crate::records::SfDateTime::parse(t)?.0.timestamp_millis())
+                        }
+                        ("ETA__c", Value::String(d)) => {
+                            let day = chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()?;
+                            json!((day - chrono::NaiveDate::default()).num_days())
                         }
                         _ => v.clone(),
                     };
@@ -550,9 +606,53 @@ impl FakePubSub {
         });
     }
 
+    /// Refuses every call's authentication (`UNAUTHENTICATED`) for `period`
+    /// from now, whatever the token: an org that locked the integration user
+    /// for a while.
+    pub fn refuse_auth_for(&self, period: Duration) {
+        *lock(&self.state.refuse_auth_until) = Some(tokio::time::Instant::now() + period);
+    }
+
+    /// Purges every event published so far, as the retention window does
+    /// after 72 hours: a saved replay id among them is refused
+    /// (`replayid.corrupted`), and `EARLIEST` starts after them.
+    pub fn expire_events(&self) {
+        let end = lock(&self.state.topics)
+            .values()
+            .map(|t| t.events.len() as u64)
+            .max()
+            .unwrap_or(0);
+        self.state.floor.store(end, Ordering::SeqCst);
+    }
+
+    /// Appends an event to `topic` as given: any payload bytes and any schema
+    /// id (a payload that does not match its schema, an unknown schema).
+    pub fn push_raw(&self, topic: &str, schema_id: &str, payload: Vec<u8>) {
+        let commit = self.state.commit.fetch_add(1, Ordering::SeqCst) + 1;
+        if let Some(t) = lock(&self.state.topics).get_mut(topic) {
+            if schema_id != t.schema_id {
+                t.raw_schemas.insert(t.events.len(), schema_id.to_owned());
+            }
+            t.events.push((format!("evt-{commit}"), payload));
+        }
+        self.state.published.notify_waiters();
+    }
+
     /// After `events` more delivered events, fails as `failure` says (once).
     pub fn fail_after(&self, events: u64, failure: FakeFailure) {
+        *lock(&self.state.fail_every) = None;
         *lock(&self.state.fail) = Some((events.max(1), failure));
+    }
+
+    /// Fails as `failure` says after every `events` delivered events.
+    pub fn fail_every(&self, events: u64, failure: FakeFailure) {
+        *lock(&self.state.fail_every) = Some(events.max(1));
+        *lock(&self.state.fail) = Some((events.max(1), failure));
+    }
+
+    /// The `tenantid` values clients sent.
+    pub fn tenant_ids(&self) -> Vec<String> {
+        lock(&self.state.tenants).iter().cloned().collect()
     }
 
     /// How many `Subscribe` streams were opened.

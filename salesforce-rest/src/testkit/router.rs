@@ -161,9 +161,9 @@ impl Router {
                 return errors(403, "Bad_OAuth_Token", "Bad_OAuth_Token");
             }
             return ResponseTemplate::new(200).set_body_json(json!({
-                "sub": format!("{}/id/00D000000000001AAA/005000000000001AAA", self.base),
+                "sub": format!("{}/id/00D000000000001EAA/005000000000001AAA", self.base),
                 "user_id": "005000000000001AAA",
-                "organization_id": "00D000000000001AAA",
+                "organization_id": "00D000000000001EAA",
                 "preferred_username": "integration@example.com",
                 "urls": {}
             }));

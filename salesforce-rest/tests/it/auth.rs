@@ -48,7 +48,11 @@ async fn refresh_jwt_client_credentials_and_password_flows() {
         .refresh(&SecretString::from(MOCK_REFRESH_TOKEN))
         .await
         .unwrap();
-    assert!(t.access_token.expose_secret().starts_with("00DMOCK"));
+    assert!(
+        t.access_token
+            .expose_secret()
+            .starts_with("00D000000000001!")
+    );
     let key = JwtKey::from_pem(TEST_KEY.as_bytes()).unwrap();
     assert_eq!(format!("{key:?}"), "JwtKey([redacted])");
     oauth
@@ -206,7 +210,7 @@ async fn secrets_never_print() {
     let client = org.client();
     client.limits().await.unwrap();
     let printed = format!("{client:?} {:?}", client.session().token().await.unwrap());
-    assert!(!printed.contains("00DMOCK"), "{printed}");
+    assert!(!printed.contains("00D000000000001!"), "{printed}");
 }
 
 #[tokio::test]

@@ -12,5 +12,7 @@ mod composite;
 mod errors;
 #[cfg(feature = "pubsub")]
 mod pubsub;
+#[cfg(feature = "pubsub")]
+mod pubsub_faults;
 mod refresh;
 mod rest;

@@ -466,7 +466,7 @@ async fn a_stored_session_of_another_org_is_discarded_not_used() {
         .unwrap();
     let stored = FileTokenStore::new(&path).load().await.unwrap().unwrap();
     assert_eq!(stored.issuer.as_deref(), Some(on_a.issuer()));
-    assert_eq!(stored.org_id.as_deref(), Some("00D000000000001AAA"));
+    assert_eq!(stored.org_id.as_deref(), Some("00D000000000001EAA"));
 
     // The next run, pointed at org B, same data directory.
     let on_b = session_for(&b);
@@ -517,7 +517,7 @@ async fn a_pinned_org_refuses_tokens_of_another_org() {
     let e = org.client_for(session).limits().await.unwrap_err();
     let text = e.to_string();
     assert!(
-        text.contains("00D000000000001AAA") && text.contains("00D0000000000ZZ"),
+        text.contains("00D000000000001EAA") && text.contains("00D0000000000ZZ"),
         "{text}"
     );
     let stored = store.load().await.unwrap();

@@ -3,13 +3,17 @@
 //! the bridge's state.
 
 use async_trait::async_trait;
-use redb::TableDefinition;
-use salesforce_rest::pubsub::{PubSubError, ReplayStore};
+use redb::{ReadableTable, TableDefinition};
+use salesforce_rest::pubsub::{DeadEvent, PubSubError, ReplayStore};
 
 use super::EmbeddedStore;
 
 const REPLAY: TableDefinition<'static, &'static str, &'static [u8]> =
     TableDefinition::new("pubsub.replay");
+
+/// Dead letters: (topic, sequence) → the event as JSON.
+const DEAD: TableDefinition<'static, (&'static str, u64), &'static [u8]> =
+    TableDefinition::new("pubsub.dead");
 
 /// The replay ids of an [`EmbeddedStore`], one per topic.
 #[derive(Debug, Clone)]
@@ -47,6 +51,47 @@ impl ReplayStore for EmbeddedReplayStore {
                 txn.open_table(REPLAY)?
                     .insert(topic.as_str(), id.as_slice())?;
                 Ok(Ok(()))
+            })
+            .await
+            .map_err(|e| PubSubError::Store(e.to_string()))
+    }
+
+    async fn dead_letter(&self, topic: &str, event: &DeadEvent) -> Result<(), PubSubError> {
+        let line = serde_json::to_vec(event)
+            .map_err(|e| PubSubError::Store(format!("cannot encode a dead letter: {e}")))?;
+        let topic = topic.to_owned();
+        self.store
+            .write(move |txn| {
+                let mut t = txn.open_table(DEAD)?;
+                let next = t
+                    .range((topic.as_str(), 0)..=(topic.as_str(), u64::MAX))?
+                    .next_back()
+                    .transpose()?
+                    .map_or(0, |(k, _)| k.value().1 + 1);
+                t.insert((topic.as_str(), next), line.as_slice())?;
+                Ok(Ok(()))
+            })
+            .await
+            .map_err(|e| PubSubError::Store(e.to_string()))
+    }
+
+    async fn dead_letters(&self, topic: &str) -> Result<Vec<DeadEvent>, PubSubError> {
+        let topic = topic.to_owned();
+        self.store
+            .read(move |txn| {
+                let t = match txn.open_table(DEAD) {
+                    Ok(t) => t,
+                    Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+                    Err(e) => return Err(e.into()),
+                };
+                let mut out = Vec::new();
+                for row in t.range((topic.as_str(), 0)..=(topic.as_str(), u64::MAX))? {
+                    let (_, v) = row?;
+                    if let Ok(e) = serde_json::from_slice(v.value()) {
+                        out.push(e);
+                    }
+                }
+                Ok(out)
             })
             .await
             .map_err(|e| PubSubError::Store(e.to_string()))

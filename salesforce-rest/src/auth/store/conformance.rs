@@ -29,7 +29,7 @@ fn token(version: u64, refresh: &str) -> StoredToken {
         refresh_lease_until: DateTime::<Utc>::from_timestamp(1_735_689_630, 0),
         received_at: DateTime::<Utc>::from_timestamp(1_735_689_601, 0),
         issuer: Some("v1:3f2a".into()),
-        org_id: Some("00D000000000001AAA".into()),
+        org_id: Some("00D000000000001EAA".into()),
     }
 }
 
@@ -102,7 +102,7 @@ pub async fn run<S: TokenStore>(store: Arc<S>) {
     );
     assert_eq!(
         (t.issuer.as_deref(), t.org_id.as_deref()),
-        (Some("v1:3f2a"), Some("00D000000000001AAA")),
+        (Some("v1:3f2a"), Some("00D000000000001EAA")),
         "what the tokens were issued for (issuer, org id) must round-trip"
     );
     assert!(

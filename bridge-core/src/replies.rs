@@ -91,6 +91,10 @@ pub fn shipping_update_text(order_number: &str, eta: Option<NaiveDate>) -> Strin
 /// the order has none.
 pub const NO_ETA: &str = "to be confirmed by the carrier";
 
+/// The text [`shipping_update`] puts in the carrier parameter when the order
+/// names none (the Cloud API refuses an empty text parameter).
+pub const NO_CARRIER: &str = "our carrier";
+
 /// `Your order 1042 was delivered.`
 pub fn order_delivered_text(order_number: &str) -> String {
     format!("Your order {order_number} was delivered.")
@@ -192,26 +196,36 @@ mod templates {
         ])
     }
 
-    /// `shipping_update`: {{1}} name, {{2}} order number, {{3}} carrier, {{4}}
-    /// estimated delivery (the date, or [`NO_ETA`] when the order has none:
-    /// an estimate is never made up); a URL button with the tracking number.
+    /// `shipping_update`: {{1}} name, {{2}} order number, {{3}} carrier (or
+    /// [`NO_CARRIER`]), {{4}} estimated delivery (the date, or [`NO_ETA`]
+    /// when the order has none: an estimate is never made up); a URL button
+    /// with the tracking number.
+    ///
+    /// No parameter is ever empty (the Cloud API answers 400 to one): a
+    /// blank carrier reads [`NO_CARRIER`], and without a tracking number no
+    /// button parameter is sent, so `name` must then be a variant of the
+    /// template whose button has no variable (`shipping_update_no_tracking`,
+    /// say).
     pub fn shipping_update(
         name: &str,
         language: &str,
         customer: &str,
         order_number: &str,
-        carrier: &str,
+        carrier: Option<&str>,
         eta: Option<NaiveDate>,
-        tracking: &str,
+        tracking: Option<&str>,
     ) -> Template {
-        Template::new(name, language)
-            .body(vec![
-                TemplateParam::text(customer),
-                TemplateParam::text(order_number),
-                TemplateParam::text(carrier),
-                eta.map_or_else(|| TemplateParam::text(NO_ETA), us_date),
-            ])
-            .url_button(0, tracking)
+        let carrier = carrier.map(str::trim).filter(|c| !c.is_empty());
+        let t = Template::new(name, language).body(vec![
+            TemplateParam::text(customer),
+            TemplateParam::text(order_number),
+            TemplateParam::text(carrier.unwrap_or(NO_CARRIER)),
+            eta.map_or_else(|| TemplateParam::text(NO_ETA), us_date),
+        ]);
+        match tracking.map(str::trim).filter(|t| !t.is_empty()) {
+            Some(tracking) => t.url_button(0, tracking),
+            None => t,
+        }
     }
 
     /// `order_delivered`: {{1}} name, {{2}} order number.
@@ -239,6 +253,35 @@ mod templates {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[cfg(feature = "whatsapp")]
+    #[test]
+    fn a_shipping_update_never_has_an_empty_parameter() {
+        let t = templates::shipping_update(
+            "shipping_update_no_tracking",
+            "en_US",
+            "Ana",
+            "1042",
+            Some("  "),
+            None,
+            None,
+        );
+        let json = serde_json::to_value(&t).unwrap().to_string();
+        assert!(json.contains(NO_CARRIER) && json.contains(NO_ETA), "{json}");
+        assert!(!json.contains("\"text\":\"\""), "{json}");
+        assert!(!json.contains("button"), "no button parameter: {json}");
+        let with = templates::shipping_update(
+            "shipping_update",
+            "en_US",
+            "Ana",
+            "1042",
+            Some("UPS"),
+            NaiveDate::from_ymd_opt(2026, 12, 9),
+            Some("1Z999"),
+        );
+        let json = serde_json::to_value(&with).unwrap().to_string();
+        assert!(json.contains("UPS") && json.contains("12/09/2026") && json.contains("1Z999"));
+    }
 
     #[test]
     fn texts_in_us_formats() {

@@ -96,9 +96,10 @@ pub async fn send_reminders(
             continue;
         }
         println!(
-            "-> {name} ({}): {}  [Confirm] [Reschedule]",
-            format::phone::format_or_raw(phone),
-            appointment_reminder_text(start.0, zone)
+            "-> {} ({}): {}  [Confirm] [Reschedule]",
+            examples::pii::name(name),
+            examples::pii::phone(phone),
+            examples::pii::text(&appointment_reminder_text(start.0, zone))
         );
         sent.push((id.to_string(), phone.to_owned()));
     }
@@ -152,7 +153,7 @@ async fn book(
     answer(svc, from, message_id, Outbound::text(text)).await?;
     println!(
         "<- {}: picked a slot => Appointment {id} moved",
-        format::phone::format_or_raw(from)
+        examples::pii::phone(from)
     );
     Ok(Some(format!("booked {id}")))
 }
@@ -203,7 +204,7 @@ pub async fn handle_replies(
                 .await?;
                 println!(
                     "<- {}: Confirm   => Appointment {id} confirmed",
-                    format::phone::format_or_raw(from)
+                    examples::pii::phone(from)
                 );
                 done.push(format!("confirmed {id}"));
             }
@@ -247,7 +248,7 @@ pub async fn handle_replies(
                 .await?;
                 println!(
                     "<- {}: Reschedule => Task {task_id} created, new slots offered",
-                    format::phone::format_or_raw(from)
+                    examples::pii::phone(from)
                 );
                 done.push(format!("reschedule {id}"));
             }
@@ -306,7 +307,7 @@ async fn cli() -> Result<(), BoxError> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
         println!(
-            "usage: appointment_reminders\n\nSends one reminder per appointment starting within 24 hours. Times are shown in each appointment's Time_Zone__c (default Eastern). Reads WHATSAPP_*, SALESFORCE_*, REDIS_URL, BRIDGE_DATA_DIR."
+            "usage: appointment_reminders [--show-pii]\n\nSends one reminder per appointment starting within 24 hours. Times are shown in each appointment's Time_Zone__c (default Eastern). Reads WHATSAPP_*, SALESFORCE_*, REDIS_URL, BRIDGE_DATA_DIR."
         );
         return Ok(());
     }

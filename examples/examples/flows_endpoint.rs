@@ -387,7 +387,7 @@ pub async fn run(b: &Backends, stores: Arc<Stores>, today: NaiveDate) -> Result<
     let token = send_flow(b, &stores, customer).await?;
     println!(
         "-> {}: Flow \"Book now\" sent",
-        format::phone::format_or_raw(customer)
+        examples::pii::phone(customer)
     );
     let http = reqwest::Client::new();
     let exchange = |request: Value| {
@@ -513,7 +513,8 @@ async fn serve(addr: &str) -> Result<(), BoxError> {
 async fn cli() -> Result<(), BoxError> {
     examples::init_tracing();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: flows_endpoint [--serve ADDR] [--print-flow-json] [--new-key PATH]";
+    let usage =
+        "usage: flows_endpoint [--serve ADDR] [--print-flow-json] [--new-key PATH] [--show-pii]";
     if args.iter().any(|a| a == "--help" || a == "-h") {
         println!(
             "{usage}\n\nAnswers an appointment-booking WhatsApp Flow from the Salesforce calendar.\nWithout flags: a simulated customer books a slot in the sandbox.\n  --serve ADDR       serve the endpoint at http://ADDR/flows\n  --print-flow-json  print the Flow JSON this endpoint answers\n  --new-key PATH     write a new private key to PATH (0600), print its public key\nReads WHATSAPP_FLOWS_PRIVATE_KEY(_FILE), WHATSAPP_FLOWS_KEY_PASSPHRASE, WHATSAPP_APP_SECRET, WHATSAPP_*, SALESFORCE_*, REDIS_URL, BRIDGE_DATA_DIR, CUSTOMER_TIME_ZONE."

@@ -91,7 +91,12 @@ pub async fn run(b: &Backends) -> Result<usize, BoxError> {
         )
         .with_name("Carla Diaz");
         m.sent_at = Some(chrono::Utc::now());
-        println!("<- Carla: {text}   tags: {:?}", tags(text));
+        println!(
+            "<- {}: {}   tags: {:?}",
+            examples::pii::name("Carla"),
+            examples::pii::text(text),
+            tags(text)
+        );
         match bridge.handle(m).await?.kind {
             OutcomeKind::Processed { write, .. } => println!(
                 "   Lead {} {}{}",
@@ -137,7 +142,7 @@ async fn main() -> std::process::ExitCode {
 
 async fn cli() -> Result<(), BoxError> {
     examples::init_tracing();
-    if examples::cli_args("usage: lead_capture\n\nOne Lead per customer, tagged by content, with a follow-up Task. Reads WHATSAPP_*, SALESFORCE_*.", &[], &[])?.1 {
+    if examples::cli_args("usage: lead_capture [--show-pii]\n\nOne Lead per customer, tagged by content, with a follow-up Task. Reads WHATSAPP_*, SALESFORCE_*.", &[], &[])?.1 {
         return Ok(());
     }
     let b = Backends::from_env().await?;

@@ -67,54 +67,85 @@ const FIELDS: &[&str] = &[
 /// How far before the watermark each poll reads again.
 pub const OVERLAP: Duration = Duration::minutes(5);
 
-/// The notice for a status, if it has one: the template and its text.
+/// The template for a shipped order without a tracking number: a variant of
+/// `shipping_update` whose button has no variable (`ORDER_NO_TRACKING_TEMPLATE`,
+/// default `shipping_update_no_tracking`).
+fn no_tracking_template() -> String {
+    std::env::var("ORDER_NO_TRACKING_TEMPLATE")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| "shipping_update_no_tracking".into())
+}
+
+/// "Hi there" when the order names no customer: a template parameter is
+/// never empty (the Cloud API answers 400 to one).
+const NO_NAME: &str = "there";
+
+/// The notice for a status, if it has one: the template and its text. No
+/// parameter is ever empty: a missing name or carrier reads a stock text, a
+/// missing ETA says it is to be confirmed, a missing tracking number selects
+/// the variant without it, and an order without a number is held (logged).
 fn notice(row: &DynamicRecord) -> Option<(whatsapp_cloud::messages::Template, String, String)> {
-    let text = |k: &str| row.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
-    let (name, number) = (text("Customer_Name__c"), text("Order_Number__c"));
-    match text("Status__c").as_str() {
-        "Shipped" => {
-            let eta = NaiveDate::parse_from_str(&text("ETA__c"), "%Y-%m-%d").ok();
+    let text = |k: &str| {
+        row.get(k)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    let name = text("Customer_Name__c").unwrap_or_else(|| NO_NAME.into());
+    let Some(number) = text("Order_Number__c") else {
+        tracing::warn!(order = ?row.get("Id"), "a notice is held: the order has no number");
+        return None;
+    };
+    match text("Status__c").as_deref() {
+        Some("Shipped") => {
+            let eta = text("ETA__c").and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok());
+            let tracking = text("Tracking__c");
+            let template_name = if tracking.is_some() {
+                "shipping_update".to_owned()
+            } else {
+                no_tracking_template()
+            };
             let t = shipping_update(
-                "shipping_update",
+                &template_name,
                 "en_US",
                 &name,
                 &number,
-                &text("Carrier__c"),
+                text("Carrier__c").as_deref(),
                 eta,
-                &text("Tracking__c"),
+                tracking.as_deref(),
             );
-            Some((
-                t,
-                shipping_update_text(&number, eta),
-                "shipping_update".into(),
-            ))
+            Some((t, shipping_update_text(&number, eta), template_name))
         }
-        "Activated" => {
+        Some("Activated") => {
             let total = row
                 .get("Total__c")
                 .map(ToString::to_string)
                 .and_then(|t| format::parse_money(&t))?;
-            let t = order_confirmation(
-                "order_confirmation",
-                "en_US",
-                &name,
-                &number,
-                total,
-                Utc::now().date_naive(),
-            );
+            // The customer's date, not UTC's: at 00:03 UTC it is still
+            // yesterday in New York.
+            let today = Utc::now().with_timezone(&customer_zone()).date_naive();
+            let t = order_confirmation("order_confirmation", "en_US", &name, &number, total, today);
             Some((
                 t,
                 order_confirmation_text(&number, total),
                 "order_confirmation".into(),
             ))
         }
-        "Delivered" => Some((
+        Some("Delivered") => Some((
             order_delivered("order_delivered", "en_US", &name, &number),
             order_delivered_text(&number),
             "order_delivered".into(),
         )),
         _ => None,
     }
+}
+
+/// The customers' time zone (`CUSTOMER_TIME_ZONE`, default Eastern; an
+/// unknown name was refused at start).
+fn customer_zone() -> chrono_tz::Tz {
+    examples::customer_zone().unwrap_or(chrono_tz::America::New_York)
 }
 
 /// Polls once: queues the notices of status changes; returns them and the next watermark.
@@ -154,7 +185,11 @@ pub async fn poll(
         if let Enqueued::Duplicate(_) = svc.outbox().enqueue(&key, &job).await? {
             continue;
         }
-        println!("-> {}: {text}", format::phone::format_or_raw(phone));
+        println!(
+            "-> {}: {}",
+            examples::pii::phone(phone),
+            examples::pii::text(&text)
+        );
         sent.push(text);
     }
     Ok((sent, next))
@@ -235,16 +270,17 @@ async fn cli() -> Result<(), BoxError> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
         println!(
-            "usage: order_updates [--realtime]\n\nNotifies customers of order status changes since the saved watermark (polling, for orgs without Change Data Capture).\n  --realtime  subscribe to order change events over the Pub/Sub API instead (ORDER_CHANGE_CHANNEL, default /data/OrderChangeEvent; SALESFORCE_PUBSUB_URL, default api.pubsub.salesforce.com:7443); the replay id is kept in BRIDGE_DATA_DIR or Redis\nReads WHATSAPP_*, SALESFORCE_*, REDIS_URL, BRIDGE_DATA_DIR, ORDER_WATERMARK."
+            "usage: order_updates [--realtime] [--show-pii]\n\nNotifies customers of order status changes since the saved watermark (polling, for orgs without Change Data Capture).\n  --realtime  subscribe to order change events over the Pub/Sub API instead (ORDER_CHANGE_CHANNEL, default /data/OrderChangeEvent; SALESFORCE_PUBSUB_URL, default api.pubsub.salesforce.com:7443); the replay id is kept in BRIDGE_DATA_DIR or Redis\n  --show-pii  print customers' numbers and message text unredacted\nReads WHATSAPP_*, SALESFORCE_*, REDIS_URL, BRIDGE_DATA_DIR, ORDER_WATERMARK, CUSTOMER_TIME_ZONE (the customers' dates; default America/New_York), ORDER_NO_TRACKING_TEMPLATE (the shipping template without a tracking button; default shipping_update_no_tracking)."
         );
         return Ok(());
     }
     if let Err(e) = examples::check_flags(&args, &["--realtime"], &[]) {
         // Printed once, by the exit handler, with the usage.
         return Err(Box::new(examples::UsageError(format!(
-            "{e}\nusage: order_updates [--realtime]"
+            "{e}\nusage: order_updates [--realtime] [--show-pii]"
         ))));
     }
+    examples::customer_zone()?;
     let b = Backends::from_env().await?;
     let stores = Stores::for_tool("order_updates").await?;
     if args.iter().any(|a| a == "--realtime") {
@@ -255,125 +291,202 @@ async fn cli() -> Result<(), BoxError> {
     Ok(())
 }
 
-/// The record fields a notice needs, read from a change event (standard
-/// `Order` names or the custom `Order__c` ones), completed with one read of
-/// the record when the event does not carry them (an update carries only
-/// what changed).
-async fn order_row(b: &Backends, event: &Event, id: &str) -> Result<DynamicRecord, BoxError> {
-    let pairs = [
-        ("Status__c", "Status"),
-        ("Order_Number__c", "OrderNumber"),
-        ("Total__c", "TotalAmount"),
-        ("Customer_Phone__c", "Customer_Phone__c"),
-        ("Customer_Name__c", "Customer_Name__c"),
-        ("Carrier__c", "Carrier__c"),
-        ("Tracking__c", "Tracking__c"),
-        ("ETA__c", "ETA__c"),
-    ];
-    let entity = event
-        .change
-        .as_ref()
-        .map_or("Order", |c| c.entity_name.as_str())
-        .to_owned();
+/// The record fields a notice needs, as (`Order__c` name, standard `Order` name).
+const PAIRS: [(&str, &str); 8] = [
+    ("Status__c", "Status"),
+    ("Order_Number__c", "OrderNumber"),
+    ("Total__c", "TotalAmount"),
+    ("Customer_Phone__c", "Customer_Phone__c"),
+    ("Customer_Name__c", "Customer_Name__c"),
+    ("Carrier__c", "Carrier__c"),
+    ("Tracking__c", "Tracking__c"),
+    ("ETA__c", "ETA__c"),
+];
+
+/// A change event's record as far as the event carries it (dates arrive
+/// typed, in the REST API's form): its row in the custom-object names, and
+/// whether the customer's number or the order number must be read back.
+fn event_row(event: &Event, entity: &str, id: &str) -> (DynamicRecord, bool) {
     let custom = entity.ends_with("__c");
     let mut row = DynamicRecord::new().set("Id", id);
     let mut missing = false;
-    for (ours, standard) in pairs {
+    for (ours, standard) in PAIRS {
         let name = if custom { ours } else { standard };
         match event.fields.get(name).filter(|v| !v.is_null()) {
             Some(v) => row = row.set(ours, v.clone()),
             None => missing |= ours == "Customer_Phone__c" || ours == "Order_Number__c",
         }
     }
-    if missing {
-        // On the standard Order the shipping details are optional custom
-        // fields: read back only the ones every setup has (they come with
-        // the event when they change).
-        let fields: Vec<&str> = pairs
-            .iter()
-            .filter(|(o, _)| custom || !matches!(*o, "Carrier__c" | "Tracking__c" | "ETA__c"))
-            .map(|(o, s)| if custom { *o } else { *s })
-            .collect();
+    (row, missing)
+}
+
+/// Reads back the records of `ids` (all of one entity) with one query per
+/// 200, and fills in what their rows lack: the record is the source of truth
+/// for fields the event left out, never for the ones it carries.
+async fn read_back(
+    b: &Backends,
+    entity: &str,
+    rows: &mut [(String, DynamicRecord)],
+) -> Result<(), BoxError> {
+    let custom = entity.ends_with("__c");
+    // On the standard Order the shipping details are optional custom fields:
+    // read back only the ones every setup has (they come with the event
+    // when they change).
+    let fields: Vec<&str> = PAIRS
+        .iter()
+        .filter(|(o, _)| custom || !matches!(*o, "Carrier__c" | "Tracking__c" | "ETA__c"))
+        .map(|(o, s)| if custom { *o } else { *s })
+        .collect();
+    let ids: Vec<String> = rows.iter().map(|(id, _)| id.clone()).collect();
+    let mut found: std::collections::HashMap<String, DynamicRecord> = Default::default();
+    for part in ids.chunks(200) {
         let soql = salesforce_rest::soql::Soql::new(format!(
-            "SELECT Id, {} FROM {entity} WHERE Id = {{}}",
+            "SELECT Id, {} FROM {entity} WHERE Id IN {{}}",
             fields.join(", ")
         ))
-        .bind(id)
+        .bind(part)
         .build()?;
-        let found = b
+        let records = b
             .salesforce
             .query_stream::<DynamicRecord>(&soql)
-            .collect_max(1)
+            .collect_max(part.len())
             .await?;
-        if let Some(record) = found.first() {
-            for (ours, standard) in pairs {
-                let name = if custom { ours } else { standard };
-                if row.get(ours).is_none()
-                    && let Some(v) = record.get(name).filter(|v| !v.is_null())
-                {
-                    row = row.set(ours, v.clone());
-                }
+        for r in records {
+            if let Some(id) = r.get("Id").and_then(Value::as_str) {
+                let id = salesforce_rest::SalesforceId::parse(id)
+                    .map_or_else(|_| id.to_owned(), |i| i.as_str().to_owned());
+                found.insert(id, r);
             }
         }
     }
-    Ok(row)
+    for (id, row) in rows.iter_mut() {
+        let key = salesforce_rest::SalesforceId::parse(id)
+            .map_or_else(|_| id.clone(), |i| i.as_str().to_owned());
+        let Some(record) = found.get(&key) else {
+            continue;
+        };
+        for (ours, standard) in PAIRS {
+            let name = if custom { ours } else { standard };
+            if row.get(ours).is_none()
+                && let Some(v) = record.get(name).filter(|v| !v.is_null())
+            {
+                *row = std::mem::take(row).set(ours, v.clone());
+            }
+        }
+    }
+    Ok(())
 }
 
-/// Handles one change event: a notice when `Status` changed to a status
-/// with a template, through the same ledger as polling (one notice per order
-/// and status, whichever mode saw it first). Returns the notice's text.
+/// Handles one delivery of change events: a notice for each order whose
+/// `Status` changed to a status with a template, through the same ledger as
+/// polling (one notice per order and status, whichever mode saw it first).
+/// The records an event does not fully carry are read back together, one
+/// query per 200. Returns the notices' texts.
+pub async fn on_changes(
+    b: &Backends,
+    svc: &SendService,
+    events: &[Event],
+) -> Result<Vec<String>, BoxError> {
+    // (entity, record id, row, needs a read-back), in event order.
+    let mut rows: Vec<(String, String, DynamicRecord, bool)> = Vec::new();
+    for event in events {
+        let Some(change) = &event.change else {
+            continue;
+        };
+        if change.change_type.is_gap() {
+            // Gap events carry no fields: polling catches those orders up.
+            tracing::warn!(
+                records = change.record_ids.len(),
+                "a gap event: run order_updates without --realtime to catch up"
+            );
+            continue;
+        }
+        // `/data/ChangeEvents` carries every entity: only orders matter here.
+        let entity = change.entity_name.as_str();
+        if !matches!(entity, "Order" | "Order__c") {
+            continue;
+        }
+        let status_field = if entity.ends_with("__c") {
+            "Status__c"
+        } else {
+            "Status"
+        };
+        if !event.changed(status_field) {
+            continue;
+        }
+        for id in &change.record_ids {
+            let (row, missing) = event_row(event, entity, id);
+            rows.push((entity.to_owned(), id.clone(), row, missing));
+        }
+    }
+    for entity in ["Order", "Order__c"] {
+        let mut wanted: Vec<(String, DynamicRecord)> = rows
+            .iter()
+            .filter(|(e, _, _, missing)| e == entity && *missing)
+            .map(|(_, id, row, _)| (id.clone(), row.clone()))
+            .collect();
+        if wanted.is_empty() {
+            continue;
+        }
+        read_back(b, entity, &mut wanted).await?;
+        let mut completed = wanted.into_iter();
+        for (e, _, row, missing) in &mut rows {
+            if e == entity
+                && *missing
+                && let Some((_, done)) = completed.next()
+            {
+                *row = done;
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (_, id, row, _) in rows {
+        if let Some(text) = queue_notice(svc, &id, &row).await? {
+            out.push(text);
+        }
+    }
+    Ok(out)
+}
+
+/// Queues the notice of one order row, once per order and status; returns
+/// its text when it was queued now.
+async fn queue_notice(
+    svc: &SendService,
+    id: &str,
+    row: &DynamicRecord,
+) -> Result<Option<String>, BoxError> {
+    let phone = row
+        .get("Customer_Phone__c")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    let Some((template, text, kind)) = notice(row) else {
+        return Ok(None);
+    };
+    if phone.is_empty() {
+        return Ok(None);
+    }
+    let status = row.get("Status__c").and_then(Value::as_str).unwrap_or("");
+    let key = format!("order_status:{id}:{status}");
+    let job = SendJob::new(&phone, Outbound::whatsapp(template, text.clone()), kind);
+    if let Enqueued::Duplicate(_) = svc.outbox().enqueue(&key, &job).await? {
+        return Ok(None);
+    }
+    println!(
+        "-> {}: {}",
+        examples::pii::phone(&phone),
+        examples::pii::text(&text)
+    );
+    Ok(Some(text))
+}
+
+/// One change event (see [`on_changes`]).
 pub async fn on_change(
     b: &Backends,
     svc: &SendService,
     event: &Event,
 ) -> Result<Option<String>, BoxError> {
-    let Some(change) = &event.change else {
-        return Ok(None);
-    };
-    if change.change_type.is_gap() {
-        // Gap events carry no fields: polling catches those orders up.
-        tracing::warn!(
-            records = change.record_ids.len(),
-            "a gap event: run order_updates without --realtime to catch up"
-        );
-        return Ok(None);
-    }
-    // `/data/ChangeEvents` carries every entity: only orders matter here.
-    if !matches!(change.entity_name.as_str(), "Order" | "Order__c") {
-        return Ok(None);
-    }
-    let status_field = if change.entity_name.ends_with("__c") {
-        "Status__c"
-    } else {
-        "Status"
-    };
-    if !event.changed(status_field) {
-        return Ok(None);
-    }
-    let mut out = None;
-    for id in &change.record_ids {
-        let row = order_row(b, event, id).await?;
-        let phone = row
-            .get("Customer_Phone__c")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned();
-        let Some((template, text, kind)) = notice(&row) else {
-            continue;
-        };
-        if phone.is_empty() {
-            continue;
-        }
-        let status = row.get("Status__c").and_then(Value::as_str).unwrap_or("");
-        let key = format!("order_status:{id}:{status}");
-        let job = SendJob::new(&phone, Outbound::whatsapp(template, text.clone()), kind);
-        if let Enqueued::Duplicate(_) = svc.outbox().enqueue(&key, &job).await? {
-            continue;
-        }
-        println!("-> {}: {text}", format::phone::format_or_raw(&phone));
-        out = Some(text);
-    }
-    Ok(out)
+    Ok(on_changes(b, svc, std::slice::from_ref(event)).await?.pop())
 }
 
 /// Subscribes to order change events (`ORDER_CHANGE_CHANNEL`, default
@@ -397,13 +510,16 @@ pub async fn realtime(
     let run = pubsub
         .subscribe(&channel, replay)
         .start_from(start)
-        .run(|event| {
+        .on_gap(|gap| {
+            tracing::warn!(topic = %gap.topic, "change events were lost past the retention window: run order_updates without --realtime to catch up by polling");
+        })
+        .run_batches(|events| {
             let (svc, sent, handled) = (&svc, sent.clone(), handled.clone());
             async move {
-                if let Some(text) = on_change(b, svc, &event).await? {
-                    sent.lock().map_err(|_| "poisoned")?.push(text);
-                }
-                let n = handled.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                let texts = on_changes(b, svc, &events).await?;
+                sent.lock().map_err(|_| "poisoned")?.extend(texts);
+                let n = handled.fetch_add(events.len(), std::sync::atomic::Ordering::SeqCst)
+                    + events.len();
                 Ok(if stop_after.is_some_and(|s| n >= s) {
                     Flow::Stop
                 } else {
@@ -441,7 +557,7 @@ pub async fn run_realtime(b: &Backends, stores: &Stores) -> Result<Vec<String>, 
     for change in [
         json!({"Status": "Activated"}),
         json!({"TotalAmount": 1299.99}),
-        json!({"Status": "Shipped"}),
+        json!({"Status": "Shipped", "Carrier__c": "UPS", "Tracking__c": "1Z999AA10123456784", "ETA__c": "2026-12-09"}),
         json!({"Status": "Delivered"}),
     ] {
         org.touch("Order", &id, change);

@@ -161,8 +161,8 @@ pub async fn run(
             );
             let line = format!(
                 "{template_name} to {}: {}",
-                format::phone::format_or_raw(phone),
-                payment_reminder_text(amount, due)
+                examples::pii::phone(phone),
+                examples::pii::text(&payment_reminder_text(amount, due))
             );
             if dry_run {
                 println!("   would send {line}");
@@ -225,7 +225,8 @@ fn seed(org: &salesforce_rest::testkit::MockOrg, f: Fields, today: NaiveDate) {
     }
 }
 
-const USAGE: &str = "usage: payment_reminders [--dry-run] [--object Invoice__c|Opportunity]";
+const USAGE: &str =
+    "usage: payment_reminders [--dry-run] [--object Invoice__c|Opportunity] [--show-pii]";
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {

@@ -21,6 +21,8 @@
 //! | `BRIDGE_OWN_NUMBERS` | our business numbers (loop prevention) |
 //! | `CUSTOMER_TIME_ZONE` | the customers' zone for dates in reminders (default Eastern) |
 
+pub mod pii;
+
 use std::env;
 use std::error::Error;
 use std::sync::Arc;
@@ -624,9 +626,13 @@ pub fn send_service(b: &Backends, stores: &Stores) -> bridge_core::service::Send
 
 /// Checks a tool's flags: every argument must be known (`--flag` or
 /// `--flag VALUE`); unknown ones are an error naming them, never ignored.
+/// Every tool also takes `--show-pii` (print customers' numbers, names and
+/// message text as they are; see [`pii`]), which this sets.
 pub fn check_flags(args: &[String], switches: &[&str], with_value: &[&str]) -> Result<(), String> {
     use clap::error::{ContextKind, ErrorKind};
     use clap::{Arg, ArgAction, Command};
+    pii::set_show_pii(args.iter().any(|a| a == "--show-pii"));
+    let args: Vec<&String> = args.iter().filter(|a| *a != "--show-pii").collect();
     let long = |f: &str| f.trim_start_matches('-').to_owned();
     let mut cmd = Command::new("example")
         .no_binary_name(true)

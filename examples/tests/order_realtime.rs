@@ -86,3 +86,141 @@ async fn edits_gaps_and_redeliveries_send_nothing() {
     assert!(again.is_empty(), "{again:?}");
     assert_eq!(b.graph.as_ref().unwrap().message_requests().await.len(), 1);
 }
+
+/// The notices' template parameters, in order, of every message sent.
+async fn parameters(b: &Backends) -> Vec<(String, Vec<String>)> {
+    b.graph
+        .as_ref()
+        .unwrap()
+        .message_requests()
+        .await
+        .iter()
+        .map(|m| {
+            let name = m["template"]["name"].as_str().unwrap().to_owned();
+            let params = m["template"]["components"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|c| c["parameters"].as_array().cloned().unwrap_or_default())
+                .map(|p| {
+                    p["text"]
+                        .as_str()
+                        .or_else(|| p["currency"]["fallback_value"].as_str())
+                        .or_else(|| p["date_time"]["fallback_value"].as_str())
+                        .unwrap_or_default()
+                        .to_owned()
+                })
+                .collect();
+            (name, params)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_eta_in_the_event_reaches_the_notice_as_a_us_date() {
+    let b = Backends::sandbox().await.unwrap();
+    let stores = Stores::memory().unwrap();
+    order_updates::run_realtime(&b, &stores).await.unwrap();
+    let sent = parameters(&b).await;
+    let shipped = sent
+        .iter()
+        .find(|(n, _)| n == "shipping_update")
+        .expect("a shipping notice");
+    assert!(shipped.1.contains(&"12/09/2026".to_owned()), "{shipped:?}");
+    assert!(shipped.1.contains(&"UPS".to_owned()), "{shipped:?}");
+}
+
+#[tokio::test]
+async fn missing_optional_fields_never_send_an_empty_parameter() {
+    let b = Backends::sandbox().await.unwrap();
+    let stores = Stores::memory().unwrap();
+    let org = b.org.as_ref().unwrap();
+    let fake = FakePubSub::start().await;
+    // A standard Order shipped with no carrier, tracking, ETA or name.
+    let id = org.insert(
+        "Order",
+        json!({"OrderNumber": "00000300", "Status": "Draft", "Customer_Phone__c": "14155550177"}),
+    );
+    fake.order_change(&id, "UPDATE", &json!({"Status": "Shipped"}));
+    let pubsub = PubSubClient::builder(b.salesforce.session().clone())
+        .endpoint(fake.url())
+        .build()
+        .unwrap();
+    let sent = order_updates::realtime(
+        &b,
+        &stores,
+        &pubsub,
+        Arc::new(MemoryReplayStore::default()),
+        StartFrom::Earliest,
+        Some(1),
+    )
+    .await
+    .unwrap();
+    assert_eq!(sent.len(), 1);
+    let requests = b.graph.as_ref().unwrap().message_requests().await;
+    assert_eq!(requests.len(), 1);
+    let body = requests[0].to_string();
+    assert!(
+        !body.contains("\"text\":\"\""),
+        "an empty parameter: {body}"
+    );
+    assert_eq!(
+        requests[0]["template"]["name"], "shipping_update_no_tracking",
+        "the variant without a tracking button"
+    );
+    assert!(!body.contains("button"), "{body}");
+    let (_, params) = &parameters(&b).await[0];
+    assert_eq!(
+        params,
+        &[
+            "there",
+            "00000300",
+            bridge_core::replies::NO_CARRIER,
+            bridge_core::replies::NO_ETA
+        ]
+    );
+}
+
+/// Issue 24, item 5: a burst of change events is read back in a few queries.
+#[tokio::test]
+async fn a_burst_of_500_change_events_is_read_back_in_a_few_calls() {
+    let b = Backends::sandbox().await.unwrap();
+    let stores = Stores::memory().unwrap();
+    let org = b.org.as_ref().unwrap();
+    let fake = FakePubSub::start().await;
+    let ids: Vec<String> = (0..500)
+        .map(|i| {
+            org.insert(
+                "Order",
+                json!({"OrderNumber": format!("{:08}", 1_000 + i), "Status": "Activated", "TotalAmount": 10.0,
+                       "Customer_Phone__c": format!("1415{:07}", 5_000_000 + i), "Customer_Name__c": "Ana",
+                       "Carrier__c": "UPS", "Tracking__c": format!("1Z{i}")}),
+            )
+        })
+        .collect();
+    // The events carry only the status: every notice needs a read-back.
+    for id in &ids {
+        fake.order_change(id, "UPDATE", &json!({"Status": "Delivered"}));
+    }
+    let pubsub = PubSubClient::builder(b.salesforce.session().clone())
+        .endpoint(fake.url())
+        .build()
+        .unwrap();
+    let calls = org.api_calls();
+    let sent = order_updates::realtime(
+        &b,
+        &stores,
+        &pubsub,
+        Arc::new(MemoryReplayStore::default()),
+        StartFrom::Earliest,
+        Some(500),
+    )
+    .await
+    .unwrap();
+    assert_eq!(sent.len(), 500, "every order notified");
+    let spent = org.api_calls() - calls;
+    assert!(
+        spent as f64 / 500.0 <= 0.05,
+        "{spent} Salesforce calls for 500 events"
+    );
+}

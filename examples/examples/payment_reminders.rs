@@ -161,11 +161,17 @@ pub async fn run(
             );
             let line = format!(
                 "{template_name} to {}: {}",
+                format::phone::format_or_raw(phone),
+                payment_reminder_text(amount, due)
+            );
+            // What stdout shows: redacted unless --show-pii.
+            let shown = format!(
+                "{template_name} to {}: {}",
                 examples::pii::phone(phone),
                 examples::pii::text(&payment_reminder_text(amount, due))
             );
             if dry_run {
-                println!("   would send {line}");
+                println!("   would send {shown}");
             } else {
                 let job = SendJob::new(
                     phone,
@@ -175,11 +181,11 @@ pub async fn run(
                 // The ledger entry: one send per template, invoice and due date.
                 let key = format!("{template_name}:{id}:{due}");
                 if let Enqueued::Duplicate(_) = svc.outbox().enqueue(&key, &job).await? {
-                    println!("   already sent {line}");
+                    println!("   already sent {shown}");
                     sent.already_sent += 1;
                     continue;
                 }
-                println!("-> queued {line}");
+                println!("-> queued {shown}");
                 if let (false, Some(rid)) = (follow_up, row.id()) {
                     to_mark.push(rid);
                 }

@@ -1045,3 +1045,38 @@ fn a_bad_worker_count_is_refused_by_name() {
     assert!(!out.status.success(), "{stderr}");
     assert!(stderr.contains("BRIDGE_WORKERS"), "{stderr}");
 }
+
+/// Issue 25, item 9: stdout shows customers' numbers and message text
+/// redacted, like the logs, unless `--show-pii` is given.
+#[test]
+fn stdout_redacts_customers_unless_asked() {
+    let run = |extra: &[&str]| {
+        let dir = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new(example_binary("order_updates"))
+            .args(extra)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("BRIDGE_DATA_DIR", dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let quiet = run(&[]);
+    assert!(quiet.contains("-> ***"), "{quiet}");
+    assert!(
+        !quiet.contains("(415)"),
+        "a phone number on stdout: {quiet}"
+    );
+    assert!(
+        !quiet.contains("Your order"),
+        "message text on stdout: {quiet}"
+    );
+    let shown = run(&["--show-pii"]);
+    assert!(shown.contains("(415)"), "{shown}");
+    assert!(shown.contains("Your order"), "{shown}");
+}

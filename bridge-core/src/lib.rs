@@ -70,6 +70,7 @@ pub mod dedup;
 mod error;
 pub mod format;
 pub mod inbound;
+pub mod lease;
 pub mod ledger;
 pub mod mapping;
 pub mod optout;

@@ -142,6 +142,20 @@ fn notice(row: &DynamicRecord) -> Option<(whatsapp_cloud::messages::Template, St
     }
 }
 
+/// How long the subscriber's lease lasts (`PUBSUB_LEASE_SECS`, default 15):
+/// another instance takes over at most this long after the leader dies.
+fn lease_time() -> Result<std::time::Duration, BoxError> {
+    match std::env::var("PUBSUB_LEASE_SECS") {
+        Ok(v) if !v.trim().is_empty() => {
+            let secs: u64 = v.trim().parse().map_err(|_| {
+                format!("PUBSUB_LEASE_SECS must be a whole number of seconds, got {v:?}")
+            })?;
+            Ok(std::time::Duration::from_secs(secs.max(1)))
+        }
+        _ => Ok(std::time::Duration::from_secs(15)),
+    }
+}
+
 /// The customers' time zone (`CUSTOMER_TIME_ZONE`, default Eastern; an
 /// unknown name was refused at start).
 fn customer_zone() -> chrono_tz::Tz {
@@ -270,7 +284,7 @@ async fn cli() -> Result<(), BoxError> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
         println!(
-            "usage: order_updates [--realtime] [--show-pii]\n\nNotifies customers of order status changes since the saved watermark (polling, for orgs without Change Data Capture).\n  --realtime  subscribe to order change events over the Pub/Sub API instead (ORDER_CHANGE_CHANNEL, default /data/OrderChangeEvent; SALESFORCE_PUBSUB_URL, default api.pubsub.salesforce.com:7443); the replay id is kept in BRIDGE_DATA_DIR or Redis\n  --show-pii  print customers' numbers and message text unredacted\nReads WHATSAPP_*, SALESFORCE_*, REDIS_URL, BRIDGE_DATA_DIR, ORDER_WATERMARK, CUSTOMER_TIME_ZONE (the customers' dates; default America/New_York), ORDER_NO_TRACKING_TEMPLATE (the shipping template without a tracking button; default shipping_update_no_tracking)."
+            "usage: order_updates [--realtime] [--show-pii]\n\nNotifies customers of order status changes since the saved watermark (polling, for orgs without Change Data Capture).\n  --realtime  subscribe to order change events over the Pub/Sub API instead (ORDER_CHANGE_CHANNEL, default /data/OrderChangeEvent; SALESFORCE_PUBSUB_URL, default api.pubsub.salesforce.com:7443); the replay id is kept in BRIDGE_DATA_DIR or Redis\n  --show-pii  print customers' numbers and message text unredacted\nReads WHATSAPP_*, SALESFORCE_*, REDIS_URL, BRIDGE_DATA_DIR, ORDER_WATERMARK, CUSTOMER_TIME_ZONE (the customers' dates; default America/New_York), ORDER_NO_TRACKING_TEMPLATE (the shipping template without a tracking button; default shipping_update_no_tracking), PUBSUB_LEASE_SECS (with Redis one instance subscribes; another takes over this long after it dies; default 15)."
         );
         return Ok(());
     }
@@ -281,6 +295,7 @@ async fn cli() -> Result<(), BoxError> {
         ))));
     }
     examples::customer_zone()?;
+    lease_time()?;
     let b = Backends::from_env().await?;
     let stores = Stores::for_tool("order_updates").await?;
     if args.iter().any(|a| a == "--realtime") {
@@ -502,33 +517,66 @@ pub async fn realtime(
     start: StartFrom,
     stop_after: Option<usize>,
 ) -> Result<Vec<String>, BoxError> {
+    realtime_with(b, stores, pubsub, replay, start, stop_after, lease_time()?).await
+}
+
+/// [`realtime`] with the subscriber's lease time given.
+pub async fn realtime_with(
+    b: &Backends,
+    stores: &Stores,
+    pubsub: &PubSubClient,
+    replay: Arc<dyn ReplayStore>,
+    start: StartFrom,
+    stop_after: Option<usize>,
+    lease_ttl: std::time::Duration,
+) -> Result<Vec<String>, BoxError> {
     let channel =
         std::env::var("ORDER_CHANGE_CHANNEL").unwrap_or_else(|_| "/data/OrderChangeEvent".into());
     let svc = examples::send_service(b, stores);
     let sent = Arc::new(std::sync::Mutex::new(Vec::new()));
     let handled = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let run = pubsub
-        .subscribe(&channel, replay)
-        .start_from(start)
-        .on_gap(|gap| {
-            tracing::warn!(topic = %gap.topic, "change events were lost past the retention window: run order_updates without --realtime to catch up by polling");
-        })
-        .run_batches(|events| {
+    // One subscriber per fleet: the instance holding the lease subscribes,
+    // the others wait and take over within the lease time if it dies.
+    let holder = format!(
+        "order_updates-{}-{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    );
+    let lease_name = format!("pubsub:{channel}");
+    let run = bridge_core::lease::run_as_leader(
+        stores.lease.clone(),
+        &lease_name,
+        &holder,
+        lease_ttl,
+        Arc::new(bridge_core::clock::SystemClock),
+        |fence| {
+            tracing::info!(fence, topic = %channel, "this instance subscribes");
             let (svc, sent, handled) = (&svc, sent.clone(), handled.clone());
-            async move {
-                let texts = on_changes(b, svc, &events).await?;
-                sent.lock().map_err(|_| "poisoned")?.extend(texts);
-                let n = handled.fetch_add(events.len(), std::sync::atomic::Ordering::SeqCst)
-                    + events.len();
-                Ok(if stop_after.is_some_and(|s| n >= s) {
-                    Flow::Stop
-                } else {
-                    Flow::Continue
+            pubsub
+                .subscribe(&channel, replay.clone())
+                .start_from(start)
+                .on_gap(|gap| {
+                    tracing::warn!(topic = %gap.topic, "change events were lost past the retention window: run order_updates without --realtime to catch up by polling");
                 })
-            }
-        });
+                .run_batches(move |events| {
+                    let (sent, handled) = (sent.clone(), handled.clone());
+                    async move {
+                        let texts = on_changes(b, svc, &events).await?;
+                        sent.lock().map_err(|_| "poisoned")?.extend(texts);
+                        let n = handled
+                            .fetch_add(events.len(), std::sync::atomic::Ordering::SeqCst)
+                            + events.len();
+                        Ok(if stop_after.is_some_and(|s| n >= s) {
+                            Flow::Stop
+                        } else {
+                            Flow::Continue
+                        })
+                    }
+                })
+        },
+    );
     tokio::select! {
-        r = run => r?,
+        r = run => r??,
         _ = tokio::signal::ctrl_c(), if stop_after.is_none() => println!("stopping"),
     }
     svc.drain(std::time::Duration::from_secs(60)).await;

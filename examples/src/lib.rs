@@ -320,6 +320,9 @@ pub struct Stores {
     /// The fleet's send rate per business number (Redis only: one process
     /// is paced by its WhatsApp client).
     pub send_rate: Option<Arc<dyn bridge_core::pacing::SendRate>>,
+    /// Leader leases: one instance of the fleet runs each singleton job
+    /// (the Pub/Sub subscriber). In memory for one process.
+    pub lease: Arc<dyn bridge_core::lease::LeaderLease>,
 }
 
 /// Small named values a tool keeps between runs (a watermark): files beside
@@ -464,6 +467,7 @@ impl Stores {
             opt_outs: Arc::new(store.opt_outs()),
             customers: Arc::new(store.customers()),
             send_rate: None,
+            lease: Arc::new(bridge_core::lease::MemoryLease::default()),
             embedded: Some(store),
             marks: Arc::new(Marks::Files(dir.to_path_buf())),
         })
@@ -473,6 +477,12 @@ impl Stores {
     /// Keys live under `BRIDGE_REDIS_PREFIX` (default `wa-sf:`).
     pub async fn redis(url: &str) -> Result<Self, BoxError> {
         let prefix = var("BRIDGE_REDIS_PREFIX").unwrap_or_else(|| "wa-sf:".into());
+        Self::redis_with_prefix(url, &prefix).await
+    }
+
+    /// Redis, with every key under `prefix`.
+    pub async fn redis_with_prefix(url: &str, prefix: &str) -> Result<Self, BoxError> {
+        let prefix = prefix.to_owned();
         Ok(Self {
             inbox: Arc::new(RedisQueue::connect(url, &prefix, "inbox").await?),
             outbox: Arc::new(RedisQueue::connect(url, &prefix, "outbox").await?),
@@ -493,6 +503,9 @@ impl Stores {
                 )
                 .await?,
             )),
+            lease: Arc::new(
+                bridge_core::lease::redis_lease::RedisLease::connect(url, &prefix).await?,
+            ),
             marks: Arc::new(Marks::Redis(
                 redis::aio::ConnectionManager::new(redis::Client::open(url)?).await?,
                 prefix.clone(),
@@ -513,6 +526,7 @@ impl Stores {
             opt_outs: Arc::new(bridge_core::optout::MemoryOptOutStore::default()),
             customers: Arc::new(bridge_core::customers::MemoryCustomerStore::default()),
             send_rate: None,
+            lease: Arc::new(bridge_core::lease::MemoryLease::default()),
             marks: Arc::new(Marks::Memory(std::sync::Mutex::default())),
         })
     }

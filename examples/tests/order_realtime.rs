@@ -224,3 +224,127 @@ async fn a_burst_of_500_change_events_is_read_back_in_a_few_calls() {
         "{spent} Salesforce calls for 500 events"
     );
 }
+
+/// Issue 25, item 7: two instances on one Redis: one subscribes; when it dies
+/// (its future dropped, no goodbye) the other takes over within the lease;
+/// every order is notified once and read back once.
+#[tokio::test]
+async fn two_instances_on_redis_one_subscribes_and_the_other_takes_over() {
+    let Ok(url) = std::env::var("REDIS_URL") else {
+        panic!("REDIS_URL is not set: scripts/test starts Redis for this test");
+    };
+    let prefix = format!(
+        "test-order-lease-{}-{}:",
+        std::process::id(),
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    );
+    let b = Backends::sandbox().await.unwrap();
+    let org = b.org.as_ref().unwrap();
+    let fake = FakePubSub::start().await;
+    let ids: Vec<String> = (0..20)
+        .map(|i| {
+            org.insert(
+                "Order",
+                json!({"OrderNumber": format!("{:08}", 500 + i), "Status": "Shipped",
+                       "Customer_Phone__c": format!("1415{:07}", 6_000_000 + i), "Customer_Name__c": "Ana"}),
+            )
+        })
+        .collect();
+    for id in &ids[..10] {
+        fake.order_change(id, "UPDATE", &json!({"Status": "Delivered"}));
+    }
+    let pubsub = PubSubClient::builder(b.salesforce.session().clone())
+        .endpoint(fake.url())
+        .build()
+        .unwrap();
+    let conn = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_connection_manager()
+        .await
+        .unwrap();
+    let replay: Arc<dyn salesforce_rest::pubsub::ReplayStore> = Arc::new(
+        salesforce_rest::pubsub::RedisReplayStore::new(conn, prefix.clone()),
+    );
+    let (stores_a, stores_b) = (
+        Stores::redis_with_prefix(&url, &prefix).await.unwrap(),
+        Stores::redis_with_prefix(&url, &prefix).await.unwrap(),
+    );
+    let lease = std::time::Duration::from_secs(1);
+    let graph = b.graph.as_ref().unwrap();
+    let sent_to = |n: usize| async move {
+        while graph.message_requests().await.len() < n {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    };
+    let calls = org.api_calls();
+    let mut a = Some(Box::pin(order_updates::realtime_with(
+        &b,
+        &stores_a,
+        &pubsub,
+        replay.clone(),
+        StartFrom::Earliest,
+        None,
+        lease,
+    )));
+    let mut second = Box::pin(order_updates::realtime_with(
+        &b,
+        &stores_b,
+        &pubsub,
+        replay.clone(),
+        StartFrom::Earliest,
+        None,
+        lease,
+    ));
+    // The first instance starts alone and leads; then the second starts.
+    tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        tokio::select! {
+            r = a.as_mut().unwrap() => panic!("the first instance ended: {r:?}"),
+            () = async {
+                while fake.subscribes() == 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+            } => {}
+        }
+    })
+    .await
+    .expect("the first instance subscribes");
+    tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        tokio::select! {
+            r = a.as_mut().unwrap() => panic!("the first instance ended: {r:?}"),
+            r = &mut second => panic!("the second instance ended: {r:?}"),
+            () = sent_to(10) => {}
+        }
+    })
+    .await
+    .expect("the first ten notices");
+    assert_eq!(fake.subscribes(), 1, "one subscriber for the fleet");
+    // The leader dies: no release, no goodbye.
+    a = None;
+    drop(a);
+    for id in &ids[10..] {
+        fake.order_change(id, "UPDATE", &json!({"Status": "Delivered"}));
+    }
+    tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        tokio::select! {
+            r = &mut second => panic!("the second instance ended: {r:?}"),
+            () = sent_to(20) => {}
+        }
+    })
+    .await
+    .expect("the second instance took over");
+    // A moment for anything doubled to show.
+    tokio::time::timeout(std::time::Duration::from_millis(500), &mut second)
+        .await
+        .ok();
+    assert_eq!(fake.subscribes(), 2, "the second instance subscribed once");
+    let requests = graph.message_requests().await;
+    let mut to: Vec<String> = requests
+        .iter()
+        .map(|m| m["to"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    to.sort();
+    to.dedup();
+    assert_eq!((requests.len(), to.len()), (20, 20), "each order once");
+    let spent = org.api_calls() - calls;
+    assert!(spent <= 20, "{spent} Salesforce calls for 20 events");
+}

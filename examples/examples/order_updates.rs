@@ -85,7 +85,10 @@ const NO_NAME: &str = "there";
 /// parameter is ever empty: a missing name or carrier reads a stock text, a
 /// missing ETA says it is to be confirmed, a missing tracking number selects
 /// the variant without it, and an order without a number is held (logged).
-fn notice(row: &DynamicRecord) -> Option<(whatsapp_cloud::messages::Template, String, String)> {
+pub fn notice(
+    row: &DynamicRecord,
+    now: DateTime<Utc>,
+) -> Option<(whatsapp_cloud::messages::Template, String, String)> {
     let text = |k: &str| {
         row.get(k)
             .and_then(Value::as_str)
@@ -125,7 +128,7 @@ fn notice(row: &DynamicRecord) -> Option<(whatsapp_cloud::messages::Template, St
                 .and_then(|t| format::parse_money(&t))?;
             // The customer's date, not UTC's: at 00:03 UTC it is still
             // yesterday in New York.
-            let today = Utc::now().with_timezone(&customer_zone()).date_naive();
+            let today = now.with_timezone(&customer_zone()).date_naive();
             let t = order_confirmation("order_confirmation", "en_US", &name, &number, total, today);
             Some((
                 t,
@@ -189,7 +192,7 @@ pub async fn poll(
         let (Some(id), false) = (row.id(), phone.is_empty()) else {
             continue;
         };
-        let Some((template, text, kind)) = notice(&row) else {
+        let Some((template, text, kind)) = notice(&row, Utc::now()) else {
             continue;
         };
         let status = row.get("Status__c").and_then(Value::as_str).unwrap_or("");
@@ -475,7 +478,7 @@ async fn queue_notice(
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_owned();
-    let Some((template, text, kind)) = notice(row) else {
+    let Some((template, text, kind)) = notice(row, Utc::now()) else {
         return Ok(None);
     };
     if phone.is_empty() {

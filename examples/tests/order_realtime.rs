@@ -348,3 +348,22 @@ async fn two_instances_on_redis_one_subscribes_and_the_other_takes_over() {
     let spent = org.api_calls() - calls;
     assert!(spent <= 20, "{spent} Salesforce calls for 20 events");
 }
+
+/// Issue 25, item 8: the confirmation carries the customer's date, not
+/// UTC's: at 00:03 UTC it is still the day before in New York.
+#[test]
+fn the_confirmation_date_is_the_customers_date() {
+    use chrono::TimeZone;
+    let row = salesforce_rest::records::DynamicRecord::new()
+        .set("Id", "801000000000001")
+        .set("Status__c", "Activated")
+        .set("Order_Number__c", "00000100")
+        .set("Total__c", 1499.99)
+        .set("Customer_Phone__c", "14155550123");
+    let at = chrono::Utc.with_ymd_and_hms(2026, 12, 7, 0, 3, 0).unwrap();
+    let (template, _, _) = order_updates::notice(&row, at).unwrap();
+    let json = serde_json::to_value(&template).unwrap().to_string();
+    assert!(json.contains("12/06/2026"), "{json}");
+    assert!(!json.contains("12/07/2026"), "{json}");
+    assert!(json.contains("\"there\""), "no name: Hi there: {json}");
+}

@@ -223,6 +223,14 @@ async fn limits_are_checked_before_anything_goes_on_the_wire() {
             ),
             "template.components.body.parameters.text",
         ),
+        // An empty (or blank) text parameter: Meta answers (#100) Invalid parameter.
+        (
+            Message::new(
+                TO,
+                Template::new("t", "en_US").body(vec![TemplateParam::text(" ")]),
+            ),
+            "template.components.body.parameters.text",
+        ),
     ];
     for (message, field) in cases {
         match client.send(message).await {

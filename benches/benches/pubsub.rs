@@ -140,7 +140,10 @@ async fn burst(n: usize) -> (f64, f64) {
         .await
         .unwrap();
     let rate = n as f64 / t.elapsed().as_secs_f64();
-    assert_eq!(outbox.stats(chrono::Utc::now()).await.unwrap().depth, n as u64);
+    assert_eq!(
+        outbox.stats(chrono::Utc::now()).await.unwrap().depth,
+        n as u64
+    );
     (rate, (org.api_calls() - calls) as f64 / n as f64)
 }
 

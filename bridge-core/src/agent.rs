@@ -8,6 +8,10 @@
 //! marks it `Sent` with the WhatsApp message id, and delivery statuses land on
 //! it like on every outbound record.
 //!
+//! The trigger is a poll ([`AgentReplies::poll`], every few seconds), or
+//! Change Data Capture on the ledger object ([`AgentReplies::on_changes`],
+//! feature `pubsub`) with the poll as the fallback; both can run.
+//!
 //! The 24-hour window decides the form: inside it the text goes as is;
 //! outside it the configured template goes (the text as its one body
 //! parameter), or the record is marked `Failed` with the reason, never
@@ -48,6 +52,9 @@ pub struct PollReport {
     pub failed: usize,
     /// The watermark for the next poll (the newest record's `SystemModstamp`).
     pub watermark: Option<DateTime<Utc>>,
+    /// A change-event gap was seen ([`AgentReplies::on_changes`]): poll to
+    /// catch up.
+    pub gap: bool,
 }
 
 /// Sends the agents' Outbound records (see the [module](self) docs).
@@ -99,7 +106,8 @@ impl AgentReplies {
 
     /// Picks up the records queued since `watermark` (re-reading five
     /// minutes before it) and hands them to the outbox. Run it every few
-    /// seconds with the report's watermark.
+    /// seconds with the report's watermark (with Change Data Capture, as the
+    /// fallback and after a gap: the outbox keys keep each record single).
     pub async fn poll(&self, watermark: Option<DateTime<Utc>>) -> Result<PollReport, BridgeError> {
         let s = self.writer.ledger_schema().clone();
         let since = watermark.map_or(DateTime::<Utc>::MIN_UTC, |w| w - OVERLAP);
@@ -124,14 +132,92 @@ impl AgentReplies {
             .collect_max(2_000)
             .await?;
         let mut report = PollReport {
-            picked: rows.len(),
             watermark,
             ..PollReport::default()
         };
+        self.dispatch(&rows, &mut report).await?;
+        Ok(report)
+    }
+
+    /// Handles a delivery of the ledger object's change events (Change Data
+    /// Capture, `/data/WhatsApp_Message__ChangeEvent`; feature `pubsub`):
+    /// the records created or updated as Outbound and `Queued` are read back
+    /// together (one query per 200: the record is the source of truth) and
+    /// handed to the outbox like [`poll`](Self::poll) does. Events of other
+    /// objects, and changes that leave a record's status alone, cost
+    /// nothing. A gap event sets [`PollReport::gap`]: poll to catch up.
+    #[cfg(feature = "pubsub")]
+    pub async fn on_changes(
+        &self,
+        events: &[salesforce_rest::pubsub::Event],
+    ) -> Result<PollReport, BridgeError> {
+        use salesforce_rest::pubsub::ChangeType;
+        let s = self.writer.ledger_schema().clone();
+        let mut report = PollReport::default();
+        let mut ids: Vec<String> = Vec::new();
+        for event in events {
+            let Some(change) = &event.change else {
+                continue;
+            };
+            if change.entity_name != s.object {
+                continue;
+            }
+            if change.change_type.is_gap() {
+                report.gap = true;
+                continue;
+            }
+            let carried = |f: &str| event.text(f);
+            let candidate = match change.change_type {
+                ChangeType::Create => {
+                    carried(&s.direction) != Some("Inbound")
+                        && carried(&s.status).is_none_or(|st| st == LedgerStatus::Queued.as_str())
+                }
+                ChangeType::Update | ChangeType::Undelete => {
+                    event.changed(&s.status)
+                        && carried(&s.status) == Some(LedgerStatus::Queued.as_str())
+                }
+                _ => false,
+            };
+            if candidate {
+                ids.extend(change.record_ids.iter().cloned());
+            }
+        }
+        ids.sort();
+        ids.dedup();
+        for part in ids.chunks(200) {
+            let soql = Soql::new(format!(
+                "SELECT Id, {body}, {phone}, {business}, SystemModstamp FROM {object} WHERE Id IN {{}} AND {direction} = {{}} AND {status} = {{}}",
+                body = s.body,
+                phone = s.customer_phone,
+                business = s.business_phone,
+                object = s.object,
+                direction = s.direction,
+                status = s.status,
+            ))
+            .bind(part)
+            .bind("Outbound")
+            .bind(LedgerStatus::Queued.as_str())
+            .build()?;
+            let rows = self
+                .writer
+                .client()
+                .query_stream::<Value>(&soql)
+                .collect_max(part.len())
+                .await?;
+            self.dispatch(&rows, &mut report).await?;
+        }
+        Ok(report)
+    }
+
+    /// Stamps the queued `rows` with their ledger keys (or `Failed` and the
+    /// reason) and hands the sendable ones to the outbox.
+    async fn dispatch(&self, rows: &[Value], report: &mut PollReport) -> Result<(), BridgeError> {
+        let s = self.writer.ledger_schema().clone();
+        report.picked += rows.len();
         let now = self.clock.now();
         let mut stamps = Vec::new();
         let mut jobs = Vec::new();
-        for row in &rows {
+        for row in rows {
             let Some(id) = row.get("Id").and_then(Value::as_str) else {
                 continue;
             };
@@ -206,7 +292,7 @@ impl AgentReplies {
         for (key, job) in jobs {
             self.outbox.enqueue(&key, &job).await?;
         }
-        Ok(report)
+        Ok(())
     }
 
     /// The form of a reply now: free-form inside the window, else the

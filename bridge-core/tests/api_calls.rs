@@ -213,9 +213,10 @@ async fn a_burst_of_a_thousand_customers_costs_a_few_calls() {
             .await
             .expect("enqueued");
     }
-    // Batches can only hold the writes waiting together: with 400 workers
-    // they reach ~130 messages each.
-    let svc = BridgeService::start(bridge, inbox, outbox, workers(400), Arc::new(SystemClock));
+    // Batches can only hold the writes waiting together: the workers in
+    // flight are shared by the batches in flight (8 by default), so with
+    // 1,024 workers (webhook_to_case's default) they reach ~120 each.
+    let svc = BridgeService::start(bridge, inbox, outbox, workers(1024), Arc::new(SystemClock));
     let before = 0;
     assert!(
         svc.drain(Duration::from_secs(120)).await,

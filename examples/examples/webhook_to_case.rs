@@ -261,6 +261,84 @@ pub async fn attach(
     }
 }
 
+/// Subscribes to the ledger object's change events and sends the agents'
+/// records as they commit; a gap triggers a poll. Runs for the life of the
+/// process, from one instance of the fleet at a time.
+async fn agent_events(
+    channel: String,
+    agents: bridge_core::agent::AgentReplies,
+    session: salesforce_rest::auth::Session,
+    lease: Arc<dyn bridge_core::lease::LeaderLease>,
+    embedded: Option<bridge_core::queue::EmbeddedStore>,
+) {
+    use salesforce_rest::pubsub::{Flow, PubSubClient, ReplayStore, StartFrom};
+    let replay: Arc<dyn ReplayStore> = match (std::env::var("REDIS_URL"), embedded) {
+        (Ok(url), _) => match redis::Client::open(url.as_str()) {
+            Ok(client) => match client.get_connection_manager().await {
+                Ok(conn) => Arc::new(salesforce_rest::pubsub::RedisReplayStore::new(
+                    conn,
+                    "wa-sf:webhook_to_case:".to_owned(),
+                )),
+                Err(e) => {
+                    tracing::error!(error = %e, "agent events: cannot reach Redis at REDIS_URL; not subscribing");
+                    return;
+                }
+            },
+            Err(e) => {
+                tracing::error!(error = %e, "agent events: REDIS_URL is not a Redis URL; not subscribing");
+                return;
+            }
+        },
+        (Err(_), Some(store)) => Arc::new(store.replay_ids()),
+        (Err(_), None) => Arc::new(salesforce_rest::pubsub::MemoryReplayStore::default()),
+    };
+    let url = std::env::var("SALESFORCE_PUBSUB_URL")
+        .unwrap_or_else(|_| salesforce_rest::pubsub::DEFAULT_ENDPOINT.into());
+    let pubsub = match PubSubClient::builder(session).endpoint(url).build() {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(error = %e, "agent events: the Pub/Sub client cannot be built; not subscribing");
+            return;
+        }
+    };
+    let holder = format!(
+        "webhook_to_case-{}-{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    );
+    let name = format!("pubsub:{channel}");
+    let ended = bridge_core::lease::run_as_leader(
+        lease,
+        &name,
+        &holder,
+        Duration::from_secs(15),
+        Arc::new(SystemClock),
+        |fence| {
+            tracing::info!(fence, topic = %channel, "this instance subscribes to agent replies");
+            let agents = agents.clone();
+            pubsub
+                .subscribe(&channel, replay.clone())
+                .start_from(StartFrom::Latest)
+                .run_batches(move |events| {
+                    let agents = agents.clone();
+                    async move {
+                        let report = agents.on_changes(&events).await?;
+                        if report.gap {
+                            agents.poll(None).await?;
+                        }
+                        Ok(Flow::Continue)
+                    }
+                })
+        },
+    )
+    .await;
+    match ended {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "agent events: the subscription ended"),
+        Err(e) => tracing::error!(error = %e, "agent events: the lease store failed"),
+    }
+}
+
 /// Jobs in flight per queue (`BRIDGE_WORKERS`, default 1024).
 fn worker_count() -> Result<usize, BoxError> {
     match std::env::var("BRIDGE_WORKERS") {
@@ -377,19 +455,20 @@ pub fn build(b: &Backends, stores: &Stores, lease: Duration) -> (App, axum::Rout
         .ok()
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(5);
+    let mut agents = bridge_core::agent::AgentReplies::new(
+        agent_writer,
+        service.outbox().clone(),
+        stores.window.clone(),
+        Arc::new(SystemClock),
+    );
+    if let Ok(t) = std::env::var("AGENT_REPLY_TEMPLATE")
+        && !t.trim().is_empty()
+    {
+        let (name, language) = t.trim().split_once(':').unwrap_or((t.trim(), "en_US"));
+        agents = agents.outside_window_template(name, language);
+    }
     if poll_secs > 0 {
-        let mut agents = bridge_core::agent::AgentReplies::new(
-            agent_writer,
-            service.outbox().clone(),
-            stores.window.clone(),
-            Arc::new(SystemClock),
-        );
-        if let Ok(t) = std::env::var("AGENT_REPLY_TEMPLATE")
-            && !t.trim().is_empty()
-        {
-            let (name, language) = t.trim().split_once(':').unwrap_or((t.trim(), "en_US"));
-            agents = agents.outside_window_template(name, language);
-        }
+        let agents = agents.clone();
         tokio::spawn(async move {
             let mut watermark = None;
             loop {
@@ -402,6 +481,21 @@ pub fn build(b: &Backends, stores: &Stores, lease: Duration) -> (App, axum::Rout
                 tokio::time::sleep(Duration::from_secs(poll_secs)).await;
             }
         });
+    }
+    // With Change Data Capture on the ledger object, agents' records are
+    // sent as they commit (BRIDGE_AGENT_CDC, e.g.
+    // /data/WhatsApp_Message__ChangeEvent; the poll stays as the fallback):
+    // one instance of the fleet subscribes.
+    if let Ok(channel) = std::env::var("BRIDGE_AGENT_CDC")
+        && !channel.trim().is_empty()
+    {
+        tokio::spawn(agent_events(
+            channel.trim().to_owned(),
+            agents,
+            b.salesforce.session().clone(),
+            stores.lease.clone(),
+            stores.embedded.clone(),
+        ));
     }
     let app = App {
         service: Arc::new(service),
@@ -511,6 +605,7 @@ Environment:
   BRIDGE_CONTACT_SYNC_MINUTES  how often Contacts' numbers are synced (default 5; 0 off)
   BRIDGE_AGENT_POLL_SECS    how often agents' queued Outbound records are sent (default 5; 0 off)
   BRIDGE_WORKERS            jobs in flight per queue (inbox, outbox; default 1024)
+  BRIDGE_AGENT_CDC          send agents' records as they commit: the ledger object's change channel (e.g. /data/WhatsApp_Message__ChangeEvent; SALESFORCE_PUBSUB_URL for the endpoint)
   AGENT_REPLY_TEMPLATE      the template for agent replies outside the 24-hour window
                             (`name` or `name:language`; without it they are marked Failed)
   WHATSAPP_SEND_RATE        Meta's per-number send rate, paced (default 80/s)

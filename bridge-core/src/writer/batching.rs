@@ -24,7 +24,11 @@ pub struct BatchOptions {
     /// (default 50 ms). A write that arrives alone, with nothing in flight,
     /// goes at once.
     pub max_delay: Duration,
-    /// How many batches may be written at the same time (default 8).
+    /// How many batches may be written at the same time (default 8). The
+    /// writes waiting together are shared by the batches in flight: give
+    /// the inbox worker about `max_in_flight × max_batch / 2` concurrency
+    /// (1,024 for the defaults) so that batches stay large (0.025 calls per
+    /// message in a burst) while a slow org's calls overlap.
     pub max_in_flight: usize,
     /// How long ledger entries (outbound messages, statuses) wait for
     /// company before they are written together (default 250 ms).

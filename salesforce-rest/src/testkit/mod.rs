@@ -29,7 +29,9 @@ mod oauth;
 mod pubsub;
 #[cfg(feature = "pubsub")]
 #[cfg_attr(docsrs, doc(cfg(feature = "pubsub")))]
-pub use pubsub::{FakeFailure, FakePubSub, ORDER_CHANGE_SCHEMA, ORDER_CHANGE_SCHEMA_ID};
+pub use pubsub::{
+    FakeFailure, FakePubSub, ORDER_CHANGE_SCHEMA, ORDER_CHANGE_SCHEMA_ID, change_channel,
+};
 mod router;
 mod schema;
 mod soql;

@@ -19,15 +19,10 @@ use crate::pubsub::proto::{
     PublishResult, ReplayPreset, SchemaInfo, SchemaRequest, TopicInfo, TopicRequest,
 };
 
-/// The change events of `Order` (`/data/OrderChangeEvent`) the fake serves:
-/// the header, then `Status`, `OrderNumber`, `TotalAmount`,
-/// `Customer_Phone__c`, `Customer_Name__c`, `LastModifiedDate` (a datetime:
-/// Unix milliseconds), `Carrier__c`, `Tracking__c` and `ETA__c` (a date:
-/// days since 1970-01-01), with Salesforce's `Name:Type` field docs.
-pub const ORDER_CHANGE_SCHEMA: &str = r#"{
-  "type": "record", "name": "OrderChangeEvent", "namespace": "com.sforce.eventbus",
-  "fields": [
-    {"name": "ChangeEventHeader", "type": {"type": "record", "name": "ChangeEventHeader", "fields": [
+/// The `ChangeEventHeader` field of every change event schema of the fake.
+macro_rules! change_header_field {
+    () => {
+        r#"{"name": "ChangeEventHeader", "type": {"type": "record", "name": "ChangeEventHeader", "fields": [
       {"name": "entityName", "type": "string"},
       {"name": "recordIds", "type": {"type": "array", "items": "string"}},
       {"name": "changeType", "type": {"type": "enum", "name": "ChangeType", "symbols":
@@ -41,7 +36,22 @@ pub const ORDER_CHANGE_SCHEMA: &str = r#"{
       {"name": "nulledFields", "type": {"type": "array", "items": "string"}},
       {"name": "diffFields", "type": {"type": "array", "items": "string"}},
       {"name": "changedFields", "type": {"type": "array", "items": "string"}}
-    ]}},
+    ]}}"#
+    };
+}
+
+/// The change events of `Order` (`/data/OrderChangeEvent`) the fake serves:
+/// the header, then `Status`, `OrderNumber`, `TotalAmount`,
+/// `Customer_Phone__c`, `Customer_Name__c`, `LastModifiedDate` (a datetime:
+/// Unix milliseconds), `Carrier__c`, `Tracking__c` and `ETA__c` (a date:
+/// days since 1970-01-01), with Salesforce's `Name:Type` field docs.
+pub const ORDER_CHANGE_SCHEMA: &str = concat!(
+    r#"{
+  "type": "record", "name": "OrderChangeEvent", "namespace": "com.sforce.eventbus",
+  "fields": [
+    "#,
+    change_header_field!(),
+    r#",
     {"name": "Status", "type": ["null", "string"], "default": null},
     {"name": "OrderNumber", "type": ["null", "string"], "default": null},
     {"name": "TotalAmount", "type": ["null", "double"], "default": null},
@@ -52,7 +62,8 @@ pub const ORDER_CHANGE_SCHEMA: &str = r#"{
     {"name": "Tracking__c", "type": ["null", "string"], "default": null},
     {"name": "ETA__c", "type": ["null", "int"], "doc": "ETA__c:Date", "default": null}
   ]
-}"#;
+}"#
+);
 
 /// The schema id of [`ORDER_CHANGE_SCHEMA`].
 pub const ORDER_CHANGE_SCHEMA_ID: &str = "OrderChangeEvent-schema-1";
@@ -85,6 +96,8 @@ struct State {
     /// Re-arms `fail` with this many events after each failure.
     fail_every: Mutex<Option<u64>>,
     tenants: Mutex<HashSet<String>>,
+    /// Change channels of other objects, by object.
+    change_topics: Mutex<HashMap<String, ChangeTopic>>,
     subscribes: AtomicU64,
     delivered: AtomicU64,
     requested: AtomicU64,
@@ -440,20 +453,47 @@ fn push_order_change(
     change_type: &str,
     fields: &Value,
 ) -> Result<(), String> {
-    let mut bitmap = 0u64;
+    let topic = ChangeTopic {
+        topic: "/data/OrderChangeEvent".into(),
+        schema_json: ORDER_CHANGE_SCHEMA.into(),
+        fields: ORDER_FIELDS.iter().map(|f| (*f).to_owned()).collect(),
+    };
+    push_change(state, &topic, "Order", order_id, change_type, fields)
+}
+
+/// A change channel of the fake: its topic, schema and fields in schema
+/// order (the header first).
+#[derive(Clone)]
+struct ChangeTopic {
+    topic: String,
+    schema_json: String,
+    fields: Vec<String>,
+}
+
+/// Appends a change event of `entity` to `topic` whose changed fields are
+/// `fields`.
+fn push_change(
+    state: &State,
+    topic: &ChangeTopic,
+    entity: &str,
+    record_id: &str,
+    change_type: &str,
+    fields: &Value,
+) -> Result<(), String> {
+    let mut bitmap = 0u128;
     let mut record = serde_json::Map::new();
     for (k, v) in fields.as_object().cloned().unwrap_or_default() {
-        let Some(pos) = ORDER_FIELDS.iter().position(|n| *n == k) else {
-            return Err(format!("{k} is not a field of the fake's OrderChangeEvent"));
+        let Some(pos) = topic.fields.iter().position(|n| *n == k) else {
+            return Err(format!("{k} is not a field of the fake's {}", topic.topic));
         };
-        bitmap |= 1 << pos;
+        bitmap |= 1 << pos.min(127);
         record.insert(k, v);
     }
     let commit = state.commit.fetch_add(1, Ordering::SeqCst) + 1;
     record.insert(
         "ChangeEventHeader".into(),
         json!({
-            "entityName": "Order", "recordIds": [order_id], "changeType": change_type,
+            "entityName": entity, "recordIds": [record_id], "changeType": change_type,
             "changeOrigin": "com/salesforce/api/rest/66.0", "transactionKey": format!("tx-{commit}"),
             "sequenceNumber": 1, "commitTimestamp": 1_767_225_600_000_i64 + i64::try_from(commit).unwrap_or(0),
             "commitNumber": i64::try_from(commit).unwrap_or(0), "commitUser": "005000000000001AAA",
@@ -461,18 +501,28 @@ fn push_order_change(
             "changedFields": if change_type == "UPDATE" { vec![format!("{bitmap:#x}")] } else { Vec::new() },
         }),
     );
-    for n in ORDER_FIELDS {
-        record.entry(n.to_owned()).or_insert(Value::Null);
+    for n in &topic.fields {
+        record.entry(n.clone()).or_insert(Value::Null);
     }
-    let schema = apache_avro::Schema::parse_str(ORDER_CHANGE_SCHEMA)
+    let schema = apache_avro::Schema::parse_str(&topic.schema_json)
         .map_err(|e| format!("the fake's schema: {e}"))?;
     let payload = crate::pubsub::encode(&schema, &Value::Object(record))
         .map_err(|e| format!("the fake's event: {e}"))?;
-    if let Some(t) = lock(&state.topics).get_mut("/data/OrderChangeEvent") {
+    if let Some(t) = lock(&state.topics).get_mut(&topic.topic) {
         t.events.push((format!("evt-{commit}"), payload));
     }
     state.published.notify_waiters();
     Ok(())
+}
+
+/// The change channel of an object, as Salesforce names it
+/// (`WhatsApp_Message__c` → `/data/WhatsApp_Message__ChangeEvent`, `Case` →
+/// `/data/CaseChangeEvent`).
+pub fn change_channel(object: &str) -> String {
+    match object.strip_suffix("__c") {
+        Some(base) => format!("/data/{base}__ChangeEvent"),
+        None => format!("/data/{object}ChangeEvent"),
+    }
 }
 
 /// A fake Pub/Sub API on loopback. Dropping it stops the server.
@@ -565,12 +615,75 @@ impl FakePubSub {
         }
     }
 
+    /// Adds the change channel of `object` ([`change_channel`]) with
+    /// `fields` (all text, nullable) after the change header; [`follow`]
+    /// then turns the mock org's writes of `object` into its events.
+    /// Returns the channel's name.
+    ///
+    /// [`follow`]: Self::follow
+    pub fn add_change_topic(&self, object: &str, fields: &[&str]) -> String {
+        let topic = change_channel(object);
+        let record: Vec<String> = fields
+            .iter()
+            .map(|f| format!(r#"{{"name": "{f}", "type": ["null", "string"], "default": null}}"#))
+            .collect();
+        let header = change_header_field!();
+        let name = format!(
+            "{}ChangeEvent",
+            object.trim_end_matches("__c").replace('_', "")
+        );
+        let schema = format!(
+            r#"{{"type": "record", "name": "{name}", "namespace": "com.sforce.eventbus", "fields": [{header}, {}]}}"#,
+            record.join(", ")
+        );
+        let schema_id = format!("{name}-schema-1");
+        self.add_topic(&topic, &schema_id, &schema);
+        let mut names = vec!["ChangeEventHeader".to_owned()];
+        names.extend(fields.iter().map(|f| (*f).to_owned()));
+        lock(&self.state.change_topics).insert(
+            object.to_owned(),
+            ChangeTopic {
+                topic: topic.clone(),
+                schema_json: schema,
+                fields: names,
+            },
+        );
+        topic
+    }
+
     /// Turns the mock org's writes of `Order` records into change events on
     /// `/data/OrderChangeEvent`, as Change Data Capture does (the fields the
-    /// fake's schema knows; the rest is left out).
+    /// fake's schema knows; the rest is left out), and the writes of the
+    /// objects given to [`add_change_topic`](Self::add_change_topic) into
+    /// theirs.
     pub fn follow(&self, org: &super::MockOrg) {
         let state = self.state.clone();
         org.on_change(move |object, id, kind, fields| {
+            let other = lock(&state.change_topics).get(object).cloned();
+            if let Some(topic) = other {
+                // Text fields only: every value as text.
+                let known: serde_json::Map<String, Value> = fields
+                    .iter()
+                    .filter(|(k, _)| {
+                        topic.fields.iter().any(|f| f == *k) && k.as_str() != "ChangeEventHeader"
+                    })
+                    .map(|(k, v)| {
+                        let v = match v {
+                            Value::String(_) | Value::Null => v.clone(),
+                            other => Value::String(other.to_string()),
+                        };
+                        (k.clone(), v)
+                    })
+                    .collect();
+                if kind == "UPDATE" && known.is_empty() {
+                    return;
+                }
+                if let Err(e) = push_change(&state, &topic, object, id, kind, &Value::Object(known))
+                {
+                    tracing::warn!(error = %e, "the fake Pub/Sub skipped a change");
+                }
+                return;
+            }
             if object != "Order" {
                 return;
             }

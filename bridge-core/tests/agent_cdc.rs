@@ -1,0 +1,132 @@
+//! Agent replies triggered by Change Data Capture (issue 23): an Outbound
+//! `WhatsApp_Message__c` record inserted in the mock org becomes a change
+//! event on the fake Pub/Sub API; the subscriber hands the delivery to
+//! `AgentReplies::on_changes`, the outbox sends it through the real
+//! WhatsApp client to the mock Graph API, and the record ends `Sent`.
+#![cfg(all(feature = "pubsub", feature = "whatsapp"))]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout,
+    missing_docs
+)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bridge_core::agent::AgentReplies;
+use bridge_core::clock::SystemClock;
+use bridge_core::pipeline::Bridge;
+use bridge_core::queue::{MemoryQueue, WorkerOptions};
+use bridge_core::service::BridgeService;
+use bridge_core::window::{MemoryWindowTracker, WindowTracker};
+use bridge_core::writer::SalesforceWriter;
+use chrono::Utc;
+use salesforce_rest::pubsub::{Flow, MemoryReplayStore, PubSubClient, StartFrom};
+use salesforce_rest::testkit::{FakePubSub, MockOrg};
+use serde_json::json;
+use whatsapp_cloud::testkit::MockGraph;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_replies_reach_the_graph_api_within_a_second_of_their_commit() {
+    let (org, graph, fake) = (
+        MockOrg::start().await,
+        MockGraph::start().await,
+        FakePubSub::start().await,
+    );
+    let topic = fake.add_change_topic(
+        "WhatsApp_Message__c",
+        &["Direction__c", "Status__c", "Body__c", "Customer_Phone__c"],
+    );
+    fake.follow(&org);
+    let clock = Arc::new(SystemClock);
+    let window = Arc::new(MemoryWindowTracker::default());
+    let customers: Vec<String> = (0..20).map(|i| format!("1415555{:04}", 100 + i)).collect();
+    for c in &customers {
+        window.record_inbound(c, Utc::now()).await.unwrap();
+    }
+    let writer = SalesforceWriter::new(org.client());
+    let bridge = Bridge::builder(Arc::new(writer.clone()))
+        .sender(Arc::new(graph.client()))
+        .build();
+    let workers = WorkerOptions::default().concurrency(8);
+    let svc = BridgeService::start(
+        bridge,
+        Arc::new(MemoryQueue::new("inbox").unwrap()),
+        Arc::new(MemoryQueue::new("outbox").unwrap()),
+        workers,
+        clock.clone(),
+    );
+    let agents = AgentReplies::new(writer, svc.outbox().clone(), window, clock);
+    let pubsub = PubSubClient::builder(org.session())
+        .endpoint(fake.url())
+        .build()
+        .unwrap();
+    let subscriber = {
+        let agents = agents.clone();
+        tokio::spawn(async move {
+            pubsub
+                .subscribe(&topic, Arc::new(MemoryReplayStore::default()))
+                .start_from(StartFrom::Earliest)
+                .run_batches(move |events| {
+                    let agents = agents.clone();
+                    async move {
+                        agents.on_changes(&events).await?;
+                        Ok(Flow::Continue)
+                    }
+                })
+                .await
+        })
+    };
+    while fake.subscribes() == 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Inbound messages and the bridge's own records make events too: none
+    // of them is sent.
+    org.insert(
+        "WhatsApp_Message__c",
+        json!({"Direction__c": "Inbound", "Status__c": "Received", "Body__c": "hi", "Customer_Phone__c": customers[0]}),
+    );
+    let mut latencies = Vec::new();
+    let mut ids = Vec::new();
+    for (i, c) in customers.iter().enumerate() {
+        let committed = Instant::now();
+        ids.push(org.insert(
+            "WhatsApp_Message__c",
+            json!({"Direction__c": "Outbound", "Status__c": "Queued",
+                   "Body__c": format!("Your replacement ships today ({i})."), "Customer_Phone__c": c}),
+        ));
+        while graph.message_requests().await.len() < i + 1 {
+            assert!(
+                committed.elapsed() < Duration::from_secs(20),
+                "reply {i} never reached the Graph API"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        latencies.push(committed.elapsed());
+    }
+    assert!(svc.drain(Duration::from_secs(30)).await);
+    latencies.sort();
+    let p50 = latencies[latencies.len() / 2];
+    println!(
+        "agent reply, commit to Graph API: p50 {p50:?}, max {:?}",
+        latencies.last()
+    );
+    assert!(p50 < Duration::from_secs(1), "p50 {p50:?}");
+    let requests = graph.message_requests().await;
+    assert_eq!(requests.len(), 20, "each record sent once");
+    // Every record ends Sent with its WhatsApp id.
+    let records = org.records("WhatsApp_Message__c");
+    for id in &ids {
+        let r = records
+            .iter()
+            .find(|r| r.get("Id").and_then(|v| v.as_str()) == Some(id.as_str()))
+            .unwrap();
+        assert_eq!(r["Status__c"], "Sent", "{r:?}");
+        assert!(r.get("WhatsApp_Id__c").is_some_and(|v| v.is_string()));
+    }
+    subscriber.abort();
+    svc.shutdown().await;
+}

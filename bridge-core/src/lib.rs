@@ -82,6 +82,7 @@ mod redis_util;
 pub mod replies;
 pub mod routing;
 pub mod sender;
+pub mod sent;
 pub mod service;
 pub mod window;
 pub mod writer;

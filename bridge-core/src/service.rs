@@ -54,7 +54,7 @@
 //! # }
 //! ```
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -345,7 +345,7 @@ pub type StatusCallback = Arc<dyn Fn(&StatusUpdate) + Send + Sync>;
 pub struct InboxHandler {
     bridge: Bridge,
     outbox: Outbox,
-    sent: Arc<Mutex<SentLog>>,
+    sent: Arc<dyn crate::sent::SentLog>,
     fallback: bool,
     on_status: Option<StatusCallback>,
     opt_outs: Option<Arc<dyn OptOutStore>>,
@@ -634,16 +634,13 @@ impl InboxHandler {
         if s.status != "failed" || !s.unreachable || !self.fallback {
             return Ok(());
         }
-        let original = self
-            .sent
-            .lock()
-            .ok()
-            .and_then(|mut log| log.by_id.remove(&s.message_id));
-        let Some((to, text)) = original else {
+        // Taken once, whichever instance or restart sees the status (and the
+        // outbox key keeps a redelivered status from sending twice).
+        let Some(original) = self.sent.take(&s.message_id, self.clock.now()).await? else {
             tracing::info!(message_id = %s.message_id, "a failed message we no longer remember: no fallback");
             return Ok(());
         };
-        let mut job = SendJob::new(to, Outbound::text(text), "fallback");
+        let mut job = SendJob::new(original.to, Outbound::text(original.text), "fallback");
         job.fallback = true;
         self.outbox
             .enqueue(&format!("fallback:{}", s.message_id), &job)
@@ -698,6 +695,11 @@ pub struct ServiceOptions {
     pub outbox: WorkerOptions,
     /// The fallback channel for customers WhatsApp cannot reach (e.g. SMS).
     pub fallback: Option<Arc<dyn Sender>>,
+    /// Where sent messages are remembered for the fallback (72 hours): give
+    /// a durable one (`EmbeddedStore::sent_log`, `RedisSentLog`) so a failed
+    /// status after a restart, or at another instance, still falls back
+    /// once. Default: in memory.
+    pub sent_log: Option<Arc<dyn crate::sent::SentLog>>,
     /// Called with every status.
     pub on_status: Option<StatusCallback>,
     /// The opt-out registry: STOP / START, WhatsApp's marketing preference
@@ -752,7 +754,10 @@ impl BridgeService {
         options: ServiceOptions,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        let sent = Arc::new(Mutex::new(SentLog::default()));
+        let sent: Arc<dyn crate::sent::SentLog> = options
+            .sent_log
+            .clone()
+            .unwrap_or_else(|| Arc::new(crate::sent::MemorySentLog::default()));
         let orphans = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let ledger = options.ledger.clone().map(|queue| {
             let wake = Arc::new(Notify::new());
@@ -903,7 +908,7 @@ mod outbox;
 pub use ledger::LedgerOptions;
 pub use notices::{BusinessNotice, NoticeCallback};
 
-use outbox::{Enqueuer, NoSender, SentLog};
+use outbox::{Enqueuer, NoSender};
 pub use outbox::{MessageCategory, Outbox, OutboxHandler, SendJob, SendService};
 
 #[cfg(test)]

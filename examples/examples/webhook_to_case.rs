@@ -431,6 +431,9 @@ pub fn build(b: &Backends, stores: &Stores, lease: Duration) -> (App, axum::Rout
     service.inbox = workers.clone();
     service.outbox = workers;
     service.opt_outs = Some(stores.opt_outs.clone());
+    // A fallback channel (when one is configured) finds what was sent here,
+    // whichever instance or restart sees the failed status.
+    service.sent_log = Some(stores.sent_log.clone());
     // Outbound messages and statuses reach the ledger in batches: no send
     // waits for a Salesforce call.
     service.ledger = Some(stores.ledger.clone());

@@ -323,6 +323,8 @@ pub struct Stores {
     /// Leader leases: one instance of the fleet runs each singleton job
     /// (the Pub/Sub subscriber). In memory for one process.
     pub lease: Arc<dyn bridge_core::lease::LeaderLease>,
+    /// What was sent, for the fallback channel (durable but in memory).
+    pub sent_log: Arc<dyn bridge_core::sent::SentLog>,
 }
 
 /// Small named values a tool keeps between runs (a watermark): files beside
@@ -466,6 +468,7 @@ impl Stores {
             describe: format!("embedded store in {}", dir.display()),
             opt_outs: Arc::new(store.opt_outs()),
             customers: Arc::new(store.customers()),
+            sent_log: Arc::new(store.sent_log()),
             send_rate: None,
             lease: Arc::new(bridge_core::lease::MemoryLease::default()),
             embedded: Some(store),
@@ -506,6 +509,9 @@ impl Stores {
             lease: Arc::new(
                 bridge_core::lease::redis_lease::RedisLease::connect(url, &prefix).await?,
             ),
+            sent_log: Arc::new(
+                bridge_core::sent::redis_sent::RedisSentLog::connect(url, &prefix).await?,
+            ),
             marks: Arc::new(Marks::Redis(
                 redis::aio::ConnectionManager::new(redis::Client::open(url)?).await?,
                 prefix.clone(),
@@ -525,6 +531,7 @@ impl Stores {
             embedded: None,
             opt_outs: Arc::new(bridge_core::optout::MemoryOptOutStore::default()),
             customers: Arc::new(bridge_core::customers::MemoryCustomerStore::default()),
+            sent_log: Arc::new(bridge_core::sent::MemorySentLog::default()),
             send_rate: None,
             lease: Arc::new(bridge_core::lease::MemoryLease::default()),
             marks: Arc::new(Marks::Memory(std::sync::Mutex::default())),

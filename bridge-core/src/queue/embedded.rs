@@ -226,6 +226,11 @@ impl EmbeddedStore {
         EmbeddedCustomerStore::new(self.clone())
     }
 
+    /// The sent log in this database (for the fallback channel).
+    pub fn sent_log(&self) -> EmbeddedSentLog {
+        EmbeddedSentLog::new(self.clone())
+    }
+
     /// The opt-out registry in this database.
     pub fn opt_outs(&self) -> EmbeddedOptOutStore {
         EmbeddedOptOutStore::new(self.clone())
@@ -330,6 +335,7 @@ mod optout;
 mod queue;
 #[cfg(feature = "pubsub")]
 mod replay;
+mod sent;
 
 pub use customers::EmbeddedCustomerStore;
 pub use dedup::EmbeddedDedupStore;
@@ -338,6 +344,7 @@ pub use queue::{EmbeddedQueue, MemoryQueue};
 #[cfg(feature = "pubsub")]
 #[cfg_attr(docsrs, doc(cfg(feature = "pubsub")))]
 pub use replay::EmbeddedReplayStore;
+pub use sent::EmbeddedSentLog;
 
 #[cfg(test)]
 mod tests;

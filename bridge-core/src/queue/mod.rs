@@ -74,8 +74,8 @@ mod worker;
 pub use embedded::EmbeddedReplayStore;
 #[cfg(feature = "embedded")]
 pub use embedded::{
-    EmbeddedCustomerStore, EmbeddedDedupStore, EmbeddedOptOutStore, EmbeddedQueue, EmbeddedStore,
-    MemoryQueue,
+    EmbeddedCustomerStore, EmbeddedDedupStore, EmbeddedOptOutStore, EmbeddedQueue, EmbeddedSentLog,
+    EmbeddedStore, MemoryQueue,
 };
 #[cfg(feature = "redis")]
 pub use redis::RedisQueue;

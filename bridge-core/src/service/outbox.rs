@@ -1,7 +1,6 @@
 //! The outbox: every message we send is a job, sent once.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -172,32 +171,9 @@ impl Outbox {
     }
 }
 
-/// What we sent recently (message id → customer and text), for resending on
-/// the fallback channel when a failed status arrives. Bounded.
-#[derive(Debug, Default)]
-pub(super) struct SentLog {
-    order: VecDeque<String>,
-    pub(super) by_id: HashMap<String, (String, String)>,
-}
-
-const SENT_LOG: usize = 100_000;
-
-impl SentLog {
-    pub(super) fn remember(&mut self, id: &str, to: &str, text: &str) {
-        if self
-            .by_id
-            .insert(id.to_owned(), (to.to_owned(), text.to_owned()))
-            .is_none()
-        {
-            self.order.push_back(id.to_owned());
-        }
-        while self.order.len() > SENT_LOG {
-            if let Some(old) = self.order.pop_front() {
-                self.by_id.remove(&old);
-            }
-        }
-    }
-}
+/// How long a sent message is remembered for the fallback channel (failed
+/// statuses come within seconds to hours).
+pub(super) const SENT_KEEP: std::time::Duration = std::time::Duration::from_secs(72 * 3_600);
 
 /// The outbox worker's handler.
 pub struct OutboxHandler {
@@ -207,7 +183,7 @@ pub struct OutboxHandler {
     pub(super) guard: Arc<LoopGuard>,
     /// Where sent message ids are remembered durably, and for how long.
     pub(super) sent_ids: Option<(Arc<dyn crate::dedup::DedupStore>, std::time::Duration)>,
-    pub(super) sent: Arc<Mutex<SentLog>>,
+    pub(super) sent: Arc<dyn crate::sent::SentLog>,
     /// Where each sent message's ledger record is written (the bridge's writer).
     pub(super) ledger: Option<Arc<dyn crate::writer::RecordWriter>>,
     /// When set, ledger entries are enqueued here and written in batches.
@@ -319,9 +295,18 @@ impl JobHandler for OutboxHandler {
                     audit::message_sent(receipt.channel.name(), &job.to, id, &job.purpose);
                     if !job.fallback
                         && self.fallback.is_some()
-                        && let Ok(mut log) = self.sent.lock()
+                        && let Err(e) = self
+                            .sent
+                            .remember(
+                                id,
+                                &crate::sent::SentMessage::new(&job.to, &job.message.text),
+                                SENT_KEEP,
+                                self.clock.now(),
+                            )
+                            .await
                     {
-                        log.remember(id, &job.to, &job.message.text);
+                        // The send stands; only a later fallback is lost.
+                        tracing::warn!(error = %e, "sent, but the sent log did not record it (no fallback for it)");
                     }
                 }
                 self.record_sent(&cx.job().key, &job, &receipt).await
@@ -446,7 +431,7 @@ impl SendService {
             outbox: outbox.clone(),
             guard: Arc::new(LoopGuard::default()),
             sent_ids: None,
-            sent: Arc::default(),
+            sent: Arc::new(crate::sent::MemorySentLog::default()),
             ledger: None,
             ledger_queue: None,
             clock: clock.clone(),

@@ -1,3 +1,4 @@
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
@@ -212,7 +213,7 @@ async fn after_a_crash_the_next_attempt_neither_writes_nor_sends_again() {
     let bridge = Bridge::builder(crm.clone()).sender(wa.clone()).build();
     let (inbox_q, outbox_q) = queues();
     let outbox = Outbox::new(outbox_q.clone(), clock.clone(), None);
-    let sent = Arc::new(Mutex::new(SentLog::default()));
+    let sent: Arc<dyn crate::sent::SentLog> = Arc::new(crate::sent::MemorySentLog::default());
     let inbox_h = InboxHandler {
         bridge: bridge.clone(),
         outbox: outbox.clone(),
@@ -258,7 +259,7 @@ async fn after_a_crash_the_next_attempt_neither_writes_nor_sends_again() {
     let h2 = InboxHandler {
         bridge: fresh,
         outbox: outbox.clone(),
-        sent: Arc::default(),
+        sent: Arc::new(crate::sent::MemorySentLog::default()),
         fallback: false,
         on_status: None,
         opt_outs: None,
@@ -691,5 +692,59 @@ async fn preferences_echoes_edits_and_account_events_from_a_webhook() {
     assert_eq!(notices.len(), 2, "{notices:?}");
     assert!(notices.iter().all(|n| n.urgent));
     assert_eq!(notices[1].subject.as_deref(), Some("payment_due (en_US)"));
+    svc.shutdown().await;
+}
+
+/// Issue 23, item 5: the sent log is durable: a failed status that arrives
+/// after a restart still falls back, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_status_after_a_restart_falls_back_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let start = |store: &crate::queue::EmbeddedStore,
+                 wa: Arc<RecordingSender>,
+                 sms: Arc<RecordingSender>| {
+        let bridge = Bridge::builder(Arc::new(Crm::default())).sender(wa).build();
+        let options = ServiceOptions {
+            inbox: fast(),
+            outbox: fast(),
+            fallback: Some(sms),
+            sent_log: Some(Arc::new(store.sent_log())),
+            ..ServiceOptions::default()
+        };
+        BridgeService::start_with(
+            bridge,
+            Arc::new(store.queue("inbox").unwrap()),
+            Arc::new(store.queue("outbox").unwrap()),
+            options,
+            Arc::new(SystemClock),
+        )
+    };
+    let store = crate::queue::EmbeddedStore::open(dir.path()).unwrap();
+    let wa = Arc::new(RecordingSender::new("WhatsApp"));
+    let svc = start(&store, wa.clone(), Arc::new(RecordingSender::new("SMS")));
+    svc.inbox()
+        .enqueue_message(&msg("wamid.9", "14155550123", "broken"))
+        .await
+        .unwrap();
+    assert!(svc.drain(Duration::from_secs(10)).await);
+    assert_eq!(wa.sent().len(), 1);
+    svc.shutdown().await;
+    drop(svc);
+    drop(store);
+    // A new process on the same data directory.
+    let store = crate::queue::EmbeddedStore::open(dir.path()).unwrap();
+    let sms = Arc::new(RecordingSender::new("SMS"));
+    let svc = start(
+        &store,
+        Arc::new(RecordingSender::new("WhatsApp")),
+        sms.clone(),
+    );
+    let status = StatusUpdate::new("whatsapp-1", "failed").unreachable("14155550123");
+    svc.inbox().enqueue_status(&status).await.unwrap();
+    svc.inbox().enqueue_status(&status).await.unwrap(); // redelivered
+    assert!(svc.drain(Duration::from_secs(10)).await);
+    let texts = sms.sent();
+    assert_eq!(texts.len(), 1, "{texts:?}");
+    assert!(texts[0].1.contains("00001026"));
     svc.shutdown().await;
 }

@@ -77,17 +77,26 @@ const UA: &str = concat!("whatsapp-cloud-rs/", env!("CARGO_PKG_VERSION"));
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
+    number: Arc<Number>,
+}
+
+/// One business number: its id and its pacer (shared by every clone sending
+/// from it).
+struct Number {
+    phone_number_id: String,
+    pacer: Option<pacing::Pacer>,
 }
 
 struct Inner {
     http: reqwest::Client,
     auth: HeaderValue,
-    phone_number_id: String,
     business_account_id: Option<String>,
     api_version: String,
     base: Url,
     retry: RetryPolicy,
-    pacer: Option<pacing::Pacer>,
+    pacing: Option<Pacing>,
+    /// The numbers sent from so far, each with its pacer.
+    numbers: std::sync::Mutex<std::collections::HashMap<String, Arc<Number>>>,
     download_cap: u64,
     media_hosts: Vec<String>,
     media_first_byte: Duration,
@@ -108,12 +117,12 @@ impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
             .field("access_token", &"[redacted]")
-            .field("phone_number_id", &self.inner.phone_number_id)
+            .field("phone_number_id", &self.number.phone_number_id)
             .field("business_account_id", &self.inner.business_account_id)
             .field("api_version", &self.inner.api_version)
             .field("base_url", &self.inner.base.as_str())
             .field("retry", &self.inner.retry)
-            .field("pacing", &self.inner.pacer.is_some())
+            .field("pacing", &self.number.pacer.is_some())
             .finish()
     }
 }
@@ -289,16 +298,24 @@ impl ClientBuilder {
                 .build()
                 .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?,
         };
+        let number = Arc::new(Number {
+            pacer: self.pacing.map(pacing::Pacer::new),
+            phone_number_id: phone_number_id.clone(),
+        });
         Ok(Client {
+            number: number.clone(),
             inner: Arc::new(Inner {
                 http,
                 auth,
-                phone_number_id,
                 business_account_id,
                 api_version,
                 base,
                 retry: self.retry.unwrap_or_default(),
-                pacer: self.pacing.map(pacing::Pacer::new),
+                pacing: self.pacing,
+                numbers: std::sync::Mutex::new(std::collections::HashMap::from([(
+                    phone_number_id,
+                    number,
+                )])),
                 download_cap: self
                     .download_cap
                     .unwrap_or(crate::media::DEFAULT_DOWNLOAD_CAP),
@@ -377,7 +394,45 @@ impl Client {
 
     /// The phone number id messages are sent from.
     pub fn phone_number_id(&self) -> &str {
-        &self.inner.phone_number_id
+        &self.number.phone_number_id
+    }
+
+    /// A client sending from another business number of the same account
+    /// (the same token, connection pool and settings): one client serves
+    /// every number, as a support line and a sales line. Each number has its
+    /// own pacing (Meta's throughput is per number), shared by every client
+    /// sending from it.
+    ///
+    /// ```
+    /// # fn demo(client: whatsapp_cloud::Client) {
+    /// let sales = client.for_number("109876543210");
+    /// assert_eq!(sales.phone_number_id(), "109876543210");
+    /// # }
+    /// ```
+    pub fn for_number(&self, phone_number_id: &str) -> Client {
+        if phone_number_id == self.number.phone_number_id {
+            return self.clone();
+        }
+        let number = match self.inner.numbers.lock() {
+            Ok(mut numbers) => numbers
+                .entry(phone_number_id.to_owned())
+                .or_insert_with(|| {
+                    Arc::new(Number {
+                        phone_number_id: phone_number_id.to_owned(),
+                        pacer: self.inner.pacing.map(pacing::Pacer::new),
+                    })
+                })
+                .clone(),
+            // A poisoned map only loses the sharing of a new number's pacer.
+            Err(_) => Arc::new(Number {
+                phone_number_id: phone_number_id.to_owned(),
+                pacer: self.inner.pacing.map(pacing::Pacer::new),
+            }),
+        };
+        Client {
+            inner: self.inner.clone(),
+            number,
+        }
     }
 
     /// The business account id, if configured.
@@ -424,7 +479,7 @@ impl Client {
                 serde_json::json!({ "type": "text" }),
             );
         }
-        let url = self.url(&[&self.inner.phone_number_id, "messages"])?;
+        let url = self.url(&[&self.number.phone_number_id, "messages"])?;
         // Marking as read is idempotent: repeating it is harmless.
         let ok: Success = self
             .execute("mark_read", true, |http| http.post(url.clone()).json(&body))

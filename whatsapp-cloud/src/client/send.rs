@@ -59,10 +59,10 @@ impl SendRequest {
             message_id = tracing::field::Empty,
         );
         async {
-            if let Some(pacer) = &client.inner.pacer {
+            if let Some(pacer) = &client.number.pacer {
                 pacer.acquire(message.recipient().as_str()).await;
             }
-            let url = client.url(&[&client.inner.phone_number_id, "messages"])?;
+            let url = client.url(&[&client.number.phone_number_id, "messages"])?;
             let response: SendResponse = client
                 .execute("send", false, |http| http.post(url.clone()).json(&message))
                 .await?;

@@ -43,6 +43,14 @@ use crate::{Client, ClientBuilder, DEFAULT_API_VERSION};
 pub const MOCK_TOKEN: &str = "mock-access-token";
 /// The mock's phone number id.
 pub const MOCK_PHONE_NUMBER_ID: &str = "1234567890";
+
+/// A second business number of the mock's account (a sales line beside the
+/// support line): it takes messages too ([`Client::for_number`]).
+pub const MOCK_SECOND_PHONE_NUMBER_ID: &str = "1234567891";
+
+fn mock_number(id: &str) -> bool {
+    id == MOCK_PHONE_NUMBER_ID || id == MOCK_SECOND_PHONE_NUMBER_ID
+}
 /// The mock's business account id.
 pub const MOCK_BUSINESS_ACCOUNT_ID: &str = "9876543210";
 
@@ -198,7 +206,7 @@ impl Router {
             return answer;
         }
         match (m, segments.as_slice()) {
-            ("POST", [phone, "messages"]) if *phone == MOCK_PHONE_NUMBER_ID => self.send(req),
+            ("POST", [phone, "messages"]) if mock_number(phone) => self.send(req),
             ("POST", [phone, "media"]) if *phone == MOCK_PHONE_NUMBER_ID => {
                 let id = format!("media-{}", self.next());
                 let mime = multipart_field(&req.body, "type").unwrap_or_default();
@@ -635,12 +643,34 @@ impl MockGraph {
     }
 
     async fn message_posts(&self) -> Vec<Value> {
-        let suffix = format!("/{MOCK_PHONE_NUMBER_ID}/messages");
         self.requests()
             .await
             .into_iter()
-            .filter(|r| r.method.as_str() == "POST" && r.url.path().ends_with(&suffix))
+            .filter(|r| {
+                r.method.as_str() == "POST"
+                    && [MOCK_PHONE_NUMBER_ID, MOCK_SECOND_PHONE_NUMBER_ID]
+                        .iter()
+                        .any(|n| r.url.path().ends_with(&format!("/{n}/messages")))
+            })
             .filter_map(|r| serde_json::from_slice(&r.body).ok())
+            .collect()
+    }
+
+    /// The business number each message request was sent from, beside its
+    /// body, in order (read receipts excluded).
+    pub async fn messages_by_number(&self) -> Vec<(String, Value)> {
+        self.requests()
+            .await
+            .into_iter()
+            .filter(|r| r.method.as_str() == "POST")
+            .filter_map(|r| {
+                let mut parts = r.url.path().rsplit('/');
+                (parts.next() == Some("messages")).then_some(())?;
+                let number = parts.next()?.to_owned();
+                mock_number(&number).then_some(())?;
+                let body: Value = serde_json::from_slice(&r.body).ok()?;
+                (body["status"] != "read").then_some((number, body))
+            })
             .collect()
     }
 

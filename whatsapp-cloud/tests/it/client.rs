@@ -591,6 +591,43 @@ async fn pacing_spaces_sends_to_one_recipient() {
     assert!(start.elapsed() >= Duration::from_millis(290));
 }
 
+/// Issue 23, item 4: one client sends from any number of the account, and
+/// each number has its own pacing.
+#[tokio::test]
+async fn one_client_sends_from_several_numbers_each_paced_alone() {
+    use whatsapp_cloud::testkit::{MOCK_PHONE_NUMBER_ID, MOCK_SECOND_PHONE_NUMBER_ID};
+    let graph = MockGraph::start().await;
+    let support = graph
+        .client_builder()
+        .pacing(Pacing::default().per_recipient(1, Duration::from_secs(60)))
+        .build()
+        .unwrap();
+    let sales = support.for_number(MOCK_SECOND_PHONE_NUMBER_ID);
+    assert_eq!(sales.phone_number_id(), MOCK_SECOND_PHONE_NUMBER_ID);
+    assert_eq!(support.phone_number_id(), MOCK_PHONE_NUMBER_ID);
+    // The pair limit is per business number: the same customer gets one
+    // message from each number at once, with no wait.
+    let start = std::time::Instant::now();
+    support.send_text(TO, "from support").await.unwrap();
+    sales.send_text(TO, "from sales").await.unwrap();
+    // Behaviour, not speed: a shared pacer would have held the second send
+    // for the 60-second interval.
+    assert!(
+        start.elapsed() < Duration::from_secs(30),
+        "no pacing across numbers"
+    );
+    let sent = graph.messages_by_number().await;
+    assert_eq!(
+        sent.iter()
+            .map(|(n, b)| (n.as_str(), b["text"]["body"].as_str().unwrap()))
+            .collect::<Vec<_>>(),
+        [
+            (MOCK_PHONE_NUMBER_ID, "from support"),
+            (MOCK_SECOND_PHONE_NUMBER_ID, "from sales")
+        ]
+    );
+}
+
 #[test]
 fn builder_rejects_bad_configuration_and_hides_the_token() {
     let ok = Client::builder()

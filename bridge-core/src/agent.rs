@@ -244,6 +244,14 @@ impl AgentReplies {
                 .map(str::trim)
                 .filter(|p| !p.is_empty())
                 .map(crate::optout::customer_key);
+            // The business number the reply leaves from (and whose window
+            // counts): the record's, else the sender's own.
+            let business = row
+                .get(&s.business_phone)
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|b| !b.is_empty())
+                .map(str::to_owned);
             let mut stamp =
                 json!({ "attributes": { "type": s.object }, "id": id, s.key.as_str(): key });
             let failure = match (&phone, text.is_empty()) {
@@ -251,8 +259,9 @@ impl AgentReplies {
                     Some("no customer phone: set Customer_Phone__c on the record".to_owned())
                 }
                 (_, true) => Some("the message has no text".to_owned()),
-                (Some(to), false) => match self.form(to, &text, now).await? {
+                (Some(to), false) => match self.form(to, business.as_deref(), &text, now).await? {
                     Ok(outbound) => {
+                        let outbound = outbound.from_number_opt(business.clone());
                         if outbound.whatsapp.is_some() {
                             report.templates += 1;
                         } else {
@@ -300,10 +309,15 @@ impl AgentReplies {
     async fn form(
         &self,
         to: &str,
+        business: Option<&str>,
         text: &str,
         now: DateTime<Utc>,
     ) -> Result<Result<Outbound, String>, BridgeError> {
-        let last = self.window.last_inbound(to).await?;
+        // The window of this customer on this business number.
+        let last = self
+            .window
+            .last_inbound(&crate::window::window_key(business, to))
+            .await?;
         if crate::window::delivery(last, now) == Delivery::FreeForm {
             return Ok(Ok(Outbound::text(text)));
         }

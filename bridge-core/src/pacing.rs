@@ -207,7 +207,10 @@ impl<S: Sender> Sender for PacedSender<S> {
     }
 
     async fn send(&self, to: &str, message: &Outbound) -> Result<SendReceipt, SendError> {
-        match self.rate.reserve(&self.number, self.clock.now()).await {
+        // Meta's throughput is per business number: the one the message
+        // leaves from.
+        let number = message.from.as_deref().unwrap_or(&self.number);
+        match self.rate.reserve(number, self.clock.now()).await {
             Ok(wait) if !wait.is_zero() => tokio::time::sleep(wait).await,
             Ok(_) => {}
             Err(e) => {

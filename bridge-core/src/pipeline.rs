@@ -335,9 +335,12 @@ impl Bridge {
             return Ok(Outcome::new(message_id, OutcomeKind::FromUs));
         }
         if let Some(customer) = m.from.address() {
-            self.window
-                .record_inbound(customer, m.sent_at.unwrap_or_else(Utc::now))
-                .await?;
+            let at = m.sent_at.unwrap_or_else(Utc::now);
+            self.window.record_inbound(customer, at).await?;
+            if m.business_id.is_some() {
+                let key = crate::window::window_key(m.business_id.as_deref(), customer);
+                self.window.record_inbound(&key, at).await?;
+            }
         }
         let token = match self
             .dedup
@@ -421,7 +424,8 @@ impl Bridge {
         let Some(text) = replies::acknowledgement_text(action, write) else {
             return Reply::Skipped(SkipReason::NothingToAcknowledge);
         };
-        match self.window.delivery(to).await {
+        let key = crate::window::window_key(m.business_id.as_deref(), to);
+        match self.window.delivery(&key).await {
             Ok(Delivery::FreeForm) => {}
             Ok(_) => {
                 return Reply::Skipped(SkipReason::OutsideWindow);
@@ -432,7 +436,8 @@ impl Bridge {
         let ledger_key = crate::ledger::outbound_key(&format!("reply:{}", m.dedup_key()));
         let outbound = Outbound::text(text.clone())
             .reply_to(m.id.clone())
-            .tracking(ledger_key.clone());
+            .tracking(ledger_key.clone())
+            .from_number_opt(m.business_id.clone());
         match sender.send(to, &outbound).await {
             Ok(receipt) => {
                 if let Some(id) = &receipt.message_id {

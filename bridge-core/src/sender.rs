@@ -35,6 +35,11 @@ pub struct Outbound {
     /// here, so every status finds its ledger record.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracking: Option<String>,
+    /// The business number to send from (WhatsApp's phone number id): a
+    /// reply leaves from the number the customer wrote to. `None`: the
+    /// sender's own number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
 }
 
 impl std::fmt::Debug for Outbound {
@@ -46,7 +51,9 @@ impl std::fmt::Debug for Outbound {
         );
         #[cfg(feature = "whatsapp")]
         d.field("whatsapp", &self.whatsapp.as_ref().map(|c| c.kind()));
-        d.field("reply_to", &self.reply_to).finish()
+        d.field("reply_to", &self.reply_to)
+            .field("from", &self.from)
+            .finish()
     }
 }
 
@@ -79,6 +86,7 @@ impl Outbound {
             whatsapp: None,
             reply_to: None,
             tracking: None,
+            from: None,
         }
     }
 
@@ -93,6 +101,7 @@ impl Outbound {
             whatsapp: Some(content.into()),
             reply_to: None,
             tracking: None,
+            from: None,
         }
     }
 
@@ -105,6 +114,18 @@ impl Outbound {
     /// Sets the tracking data echoed on the message's statuses.
     pub fn tracking(mut self, data: impl Into<String>) -> Self {
         self.tracking = Some(data.into());
+        self
+    }
+
+    /// Sends from this business number (a phone number id of the account).
+    pub fn from_number(mut self, phone_number_id: impl Into<String>) -> Self {
+        self.from = Some(phone_number_id.into());
+        self
+    }
+
+    /// Sends from this business number when there is one.
+    pub fn from_number_opt(mut self, phone_number_id: Option<String>) -> Self {
+        self.from = phone_number_id;
         self
     }
 
@@ -221,13 +242,18 @@ impl Sender for whatsapp_cloud::Client {
             .clone()
             .unwrap_or_else(|| Text::new(message.text.clone()).into());
         let mut m = Message::new(to, content);
+        // From the number the message names, through the same client.
+        let client = match &message.from {
+            Some(from) if from != self.phone_number_id() => self.for_number(from),
+            _ => self.clone(),
+        };
         if let Some(r) = &message.reply_to {
             m = m.reply_to(r.clone());
         }
         if let Some(t) = &message.tracking {
             m = m.callback_data(t.clone());
         }
-        match whatsapp_cloud::Client::send(self, m).await {
+        match whatsapp_cloud::Client::send(&client, m).await {
             Ok(r) => Ok(SendReceipt {
                 channel: Channel::WhatsApp,
                 message_id: r.message_id().map(str::to_owned),

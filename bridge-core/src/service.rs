@@ -453,10 +453,18 @@ impl InboxHandler {
             return Ok(());
         }
         if let Some(customer) = m.from.address() {
+            let at = m.sent_at.unwrap_or_else(|| self.clock.now());
             b.window
-                .record_inbound(customer, m.sent_at.unwrap_or_else(|| self.clock.now()))
+                .record_inbound(customer, at)
                 .await
                 .map_err(JobError::from)?;
+            if m.business_id.is_some() {
+                let key = crate::window::window_key(m.business_id.as_deref(), customer);
+                b.window
+                    .record_inbound(&key, at)
+                    .await
+                    .map_err(JobError::from)?;
+            }
         }
         let token = match b.dedup.claim(&m.dedup_key(), b.options.claim_ttl).await? {
             Claim::New(t) => t,
@@ -584,7 +592,8 @@ impl InboxHandler {
         let Some(text) = replies::acknowledgement_text(action, write) else {
             return Ok(());
         };
-        match b.window.delivery(to).await.map_err(JobError::from)? {
+        let key = crate::window::window_key(m.business_id.as_deref(), to);
+        match b.window.delivery(&key).await.map_err(JobError::from)? {
             Delivery::FreeForm => {}
             _ => {
                 audit::message_skipped(
@@ -596,7 +605,9 @@ impl InboxHandler {
         }
         let job = SendJob::new(
             to,
-            Outbound::text(text).reply_to(m.id.clone()),
+            Outbound::text(text)
+                .reply_to(m.id.clone())
+                .from_number_opt(m.business_id.clone()),
             "acknowledgement",
         );
         self.outbox

@@ -41,6 +41,24 @@ pub fn delivery(last_inbound: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Deli
     }
 }
 
+/// The window key of a customer on a business number: the 24-hour window is
+/// per business number and customer (a message to the sales line does not
+/// open the support line). The bridge records every inbound message under
+/// both `customer` (any number) and `business/customer`; a send that knows
+/// its number checks the second, one that does not, the first.
+///
+/// ```
+/// use bridge_core::window::window_key;
+/// assert_eq!(window_key(Some("1234567890"), "14155550123"), "1234567890/14155550123");
+/// assert_eq!(window_key(None, "14155550123"), "14155550123");
+/// ```
+pub fn window_key(business: Option<&str>, customer: &str) -> String {
+    match business.map(str::trim).filter(|b| !b.is_empty()) {
+        Some(b) => format!("{b}/{customer}"),
+        None => customer.to_owned(),
+    }
+}
+
 /// When the window closes (None: closed).
 pub fn closes_at(last_inbound: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     last_inbound.map(|t| t + WINDOW).filter(|c| *c > now)

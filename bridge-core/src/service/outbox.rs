@@ -211,6 +211,7 @@ impl OutboxHandler {
             self.clock.now(),
         );
         entry.template = job.message.template_name();
+        entry.business.clone_from(&job.message.from);
         // A status that got there first (statuses race the send's own
         // write) is never set back to `Sent`.
         if let Some((store, _)) = &self.sent_ids

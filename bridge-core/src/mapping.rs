@@ -252,7 +252,9 @@ impl DefaultMapper {
                 }
             },
         };
-        let route = self.table.route(&self.router, &m.channel, text);
+        let route = self
+            .table
+            .route_for(&self.router, &m.channel, m.business_id.as_deref(), text);
         match route.record {
             RecordKind::Case => Action::CreateCase {
                 case: case_draft(m, text, route.priority, self.options.subject_words),

@@ -391,6 +391,8 @@ pub enum ChannelRule {
 #[derive(Debug, Clone)]
 pub struct ChannelTable {
     rules: HashMap<Channel, ChannelRule>,
+    /// Rules of business numbers (phone number ids), before the channel's.
+    numbers: HashMap<String, ChannelRule>,
     fallback: ChannelRule,
 }
 
@@ -405,6 +407,7 @@ impl Default for ChannelTable {
         rules.insert(Channel::Viber, ChannelRule::Always(RecordKind::Case));
         Self {
             rules,
+            numbers: HashMap::new(),
             fallback: keywords,
         }
     }
@@ -422,10 +425,46 @@ impl ChannelTable {
         self.rules.get(channel).unwrap_or(&self.fallback)
     }
 
+    /// Sets the rule of one business number (a phone number id): messages
+    /// to it follow this rule whatever their channel's (a sales line makes
+    /// Leads, a support line Cases).
+    ///
+    /// ```
+    /// use bridge_core::inbound::Channel;
+    /// use bridge_core::routing::{ChannelRule, ChannelTable, KeywordRouter, RecordKind};
+    ///
+    /// let table = ChannelTable::default()
+    ///     .number("1234567890", ChannelRule::Always(RecordKind::Case))
+    ///     .number("1234567891", ChannelRule::Always(RecordKind::Lead));
+    /// let router = KeywordRouter::default();
+    /// let route = |number| table.route_for(&router, &Channel::WhatsApp, Some(number), "hello").record;
+    /// assert_eq!(route("1234567890"), RecordKind::Case);
+    /// assert_eq!(route("1234567891"), RecordKind::Lead);
+    /// ```
+    pub fn number(mut self, phone_number_id: impl Into<String>, rule: ChannelRule) -> Self {
+        self.numbers.insert(phone_number_id.into(), rule);
+        self
+    }
+
     /// Routes a message's text on its channel.
     pub fn route(&self, router: &KeywordRouter, channel: &Channel, text: &str) -> Route {
+        self.route_for(router, channel, None, text)
+    }
+
+    /// Routes a message's text by the business number it came to (when that
+    /// number has a rule), else by its channel.
+    pub fn route_for(
+        &self,
+        router: &KeywordRouter,
+        channel: &Channel,
+        business: Option<&str>,
+        text: &str,
+    ) -> Route {
         let by_words = router.route(text);
-        match self.rule(channel) {
+        let rule = business
+            .and_then(|b| self.numbers.get(b))
+            .unwrap_or_else(|| self.rule(channel));
+        match rule {
             ChannelRule::Always(kind) => Route {
                 purpose: if *kind == RecordKind::Case {
                     Purpose::CustomerService

@@ -399,7 +399,13 @@ pub fn build(b: &Backends, stores: &Stores, lease: Duration) -> (App, axum::Rout
         },
         BatchOptions::default(),
     );
-    let bridge = Bridge::builder(Arc::new(writer))
+    let mut bridge = Bridge::builder(Arc::new(writer));
+    // Several business numbers: a support line makes Cases, a sales line
+    // Leads (`main` has refused a bad WHATSAPP_NUMBER_ROLES already).
+    if let Ok(Some(mapper)) = examples::number_roles() {
+        bridge = bridge.mapper(Arc::new(mapper));
+    }
+    let bridge = bridge
         .dedup(stores.dedup.clone())
         .window(stores.window.clone())
         .own_numbers(examples::own_numbers())
@@ -608,6 +614,7 @@ Environment:
   BRIDGE_CONTACT_SYNC_MINUTES  how often Contacts' numbers are synced (default 5; 0 off)
   BRIDGE_AGENT_POLL_SECS    how often agents' queued Outbound records are sent (default 5; 0 off)
   BRIDGE_WORKERS            jobs in flight per queue (inbox, outbox; default 1024)
+  WHATSAPP_NUMBER_ROLES     several business numbers: <phone number id>:support,<phone number id>:sales (replies leave from the number written to)
   BRIDGE_AGENT_CDC          send agents' records as they commit: the ledger object's change channel (e.g. /data/WhatsApp_Message__ChangeEvent; SALESFORCE_PUBSUB_URL for the endpoint)
   AGENT_REPLY_TEMPLATE      the template for agent replies outside the 24-hour window
                             (`name` or `name:language`; without it they are marked Failed)
@@ -792,6 +799,7 @@ pub async fn run_cli(args: &[String]) -> Result<(), BoxError> {
     };
     let lease = lease_time()?;
     worker_count()?;
+    examples::number_roles()?;
     let b = Backends::from_env().await?;
     // Fail now, with the setup steps, rather than dead-letter every message;
     // an org that cannot be described right now (down, no permission) is

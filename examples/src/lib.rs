@@ -577,6 +577,52 @@ pub fn salesforce_writer(b: &Backends, stores: &Stores) -> bridge_core::writer::
         .budget(deferrable_budget(), std::time::Duration::from_secs(15 * 60))
 }
 
+/// The roles of the account's business numbers, from `WHATSAPP_NUMBER_ROLES`
+/// (`<phone number id>:support,<phone number id>:sales`): messages to a
+/// support number make Cases, to a sales number Leads, whatever their words;
+/// numbers not listed route by keywords. Replies always leave from the number
+/// the customer wrote to. `None` when unset.
+pub fn number_roles() -> Result<Option<bridge_core::mapping::DefaultMapper>, BoxError> {
+    match var("WHATSAPP_NUMBER_ROLES").filter(|v| !v.trim().is_empty()) {
+        Some(spec) => number_roles_from(&spec).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// [`number_roles`] from its text.
+pub fn number_roles_from(spec: &str) -> Result<bridge_core::mapping::DefaultMapper, BoxError> {
+    use bridge_core::routing::{ChannelRule, ChannelTable, KeywordRouter, RecordKind};
+    let mut table = ChannelTable::default();
+    for item in spec.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let (id, role) = item.split_once(':').ok_or_else(|| {
+            format!("WHATSAPP_NUMBER_ROLES: {item:?} is not <phone number id>:<support|sales>")
+        })?;
+        let (id, role) = (id.trim(), role.trim().to_ascii_lowercase());
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!(
+                "WHATSAPP_NUMBER_ROLES: {id:?} is not a phone number id (digits, as in the WhatsApp Manager)"
+            )
+            .into());
+        }
+        let rule = match role.as_str() {
+            "support" => ChannelRule::Always(RecordKind::Case),
+            "sales" => ChannelRule::Always(RecordKind::Lead),
+            other => {
+                return Err(format!(
+                    "WHATSAPP_NUMBER_ROLES: role {other:?} of {id} is not support or sales"
+                )
+                .into());
+            }
+        };
+        table = table.number(id, rule);
+    }
+    Ok(bridge_core::mapping::DefaultMapper::new(
+        KeywordRouter::default(),
+        table,
+        bridge_core::mapping::MapperOptions::default(),
+    ))
+}
+
 /// Our own business numbers, from `BRIDGE_OWN_NUMBERS` (comma-separated, any
 /// formatting): messages from them are automation echoes, never customers.
 pub fn own_numbers() -> Vec<String> {

@@ -1080,3 +1080,29 @@ fn stdout_redacts_customers_unless_asked() {
     assert!(shown.contains("(415)"), "{shown}");
     assert!(shown.contains("Your order"), "{shown}");
 }
+
+/// Issue 23, item 4: `WHATSAPP_NUMBER_ROLES` routes by the number written
+/// to; mistakes are refused by name.
+#[tokio::test]
+async fn number_roles_route_by_the_number_written_to() {
+    use bridge_core::inbound::{Channel, InboundMessage};
+    use bridge_core::mapping::{Action, Mapper};
+    let mapper = examples::number_roles_from("1234567890:support, 1234567891:SALES").unwrap();
+    let to = |number: &str| {
+        let mut m = InboundMessage::text(Channel::WhatsApp, "wamid.1", "14155550123", "hello");
+        m.business_id = Some(number.to_owned());
+        m
+    };
+    assert!(matches!(
+        mapper.map(&to("1234567890")).await.unwrap(),
+        Action::CreateCase { .. }
+    ));
+    assert!(matches!(
+        mapper.map(&to("1234567891")).await.unwrap(),
+        Action::UpsertLead { .. }
+    ));
+    for bad in ["1234567890", "abc:support", "1234567890:billing"] {
+        let e = examples::number_roles_from(bad).unwrap_err().to_string();
+        assert!(e.contains("WHATSAPP_NUMBER_ROLES"), "{e}");
+    }
+}

@@ -440,6 +440,11 @@ pub fn build(b: &Backends, stores: &Stores, lease: Duration) -> (App, axum::Rout
     // A fallback channel (when one is configured) finds what was sent here,
     // whichever instance or restart sees the failed status.
     service.sent_log = Some(stores.sent_log.clone());
+    // Opt-in SMS for customers WhatsApp cannot reach (SMS_FALLBACK=twilio;
+    // `main` has checked its variables already).
+    if let Ok(Some(sms)) = examples::sms::TwilioSms::from_env() {
+        service.fallback = Some(Arc::new(sms));
+    }
     // Outbound messages and statuses reach the ledger in batches: no send
     // waits for a Salesforce call.
     service.ledger = Some(stores.ledger.clone());
@@ -614,6 +619,7 @@ Environment:
   BRIDGE_CONTACT_SYNC_MINUTES  how often Contacts' numbers are synced (default 5; 0 off)
   BRIDGE_AGENT_POLL_SECS    how often agents' queued Outbound records are sent (default 5; 0 off)
   BRIDGE_WORKERS            jobs in flight per queue (inbox, outbox; default 1024)
+  SMS_FALLBACK              twilio: customers WhatsApp cannot reach get the text by SMS (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM; TWILIO_BASE_URL for a compatible provider)
   WHATSAPP_NUMBER_ROLES     several business numbers: <phone number id>:support,<phone number id>:sales (replies leave from the number written to)
   BRIDGE_AGENT_CDC          send agents' records as they commit: the ledger object's change channel (e.g. /data/WhatsApp_Message__ChangeEvent; SALESFORCE_PUBSUB_URL for the endpoint)
   AGENT_REPLY_TEMPLATE      the template for agent replies outside the 24-hour window
@@ -800,6 +806,7 @@ pub async fn run_cli(args: &[String]) -> Result<(), BoxError> {
     let lease = lease_time()?;
     worker_count()?;
     examples::number_roles()?;
+    examples::sms::TwilioSms::from_env()?;
     let b = Backends::from_env().await?;
     // Fail now, with the setup steps, rather than dead-letter every message;
     // an org that cannot be described right now (down, no permission) is

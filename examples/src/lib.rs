@@ -22,6 +22,7 @@
 //! | `CUSTOMER_TIME_ZONE` | the customers' zone for dates in reminders (default Eastern) |
 
 pub mod pii;
+pub mod sms;
 
 use std::env;
 use std::error::Error;

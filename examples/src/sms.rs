@@ -136,11 +136,16 @@ impl Sender for TwilioSms {
         if status.is_success() {
             return Ok(SendReceipt::new(
                 Channel::Sms,
-                body["sid"].as_str().map(str::to_owned),
+                body.get("sid")
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_owned),
             ));
         }
-        let code = body["code"].as_i64();
-        let text = body["message"].as_str().unwrap_or("no message");
+        let code = body.get("code").and_then(serde_json::Value::as_i64);
+        let text = body
+            .get("message")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("no message");
         let err = SendError::new(
             Channel::Sms,
             format!(

@@ -153,14 +153,14 @@ pub async fn story(b: &Backends, stores: &Stores) -> Result<Story, BoxError> {
         .await
         .iter()
         .map(|r| {
-            let kind = r["type"].as_str().unwrap_or_default().to_owned();
-            let what = match kind.as_str() {
-                "template" => r["template"]["name"].as_str(),
-                _ => r["text"]["body"].as_str(),
-            }
-            .unwrap_or_default()
-            .to_owned();
-            (kind, what)
+            let at = |path: &str| r.pointer(path).and_then(|v| v.as_str()).unwrap_or_default();
+            let kind = at("/type").to_owned();
+            let what = if kind == "template" {
+                at("/template/name")
+            } else {
+                at("/text/body")
+            };
+            (kind, what.to_owned())
         })
         .collect();
     let story = Story {

@@ -34,8 +34,6 @@ use crate::writer::SalesforceWriter;
 
 /// Records re-read before the watermark (late commits).
 const OVERLAP: Duration = Duration::minutes(5);
-/// The longest template text parameter Meta takes.
-const PARAM_MAX: usize = 1_024;
 
 /// What a poll did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -327,7 +325,7 @@ impl AgentReplies {
                     .into(),
             ));
         };
-        if let Some(limit) = template_param_problem(text) {
+        if let Some(limit) = crate::replies::template_text_problem(text) {
             return Ok(Err(format!(
                 "outside the 24-hour window: the text cannot fill the template parameter ({limit})"
             )));
@@ -339,29 +337,14 @@ impl AgentReplies {
     }
 }
 
-/// Why a text cannot be a template's text parameter, as Meta refuses it.
-fn template_param_problem(text: &str) -> Option<&'static str> {
-    if text.chars().count() > PARAM_MAX {
-        Some("at most 1,024 characters")
-    } else if text.contains(['\n', '\t']) {
-        Some("no new lines or tabs")
-    } else if text.contains("    ") {
-        Some("no more than 4 spaces in a row")
-    } else {
-        None
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
     fn template_parameters_follow_metas_rules() {
-        assert_eq!(
-            super::template_param_problem("See you at 2:30 PM EST"),
-            None
-        );
-        assert!(super::template_param_problem("line\nbreak").is_some());
-        assert!(super::template_param_problem("a     b").is_some());
-        assert!(super::template_param_problem(&"x".repeat(1_025)).is_some());
+        use crate::replies::template_text_problem;
+        assert_eq!(template_text_problem("See you at 2:30 PM EST"), None);
+        assert!(template_text_problem("line\nbreak").is_some());
+        assert!(template_text_problem("a     b").is_some());
+        assert!(template_text_problem(&"x".repeat(1_025)).is_some());
     }
 }

@@ -177,6 +177,13 @@ pub struct BridgeOptions {
     /// a correctly signed body replayed after its dedup key expired must not be
     /// processed as new. Default: `remember_for` (Meta retries for 7 days).
     pub max_message_age: Option<Duration>,
+    /// The approved template (`name`, `language`) for the bridge's own
+    /// replies when the customer's 24-hour window has closed by the time
+    /// the reply goes (a reply held back, a redelivery days later): the
+    /// reply's text is its one body parameter. Without it such a reply is
+    /// not sent and its ledger record says why (queued service). Never a
+    /// silent drop, never a predictable 131047.
+    pub late_reply_template: Option<(String, String)>,
 }
 
 impl Default for BridgeOptions {
@@ -186,6 +193,7 @@ impl Default for BridgeOptions {
             remember_for: Duration::from_secs(8 * 24 * 3600),
             reply: true,
             max_message_age: None,
+            late_reply_template: None,
         }
     }
 }

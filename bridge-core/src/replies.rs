@@ -87,6 +87,27 @@ pub fn shipping_update_text(order_number: &str, eta: Option<NaiveDate>) -> Strin
     }
 }
 
+/// Why a text cannot be a template's text parameter, as Meta refuses it
+/// (`None` when it can): at most 1,024 characters, no new lines or tabs, no
+/// more than four spaces in a row.
+///
+/// ```
+/// use bridge_core::replies::template_text_problem;
+/// assert_eq!(template_text_problem("See you at 2:30 PM EST"), None);
+/// assert!(template_text_problem("line\nbreak").is_some());
+/// ```
+pub fn template_text_problem(text: &str) -> Option<&'static str> {
+    if text.chars().count() > 1_024 {
+        Some("at most 1,024 characters")
+    } else if text.contains(['\n', '\t']) {
+        Some("no new lines or tabs")
+    } else if text.contains("     ") {
+        Some("no more than 4 spaces in a row")
+    } else {
+        None
+    }
+}
+
 /// The text [`shipping_update`] puts in the delivery-estimate parameter when
 /// the order has none.
 pub const NO_ETA: &str = "to be confirmed by the carrier";

@@ -408,11 +408,7 @@ impl InboxHandler {
             entry.error_code = s.error_codes.first().copied();
             entry.error_detail.clone_from(&s.error_title);
         }
-        if let Some(q) = &self.ledger_queue {
-            q.put(&entry).await.map_err(JobError::from)?;
-        } else if let Some(Err(e)) = b.writer.write_ledger(&[entry]).await.into_iter().next() {
-            return Err(JobError::from(e));
-        }
+        self.put_ledger(entry).await?;
         if let Err(e) = b
             .dedup
             .mark_done(&status_rank_key(key, status.rank()), b.options.remember_for)
@@ -593,26 +589,72 @@ impl InboxHandler {
             return Ok(());
         };
         let key = crate::window::window_key(m.business_id.as_deref(), to);
-        match b.window.delivery(&key).await.map_err(JobError::from)? {
-            Delivery::FreeForm => {}
-            _ => {
-                audit::message_skipped(
-                    &m.id,
-                    "reply: outside the 24-hour window, a template is required",
-                );
-                return Ok(());
-            }
-        }
+        let reply_key = format!("reply:{}", m.dedup_key());
+        let outbound = match b.window.delivery(&key).await.map_err(JobError::from)? {
+            Delivery::FreeForm => Outbound::text(text),
+            _ => match self.late_reply(&text) {
+                Ok(outbound) => outbound,
+                Err(why) => {
+                    // Not sent, and the ledger says why: never a silent drop.
+                    audit::message_skipped(&m.id, "reply: outside the 24-hour window");
+                    let mut entry = crate::ledger::LedgerEntry::outbound(
+                        crate::ledger::outbound_key(&reply_key),
+                        to,
+                        &text,
+                        None,
+                        self.clock.now(),
+                    );
+                    entry.status = Some(crate::ledger::LedgerStatus::Failed);
+                    entry.error_detail = Some(why);
+                    entry.business.clone_from(&m.business_id);
+                    return self.put_ledger(entry).await;
+                }
+            },
+        };
         let job = SendJob::new(
             to,
-            Outbound::text(text)
+            outbound
                 .reply_to(m.id.clone())
                 .from_number_opt(m.business_id.clone()),
             "acknowledgement",
         );
-        self.outbox
-            .enqueue(&format!("reply:{}", m.dedup_key()), &job)
-            .await?;
+        self.outbox.enqueue(&reply_key, &job).await?;
+        Ok(())
+    }
+
+    /// The bridge's own reply once the window has closed: the configured
+    /// template with the text as its parameter, or why it cannot go.
+    fn late_reply(&self, text: &str) -> Result<Outbound, String> {
+        #[cfg(feature = "whatsapp")]
+        if let Some((name, language)) = &self.bridge.options.late_reply_template {
+            if let Some(problem) = crate::replies::template_text_problem(text) {
+                return Err(format!(
+                    "outside the 24-hour window: the reply cannot fill the template parameter ({problem})"
+                ));
+            }
+            use whatsapp_cloud::messages::{Template, TemplateParam};
+            let t =
+                Template::new(name.clone(), language.clone()).body(vec![TemplateParam::text(text)]);
+            return Ok(Outbound::whatsapp(t, text));
+        }
+        let _ = text;
+        Err("outside the 24-hour window, and no template is configured for late replies (BridgeOptions::late_reply_template)".into())
+    }
+
+    /// Writes a ledger entry (through the ledger queue when there is one).
+    async fn put_ledger(&self, entry: crate::ledger::LedgerEntry) -> Result<(), JobError> {
+        if let Some(q) = &self.ledger_queue {
+            q.put(&entry).await.map_err(JobError::from)?;
+        } else if let Some(Err(e)) = self
+            .bridge
+            .writer
+            .write_ledger(&[entry])
+            .await
+            .into_iter()
+            .next()
+        {
+            return Err(JobError::from(e));
+        }
         Ok(())
     }
 

@@ -391,6 +391,15 @@ pub fn build(b: &Backends, stores: &Stores, lease: Duration) -> (App, axum::Rout
     // The queue's lease already keeps a job to one worker; a dedup claim of a
     // dead worker must not outlive its lease.
     options.claim_ttl = lease;
+    // The bridge's own replies once the window has closed go as this
+    // template (LATE_REPLY_TEMPLATE, `name` or `name:language`), else their
+    // ledger record says why.
+    if let Ok(t) = std::env::var("LATE_REPLY_TEMPLATE")
+        && !t.trim().is_empty()
+    {
+        let (name, language) = t.trim().split_once(':').unwrap_or((t.trim(), "en_US"));
+        options.late_reply_template = Some((name.to_owned(), language.to_owned()));
+    }
     // Concurrent writes share sObject Collections calls during a burst.
     let writer = Batching::new(
         WriteThenMarkRead {
@@ -620,6 +629,7 @@ Environment:
   BRIDGE_AGENT_POLL_SECS    how often agents' queued Outbound records are sent (default 5; 0 off)
   BRIDGE_WORKERS            jobs in flight per queue (inbox, outbox; default 1024)
   SMS_FALLBACK              twilio: customers WhatsApp cannot reach get the text by SMS (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM; TWILIO_BASE_URL for a compatible provider)
+  LATE_REPLY_TEMPLATE       the template (name or name:language) for replies whose 24-hour window closed before they went
   WHATSAPP_NUMBER_ROLES     several business numbers: <phone number id>:support,<phone number id>:sales (replies leave from the number written to)
   BRIDGE_AGENT_CDC          send agents' records as they commit: the ledger object's change channel (e.g. /data/WhatsApp_Message__ChangeEvent; SALESFORCE_PUBSUB_URL for the endpoint)
   AGENT_REPLY_TEMPLATE      the template for agent replies outside the 24-hour window

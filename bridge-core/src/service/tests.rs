@@ -748,3 +748,103 @@ async fn a_failed_status_after_a_restart_falls_back_once() {
     assert!(texts[0].1.contains("00001026"));
     svc.shutdown().await;
 }
+
+/// Keeps the ledger entries it is given.
+#[derive(Default)]
+struct LedgerCrm {
+    crm: Crm,
+    entries: Mutex<Vec<crate::ledger::LedgerEntry>>,
+}
+
+#[async_trait]
+impl RecordWriter for LedgerCrm {
+    async fn write(
+        &self,
+        action: &Action,
+        m: &InboundMessage,
+    ) -> Result<WriteOutcome, BridgeError> {
+        self.crm.write(action, m).await
+    }
+
+    async fn write_ledger(
+        &self,
+        entries: &[crate::ledger::LedgerEntry],
+    ) -> Vec<Result<(), BridgeError>> {
+        self.entries.lock().unwrap().extend(entries.iter().cloned());
+        entries.iter().map(|_| Ok(())).collect()
+    }
+}
+
+/// Notes the template of each message it sends.
+#[derive(Default)]
+struct TemplateNotes(Mutex<Vec<Option<String>>>);
+
+#[async_trait]
+impl crate::sender::Sender for TemplateNotes {
+    fn channel(&self) -> Channel {
+        Channel::WhatsApp
+    }
+
+    async fn send(&self, _to: &str, m: &Outbound) -> Result<SendReceipt, SendError> {
+        let mut v = self.0.lock().unwrap();
+        v.push(m.template_name());
+        Ok(SendReceipt::new(
+            Channel::WhatsApp,
+            Some(format!("wamid.t{}", v.len())),
+        ))
+    }
+}
+
+/// Issue 23, item 2: the bridge's own reply, once the window has closed,
+/// goes as the configured template, or its ledger record says why.
+#[cfg(feature = "whatsapp")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_reply_goes_as_the_template_or_is_recorded_failed() {
+    for template in [Some(("case_update", "en_US")), None] {
+        let crm = Arc::new(LedgerCrm::default());
+        let wa = Arc::new(TemplateNotes::default());
+        let options = crate::pipeline::BridgeOptions {
+            late_reply_template: template.map(|(n, l)| (n.to_owned(), l.to_owned())),
+            ..Default::default()
+        };
+        let bridge = Bridge::builder(crm.clone())
+            .sender(wa.clone())
+            .options(options)
+            .build();
+        let (inbox, outbox) = queues();
+        let svc = BridgeService::start(bridge, inbox, outbox, fast(), Arc::new(SystemClock));
+        // Written 26 hours ago, processed now (a backlog): the window closed.
+        let mut m = msg("wamid.late", "14155550123", "my order arrived broken");
+        m.sent_at = Some(Utc::now() - chrono::Duration::hours(26));
+        svc.inbox().enqueue_message(&m).await.unwrap();
+        assert!(svc.drain(Duration::from_secs(10)).await);
+        let sent = wa.0.lock().unwrap().clone();
+        let failed: Vec<_> = crm
+            .entries
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e.status == Some(crate::ledger::LedgerStatus::Failed))
+            .cloned()
+            .collect();
+        match template {
+            Some((name, _)) => {
+                assert_eq!(sent, [Some(name.to_owned())], "the template goes");
+                assert!(failed.is_empty());
+            }
+            None => {
+                assert!(sent.is_empty(), "nothing sent: {sent:?}");
+                assert_eq!(failed.len(), 1, "the ledger says why");
+                assert!(
+                    failed[0]
+                        .error_detail
+                        .as_deref()
+                        .is_some_and(|d| d.contains("24-hour window")),
+                    "{:?}",
+                    failed[0].error_detail
+                );
+            }
+        }
+        svc.shutdown().await;
+    }
+}

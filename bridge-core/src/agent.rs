@@ -110,14 +110,9 @@ impl AgentReplies {
         let s = self.writer.ledger_schema().clone();
         let since = watermark.map_or(DateTime::<Utc>::MIN_UTC, |w| w - OVERLAP);
         let since = since.max(DateTime::from_timestamp(0, 0).unwrap_or_default());
-        let soql = Soql::new(format!(
-            "SELECT Id, {body}, {phone}, {business}, SystemModstamp FROM {object} WHERE {direction} = {{}} AND {status} = {{}} AND SystemModstamp > {{}} ORDER BY SystemModstamp ASC",
-            body = s.body,
-            phone = s.customer_phone,
-            business = s.business_phone,
-            object = s.object,
-            direction = s.direction,
-            status = s.status,
+        let soql = Soql::new(queued_select(
+            &s,
+            "AND SystemModstamp > {} ORDER BY SystemModstamp ASC",
         ))
         .bind("Outbound")
         .bind(LedgerStatus::Queued.as_str())
@@ -183,19 +178,11 @@ impl AgentReplies {
         ids.sort();
         ids.dedup();
         for part in ids.chunks(200) {
-            let soql = Soql::new(format!(
-                "SELECT Id, {body}, {phone}, {business}, SystemModstamp FROM {object} WHERE Id IN {{}} AND {direction} = {{}} AND {status} = {{}}",
-                body = s.body,
-                phone = s.customer_phone,
-                business = s.business_phone,
-                object = s.object,
-                direction = s.direction,
-                status = s.status,
-            ))
-            .bind(part)
-            .bind("Outbound")
-            .bind(LedgerStatus::Queued.as_str())
-            .build()?;
+            let soql = Soql::new(queued_select(&s, "AND Id IN {}"))
+                .bind("Outbound")
+                .bind(LedgerStatus::Queued.as_str())
+                .bind(part)
+                .build()?;
             let rows = self
                 .writer
                 .client()
@@ -335,6 +322,20 @@ impl AgentReplies {
             Template::new(name.clone(), language.clone()).body(vec![TemplateParam::text(text)]);
         Ok(Ok(Outbound::whatsapp(template, text)))
     }
+}
+
+/// The queued Outbound records' fields, `WHERE` direction and status (two
+/// placeholders), then `rest` (more conditions and placeholders).
+fn queued_select(s: &crate::ledger::LedgerSchema, rest: &str) -> String {
+    format!(
+        "SELECT Id, {body}, {phone}, {business}, SystemModstamp FROM {object} WHERE {direction} = {{}} AND {status} = {{}} {rest}",
+        body = s.body,
+        phone = s.customer_phone,
+        business = s.business_phone,
+        object = s.object,
+        direction = s.direction,
+        status = s.status,
+    )
 }
 
 #[cfg(test)]

@@ -21,6 +21,14 @@ use salesforce_rest::pubsub::{MemoryReplayStore, PubSubClient, StartFrom};
 use salesforce_rest::testkit::FakePubSub;
 use serde_json::json;
 
+/// A Pub/Sub client over the sandbox's session, to the fake server.
+fn pubsub_of(b: &Backends, fake: &FakePubSub) -> PubSubClient {
+    PubSubClient::builder(b.salesforce.session().clone())
+        .endpoint(fake.url())
+        .build()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn the_story_sends_three_notices_and_a_replay_sends_none() {
     let b = Backends::sandbox().await.unwrap();
@@ -53,10 +61,7 @@ async fn edits_gaps_and_redeliveries_send_nothing() {
     fake.order_change(&id, "UPDATE", &json!({"Customer_Name__c": "Benjamin"}));
     fake.order_change(&id, "GAP_UPDATE", &json!({}));
     fake.order_change(&id, "UPDATE", &json!({"Status": "Draft"}));
-    let pubsub = PubSubClient::builder(b.salesforce.session().clone())
-        .endpoint(fake.url())
-        .build()
-        .unwrap();
+    let pubsub = pubsub_of(&b, &fake);
     let first = order_updates::realtime(
         &b,
         &stores,
@@ -142,10 +147,7 @@ async fn missing_optional_fields_never_send_an_empty_parameter() {
         json!({"OrderNumber": "00000300", "Status": "Draft", "Customer_Phone__c": "14155550177"}),
     );
     fake.order_change(&id, "UPDATE", &json!({"Status": "Shipped"}));
-    let pubsub = PubSubClient::builder(b.salesforce.session().clone())
-        .endpoint(fake.url())
-        .build()
-        .unwrap();
+    let pubsub = pubsub_of(&b, &fake);
     let sent = order_updates::realtime(
         &b,
         &stores,
@@ -202,10 +204,7 @@ async fn a_burst_of_500_change_events_is_read_back_in_a_few_calls() {
     for id in &ids {
         fake.order_change(id, "UPDATE", &json!({"Status": "Delivered"}));
     }
-    let pubsub = PubSubClient::builder(b.salesforce.session().clone())
-        .endpoint(fake.url())
-        .build()
-        .unwrap();
+    let pubsub = pubsub_of(&b, &fake);
     let calls = org.api_calls();
     let sent = order_updates::realtime(
         &b,
@@ -253,10 +252,7 @@ async fn two_instances_on_redis_one_subscribes_and_the_other_takes_over() {
     for id in &ids[..10] {
         fake.order_change(id, "UPDATE", &json!({"Status": "Delivered"}));
     }
-    let pubsub = PubSubClient::builder(b.salesforce.session().clone())
-        .endpoint(fake.url())
-        .build()
-        .unwrap();
+    let pubsub = pubsub_of(&b, &fake);
     let conn = redis::Client::open(url.as_str())
         .unwrap()
         .get_connection_manager()

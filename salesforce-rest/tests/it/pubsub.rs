@@ -12,16 +12,16 @@ use salesforce_rest::pubsub::{
 use salesforce_rest::testkit::{FakeFailure, FakePubSub, MockOrg};
 use serde_json::json;
 
-const TOPIC: &str = "/data/OrderChangeEvent";
+pub(crate) const TOPIC: &str = "/data/OrderChangeEvent";
 
-fn client(org: &MockOrg, fake: &FakePubSub) -> PubSubClient {
+pub(crate) fn client(org: &MockOrg, fake: &FakePubSub) -> PubSubClient {
     PubSubClient::builder(org.session())
         .endpoint(fake.url())
         .build()
         .unwrap()
 }
 
-fn orders(fake: &FakePubSub, range: std::ops::Range<u32>) {
+pub(crate) fn orders(fake: &FakePubSub, range: std::ops::Range<u32>) {
     for i in range {
         fake.order_change(
             &format!("801{i:012}"),

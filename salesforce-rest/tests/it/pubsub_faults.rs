@@ -8,29 +8,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use salesforce_rest::pubsub::{
-    Event, Flow, Gap, MemoryReplayStore, PubSubClient, ReplayStore, StartFrom, SubscriberState,
+    Event, Flow, Gap, MemoryReplayStore, ReplayStore, StartFrom, SubscriberState,
 };
 use salesforce_rest::testkit::{FakeFailure, FakePubSub, MockOrg};
 use serde_json::json;
 
-const TOPIC: &str = "/data/OrderChangeEvent";
-
-fn client(org: &MockOrg, fake: &FakePubSub) -> PubSubClient {
-    PubSubClient::builder(org.session())
-        .endpoint(fake.url())
-        .build()
-        .unwrap()
-}
-
-fn orders(fake: &FakePubSub, range: std::ops::Range<u32>) {
-    for i in range {
-        fake.order_change(
-            &format!("801{i:012}"),
-            "UPDATE",
-            &json!({"Status": format!("Shipped {i}")}),
-        );
-    }
-}
+use super::pubsub::{TOPIC, client, orders};
 
 fn record_id(e: &Event) -> String {
     e.change.as_ref().unwrap().record_ids[0].clone()

@@ -102,7 +102,11 @@ impl Server {
             output,
         };
         let http = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
+        // A restart after kill -9 recovers the embedded store first (redb
+        // repairs an unclean file): on a loaded 2-core machine that can take
+        // a while in a debug build.
+        let deadline = Instant::now() + Duration::from_secs(90);
+        let mut server = server;
         loop {
             if let Ok(r) = http
                 .get(format!("http://{}/health", server.addr))
@@ -112,10 +116,15 @@ impl Server {
             {
                 return server;
             }
-            assert!(
-                Instant::now() < deadline,
-                "the child server did not come up"
-            );
+            let exited = server.child.try_wait().ok().flatten();
+            if exited.is_some() || Instant::now() >= deadline {
+                let _ = server.child.kill();
+                panic!(
+                    "the child server did not come up ({}); its output:\n{}",
+                    exited.map_or_else(|| "still starting".to_owned(), |s| s.to_string()),
+                    std::fs::read_to_string(server.output.path()).unwrap_or_default()
+                );
+            }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }

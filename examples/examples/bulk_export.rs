@@ -8,12 +8,13 @@
 //!   are printed with their errors.
 //!
 //! ```text
-//! cargo run --example bulk_export -- leads --from 2026-11-01 --to 2026-11-30 --out leads.csv
+//! cargo run --example bulk_export -- leads --from $(date -u +%F) --to $(date -u +%F) --out leads.csv
 //! cargo run --example bulk_export -- backfill-cases --file history.csv
 //! ```
 //!
 //! Reads `SALESFORCE_*` (the sandbox org when unset; it is seeded with Leads
-//! and, without `--file`, a generated history of 2,000 messages).
+//! dated today and, without `--file`, a generated history of 2,000
+//! messages).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::io::Write as _;

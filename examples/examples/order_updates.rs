@@ -159,6 +159,14 @@ fn lease_time() -> Result<std::time::Duration, BoxError> {
     }
 }
 
+/// The sandbox's delivery estimate: three days after its today (the mock
+/// org's clock starts today), as `YYYY-MM-DD`.
+pub fn sandbox_eta(org: &salesforce_rest::testkit::MockOrg) -> String {
+    (org.clock_origin().date_naive() + Duration::days(3))
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
 /// The customers' time zone (`CUSTOMER_TIME_ZONE`, default Eastern; an
 /// unknown name was refused at start).
 fn customer_zone() -> chrono_tz::Tz {
@@ -239,11 +247,13 @@ pub async fn run(b: &Backends, stores: &Stores) -> Result<usize, BoxError> {
     let Some(org) = &b.org else {
         return Ok(poll_and_save(b, stores).await?.len());
     };
-    let a = org.insert("Order__c", json!({"Order_Number__c": "1042", "Status__c": "Draft", "Total__c": 1499.99, "Customer_Phone__c": "14155550123", "Customer_Name__c": "Ana", "Carrier__c": "UPS", "Tracking__c": "1Z999AA10123456784", "ETA__c": "2026-12-02"}));
+    // Dates relative to the sandbox's today: the parcel is due in 3 days.
+    let eta = sandbox_eta(org);
+    let a = org.insert("Order__c", json!({"Order_Number__c": "1042", "Status__c": "Draft", "Total__c": 1499.99, "Customer_Phone__c": "14155550123", "Customer_Name__c": "Ana", "Carrier__c": "UPS", "Tracking__c": "1Z999AA10123456784", "ETA__c": eta}));
     let c = org.insert("Order__c", json!({"Order_Number__c": "1043", "Status__c": "Draft", "Total__c": 89.5, "Customer_Phone__c": "14155550199", "Customer_Name__c": "Ben"}));
     let svc = examples::send_service(b, stores);
     let mut total = 0;
-    // The sandbox's clock starts at the epoch.
+    // Before every write of the sandbox (its clock starts today).
     let mut watermark = DateTime::from_timestamp(0, 0).unwrap_or_default();
     let steps: [(&str, Vec<(&str, Value)>); 4] = [
         ("drafts are not announced", vec![]),
@@ -608,7 +618,7 @@ pub async fn run_realtime(b: &Backends, stores: &Stores) -> Result<Vec<String>, 
     for change in [
         json!({"Status": "Activated"}),
         json!({"TotalAmount": 1299.99}),
-        json!({"Status": "Shipped", "Carrier__c": "UPS", "Tracking__c": "1Z999AA10123456784", "ETA__c": "2026-12-09"}),
+        json!({"Status": "Shipped", "Carrier__c": "UPS", "Tracking__c": "1Z999AA10123456784", "ETA__c": sandbox_eta(org)}),
         json!({"Status": "Delivered"}),
     ] {
         org.touch("Order", &id, change);

@@ -29,20 +29,22 @@ fn quick() -> Poll {
     )
 }
 
-fn day(d: u32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(2026, 1, d).unwrap()
+/// Day `d` of the sandbox, day 1 being the day the mock org started (its
+/// clock starts that midnight and moves a second per write).
+fn day(b: &Backends, d: u32) -> NaiveDate {
+    b.org.as_ref().unwrap().clock_origin().date_naive() + chrono::Duration::days(i64::from(d) - 1)
 }
 
 #[tokio::test]
 async fn only_whatsapp_leads_in_the_range_are_exported() {
     let b = Backends::sandbox().await.unwrap();
     let org = b.org.as_ref().unwrap();
-    // The mock's clock starts 2026-01-01 and moves a second per write.
+    // The mock's clock starts today at midnight and moves a second per write.
     for i in 0..30 {
         org.insert("Lead", json!({"LastName": format!("L{i}"), "Company": "x", "LeadSource": if i == 3 { "Web" } else { "WhatsApp" }}));
     }
     let mut out = Vec::new();
-    let n = bulk_export::export_leads(&b, day(1), day(1), &quick(), &mut out)
+    let n = bulk_export::export_leads(&b, day(&b, 1), day(&b, 1), &quick(), &mut out)
         .await
         .unwrap();
     assert_eq!(n, 29);
@@ -54,13 +56,13 @@ async fn only_whatsapp_leads_in_the_range_are_exported() {
     assert!(!text.contains(",L3,"), "the Web lead is not exported");
     let mut none = Vec::new();
     assert_eq!(
-        bulk_export::export_leads(&b, day(2), day(3), &quick(), &mut none)
+        bulk_export::export_leads(&b, day(&b, 2), day(&b, 3), &quick(), &mut none)
             .await
             .unwrap(),
         0
     );
     assert!(
-        bulk_export::export_leads(&b, day(3), day(2), &quick(), &mut none)
+        bulk_export::export_leads(&b, day(&b, 3), day(&b, 2), &quick(), &mut none)
             .await
             .is_err()
     );

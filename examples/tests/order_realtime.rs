@@ -131,7 +131,16 @@ async fn the_eta_in_the_event_reaches_the_notice_as_a_us_date() {
         .iter()
         .find(|(n, _)| n == "shipping_update")
         .expect("a shipping notice");
-    assert!(shipped.1.contains(&"12/09/2026".to_owned()), "{shipped:?}");
+    // The story's ETA is three days after the sandbox's today.
+    let eta = chrono::NaiveDate::parse_from_str(
+        &order_updates::sandbox_eta(b.org.as_ref().unwrap()),
+        "%Y-%m-%d",
+    )
+    .unwrap();
+    assert!(
+        shipped.1.contains(&bridge_core::format::date(eta)),
+        "{shipped:?}"
+    );
     assert!(shipped.1.contains(&"UPS".to_owned()), "{shipped:?}");
 }
 

@@ -181,7 +181,9 @@ impl MockOrg {
 
     async fn start_with(schema: schema::Schema) -> Self {
         let server = MockServer::start().await;
+        let now = chrono::Utc::now().timestamp();
         let state = Arc::new(State {
+            origin: now - now.rem_euclid(86_400),
             page_size: AtomicU64::new(2000),
             case_number: AtomicU64::new(1025),
             schema: std::sync::Mutex::new(schema),
@@ -264,6 +266,13 @@ impl MockOrg {
             ))
             .build()
             .unwrap_or_else(|e| panic!("cannot build the client: {e}"))
+    }
+
+    /// Midnight UTC of the day the mock started: its clock starts there and
+    /// moves one second per write (`CreatedDate`, `SystemModstamp`), so the
+    /// sandbox's data is dated today.
+    pub fn clock_origin(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::from_timestamp(self.state.origin, 0).unwrap_or_default()
     }
 
     /// How many token requests the org answered.

@@ -34,6 +34,9 @@ pub(super) struct State {
     pub(super) case_number: AtomicU64,
     pub(super) api_calls: AtomicU64,
     pub(super) clock: AtomicU64,
+    /// Where the clock starts (Unix seconds): midnight UTC of the day the
+    /// mock started, so sandbox data is dated today.
+    pub(super) origin: i64,
     /// (object, field, value) that a validation rule rejects.
     pub(super) rejections: Mutex<Vec<(String, String, String)>>,
     /// Bulk API 2.0 jobs by id.
@@ -150,7 +153,7 @@ fn required_missing(object: &str, fields: &Map<String, Value>) -> Option<&'stati
 /// `LastModifiedDate` orders every change (and conditional requests work).
 pub(super) fn next_stamp(state: &State) -> String {
     let t = state.clock.fetch_add(1, Ordering::SeqCst);
-    let dt = chrono::DateTime::from_timestamp(1_767_225_600 + t as i64, 0).unwrap_or_default();
+    let dt = chrono::DateTime::from_timestamp(state.origin + t as i64, 0).unwrap_or_default();
     format!("{}+0000", dt.format("%Y-%m-%dT%H:%M:%S%.3f"))
 }
 

@@ -190,7 +190,10 @@ async fn composite_reads_after_writes_and_honours_preconditions() {
         "upd",
     )
     .body(json!({ "Subject": "stale" }))
-    .header("If-Unmodified-Since", "Wed, 31 Dec 2025 23:59:59 GMT");
+    .header(
+        "If-Unmodified-Since",
+        (org.clock_origin() - chrono::Duration::seconds(1)).to_rfc2822(),
+    );
     let out = client
         .composite(&CompositeRequest::new(false).push(stale))
         .await
@@ -203,7 +206,10 @@ async fn composite_reads_after_writes_and_honours_preconditions() {
         "upd",
     )
     .body(json!({ "Subject": "fresh" }))
-    .header("If-Unmodified-Since", "Fri, 01 Jan 2027 00:00:00 GMT");
+    .header(
+        "If-Unmodified-Since",
+        (org.clock_origin() + chrono::Duration::days(365)).to_rfc2822(),
+    );
     let out = client
         .composite(&CompositeRequest::new(false).push(fresh))
         .await

@@ -481,7 +481,31 @@ async fn main() -> std::process::ExitCode {
 
 async fn serve(addr: &str) -> Result<(), BoxError> {
     let b = Backends::from_env().await?;
+    let configured = [
+        "WHATSAPP_FLOWS_PRIVATE_KEY",
+        "WHATSAPP_FLOWS_PRIVATE_KEY_FILE",
+    ]
+    .iter()
+    .any(|k| std::env::var(k).is_ok_and(|v| !v.trim().is_empty()));
     let key = key_from_env(b.graph.is_some())?;
+    if !configured {
+        // A key made for this run: only a client given its public key (the
+        // sandbox's simulator) can reach the endpoint; WhatsApp cannot.
+        eprintln!(
+            "warning: no WHATSAPP_FLOWS_PRIVATE_KEY: serving with a key made for this run only; WhatsApp's requests will fail (421) until you set the key whose public half you uploaded (make one with --new-key PATH).
+public key of this run:
+{}",
+            key.public_key_pem()?
+        );
+    }
+    eprintln!(
+        "note: bookings need flow tokens issued by the process that sends the Flow, sharing this store ({}); other tokens end on the \"expired link\" screen",
+        if std::env::var("REDIS_URL").is_ok() {
+            "REDIS_URL"
+        } else {
+            "BRIDGE_DATA_DIR"
+        }
+    );
     let stores = Arc::new(Stores::for_tool("flows_endpoint").await?);
     let zone = examples::customer_zone()?;
     let today = Utc::now().with_timezone(&zone).date_naive();
@@ -517,7 +541,7 @@ async fn cli() -> Result<(), BoxError> {
         "usage: flows_endpoint [--serve ADDR] [--print-flow-json] [--new-key PATH] [--show-pii]";
     if args.iter().any(|a| a == "--help" || a == "-h") {
         println!(
-            "{usage}\n\nAnswers an appointment-booking WhatsApp Flow from the Salesforce calendar.\nWithout flags: a simulated customer books a slot in the sandbox.\n  --serve ADDR       serve the endpoint at http://ADDR/flows\n  --print-flow-json  print the Flow JSON this endpoint answers\n  --new-key PATH     write a new private key to PATH (0600), print its public key\nReads WHATSAPP_FLOWS_PRIVATE_KEY(_FILE), WHATSAPP_FLOWS_KEY_PASSPHRASE, WHATSAPP_APP_SECRET, WHATSAPP_*, SALESFORCE_*, REDIS_URL, BRIDGE_DATA_DIR, CUSTOMER_TIME_ZONE."
+            "{usage}\n\nAnswers an appointment-booking WhatsApp Flow from the Salesforce calendar.\nWithout flags: a simulated customer books a slot in the sandbox.\n  --serve ADDR       serve the endpoint at http://ADDR/flows (with WHATSAPP_FLOWS_PRIVATE_KEY; flow tokens must come from the process that sends the Flow, on the same REDIS_URL or BRIDGE_DATA_DIR)\n  --print-flow-json  print the Flow JSON this endpoint answers\n  --new-key PATH     write a new private key to PATH (0600), print its public key\nReads WHATSAPP_FLOWS_PRIVATE_KEY(_FILE), WHATSAPP_FLOWS_KEY_PASSPHRASE, WHATSAPP_APP_SECRET, WHATSAPP_*, SALESFORCE_*, REDIS_URL, BRIDGE_DATA_DIR, CUSTOMER_TIME_ZONE."
         );
         return Ok(());
     }

@@ -1106,3 +1106,37 @@ async fn number_roles_route_by_the_number_written_to() {
         assert!(e.contains("WHATSAPP_NUMBER_ROLES"), "{e}");
     }
 }
+
+/// Issue 26, item 3: `--serve` without a configured key says so and prints
+/// the public key of the key it made, and says where flow tokens come from.
+#[test]
+fn serving_flows_without_a_key_warns_and_prints_its_public_key() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(example_binary("flows_endpoint"))
+        .args(["--serve", "127.0.0.1:0"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("BRIDGE_DATA_DIR", dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut seen = String::new();
+    for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.starts_with("note: bookings need flow tokens") {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        seen.contains("warning: no WHATSAPP_FLOWS_PRIVATE_KEY"),
+        "{seen}"
+    );
+    assert!(seen.contains("BEGIN PUBLIC KEY"), "{seen}");
+    assert!(seen.contains("BRIDGE_DATA_DIR"), "{seen}");
+}

@@ -21,6 +21,26 @@ use salesforce_rest::pubsub::{MemoryReplayStore, PubSubClient, StartFrom};
 use salesforce_rest::testkit::FakePubSub;
 use serde_json::json;
 
+/// Runs `order_updates --realtime` from the earliest event until `n` events
+/// were handled, with a fresh replay store; returns the notices' texts.
+async fn from_earliest(
+    b: &Backends,
+    stores: &Stores,
+    pubsub: &PubSubClient,
+    n: usize,
+) -> Vec<String> {
+    order_updates::realtime(
+        b,
+        stores,
+        pubsub,
+        Arc::new(MemoryReplayStore::default()),
+        StartFrom::Earliest,
+        Some(n),
+    )
+    .await
+    .unwrap()
+}
+
 /// A Pub/Sub client over the sandbox's session, to the fake server.
 fn pubsub_of(b: &Backends, fake: &FakePubSub) -> PubSubClient {
     PubSubClient::builder(b.salesforce.session().clone())
@@ -62,32 +82,14 @@ async fn edits_gaps_and_redeliveries_send_nothing() {
     fake.order_change(&id, "GAP_UPDATE", &json!({}));
     fake.order_change(&id, "UPDATE", &json!({"Status": "Draft"}));
     let pubsub = pubsub_of(&b, &fake);
-    let first = order_updates::realtime(
-        &b,
-        &stores,
-        &pubsub,
-        Arc::new(MemoryReplayStore::default()),
-        StartFrom::Earliest,
-        Some(4),
-    )
-    .await
-    .unwrap();
+    let first = from_earliest(&b, &stores, &pubsub, 4).await;
     assert_eq!(
         first.len(),
         1,
         "only the status change with a template: {first:?}"
     );
     // The same events again (a new subscriber from the earliest): the ledger holds.
-    let again = order_updates::realtime(
-        &b,
-        &stores,
-        &pubsub,
-        Arc::new(MemoryReplayStore::default()),
-        StartFrom::Earliest,
-        Some(4),
-    )
-    .await
-    .unwrap();
+    let again = from_earliest(&b, &stores, &pubsub, 4).await;
     assert!(again.is_empty(), "{again:?}");
     assert_eq!(b.graph.as_ref().unwrap().message_requests().await.len(), 1);
 }
@@ -157,16 +159,7 @@ async fn missing_optional_fields_never_send_an_empty_parameter() {
     );
     fake.order_change(&id, "UPDATE", &json!({"Status": "Shipped"}));
     let pubsub = pubsub_of(&b, &fake);
-    let sent = order_updates::realtime(
-        &b,
-        &stores,
-        &pubsub,
-        Arc::new(MemoryReplayStore::default()),
-        StartFrom::Earliest,
-        Some(1),
-    )
-    .await
-    .unwrap();
+    let sent = from_earliest(&b, &stores, &pubsub, 1).await;
     assert_eq!(sent.len(), 1);
     let requests = b.graph.as_ref().unwrap().message_requests().await;
     assert_eq!(requests.len(), 1);
@@ -215,16 +208,7 @@ async fn a_burst_of_500_change_events_is_read_back_in_a_few_calls() {
     }
     let pubsub = pubsub_of(&b, &fake);
     let calls = org.api_calls();
-    let sent = order_updates::realtime(
-        &b,
-        &stores,
-        &pubsub,
-        Arc::new(MemoryReplayStore::default()),
-        StartFrom::Earliest,
-        Some(500),
-    )
-    .await
-    .unwrap();
+    let sent = from_earliest(&b, &stores, &pubsub, 500).await;
     assert_eq!(sent.len(), 500, "every order notified");
     let spent = org.api_calls() - calls;
     assert!(

@@ -1,7 +1,11 @@
 //! WhatsApp Flows endpoint: appointment booking. The customer opens a Flow,
 //! picks a day, then a time; the screens are filled from the Salesforce
 //! calendar of `appointment_reminders` (`Appointment__c`), and the booking is
-//! written there once, however often WhatsApp retries the last request.
+//! written there once, however often WhatsApp retries the last request. Two
+//! customers choosing one time at the same moment cannot both get it: the
+//! appointment carries a unique `Slot_Key__c` (Text(80), External ID,
+//! Unique) beside the Flow token's `Booking_Key__c`, and the org refuses the
+//! second.
 //!
 //! ```text
 //! cargo run --example flows_endpoint                       # sandbox: a simulated customer books a slot
@@ -216,53 +220,85 @@ impl Booking {
         if !offered {
             return Ok(self.dates_screen("That time is not offered: pick again."));
         }
-        // Someone else may have taken it since the list was shown; our own
-        // earlier attempt (a retry) holds the same key and is not "someone else".
-        let soql = Soql::new("SELECT Id, Booking_Key__c FROM Appointment__c WHERE Start__c = {} AND Status__c IN ('Scheduled', 'Confirmed')")
-            .bind(start)
-            .build()?;
-        let rows = self
-            .salesforce
-            .query_stream::<DynamicRecord>(&soql)
-            .collect_max(10)
-            .await?;
-        if rows
-            .iter()
-            .any(|r| r.get("Booking_Key__c").and_then(Value::as_str) != Some(token))
-        {
-            return self
-                .slots_screen(day, "That time was just taken: pick another.")
-                .await;
-        }
+        // The slot is claimed by a unique key (`Slot_Key__c`: its start), so
+        // two customers choosing it at the same moment cannot both get it:
+        // the org refuses the second insert. A duplicate that holds our own
+        // Flow token (`Booking_Key__c`) is WhatsApp retrying our request.
+        let slot_key = format!("slot-{}", start.timestamp());
         let appointment = DynamicRecord::new()
             .set("Start__c", SfDateTime(start).to_salesforce())
             .set("Time_Zone__c", self.zone.name())
             .set("Customer_Phone__c", phone.as_str())
-            .set("Status__c", "Scheduled");
-        // The Flow token is the booking's key: WhatsApp retrying the last
-        // request finds the same record instead of booking twice.
-        let saved = self
+            .set("Status__c", "Scheduled")
+            .set("Slot_Key__c", slot_key.as_str())
+            .set("Booking_Key__c", token);
+        let id = match self
             .salesforce
-            .upsert("Booking_Key__c", token, &appointment)
+            .create(&appointment)
             .object("Appointment__c")
-            .await?;
-        let id = match saved.id {
-            Some(id) => id.to_string(),
-            // An upsert that updated may answer without the id: read it back.
-            None => {
-                let soql = Soql::new("SELECT Id FROM Appointment__c WHERE Booking_Key__c = {}")
-                    .bind(token)
-                    .build()?;
+            .await
+        {
+            Ok(id) => id.to_string(),
+            Err(e) if e.code() == Some(&salesforce_rest::ErrorCode::DuplicateValue) => {
+                let soql = Soql::new(
+                    "SELECT Id, Booking_Key__c, Slot_Key__c FROM Appointment__c WHERE Slot_Key__c = {} OR Booking_Key__c = {}",
+                )
+                .bind(slot_key.as_str())
+                .bind(token)
+                .build()?;
                 let rows = self
                     .salesforce
                     .query_stream::<DynamicRecord>(&soql)
-                    .collect_max(1)
+                    .collect_max(10)
                     .await?;
-                rows.first()
-                    .and_then(|r| r.id())
-                    .map(|id| id.to_string())
-                    .unwrap_or_default()
+                let text = |r: &DynamicRecord, k: &str| {
+                    r.get(k).and_then(Value::as_str).map(str::to_owned)
+                };
+                let holder = rows
+                    .iter()
+                    .find(|r| text(r, "Slot_Key__c").as_deref() == Some(slot_key.as_str()));
+                match holder {
+                    // Our own earlier attempt: the same booking.
+                    Some(r) if text(r, "Booking_Key__c").as_deref() == Some(token) => {
+                        r.id().map(|id| id.to_string()).unwrap_or_default()
+                    }
+                    Some(_) => {
+                        return self
+                            .slots_screen(day, "That time was just taken: pick another.")
+                            .await;
+                    }
+                    // This Flow booked another time before: move it here
+                    // (refused in turn if this slot was just taken).
+                    None => {
+                        let Some(mine) = rows.iter().find_map(DynamicRecord::id) else {
+                            return self
+                                .slots_screen(day, "That time was just taken: pick another.")
+                                .await;
+                        };
+                        let moved = DynamicRecord::new()
+                            .set("Start__c", SfDateTime(start).to_salesforce())
+                            .set("Slot_Key__c", slot_key.as_str());
+                        match self
+                            .salesforce
+                            .update(&mine, &moved)
+                            .object("Appointment__c")
+                            .await
+                        {
+                            Ok(()) => mine.to_string(),
+                            Err(e)
+                                if e.code()
+                                    == Some(&salesforce_rest::ErrorCode::DuplicateValue) =>
+                            {
+                                return self
+                                    .slots_screen(day, "That time was just taken: pick another.")
+                                    .await;
+                            }
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
+                }
             }
+            Err(e) => return Err(e.into()),
         };
         let starts = format::date_time(start, self.zone);
         tracing::info!(appointment = %id, "appointment booked from a Flow");

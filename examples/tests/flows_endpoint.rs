@@ -204,3 +204,59 @@ async fn unknown_tokens_taken_slots_and_full_days_get_an_error_screen() {
             .contains("days shown")
     );
 }
+
+/// Issue 26, item 1: two customers choosing the same free time at the same
+/// moment: one gets it, the other is asked to pick another, whatever the
+/// CRM's latency; WhatsApp retrying the winner's request books nothing more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_customers_racing_for_one_slot_never_both_get_it() {
+    // 10:30 AM Eastern on Thu 12/03/2026.
+    let slot = "1764775800";
+    for latency_ms in [0, 20, 50] {
+        let r = rig().await;
+        let org = r.b.org.as_ref().unwrap();
+        org.set_latency(std::time::Duration::from_millis(latency_ms));
+        for (token, phone) in [("race-a", "14155550123"), ("race-b", "14155550124")] {
+            r.stores
+                .marks
+                .set(&format!("flow-token-{token}"), phone)
+                .await
+                .unwrap();
+        }
+        let (a, b) = tokio::join!(
+            ask(&r.booking, slot_request("race-a", slot)),
+            ask(&r.booking, slot_request("race-b", slot))
+        );
+        let screens = [a["screen"].as_str().unwrap(), b["screen"].as_str().unwrap()];
+        assert_eq!(
+            screens.iter().filter(|s| **s == "SUCCESS").count(),
+            1,
+            "{latency_ms} ms: {screens:?}"
+        );
+        assert!(screens.contains(&"PICK_SLOT"), "{screens:?}");
+        let booked = || {
+            org.records("Appointment__c")
+                .into_iter()
+                .filter(|r| r["Slot_Key__c"] == format!("slot-{slot}").as_str())
+                .count()
+        };
+        assert_eq!(
+            booked(),
+            1,
+            "{latency_ms} ms: one appointment for the slot: {:?}",
+            org.records("Appointment__c")
+        );
+        // The winner's request again (a WhatsApp retry): the same booking.
+        let (winner, first) = if screens[0] == "SUCCESS" {
+            ("race-a", &a)
+        } else {
+            ("race-b", &b)
+        };
+        let again = ask(&r.booking, slot_request(winner, slot)).await;
+        assert_eq!(again["screen"], "SUCCESS");
+        let id =
+            |v: &Value| v["data"]["extension_message_response"]["params"]["appointment_id"].clone();
+        assert_eq!(id(&again), id(first), "the same appointment");
+        assert_eq!(booked(), 1);
+    }
+}

@@ -109,8 +109,9 @@ impl Schema {
         }
     }
 
-    /// An org set up for the bridge: key fields on Case, Lead and Contact, and
-    /// the conversation ledger object with its fields.
+    /// An org set up for the bridge: key fields on Case, Lead and Contact,
+    /// the conversation ledger object with its fields, and the unique keys
+    /// of Flow-booked appointments.
     pub(super) fn bridge() -> Self {
         let mut s = Self::default();
         for object in [
@@ -134,6 +135,15 @@ impl Schema {
                 ],
             );
         }
+        // Appointments booked from a WhatsApp Flow: one per Flow token and
+        // one per slot (the org refuses a second booking of a time).
+        s.fields.insert(
+            "Appointment__c".into(),
+            vec![
+                FieldDef::text("Booking_Key__c", 80, true),
+                FieldDef::text("Slot_Key__c", 80, true),
+            ],
+        );
         s.objects.push(LEDGER.into());
         s.fields.insert(
             LEDGER.into(),

@@ -34,6 +34,9 @@ pub(super) struct State {
     pub(super) case_number: AtomicU64,
     pub(super) api_calls: AtomicU64,
     pub(super) clock: AtomicU64,
+    /// Held from a write's uniqueness check to its insert or update, so two
+    /// concurrent writes of one unique value cannot both pass (as in an org).
+    pub(super) writes: Mutex<()>,
     /// Where the clock starts (Unix seconds): midnight UTC of the day the
     /// mock started, so sandbox data is dated today.
     pub(super) origin: i64,
@@ -242,6 +245,7 @@ impl State {
             )
             .on(missing));
         }
+        let _one_at_a_time = lock(&self.writes);
         self.validate(object, &fields, None)?;
         Ok(self.insert(object, fields))
     }
@@ -440,6 +444,7 @@ impl State {
         }
         let mut merged = current;
         merged.extend(fields.clone());
+        let _one_at_a_time = lock(&self.writes);
         self.validate(object, &merged, Some(id))?;
         let stamp = next_stamp(self);
         let mut recs = lock(&self.records);

@@ -382,7 +382,7 @@ impl Content {
                     ));
                 }
                 for c in contacts {
-                    non_empty("contacts.name.formatted_name", &c.name.formatted_name)?;
+                    c.validate()?;
                 }
                 Ok(())
             }

@@ -363,3 +363,64 @@ fn every_kind_takes_context_and_callback_data() {
         assert_eq!(json["biz_opaque_callback_data"], "campaign-7");
     }
 }
+
+/// Issue 26, item 9: a contact card carries every field of Meta's contacts
+/// message; a birthday that is not `YYYY-MM-DD` is refused before sending.
+#[test]
+fn a_contact_card_has_every_documented_field() {
+    use whatsapp_cloud::messages::{ContactAddress, ContactCard, Message};
+    let card = ContactCard::new("Dr. Ana María Lima Jr.")
+        .first_name("Ana")
+        .middle_name("María")
+        .last_name("Lima")
+        .name_prefix("Dr.")
+        .name_suffix("Jr.")
+        .phone("+14155550123", "CELL")
+        .email("ana@example.com")
+        .address(
+            ContactAddress::new("WORK")
+                .street("1 Market St")
+                .city("San Francisco")
+                .state("CA")
+                .zip("94105")
+                .country("United States", "US"),
+        )
+        .birthday("1990-04-30")
+        .org("Acme", Some("Support"), Some("Lead"))
+        .url("https://example.com", "WORK");
+    let m = Message::new("14155550123", vec![card.clone()]);
+    assert!(m.validate().is_ok());
+    let json = m.to_json();
+    let c = &json["contacts"][0];
+    assert_eq!(
+        c["name"],
+        serde_json::json!({"formatted_name": "Dr. Ana María Lima Jr.", "first_name": "Ana", "last_name": "Lima",
+                           "middle_name": "María", "suffix": "Jr.", "prefix": "Dr."})
+    );
+    assert_eq!(
+        c["addresses"][0],
+        serde_json::json!({"street": "1 Market St", "city": "San Francisco", "state": "CA", "zip": "94105",
+                           "country": "United States", "country_code": "US", "type": "WORK"})
+    );
+    assert_eq!(c["birthday"], "1990-04-30");
+    assert_eq!(
+        c["org"],
+        serde_json::json!({"company": "Acme", "department": "Support", "title": "Lead"})
+    );
+    assert_eq!(
+        c["urls"][0],
+        serde_json::json!({"url": "https://example.com", "type": "WORK"})
+    );
+    for bad in ["04/30/1990", "1990-02-30", "1990-13-01", "1990-4-30", ""] {
+        let e = Message::new("14155550123", vec![card.clone().birthday(bad)])
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.field, "contacts.birthday", "{bad}");
+    }
+    assert!(
+        Message::new("14155550123", vec![card.birthday("2024-02-29")])
+            .validate()
+            .is_ok(),
+        "a leap day"
+    );
+}

@@ -28,6 +28,18 @@ pub const SIGNATURE_MISMATCH: u16 = 432;
 
 type Gcm16 = AesGcm<Aes128, U16>;
 
+/// A PEM encrypted the legacy OpenSSL way (`Proc-Type: 4,ENCRYPTED`, what
+/// OpenSSL 1.x `genrsa -des3` writes) is refused with the command that
+/// converts it, rather than as a wrong passphrase.
+fn legacy_encrypted(pem: &str) -> Result<(), FlowsError> {
+    if pem.contains("Proc-Type: 4,ENCRYPTED") {
+        return Err(FlowsError::Key(
+            "the private key is encrypted the legacy OpenSSL way (Proc-Type: 4,ENCRYPTED): convert it to encrypted PKCS#8 with `openssl pkcs8 -topk8 -v2 aes-256-cbc -in key.pem -out key-pkcs8.pem` and use that file".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// The business's RSA private key for the Flows endpoint. `Debug` shows
 /// nothing of it.
 pub struct FlowsKey {
@@ -45,6 +57,7 @@ impl FlowsKey {
     /// (`BEGIN RSA PRIVATE KEY`).
     pub fn from_pem(pem: &SecretString) -> Result<Self, FlowsError> {
         let pem = pem.expose_secret();
+        legacy_encrypted(pem)?;
         let key = RsaPrivateKey::from_pkcs8_pem(pem)
             .or_else(|_| RsaPrivateKey::from_pkcs1_pem(pem))
             .map_err(|_| {
@@ -53,12 +66,15 @@ impl FlowsKey {
         Ok(Self { key })
     }
 
-    /// A key from an encrypted PKCS#8 PEM (`BEGIN ENCRYPTED PRIVATE KEY`)
-    /// and its passphrase.
+    /// A key from an encrypted PKCS#8 PEM (`BEGIN ENCRYPTED PRIVATE KEY`:
+    /// AES or Triple-DES in PBES2, as `openssl genrsa -des3` writes it with
+    /// OpenSSL 3) and its passphrase. A legacy OpenSSL-encrypted PEM
+    /// (`Proc-Type: 4,ENCRYPTED`) is refused with the command converting it.
     pub fn from_encrypted_pem(
         pem: &SecretString,
         passphrase: &SecretString,
     ) -> Result<Self, FlowsError> {
+        legacy_encrypted(pem.expose_secret())?;
         let key = RsaPrivateKey::from_pkcs8_encrypted_pem(
             pem.expose_secret(),
             passphrase.expose_secret().as_bytes(),

@@ -304,3 +304,28 @@ async fn every_documented_request_shape_decrypts_to_its_fields() {
         assert_eq!(open(&answer, aes_key, iv)["screen"], "SUCCESS");
     }
 }
+
+/// Issue 26, item 2: the key Meta's Flows guide has you make
+/// (`openssl genrsa -des3`; OpenSSL 3 writes encrypted PKCS#8 with PBES2,
+/// PBKDF2-SHA256 and des-ede3-cbc) loads. The vector is a throwaway 1,024-bit
+/// test key made that way, passphrase `flows-test`.
+#[test]
+fn a_key_made_by_openssl_genrsa_des3_loads() {
+    let pem = include_str!("../fixtures/flows/test-key-des3-pkcs8.pem");
+    assert!(pem.contains("BEGIN ENCRYPTED PRIVATE KEY"));
+    let pem = SecretString::from(pem.to_owned());
+    let key = FlowsKey::from_encrypted_pem(&pem, &SecretString::from("flows-test")).unwrap();
+    assert!(key.public_key_pem().unwrap().contains("BEGIN PUBLIC KEY"));
+    let wrong = FlowsKey::from_encrypted_pem(&pem, &SecretString::from("nope")).unwrap_err();
+    assert!(!wrong.to_string().contains("flows-test"));
+    // OpenSSL 1.x's legacy encryption (`-traditional` with OpenSSL 3): a
+    // typed error that says how to convert it, not "wrong passphrase".
+    let legacy =
+        SecretString::from(include_str!("../fixtures/flows/test-key-des3-legacy.pem").to_owned());
+    for e in [
+        FlowsKey::from_encrypted_pem(&legacy, &SecretString::from("flows-test")).unwrap_err(),
+        FlowsKey::from_pem(&legacy).unwrap_err(),
+    ] {
+        assert!(e.to_string().contains("openssl pkcs8 -topk8"), "{e}");
+    }
+}

@@ -271,26 +271,13 @@ async fn agent_events(
     lease: Arc<dyn bridge_core::lease::LeaderLease>,
     embedded: Option<bridge_core::queue::EmbeddedStore>,
 ) {
-    use salesforce_rest::pubsub::{Flow, PubSubClient, ReplayStore, StartFrom};
-    let replay: Arc<dyn ReplayStore> = match (std::env::var("REDIS_URL"), embedded) {
-        (Ok(url), _) => match redis::Client::open(url.as_str()) {
-            Ok(client) => match client.get_connection_manager().await {
-                Ok(conn) => Arc::new(salesforce_rest::pubsub::RedisReplayStore::new(
-                    conn,
-                    "wa-sf:webhook_to_case:".to_owned(),
-                )),
-                Err(e) => {
-                    tracing::error!(error = %e, "agent events: cannot reach Redis at REDIS_URL; not subscribing");
-                    return;
-                }
-            },
-            Err(e) => {
-                tracing::error!(error = %e, "agent events: REDIS_URL is not a Redis URL; not subscribing");
-                return;
-            }
-        },
-        (Err(_), Some(store)) => Arc::new(store.replay_ids()),
-        (Err(_), None) => Arc::new(salesforce_rest::pubsub::MemoryReplayStore::default()),
+    use salesforce_rest::pubsub::{Flow, PubSubClient, StartFrom};
+    let replay = match examples::replay_store_in("webhook_to_case", embedded.as_ref()).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "agent events: no replay store; not subscribing");
+            return;
+        }
     };
     let url = std::env::var("SALESFORCE_PUBSUB_URL")
         .unwrap_or_else(|_| salesforce_rest::pubsub::DEFAULT_ENDPOINT.into());

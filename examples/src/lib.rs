@@ -644,7 +644,16 @@ pub async fn replay_store(
     tool: &str,
     stores: &Stores,
 ) -> Result<Arc<dyn salesforce_rest::pubsub::ReplayStore>, BoxError> {
-    Ok(match (var("REDIS_URL"), &stores.embedded) {
+    replay_store_in(tool, stores.embedded.as_ref()).await
+}
+
+/// [`replay_store`] from the embedded store alone (for tasks that outlive
+/// the borrowed [`Stores`]).
+pub async fn replay_store_in(
+    tool: &str,
+    embedded: Option<&EmbeddedStore>,
+) -> Result<Arc<dyn salesforce_rest::pubsub::ReplayStore>, BoxError> {
+    Ok(match (var("REDIS_URL"), embedded) {
         (Some(url), _) => {
             let conn = redis::Client::open(url.as_str())?
                 .get_connection_manager()

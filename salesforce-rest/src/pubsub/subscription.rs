@@ -402,7 +402,7 @@ impl Subscription {
                 Ok(t) => t,
                 Err(e) if e.is_retryable() => {
                     faults += 1;
-                    self.pause(faults, &e.to_string(), self.backoff).await?;
+                    self.pause(faults, &e.to_string()).await?;
                     continue;
                 }
                 Err(e) => return Err(e.into()),
@@ -470,24 +470,20 @@ impl Subscription {
                 }
                 End::Transient(why) => {
                     faults += 1;
-                    self.pause(faults, &why, self.backoff).await?;
+                    self.pause(faults, &why).await?;
                 }
                 End::Handler(e) => {
                     faults += 1;
                     let why = format!("the event handler failed: {e}");
-                    self.pause(faults, &why, self.backoff).await?;
+                    self.pause(faults, &why).await?;
                 }
             }
         }
     }
 
     /// Counts a fault, gives up when configured to, else waits.
-    async fn pause(
-        &self,
-        faults: u32,
-        why: &str,
-        (first, max): (Duration, Duration),
-    ) -> Result<(), PubSubError> {
+    async fn pause(&self, faults: u32, why: &str) -> Result<(), PubSubError> {
+        let (first, max) = self.backoff;
         if self.give_up_after.is_some_and(|n| faults >= n) {
             return Err(PubSubError::Unavailable {
                 attempts: faults,

@@ -16,6 +16,13 @@
 //! outside it the configured template goes (the text as its one body
 //! parameter), or the record is marked `Failed` with the reason, never
 //! dropped and never sent to collect a predictable 131047.
+//!
+//! With [`AgentReplies::with_attachments`], a file uploaded on the record
+//! (its Files related list: a `ContentVersion` whose
+//! `FirstPublishLocationId` is the record) goes with the text as its
+//! caption, checked against WhatsApp's types and sizes before anything is
+//! fetched; send through
+//! [`AttachmentSender`](crate::attachments::AttachmentSender).
 
 use std::sync::Arc;
 
@@ -27,7 +34,7 @@ use serde_json::{Value, json};
 use crate::clock::Clock;
 use crate::error::BridgeError;
 use crate::ledger::{LedgerStatus, outbound_key};
-use crate::sender::Outbound;
+use crate::sender::{Attachment, Outbound};
 use crate::service::{MessageCategory, Outbox, SendJob};
 use crate::window::{Delivery, WindowTracker};
 use crate::writer::SalesforceWriter;
@@ -62,6 +69,7 @@ pub struct AgentReplies {
     outbox: Outbox,
     window: Arc<dyn WindowTracker>,
     template: Option<(String, String)>,
+    attachments: bool,
     clock: Arc<dyn Clock>,
 }
 
@@ -87,8 +95,21 @@ impl AgentReplies {
             outbox,
             window,
             template: None,
+            attachments: false,
             clock,
         }
+    }
+
+    /// Sends the file uploaded on each record with it (the newest, when
+    /// there are several), the text as its caption. It costs one query per
+    /// 200 records picked up (the files' metadata); the bytes are fetched at
+    /// send time by [`AttachmentSender`](crate::attachments::AttachmentSender).
+    /// A file WhatsApp would refuse (type, size, a caption over 1,024
+    /// characters) marks the record `Failed` with the limit named; so does a
+    /// file outside the 24-hour window, where only a template can go.
+    pub fn with_attachments(mut self) -> Self {
+        self.attachments = true;
+        self
     }
 
     /// The approved template sent outside the 24-hour window, with the
@@ -200,6 +221,11 @@ impl AgentReplies {
         let s = self.writer.ledger_schema().clone();
         report.picked += rows.len();
         let now = self.clock.now();
+        let files = if self.attachments {
+            self.files_of(rows).await?
+        } else {
+            std::collections::HashMap::new()
+        };
         let mut stamps = Vec::new();
         let mut jobs = Vec::new();
         for row in rows {
@@ -239,26 +265,29 @@ impl AgentReplies {
                 .map(str::to_owned);
             let mut stamp =
                 json!({ "attributes": { "type": s.object }, "id": id, s.key.as_str(): key });
-            let failure = match (&phone, text.is_empty()) {
+            let file = files.get(id);
+            let failure = match (&phone, text.is_empty() && file.is_none()) {
                 (None, _) => {
                     Some("no customer phone: set Customer_Phone__c on the record".to_owned())
                 }
                 (_, true) => Some("the message has no text".to_owned()),
-                (Some(to), false) => match self.form(to, business.as_deref(), &text, now).await? {
-                    Ok(outbound) => {
-                        let outbound = outbound.from_number_opt(business.clone());
-                        if outbound.whatsapp.is_some() {
-                            report.templates += 1;
-                        } else {
-                            report.free_form += 1;
+                (Some(to), false) => {
+                    match self.form(to, business.as_deref(), &text, file, now).await? {
+                        Ok(outbound) => {
+                            let outbound = outbound.from_number_opt(business.clone());
+                            if outbound.whatsapp.is_some() {
+                                report.templates += 1;
+                            } else {
+                                report.free_form += 1;
+                            }
+                            let job = SendJob::new(to.clone(), outbound, "agent_reply")
+                                .category(MessageCategory::Service);
+                            jobs.push((job_key, job));
+                            None
                         }
-                        let job = SendJob::new(to.clone(), outbound, "agent_reply")
-                            .category(MessageCategory::Service);
-                        jobs.push((job_key, job));
-                        None
+                        Err(why) => Some(why),
                     }
-                    Err(why) => Some(why),
-                },
+                }
             };
             if let (Some(why), Value::Object(m)) = (failure, &mut stamp) {
                 report.failed += 1;
@@ -289,6 +318,61 @@ impl AgentReplies {
         Ok(())
     }
 
+    /// The newest file uploaded on each of `rows`, by record id: one query
+    /// per 200 records.
+    async fn files_of(
+        &self,
+        rows: &[Value],
+    ) -> Result<std::collections::HashMap<String, Attachment>, BridgeError> {
+        let ids: Vec<&str> = rows
+            .iter()
+            .filter_map(|r| r.get("Id").and_then(Value::as_str))
+            .collect();
+        let mut newest: std::collections::HashMap<String, (String, Attachment)> =
+            std::collections::HashMap::new();
+        for part in ids.chunks(200) {
+            let soql = Soql::new(
+                "SELECT Id, FirstPublishLocationId, PathOnClient, ContentSize FROM ContentVersion WHERE FirstPublishLocationId IN {} AND IsLatest = true",
+            )
+            .bind(part)
+            .build()?;
+            let versions = self
+                .writer
+                .client()
+                .query_stream::<Value>(&soql)
+                .collect_max(2_000)
+                .await?;
+            for v in versions {
+                let (Some(id), Some(record)) = (
+                    v.get("Id").and_then(Value::as_str),
+                    v.get("FirstPublishLocationId").and_then(Value::as_str),
+                ) else {
+                    continue;
+                };
+                let name = v
+                    .get("PathOnClient")
+                    .and_then(Value::as_str)
+                    .map(|p| p.rsplit(['/', '\\']).next().unwrap_or(p))
+                    .unwrap_or_default();
+                let size = v.get("ContentSize").and_then(Value::as_u64).unwrap_or(0);
+                let file = Attachment::new(id, name, "", size);
+                // Record ids come back in 18 characters; the row's may be 15.
+                let record = ids
+                    .iter()
+                    .find(|i| same_id(i, record))
+                    .map_or(record, |i| *i)
+                    .to_owned();
+                match newest.get(&record) {
+                    Some((seen, _)) if seen.as_str() >= id => {}
+                    _ => {
+                        newest.insert(record, (id.to_owned(), file));
+                    }
+                }
+            }
+        }
+        Ok(newest.into_iter().map(|(k, (_, f))| (k, f)).collect())
+    }
+
     /// The form of a reply now: free-form inside the window, else the
     /// template, else why it cannot go.
     async fn form(
@@ -296,6 +380,7 @@ impl AgentReplies {
         to: &str,
         business: Option<&str>,
         text: &str,
+        file: Option<&Attachment>,
         now: DateTime<Utc>,
     ) -> Result<Result<Outbound, String>, BridgeError> {
         // The window of this customer on this business number.
@@ -303,7 +388,25 @@ impl AgentReplies {
             .window
             .last_inbound(&crate::window::window_key(business, to))
             .await?;
-        if crate::window::delivery(last, now) == Delivery::FreeForm {
+        let open = crate::window::delivery(last, now) == Delivery::FreeForm;
+        if let Some(file) = file {
+            let mime = match crate::attachments::check(&file.file_name, file.size, text) {
+                Ok(()) => crate::attachments::media_for(&file.file_name, file.size)
+                    .map(|(mime, _)| mime)
+                    .unwrap_or_default(),
+                Err(problem) => return Ok(Err(problem.to_string())),
+            };
+            if !open {
+                return Ok(Err(
+                    "outside the 24-hour window: a template cannot carry the attachment; send it once the customer writes again"
+                        .into(),
+                ));
+            }
+            let mut file = file.clone();
+            file.mime_type = mime.to_owned();
+            return Ok(Ok(Outbound::text(text).attach(file)));
+        }
+        if open {
             return Ok(Ok(Outbound::text(text)));
         }
         let Some((name, language)) = &self.template else {
@@ -322,6 +425,11 @@ impl AgentReplies {
             Template::new(name.clone(), language.clone()).body(vec![TemplateParam::text(text)]);
         Ok(Ok(Outbound::whatsapp(template, text)))
     }
+}
+
+/// Whether two record ids name one record (15- and 18-character forms).
+fn same_id(a: &str, b: &str) -> bool {
+    a == b || (a.len() >= 15 && b.len() >= 15 && a.get(..15) == b.get(..15))
 }
 
 /// The queued Outbound records' fields, `WHERE` direction and status (two

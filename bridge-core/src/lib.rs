@@ -62,6 +62,8 @@
 
 #[cfg(all(feature = "salesforce", feature = "whatsapp"))]
 pub mod agent;
+#[cfg(all(feature = "salesforce", feature = "whatsapp"))]
+pub mod attachments;
 pub mod audit;
 pub mod budget;
 pub mod clock;

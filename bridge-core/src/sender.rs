@@ -40,6 +40,54 @@ pub struct Outbound {
     /// sender's own number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
+    /// A file to send with the text as its caption (an agent's reply with a
+    /// file): fetched and uploaded at send time by a sender that can reach
+    /// it, such as [`AttachmentSender`](crate::attachments::AttachmentSender).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<Attachment>,
+}
+
+/// A file kept elsewhere (a Salesforce `ContentVersion`) to send with a
+/// message. Its name never appears in `Debug`: only its type and size.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct Attachment {
+    /// Where the bytes are: the `ContentVersion` id.
+    pub content_version_id: String,
+    /// The file name the customer sees (documents).
+    pub file_name: String,
+    /// Its MIME type (`application/pdf`, `image/png`).
+    pub mime_type: String,
+    /// Its size in bytes, as Salesforce reported it.
+    pub size: u64,
+}
+
+impl Attachment {
+    /// A file to attach.
+    pub fn new(
+        content_version_id: impl Into<String>,
+        file_name: impl Into<String>,
+        mime_type: impl Into<String>,
+        size: u64,
+    ) -> Self {
+        Self {
+            content_version_id: content_version_id.into(),
+            file_name: file_name.into(),
+            mime_type: mime_type.into(),
+            size,
+        }
+    }
+}
+
+impl std::fmt::Debug for Attachment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attachment")
+            .field("content_version_id", &self.content_version_id)
+            .field("file_name", &"[redacted]")
+            .field("mime_type", &self.mime_type)
+            .field("size", &self.size)
+            .finish()
+    }
 }
 
 impl std::fmt::Debug for Outbound {
@@ -53,6 +101,7 @@ impl std::fmt::Debug for Outbound {
         d.field("whatsapp", &self.whatsapp.as_ref().map(|c| c.kind()));
         d.field("reply_to", &self.reply_to)
             .field("from", &self.from)
+            .field("attachment", &self.attachment)
             .finish()
     }
 }
@@ -87,6 +136,7 @@ impl Outbound {
             reply_to: None,
             tracking: None,
             from: None,
+            attachment: None,
         }
     }
 
@@ -102,6 +152,7 @@ impl Outbound {
             reply_to: None,
             tracking: None,
             from: None,
+            attachment: None,
         }
     }
 
@@ -120,6 +171,12 @@ impl Outbound {
     /// Sends from this business number (a phone number id of the account).
     pub fn from_number(mut self, phone_number_id: impl Into<String>) -> Self {
         self.from = Some(phone_number_id.into());
+        self
+    }
+
+    /// Sends `file` with the text as its caption.
+    pub fn attach(mut self, file: Attachment) -> Self {
+        self.attachment = Some(file);
         self
     }
 
@@ -237,6 +294,13 @@ impl Sender for whatsapp_cloud::Client {
 
     async fn send(&self, to: &str, message: &Outbound) -> Result<SendReceipt, SendError> {
         use whatsapp_cloud::messages::{Message, Text};
+        if message.attachment.is_some() {
+            // Sending the caption alone would drop the file unseen.
+            return Err(SendError::new(
+                "WhatsApp",
+                "the message carries an attachment this sender cannot fetch: send through bridge_core::attachments::AttachmentSender",
+            ));
+        }
         let content = message
             .whatsapp
             .clone()

@@ -1,7 +1,7 @@
 //! A support desk on WhatsApp and Salesforce, both ways: a customer writes, a
 //! Case opens and the reply carries its number; an agent answers from
-//! Salesforce (an Outbound `WhatsApp_Message__c` record) and the customer
-//! receives it; a day later the agent's next answer goes out as the approved
+//! Salesforce (an Outbound `WhatsApp_Message__c` record, with a file from its
+//! Files list) and the customer receives both; a day later the agent's next answer goes out as the approved
 //! template, because the 24-hour window has closed; and when WhatsApp
 //! reports a message undeliverable, the text goes by SMS, once.
 //!
@@ -58,7 +58,11 @@ pub async fn story(b: &Backends, stores: &Stores) -> Result<Story, BoxError> {
     let bridge = Bridge::builder(Arc::new(writer.clone()))
         .dedup(stores.dedup.clone())
         .window(stores.window.clone())
-        .sender(Arc::new(b.whatsapp.clone()))
+        // Agents' files are fetched from Salesforce and uploaded at send time.
+        .sender(Arc::new(bridge_core::attachments::AttachmentSender::new(
+            b.whatsapp.clone(),
+            b.salesforce.clone(),
+        )))
         .build();
     // The sandbox's SMS gateway records what it would send.
     let sms = Arc::new(RecordingSender::new(Channel::Sms));
@@ -80,7 +84,8 @@ pub async fn story(b: &Backends, stores: &Stores) -> Result<Story, BoxError> {
         stores.window.clone(),
         clock.clone(),
     )
-    .outside_window_template(template.clone(), "en_US");
+    .outside_window_template(template.clone(), "en_US")
+    .with_attachments();
     let settle = || svc.drain(Duration::from_secs(30));
 
     // 1. The customer writes.
@@ -114,10 +119,23 @@ pub async fn story(b: &Backends, stores: &Stores) -> Result<Story, BoxError> {
                    "Customer_Phone__c": format!("+{CUSTOMER}")}),
         )
     };
-    agent_reply("A replacement ships today; you will get the tracking number.");
+    let answer = agent_reply("A replacement ships today; the return label is attached.");
+    // The agent attaches the return label in the record's Files list.
+    let label = b"%PDF-1.7 return label for the broken blender".to_vec();
+    b.salesforce
+        .upload_file(
+            "Return label",
+            "return-label.pdf",
+            std::io::Cursor::new(label),
+            Some(&salesforce_rest::SalesforceId::parse(&answer)?),
+        )
+        .await?;
     let first = agents.poll(None).await?;
     settle().await;
-    println!("   agent -> free-form text ({} sent)", first.free_form);
+    println!(
+        "   agent -> free-form text with a PDF ({} sent)",
+        first.free_form
+    );
 
     // 3. A day later (the clock is moved, nothing sleeps): the window has
     //    closed, so the agent's next answer goes out as the template.
@@ -155,10 +173,10 @@ pub async fn story(b: &Backends, stores: &Stores) -> Result<Story, BoxError> {
         .map(|r| {
             let at = |path: &str| r.pointer(path).and_then(|v| v.as_str()).unwrap_or_default();
             let kind = at("/type").to_owned();
-            let what = if kind == "template" {
-                at("/template/name")
-            } else {
-                at("/text/body")
+            let what = match kind.as_str() {
+                "template" => at("/template/name"),
+                "document" => at("/document/caption"),
+                _ => at("/text/body"),
             };
             (kind, what.to_owned())
         })

@@ -408,12 +408,20 @@ pub fn build(b: &Backends, stores: &Stores, lease: Duration) -> (App, axum::Rout
         .sender(match &stores.send_rate {
             // Many instances: Meta's per-number rate is shared through Redis.
             Some(rate) => Arc::new(bridge_core::pacing::PacedSender::new(
-                b.whatsapp.clone(),
+                bridge_core::attachments::AttachmentSender::new(
+                    b.whatsapp.clone(),
+                    b.salesforce.clone(),
+                ),
                 rate.clone(),
                 b.whatsapp.phone_number_id().to_owned(),
                 Arc::new(SystemClock),
             )),
-            None => Arc::new(b.whatsapp.clone()),
+            // Agents' files are fetched from Salesforce and uploaded at
+            // send time; everything else goes straight through.
+            None => Arc::new(bridge_core::attachments::AttachmentSender::new(
+                b.whatsapp.clone(),
+                b.salesforce.clone(),
+            )),
         })
         .options(options)
         .build();
@@ -470,7 +478,9 @@ pub fn build(b: &Backends, stores: &Stores, lease: Duration) -> (App, axum::Rout
         service.outbox().clone(),
         stores.window.clone(),
         Arc::new(SystemClock),
-    );
+    )
+    // A file in the record's Files list goes with the reply.
+    .with_attachments();
     if let Ok(t) = std::env::var("AGENT_REPLY_TEMPLATE")
         && !t.trim().is_empty()
     {

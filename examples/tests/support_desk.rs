@@ -29,10 +29,10 @@ async fn a_case_an_agents_answer_a_template_a_day_later_and_one_sms() {
     assert_eq!(
         s.whatsapp[1],
         (
-            "text".to_owned(),
-            "A replacement ships today; you will get the tracking number.".to_owned()
+            "document".to_owned(),
+            "A replacement ships today; the return label is attached.".to_owned()
         ),
-        "inside the window: the agent's own words"
+        "inside the window: the agent's own words, with the file they attached"
     );
     assert_eq!(
         s.whatsapp[2],

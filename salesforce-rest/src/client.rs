@@ -461,7 +461,7 @@ fn parse_retry_after(headers: &reqwest::header::HeaderMap) -> Option<std::time::
     Some(std::time::Duration::from_secs(secs.min(3600)))
 }
 
-fn is_refreshable_401(err: &Error) -> bool {
+pub(crate) fn is_refreshable_401(err: &Error) -> bool {
     match err {
         Error::Api(api) if api.http_status == 401 => api.errors.iter().any(|e| {
             e.code == ErrorCode::InvalidSessionId

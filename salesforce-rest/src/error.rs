@@ -106,6 +106,20 @@ pub enum Error {
     /// A token store failed.
     #[error("token store: {0}")]
     TokenStore(String),
+
+    /// A downloaded file is larger than the caller's limit (the download
+    /// stopped there).
+    #[error("the file is larger than the limit: {size} bytes seen, {limit} allowed")]
+    FileTooLarge {
+        /// The bytes announced or read when the download stopped.
+        size: u64,
+        /// The caller's limit.
+        limit: u64,
+    },
+
+    /// The caller's writer failed while a download was written to it.
+    #[error("the downloaded file could not be written: {0}")]
+    LocalWrite(String),
 }
 
 impl Error {

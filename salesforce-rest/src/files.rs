@@ -1,10 +1,10 @@
-//! Files: a `ContentVersion` uploaded as a stream (never held whole in
-//! memory) and linked to a record.
+//! Files: a `ContentVersion` uploaded or downloaded as a stream (never held
+//! whole in memory) and linked to a record.
 
 use futures_util::StreamExt as _;
 use reqwest::header::{ACCEPT, AUTHORIZATION};
 use serde::Deserialize;
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::client::{Client, Req};
 use crate::error::Error;
@@ -120,5 +120,85 @@ impl Client {
             .set("LinkedEntityId", record.as_str())
             .set("ShareType", "V");
         self.create(&link).object("ContentDocumentLink").await
+    }
+
+    /// Downloads a file's bytes (`ContentVersion/{id}/VersionData`) into
+    /// `writer`, streamed, and returns how many bytes came. A file larger
+    /// than `max_bytes` stops the download with [`Error::FileTooLarge`]
+    /// (what was written is incomplete: discard it). The session is renewed
+    /// once on 401, like every call; the download itself is not retried.
+    ///
+    /// ```no_run
+    /// # async fn run(client: salesforce_rest::Client, id: salesforce_rest::SalesforceId) -> Result<(), salesforce_rest::Error> {
+    /// let mut bytes = Vec::new();
+    /// let size = client.download_file(&id, &mut bytes, 5 * 1024 * 1024).await?;
+    /// assert_eq!(size as usize, bytes.len());
+    /// # Ok(()) }
+    /// ```
+    pub async fn download_file<W>(
+        &self,
+        content_version_id: &SalesforceId,
+        writer: &mut W,
+        max_bytes: u64,
+    ) -> Result<u64, Error>
+    where
+        W: AsyncWrite + Unpin + Send + ?Sized,
+    {
+        let path = format!("sobjects/ContentVersion/{content_version_id}/VersionData");
+        let mut token = self.session().token().await?;
+        let mut renewed = false;
+        let response = loop {
+            let url = self.url_for(&token, &path)?;
+            let response = self
+                .http()
+                .get(url)
+                .header(AUTHORIZATION, token.header().clone())
+                .send()
+                .await
+                .map_err(transport_error)?;
+            if response.status().is_success() {
+                break response;
+            }
+            // Error bodies are JSON: read them the usual way for a typed error.
+            let err = match self.read_answer(response).await {
+                Err(e) => e,
+                Ok(a) => Error::unexpected(a.status, "the file could not be read", &a.body),
+            };
+            if !renewed && crate::client::is_refreshable_401(&err) {
+                renewed = true;
+                token = self.session().token_after_unauthorized(&token).await?;
+                continue;
+            }
+            return Err(err);
+        };
+        if let Some(size) = response.content_length()
+            && size > max_bytes
+        {
+            return Err(Error::FileTooLarge {
+                size,
+                limit: max_bytes,
+            });
+        }
+        let mut written = 0u64;
+        let mut body = response.bytes_stream();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(transport_error)?;
+            written += chunk.len() as u64;
+            if written > max_bytes {
+                return Err(Error::FileTooLarge {
+                    size: written,
+                    limit: max_bytes,
+                });
+            }
+            writer
+                .write_all(&chunk)
+                .await
+                .map_err(|e| Error::LocalWrite(e.to_string()))?;
+        }
+        writer
+            .flush()
+            .await
+            .map_err(|e| Error::LocalWrite(e.to_string()))?;
+        Ok(written)
     }
 }

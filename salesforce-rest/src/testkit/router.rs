@@ -188,6 +188,21 @@ impl Router {
             return errors(404, "NOT_FOUND", "The requested resource does not exist");
         };
         let calls = self.state.api_calls.fetch_add(1, Ordering::SeqCst) + 1;
+        if let Some(id) = rest
+            .strip_prefix("sobjects/ContentVersion/")
+            .and_then(|r| r.strip_suffix("/VersionData"))
+            && req.method.as_str() == "GET"
+        {
+            return match lock(&self.state.files).get(id) {
+                Some(bytes) => ResponseTemplate::new(200)
+                    .set_body_raw(bytes.to_vec(), "application/octet-stream"),
+                None => errors(404, "NOT_FOUND", "The requested resource does not exist"),
+            }
+            .insert_header(
+                "Sforce-Limit-Info",
+                format!("api-usage={calls}/15000").as_str(),
+            );
+        }
         if rest.starts_with("jobs/") {
             return self.bulk(req, rest).insert_header(
                 "Sforce-Limit-Info",
@@ -471,8 +486,9 @@ impl Router {
         Answer::json(200, Value::Array(out))
     }
 
-    /// A `ContentVersion` uploaded as multipart: its metadata, its size and a
-    /// new `ContentDocumentId` are stored (the bytes are not kept).
+    /// A `ContentVersion` uploaded as multipart: its metadata, its size, its
+    /// extension, a new `ContentDocumentId` and its bytes are stored (served
+    /// back at `ContentVersion/{id}/VersionData`).
     fn content_version(&self, req: &Request) -> Answer {
         let parts = multipart_parts(req);
         let entity = parts.iter().find(|(n, _)| n == "entity_content");
@@ -501,7 +517,17 @@ impl Router {
             ),
         );
         fields.insert("ContentSize".into(), json!(data.len()));
+        fields.insert("IsLatest".into(), json!(true));
+        if let Some(ext) = fields
+            .get("PathOnClient")
+            .and_then(Value::as_str)
+            .and_then(|p| p.rsplit_once('.'))
+            .map(|(_, ext)| ext.to_ascii_lowercase())
+        {
+            fields.insert("FileExtension".into(), json!(ext));
+        }
         let id = self.state.insert("ContentVersion", fields);
+        lock(&self.state.files).insert(id.clone(), bytes::Bytes::from(data.clone()));
         Answer::json(201, json!({ "id": id, "success": true, "errors": [] }))
     }
 

@@ -20,6 +20,8 @@ pub(super) struct State {
     /// (failure, n, writes seen).
     pub(super) fail_every: Mutex<Option<(MockFailure, u64, u64)>>,
     pub(super) counter: AtomicU64,
+    /// The bytes of each uploaded `ContentVersion`, by its id.
+    pub(super) files: Mutex<HashMap<String, bytes::Bytes>>,
     pub(super) token_requests: AtomicU64,
     pub(super) access_tokens: Mutex<HashSet<String>>,
     pub(super) refresh_tokens: Mutex<HashSet<String>>,

@@ -561,6 +561,52 @@ async fn a_file_is_streamed_onto_a_record_and_shared() {
     );
 }
 
+/// A file comes back byte for byte, streamed; one larger than the caller's
+/// limit stops with a typed error naming both sizes; an unknown id is a
+/// typed 404.
+#[tokio::test]
+async fn files_download_as_streams_under_a_limit() {
+    let org = MockOrg::start().await;
+    let client = org.client();
+    let bytes: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let file = client
+        .upload_file(
+            "Invoice",
+            "invoice.pdf",
+            std::io::Cursor::new(bytes.clone()),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(org.records("ContentVersion")[0]["FileExtension"], "pdf");
+    let mut back = Vec::new();
+    let size = client
+        .download_file(&file.content_version_id, &mut back, 1_000_000)
+        .await
+        .unwrap();
+    assert_eq!((size, back), (200_000, bytes));
+    let mut partial = Vec::new();
+    let err = client
+        .download_file(&file.content_version_id, &mut partial, 100_000)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            salesforce_rest::Error::FileTooLarge { limit: 100_000, .. }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("100000 allowed"), "{err}");
+    assert!(!err.is_retryable());
+    let missing = salesforce_rest::SalesforceId::parse("068000000000999AAA").unwrap();
+    let err = client
+        .download_file(&missing, &mut Vec::new(), 10)
+        .await
+        .unwrap_err();
+    assert_eq!(err.http_status(), Some(404), "{err:?}");
+}
+
 /// The names `whatsapp-cloud` uses for the same things work here too.
 #[test]
 fn sibling_names_match_whatsapp_cloud() {

@@ -207,7 +207,7 @@ impl Router {
         }
         match (m, segments.as_slice()) {
             ("POST", [phone, "messages"]) if mock_number(phone) => self.send(req),
-            ("POST", [phone, "media"]) if *phone == MOCK_PHONE_NUMBER_ID => {
+            ("POST", [phone, "media"]) if mock_number(phone) => {
                 let id = format!("media-{}", self.next());
                 let mime = multipart_field(&req.body, "type").unwrap_or_default();
                 self.lock_media()

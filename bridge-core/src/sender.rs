@@ -238,6 +238,10 @@ pub struct SendError {
     pub rate_limited: bool,
     /// How long to wait before trying again, when the channel said.
     pub retry_after: Option<std::time::Duration>,
+    /// Whether the message may have reached the channel anyway (a timeout,
+    /// a connection lost after the request went): the outbox then waits for
+    /// a status before sending it again.
+    pub ambiguous: bool,
     /// What happened (no customer data).
     pub message: String,
 }
@@ -251,8 +255,15 @@ impl SendError {
             retryable: false,
             rate_limited: false,
             retry_after: None,
+            ambiguous: false,
             message: message.into(),
         }
+    }
+
+    /// Marks the outcome unknown: the message may have reached the channel.
+    pub fn ambiguous(mut self, ambiguous: bool) -> Self {
+        self.ambiguous = ambiguous;
+        self
     }
 
     /// Marks the failure retryable (or not).
@@ -328,7 +339,12 @@ impl Sender for whatsapp_cloud::Client {
                         e.class(),
                         Some(whatsapp_cloud::ErrorClass::RecipientUnavailable)
                     ))
-                    .retryable(e.is_retryable());
+                    .retryable(e.is_retryable())
+                    .ambiguous(matches!(
+                        &e,
+                        whatsapp_cloud::Error::Transport { kind, .. }
+                            if *kind != whatsapp_cloud::error::TransportKind::Connect
+                    ));
                 if matches!(e.class(), Some(whatsapp_cloud::ErrorClass::RateLimited(_))) {
                     err = err.rate_limited(e.retry_after());
                 } else {

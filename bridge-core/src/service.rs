@@ -381,7 +381,7 @@ pub(crate) async fn later_status_recorded(
 }
 
 /// Whether tracking data is a ledger key the outbox set (`outbound_key`).
-fn is_ledger_key(tracking: &str) -> bool {
+pub(crate) fn is_ledger_key(tracking: &str) -> bool {
     tracking.len() == 71 && tracking.starts_with("sha256-")
 }
 
@@ -404,6 +404,9 @@ impl InboxHandler {
             return Ok(());
         }
         let mut entry = LedgerEntry::status(key, status, s.at.or_else(|| Some(self.clock.now())));
+        // The message id rides along (blind: always the same), so a send
+        // whose receipt a crash lost still gets its id on its record.
+        entry.whatsapp_id = Some(s.message_id.clone()).filter(|id| !id.is_empty());
         if status == LedgerStatus::Failed {
             entry.error_code = s.error_codes.first().copied();
             entry.error_detail.clone_from(&s.error_title);
@@ -770,6 +773,16 @@ pub struct ServiceOptions {
     pub ledger: Option<Arc<dyn JobQueue>>,
     /// How the ledger worker batches.
     pub ledger_options: LedgerOptions,
+    /// How long a send cut short by a crash waits for proof before it goes
+    /// again (default 2 minutes). The outbox records its intent before each
+    /// WhatsApp send; a job found with an intent and no receipt may have
+    /// reached WhatsApp before the crash, so it is held until a status of
+    /// it (sent, delivered, read, failed: they carry its ledger key) proves
+    /// it went, or until this much time has passed without one, when it is
+    /// sent again. Statuses arrive within seconds: the wait turns a crash's
+    /// double send into none, at the cost of this delay for a send that
+    /// never left.
+    pub unconfirmed_send_wait: Option<std::time::Duration>,
 }
 
 impl std::fmt::Debug for ServiceOptions {
@@ -849,6 +862,9 @@ impl BridgeService {
             sent: sent.clone(),
             ledger: Some(bridge.writer.clone()),
             ledger_queue: ledger_queue.clone(),
+            unconfirmed_wait: options
+                .unconfirmed_send_wait
+                .unwrap_or(outbox::UNCONFIRMED_WAIT),
             clock: clock.clone(),
         };
         let outbox_worker = Worker::spawn_with_waker(
@@ -964,5 +980,7 @@ pub use notices::{BusinessNotice, NoticeCallback};
 use outbox::{Enqueuer, NoSender};
 pub use outbox::{MessageCategory, Outbox, OutboxHandler, SendJob, SendService};
 
+#[cfg(test)]
+mod crash_tests;
 #[cfg(test)]
 mod tests;

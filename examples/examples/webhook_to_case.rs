@@ -353,6 +353,25 @@ fn lease_time() -> Result<Duration, BoxError> {
     }
 }
 
+/// How long a send cut short by a crash waits for a status before it goes
+/// again (BRIDGE_UNCONFIRMED_WAIT_SECS, default 120).
+fn unconfirmed_wait() -> Result<Duration, BoxError> {
+    match std::env::var("BRIDGE_UNCONFIRMED_WAIT_SECS") {
+        Ok(v) if !v.trim().is_empty() => {
+            v.trim()
+                .parse::<u64>()
+                .map(Duration::from_secs)
+                .map_err(|_| {
+                    format!(
+                        "BRIDGE_UNCONFIRMED_WAIT_SECS must be a whole number of seconds, got {v:?}"
+                    )
+                    .into()
+                })
+        }
+        _ => Ok(Duration::from_secs(120)),
+    }
+}
+
 /// Builds the app (workers started) and its router (`/webhook`, `/health`).
 pub fn build(b: &Backends, stores: &Stores, lease: Duration) -> (App, axum::Router) {
     let writer = examples::salesforce_writer(b, stores);
@@ -441,6 +460,9 @@ pub fn build(b: &Backends, stores: &Stores, lease: Duration) -> (App, axum::Rout
     service.inbox = workers.clone();
     service.outbox = workers;
     service.opt_outs = Some(stores.opt_outs.clone());
+    // A send a crash cut short is not repeated before its status had time
+    // to prove it left.
+    service.unconfirmed_send_wait = unconfirmed_wait().ok();
     // A fallback channel (when one is configured) finds what was sent here,
     // whichever instance or restart sees the failed status.
     service.sent_log = Some(stores.sent_log.clone());
@@ -625,6 +647,7 @@ Environment:
   BRIDGE_CONTACT_SYNC_MINUTES  how often Contacts' numbers are synced (default 5; 0 off)
   BRIDGE_AGENT_POLL_SECS    how often agents' queued Outbound records are sent (default 5; 0 off)
   BRIDGE_WORKERS            jobs in flight per queue (inbox, outbox; default 1024)
+  BRIDGE_UNCONFIRMED_WAIT_SECS  how long a send cut short by a crash waits for its status before it goes again (default 120)
   SMS_FALLBACK              twilio: customers WhatsApp cannot reach get the text by SMS (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM; TWILIO_BASE_URL for a compatible provider)
   LATE_REPLY_TEMPLATE       the template (name or name:language) for replies whose 24-hour window closed before they went
   WHATSAPP_NUMBER_ROLES     several business numbers: <phone number id>:support,<phone number id>:sales (replies leave from the number written to)
@@ -812,6 +835,7 @@ pub async fn run_cli(args: &[String]) -> Result<(), BoxError> {
     };
     let lease = lease_time()?;
     worker_count()?;
+    unconfirmed_wait()?;
     examples::number_roles()?;
     examples::sms::TwilioSms::from_env()?;
     let b = Backends::from_env().await?;

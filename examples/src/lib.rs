@@ -465,7 +465,8 @@ impl Stores {
             outbox: Arc::new(store.queue("outbox")?),
             ledger: Arc::new(store.queue("ledger")?),
             dedup: Arc::new(store.dedup()),
-            window: Arc::new(MemoryWindowTracker::default()),
+            // Durable: a reply after a restart takes the form the window allows.
+            window: Arc::new(store.window()),
             describe: format!("embedded store in {}", dir.display()),
             opt_outs: Arc::new(store.opt_outs()),
             customers: Arc::new(store.customers()),

@@ -601,3 +601,206 @@ async fn chaos(instances: usize, env: &[(&str, String)]) {
     );
     drop(servers);
 }
+
+/// Issue 23's chaos run for agents' replies: 200 Outbound records inserted
+/// over a minute, the bridge killed with SIGKILL in the middle and
+/// restarted, WhatsApp 429 and 5xx bursts, and the test playing Meta's part:
+/// a `sent` and a `delivered` status for every message the mock accepted.
+/// Each record is delivered exactly once and ends `Delivered` with its
+/// message id; customers out of their window get the template.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_replies_survive_kill_9_and_graph_faults_once_each() {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use whatsapp_cloud::testkit::GraphFailure;
+    let (org, graph) = (MockOrg::start().await, Arc::new(MockGraph::start().await));
+    org.set_latency(Duration::from_millis(20));
+    graph.set_latency(Duration::from_millis(30));
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("BRIDGE_DATA_DIR", dir.path().display().to_string()),
+        ("BRIDGE_AGENT_POLL_SECS", "1".to_owned()),
+        ("AGENT_REPLY_TEMPLATE", "agent_followup".to_owned()),
+        // Long enough for a restart and the statuses it missed.
+        ("BRIDGE_UNCONFIRMED_WAIT_SECS", "30".to_owned()),
+    ];
+    let server = Server::start(&org, &graph, &env).await;
+    let addr = server.addr.clone();
+    let http = reqwest::Client::new();
+    // Customers 0..50 wrote today (their window is open); 50..100 never did.
+    let run = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let customer = |c: usize| format!("1415557{c:04}");
+    for c in 0..50 {
+        let (body, sig) = signed_webhook(
+            &payloads::text_message(&customer(c), "Cust", &format!("wamid.A{run}c{c}"), "hi"),
+            SECRET,
+        );
+        post_until_accepted(&http, std::slice::from_ref(&addr), 0, body, &sig).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while org
+        .records("WhatsApp_Message__c")
+        .iter()
+        .filter(|r| r.get("Direction__c").and_then(|d| d.as_str()) == Some("Inbound"))
+        .count()
+        < 50
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the first messages were not processed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Meta's part: statuses for every accepted message, as webhooks.
+    let stop = Arc::new(AtomicBool::new(false));
+    let meta = {
+        let (graph, stop, addr, http) = (graph.clone(), stop.clone(), addr.clone(), http.clone());
+        tokio::spawn(async move {
+            let mut told = 0;
+            while !stop.load(Ordering::SeqCst) {
+                let accepted = graph.accepted_messages();
+                for (id, body) in accepted.iter().skip(told) {
+                    let to = body["to"].as_str().unwrap_or_default();
+                    let Some(tracking) = body["biz_opaque_callback_data"].as_str() else {
+                        continue;
+                    };
+                    for status in ["sent", "delivered"] {
+                        let (b, sig) = signed_webhook(
+                            &payloads::tracked_status(id, status, to, tracking),
+                            SECRET,
+                        );
+                        post_until_accepted(&http, std::slice::from_ref(&addr), 0, b, &sig).await;
+                    }
+                }
+                told = accepted.len();
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+    };
+    // 200 agents' replies over a minute; the bridge dies at the 100th.
+    let mut records: Vec<(String, usize)> = Vec::new();
+    let mut server = Some(server);
+    for i in 0..200 {
+        let c = i % 100;
+        let id = org.insert(
+            "WhatsApp_Message__c",
+            serde_json::json!({ "Direction__c": "Outbound", "Status__c": "Queued",
+                "Body__c": format!("Reply {i} from your agent"), "Customer_Phone__c": format!("+{}", customer(c)) }),
+        );
+        records.push((id, c));
+        match i {
+            40 => {
+                graph
+                    .fail_sends(GraphFailure::throughput_exceeded(), 15)
+                    .await;
+            }
+            // Slow sends: the kill finds some accepted by WhatsApp and
+            // not yet recorded (the crash window the outbox's intent covers).
+            95 => graph.set_latency(Duration::from_millis(1_500)),
+            100 => {
+                let unrecorded = graph
+                    .accepted_messages()
+                    .iter()
+                    .filter(|(wamid, _)| {
+                        !org.records("WhatsApp_Message__c").iter().any(|r| {
+                            r.get("WhatsApp_Id__c").and_then(|v| v.as_str()) == Some(wamid)
+                        })
+                    })
+                    .count();
+                let printed = server.take().unwrap().kill9();
+                println!("killed with {unrecorded} accepted sends not yet recorded");
+                graph.set_latency(Duration::from_millis(30));
+                assert!(!printed.contains(SECRET));
+                server = Some(Server::start_at(&org, &graph, &env, addr.clone()).await);
+            }
+            150 => {
+                graph
+                    .fail_sends(GraphFailure::server_unavailable(), 15)
+                    .await;
+            }
+            _ => {}
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // Every record ends delivered with its id.
+    let deadline = Instant::now() + Duration::from_secs(150);
+    let by_id = || -> HashMap<String, serde_json::Map<String, serde_json::Value>> {
+        org.records("WhatsApp_Message__c")
+            .into_iter()
+            .filter_map(|r| Some((r.get("Id")?.as_str()?.to_owned(), r)))
+            .collect()
+    };
+    let text = |r: &serde_json::Map<String, serde_json::Value>, k: &str| {
+        r.get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    loop {
+        let now = by_id();
+        let done = records
+            .iter()
+            .filter(|(id, _)| {
+                now.get(id).is_some_and(|r| {
+                    text(r, "Status__c") == "Delivered" && !text(r, "WhatsApp_Id__c").is_empty()
+                })
+            })
+            .count();
+        if done == records.len() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{done} of {} agent replies delivered",
+            records.len()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // A little longer: nothing more goes out.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    stop.store(true, Ordering::SeqCst);
+    meta.await.unwrap();
+    let accepted = graph.accepted_messages();
+    let now = by_id();
+    for (id, c) in &records {
+        let key = bridge_core::ledger::outbound_key(&format!("agent:{id}"));
+        let sends: Vec<_> = accepted
+            .iter()
+            .filter(|(_, b)| b["biz_opaque_callback_data"] == key.as_str())
+            .collect();
+        assert_eq!(
+            sends.len(),
+            1,
+            "record {id} was delivered {} times",
+            sends.len()
+        );
+        let (wamid, body) = sends[0];
+        let record = &now[id];
+        assert_eq!(
+            &text(record, "WhatsApp_Id__c"),
+            wamid,
+            "{id}: its message id"
+        );
+        if *c < 50 {
+            assert_eq!(body["type"], "text", "{id}: inside the window, free-form");
+        } else {
+            assert_eq!(body["type"], "template", "{id}: outside the window");
+            assert_eq!(body["template"]["name"], "agent_followup");
+            assert_eq!(
+                text(record, "Template__c"),
+                "agent_followup",
+                "{id}: the template on its record {record:?}"
+            );
+        }
+    }
+    println!(
+        "agent chaos: 200 replies, {} Graph requests, {} Salesforce calls",
+        graph.message_requests().await.len(),
+        org.api_calls()
+    );
+    drop(server);
+}

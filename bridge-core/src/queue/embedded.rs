@@ -231,6 +231,12 @@ impl EmbeddedStore {
         EmbeddedSentLog::new(self.clone())
     }
 
+    /// The 24-hour window in this database: every customer's last inbound
+    /// time (per business number), durable across restarts.
+    pub fn window(&self) -> EmbeddedWindowTracker {
+        EmbeddedWindowTracker::new(self.clone())
+    }
+
     /// The opt-out registry in this database.
     pub fn opt_outs(&self) -> EmbeddedOptOutStore {
         EmbeddedOptOutStore::new(self.clone())
@@ -336,6 +342,7 @@ mod queue;
 #[cfg(feature = "pubsub")]
 mod replay;
 mod sent;
+mod window;
 
 pub use customers::EmbeddedCustomerStore;
 pub use dedup::EmbeddedDedupStore;
@@ -345,6 +352,7 @@ pub use queue::{EmbeddedQueue, MemoryQueue};
 #[cfg_attr(docsrs, doc(cfg(feature = "pubsub")))]
 pub use replay::EmbeddedReplayStore;
 pub use sent::EmbeddedSentLog;
+pub use window::EmbeddedWindowTracker;
 
 #[cfg(test)]
 mod tests;

@@ -75,7 +75,7 @@ pub use embedded::EmbeddedReplayStore;
 #[cfg(feature = "embedded")]
 pub use embedded::{
     EmbeddedCustomerStore, EmbeddedDedupStore, EmbeddedOptOutStore, EmbeddedQueue, EmbeddedSentLog,
-    EmbeddedStore, MemoryQueue,
+    EmbeddedStore, EmbeddedWindowTracker, MemoryQueue,
 };
 #[cfg(feature = "redis")]
 pub use redis::RedisQueue;

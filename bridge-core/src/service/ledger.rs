@@ -82,7 +82,13 @@ impl std::fmt::Debug for LedgerQueue {
 impl LedgerQueue {
     /// Enqueues an entry (idempotently: the same entry twice is one job).
     pub(super) async fn put(&self, entry: &LedgerEntry) -> Result<(), QueueError> {
-        let what = entry.status.map_or("record", |s| s.as_str());
+        // A whole record (it has a direction) and a bare status are distinct
+        // jobs even when they carry the same status: a `sent` status that
+        // beat the send's own record must not swallow that record.
+        let what = match (entry.direction, entry.status) {
+            (Some(_), _) | (None, None) => "record",
+            (None, Some(s)) => s.as_str(),
+        };
         let key = format!("ledger:{}:{what}", entry.key);
         // One group per ledger record: its entries are written in order.
         self.q

@@ -188,7 +188,27 @@ pub struct OutboxHandler {
     pub(super) ledger: Option<Arc<dyn crate::writer::RecordWriter>>,
     /// When set, ledger entries are enqueued here and written in batches.
     pub(super) ledger_queue: Option<super::ledger::LedgerQueue>,
+    /// How long a send with an intent and no receipt waits for a status.
+    pub(super) unconfirmed_wait: std::time::Duration,
     pub(super) clock: Arc<dyn Clock>,
+}
+
+/// The default of [`ServiceOptions::unconfirmed_send_wait`](super::ServiceOptions::unconfirmed_send_wait).
+pub(super) const UNCONFIRMED_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// What the outbox checkpoints after a send the channel refused (it did
+/// not leave): the next attempt sends without waiting.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct NotSent {
+    not_sent: bool,
+}
+
+/// What the outbox checkpoints just before a send: the send may have left
+/// when the job is found with this and no receipt.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(super) struct SendIntent {
+    /// When the send started (Unix milliseconds, the service's clock).
+    pub(super) sending_since: i64,
 }
 
 impl OutboxHandler {
@@ -241,6 +261,39 @@ impl OutboxHandler {
     }
 }
 
+impl OutboxHandler {
+    /// A send found with an intent and no receipt: done when a status
+    /// proves it left (its ledger record is written without a message id;
+    /// the status brings it), held while the wait lasts, `None` to send
+    /// again.
+    async fn unconfirmed(
+        &self,
+        job_key: &str,
+        job: &SendJob,
+        intent: &SendIntent,
+    ) -> Option<Result<(), JobError>> {
+        let (store, _) = self.sent_ids.as_ref()?;
+        let key = job.message.tracking.as_deref()?;
+        if super::later_status_recorded(&**store, key, crate::ledger::LedgerStatus::Queued).await {
+            tracing::info!("a send cut short by a crash had left: its status says so");
+            let receipt = SendReceipt::new(Channel::WhatsApp, None);
+            return Some(self.record_sent(job_key, job, &receipt).await);
+        }
+        let waited = self.clock.now().timestamp_millis() - intent.sending_since;
+        let wait = i64::try_from(self.unconfirmed_wait.as_millis()).unwrap_or(i64::MAX);
+        (waited < wait).then(|| {
+            let left = std::time::Duration::from_millis(u64::try_from(wait - waited).unwrap_or(0));
+            // One more attempt, when the wait is over.
+            Err(JobError {
+                retry_after: Some(left),
+                ..JobError::transient(
+                    "a send cut short by a crash: waiting for its status before sending again",
+                )
+            })
+        })
+    }
+}
+
 impl std::fmt::Debug for OutboxHandler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OutboxHandler").finish_non_exhaustive()
@@ -250,8 +303,22 @@ impl std::fmt::Debug for OutboxHandler {
 #[async_trait]
 impl JobHandler for OutboxHandler {
     async fn handle(&self, cx: &JobContext<'_>) -> Result<(), JobError> {
-        let job: SendJob =
+        let mut job: SendJob =
             serde_json::from_slice(&cx.job().payload).map_err(|e| payload_error(&e))?;
+        if self.ledger.is_some() && job.message.tracking.is_none() {
+            // Statuses bring the ledger key back.
+            job.message.tracking = Some(crate::ledger::outbound_key(&cx.job().key));
+        }
+        // Statuses can prove a WhatsApp send left: they carry its ledger key
+        // and are remembered in the store.
+        let provable = !job.fallback
+            && self.primary.channel() == Channel::WhatsApp
+            && self.sent_ids.is_some()
+            && job
+                .message
+                .tracking
+                .as_deref()
+                .is_some_and(super::is_ledger_key);
         if let Some(done) = cx.job().checkpoint.as_deref() {
             // Sent by an earlier attempt that did not get to ack: never twice.
             if let Ok(receipt) = serde_json::from_slice::<SendReceipt>(done) {
@@ -260,12 +327,22 @@ impl JobHandler for OutboxHandler {
                 }
                 return self.record_sent(&cx.job().key, &job, &receipt).await;
             }
-            return Ok(());
-        }
-        let mut job = job;
-        if self.ledger.is_some() && job.message.tracking.is_none() {
-            // Statuses bring the ledger key back.
-            job.message.tracking = Some(crate::ledger::outbound_key(&cx.job().key));
+            match serde_json::from_slice::<SendIntent>(done) {
+                Ok(intent) if provable => {
+                    if let Some(wait) = self.unconfirmed(&cx.job().key, &job, &intent).await {
+                        return wait;
+                    }
+                    tracing::info!(
+                        "a send cut short by a crash left no status in time: sending it again"
+                    );
+                }
+                // No status can prove it: send again (at least once).
+                Ok(_) => {}
+                // The last attempt was refused: it did not leave.
+                Err(_) if serde_json::from_slice::<NotSent>(done).is_ok() => {}
+                // Progress of another kind, written by another version.
+                Err(_) => return Ok(()),
+            }
         }
         // The customer may have opted out since the job was queued.
         if let Err(e) = self.outbox.refuse_if_opted_out(&job).await {
@@ -280,6 +357,15 @@ impl JobHandler for OutboxHandler {
                 ));
             }
         };
+        if provable {
+            let intent = SendIntent {
+                sending_since: self.clock.now().timestamp_millis(),
+            };
+            let bytes = serde_json::to_vec(&intent).unwrap_or_default();
+            // Without the intent on disk a crash could double the send:
+            // better not to send now.
+            cx.checkpoint(&bytes).await.map_err(JobError::from)?;
+        }
         match sender.send(&job.to, &job.message).await {
             Ok(receipt) => {
                 let bytes = serde_json::to_vec(&receipt).unwrap_or_default();
@@ -322,6 +408,14 @@ impl JobHandler for OutboxHandler {
                 Ok(())
             }
             Err(e) => {
+                if provable && !e.ambiguous {
+                    // An answered refusal: it did not leave, the next
+                    // attempt need not wait for a status.
+                    let bytes = serde_json::to_vec(&NotSent { not_sent: true }).unwrap_or_default();
+                    if let Err(c) = cx.checkpoint(&bytes).await {
+                        tracing::warn!(error = %c, "a refused send could not be recorded as such; its retry will wait for a status");
+                    }
+                }
                 if !e.retryable
                     && let Some(writer) = &self.ledger
                 {
@@ -435,6 +529,7 @@ impl SendService {
             sent: Arc::new(crate::sent::MemorySentLog::default()),
             ledger: None,
             ledger_queue: None,
+            unconfirmed_wait: UNCONFIRMED_WAIT,
             clock: clock.clone(),
         };
         let worker =

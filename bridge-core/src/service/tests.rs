@@ -235,6 +235,7 @@ async fn after_a_crash_the_next_attempt_neither_writes_nor_sends_again() {
         sent,
         ledger: None,
         ledger_queue: None,
+        unconfirmed_wait: Duration::from_secs(120),
         clock: clock.clone(),
     };
     let inbox = Inbox::new(inbox_q.clone(), clock.clone(), None);

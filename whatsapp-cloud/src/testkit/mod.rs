@@ -165,6 +165,8 @@ pub(crate) struct State {
     /// Meta's per-number throughput: (tokens, last refill, messages per second).
     throughput: Mutex<Option<(f64, std::time::Instant, f64)>>,
     throughput_rejections: AtomicU64,
+    /// Every message the mock accepted: its id and body.
+    accepted: Mutex<Vec<(String, Value)>>,
 }
 
 pub(crate) struct Router {
@@ -358,7 +360,9 @@ impl Router {
         }
         self.count_send(kind == "template", &body);
         let wa_id: String = to.chars().filter(char::is_ascii_digit).collect();
-        let mut message = json!({ "id": format!("wamid.MOCK{:06}", self.next()) });
+        let id = format!("wamid.MOCK{:06}", self.next());
+        lock(&self.state.accepted).push((id.clone(), body.clone()));
+        let mut message = json!({ "id": id });
         if kind == "template" {
             message["message_status"] = json!("accepted");
         }
@@ -672,6 +676,13 @@ impl MockGraph {
                 (body["status"] != "read").then_some((number, body))
             })
             .collect()
+    }
+
+    /// The messages the mock accepted (answered with a message id), with
+    /// their ids, in order: sends answered with an injected failure are not
+    /// among them. What WhatsApp would deliver, and send statuses for.
+    pub fn accepted_messages(&self) -> Vec<(String, Value)> {
+        lock(&self.state.accepted).clone()
     }
 
     /// Answers the next `times` sends with a failure (read receipts included).

@@ -81,6 +81,17 @@ pub fn status(message_id: &str, status: &str, recipient: &str) -> String {
     })])
 }
 
+/// A status webhook of a message sent with tracking data: WhatsApp echoes
+/// it as `biz_opaque_callback_data`.
+pub fn tracked_status(message_id: &str, status: &str, recipient: &str, tracking: &str) -> String {
+    let mut payload: Value =
+        serde_json::from_str(&self::status(message_id, status, recipient)).unwrap_or(Value::Null);
+    if let Some(s) = payload.pointer_mut("/entry/0/changes/0/value/statuses/0") {
+        s["biz_opaque_callback_data"] = json!(tracking);
+    }
+    to_wire(&payload)
+}
+
 /// Serializes like Meta's wire form: compact, non-ASCII as `\uXXXX`
 /// (surrogate pairs for emoji), `/` as `\/`.
 pub fn to_wire(value: &Value) -> String {

@@ -69,6 +69,9 @@ pub struct AgentReplies {
     outbox: Outbox,
     window: Arc<dyn WindowTracker>,
     template: Option<(String, String)>,
+    /// Templates of particular business numbers (phone number id →
+    /// name, language), before `template`.
+    number_templates: std::collections::HashMap<String, (String, String)>,
     attachments: bool,
     clock: Arc<dyn Clock>,
 }
@@ -77,6 +80,7 @@ impl std::fmt::Debug for AgentReplies {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AgentReplies")
             .field("template", &self.template)
+            .field("number_templates", &self.number_templates)
             .finish_non_exhaustive()
     }
 }
@@ -95,9 +99,25 @@ impl AgentReplies {
             outbox,
             window,
             template: None,
+            number_templates: std::collections::HashMap::new(),
             attachments: false,
             clock,
         }
+    }
+
+    /// The template replies leaving from one business number (its phone
+    /// number id) take outside the window, instead of
+    /// [`outside_window_template`](Self::outside_window_template)'s: a sales
+    /// line and a support line each with its own approved wording.
+    pub fn outside_window_template_for(
+        mut self,
+        phone_number_id: impl Into<String>,
+        name: impl Into<String>,
+        language: impl Into<String>,
+    ) -> Self {
+        self.number_templates
+            .insert(phone_number_id.into(), (name.into(), language.into()));
+        self
     }
 
     /// Sends the file uploaded on each record with it (the newest, when
@@ -409,7 +429,10 @@ impl AgentReplies {
         if open {
             return Ok(Ok(Outbound::text(text)));
         }
-        let Some((name, language)) = &self.template else {
+        let template = business
+            .and_then(|b| self.number_templates.get(b))
+            .or(self.template.as_ref());
+        let Some((name, language)) = template else {
             return Ok(Err(
                 "outside the 24-hour window, and no template is configured for agent replies"
                     .into(),

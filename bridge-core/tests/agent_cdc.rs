@@ -130,3 +130,91 @@ async fn agent_replies_reach_the_graph_api_within_a_second_of_their_commit() {
     subscriber.abort();
     svc.shutdown().await;
 }
+
+/// CDC gap events (Salesforce could not capture the change itself, or
+/// overflowed) name no fields: the subscriber sees `PollReport::gap` and
+/// polls, and the records the events missed are sent, once each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gap_event_makes_the_poller_catch_up() {
+    let (org, graph, fake) = (
+        MockOrg::start().await,
+        MockGraph::start().await,
+        FakePubSub::start().await,
+    );
+    // The channel exists, but the org's writes make no events (not
+    // followed): only the gap event below arrives.
+    let topic = fake.add_change_topic(
+        "WhatsApp_Message__c",
+        &["Direction__c", "Status__c", "Body__c", "Customer_Phone__c"],
+    );
+    let clock = Arc::new(SystemClock);
+    let window = Arc::new(MemoryWindowTracker::default());
+    let customers: Vec<String> = (0..3).map(|i| format!("1415555{:04}", 300 + i)).collect();
+    for c in &customers {
+        window.record_inbound(c, Utc::now()).await.unwrap();
+    }
+    let writer = SalesforceWriter::new(org.client());
+    let bridge = Bridge::builder(Arc::new(writer.clone()))
+        .sender(Arc::new(graph.client()))
+        .build();
+    let svc = BridgeService::start(
+        bridge,
+        Arc::new(MemoryQueue::new("inbox").unwrap()),
+        Arc::new(MemoryQueue::new("outbox").unwrap()),
+        WorkerOptions::default().concurrency(4),
+        clock.clone(),
+    );
+    let agents = AgentReplies::new(writer, svc.outbox().clone(), window, clock);
+    let ids: Vec<String> = customers
+        .iter()
+        .map(|c| {
+            org.insert(
+                "WhatsApp_Message__c",
+                json!({"Direction__c": "Outbound", "Status__c": "Queued", "Body__c": "We are on it.", "Customer_Phone__c": c}),
+            )
+        })
+        .collect();
+    let gaps = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let pubsub = PubSubClient::builder(org.session())
+        .endpoint(fake.url())
+        .build()
+        .unwrap();
+    let subscriber = {
+        let (agents, gaps) = (agents.clone(), gaps.clone());
+        tokio::spawn(async move {
+            pubsub
+                .subscribe(&topic, Arc::new(MemoryReplayStore::default()))
+                .start_from(StartFrom::Earliest)
+                .run_batches(move |events| {
+                    let (agents, gaps) = (agents.clone(), gaps.clone());
+                    async move {
+                        let report = agents.on_changes(&events).await?;
+                        if report.gap {
+                            gaps.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            agents.poll(None).await?;
+                        }
+                        Ok(Flow::Continue)
+                    }
+                })
+                .await
+        })
+    };
+    fake.push_change_event("WhatsApp_Message__c", &ids[0], "GAP_CREATE", &json!({}))
+        .unwrap();
+    fake.push_change_event("WhatsApp_Message__c", &ids[1], "GAP_OVERFLOW", &json!({}))
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while graph.message_requests().await.len() < 3 {
+        assert!(Instant::now() < deadline, "the poller did not catch up");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(svc.drain(Duration::from_secs(30)).await);
+    assert!(gaps.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+    assert_eq!(
+        graph.message_requests().await.len(),
+        3,
+        "each record sent once, however many gaps"
+    );
+    subscriber.abort();
+    svc.shutdown().await;
+}

@@ -99,8 +99,10 @@ async fn each_message_is_answered_from_its_number_and_windows_are_per_number() {
     };
     let on_support = queued(SUPPORT, "Your replacement ships today.");
     let on_sales = queued(SALES, "We also have a deal for you.");
+    // The sales line has its own approved wording; others use the default.
     let agents = AgentReplies::new(writer, svc.outbox().clone(), window, Arc::new(SystemClock))
-        .outside_window_template("agent_followup", "en_US");
+        .outside_window_template("agent_followup", "en_US")
+        .outside_window_template_for(SALES, "sales_followup", "en_US");
     let report = agents.poll(None).await.unwrap();
     assert_eq!((report.free_form, report.templates), (1, 1));
     assert!(svc.drain(Duration::from_secs(30)).await);
@@ -126,6 +128,10 @@ async fn each_message_is_answered_from_its_number_and_windows_are_per_number() {
             .unwrap()
     };
     assert_eq!(record(&on_support)["Status__c"], "Sent");
-    assert_eq!(record(&on_sales)["Template__c"], "agent_followup");
+    assert_eq!(
+        record(&on_sales)["Template__c"],
+        "sales_followup",
+        "the sales line's own template"
+    );
     svc.shutdown().await;
 }

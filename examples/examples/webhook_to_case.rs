@@ -509,6 +509,10 @@ pub fn build(b: &Backends, stores: &Stores, lease: Duration) -> (App, axum::Rout
         let (name, language) = t.trim().split_once(':').unwrap_or((t.trim(), "en_US"));
         agents = agents.outside_window_template(name, language);
     }
+    // Numbers with their own wording (`main` has checked the variable).
+    for (number, name, language) in examples::agent_templates_by_number().unwrap_or_default() {
+        agents = agents.outside_window_template_for(number, name, language);
+    }
     if poll_secs > 0 {
         let agents = agents.clone();
         tokio::spawn(async move {
@@ -654,6 +658,7 @@ Environment:
   BRIDGE_AGENT_CDC          send agents' records as they commit: the ledger object's change channel (e.g. /data/WhatsApp_Message__ChangeEvent; SALESFORCE_PUBSUB_URL for the endpoint)
   AGENT_REPLY_TEMPLATE      the template for agent replies outside the 24-hour window
                             (`name` or `name:language`; without it they are marked Failed)
+  AGENT_REPLY_TEMPLATE_BY_NUMBER  templates of particular numbers: <phone number id>=<name>[:<language>],...
   WHATSAPP_SEND_RATE        Meta's per-number send rate, paced (default 80/s)
   SALESFORCE_CASE_KEY_FIELD, SALESFORCE_LEAD_KEY_FIELD, SALESFORCE_CONTACT_KEY_FIELD,
   SALESFORCE_CONTACT_MATCHING=off, SALESFORCE_OPT_OUT_FIELD
@@ -837,6 +842,7 @@ pub async fn run_cli(args: &[String]) -> Result<(), BoxError> {
     worker_count()?;
     unconfirmed_wait()?;
     examples::number_roles()?;
+    examples::agent_templates_by_number()?;
     examples::sms::TwilioSms::from_env()?;
     let b = Backends::from_env().await?;
     // Fail now, with the setup steps, rather than dead-letter every message;

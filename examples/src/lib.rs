@@ -625,6 +625,52 @@ pub fn number_roles_from(spec: &str) -> Result<bridge_core::mapping::DefaultMapp
     ))
 }
 
+/// Agents' reply templates of particular business numbers, from
+/// `AGENT_REPLY_TEMPLATE_BY_NUMBER`: `<phone number id>=<name>[:<language>]`,
+/// comma-separated (`1234=support_followup,5678=sales_followup:es_US`);
+/// the language defaults to `en_US`.
+pub fn agent_templates_by_number() -> Result<Vec<(String, String, String)>, BoxError> {
+    var("AGENT_REPLY_TEMPLATE_BY_NUMBER")
+        .map_or(Ok(Vec::new()), |spec| agent_templates_by_number_from(&spec))
+}
+
+/// [`agent_templates_by_number`] from its text.
+pub fn agent_templates_by_number_from(
+    spec: &str,
+) -> Result<Vec<(String, String, String)>, BoxError> {
+    let mut out = Vec::new();
+    for item in spec.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let (id, template) = item.split_once('=').ok_or_else(|| {
+            format!(
+                "AGENT_REPLY_TEMPLATE_BY_NUMBER: {item:?} is not <phone number id>=<template>[:<language>]"
+            )
+        })?;
+        let id = id.trim();
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!(
+                "AGENT_REPLY_TEMPLATE_BY_NUMBER: {id:?} is not a phone number id (digits, as in the WhatsApp Manager)"
+            )
+            .into());
+        }
+        let (name, language) = template
+            .trim()
+            .split_once(':')
+            .unwrap_or((template.trim(), "en_US"));
+        if name.trim().is_empty() || language.trim().is_empty() {
+            return Err(format!(
+                "AGENT_REPLY_TEMPLATE_BY_NUMBER: the template of {id} needs a name (and a language after `:`)"
+            )
+            .into());
+        }
+        out.push((
+            id.to_owned(),
+            name.trim().to_owned(),
+            language.trim().to_owned(),
+        ));
+    }
+    Ok(out)
+}
+
 /// Our own business numbers, from `BRIDGE_OWN_NUMBERS` (comma-separated, any
 /// formatting): messages from them are automation echoes, never customers.
 pub fn own_numbers() -> Vec<String> {

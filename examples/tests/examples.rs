@@ -1107,6 +1107,33 @@ async fn number_roles_route_by_the_number_written_to() {
     }
 }
 
+/// Issue 23, item 4: a number's own agent reply template; mistakes are
+/// refused by name.
+#[test]
+fn agent_templates_by_number_parse_and_refuse_mistakes_by_name() {
+    let parsed = examples::agent_templates_by_number_from(
+        "1234567890=support_followup, 1234567891=sales_followup:es_US",
+    )
+    .unwrap();
+    assert_eq!(
+        parsed,
+        [
+            (
+                "1234567890".into(),
+                "support_followup".into(),
+                "en_US".into()
+            ),
+            ("1234567891".into(), "sales_followup".into(), "es_US".into())
+        ]
+    );
+    for bad in ["1234567890", "abc=x", "1234567890=", "1234567890=x:"] {
+        let e = examples::agent_templates_by_number_from(bad)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("AGENT_REPLY_TEMPLATE_BY_NUMBER"), "{bad}: {e}");
+    }
+}
+
 /// Issue 26, item 3: `--serve` without a configured key says so and prints
 /// the public key of the key it made, and says where flow tokens come from.
 #[test]

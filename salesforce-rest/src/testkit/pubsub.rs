@@ -651,6 +651,29 @@ impl FakePubSub {
         topic
     }
 
+    /// Appends a change event of `object` (its channel added with
+    /// [`add_change_topic`](Self::add_change_topic)) by hand: `change_type`
+    /// as CDC names it (`CREATE`, `GAP_CREATE`, `GAP_OVERFLOW`...), with
+    /// `fields` (by name) as the changed ones. Gap and overflow events carry
+    /// no fields, as CDC sends them.
+    ///
+    /// # Errors
+    ///
+    /// When the object has no change channel, or a field is not in it.
+    pub fn push_change_event(
+        &self,
+        object: &str,
+        record_id: &str,
+        change_type: &str,
+        fields: &Value,
+    ) -> Result<(), String> {
+        let topic = lock(&self.state.change_topics)
+            .get(object)
+            .cloned()
+            .ok_or_else(|| format!("{object} has no change channel: add_change_topic first"))?;
+        push_change(&self.state, &topic, object, record_id, change_type, fields)
+    }
+
     /// Turns the mock org's writes of `Order` records into change events on
     /// `/data/OrderChangeEvent`, as Change Data Capture does (the fields the
     /// fake's schema knows; the rest is left out), and the writes of the

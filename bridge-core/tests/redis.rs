@@ -95,3 +95,91 @@ async fn two_instances_share_the_numbers_send_rate_through_redis() {
         start.elapsed()
     );
 }
+
+/// Issue 23: two instances on one Redis poll the same queued agents'
+/// records at once, again and again: each record is sent once (the outbox
+/// key is the record id, and both instances share the outbox).
+#[cfg(all(feature = "salesforce", feature = "whatsapp"))]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_polling_the_same_agent_replies_send_each_once() {
+    use std::time::Duration;
+
+    use bridge_core::agent::AgentReplies;
+    use bridge_core::clock::SystemClock;
+    use bridge_core::pipeline::Bridge;
+    use bridge_core::queue::{RedisQueue, WorkerOptions};
+    use bridge_core::service::BridgeService;
+    use bridge_core::window::WindowTracker;
+    use bridge_core::writer::SalesforceWriter;
+    use salesforce_rest::testkit::MockOrg;
+    use whatsapp_cloud::testkit::MockGraph;
+    let (org, graph) = (MockOrg::start().await, MockGraph::start().await);
+    let url = redis_url();
+    let prefix = format!(
+        "wa-sf:agents{}:",
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
+    );
+    let window = Arc::new(
+        RedisWindowTracker::connect(&url, &format!("{prefix}window:"))
+            .await
+            .unwrap(),
+    );
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        let customer = format!("1415558{i:04}");
+        window
+            .record_inbound(&customer, chrono::Utc::now())
+            .await
+            .unwrap();
+        ids.push(org.insert(
+            "WhatsApp_Message__c",
+            serde_json::json!({"Direction__c": "Outbound", "Status__c": "Queued",
+                "Body__c": format!("Answer {i}"), "Customer_Phone__c": customer}),
+        ));
+    }
+    let mut instances = Vec::new();
+    for _ in 0..2 {
+        let writer = SalesforceWriter::new(org.client());
+        let bridge = Bridge::builder(Arc::new(writer.clone()))
+            .sender(Arc::new(graph.client()))
+            .build();
+        let svc = BridgeService::start(
+            bridge,
+            Arc::new(RedisQueue::connect(&url, &prefix, "inbox").await.unwrap()),
+            Arc::new(RedisQueue::connect(&url, &prefix, "outbox").await.unwrap()),
+            WorkerOptions::default().concurrency(8),
+            Arc::new(SystemClock),
+        );
+        let agents = AgentReplies::new(
+            writer,
+            svc.outbox().clone(),
+            window.clone(),
+            Arc::new(SystemClock),
+        );
+        instances.push((svc, agents));
+    }
+    let polls: Vec<_> = instances
+        .iter()
+        .flat_map(|(_, agents)| (0..3).map(move |_| agents.clone()))
+        .map(|agents| tokio::spawn(async move { agents.poll(None).await.unwrap() }))
+        .collect();
+    for p in polls {
+        p.await.unwrap();
+    }
+    for (svc, _) in &instances {
+        assert!(svc.drain(Duration::from_secs(30)).await);
+    }
+    let sent = graph.accepted_messages();
+    assert_eq!(sent.len(), 30, "each record once, whatever the polls");
+    let records = org.records("WhatsApp_Message__c");
+    for id in &ids {
+        let r = records
+            .iter()
+            .find(|r| r.get("Id").and_then(|v| v.as_str()) == Some(id.as_str()))
+            .unwrap();
+        assert_eq!(r["Status__c"], "Sent", "{r:?}");
+    }
+    for (svc, _) in instances {
+        svc.shutdown().await;
+    }
+}

@@ -289,7 +289,7 @@ pub use redis_store::RedisDedupStore;
 #[cfg(feature = "redis")]
 mod redis_store {
     use super::*;
-    use redis::aio::ConnectionManager;
+    use crate::redis_conn::RedisConnection;
 
     const COMPLETE: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -320,7 +320,7 @@ return 0";
     /// the claim that owns the key.
     #[derive(Clone)]
     pub struct RedisDedupStore {
-        conn: ConnectionManager,
+        conn: RedisConnection,
         prefix: String,
         claim: redis::Script,
         complete: redis::Script,
@@ -339,7 +339,7 @@ return 0";
         /// Connects (with automatic reconnection) to `redis://...`.
         pub async fn connect(url: &str, prefix: &str) -> Result<Self, BridgeError> {
             Ok(Self {
-                conn: crate::redis_util::connect(url).await?,
+                conn: crate::redis_conn::connect(url).await?,
                 prefix: prefix.to_owned(),
                 claim: redis::Script::new(CLAIM),
                 complete: redis::Script::new(COMPLETE),
@@ -352,7 +352,7 @@ return 0";
         }
     }
 
-    use crate::redis_util::store_err;
+    use crate::redis_conn::store_err;
 
     fn millis(d: Duration) -> u64 {
         u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)

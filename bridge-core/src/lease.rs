@@ -237,8 +237,8 @@ pub mod redis_lease {
 
     use super::{DateTime, Duration, LeaderLease, Utc, async_trait, until};
     use crate::error::BridgeError;
-    use crate::redis_util::store_err;
-    use redis::aio::ConnectionManager;
+    use crate::redis_conn::RedisConnection;
+    use crate::redis_conn::store_err;
 
     /// KEYS[1] lease, KEYS[2] fence counter; ARGV holder, now ms, until ms,
     /// expiry ms (garbage collection well past the deadline).
@@ -274,7 +274,7 @@ return 1
     /// and its fence counter share one hash tag (cluster-safe).
     #[derive(Clone)]
     pub struct RedisLease {
-        conn: ConnectionManager,
+        conn: RedisConnection,
         prefix: String,
     }
 
@@ -289,13 +289,13 @@ return 1
     impl RedisLease {
         /// Connects; keys under `prefix`.
         pub async fn connect(url: &str, prefix: &str) -> Result<Self, BridgeError> {
-            Ok(Self::new(crate::redis_util::connect(url).await?, prefix))
+            Ok(Self::new(crate::redis_conn::connect(url).await?, prefix))
         }
 
         /// Over an existing connection.
-        pub fn new(conn: ConnectionManager, prefix: &str) -> Self {
+        pub fn new(conn: impl Into<RedisConnection>, prefix: &str) -> Self {
             Self {
-                conn,
+                conn: conn.into(),
                 prefix: prefix.to_owned(),
             }
         }
@@ -480,14 +480,13 @@ mod tests {
     #[cfg(feature = "redis")]
     #[tokio::test]
     async fn the_redis_lease_passes_the_suite() {
-        let Ok(url) = std::env::var("REDIS_URL") else {
-            panic!("REDIS_URL is not set: scripts/test starts Redis for this test");
-        };
-        let lease =
-            redis_lease::RedisLease::connect(&url, &format!("test:{}:", std::process::id()))
+        for url in crate::redis_conn::test_urls() {
+            let prefix = format!("test:{:x}:", crate::dedup::random_token());
+            let lease = redis_lease::RedisLease::connect(&url, &prefix)
                 .await
                 .unwrap();
-        conformance::run(Arc::new(lease), Utc::now()).await;
+            conformance::run(Arc::new(lease), Utc::now()).await;
+        }
     }
 
     #[tokio::test]

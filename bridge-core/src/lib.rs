@@ -80,7 +80,8 @@ pub mod pacing;
 pub mod pipeline;
 pub mod queue;
 #[cfg(feature = "redis")]
-mod redis_util;
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis_conn;
 pub mod replies;
 pub mod routing;
 pub mod sender;

@@ -139,15 +139,15 @@ pub mod redis_sent {
 
     use super::{DateTime, Duration, SentLog, SentMessage, Utc, async_trait};
     use crate::error::BridgeError;
-    use crate::redis_util::store_err;
-    use redis::aio::ConnectionManager;
+    use crate::redis_conn::RedisConnection;
+    use crate::redis_conn::store_err;
 
     /// Sent messages in Redis: one key per message id
     /// (`<prefix>sent:{<id>}`), expiring with it; `GETDEL` takes it once.
     /// Redis measures the expiry itself (`now` is not used).
     #[derive(Clone)]
     pub struct RedisSentLog {
-        conn: ConnectionManager,
+        conn: RedisConnection,
         prefix: String,
     }
 
@@ -163,7 +163,7 @@ pub mod redis_sent {
         /// Connects; keys under `prefix`.
         pub async fn connect(url: &str, prefix: &str) -> Result<Self, BridgeError> {
             Ok(Self {
-                conn: crate::redis_util::connect(url).await?,
+                conn: crate::redis_conn::connect(url).await?,
                 prefix: prefix.to_owned(),
             })
         }
@@ -289,12 +289,12 @@ mod tests {
     #[cfg(feature = "redis")]
     #[tokio::test]
     async fn the_redis_log_passes_the_suite() {
-        let Ok(url) = std::env::var("REDIS_URL") else {
-            panic!("REDIS_URL is not set: scripts/test starts Redis for this test");
-        };
-        let log = redis_sent::RedisSentLog::connect(&url, &format!("test:{}:", std::process::id()))
-            .await
-            .unwrap();
-        conformance::run(Arc::new(log), Utc::now()).await;
+        for url in crate::redis_conn::test_urls() {
+            let prefix = format!("test:{:x}:", crate::dedup::random_token());
+            let log = redis_sent::RedisSentLog::connect(&url, &prefix)
+                .await
+                .unwrap();
+            conformance::run(Arc::new(log), Utc::now()).await;
+        }
     }
 }

@@ -184,7 +184,7 @@ pub use redis_tracker::RedisWindowTracker;
 #[cfg(feature = "redis")]
 mod redis_tracker {
     use super::*;
-    use redis::aio::ConnectionManager;
+    use crate::redis_conn::RedisConnection;
 
     const RECORD: &str = r"
 local cur = redis.call('GET', KEYS[1])
@@ -197,7 +197,7 @@ return 1";
     /// expires with the window; an older time never replaces a newer one.
     #[derive(Clone)]
     pub struct RedisWindowTracker {
-        conn: ConnectionManager,
+        conn: RedisConnection,
         prefix: String,
         record: redis::Script,
     }
@@ -214,7 +214,7 @@ return 1";
         /// Connects to `redis://...`.
         pub async fn connect(url: &str, prefix: &str) -> Result<Self, BridgeError> {
             Ok(Self {
-                conn: crate::redis_util::connect(url).await?,
+                conn: crate::redis_conn::connect(url).await?,
                 prefix: prefix.to_owned(),
                 record: redis::Script::new(RECORD),
             })
@@ -237,7 +237,7 @@ return 1";
                 .arg(left)
                 .invoke_async(&mut conn)
                 .await
-                .map_err(crate::redis_util::store_err)?;
+                .map_err(crate::redis_conn::store_err)?;
             Ok(())
         }
 
@@ -247,7 +247,7 @@ return 1";
                 .arg(format!("{}{customer}", self.prefix))
                 .query_async(&mut conn)
                 .await
-                .map_err(crate::redis_util::store_err)?;
+                .map_err(crate::redis_conn::store_err)?;
             Ok(v.and_then(DateTime::from_timestamp_millis))
         }
     }

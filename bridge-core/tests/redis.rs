@@ -13,22 +13,31 @@ fn redis_url() -> String {
     })
 }
 
+/// The single node and the cluster (`REDIS_CLUSTER_URL`), both started by
+/// `scripts/test`: every suite here runs on both.
+fn redis_urls() -> Vec<String> {
+    let cluster = std::env::var("REDIS_CLUSTER_URL").unwrap_or_else(|_| {
+        panic!("the Redis tests need REDIS_CLUSTER_URL; run scripts/test, which starts a throwaway Redis cluster")
+    });
+    vec![redis_url(), cluster]
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_dedup_store_passes_the_behaviour_suite() {
-    let prefix = format!("test:{}:", std::process::id());
-    let store = RedisDedupStore::connect(&redis_url(), &prefix)
-        .await
-        .unwrap();
-    conformance::run(Arc::new(store)).await;
+    for url in redis_urls() {
+        let prefix = format!("test:{}:{}:", std::process::id(), url.len());
+        let store = RedisDedupStore::connect(&url, &prefix).await.unwrap();
+        conformance::run(Arc::new(store)).await;
+    }
 }
 
 #[tokio::test]
 async fn redis_window_tracker_passes_the_suite() {
-    let prefix = format!("test-window:{}:", std::process::id());
-    let t = RedisWindowTracker::connect(&redis_url(), &prefix)
-        .await
-        .unwrap();
-    window_conformance::run(&t).await;
+    for url in redis_urls() {
+        let prefix = format!("test-window:{}:", std::process::id());
+        let t = RedisWindowTracker::connect(&url, &prefix).await.unwrap();
+        window_conformance::run(&t).await;
+    }
 }
 
 #[tokio::test]
@@ -102,6 +111,13 @@ async fn two_instances_share_the_numbers_send_rate_through_redis() {
 #[cfg(all(feature = "salesforce", feature = "whatsapp"))]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_polling_the_same_agent_replies_send_each_once() {
+    for url in redis_urls() {
+        agent_replies_once_on(&url).await;
+    }
+}
+
+#[cfg(all(feature = "salesforce", feature = "whatsapp"))]
+async fn agent_replies_once_on(url: &str) {
     use std::time::Duration;
 
     use bridge_core::agent::AgentReplies;
@@ -114,13 +130,12 @@ async fn two_instances_polling_the_same_agent_replies_send_each_once() {
     use salesforce_rest::testkit::MockOrg;
     use whatsapp_cloud::testkit::MockGraph;
     let (org, graph) = (MockOrg::start().await, MockGraph::start().await);
-    let url = redis_url();
     let prefix = format!(
         "wa-sf:agents{}:",
         chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
     );
     let window = Arc::new(
-        RedisWindowTracker::connect(&url, &format!("{prefix}window:"))
+        RedisWindowTracker::connect(url, &format!("{prefix}window:"))
             .await
             .unwrap(),
     );
@@ -145,8 +160,8 @@ async fn two_instances_polling_the_same_agent_replies_send_each_once() {
             .build();
         let svc = BridgeService::start(
             bridge,
-            Arc::new(RedisQueue::connect(&url, &prefix, "inbox").await.unwrap()),
-            Arc::new(RedisQueue::connect(&url, &prefix, "outbox").await.unwrap()),
+            Arc::new(RedisQueue::connect(url, &prefix, "inbox").await.unwrap()),
+            Arc::new(RedisQueue::connect(url, &prefix, "outbox").await.unwrap()),
             WorkerOptions::default().concurrency(8),
             Arc::new(SystemClock),
         );

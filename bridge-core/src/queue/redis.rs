@@ -1,7 +1,9 @@
 //! The Redis job queue (feature `redis`): Redis Streams with a consumer group,
 //! for many instances sharing one queue.
 //!
-//! Layout under `<prefix><name>:`: a hash per job (`j:<id>`), the key index
+//! Layout under `{<prefix><name>}:` (one hash tag: on a cluster every key
+//! of a queue is in one slot, and each script declares the queue's stream
+//! as its key): a hash per job (`j:<id>`), the key index
 //! (`k:<key>`), a list per group (`g:<group>`, arrival order), the stream of
 //! runnable group heads (`s`, consumer group `w`), a sorted set of lease
 //! deadlines (`leases`), of scheduled retries (`retry`) and of live jobs
@@ -19,9 +21,9 @@
 
 use std::time::Duration;
 
+use crate::redis_conn::RedisConnection;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use redis::aio::ConnectionManager;
 
 use super::{
     DEFAULT_RETENTION, DeadLetter, Enqueued, Job, JobId, JobQueue, Lease, LeaseToken, NewJob,
@@ -268,7 +270,8 @@ impl Scripts {
 /// A job queue on Redis Streams (feature `redis`), shared by any number of
 /// instances. Cheap to clone.
 ///
-/// Keys live under `<prefix><name>:`: a hash per job, the key index, a list
+/// Keys live under `{<prefix><name>}:` (one hash tag, one cluster slot per
+/// queue): a hash per job, the key index, a list
 /// per group, the stream of runnable group heads (consumer group `w`), sorted
 /// sets of lease deadlines, retries and live jobs, and a dead-letter stream.
 /// Every operation is one Lua script (atomic). Only the oldest job of a group
@@ -278,7 +281,7 @@ impl Scripts {
 /// Redis's: run it with `appendonly yes`.
 #[derive(Clone)]
 pub struct RedisQueue {
-    conn: ConnectionManager,
+    conn: RedisConnection,
     base: String,
     consumer: String,
     retention_ms: i64,
@@ -326,7 +329,7 @@ impl RedisQueue {
     /// Connects (with automatic reconnection) to `redis://...`; the queue's
     /// keys live under `<prefix><name>:`.
     pub async fn connect(url: &str, prefix: &str, name: &str) -> Result<Self, QueueError> {
-        let conn = crate::redis_util::connect(url)
+        let conn = crate::redis_conn::connect(url)
             .await
             .map_err(|e| QueueError::storage(e.to_string()))?;
         Self::with_connection(conn, prefix, name).await
@@ -334,11 +337,14 @@ impl RedisQueue {
 
     /// A queue over an existing connection.
     pub async fn with_connection(
-        mut conn: ConnectionManager,
+        conn: impl Into<RedisConnection>,
         prefix: &str,
         name: &str,
     ) -> Result<Self, QueueError> {
-        let base = format!("{prefix}{name}:");
+        let mut conn = conn.into();
+        // One hash tag for every key of the queue: its scripts run in one
+        // slot of a cluster.
+        let base = format!("{{{prefix}{name}}}:");
         let created: redis::RedisResult<()> = redis::cmd("XGROUP")
             .arg("CREATE")
             .arg(format!("{base}s"))
@@ -361,6 +367,14 @@ impl RedisQueue {
         })
     }
 
+    /// The key every script declares (the queue's stream): it routes the
+    /// script to the node holding the queue's slot. The keys a script
+    /// derives from the base (a job's hash, a group's list) share the
+    /// base's hash tag, hence the slot.
+    fn anchor(&self) -> String {
+        format!("{}s", self.base)
+    }
+
     /// Remembers completed keys for `retention` (default [`DEFAULT_RETENTION`]).
     pub fn retention(mut self, retention: Duration) -> Self {
         self.retention_ms = duration_ms(retention).max(1);
@@ -375,6 +389,7 @@ impl RedisQueue {
     ) -> Result<(), QueueError> {
         let mut conn = self.conn.clone();
         let mut inv = script.prepare_invoke();
+        inv.key(self.anchor());
         inv.arg(&self.base)
             .arg(lease.job.id.as_str())
             .arg(lease.token.as_str());
@@ -404,6 +419,7 @@ impl JobQueue for RedisQueue {
             .scripts
             .enqueue
             .prepare_invoke()
+            .key(self.anchor())
             .arg(&self.base)
             .arg(&job.key)
             .arg(&job.group)
@@ -435,6 +451,7 @@ impl JobQueue for RedisQueue {
             .scripts
             .lease
             .prepare_invoke()
+            .key(self.anchor())
             .arg(&self.base)
             .arg(&self.consumer)
             .arg(max)
@@ -517,6 +534,7 @@ impl JobQueue for RedisQueue {
             .scripts
             .dead_list
             .prepare_invoke()
+            .key(self.anchor())
             .arg(&self.base)
             .arg(limit.max(1))
             .invoke_async(&mut conn)
@@ -547,6 +565,7 @@ impl JobQueue for RedisQueue {
             .scripts
             .replay
             .prepare_invoke()
+            .key(self.anchor())
             .arg(&self.base)
             .arg(id.as_str())
             .invoke_async(&mut conn)
@@ -564,6 +583,7 @@ impl JobQueue for RedisQueue {
             .scripts
             .purge
             .prepare_invoke()
+            .key(self.anchor())
             .arg(&self.base)
             .arg(id.map_or("", JobId::as_str))
             .arg(self.retention_ms)
@@ -583,6 +603,7 @@ impl JobQueue for RedisQueue {
             .scripts
             .stats
             .prepare_invoke()
+            .key(self.anchor())
             .arg(&self.base)
             .arg(now)
             .invoke_async(&mut conn)
@@ -606,19 +627,14 @@ mod tests {
 
     use super::*;
 
-    fn url() -> Option<String> {
-        std::env::var("REDIS_URL").ok().filter(|u| !u.is_empty())
-    }
-
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn redis_queue_passes_the_behaviour_suite() {
-        let Some(url) = url() else {
-            panic!("REDIS_URL is not set: run the tests through scripts/test, which starts Redis");
-        };
-        let name = format!("conformance{:x}", crate::dedup::random_token());
-        let q = RedisQueue::connect(&url, "wa-sf:test:", &name)
-            .await
-            .unwrap();
-        super::super::conformance::run(Arc::new(q)).await;
+        for url in crate::redis_conn::test_urls() {
+            let name = format!("conformance{:x}", crate::dedup::random_token());
+            let q = RedisQueue::connect(&url, "wa-sf:test:", &name)
+                .await
+                .unwrap();
+            super::super::conformance::run(Arc::new(q)).await;
+        }
     }
 }

@@ -425,34 +425,39 @@ impl crate::mapping::Mapper for Tagging {
 #[cfg(feature = "redis")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_first_messages_across_two_bridges_on_redis_make_one_lead() {
+    // On one node and on a cluster.
+    for url in crate::redis_conn::test_urls() {
+        twenty_first_messages_make_one_lead_on(&url).await;
+    }
+}
+
+#[cfg(feature = "redis")]
+async fn twenty_first_messages_make_one_lead_on(url: &str) {
     use crate::customers::RedisCustomerStore;
     use crate::dedup::RedisDedupStore;
     use crate::queue::RedisQueue;
     use crate::writer::SalesforceWriter;
-    let Ok(url) = std::env::var("REDIS_URL") else {
-        panic!("REDIS_URL is not set: run the tests through scripts/test, which starts Redis");
-    };
     let prefix = format!("wa-sf:lead{:x}:", crate::dedup::random_token());
     let org = salesforce_rest::testkit::MockOrg::start().await;
     org.set_latency(Duration::from_millis(10));
     let wa = Arc::new(RecordingSender::new("WhatsApp"));
     let mut services = Vec::new();
     for _ in 0..2 {
-        let customers = RedisCustomerStore::connect(&url, &prefix).await.unwrap();
+        let customers = RedisCustomerStore::connect(url, &prefix).await.unwrap();
         let writer = SalesforceWriter::new(org.client()).customers(Arc::new(customers));
         let bridge = Bridge::builder(Arc::new(writer))
             .mapper(Arc::new(Tagging(crate::mapping::DefaultMapper::default())))
             .sender(wa.clone())
             .dedup(Arc::new(
-                RedisDedupStore::connect(&url, &format!("{prefix}dedup:"))
+                RedisDedupStore::connect(url, &format!("{prefix}dedup:"))
                     .await
                     .unwrap(),
             ))
             .build();
         services.push(BridgeService::start(
             bridge,
-            Arc::new(RedisQueue::connect(&url, &prefix, "inbox").await.unwrap()),
-            Arc::new(RedisQueue::connect(&url, &prefix, "outbox").await.unwrap()),
+            Arc::new(RedisQueue::connect(url, &prefix, "inbox").await.unwrap()),
+            Arc::new(RedisQueue::connect(url, &prefix, "outbox").await.unwrap()),
             fast().concurrency(8),
             Arc::new(SystemClock),
         ));

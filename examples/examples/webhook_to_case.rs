@@ -643,7 +643,11 @@ Environment:
   client credentials), SALESFORCE_LOGIN_URL, SALESFORCE_ORG_ID
                             the real org (else the embedded sandbox); every
                             WHATSAPP_* and SALESFORCE_* variable: see the README
-  REDIS_URL                 share queues and state between instances
+  REDIS_URL                 share queues and state between instances: redis://host:6379,
+                            rediss://user:password@host:6379 (TLS, ACL user),
+                            redis+cluster://host1:port,host2:port (a cluster; rediss+cluster:// over TLS)
+  BRIDGE_REDIS_REPLICAS     replicas that must have each enqueue before the 200 (default: 1 when
+                            the primary has one, else 0); BRIDGE_REDIS_WAIT_MS how long (default 1000)
   BRIDGE_DATA_DIR           the embedded store's directory (default bridge-data)
   BRIDGE_LEASE_SECS         job lease, default 30
   BRIDGE_OWN_NUMBERS        our business numbers (loop prevention)

@@ -13,7 +13,7 @@
 //! | `SALESFORCE_REFRESH_TOKEN` / `SALESFORCE_JWT_KEY_FILE` + `SALESFORCE_USERNAME` / `SALESFORCE_USERNAME` + `SALESFORCE_PASSWORD` / `SALESFORCE_CLIENT_SECRET` alone | refresh token, JWT bearer, password, client credentials |
 //! | `SALESFORCE_LOGIN_URL` (default `https://login.salesforce.com`), `SALESFORCE_API_VERSION` | where and which version |
 //! | `SALESFORCE_ORG_ID` | optional: the org the credentials must log in to (15 or 18 characters); a token of another org is refused |
-//! | `REDIS_URL` | Redis for the queues, dedup and window (many instances) |
+//! | `REDIS_URL` | Redis for the queues, dedup and window (many instances): `redis://host:6379`, `rediss://user:password@host:6379` (TLS, ACL user), `redis+cluster://host1:port,host2:port` (a cluster), `rediss+cluster://...` (a managed cluster over TLS) |
 //! | `BRIDGE_DATA_DIR` | the embedded store's directory when Redis is not used (default `bridge-data`) |
 //! | `BIND_ADDR` | the webhook server's address |
 //! | `SALESFORCE_CASE_KEY_FIELD`, `SALESFORCE_LEAD_KEY_FIELD`, `SALESFORCE_CONTACT_KEY_FIELD`, `SALESFORCE_CONTACT_MATCHING`, `SALESFORCE_OPT_OUT_FIELD`, `BRIDGE_THREAD_DAYS` | idempotency keys, Contact matching, the opt-out checkbox, the thread window (see [`salesforce_writer`]) |
@@ -335,7 +335,7 @@ pub enum Marks {
     /// One file per name in a directory.
     Files(std::path::PathBuf),
     /// Redis keys under a prefix.
-    Redis(redis::aio::ConnectionManager, String),
+    Redis(bridge_core::redis_conn::RedisConnection, String),
     /// Memory (tests).
     Memory(std::sync::Mutex<std::collections::HashMap<String, String>>),
 }
@@ -485,16 +485,25 @@ impl Stores {
         Self::redis_with_prefix(url, &prefix).await
     }
 
-    /// Redis, with every key under `prefix`.
+    /// Redis, with every key under `prefix`. The queues acknowledge a
+    /// write once a replica has it when the primary has replicas
+    /// ([`replicated_acks`]).
     pub async fn redis_with_prefix(url: &str, prefix: &str) -> Result<Self, BoxError> {
         let prefix = prefix.to_owned();
+        let inbox = RedisQueue::connect(url, &prefix, "inbox").await?;
+        let (replicas, wait) = replicated_acks(&inbox).await?;
+        let queue = |q: RedisQueue| Arc::new(q.wait_for_replicas(replicas, wait));
+        let describe = match replicas {
+            0 => "Redis".to_owned(),
+            n => format!("Redis (writes acknowledged by {n} replica(s))"),
+        };
         Ok(Self {
-            inbox: Arc::new(RedisQueue::connect(url, &prefix, "inbox").await?),
-            outbox: Arc::new(RedisQueue::connect(url, &prefix, "outbox").await?),
-            ledger: Arc::new(RedisQueue::connect(url, &prefix, "ledger").await?),
+            inbox: queue(inbox),
+            outbox: queue(RedisQueue::connect(url, &prefix, "outbox").await?),
+            ledger: queue(RedisQueue::connect(url, &prefix, "ledger").await?),
             dedup: Arc::new(RedisDedupStore::connect(url, &format!("{prefix}dedup:")).await?),
             window: Arc::new(RedisWindowTracker::connect(url, &format!("{prefix}window:")).await?),
-            describe: "Redis".into(),
+            describe,
             embedded: None,
             opt_outs: Arc::new(bridge_core::optout::RedisOptOutStore::connect(url, &prefix).await?),
             customers: Arc::new(
@@ -515,7 +524,7 @@ impl Stores {
                 bridge_core::sent::redis_sent::RedisSentLog::connect(url, &prefix).await?,
             ),
             marks: Arc::new(Marks::Redis(
-                redis::aio::ConnectionManager::new(redis::Client::open(url)?).await?,
+                bridge_core::redis_conn::RedisConnection::connect(url).await?,
                 prefix.clone(),
             )),
         })
@@ -539,6 +548,28 @@ impl Stores {
             marks: Arc::new(Marks::Memory(std::sync::Mutex::default())),
         })
     }
+}
+
+/// Replicated acknowledgements for the Redis queues: how many replicas
+/// must have each enqueue (and checkpoint) before it counts, and how long to
+/// wait. `BRIDGE_REDIS_REPLICAS` (default: 1 when the queue's primary has a
+/// replica, else 0: off) and `BRIDGE_REDIS_WAIT_MS` (default 1000). A write
+/// that fewer replicas confirmed in time fails, so the webhook answers 500
+/// and Meta redelivers.
+pub async fn replicated_acks(queue: &RedisQueue) -> Result<(u32, std::time::Duration), BoxError> {
+    let wait = match var("BRIDGE_REDIS_WAIT_MS") {
+        Some(v) => v.trim().parse::<u64>().map_err(|_| {
+            format!("BRIDGE_REDIS_WAIT_MS must be a whole number of milliseconds, got {v:?}")
+        })?,
+        None => 1_000,
+    };
+    let replicas = match var("BRIDGE_REDIS_REPLICAS") {
+        Some(v) => v.trim().parse::<u32>().map_err(|_| {
+            format!("BRIDGE_REDIS_REPLICAS must be a whole number (0: off), got {v:?}")
+        })?,
+        None => u32::from(queue.replicas().await? > 0),
+    };
+    Ok((replicas, std::time::Duration::from_millis(wait.max(1))))
 }
 
 /// The Salesforce writer as the environment configures it, remembering
@@ -702,10 +733,9 @@ pub async fn replay_store_in(
 ) -> Result<Arc<dyn salesforce_rest::pubsub::ReplayStore>, BoxError> {
     Ok(match (var("REDIS_URL"), embedded) {
         (Some(url), _) => {
-            let conn = redis::Client::open(url.as_str())?
-                .get_connection_manager()
+            let conn = bridge_core::redis_conn::RedisConnection::connect(&url)
                 .await
-                .map_err(|e| format!("cannot reach Redis at REDIS_URL: {e}"))?;
+                .map_err(|e| format!("REDIS_URL: {e}"))?;
             Arc::new(salesforce_rest::pubsub::RedisReplayStore::new(
                 conn,
                 format!("wa-sf:{tool}:"),

@@ -83,6 +83,9 @@ pub mod query;
 pub mod raw;
 pub mod records;
 mod redact;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis_conn;
 pub mod replication;
 pub mod retry;
 mod shared;

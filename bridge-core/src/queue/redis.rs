@@ -286,6 +286,8 @@ pub struct RedisQueue {
     consumer: String,
     retention_ms: i64,
     scripts: std::sync::Arc<Scripts>,
+    /// Replicas every enqueue and checkpoint waits for, and for how long.
+    replicated: Option<(u32, Duration)>,
 }
 
 impl std::fmt::Debug for RedisQueue {
@@ -364,6 +366,7 @@ impl RedisQueue {
             consumer: format!("c{:016x}", crate::dedup::random_token()),
             retention_ms: duration_ms(DEFAULT_RETENTION),
             scripts: std::sync::Arc::new(Scripts::new()),
+            replicated: None,
         })
     }
 
@@ -373,6 +376,41 @@ impl RedisQueue {
     /// base's hash tag, hence the slot.
     fn anchor(&self) -> String {
         format!("{}s", self.base)
+    }
+
+    /// Replicated acknowledgements: every enqueue and checkpoint returns
+    /// only once `replicas` replicas of the queue's primary have it (Redis's
+    /// `WAIT`, at most `timeout`), and fails (retryable) when fewer did, so
+    /// a webhook is answered 500 and redelivered rather than acknowledged
+    /// and lost in a failover (Redis replicates asynchronously). Costs one
+    /// round trip to the replicas per write.
+    pub fn wait_for_replicas(mut self, replicas: u32, timeout: Duration) -> Self {
+        self.replicated = (replicas > 0).then_some((replicas, timeout));
+        self
+    }
+
+    /// How many replicas the queue's primary has connected now (to decide
+    /// [`wait_for_replicas`](Self::wait_for_replicas)).
+    pub async fn replicas(&self) -> Result<u32, QueueError> {
+        self.conn.replicas_of(&self.anchor()).await.map_err(storage)
+    }
+
+    /// Waits for the replicas, when replicated acknowledgements are on.
+    async fn replicate(&self) -> Result<(), QueueError> {
+        let Some((replicas, timeout)) = self.replicated else {
+            return Ok(());
+        };
+        let acked = self
+            .conn
+            .wait_for_replicas(&self.anchor(), replicas, timeout)
+            .await
+            .map_err(storage)?;
+        if acked < replicas {
+            return Err(QueueError::storage(format!(
+                "the write reached {acked} of {replicas} replicas within {timeout:?}; not acknowledged"
+            )));
+        }
+        Ok(())
     }
 
     /// Remembers completed keys for `retention` (default [`DEFAULT_RETENTION`]).
@@ -428,6 +466,8 @@ impl JobQueue for RedisQueue {
             .invoke_async(&mut conn)
             .await
             .map_err(storage)?;
+        // A duplicate too: the first enqueue may have timed out waiting.
+        self.replicate().await?;
         let id = JobId::new(id);
         Ok(if new == 1 {
             Enqueued::New(id)
@@ -481,7 +521,8 @@ impl JobQueue for RedisQueue {
 
     async fn checkpoint(&self, lease: &Lease, data: &[u8]) -> Result<(), QueueError> {
         self.finish(&self.scripts.checkpoint, lease, &[data.to_vec()])
-            .await
+            .await?;
+        self.replicate().await
     }
 
     async fn ack(&self, lease: &Lease, _now: DateTime<Utc>) -> Result<(), QueueError> {
@@ -636,5 +677,40 @@ mod tests {
                 .unwrap();
             super::super::conformance::run(Arc::new(q)).await;
         }
+    }
+
+    /// Replicated acknowledgements: on the cluster (a replica per primary)
+    /// an enqueue waits for its replica and succeeds; on the lone node it
+    /// cannot, and fails retryably instead of acknowledging.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn replicated_enqueues_wait_for_a_replica_or_fail() {
+        let [single, cluster] = <[String; 2]>::try_from(crate::redis_conn::test_urls())
+            .unwrap_or_else(|_| panic!("two Redis URLs"));
+        let name = format!("replicated{:x}", crate::dedup::random_token());
+        let job = || NewJob::new("k1", "g1", b"payload".to_vec());
+        let q = RedisQueue::connect(&cluster, "wa-sf:test:", &name)
+            .await
+            .unwrap();
+        assert!(
+            q.replicas().await.unwrap() >= 1,
+            "the test cluster has replicas"
+        );
+        let q = q.wait_for_replicas(1, Duration::from_secs(2));
+        assert!(matches!(
+            q.enqueue(job(), Utc::now()).await,
+            Ok(Enqueued::New(_))
+        ));
+        assert!(matches!(
+            q.enqueue(job(), Utc::now()).await,
+            Ok(Enqueued::Duplicate(_))
+        ));
+        let lone = RedisQueue::connect(&single, "wa-sf:test:", &name)
+            .await
+            .unwrap();
+        assert_eq!(lone.replicas().await.unwrap(), 0);
+        let lone = lone.wait_for_replicas(1, Duration::from_millis(50));
+        let err = lone.enqueue(job(), Utc::now()).await.unwrap_err();
+        assert!(err.is_retryable());
+        assert!(err.to_string().contains("0 of 1 replicas"), "{err}");
     }
 }

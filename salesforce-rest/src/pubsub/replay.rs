@@ -236,7 +236,7 @@ impl ReplayStore for FileReplayStore {
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 #[derive(Clone)]
 pub struct RedisReplayStore {
-    conn: redis::aio::ConnectionManager,
+    conn: crate::redis_conn::RedisConnection,
     prefix: String,
 }
 
@@ -251,10 +251,15 @@ impl std::fmt::Debug for RedisReplayStore {
 
 #[cfg(feature = "redis")]
 impl RedisReplayStore {
-    /// A store over a connection, keys under `prefix`.
-    pub fn new(conn: redis::aio::ConnectionManager, prefix: impl Into<String>) -> Self {
+    /// A store over a connection (a `ConnectionManager` or a
+    /// [`RedisConnection`](crate::redis_conn::RedisConnection), one node or
+    /// a cluster), keys under `prefix`; every operation touches one key.
+    pub fn new(
+        conn: impl Into<crate::redis_conn::RedisConnection>,
+        prefix: impl Into<String>,
+    ) -> Self {
         Self {
-            conn,
+            conn: conn.into(),
             prefix: prefix.into(),
         }
     }
@@ -399,18 +404,15 @@ mod tests {
         );
     }
 
-    #[cfg(feature = "redis")]
+    #[cfg(all(feature = "redis", feature = "testkit"))]
     #[tokio::test]
     async fn the_redis_store_passes_the_suite() {
-        let Ok(url) = std::env::var("REDIS_URL") else {
-            panic!("REDIS_URL is not set: scripts/test starts Redis for this test");
-        };
-        let conn = redis::Client::open(url)
-            .unwrap()
-            .get_connection_manager()
-            .await
-            .unwrap();
-        let prefix = format!("test:{}:", std::process::id());
-        conformance::run(Arc::new(RedisReplayStore::new(conn, prefix))).await;
+        for url in crate::testkit::redis_urls() {
+            let conn = crate::redis_conn::RedisConnection::connect(&url)
+                .await
+                .unwrap();
+            let prefix = format!("test:{}:{}:", std::process::id(), url.len());
+            conformance::run(Arc::new(RedisReplayStore::new(conn, prefix))).await;
+        }
     }
 }

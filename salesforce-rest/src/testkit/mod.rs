@@ -442,3 +442,22 @@ impl Drop for MockOrg {
         }
     }
 }
+
+/// The Redis servers the tests run on: the single node (`REDIS_URL`) and
+/// the cluster (`REDIS_CLUSTER_URL`), both started by `scripts/test`.
+///
+/// # Panics
+///
+/// When either is not set: the tests never skip silently.
+#[cfg(feature = "redis")]
+#[allow(clippy::panic)]
+pub fn redis_urls() -> Vec<String> {
+    ["REDIS_URL", "REDIS_CLUSTER_URL"]
+        .iter()
+        .map(|v| {
+            std::env::var(v).ok().filter(|u| !u.is_empty()).unwrap_or_else(|| {
+                panic!("{v} is not set: run the tests through scripts/test, which starts a Redis node and a Redis cluster")
+            })
+        })
+        .collect()
+}

@@ -1,7 +1,7 @@
 //! A token store in Redis (feature `redis`), for many instances.
 
+use crate::redis_conn::RedisConnection;
 use async_trait::async_trait;
-use redis::aio::ConnectionManager;
 
 use super::{Persisted, StoredToken, TokenStore};
 use crate::error::Error;
@@ -19,7 +19,7 @@ return 0";
 /// is in clear in Redis: protect the server (AUTH, TLS, a private network).
 #[derive(Clone)]
 pub struct RedisTokenStore {
-    conn: ConnectionManager,
+    conn: RedisConnection,
     key: String,
     cas: redis::Script,
 }
@@ -37,13 +37,13 @@ fn store_err(e: &redis::RedisError) -> Error {
 }
 
 impl RedisTokenStore {
-    /// Connects (with automatic reconnection) to `redis://...`; the record lives at `key`.
+    /// Connects (with automatic reconnection) to one node or a cluster
+    /// (see [`RedisConnection::connect`] for the URLs); the record lives at
+    /// `key` (one key: any slot of a cluster).
     pub async fn connect(url: &str, key: &str) -> Result<Self, Error> {
-        let client = redis::Client::open(url)
-            .map_err(|e| Error::Config(format!("invalid Redis URL: {e}")))?;
-        let conn = ConnectionManager::new(client)
+        let conn = RedisConnection::connect(url)
             .await
-            .map_err(|e| store_err(&e))?;
+            .map_err(|e| Error::TokenStore(e.to_string()))?;
         Ok(Self {
             conn,
             key: key.to_owned(),

@@ -11,263 +11,14 @@
     dead_code,
     unreachable_pub
 )]
-
-#[path = "../examples/webhook_to_case.rs"]
-mod webhook_to_case;
+mod common;
 
 use std::collections::HashSet;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use salesforce_rest::testkit::{MOCK_CLIENT_ID, MOCK_CLIENT_SECRET, MOCK_REFRESH_TOKEN, MockOrg};
-use whatsapp_cloud::testkit::{
-    MOCK_PHONE_NUMBER_ID, MOCK_TOKEN, MockGraph, payloads, signed_webhook,
-};
-
-const SECRET: &str = "durability-app-secret";
-
-/// The child: runs the example's command line when the parent asks for it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "run by the crash tests in a child process"]
-async fn child_server() {
-    if std::env::var("WTC_CHILD").is_ok() {
-        webhook_to_case::run_cli(&[]).await.unwrap();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Server {
-    child: Child,
-    addr: String,
-    output: tempfile::NamedTempFile,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    async fn start(org: &MockOrg, graph: &MockGraph, extra: &[(&str, String)]) -> Self {
-        Self::start_at(org, graph, extra, format!("127.0.0.1:{}", free_port())).await
-    }
-
-    /// Starts the child on a given address (a restart where it was).
-    async fn start_at(
-        org: &MockOrg,
-        graph: &MockGraph,
-        extra: &[(&str, String)],
-        addr: String,
-    ) -> Self {
-        let mut cmd = Command::new(std::env::current_exe().unwrap());
-        cmd.args([
-            "child_server",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("WTC_CHILD", "1")
-        .env("BIND_ADDR", &addr)
-        .env("WHATSAPP_ACCESS_TOKEN", MOCK_TOKEN)
-        .env("WHATSAPP_PHONE_NUMBER_ID", MOCK_PHONE_NUMBER_ID)
-        .env("WHATSAPP_GRAPH_URL", graph.uri())
-        .env("WHATSAPP_APP_SECRET", SECRET)
-        .env("WHATSAPP_VERIFY_TOKEN", "durability-verify")
-        .env("SALESFORCE_CLIENT_ID", MOCK_CLIENT_ID)
-        .env("SALESFORCE_CLIENT_SECRET", MOCK_CLIENT_SECRET)
-        .env("SALESFORCE_REFRESH_TOKEN", MOCK_REFRESH_TOKEN)
-        .env("SALESFORCE_LOGIN_URL", org.uri())
-        .env("RUST_LOG", "error")
-        .env_remove("REDIS_URL");
-        let output = tempfile::NamedTempFile::new().unwrap();
-        cmd.stdout(Stdio::from(output.reopen().unwrap()))
-            .stderr(Stdio::from(output.reopen().unwrap()));
-        for (k, v) in extra {
-            cmd.env(k, v);
-        }
-        let child = cmd.spawn().unwrap();
-        let server = Server {
-            child,
-            addr,
-            output,
-        };
-        let http = reqwest::Client::new();
-        // A restart after kill -9 recovers the embedded store first (redb
-        // repairs an unclean file): on a loaded 2-core machine that can take
-        // a while in a debug build.
-        let deadline = Instant::now() + Duration::from_secs(90);
-        let mut server = server;
-        loop {
-            if let Ok(r) = http
-                .get(format!("http://{}/health", server.addr))
-                .send()
-                .await
-                && r.status() == 200
-            {
-                return server;
-            }
-            let exited = server.child.try_wait().ok().flatten();
-            if exited.is_some() || Instant::now() >= deadline {
-                let _ = server.child.kill();
-                panic!(
-                    "the child server did not come up ({}); its output:\n{}",
-                    exited.map_or_else(|| "still starting".to_owned(), |s| s.to_string()),
-                    std::fs::read_to_string(server.output.path()).unwrap_or_default()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn kill9(mut self) -> String {
-        self.child.kill().unwrap(); // SIGKILL
-        self.child.wait().unwrap();
-        std::fs::read_to_string(self.output.path()).unwrap_or_default()
-    }
-}
-
-fn signed(i: usize, id: &str) -> (Vec<u8>, String) {
-    signed_webhook(
-        &payloads::text_message(
-            &format!("1415555{:04}", 2000 + i),
-            "Cust",
-            id,
-            "my order arrived broken",
-        ),
-        SECRET,
-    )
-}
-
-/// Posts one signed message per id, one after the other.
-async fn deliver_sequentially(addr: &str, ids: &[String], first: usize) -> Vec<(u16, Duration)> {
-    let http = reqwest::Client::new();
-    let mut out = Vec::new();
-    for (i, id) in ids.iter().enumerate() {
-        let (body, sig) = signed(first + i, id);
-        let t = Instant::now();
-        let r = http
-            .post(format!("http://{addr}/webhook"))
-            .header("x-hub-signature-256", sig)
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        out.push((r.status().as_u16(), t.elapsed()));
-    }
-    out
-}
-
-fn summary(answers: &[(u16, Duration)]) -> String {
-    let mut times: Vec<Duration> = answers.iter().map(|a| a.1).collect();
-    times.sort();
-    format!(
-        "median {:?}, max {:?}",
-        times[times.len() / 2],
-        times[times.len() - 1]
-    )
-}
-
-/// Posts one signed message per id, all at once; returns each answer's status and time.
-/// Posts one signed message per id, all at once; customer `first + i` writes
-/// the i-th (distinct customers: a customer's second support message would
-/// join the first one's Case).
-async fn deliver(addr: &str, ids: &[String], first: usize) -> Vec<(u16, Duration)> {
-    let http = reqwest::Client::new();
-    let tasks: Vec<_> = ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| {
-            let (body, sig) = signed_webhook(
-                &payloads::text_message(
-                    &format!("1415555{:04}", 2000 + first + i),
-                    "Cust",
-                    id,
-                    "my order arrived broken",
-                ),
-                SECRET,
-            );
-            let (http, url) = (http.clone(), format!("http://{addr}/webhook"));
-            tokio::spawn(async move {
-                let t = Instant::now();
-                let r = http
-                    .post(url)
-                    .header("x-hub-signature-256", sig)
-                    .body(body)
-                    .send()
-                    .await
-                    .unwrap();
-                (r.status().as_u16(), t.elapsed())
-            })
-        })
-        .collect();
-    let mut out = Vec::new();
-    for t in tasks {
-        out.push(t.await.unwrap());
-    }
-    out
-}
-
-/// Waits (at most `within`) until the org holds `n` Cases and the Graph API
-/// got `n` replies, then a little longer, and checks nothing more arrives.
-async fn settles_at(org: &MockOrg, graph: &MockGraph, n: usize, within: Duration) {
-    let deadline = Instant::now() + within;
-    loop {
-        let cases = org.records("Case").len();
-        let replies = graph.message_requests().await.len();
-        if cases >= n && replies >= n {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "stuck at {cases} Cases and {replies} replies of {n}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let cases = org.records("Case");
-    let keys: HashSet<String> = cases
-        .iter()
-        .map(|c| {
-            c["WhatsApp_Message_Id__c"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned()
-        })
-        .collect();
-    assert_eq!(cases.len(), n, "one Case per message, none twice");
-    assert_eq!(keys.len(), n);
-    let replies = graph.message_requests().await;
-    assert_eq!(replies.len(), n, "one reply per message, none twice");
-    let quoted: HashSet<String> = replies
-        .iter()
-        .map(|r| {
-            r["context"]["message_id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned()
-        })
-        .collect();
-    assert_eq!(quoted.len(), n, "every message answered");
-}
-
-fn unique_ids(n: usize, tag: &str) -> Vec<String> {
-    let nonce = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    (0..n).map(|i| format!("wamid.{tag}{nonce}x{i}")).collect()
-}
-
+use common::*;
+use salesforce_rest::testkit::MockOrg;
+use whatsapp_cloud::testkit::{MockGraph, payloads, signed_webhook};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_after_the_200s_loses_and_doubles_nothing() {
     let (org, graph) = (MockOrg::start().await, MockGraph::start().await);
@@ -310,9 +61,13 @@ async fn kill_9_after_the_200s_loses_and_doubles_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_on_redis_finish_the_work_of_a_killed_one() {
-    let Ok(url) = std::env::var("REDIS_URL") else {
-        panic!("REDIS_URL is not set: run the tests through scripts/test, which starts Redis");
-    };
+    // On one node, and on a cluster.
+    for url in salesforce_rest::testkit::redis_urls() {
+        two_instances_finish_the_work_of_a_killed_one_on(url).await;
+    }
+}
+
+async fn two_instances_finish_the_work_of_a_killed_one_on(url: String) {
     let (org, graph) = (MockOrg::start().await, MockGraph::start().await);
     org.set_latency(Duration::from_millis(700));
     let prefix = format!("wa-sf:test{}:", free_port());
@@ -325,6 +80,7 @@ async fn two_instances_on_redis_finish_the_work_of_a_killed_one() {
     let b = Server::start(&org, &graph, &env).await;
     let ids = unique_ids(12, "R");
     let answers = deliver(&a.addr, &ids, 0).await;
+    println!("12 concurrent deliveries: {}", summary(&answers));
     assert!(answers.iter().all(|(s, _)| *s == 200), "{answers:?}");
     // Let A lease jobs and start on the CRM, then kill it while it holds them.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -355,31 +111,6 @@ fn chaos_message(run: u128, c: usize, r: usize) -> (String, String, Vec<u8>, Str
     };
     let (body, sig) = signed_webhook(&payloads::text_message(&phone, "Cust", &id, text), SECRET);
     (phone, id, body, sig)
-}
-
-/// Posts a webhook to the first live instance from `start`, as Meta does:
-/// again (elsewhere) until one answers 200.
-async fn post_until_accepted(
-    http: &reqwest::Client,
-    addrs: &[String],
-    start: usize,
-    body: Vec<u8>,
-    sig: &str,
-) {
-    for attempt in 0..600 {
-        let addr = &addrs[(start + attempt) % addrs.len()];
-        let r = http
-            .post(format!("http://{addr}/webhook"))
-            .header("x-hub-signature-256", sig)
-            .body(body.clone())
-            .send()
-            .await;
-        if r.is_ok_and(|r| r.status() == 200) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("no instance accepted a webhook for 30 s");
 }
 
 /// Issue 22's chaos run: three instances on one Redis, 600 messages from 150
@@ -803,4 +534,137 @@ async fn agent_replies_survive_kill_9_and_graph_faults_once_each() {
         org.api_calls()
     );
     drop(server);
+}
+
+/// A throwaway cluster of this test's own (`scripts/redis-cluster`), so
+/// killing one of its primaries disturbs no other test; stopped on drop.
+struct OwnCluster {
+    url: String,
+    dir: String,
+}
+
+impl OwnCluster {
+    fn start() -> Self {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/redis-cluster");
+        let out = std::process::Command::new(script)
+            .arg("start")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "scripts/redis-cluster start failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let value = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("export {name}='")))
+                .and_then(|v| v.strip_suffix('\''))
+                .unwrap_or_else(|| panic!("no {name} in {text}"))
+                .to_owned()
+        };
+        Self {
+            url: value("REDIS_CLUSTER_URL"),
+            dir: value("REDIS_CLUSTER_DIR"),
+        }
+    }
+
+    fn cli(&self, port: &str, args: &[&str]) -> String {
+        let out = std::process::Command::new("redis-cli")
+            .arg("-p")
+            .arg(port)
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+
+    /// The port of the primary serving `key`'s slot, asked of a live node.
+    fn primary_of(&self, key: &str) -> String {
+        let seed = self
+            .url
+            .trim_start_matches("redis+cluster://")
+            .split(',')
+            .filter_map(|h| h.rsplit(':').next())
+            .find(|p| self.cli(p, &["ping"]).contains("PONG"))
+            .unwrap()
+            .to_owned();
+        let slot: u32 = self
+            .cli(&seed, &["cluster", "keyslot", key])
+            .trim()
+            .parse()
+            .unwrap();
+        let nodes = self.cli(&seed, &["cluster", "nodes"]);
+        nodes
+            .lines()
+            .filter(|l| l.contains("master") && !l.contains("fail"))
+            .find(|l| {
+                l.split_whitespace().skip(8).any(|range| {
+                    let (a, b) = range.split_once('-').unwrap_or((range, range));
+                    matches!((a.parse::<u32>(), b.parse::<u32>()), (Ok(a), Ok(b)) if (a..=b).contains(&slot))
+                })
+            })
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|addr| addr.split('@').next())
+            .and_then(|addr| addr.rsplit(':').next())
+            .unwrap_or_else(|| panic!("no primary serves slot {slot}: {nodes}"))
+            .to_owned()
+    }
+
+    fn kill9(&self, port: &str) {
+        let pid = std::fs::read_to_string(format!("{}/{port}/redis.pid", self.dir)).unwrap();
+        let status = std::process::Command::new("kill")
+            .args(["-9", pid.trim()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/redis-cluster");
+        let _ = std::process::Command::new(script)
+            .args(["stop", &self.dir])
+            .status();
+    }
+}
+
+/// Issue 29: replicated acknowledgements. The bridge on a cluster with a
+/// replica per primary answers 200 only once a replica has the message; the
+/// primary holding the inbox is killed with SIGKILL right after a burst of
+/// acknowledged webhooks, its replica takes over, and every acknowledged
+/// message is processed exactly once (one Case, one reply).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_primary_killed_after_acknowledged_webhooks_loses_none_of_them() {
+    let cluster = OwnCluster::start();
+    let (org, graph) = (MockOrg::start().await, MockGraph::start().await);
+    org.set_latency(Duration::from_millis(200));
+    let prefix = format!("wa-sf:failover{}:", free_port());
+    let env = [
+        ("REDIS_URL", cluster.url.clone()),
+        ("BRIDGE_REDIS_PREFIX", prefix.clone()),
+        ("BRIDGE_LEASE_SECS", "3".to_owned()),
+    ];
+    let server = Server::start(&org, &graph, &env).await;
+    let ids = unique_ids(40, "F");
+    let answers = deliver(&server.addr, &ids, 0).await;
+    assert!(answers.iter().all(|(s, _)| *s == 200), "{answers:?}");
+    println!(
+        "40 concurrent deliveries, each acknowledged by a replica: {}",
+        summary(&answers)
+    );
+    let primary = cluster.primary_of(&format!("{{{prefix}inbox}}:s"));
+    cluster.kill9(&primary);
+    assert!(
+        org.records("Case").len() < 40,
+        "the work must still have been in progress when the primary died"
+    );
+    // The replica is promoted (node timeout 1 s); the bridge carries on.
+    settles_at(&org, &graph, 40, Duration::from_secs(90)).await;
+    let printed = server.kill9();
+    assert!(
+        printed.contains("replica"),
+        "the bridge says its writes wait for a replica: {printed}"
+    );
 }

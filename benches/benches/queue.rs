@@ -226,6 +226,36 @@ fn queue(c: &mut criterion::Criterion) {
     } else {
         println!("RATIO queue Redis: skipped (set REDIS_URL)");
     }
+    // A cluster (scripts/redis-cluster: 3 primaries with a replica each),
+    // with and without replicated acknowledgements (WAIT 1 per enqueue).
+    if let Some(url) = std::env::var("REDIS_CLUSTER_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    {
+        rt.block_on(async {
+            let name = format!("bench{}", std::process::id());
+            let q = RedisQueue::connect(&url, "wa-sf:bench:", &name)
+                .await
+                .unwrap();
+            latency_report("Redis Cluster (loopback, 3 primaries)", &q, n, 0).await;
+            let name = format!("benchwait{}", std::process::id());
+            let q = RedisQueue::connect(&url, "wa-sf:bench:", &name)
+                .await
+                .unwrap()
+                .wait_for_replicas(1, Duration::from_secs(1));
+            latency_report(
+                "Redis Cluster, each enqueue acknowledged by a replica (WAIT 1)",
+                &q,
+                n,
+                0,
+            )
+            .await;
+        });
+    } else {
+        println!(
+            "RATIO queue Redis Cluster: skipped (set REDIS_CLUSTER_URL; scripts/redis-cluster start)"
+        );
+    }
     let msgs = if quick() { 500 } else { 5_000 };
     let rate = rt.block_on(end_to_end(msgs, Duration::ZERO));
     println!(

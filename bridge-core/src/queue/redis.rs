@@ -1,14 +1,17 @@
 //! The Redis job queue (feature `redis`): Redis Streams with a consumer group,
 //! for many instances sharing one queue.
 //!
-//! Layout under `{<prefix><name>}:` (one hash tag: on a cluster every key
-//! of a queue is in one slot, and each script declares the queue's stream
-//! as its key): a hash per job (`j:<id>`), the key index
-//! (`k:<key>`), a list per group (`g:<group>`, arrival order), the stream of
-//! runnable group heads (`s`, consumer group `w`), a sorted set of lease
-//! deadlines (`leases`), of scheduled retries (`retry`) and of live jobs
-//! (`live`, by enqueue time), and the dead-letter stream (`dead`). Every
-//! operation is one Lua script, so it is atomic.
+//! Eleven fixed keys under `{<prefix><name>}:` (one hash tag: on a cluster
+//! every key of a queue is in one slot): the jobs' fields (`jobs`, a hash of
+//! `<id>:<field>`), the key index (`keys`) and the expiry of completed keys
+//! (`done`), the groups' members in arrival order (`groups`, one sorted set
+//! ordered by name), the stream of runnable group heads (`s`, consumer group
+//! `w`), the id counter (`seq`), sorted sets of lease deadlines (`leases`),
+//! scheduled retries (`retry`) and live jobs (`live`, by enqueue time), the
+//! dead-letter stream (`dead`) and the retry counter (`retries`). Every
+//! operation is one Lua script, so it is atomic, and every script is given
+//! all eleven keys in `KEYS` and touches no other: what managed services
+//! that refuse undeclared keys (ElastiCache Serverless) require.
 //!
 //! Only the oldest job of a group is ever in the stream, which gives
 //! per-customer order across instances. A lease's deadline is kept in
@@ -30,90 +33,135 @@ use super::{
     QueueError, QueueStats, duration_ms, from_millis, millis,
 };
 
-/// Checks the lease (`ARGV[1]` base, `ARGV[2]` id, `ARGV[3]` token) and
-/// defines the helpers the finishing scripts share.
+/// The queue's keys, in the order every script receives them in `KEYS`
+/// (each under the queue's base, so all in one hash tag).
+const KEY_NAMES: [&str; 11] = [
+    "s", "jobs", "keys", "done", "groups", "seq", "leases", "retry", "live", "dead", "retries",
+];
+
+/// What every script starts with: the keys by name, and helpers. A job's
+/// fields live in the `jobs` hash as `<id>:<field>`; `keys` maps a job key
+/// to its id (`done` holds the expiry of completed ones); `groups` holds
+/// `<group>\0<order>:<id>` (one score, ordered by name), so a group's head
+/// is its first member.
+const PRELUDE: &str = r"
+local S, J, K, D, G, SEQ, L, R, LIVE, DEAD, RETRIES = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
+local function fld(id, n) return id..':'..n end
+local function gm(group, id)
+  return group..'\0'..string.format('%020d', tonumber(redis.call('HGET', J, fld(id, 'ord')) or id))..':'..id
+end
+local function glow(group) return '['..group..'\0' end
+local function ghigh(group) return '('..group..'\1' end
+local function ghead(group)
+  local r = redis.call('ZRANGEBYLEX', G, glow(group), ghigh(group), 'LIMIT', 0, 1)
+  if r[1] then return string.match(r[1], ':(%d+)$') end
+  return nil
+end
+local function gcount(group) return redis.call('ZLEXCOUNT', G, glow(group), ghigh(group)) end
+local function push(id)
+  local e = redis.call('XADD', S, '*', 'id', id)
+  redis.call('HSET', J, fld(id, 'entry'), e)
+end
+local function drop(id)
+  redis.call('HDEL', J, fld(id, 'key'), fld(id, 'group'), fld(id, 'payload'), fld(id, 'attempts'),
+    fld(id, 'enq'), fld(id, 'entry'), fld(id, 'lease'), fld(id, 'dead'), fld(id, 'err'), fld(id, 'cp'),
+    fld(id, 'dentry'), fld(id, 'ord'))
+end
+local function forget(now)
+  for _, k in ipairs(redis.call('ZRANGEBYSCORE', D, '-inf', now, 'LIMIT', 0, 32)) do
+    redis.call('HDEL', K, k)
+    redis.call('ZREM', D, k)
+  end
+end
+local function remember(key, id, now, keep)
+  redis.call('HSET', K, key, id)
+  redis.call('ZADD', D, tonumber(now) + tonumber(keep), key)
+  forget(now)
+end
+";
+
+/// Checks the lease (`ARGV[1]` id, `ARGV[2]` token) and defines the
+/// helpers the finishing scripts share.
 const HELD: &str = r"
-local b = ARGV[1]
-local id = ARGV[2]
-local j = b..'j:'..id
-local s = b..'s'
-if redis.call('HGET', j, 'lease') ~= ARGV[3] or redis.call('HEXISTS', j, 'dead') == 1 then
+local id = ARGV[1]
+if redis.call('HGET', J, fld(id, 'lease')) ~= ARGV[2] or redis.call('HEXISTS', J, fld(id, 'dead')) == 1 then
   return -1
 end
 local function unstream()
-  local entry = redis.call('HGET', j, 'entry')
+  local entry = redis.call('HGET', J, fld(id, 'entry'))
   if entry then
-    redis.call('XACK', s, 'w', entry)
-    redis.call('XDEL', s, entry)
+    redis.call('XACK', S, 'w', entry)
+    redis.call('XDEL', S, entry)
   end
-  redis.call('HDEL', j, 'entry', 'lease')
-  redis.call('ZREM', b..'leases', id)
+  redis.call('HDEL', J, fld(id, 'entry'), fld(id, 'lease'))
+  redis.call('ZREM', L, id)
 end
 local function advance(group)
-  redis.call('LREM', b..'g:'..group, 1, id)
-  local nxt = redis.call('LINDEX', b..'g:'..group, 0)
-  if nxt then
-    local e = redis.call('XADD', s, '*', 'id', nxt)
-    redis.call('HSET', b..'j:'..nxt, 'entry', e)
-  end
+  redis.call('ZREM', G, gm(group, id))
+  local nxt = ghead(group)
+  if nxt then push(nxt) end
 end
 ";
 
+/// `ARGV`: key, group, payload, now.
 const ENQUEUE: &str = r"
-local b = ARGV[1]
-local existing = redis.call('GET', b..'k:'..ARGV[2])
-if existing then return {0, existing} end
-local id = tostring(redis.call('INCR', b..'seq'))
-local j = b..'j:'..id
-redis.call('HSET', j, 'key', ARGV[2], 'group', ARGV[3], 'payload', ARGV[4], 'attempts', 0, 'enq', ARGV[5])
-redis.call('SET', b..'k:'..ARGV[2], id)
-redis.call('ZADD', b..'live', ARGV[5], id)
-redis.call('RPUSH', b..'g:'..ARGV[3], id)
-if redis.call('LLEN', b..'g:'..ARGV[3]) == 1 then
-  local e = redis.call('XADD', b..'s', '*', 'id', id)
-  redis.call('HSET', j, 'entry', e)
+local now = tonumber(ARGV[4])
+forget(now)
+local existing = redis.call('HGET', K, ARGV[1])
+if existing then
+  local expires = redis.call('ZSCORE', D, ARGV[1])
+  if expires and tonumber(expires) <= now then
+    redis.call('HDEL', K, ARGV[1])
+    redis.call('ZREM', D, ARGV[1])
+    existing = false
+  end
 end
+if existing then return {0, existing} end
+local id = tostring(redis.call('INCR', SEQ))
+redis.call('HSET', J, fld(id, 'key'), ARGV[1], fld(id, 'group'), ARGV[2], fld(id, 'payload'), ARGV[3],
+  fld(id, 'attempts'), 0, fld(id, 'enq'), ARGV[4])
+redis.call('HSET', K, ARGV[1], id)
+redis.call('ZADD', LIVE, ARGV[4], id)
+redis.call('ZADD', G, 0, gm(ARGV[2], id))
+if gcount(ARGV[2]) == 1 then push(id) end
 return {1, id}
 ";
 
-/// `ARGV`: base, consumer, max, lease deadline, now, token prefix.
+/// `ARGV`: consumer, max, lease deadline, now, token prefix.
 const LEASE: &str = r"
-local b = ARGV[1]
-local s = b..'s'
-local max = tonumber(ARGV[3])
-local now = tonumber(ARGV[5])
-local due = redis.call('ZRANGEBYSCORE', b..'retry', '-inf', now, 'LIMIT', 0, 256)
+local max = tonumber(ARGV[2])
+local now = tonumber(ARGV[4])
+local due = redis.call('ZRANGEBYSCORE', R, '-inf', now, 'LIMIT', 0, 256)
 for _, id in ipairs(due) do
-  redis.call('ZREM', b..'retry', id)
-  local e = redis.call('XADD', s, '*', 'id', id)
-  redis.call('HSET', b..'j:'..id, 'entry', e)
+  redis.call('ZREM', R, id)
+  push(id)
 end
 local out = {}
 local function take(id, entry)
-  local j = b..'j:'..id
-  if redis.call('HGET', j, 'entry') ~= entry or redis.call('HEXISTS', j, 'dead') == 1 then
-    redis.call('XACK', s, 'w', entry)
-    redis.call('XDEL', s, entry)
+  if redis.call('HGET', J, fld(id, 'entry')) ~= entry or redis.call('HEXISTS', J, fld(id, 'dead')) == 1 then
+    redis.call('XACK', S, 'w', entry)
+    redis.call('XDEL', S, entry)
     return
   end
-  local attempts = redis.call('HINCRBY', j, 'attempts', 1)
-  local token = ARGV[6]..':'..id..':'..attempts
-  redis.call('HSET', j, 'lease', token)
-  redis.call('ZADD', b..'leases', ARGV[4], id)
-  local f = redis.call('HMGET', j, 'key', 'group', 'payload', 'enq', 'err', 'cp')
+  local attempts = redis.call('HINCRBY', J, fld(id, 'attempts'), 1)
+  local token = ARGV[5]..':'..id..':'..attempts
+  redis.call('HSET', J, fld(id, 'lease'), token)
+  redis.call('ZADD', L, ARGV[3], id)
+  local f = redis.call('HMGET', J, fld(id, 'key'), fld(id, 'group'), fld(id, 'payload'), fld(id, 'enq'),
+    fld(id, 'err'), fld(id, 'cp'))
   table.insert(out, {id, token, attempts, f[1], f[2], f[3], f[4], f[5], f[6]})
 end
-local stale = redis.call('ZRANGEBYSCORE', b..'leases', '-inf', now, 'LIMIT', 0, max)
+local stale = redis.call('ZRANGEBYSCORE', L, '-inf', now, 'LIMIT', 0, max)
 for _, id in ipairs(stale) do
-  redis.call('ZREM', b..'leases', id)
-  local entry = redis.call('HGET', b..'j:'..id, 'entry')
+  redis.call('ZREM', L, id)
+  local entry = redis.call('HGET', J, fld(id, 'entry'))
   if entry then
-    redis.call('XCLAIM', s, 'w', ARGV[2], 0, entry, 'JUSTID')
+    redis.call('XCLAIM', S, 'w', ARGV[1], 0, entry, 'JUSTID')
     take(id, entry)
   end
 end
 if #out < max then
-  local r = redis.call('XREADGROUP', 'GROUP', 'w', ARGV[2], 'COUNT', max - #out, 'STREAMS', s, '>')
+  local r = redis.call('XREADGROUP', 'GROUP', 'w', ARGV[1], 'COUNT', max - #out, 'STREAMS', S, '>')
   if r then
     for _, e in ipairs(r[1][2]) do take(e[2][2], e[1]) end
   end
@@ -121,115 +169,106 @@ end
 return out
 ";
 
-const CHECKPOINT: &str = "redis.call('HSET', j, 'cp', ARGV[4]) return 1";
+const CHECKPOINT: &str = "redis.call('HSET', J, fld(id, 'cp'), ARGV[3]) return 1";
 
-/// `ARGV[4]`: the new lease deadline.
-const EXTEND: &str = "redis.call('ZADD', b..'leases', ARGV[4], id) return 1";
+/// `ARGV[3]`: the new lease deadline.
+const EXTEND: &str = "redis.call('ZADD', L, ARGV[3], id) return 1";
 
-/// `ARGV[4]`: retention in ms.
+/// `ARGV[3]`: retention in ms, `ARGV[4]`: now.
 const ACK: &str = r"
-local key = redis.call('HGET', j, 'key')
-local group = redis.call('HGET', j, 'group')
+local key = redis.call('HGET', J, fld(id, 'key'))
+local group = redis.call('HGET', J, fld(id, 'group'))
 unstream()
-redis.call('DEL', j)
-redis.call('ZREM', b..'live', id)
-redis.call('SET', b..'k:'..key, id, 'PX', ARGV[4])
 advance(group)
+drop(id)
+redis.call('ZREM', LIVE, id)
+remember(key, id, ARGV[4], ARGV[3])
 return 1
 ";
 
-/// `ARGV[4]`: retry time, `ARGV[5]`: error.
+/// `ARGV[3]`: retry time, `ARGV[4]`: error.
 const NACK: &str = r"
 unstream()
-redis.call('HSET', j, 'err', ARGV[5])
-redis.call('ZADD', b..'retry', ARGV[4], id)
-redis.call('INCR', b..'retries')
+redis.call('HSET', J, fld(id, 'err'), ARGV[4])
+redis.call('ZADD', R, ARGV[3], id)
+redis.call('INCR', RETRIES)
 return 1
 ";
 
-/// `ARGV[4]`: error, `ARGV[5]`: now.
+/// `ARGV[3]`: error, `ARGV[4]`: now.
 const DEAD: &str = r"
-local group = redis.call('HGET', j, 'group')
+local group = redis.call('HGET', J, fld(id, 'group'))
 unstream()
-redis.call('HSET', j, 'err', ARGV[4], 'dead', ARGV[5])
-local d = redis.call('XADD', b..'dead', '*', 'id', id)
-redis.call('HSET', j, 'dentry', d)
-redis.call('ZREM', b..'live', id)
 advance(group)
+redis.call('HSET', J, fld(id, 'err'), ARGV[3], fld(id, 'dead'), ARGV[4])
+local d = redis.call('XADD', DEAD, '*', 'id', id)
+redis.call('HSET', J, fld(id, 'dentry'), d)
+redis.call('ZREM', LIVE, id)
 return 1
 ";
 
 const RELEASE: &str = r"
 unstream()
-redis.call('HINCRBY', j, 'attempts', -1)
-local e = redis.call('XADD', s, '*', 'id', id)
-redis.call('HSET', j, 'entry', e)
+redis.call('HINCRBY', J, fld(id, 'attempts'), -1)
+push(id)
 return 1
 ";
 
-/// `ARGV`: base, id.
+/// `ARGV`: id. The job goes behind its group's waiting jobs.
 const REPLAY: &str = r"
-local b = ARGV[1]
-local id = ARGV[2]
-local j = b..'j:'..id
-if redis.call('HEXISTS', j, 'dead') == 0 then return -1 end
-local d = redis.call('HGET', j, 'dentry')
-if d then redis.call('XDEL', b..'dead', d) end
-redis.call('HDEL', j, 'dead', 'dentry')
-redis.call('HSET', j, 'attempts', 0)
-local f = redis.call('HMGET', j, 'group', 'enq')
-redis.call('ZADD', b..'live', f[2], id)
-redis.call('RPUSH', b..'g:'..f[1], id)
-if redis.call('LLEN', b..'g:'..f[1]) == 1 then
-  local e = redis.call('XADD', b..'s', '*', 'id', id)
-  redis.call('HSET', j, 'entry', e)
-end
+local id = ARGV[1]
+if redis.call('HEXISTS', J, fld(id, 'dead')) == 0 then return -1 end
+local d = redis.call('HGET', J, fld(id, 'dentry'))
+if d then redis.call('XDEL', DEAD, d) end
+redis.call('HDEL', J, fld(id, 'dead'), fld(id, 'dentry'))
+redis.call('HSET', J, fld(id, 'attempts'), 0, fld(id, 'ord'), redis.call('INCR', SEQ))
+local f = redis.call('HMGET', J, fld(id, 'group'), fld(id, 'enq'))
+redis.call('ZADD', LIVE, f[2], id)
+redis.call('ZADD', G, 0, gm(f[1], id))
+if gcount(f[1]) == 1 then push(id) end
 return 1
 ";
 
-/// `ARGV`: base, id (empty: all), retention in ms.
+/// `ARGV`: id (empty: all), retention in ms, now.
 const PURGE: &str = r"
-local b = ARGV[1]
 local ids = {}
-if ARGV[2] ~= '' then
-  if redis.call('HEXISTS', b..'j:'..ARGV[2], 'dead') == 0 then return -1 end
-  ids = {ARGV[2]}
+if ARGV[1] ~= '' then
+  if redis.call('HEXISTS', J, fld(ARGV[1], 'dead')) == 0 then return -1 end
+  ids = {ARGV[1]}
 else
-  for _, e in ipairs(redis.call('XRANGE', b..'dead', '-', '+')) do table.insert(ids, e[2][2]) end
+  for _, e in ipairs(redis.call('XRANGE', DEAD, '-', '+')) do table.insert(ids, e[2][2]) end
 end
 local n = 0
 for _, id in ipairs(ids) do
-  local j = b..'j:'..id
-  local f = redis.call('HMGET', j, 'key', 'dentry')
+  local f = redis.call('HMGET', J, fld(id, 'key'), fld(id, 'dentry'))
   if f[1] then
-    redis.call('SET', b..'k:'..f[1], id, 'PX', ARGV[3])
+    remember(f[1], id, ARGV[3], ARGV[2])
     n = n + 1
   end
-  if f[2] then redis.call('XDEL', b..'dead', f[2]) end
-  redis.call('DEL', j)
+  if f[2] then redis.call('XDEL', DEAD, f[2]) end
+  drop(id)
 end
 return n
 ";
 
-/// `ARGV`: base, limit.
+/// `ARGV`: limit.
 const DEAD_LIST: &str = r"
-local b = ARGV[1]
 local out = {}
-for _, e in ipairs(redis.call('XRANGE', b..'dead', '-', '+', 'COUNT', ARGV[2])) do
+for _, e in ipairs(redis.call('XRANGE', DEAD, '-', '+', 'COUNT', ARGV[1])) do
   local id = e[2][2]
-  local f = redis.call('HMGET', b..'j:'..id, 'key', 'group', 'payload', 'attempts', 'enq', 'err', 'cp', 'dead')
+  local f = redis.call('HMGET', J, fld(id, 'key'), fld(id, 'group'), fld(id, 'payload'), fld(id, 'attempts'),
+    fld(id, 'enq'), fld(id, 'err'), fld(id, 'cp'), fld(id, 'dead'))
   if f[1] then table.insert(out, {id, f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8]}) end
 end
 return out
 ";
 
-/// `ARGV`: base, now.
+/// `ARGV`: now.
 const STATS: &str = r"
-local b = ARGV[1]
-local live = redis.call('ZCARD', b..'live')
-local leased = redis.call('ZCOUNT', b..'leases', '('..ARGV[2], '+inf')
-local oldest = redis.call('ZRANGE', b..'live', 0, 0, 'WITHSCORES')
-return {live, leased, tonumber(redis.call('GET', b..'retries') or '0'), redis.call('XLEN', b..'dead'), oldest[2] or false}
+local live = redis.call('ZCARD', LIVE)
+local leased = redis.call('ZCOUNT', L, '('..ARGV[1], '+inf')
+local oldest = redis.call('ZRANGE', LIVE, 0, 0, 'WITHSCORES')
+return {live, leased, tonumber(redis.call('GET', RETRIES) or '0'), redis.call('XLEN', DEAD), oldest[2] or false}
 ";
 
 struct Scripts {
@@ -249,20 +288,21 @@ struct Scripts {
 
 impl Scripts {
     fn new() -> Self {
-        let held = |body: &str| redis::Script::new(&format!("{HELD}\n{body}"));
+        let held = |body: &str| redis::Script::new(&format!("{PRELUDE}\n{HELD}\n{body}"));
+        let plain = |body: &str| redis::Script::new(&format!("{PRELUDE}\n{body}"));
         Self {
-            enqueue: redis::Script::new(ENQUEUE),
-            lease: redis::Script::new(LEASE),
+            enqueue: plain(ENQUEUE),
+            lease: plain(LEASE),
             checkpoint: held(CHECKPOINT),
             extend: held(EXTEND),
             ack: held(ACK),
             nack: held(NACK),
             dead: held(DEAD),
             release: held(RELEASE),
-            replay: redis::Script::new(REPLAY),
-            purge: redis::Script::new(PURGE),
-            dead_list: redis::Script::new(DEAD_LIST),
-            stats: redis::Script::new(STATS),
+            replay: plain(REPLAY),
+            purge: plain(PURGE),
+            dead_list: plain(DEAD_LIST),
+            stats: plain(STATS),
         }
     }
 }
@@ -270,11 +310,9 @@ impl Scripts {
 /// A job queue on Redis Streams (feature `redis`), shared by any number of
 /// instances. Cheap to clone.
 ///
-/// Keys live under `{<prefix><name>}:` (one hash tag, one cluster slot per
-/// queue): a hash per job, the key index, a list
-/// per group, the stream of runnable group heads (consumer group `w`), sorted
-/// sets of lease deadlines, retries and live jobs, and a dead-letter stream.
-/// Every operation is one Lua script (atomic). Only the oldest job of a group
+/// Eleven fixed keys under `{<prefix><name>}:` (one hash tag, one cluster
+/// slot per queue; see the [module](self) docs), every one declared to every
+/// script. Every operation is one Lua script (atomic). Only the oldest job of a group
 /// is in the stream, which keeps one customer's jobs in order across
 /// instances; a lease that ran out (its instance died) is moved to the next
 /// leaser with `XCLAIM`, and the old holder's ack is refused. Durability is
@@ -370,12 +408,18 @@ impl RedisQueue {
         })
     }
 
-    /// The key every script declares (the queue's stream): it routes the
-    /// script to the node holding the queue's slot. The keys a script
-    /// derives from the base (a job's hash, a group's list) share the
-    /// base's hash tag, hence the slot.
+    /// The queue's stream: the key `WAIT` and `INFO` are routed by (every
+    /// key of the queue is in its slot).
     fn anchor(&self) -> String {
         format!("{}s", self.base)
+    }
+
+    /// `script` with every key of the queue declared, in [`KEY_NAMES`]'s
+    /// order: the scripts touch no other key.
+    fn invoke<'a>(&self, script: &'a redis::Script) -> redis::ScriptInvocation<'a> {
+        let mut inv = script.prepare_invoke();
+        inv.keys_of(self);
+        inv
     }
 
     /// Replicated acknowledgements: every enqueue and checkpoint returns
@@ -426,11 +470,8 @@ impl RedisQueue {
         extra: &[Vec<u8>],
     ) -> Result<(), QueueError> {
         let mut conn = self.conn.clone();
-        let mut inv = script.prepare_invoke();
-        inv.key(self.anchor());
-        inv.arg(&self.base)
-            .arg(lease.job.id.as_str())
-            .arg(lease.token.as_str());
+        let mut inv = self.invoke(script);
+        inv.arg(lease.job.id.as_str()).arg(lease.token.as_str());
         for a in extra {
             inv.arg(a.as_slice());
         }
@@ -441,6 +482,20 @@ impl RedisQueue {
             });
         }
         Ok(())
+    }
+}
+
+/// Declares a queue's keys on a script invocation.
+trait KeysOf {
+    fn keys_of(&mut self, q: &RedisQueue) -> &mut Self;
+}
+
+impl KeysOf for redis::ScriptInvocation<'_> {
+    fn keys_of(&mut self, q: &RedisQueue) -> &mut Self {
+        for name in KEY_NAMES {
+            self.key(format!("{}{name}", q.base));
+        }
+        self
     }
 }
 
@@ -457,8 +512,7 @@ impl JobQueue for RedisQueue {
             .scripts
             .enqueue
             .prepare_invoke()
-            .key(self.anchor())
-            .arg(&self.base)
+            .keys_of(self)
             .arg(&job.key)
             .arg(&job.group)
             .arg(job.payload.as_slice())
@@ -491,8 +545,7 @@ impl JobQueue for RedisQueue {
             .scripts
             .lease
             .prepare_invoke()
-            .key(self.anchor())
-            .arg(&self.base)
+            .keys_of(self)
             .arg(&self.consumer)
             .arg(max)
             .arg(now.saturating_add(duration_ms(visibility).max(1)))
@@ -525,9 +578,10 @@ impl JobQueue for RedisQueue {
         self.replicate().await
     }
 
-    async fn ack(&self, lease: &Lease, _now: DateTime<Utc>) -> Result<(), QueueError> {
+    async fn ack(&self, lease: &Lease, now: DateTime<Utc>) -> Result<(), QueueError> {
         let retain = self.retention_ms.to_string().into_bytes();
-        self.finish(&self.scripts.ack, lease, &[retain]).await
+        let now = millis(now).to_string().into_bytes();
+        self.finish(&self.scripts.ack, lease, &[retain, now]).await
     }
 
     async fn nack(
@@ -575,8 +629,7 @@ impl JobQueue for RedisQueue {
             .scripts
             .dead_list
             .prepare_invoke()
-            .key(self.anchor())
-            .arg(&self.base)
+            .keys_of(self)
             .arg(limit.max(1))
             .invoke_async(&mut conn)
             .await
@@ -606,8 +659,7 @@ impl JobQueue for RedisQueue {
             .scripts
             .replay
             .prepare_invoke()
-            .key(self.anchor())
-            .arg(&self.base)
+            .keys_of(self)
             .arg(id.as_str())
             .invoke_async(&mut conn)
             .await
@@ -618,16 +670,16 @@ impl JobQueue for RedisQueue {
         Ok(())
     }
 
-    async fn purge(&self, id: Option<&JobId>, _now: DateTime<Utc>) -> Result<u64, QueueError> {
+    async fn purge(&self, id: Option<&JobId>, now: DateTime<Utc>) -> Result<u64, QueueError> {
         let mut conn = self.conn.clone();
         let r: i64 = self
             .scripts
             .purge
             .prepare_invoke()
-            .key(self.anchor())
-            .arg(&self.base)
+            .keys_of(self)
             .arg(id.map_or("", JobId::as_str))
             .arg(self.retention_ms)
+            .arg(millis(now))
             .invoke_async(&mut conn)
             .await
             .map_err(storage)?;
@@ -644,8 +696,7 @@ impl JobQueue for RedisQueue {
             .scripts
             .stats
             .prepare_invoke()
-            .key(self.anchor())
-            .arg(&self.base)
+            .keys_of(self)
             .arg(now)
             .invoke_async(&mut conn)
             .await

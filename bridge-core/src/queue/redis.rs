@@ -311,7 +311,8 @@ impl Scripts {
 /// instances. Cheap to clone.
 ///
 /// Eleven fixed keys under `{<prefix><name>}:` (one hash tag, one cluster
-/// slot per queue; see the [module](self) docs), every one declared to every
+/// slot per queue: the jobs' fields in one hash, the groups in one sorted
+/// set, the stream of runnable group heads...), every one declared to every
 /// script. Every operation is one Lua script (atomic). Only the oldest job of a group
 /// is in the stream, which keeps one customer's jobs in order across
 /// instances; a lease that ran out (its instance died) is moved to the next

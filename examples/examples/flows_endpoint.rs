@@ -47,7 +47,7 @@ const DAYS: usize = 5;
 pub const FLOW_JSON: &str = r#"{
   "version": "6.0",
   "data_api_version": "3.0",
-  "routing_model": { "PICK_DATE": ["PICK_SLOT"], "PICK_SLOT": [] },
+  "routing_model": { "PICK_DATE": ["PICK_SLOT", "NOTICE"], "PICK_SLOT": ["NOTICE"], "NOTICE": [] },
   "screens": [
     {
       "id": "PICK_DATE",
@@ -85,6 +85,19 @@ pub const FLOW_JSON: &str = r#"{
             "on-click-action": { "name": "data_exchange", "payload": { "slot": "${form.slot}" } } }
         ] }
       ] }
+    },
+    {
+      "id": "NOTICE",
+      "title": "Booking",
+      "terminal": true,
+      "data": {
+        "message": { "type": "string", "__example__": "This booking link has expired: ask us for a new one." }
+      },
+      "layout": { "type": "SingleColumnLayout", "children": [
+        { "type": "TextBody", "text": "${data.message}" },
+        { "type": "Footer", "label": "Close",
+          "on-click-action": { "name": "complete", "payload": { "closed": "notice" } } }
+      ] }
     }
   ]
 }"#;
@@ -97,6 +110,9 @@ pub struct Booking {
     zone: Tz,
     /// The first day offered is the weekday after this (passed in: tests pin it).
     today: NaiveDate,
+    /// Answer an unknown flow token with HTTP 427 (WhatsApp ends the Flow)
+    /// instead of the notice screen.
+    reject_unknown_tokens: bool,
 }
 
 fn short_day(d: NaiveDate) -> String {
@@ -126,7 +142,22 @@ impl Booking {
             stores,
             zone,
             today,
+            reject_unknown_tokens: false,
         }
+    }
+
+    /// Answers a flow token this endpoint did not issue (or no longer
+    /// holds) with HTTP 427, Meta's "flow token no longer valid" (WhatsApp
+    /// ends the Flow), instead of a notice screen saying the link expired.
+    /// `flows_endpoint --serve` turns it on with `FLOWS_UNKNOWN_TOKEN=427`.
+    pub fn reject_unknown_tokens(mut self) -> Self {
+        self.reject_unknown_tokens = true;
+        self
+    }
+
+    /// The terminal notice screen (declared as a route from both screens).
+    fn notice(message: &str) -> Value {
+        json!({ "screen": "NOTICE", "data": { "message": message } })
     }
 
     fn start_of(&self, day: NaiveDate, (h, m): (u32, u32)) -> Option<DateTime<Utc>> {
@@ -141,6 +172,16 @@ impl Booking {
 
     /// The start times already taken on `day`.
     async fn taken(&self, day: NaiveDate) -> Result<Vec<i64>, BoxError> {
+        Ok(self
+            .bookings(day)
+            .await?
+            .into_iter()
+            .map(|(start, _)| start)
+            .collect())
+    }
+
+    /// The day's appointments: their start and their Flow token, if any.
+    async fn bookings(&self, day: NaiveDate) -> Result<Vec<(i64, Option<String>)>, BoxError> {
         let (Some(from), Some(to)) = (
             self.start_of(day, (0, 0)),
             self.start_of(day + Duration::days(1), (0, 0)),
@@ -159,15 +200,22 @@ impl Booking {
         Ok(rows
             .iter()
             .filter_map(|r| {
-                r.get("Start__c")
+                let start = r
+                    .get("Start__c")
                     .and_then(Value::as_str)
-                    .and_then(SfDateTime::parse)
+                    .and_then(SfDateTime::parse)?;
+                let token = r
+                    .get("Booking_Key__c")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                Some((start.0.timestamp(), token))
             })
-            .map(|t| t.0.timestamp())
             .collect())
     }
 
-    async fn slots_screen(&self, day: NaiveDate, error: &str) -> Result<Value, BoxError> {
+    /// The day's free times, or `None` when the day is fully booked (the
+    /// caller answers with a screen its routes allow).
+    async fn slots_screen(&self, day: NaiveDate, error: &str) -> Result<Option<Value>, BoxError> {
         let taken = self.taken(day).await?;
         let slots: Vec<Value> = SLOTS
             .iter()
@@ -178,14 +226,23 @@ impl Booking {
             )
             .collect();
         if slots.is_empty() {
-            return Ok(self.dates_screen(&format!(
-                "{} is fully booked: pick another day.",
-                short_day(day)
-            )));
+            return Ok(None);
         }
-        Ok(
+        Ok(Some(
             json!({ "screen": "PICK_SLOT", "data": { "day": short_day(day), "slots": slots, "error_message": error } }),
-        )
+        ))
+    }
+
+    /// From the time screen: the day's times again with `error`, or the
+    /// notice when the day filled up meanwhile (the date screen is not a
+    /// route from there).
+    async fn slots_again(&self, day: NaiveDate, error: &str) -> Result<Value, BoxError> {
+        Ok(self.slots_screen(day, error).await?.unwrap_or_else(|| {
+            Self::notice(&format!(
+                "{} just filled up. Open the booking again to pick another day.",
+                short_day(day)
+            ))
+        }))
     }
 
     fn dates_screen(&self, error: &str) -> Value {
@@ -203,22 +260,48 @@ impl Booking {
             .get(&format!("flow-token-{token}"))
             .await?
         else {
-            return Ok(self.dates_screen("This booking link has expired: ask us for a new one."));
+            if self.reject_unknown_tokens {
+                return Err(Box::new(whatsapp_cloud::flows::InvalidFlowToken));
+            }
+            return Ok(Self::notice(
+                "This booking link has expired: ask us for a new one.",
+            ));
         };
         let Some(start) = slot
             .parse()
             .ok()
             .and_then(|t| DateTime::from_timestamp(t, 0))
         else {
-            return Ok(self.dates_screen("Pick a day first."));
+            return Ok(Self::notice(
+                "That time could not be read. Open the booking again to pick one.",
+            ));
         };
         let day = start.with_timezone(&self.zone).date_naive();
+        if !weekdays_after(self.today, DAYS).contains(&day) {
+            return Ok(Self::notice(
+                "That day is not offered any more. Open the booking again to pick another.",
+            ));
+        }
         let offered = SLOTS
             .iter()
             .filter_map(|&s| self.start_of(day, s))
             .any(|t| t == start);
         if !offered {
-            return Ok(self.dates_screen("That time is not offered: pick again."));
+            return self
+                .slots_again(day, "That time is not offered: pick again.")
+                .await;
+        }
+        // Appointments made in Salesforce by hand carry no slot key: the
+        // calendar is read first; the unique key below settles races.
+        let taken_by_another = self
+            .bookings(day)
+            .await?
+            .iter()
+            .any(|(at, by)| *at == start.timestamp() && by.as_deref() != Some(token));
+        if taken_by_another {
+            return self
+                .slots_again(day, "That time was just taken: pick another.")
+                .await;
         }
         // The slot is claimed by a unique key (`Slot_Key__c`: its start), so
         // two customers choosing it at the same moment cannot both get it:
@@ -264,7 +347,7 @@ impl Booking {
                     }
                     Some(_) => {
                         return self
-                            .slots_screen(day, "That time was just taken: pick another.")
+                            .slots_again(day, "That time was just taken: pick another.")
                             .await;
                     }
                     // This Flow booked another time before: move it here
@@ -272,7 +355,7 @@ impl Booking {
                     None => {
                         let Some(mine) = rows.iter().find_map(DynamicRecord::id) else {
                             return self
-                                .slots_screen(day, "That time was just taken: pick another.")
+                                .slots_again(day, "That time was just taken: pick another.")
                                 .await;
                         };
                         let moved = DynamicRecord::new()
@@ -290,7 +373,7 @@ impl Booking {
                                     == Some(&salesforce_rest::ErrorCode::DuplicateValue) =>
                             {
                                 return self
-                                    .slots_screen(day, "That time was just taken: pick another.")
+                                    .slots_again(day, "That time was just taken: pick another.")
                                     .await;
                             }
                             Err(e) => return Err(e.into()),
@@ -327,7 +410,12 @@ impl FlowsHandler for Booking {
             (FlowAction::DataExchange, Some("PICK_DATE")) => {
                 match field("date").parse::<NaiveDate>() {
                     Ok(day) if weekdays_after(self.today, DAYS).contains(&day) => {
-                        self.slots_screen(day, "").await
+                        Ok(self.slots_screen(day, "").await?.unwrap_or_else(|| {
+                            self.dates_screen(&format!(
+                                "{} is fully booked: pick another day.",
+                                short_day(day)
+                            ))
+                        }))
                     }
                     _ => Ok(self.dates_screen("Pick one of the days shown.")),
                 }
@@ -515,7 +603,24 @@ async fn main() -> std::process::ExitCode {
     examples::exit_code(cli().await)
 }
 
+/// `FLOWS_UNKNOWN_TOKEN`: `427` answers unknown flow tokens with HTTP 427
+/// (WhatsApp ends the Flow); `notice` (the default) with the notice screen.
+fn unknown_tokens_get_427() -> Result<bool, BoxError> {
+    match std::env::var("FLOWS_UNKNOWN_TOKEN")
+        .ok()
+        .as_deref()
+        .map(str::trim)
+    {
+        None | Some("" | "notice") => Ok(false),
+        Some("427") => Ok(true),
+        Some(other) => {
+            Err(format!("FLOWS_UNKNOWN_TOKEN must be 427 or notice, got {other:?}").into())
+        }
+    }
+}
+
 async fn serve(addr: &str) -> Result<(), BoxError> {
+    unknown_tokens_get_427()?;
     let b = Backends::from_env().await?;
     let configured = [
         "WHATSAPP_FLOWS_PRIVATE_KEY",
@@ -535,7 +640,7 @@ public key of this run:
         );
     }
     eprintln!(
-        "note: bookings need flow tokens issued by the process that sends the Flow, sharing this store ({}); other tokens end on the \"expired link\" screen",
+        "note: bookings need flow tokens issued by the process that sends the Flow, sharing this store ({}); other tokens end on the \"expired link\" notice (FLOWS_UNKNOWN_TOKEN=427: HTTP 427, WhatsApp ends the Flow)",
         if std::env::var("REDIS_URL").is_ok() {
             "REDIS_URL"
         } else {
@@ -546,13 +651,13 @@ public key of this run:
     let zone = examples::customer_zone()?;
     let today = Utc::now().with_timezone(&zone).date_naive();
     let verifier = SignatureVerifier::new(&SecretString::from(b.app_secret.clone()));
+    let mut booking = Booking::new(b.salesforce.clone(), stores, zone, today);
+    if unknown_tokens_get_427()? {
+        booking = booking.reject_unknown_tokens();
+    }
     let app = axum::Router::new().nest(
         "/flows",
-        whatsapp_cloud::flows::router(
-            key,
-            Some(verifier),
-            Booking::new(b.salesforce.clone(), stores, zone, today),
-        ),
+        whatsapp_cloud::flows::router(key, Some(verifier), booking),
     );
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -577,7 +682,7 @@ async fn cli() -> Result<(), BoxError> {
         "usage: flows_endpoint [--serve ADDR] [--print-flow-json] [--new-key PATH] [--show-pii]";
     if args.iter().any(|a| a == "--help" || a == "-h") {
         println!(
-            "{usage}\n\nAnswers an appointment-booking WhatsApp Flow from the Salesforce calendar.\nWithout flags: a simulated customer books a slot in the sandbox.\n  --serve ADDR       serve the endpoint at http://ADDR/flows (with WHATSAPP_FLOWS_PRIVATE_KEY; flow tokens must come from the process that sends the Flow, on the same REDIS_URL or BRIDGE_DATA_DIR)\n  --print-flow-json  print the Flow JSON this endpoint answers\n  --new-key PATH     write a new private key to PATH (0600), print its public key\nReads WHATSAPP_FLOWS_PRIVATE_KEY(_FILE), WHATSAPP_FLOWS_KEY_PASSPHRASE, WHATSAPP_APP_SECRET, WHATSAPP_*, SALESFORCE_*, REDIS_URL, BRIDGE_DATA_DIR, CUSTOMER_TIME_ZONE."
+            "{usage}\n\nAnswers an appointment-booking WhatsApp Flow from the Salesforce calendar.\nWithout flags: a simulated customer books a slot in the sandbox.\n  --serve ADDR       serve the endpoint at http://ADDR/flows (with WHATSAPP_FLOWS_PRIVATE_KEY; flow tokens must come from the process that sends the Flow, on the same REDIS_URL or BRIDGE_DATA_DIR)\n  --print-flow-json  print the Flow JSON this endpoint answers\n  --new-key PATH     write a new private key to PATH (0600), print its public key\nReads WHATSAPP_FLOWS_PRIVATE_KEY(_FILE), WHATSAPP_FLOWS_KEY_PASSPHRASE, WHATSAPP_APP_SECRET, WHATSAPP_*, SALESFORCE_*, REDIS_URL, BRIDGE_DATA_DIR, CUSTOMER_TIME_ZONE, FLOWS_UNKNOWN_TOKEN (427: answer unknown flow tokens with HTTP 427; default: a notice screen)."
         );
         return Ok(());
     }

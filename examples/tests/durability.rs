@@ -134,6 +134,9 @@ async fn three_instances_under_chaos_keep_every_message_once() {
         ("REDIS_URL", url),
         ("BRIDGE_REDIS_PREFIX", format!("wa-sf:chaos{run}:")),
         ("BRIDGE_LEASE_SECS", "2".to_owned()),
+        // No statuses come in this run: a send cut short by a kill is sent
+        // again after a short wait (the agents' chaos run covers the wait).
+        ("BRIDGE_UNCONFIRMED_WAIT_SECS", "2".to_owned()),
     ];
     chaos(3, &env).await;
 }
@@ -143,7 +146,14 @@ async fn three_instances_under_chaos_keep_every_message_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_embedded_instance_under_chaos_keeps_every_message_once() {
     let dir = tempfile::tempdir().unwrap();
-    chaos(1, &[("BRIDGE_DATA_DIR", dir.path().display().to_string())]).await;
+    chaos(
+        1,
+        &[
+            ("BRIDGE_DATA_DIR", dir.path().display().to_string()),
+            ("BRIDGE_UNCONFIRMED_WAIT_SECS", "2".to_owned()),
+        ],
+    )
+    .await;
 }
 
 async fn chaos(instances: usize, env: &[(&str, String)]) {

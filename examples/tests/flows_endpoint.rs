@@ -56,8 +56,108 @@ fn the_flow_json_declares_the_screens_the_endpoint_answers() {
         .iter()
         .map(|s| s["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["PICK_DATE", "PICK_SLOT"]);
+    assert_eq!(ids, ["PICK_DATE", "PICK_SLOT", "NOTICE"]);
     assert_eq!(flow["data_api_version"], "3.0");
+}
+
+/// Whether the Flow JSON's `routing_model` lets `from` answer with `to`
+/// (the same screen again, a declared route, or the completion).
+fn routed(from: &str, to: &str) -> bool {
+    let flow: Value = serde_json::from_str(FLOW_JSON).unwrap();
+    to == from
+        || to == "SUCCESS"
+        || flow["routing_model"][from]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|s| s == to))
+}
+
+/// Issue 26, item 5: every screen the endpoint answers with is a route the
+/// Flow JSON declares from the screen that asked (WhatsApp checks answers
+/// against the routing model): unknown tokens, unreadable or unoffered
+/// times, taken times, a day that filled up, bookings, full days.
+#[tokio::test]
+async fn every_answer_is_a_declared_route() {
+    let r = rig().await;
+    r.stores
+        .marks
+        .set("flow-token-book-r", "14155550125")
+        .await
+        .unwrap();
+    r.stores
+        .marks
+        .set("flow-token-book-s", "14155550126")
+        .await
+        .unwrap();
+    let date = |d: &str| json!({"version": "3.0", "action": "data_exchange", "screen": "PICK_DATE", "data": {"date": d}, "flow_token": "book-r"});
+    // Thursday 12/03/2026, 10:30 AM Eastern; Friday filled below.
+    let mut cases = vec![
+        ("PICK_DATE", date("2026-12-03")),
+        ("PICK_DATE", date("2026-12-05")),
+        ("PICK_SLOT", slot_request("book-unknown", "1796311800")),
+        ("PICK_SLOT", slot_request("book-r", "not-a-time")),
+        ("PICK_SLOT", slot_request("book-r", "1796313000")),
+        ("PICK_SLOT", slot_request("book-r", "1796311800")),
+        ("PICK_SLOT", slot_request("book-s", "1796311800")),
+        // A time on a day not offered (a year earlier).
+        ("PICK_SLOT", slot_request("book-s", "1764775800")),
+    ];
+    let org = r.b.org.as_ref().unwrap();
+    // Friday: all but 4 PM taken; book-s asks for 9 AM (taken), the day has
+    // one time left; then 4 PM goes too and book-s asks again: full.
+    for (h, m) in [(9, 0), (10, 30), (13, 0), (14, 30)] {
+        let at = format!("2026-12-04T{:02}:{m:02}:00.000+0000", h + 5);
+        org.insert(
+            "Appointment__c",
+            json!({"Start__c": at, "Status__c": "Confirmed", "Slot_Key__c": format!("pre{h}")}),
+        );
+    }
+    cases.push(("PICK_SLOT", slot_request("book-s", "1796392800")));
+    let mut answered = Vec::new();
+    for (from, request) in cases {
+        let a = ask(&r.booking, request).await;
+        let to = a["screen"].as_str().unwrap().to_owned();
+        assert!(routed(from, &to), "{from} answered {to}: {a}");
+        answered.push(to);
+    }
+    org.insert(
+        "Appointment__c",
+        json!({"Start__c": "2026-12-04T21:00:00.000+0000", "Status__c": "Confirmed", "Slot_Key__c": "pre16"}),
+    );
+    let full = ask(&r.booking, slot_request("book-s", "1796392800")).await;
+    assert_eq!(full["screen"], "NOTICE", "{full}");
+    assert!(
+        full["data"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("filled up")
+    );
+    assert!(answered.contains(&"NOTICE".to_owned()));
+    assert!(answered.contains(&"SUCCESS".to_owned()));
+}
+
+/// Issue 26, item 5: with `reject_unknown_tokens`, a token the endpoint does
+/// not hold gets HTTP 427 (Meta's "flow token no longer valid"), through the
+/// whole endpoint.
+#[tokio::test]
+async fn unknown_tokens_can_get_427() {
+    let r = rig().await;
+    let booking = Booking::new(
+        r.b.salesforce.clone(),
+        r.stores.clone(),
+        chrono_tz::America::New_York,
+        today(),
+    )
+    .reject_unknown_tokens();
+    let key = FlowsKey::generate(1024).unwrap();
+    let sealed = FlowsSimulator::new(&key.public_key_pem().unwrap())
+        .unwrap()
+        .seal(&slot_request("book-unknown", "1796311800"))
+        .unwrap();
+    let answer =
+        whatsapp_cloud::flows::handle(&key, None, None, &sealed.body, |req| booking.handle(req))
+            .await;
+    assert_eq!(answer.status, whatsapp_cloud::flows::FLOW_TOKEN_INVALID);
+    assert_eq!(answer.status, 427);
 }
 
 #[tokio::test]
@@ -133,11 +233,11 @@ fn slot_request(token: &str, slot: &str) -> Value {
 async fn unknown_tokens_taken_slots_and_full_days_get_an_error_screen() {
     let r = rig().await;
     // 10:30 AM Eastern on Thu 12/03/2026.
-    let slot = "1764775800";
+    let slot = "1796311800";
     let expired = ask(&r.booking, slot_request("book-unknown", slot)).await;
-    assert_eq!(expired["screen"], "PICK_DATE");
+    assert_eq!(expired["screen"], "NOTICE");
     assert!(
-        expired["data"]["error_message"]
+        expired["data"]["message"]
             .as_str()
             .unwrap()
             .contains("expired")
@@ -171,7 +271,7 @@ async fn unknown_tokens_taken_slots_and_full_days_get_an_error_screen() {
         .collect();
     assert!(!titles.contains(&"10:30 AM EST"), "{titles:?}");
 
-    let not_offered = ask(&r.booking, slot_request("book-b", "1764777000")).await;
+    let not_offered = ask(&r.booking, slot_request("book-b", "1796313000")).await;
     assert!(
         not_offered["data"]["error_message"]
             .as_str()
@@ -211,7 +311,7 @@ async fn unknown_tokens_taken_slots_and_full_days_get_an_error_screen() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_customers_racing_for_one_slot_never_both_get_it() {
     // 10:30 AM Eastern on Thu 12/03/2026.
-    let slot = "1764775800";
+    let slot = "1796311800";
     for latency_ms in [0, 20, 50] {
         let r = rig().await;
         let org = r.b.org.as_ref().unwrap();

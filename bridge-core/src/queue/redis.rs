@@ -327,6 +327,9 @@ pub struct RedisQueue {
     scripts: std::sync::Arc<Scripts>,
     /// Replicas every enqueue and checkpoint waits for, and for how long.
     replicated: Option<(u32, Duration)>,
+    /// Whether the primary has had fewer replicas than asked for (warned
+    /// once, until it has them again).
+    degraded: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for RedisQueue {
@@ -406,6 +409,7 @@ impl RedisQueue {
             retention_ms: duration_ms(DEFAULT_RETENTION),
             scripts: std::sync::Arc::new(Scripts::new()),
             replicated: None,
+            degraded: std::sync::Arc::default(),
         })
     }
 
@@ -427,8 +431,11 @@ impl RedisQueue {
     /// only once `replicas` replicas of the queue's primary have it (Redis's
     /// `WAIT`, at most `timeout`), and fails (retryable) when fewer did, so
     /// a webhook is answered 500 and redelivered rather than acknowledged
-    /// and lost in a failover (Redis replicates asynchronously). Costs one
-    /// round trip to the replicas per write.
+    /// and lost in a failover (Redis replicates asynchronously). A primary
+    /// with fewer replicas connected than asked for (after a failover, until
+    /// a replica is rebuilt) is waited on for the ones it has, with a
+    /// warning, rather than refusing every write. Costs one round trip to
+    /// the replicas per write.
     pub fn wait_for_replicas(mut self, replicas: u32, timeout: Duration) -> Self {
         self.replicated = (replicas > 0).then_some((replicas, timeout));
         self
@@ -441,21 +448,63 @@ impl RedisQueue {
     }
 
     /// Waits for the replicas, when replicated acknowledgements are on.
+    ///
+    /// `WAIT` holds the connection it is sent on until the replicas answer
+    /// or the timeout passes, so a primary known to have fewer replicas than
+    /// asked for (after a failover, until a replica is rebuilt) is asked for
+    /// the ones it has, found with a cheap `INFO` first, instead of making
+    /// every write sit out the timeout.
     async fn replicate(&self) -> Result<(), QueueError> {
+        use std::sync::atomic::Ordering;
         let Some((replicas, timeout)) = self.replicated else {
             return Ok(());
         };
+        let mut wanted = replicas;
+        if self.degraded.load(Ordering::Relaxed) {
+            let connected = self
+                .conn
+                .replicas_of(&self.anchor())
+                .await
+                .map_err(storage)?;
+            if connected >= replicas {
+                self.degraded.store(false, Ordering::Relaxed);
+                tracing::info!("the queue's primary has its replicas again");
+            } else {
+                wanted = connected;
+            }
+        }
+        if wanted == 0 {
+            return Ok(());
+        }
         let acked = self
             .conn
-            .wait_for_replicas(&self.anchor(), replicas, timeout)
+            .wait_for_replicas(&self.anchor(), wanted, timeout)
             .await
             .map_err(storage)?;
-        if acked < replicas {
-            return Err(QueueError::storage(format!(
-                "the write reached {acked} of {replicas} replicas within {timeout:?}; not acknowledged"
-            )));
+        if acked >= wanted {
+            return Ok(());
         }
-        Ok(())
+        // Replicas that are connected but late are an error; a primary that
+        // lost its replica (one was promoted in its place) is acknowledged by
+        // the ones it has, with a warning, rather than refusing every write.
+        let connected = self
+            .conn
+            .replicas_of(&self.anchor())
+            .await
+            .map_err(storage)?;
+        if connected < wanted && acked >= connected {
+            if !self.degraded.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    connected,
+                    wanted = replicas,
+                    "the queue's primary has fewer replicas than replicated acknowledgements want: writes are acknowledged by the ones it has"
+                );
+            }
+            return Ok(());
+        }
+        Err(QueueError::storage(format!(
+            "the write reached {acked} of {wanted} replicas within {timeout:?}; not acknowledged"
+        )))
     }
 
     /// Remembers completed keys for `retention` (default [`DEFAULT_RETENTION`]).

@@ -25,6 +25,23 @@ use crate::webhooks::SignatureVerifier;
 pub const DECRYPTION_FAILED: u16 = 421;
 /// The status for a request whose `X-Hub-Signature-256` does not match.
 pub const SIGNATURE_MISMATCH: u16 = 432;
+/// The status that tells WhatsApp a flow token is no longer valid: the
+/// client closes the Flow and shows the customer that it has ended.
+/// A [`FlowsHandler`] asks for it by returning [`InvalidFlowToken`].
+pub const FLOW_TOKEN_INVALID: u16 = 427;
+
+/// What a handler returns (boxed, as its error) for a flow token it does
+/// not know or no longer honours: the endpoint answers
+/// [`FLOW_TOKEN_INVALID`] (427) instead of 500, as Meta documents.
+///
+/// ```
+/// use whatsapp_cloud::flows::InvalidFlowToken;
+/// let e: Box<dyn std::error::Error + Send + Sync> = Box::new(InvalidFlowToken);
+/// assert!(e.downcast_ref::<InvalidFlowToken>().is_some());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the flow token is no longer valid")]
+pub struct InvalidFlowToken;
 
 type Gcm16 = AesGcm<Aes128, U16>;
 
@@ -345,8 +362,9 @@ pub struct FlowsAnswer {
 /// The whole endpoint, framework-free: checks the `X-Hub-Signature-256`
 /// header (when a [`SignatureVerifier`] for the app secret is given), decrypts, answers pings
 /// and error notifications itself, and encrypts what `app` returns for the
-/// other actions. A request that does not decrypt gets 421; a handler error
-/// gets 500 (WhatsApp shows the customer a generic error).
+/// other actions. A request that does not decrypt gets 421; a handler that
+/// returns [`InvalidFlowToken`] gets 427 (WhatsApp ends the Flow); any other
+/// handler error gets 500 (WhatsApp shows the customer a generic error).
 pub async fn handle<F, Fut>(
     key: &FlowsKey,
     verifier: Option<&SignatureVerifier>,
@@ -383,6 +401,13 @@ where
     } else {
         match app(request).await {
             Ok(a) => a,
+            Err(e) if e.downcast_ref::<InvalidFlowToken>().is_some() => {
+                tracing::info!("a Flows request with a flow token no longer valid: 427");
+                return FlowsAnswer {
+                    status: FLOW_TOKEN_INVALID,
+                    body: e.to_string(),
+                };
+            }
             Err(e) => {
                 tracing::error!(error = %e, "the Flows handler failed");
                 return FlowsAnswer {

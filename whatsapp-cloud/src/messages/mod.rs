@@ -67,8 +67,13 @@ pub const MIN_CAROUSEL_CARDS: usize = 2;
 pub const MAX_CAROUSEL_CARDS: usize = 10;
 /// Most buttons on a carousel card.
 pub const MAX_CARD_BUTTONS: usize = 2;
-/// Longest coupon or one-time-password code, in characters.
-pub const MAX_COUPON_CODE: usize = 15;
+/// Longest coupon code of a copy-code button, in characters: 20, per Meta's
+/// "Coupon code templates" page (updated 2025-12-03: "Code to be copied to
+/// device clipboard when tapped. Maximum 20 characters."; pages before it
+/// said 15, and the message-template components page still does).
+pub const MAX_COUPON_CODE: usize = 20;
+/// Longest one-time password of an authentication template, in characters.
+pub const MAX_OTP_CODE: usize = 15;
 /// Longest text parameter of a template body, in characters.
 pub const MAX_TEMPLATE_BODY_PARAM: usize = 1024;
 

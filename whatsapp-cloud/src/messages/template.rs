@@ -350,8 +350,8 @@ impl Template {
         self
     }
 
-    /// Sets the code of the copy-code (coupon) button at `index`, at most 15
-    /// characters.
+    /// Sets the code of the copy-code (coupon) button at `index`, at most 20
+    /// characters ([`MAX_COUPON_CODE`]).
     pub fn copy_code_button(mut self, index: u8, coupon_code: impl Into<String>) -> Self {
         push_button(
             &mut self.components,
@@ -367,7 +367,7 @@ impl Template {
     /// Fills an authentication template with its one-time password: the body
     /// parameter and the code of the button (copy-code, one-tap or zero-tap
     /// autofill templates all take the code this way). At most 15 characters
-    /// ([`MAX_COUPON_CODE`]).
+    /// ([`MAX_OTP_CODE`]).
     ///
     /// ```
     /// use whatsapp_cloud::messages::{Message, Template};
@@ -497,7 +497,7 @@ impl Template {
                     max_chars(
                         "template.components.button.parameters.text",
                         text,
-                        MAX_COUPON_CODE,
+                        MAX_OTP_CODE,
                     )?;
                 }
             }

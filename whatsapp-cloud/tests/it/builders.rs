@@ -90,7 +90,8 @@ fn carousel_cards_take_image_or_video_headers() {
 }
 
 #[test]
-fn copy_code_is_at_most_fifteen_characters() {
+fn copy_code_is_at_most_twenty_characters() {
+    assert_eq!(MAX_COUPON_CODE, 20, "Meta's coupon code templates page");
     let with = |code: &str| Template::new("fall_sale", "en_US").copy_code_button(1, code);
     assert_eq!(field_of(with(&"C".repeat(MAX_COUPON_CODE))), None);
     assert_eq!(
@@ -124,9 +125,9 @@ fn one_time_password_fills_body_and_button_and_is_bounded() {
     assert_eq!(components[0]["parameters"][0]["text"], "482913");
     assert_eq!(components[1]["parameters"][0]["text"], "482913");
     let code = |n: usize| Template::new("login_code", "en_US").one_time_password("1".repeat(n));
-    assert_eq!(field_of(code(MAX_COUPON_CODE)), None);
+    assert_eq!(field_of(code(MAX_OTP_CODE)), None);
     assert_eq!(
-        field_of(code(MAX_COUPON_CODE + 1)),
+        field_of(code(MAX_OTP_CODE + 1)),
         Some("template.components.button.parameters.text")
     );
 }

@@ -29,8 +29,19 @@ use salesforce_rest::testkit::{FakePubSub, MockOrg};
 use serde_json::json;
 use whatsapp_cloud::testkit::MockGraph;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn agent_replies_reach_the_graph_api_within_a_second_of_their_commit() {
+/// The mock org and Graph API, the fake Pub/Sub API with the ledger's
+/// change channel, a bridge whose outbox sends through the WhatsApp client,
+/// and agent replies over it; `customers` wrote just now.
+struct Rig {
+    org: MockOrg,
+    graph: MockGraph,
+    fake: FakePubSub,
+    topic: String,
+    svc: BridgeService,
+    agents: AgentReplies,
+}
+
+async fn rig(customers: &[String]) -> Rig {
     let (org, graph, fake) = (
         MockOrg::start().await,
         MockGraph::start().await,
@@ -40,49 +51,77 @@ async fn agent_replies_reach_the_graph_api_within_a_second_of_their_commit() {
         "WhatsApp_Message__c",
         &["Direction__c", "Status__c", "Body__c", "Customer_Phone__c"],
     );
-    fake.follow(&org);
     let clock = Arc::new(SystemClock);
     let window = Arc::new(MemoryWindowTracker::default());
-    let customers: Vec<String> = (0..20).map(|i| format!("1415555{:04}", 100 + i)).collect();
-    for c in &customers {
+    for c in customers {
         window.record_inbound(c, Utc::now()).await.unwrap();
     }
     let writer = SalesforceWriter::new(org.client());
     let bridge = Bridge::builder(Arc::new(writer.clone()))
         .sender(Arc::new(graph.client()))
         .build();
-    let workers = WorkerOptions::default().concurrency(8);
     let svc = BridgeService::start(
         bridge,
         Arc::new(MemoryQueue::new("inbox").unwrap()),
         Arc::new(MemoryQueue::new("outbox").unwrap()),
-        workers,
+        WorkerOptions::default().concurrency(8),
         clock.clone(),
     );
     let agents = AgentReplies::new(writer, svc.outbox().clone(), window, clock);
-    let pubsub = PubSubClient::builder(org.session())
-        .endpoint(fake.url())
-        .build()
-        .unwrap();
-    let subscriber = {
-        let agents = agents.clone();
-        tokio::spawn(async move {
+    Rig {
+        org,
+        graph,
+        fake,
+        topic,
+        svc,
+        agents,
+    }
+}
+
+impl Rig {
+    /// Subscribes to the change channel from its start, handing every
+    /// delivery to `AgentReplies::on_changes`, and polling after a gap
+    /// (counted in `gaps`), as `webhook_to_case` does.
+    async fn subscribe(
+        &self,
+        gaps: Arc<std::sync::atomic::AtomicUsize>,
+    ) -> tokio::task::JoinHandle<Result<(), salesforce_rest::pubsub::PubSubError>> {
+        let pubsub = PubSubClient::builder(self.org.session())
+            .endpoint(self.fake.url())
+            .build()
+            .unwrap();
+        let (agents, topic) = (self.agents.clone(), self.topic.clone());
+        let subscriber = tokio::spawn(async move {
             pubsub
                 .subscribe(&topic, Arc::new(MemoryReplayStore::default()))
                 .start_from(StartFrom::Earliest)
                 .run_batches(move |events| {
-                    let agents = agents.clone();
+                    let (agents, gaps) = (agents.clone(), gaps.clone());
                     async move {
-                        agents.on_changes(&events).await?;
+                        let report = agents.on_changes(&events).await?;
+                        if report.gap {
+                            gaps.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            agents.poll(None).await?;
+                        }
                         Ok(Flow::Continue)
                     }
                 })
                 .await
-        })
-    };
-    while fake.subscribes() == 0 {
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        });
+        while self.fake.subscribes() == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        subscriber
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_replies_reach_the_graph_api_within_a_second_of_their_commit() {
+    let customers: Vec<String> = (0..20).map(|i| format!("1415555{:04}", 100 + i)).collect();
+    let r = rig(&customers).await;
+    r.fake.follow(&r.org);
+    let subscriber = r.subscribe(Arc::default()).await;
+    let (org, graph, svc) = (&r.org, &r.graph, &r.svc);
     // Inbound messages and the bridge's own records make events too: none
     // of them is sent.
     org.insert(
@@ -136,69 +175,22 @@ async fn agent_replies_reach_the_graph_api_within_a_second_of_their_commit() {
 /// polls, and the records the events missed are sent, once each.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gap_event_makes_the_poller_catch_up() {
-    let (org, graph, fake) = (
-        MockOrg::start().await,
-        MockGraph::start().await,
-        FakePubSub::start().await,
-    );
     // The channel exists, but the org's writes make no events (not
-    // followed): only the gap event below arrives.
-    let topic = fake.add_change_topic(
-        "WhatsApp_Message__c",
-        &["Direction__c", "Status__c", "Body__c", "Customer_Phone__c"],
-    );
-    let clock = Arc::new(SystemClock);
-    let window = Arc::new(MemoryWindowTracker::default());
+    // followed): only the gap events below arrive.
     let customers: Vec<String> = (0..3).map(|i| format!("1415555{:04}", 300 + i)).collect();
-    for c in &customers {
-        window.record_inbound(c, Utc::now()).await.unwrap();
-    }
-    let writer = SalesforceWriter::new(org.client());
-    let bridge = Bridge::builder(Arc::new(writer.clone()))
-        .sender(Arc::new(graph.client()))
-        .build();
-    let svc = BridgeService::start(
-        bridge,
-        Arc::new(MemoryQueue::new("inbox").unwrap()),
-        Arc::new(MemoryQueue::new("outbox").unwrap()),
-        WorkerOptions::default().concurrency(4),
-        clock.clone(),
-    );
-    let agents = AgentReplies::new(writer, svc.outbox().clone(), window, clock);
+    let r = rig(&customers).await;
     let ids: Vec<String> = customers
         .iter()
         .map(|c| {
-            org.insert(
+            r.org.insert(
                 "WhatsApp_Message__c",
                 json!({"Direction__c": "Outbound", "Status__c": "Queued", "Body__c": "We are on it.", "Customer_Phone__c": c}),
             )
         })
         .collect();
     let gaps = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let pubsub = PubSubClient::builder(org.session())
-        .endpoint(fake.url())
-        .build()
-        .unwrap();
-    let subscriber = {
-        let (agents, gaps) = (agents.clone(), gaps.clone());
-        tokio::spawn(async move {
-            pubsub
-                .subscribe(&topic, Arc::new(MemoryReplayStore::default()))
-                .start_from(StartFrom::Earliest)
-                .run_batches(move |events| {
-                    let (agents, gaps) = (agents.clone(), gaps.clone());
-                    async move {
-                        let report = agents.on_changes(&events).await?;
-                        if report.gap {
-                            gaps.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                            agents.poll(None).await?;
-                        }
-                        Ok(Flow::Continue)
-                    }
-                })
-                .await
-        })
-    };
+    let subscriber = r.subscribe(gaps.clone()).await;
+    let (fake, graph, svc) = (&r.fake, &r.graph, &r.svc);
     fake.push_change_event("WhatsApp_Message__c", &ids[0], "GAP_CREATE", &json!({}))
         .unwrap();
     fake.push_change_event("WhatsApp_Message__c", &ids[1], "GAP_OVERFLOW", &json!({}))

@@ -411,15 +411,17 @@ impl InboxHandler {
             entry.error_code = s.error_codes.first().copied();
             entry.error_detail.clone_from(&s.error_title);
         }
-        self.put_ledger(entry).await?;
+        // The rank first: a send's own record (status `Sent`) written after
+        // this sees it and leaves the status alone, whatever the order the
+        // two reach the ledger in.
         if let Err(e) = b
             .dedup
             .mark_done(&status_rank_key(key, status.rank()), b.options.remember_for)
             .await
         {
-            tracing::warn!(error = %e, "status written, but its rank was not remembered");
+            tracing::warn!(error = %e, "a status's rank was not remembered");
         }
-        Ok(())
+        self.put_ledger(entry).await
     }
 }
 
@@ -830,6 +832,7 @@ impl BridgeService {
             let worker = ledger::LedgerWorker::spawn(
                 queue.clone(),
                 bridge.writer.clone(),
+                Some(bridge.dedup.clone()),
                 options.ledger_options.clone(),
                 clock.clone(),
                 wake.clone(),

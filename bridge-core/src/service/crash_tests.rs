@@ -273,3 +273,63 @@ async fn a_status_that_beats_the_sends_record_does_not_swallow_it() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(stats.depth, 2, "the record and the status are two entries");
 }
+
+/// A send's own record (`Sent`) that reaches the ledger worker after its
+/// `delivered` status was recorded is written without its status: a
+/// status never goes back, whatever order the two were queued in.
+#[tokio::test]
+async fn a_sends_record_never_sets_a_delivered_message_back_to_sent() {
+    let clock = Arc::new(ManualClock::at_millis(1_735_689_600_000));
+    let queue = Arc::new(MemoryQueue::new("ledger").unwrap_or_else(|e| panic!("{e}")));
+    let writer = Arc::new(Ledger::default());
+    let statuses = Arc::new(MemoryDedupStore::new(100));
+    let key = crate::ledger::outbound_key("agent:a0X000000000005AAA");
+    statuses
+        .mark_done(
+            &status_rank_key(&key, LedgerStatus::Delivered.rank()),
+            Duration::from_secs(3_600),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let worker = ledger::LedgerWorker::spawn(
+        queue.clone(),
+        writer.clone(),
+        Some(statuses),
+        ledger::LedgerOptions::default()
+            .linger(Duration::ZERO)
+            .idle_poll(Duration::from_millis(5)),
+        clock.clone(),
+        wake.clone(),
+    );
+    let put = ledger::LedgerQueue {
+        q: Enqueuer {
+            queue: queue.clone(),
+            clock: clock.clone(),
+            waker: Some(wake),
+        },
+    };
+    let record = LedgerEntry::outbound(
+        key.clone(),
+        "14155550123",
+        "Your refund is on its way",
+        Some("wamid.X".into()),
+        clock.now(),
+    );
+    put.put(&record).await.unwrap_or_else(|e| panic!("{e}"));
+    for _ in 0..200 {
+        if !writer.0.lock().map(|l| l.is_empty()).unwrap_or(true) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    worker.shutdown().await;
+    let written = writer.0.lock().map(|l| l.clone()).unwrap_or_default();
+    assert_eq!(written.len(), 1, "the record is written");
+    assert_eq!(written[0].status, None, "delivered stays delivered");
+    assert_eq!(written[0].whatsapp_id.as_deref(), Some("wamid.X"));
+    assert_eq!(
+        written[0].body.as_deref(),
+        Some("Your refund is on its way")
+    );
+}

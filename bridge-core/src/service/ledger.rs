@@ -109,12 +109,13 @@ impl LedgerWorker {
     pub(super) fn spawn(
         queue: Arc<dyn JobQueue>,
         writer: Arc<dyn RecordWriter>,
+        statuses: Option<Arc<dyn crate::dedup::DedupStore>>,
         options: LedgerOptions,
         clock: Arc<dyn Clock>,
         waker: Arc<Notify>,
     ) -> Self {
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(run(queue, writer, options, clock, waker, stopped));
+        let task = tokio::spawn(run(queue, writer, statuses, options, clock, waker, stopped));
         Self {
             stop,
             task: tokio::sync::Mutex::new(Some(task)),
@@ -133,6 +134,7 @@ impl LedgerWorker {
 async fn run(
     queue: Arc<dyn JobQueue>,
     writer: Arc<dyn RecordWriter>,
+    statuses: Option<Arc<dyn crate::dedup::DedupStore>>,
     options: LedgerOptions,
     clock: Arc<dyn Clock>,
     waker: Arc<Notify>,
@@ -167,7 +169,15 @@ async fn run(
                 leases.extend(more);
             }
         }
-        write(&*queue, &*writer, &options, &*clock, leases).await;
+        write(
+            &*queue,
+            &*writer,
+            statuses.as_deref(),
+            &options,
+            &*clock,
+            leases,
+        )
+        .await;
     }
 }
 
@@ -175,6 +185,7 @@ async fn run(
 async fn write(
     queue: &dyn JobQueue,
     writer: &dyn RecordWriter,
+    statuses: Option<&dyn crate::dedup::DedupStore>,
     options: &LedgerOptions,
     clock: &dyn Clock,
     leases: Vec<Lease>,
@@ -197,6 +208,20 @@ async fn write(
     }
     if entries.is_empty() {
         return;
+    }
+    // A status never goes back: a send's own record (`Sent`) queued after
+    // its `delivered` status (statuses race the send's write) is written
+    // without its status. Bare status entries were checked when queued.
+    if let Some(statuses) = statuses {
+        for e in &mut entries {
+            if let Some(status) = e.status
+                && e.direction.is_some()
+                && super::later_status_recorded(statuses, &e.key, status).await
+            {
+                e.status = None;
+                e.status_at = None;
+            }
+        }
     }
     tracing::debug!(entries = entries.len(), "writing ledger entries");
     let results = writer.write_ledger(&entries).await;

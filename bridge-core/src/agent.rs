@@ -348,6 +348,12 @@ impl AgentReplies {
             .iter()
             .filter_map(|r| r.get("Id").and_then(Value::as_str))
             .collect();
+        // Record ids come back in 18 characters; a row's may be 15:
+        // `SalesforceId` compares both forms as one.
+        let by_id: std::collections::HashMap<salesforce_rest::SalesforceId, &str> = ids
+            .iter()
+            .filter_map(|i| Some((salesforce_rest::SalesforceId::parse(i).ok()?, *i)))
+            .collect();
         let mut newest: std::collections::HashMap<String, (String, Attachment)> =
             std::collections::HashMap::new();
         for part in ids.chunks(200) {
@@ -376,11 +382,10 @@ impl AgentReplies {
                     .unwrap_or_default();
                 let size = v.get("ContentSize").and_then(Value::as_u64).unwrap_or(0);
                 let file = Attachment::new(id, name, "", size);
-                // Record ids come back in 18 characters; the row's may be 15.
-                let record = ids
-                    .iter()
-                    .find(|i| same_id(i, record))
-                    .map_or(record, |i| *i)
+                let record = salesforce_rest::SalesforceId::parse(record)
+                    .ok()
+                    .and_then(|r| by_id.get(&r).copied())
+                    .unwrap_or(record)
                     .to_owned();
                 match newest.get(&record) {
                     Some((seen, _)) if seen.as_str() >= id => {}
@@ -411,9 +416,7 @@ impl AgentReplies {
         let open = crate::window::delivery(last, now) == Delivery::FreeForm;
         if let Some(file) = file {
             let mime = match crate::attachments::check(&file.file_name, file.size, text) {
-                Ok(()) => crate::attachments::media_for(&file.file_name, file.size)
-                    .map(|(mime, _)| mime)
-                    .unwrap_or_default(),
+                Ok((mime, _)) => mime,
                 Err(problem) => return Ok(Err(problem.to_string())),
             };
             if !open {
@@ -448,11 +451,6 @@ impl AgentReplies {
             Template::new(name.clone(), language.clone()).body(vec![TemplateParam::text(text)]);
         Ok(Ok(Outbound::whatsapp(template, text)))
     }
-}
-
-/// Whether two record ids name one record (15- and 18-character forms).
-fn same_id(a: &str, b: &str) -> bool {
-    a == b || (a.len() >= 15 && b.len() >= 15 && a.get(..15) == b.get(..15))
 }
 
 /// The queued Outbound records' fields, `WHERE` direction and status (two

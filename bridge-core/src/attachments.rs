@@ -120,14 +120,19 @@ pub fn media_for(
     Ok((mime, kind))
 }
 
-/// Checks a file and the text that goes as its caption together.
-pub fn check(file_name: &str, size: u64, caption: &str) -> Result<(), AttachmentProblem> {
-    media_for(file_name, size)?;
+/// Checks a file and the text that goes as its caption together; the MIME
+/// type and kind it goes as, like [`media_for`].
+pub fn check(
+    file_name: &str,
+    size: u64,
+    caption: &str,
+) -> Result<(&'static str, MediaKind), AttachmentProblem> {
+    let media = media_for(file_name, size)?;
     let chars = caption.chars().count();
     if chars > MAX_CAPTION_CHARS {
         return Err(AttachmentProblem::CaptionTooLong { chars });
     }
-    Ok(())
+    Ok(media)
 }
 
 /// Sends through WhatsApp, fetching an [`Attachment`] from Salesforce and
@@ -177,22 +182,19 @@ impl AttachmentSender {
             })?;
         // The size Salesforce reported may be stale: check what came.
         media_for(&file.file_name, bytes.len() as u64).map_err(|e| permanent(&e))?;
-        let client = match &message.from {
-            Some(from) if from != self.whatsapp.phone_number_id() => self.whatsapp.for_number(from),
-            _ => self.whatsapp.clone(),
-        };
-        let media_id = client
+        let media_id = crate::sender::client_for(&self.whatsapp, message)
             .media()
             .upload(kind, bytes, mime, &file.file_name)
             .await
             .map_err(|e| {
-                let mut err = SendError::new(
-                    "WhatsApp",
-                    format!("the attachment could not be uploaded: {e}"),
-                )
-                .retryable(e.is_retryable());
-                if matches!(e.class(), Some(whatsapp_cloud::ErrorClass::RateLimited(_))) {
-                    err = err.rate_limited(e.retry_after());
+                // Nothing was sent to the customer yet: the message cannot
+                // have left, and their reachability is not in question.
+                let mut err =
+                    crate::sender::send_error(&e, "the attachment could not be uploaded: ");
+                err.ambiguous = false;
+                err.unreachable = false;
+                if !err.rate_limited {
+                    err.retry_after = None;
                 }
                 err
             })?;
@@ -265,6 +267,9 @@ mod tests {
             "{too_big}"
         );
         assert!(check("a.png", 10, &"x".repeat(1_025)).is_err());
-        assert!(check("a.png", 10, &"x".repeat(1_024)).is_ok());
+        assert_eq!(
+            check("a.png", 10, &"x".repeat(1_024)),
+            Ok(("image/png", MediaKind::Image))
+        );
     }
 }

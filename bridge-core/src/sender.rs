@@ -317,11 +317,7 @@ impl Sender for whatsapp_cloud::Client {
             .clone()
             .unwrap_or_else(|| Text::new(message.text.clone()).into());
         let mut m = Message::new(to, content);
-        // From the number the message names, through the same client.
-        let client = match &message.from {
-            Some(from) if from != self.phone_number_id() => self.for_number(from),
-            _ => self.clone(),
-        };
+        let client = client_for(self, message);
         if let Some(r) = &message.reply_to {
             m = m.reply_to(r.clone());
         }
@@ -333,27 +329,45 @@ impl Sender for whatsapp_cloud::Client {
                 channel: Channel::WhatsApp,
                 message_id: r.message_id().map(str::to_owned),
             }),
-            Err(e) => {
-                let mut err = SendError::new("WhatsApp", e.to_string())
-                    .unreachable(matches!(
-                        e.class(),
-                        Some(whatsapp_cloud::ErrorClass::RecipientUnavailable)
-                    ))
-                    .retryable(e.is_retryable())
-                    .ambiguous(matches!(
-                        &e,
-                        whatsapp_cloud::Error::Transport { kind, .. }
-                            if *kind != whatsapp_cloud::error::TransportKind::Connect
-                    ));
-                if matches!(e.class(), Some(whatsapp_cloud::ErrorClass::RateLimited(_))) {
-                    err = err.rate_limited(e.retry_after());
-                } else {
-                    err.retry_after = e.retry_after();
-                }
-                Err(err)
-            }
+            Err(e) => Err(send_error(&e, "")),
         }
     }
+}
+
+/// The client that sends from the number `message` names (the same client
+/// for another phone number id), or `client` itself.
+#[cfg(feature = "whatsapp")]
+pub(crate) fn client_for(
+    client: &whatsapp_cloud::Client,
+    message: &Outbound,
+) -> whatsapp_cloud::Client {
+    match &message.from {
+        Some(from) if from != client.phone_number_id() => client.for_number(from),
+        _ => client.clone(),
+    }
+}
+
+/// A WhatsApp error as a [`SendError`] (`context` before its text): who can
+/// be reached, what can be retried and when, whether it may have gone.
+#[cfg(feature = "whatsapp")]
+pub(crate) fn send_error(e: &whatsapp_cloud::Error, context: &str) -> SendError {
+    let mut err = SendError::new("WhatsApp", format!("{context}{e}"))
+        .unreachable(matches!(
+            e.class(),
+            Some(whatsapp_cloud::ErrorClass::RecipientUnavailable)
+        ))
+        .retryable(e.is_retryable())
+        .ambiguous(matches!(
+            e,
+            whatsapp_cloud::Error::Transport { kind, .. }
+                if *kind != whatsapp_cloud::error::TransportKind::Connect
+        ));
+    if matches!(e.class(), Some(whatsapp_cloud::ErrorClass::RateLimited(_))) {
+        err = err.rate_limited(e.retry_after());
+    } else {
+        err.retry_after = e.retry_after();
+    }
+    err
 }
 
 /// Whether a WhatsApp status says the customer could not be reached (a failed

@@ -655,6 +655,8 @@ async fn a_primary_killed_after_acknowledged_webhooks_loses_none_of_them() {
         ("REDIS_URL", cluster.url.clone()),
         ("BRIDGE_REDIS_PREFIX", prefix.clone()),
         ("BRIDGE_LEASE_SECS", "3".to_owned()),
+        // On a failure, the child's warnings show in the panic message.
+        ("RUST_LOG", "warn".to_owned()),
     ];
     let server = Server::start(&org, &graph, &env).await;
     let ids = unique_ids(40, "F");
@@ -671,7 +673,9 @@ async fn a_primary_killed_after_acknowledged_webhooks_loses_none_of_them() {
         "the work must still have been in progress when the primary died"
     );
     // The replica is promoted (node timeout 1 s); the bridge carries on.
-    settles_at(&org, &graph, 40, Duration::from_secs(90)).await;
+    server
+        .settles_at(&org, &graph, 40, Duration::from_secs(90))
+        .await;
     let printed = server.kill9();
     assert!(
         printed.contains("replica"),

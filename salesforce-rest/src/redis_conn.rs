@@ -15,11 +15,46 @@
 //! refreshes the slot map when the topology changes (a failover). Every
 //! store keeps the keys of one logical unit (a queue, a lease) under one
 //! hash tag, so each of its scripts runs in one slot.
+//!
+//! # Faults are bounded
+//!
+//! A command never waits longer than [`RESPONSE_TIMEOUT`] for an answer,
+//! and a connection attempt no longer than [`CONNECT_TIMEOUT`]. On a
+//! cluster, a command whose node is gone is retried inside the client at
+//! most [`CLUSTER_RETRIES`] times, a few milliseconds apart at first and
+//! never more than [`CLUSTER_MAX_RETRY_WAIT`] apart, while the slot map is
+//! refreshed (a replica is promoted in a second or two); after that the
+//! error comes back to the caller, whose own retry takes over (a job is
+//! retried, a webhook is answered 500 and redelivered). The redis crate's
+//! own cluster defaults (16 retries, waits growing to 11 minutes) could hold
+//! one command for many minutes after a failover.
 
 use std::time::Duration;
 
 use redis::aio::{ConnectionLike, ConnectionManager};
 use redis::cluster_async::ClusterConnection;
+
+/// The longest a command waits for its answer (a `WAIT` for replicas asks
+/// for less: see [`RedisConnection::wait_for_replicas`]).
+pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The longest one connection attempt to a node takes.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The longest any command takes, retries included, before it fails with
+/// a timeout: a last line of defence against a command that the client
+/// keeps pending (seen with a cluster connection after its node was killed),
+/// so that a caller's own retry can take over.
+pub const COMMAND_DEADLINE: Duration = Duration::from_secs(15);
+
+/// How many times a cluster command is retried inside the client (after a
+/// redirection, a lost node or `CLUSTERDOWN` during a failover) before its
+/// error is returned.
+pub const CLUSTER_RETRIES: u32 = 12;
+
+/// The longest wait between two of those retries (they start at 25 ms and
+/// double).
+pub const CLUSTER_MAX_RETRY_WAIT: Duration = Duration::from_secs(1);
 
 /// A Redis URL that does not parse, or a first connection that failed. The
 /// message never shows a password.
@@ -130,16 +165,31 @@ impl RedisConnection {
         match target(url).map_err(|e| invalid(&e))? {
             Target::Single(url) => {
                 let client = redis::Client::open(url.as_str()).map_err(|e| invalid(&e))?;
-                let conn = ConnectionManager::new(client).await.map_err(|e| {
-                    RedisConnectError(format!(
-                        "cannot connect to Redis: {}",
-                        redact(&e.to_string())
-                    ))
-                })?;
+                let config = redis::aio::ConnectionManagerConfig::new()
+                    .set_response_timeout(Some(RESPONSE_TIMEOUT))
+                    .set_connection_timeout(Some(CONNECT_TIMEOUT));
+                let conn = ConnectionManager::new_with_config(client, config)
+                    .await
+                    .map_err(|e| {
+                        RedisConnectError(format!(
+                            "cannot connect to Redis: {}",
+                            redact(&e.to_string())
+                        ))
+                    })?;
                 Ok(conn.into())
             }
             Target::Cluster(nodes) => {
+                let max_wait = u64::try_from(CLUSTER_MAX_RETRY_WAIT.as_millis()).unwrap_or(1000);
                 let client = redis::cluster::ClusterClientBuilder::new(nodes)
+                    .connection_timeout(CONNECT_TIMEOUT)
+                    .response_timeout(RESPONSE_TIMEOUT)
+                    // Each attempt is bounded; the whole command is bounded
+                    // by the retries below, which must outlast a failover.
+                    .overall_response_timeout(None)
+                    .retries(CLUSTER_RETRIES)
+                    .min_retry_wait(10)
+                    .max_retry_wait(max_wait)
+                    .retry_wait_formula(25, 2)
                     .build()
                     .map_err(|e| invalid(&e))?;
                 let conn = client.get_async_connection().await.map_err(|e| {
@@ -160,7 +210,8 @@ impl RedisConnection {
 
     /// Waits until `replicas` replicas acknowledged every write made so far
     /// on the connection to the node holding `key` (Redis's `WAIT`), at most
-    /// `timeout`; returns how many did. Ask for this after a write that
+    /// `timeout` (capped one second short of [`RESPONSE_TIMEOUT`]); returns
+    /// how many did. Ask for this after a write that
     /// must survive a failover (asynchronous replication loses what the
     /// primary had not passed on).
     ///
@@ -173,6 +224,7 @@ impl RedisConnection {
         replicas: u32,
         timeout: Duration,
     ) -> Result<u32, redis::RedisError> {
+        let timeout = timeout.min(RESPONSE_TIMEOUT - Duration::from_secs(1));
         let mut cmd = redis::cmd("WAIT");
         cmd.arg(replicas).arg(
             u64::try_from(timeout.as_millis())
@@ -187,8 +239,7 @@ impl RedisConnection {
                 let route = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(
                     Route::with_key(key, SlotAddr::Master),
                 ));
-                c.clone()
-                    .route_command(cmd, route)
+                bounded(c.clone().route_command(cmd, route))
                     .await
                     .and_then(|v| redis::from_redis_value(v).map_err(Into::into))
             }
@@ -215,7 +266,7 @@ impl RedisConnection {
                 let route = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(
                     Route::with_key(key, SlotAddr::Master),
                 ));
-                let v = c.clone().route_command(cmd, route).await?;
+                let v = bounded(c.clone().route_command(cmd, route)).await?;
                 redis::from_redis_value(v)?
             }
         };
@@ -232,10 +283,11 @@ impl ConnectionLike for RedisConnection {
         &'a mut self,
         cmd: &'a redis::Cmd,
     ) -> redis::RedisFuture<'a, redis::Value> {
-        match &mut self.inner {
+        let answer = match &mut self.inner {
             Inner::Single(c) => c.req_packed_command(cmd),
             Inner::Cluster(c) => c.req_packed_command(cmd),
-        }
+        };
+        Box::pin(bounded(answer))
     }
 
     fn req_packed_commands<'a>(
@@ -244,10 +296,11 @@ impl ConnectionLike for RedisConnection {
         offset: usize,
         count: usize,
     ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
-        match &mut self.inner {
+        let answer = match &mut self.inner {
             Inner::Single(c) => c.req_packed_commands(pipeline, offset, count),
             Inner::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
-        }
+        };
+        Box::pin(bounded(answer))
     }
 
     fn get_db(&self) -> i64 {
@@ -255,6 +308,22 @@ impl ConnectionLike for RedisConnection {
             Inner::Single(c) => c.get_db(),
             Inner::Cluster(c) => c.get_db(),
         }
+    }
+}
+
+/// `answer`, or a timeout error after [`COMMAND_DEADLINE`].
+async fn bounded<T>(
+    answer: impl std::future::Future<Output = redis::RedisResult<T>>,
+) -> redis::RedisResult<T> {
+    match tokio::time::timeout(COMMAND_DEADLINE, answer).await {
+        Ok(answer) => answer,
+        Err(_) => Err(redis::RedisError::from(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!(
+                "no answer from Redis within {}s (is the node down or failing over?)",
+                COMMAND_DEADLINE.as_secs()
+            ),
+        ))),
     }
 }
 

@@ -330,6 +330,49 @@ pub struct RedisQueue {
     /// Whether the primary has had fewer replicas than asked for (warned
     /// once, until it has them again).
     degraded: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// One `WAIT` at a time, shared by every write made before it.
+    waits: std::sync::Arc<WaitGroup>,
+}
+
+/// Group `WAIT`: a `WAIT` answers for every write the connection made
+/// before it, so concurrent writers share one instead of each sending their
+/// own. This matters beyond the round trips: `WAIT` blocks the connection
+/// it is sent on (shared by every command to that node) until the replicas
+/// answer or its timeout passes, and the cluster client retries a command
+/// that timed out, so forty writers each waiting on a primary that lost its
+/// replica would hold the node's connection for forty timeouts and more.
+#[derive(Debug, Default)]
+pub(crate) struct WaitGroup {
+    /// Counts writes that finished and want a `WAIT` (taken after the write).
+    tickets: std::sync::atomic::AtomicU64,
+    /// The last `WAIT`: the tickets it covered, and its error if it failed.
+    last: tokio::sync::Mutex<(u64, Option<String>)>,
+}
+
+impl WaitGroup {
+    /// Called after a write: runs `wait` unless a `WAIT` sent after the
+    /// write already answered for it, and returns how that one ended.
+    pub(crate) async fn share<F, Fut>(&self, wait: F) -> Result<(), QueueError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<(), QueueError>>,
+    {
+        use std::sync::atomic::Ordering;
+        // The write finished before the ticket is taken, so any `WAIT` sent
+        // after that covers it.
+        let ticket = self.tickets.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut last = self.last.lock().await;
+        if last.0 >= ticket {
+            return match &last.1 {
+                None => Ok(()),
+                Some(e) => Err(QueueError::storage(e.clone())),
+            };
+        }
+        let covers = self.tickets.load(Ordering::SeqCst);
+        let outcome = wait().await;
+        *last = (covers, outcome.as_ref().err().map(ToString::to_string));
+        outcome
+    }
 }
 
 impl std::fmt::Debug for RedisQueue {
@@ -410,6 +453,7 @@ impl RedisQueue {
             scripts: std::sync::Arc::new(Scripts::new()),
             replicated: None,
             degraded: std::sync::Arc::default(),
+            waits: std::sync::Arc::default(),
         })
     }
 
@@ -455,6 +499,14 @@ impl RedisQueue {
     /// the ones it has, found with a cheap `INFO` first, instead of making
     /// every write sit out the timeout.
     async fn replicate(&self) -> Result<(), QueueError> {
+        if self.replicated.is_none() {
+            return Ok(());
+        }
+        self.waits.share(|| self.wait_once()).await
+    }
+
+    /// One `WAIT` (see [`Self::replicate`]).
+    async fn wait_once(&self) -> Result<(), QueueError> {
         use std::sync::atomic::Ordering;
         let Some((replicas, timeout)) = self.replicated else {
             return Ok(());
@@ -766,8 +818,78 @@ impl JobQueue for RedisQueue {
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
 
     use super::*;
+
+    /// Forty writers finishing together share the `WAIT`s: the first runs
+    /// one, the rest (all written before the second starts) share a second,
+    /// instead of forty `WAIT`s holding the node's connection one after
+    /// another (each for its whole timeout on a primary that lost its
+    /// replica).
+    #[tokio::test(start_paused = true)]
+    async fn concurrent_writes_share_their_waits() {
+        let group = Arc::new(WaitGroup::default());
+        let waits = Arc::new(AtomicU32::new(0));
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..40 {
+            let (group, waits) = (group.clone(), waits.clone());
+            tasks.spawn(async move {
+                group
+                    .share(|| async {
+                        waits.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        Ok(())
+                    })
+                    .await
+            });
+        }
+        while let Some(r) = tasks.join_next().await {
+            r.unwrap().unwrap();
+        }
+        assert_eq!(waits.load(Ordering::SeqCst), 2);
+        // A write after those gets a `WAIT` of its own.
+        group
+            .share(|| async {
+                waits.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            })
+            .await
+            .unwrap();
+        assert_eq!(waits.load(Ordering::SeqCst), 3);
+    }
+
+    /// A failed `WAIT` fails every write it answered for.
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_wait_fails_the_writes_it_covered() {
+        let group = Arc::new(WaitGroup::default());
+        let first = {
+            let group = group.clone();
+            tokio::spawn(async move {
+                group
+                    .share(|| async {
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        Ok(())
+                    })
+                    .await
+            })
+        };
+        tokio::task::yield_now().await;
+        let mut later = tokio::task::JoinSet::new();
+        for _ in 0..3 {
+            let group = group.clone();
+            later.spawn(async move {
+                group
+                    .share(|| async { Err(QueueError::storage("reached 0 of 1 replicas")) })
+                    .await
+            });
+        }
+        first.await.unwrap().unwrap();
+        while let Some(r) = later.join_next().await {
+            let e = r.unwrap().unwrap_err();
+            assert!(e.to_string().contains("0 of 1 replicas"), "{e}");
+        }
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn redis_queue_passes_the_behaviour_suite() {

@@ -74,7 +74,10 @@ impl From<BridgeError> for JobError {
 
 impl From<QueueError> for JobError {
     fn from(e: QueueError) -> Self {
-        if e.is_retryable() {
+        // Another worker has the job now: nothing to dead-letter, and the
+        // retry this asks for is refused for the same reason (the job's
+        // outcome is the other worker's to record).
+        if e.is_retryable() || matches!(e, QueueError::LeaseLost { .. }) {
             JobError::transient(e.to_string())
         } else {
             JobError::permanent(e.to_string())
@@ -418,6 +421,18 @@ mod tests {
     use super::*;
     use crate::clock::SystemClock;
     use crate::queue::{Lease, MemoryQueue, NewJob, QueueError};
+
+    /// A handler that lost its lease (the job expired during an outage and
+    /// was leased again) is not dead-lettered: the job is the new holder's.
+    #[test]
+    fn a_lost_lease_is_never_a_permanent_failure() {
+        let e = JobError::from(QueueError::LeaseLost {
+            job: JobId::new("7"),
+        });
+        assert_eq!(e.class, ErrorClass::Transient);
+        let e = JobError::from(QueueError::storage("down"));
+        assert_eq!(e.class, ErrorClass::Transient);
+    }
 
     struct Slow(Arc<AtomicUsize>);
 

@@ -23,6 +23,7 @@ pub const SECRET: &str = "durability-app-secret";
 #[ignore = "run by the crash tests in a child process"]
 async fn child_server() {
     if std::env::var("WTC_CHILD").is_ok() {
+        examples::init_tracing();
         webhook_to_case::run_cli(&[]).await.unwrap();
     }
 }
@@ -119,6 +120,41 @@ impl Server {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// What the child printed so far.
+    pub fn printed(&self) -> String {
+        std::fs::read_to_string(self.output.path()).unwrap_or_default()
+    }
+
+    /// [`settles_at`], with the child's output in the failure when the work
+    /// does not finish in time.
+    pub async fn settles_at(&self, org: &MockOrg, graph: &MockGraph, n: usize, within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            let cases = org.records("Case").len();
+            let replies = graph.message_requests().await.len();
+            if cases >= n && replies >= n {
+                break;
+            }
+            if Instant::now() >= deadline {
+                let printed = self.printed();
+                let tail: Vec<&str> = printed.lines().rev().take(200).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                panic!(
+                    "stuck at {cases} Cases and {replies} replies of {n}; the child's last lines:\n{}",
+                    tail.join("\n")
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        settles_at(
+            org,
+            graph,
+            n,
+            deadline.saturating_duration_since(Instant::now()),
+        )
+        .await;
     }
 
     pub fn kill9(mut self) -> String {

@@ -73,5 +73,64 @@ fn ingest(c: &mut criterion::Criterion) {
     }
 }
 
-criterion_group! { name = benches; config = criterion(); targets = ingest }
+/// A message whose `field` holds `value` (about 1 MB of non-ASCII text).
+fn one_large_field(field: &str, value: serde_json::Value) -> Vec<u8> {
+    use whatsapp_cloud::testkit::payloads;
+    let mut message = serde_json::json!({
+        "from": "14155550100",
+        "id": "wamid.HBgLMTQxNTU1NTAxMDAVAgASGBQzQTdBQjE2RDc5QjQ2MDAwMDAxAA==",
+        "timestamp": "1714000000",
+        "type": "text",
+        "text": { "body": "short" },
+    });
+    if let Some(m) = message.as_object_mut() {
+        m.insert(field.to_owned(), value);
+    }
+    let contacts = [payloads::contact("14155550100", "Ana")];
+    payloads::envelope(vec![payloads::messages_value(&contacts, &[message])]).into_bytes()
+}
+
+/// Issue 26 item 10: a 1 MB string where an object belongs (the lenient
+/// path leaves the field out) beside the same string where a string
+/// belongs (the happy path).
+fn wrong_typed(c: &mut criterion::Criterion) {
+    let config = WebhookConfig::new(&SecretString::from(SECRET));
+    let text = "Olá, não recebi o pedido; ção ü € ".repeat(30_000);
+    let right = one_large_field("text", serde_json::json!({ "body": text }));
+    let wrong = one_large_field("location", serde_json::json!(text));
+    let mut g = c.benchmark_group(format!(
+        "webhook with a 1 MB non-ASCII string ({} bytes)",
+        right.len()
+    ));
+    g.sample_size(20);
+    for (name, body) in [
+        ("right-typed (text.body)", &right),
+        ("wrong-typed (location)", &wrong),
+    ] {
+        let header = config.sign(body);
+        let n = config.receive(Some(&header), body).unwrap();
+        assert_eq!(n.events().count(), 1, "{name}: the message is kept");
+        g.bench_function(name, |b| {
+            b.iter(|| black_box(config.receive(Some(&header), black_box(body)).unwrap()));
+        });
+    }
+    g.finish();
+    if benches::measuring() {
+        let (hr, hw) = (config.sign(&right), config.sign(&wrong));
+        let right_ns = ns_per_iter(30, || {
+            black_box(config.receive(Some(&hr), black_box(&right)).unwrap());
+        });
+        let wrong_ns = ns_per_iter(30, || {
+            black_box(config.receive(Some(&hw), black_box(&wrong)).unwrap());
+        });
+        report(
+            "1 MB non-ASCII string: wrong-typed vs right-typed field",
+            wrong_ns,
+            right_ns,
+            2.0,
+        );
+    }
+}
+
+criterion_group! { name = benches; config = criterion(); targets = ingest, wrong_typed }
 criterion_main!(benches);

@@ -21,6 +21,7 @@
 //! | `BRIDGE_OWN_NUMBERS` | our business numbers (loop prevention) |
 //! | `CUSTOMER_TIME_ZONE` | the customers' zone for dates in reminders (default Eastern) |
 
+pub mod loadtest;
 pub mod pii;
 pub mod sms;
 

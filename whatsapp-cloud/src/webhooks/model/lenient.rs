@@ -40,10 +40,16 @@ const MAX_REPAIRS: usize = 32;
 /// Reads `raw` as `T`, leaving out the fields that do not fit. `Err` when the
 /// item is not JSON, or when what breaks it is the item itself (a required
 /// field such as the message id is missing or unusable).
+///
+/// Every parse goes through [`super::quiet`], so a failed one costs what a
+/// successful one does (serde's own messages quote the offending value,
+/// which made a 1 MB string where an object belongs 40 times slower to
+/// reject than to read). The first repair uses the first error's position in
+/// `raw`; once the field that broke it is gone, the rest is usually small.
 pub(crate) fn parse<T: DeserializeOwned>(
     raw: &str,
 ) -> Result<(T, Vec<Diagnostic>), serde_json::Error> {
-    let first = match serde_json::from_str::<T>(raw) {
+    let first = match super::quiet::from_str::<T>(raw) {
         Ok(t) => return Ok((t, Vec::new())),
         Err(e) => e,
     };
@@ -52,17 +58,9 @@ pub(crate) fn parse<T: DeserializeOwned>(
     }
     let mut value: Value = serde_json::from_str(raw)?;
     let mut diagnostics = Vec::new();
+    let mut path = locate(raw.as_bytes(), &first);
+    let mut err = first;
     for _ in 0..MAX_REPAIRS {
-        let text = serde_json::to_string(&value)?;
-        let err = match serde_json::from_str::<T>(&text) {
-            Ok(t) => return Ok((t, diagnostics)),
-            Err(e) => e,
-        };
-        if err.classify() != serde_json::error::Category::Data || err.line() != 1 {
-            return Err(err);
-        }
-        let at = err.column().saturating_sub(1);
-        let path = locate(text.as_bytes(), at);
         if path.is_empty() || !remove(&mut value, &path) {
             return Err(err);
         }
@@ -70,8 +68,17 @@ pub(crate) fn parse<T: DeserializeOwned>(
             path: render(&path),
             problem: summarize(&err),
         });
+        let text = serde_json::to_string(&value)?;
+        err = match super::quiet::from_str::<T>(&text) {
+            Ok(t) => return Ok((t, diagnostics)),
+            Err(e) => e,
+        };
+        if err.classify() != serde_json::error::Category::Data {
+            return Err(err);
+        }
+        path = locate(text.as_bytes(), &err);
     }
-    Err(first)
+    Err(err)
 }
 
 fn render(path: &[Seg]) -> String {
@@ -153,33 +160,63 @@ fn remove(value: &mut Value, path: &[Seg]) -> bool {
     }
 }
 
-/// The path of the innermost value of compact JSON `s` holding byte `at`.
-fn locate(s: &[u8], at: usize) -> Vec<Seg> {
-    // serde reports a container of the wrong type at the `:` before it.
-    let at = if s.get(at) == Some(&b':') { at + 1 } else { at };
+/// The path of the innermost value of JSON text `s` that `err` is about.
+///
+/// serde_json reports an error at the position it had reached: just after a
+/// scalar that did not fit (its last byte is the one before), just inside a
+/// container whose type did not fit, or just after a container missing a
+/// field; the innermost value holding the byte before the position is the
+/// one to blame in every case.
+fn locate(s: &[u8], err: &serde_json::Error) -> Vec<Seg> {
+    let Some(at) = offset(s, err.line(), err.column()) else {
+        return Vec::new();
+    };
+    let at = at.saturating_sub(1);
     let mut best = Vec::new();
     let mut path = Vec::new();
     let _ = scan(s, 0, at, &mut path, &mut best);
     best
 }
 
-/// Scans the value starting at `i`; returns the index after it. Records in
-/// `best` the path of the innermost value whose span holds `at`.
+/// The byte offset of 1-based `line` and `column` in `s`.
+fn offset(s: &[u8], line: usize, column: usize) -> Option<usize> {
+    let mut start = 0;
+    for _ in 1..line {
+        start += s.get(start..)?.iter().position(|&b| b == b'\n')? + 1;
+    }
+    Some(start + column)
+}
+
+/// The index of the first byte at or after `i` that is not JSON whitespace.
+fn skip_ws(s: &[u8], mut i: usize) -> usize {
+    while matches!(s.get(i), Some(b' ' | b'\n' | b'\r' | b'\t')) {
+        i += 1;
+    }
+    i
+}
+
+/// Scans the value starting at `i` (after any whitespace); returns the
+/// index after it. Records in `best` the path of the innermost value whose
+/// span holds `at`.
 fn scan(s: &[u8], i: usize, at: usize, path: &mut Vec<Seg>, best: &mut Vec<Seg>) -> Option<usize> {
-    let start = i;
-    let end = match s.get(i)? {
+    let start = skip_ws(s, i);
+    let end = match s.get(start)? {
         b'{' => {
-            let mut j = i + 1;
+            let mut j = skip_ws(s, start + 1);
             if s.get(j) == Some(&b'}') {
                 j + 1
             } else {
                 loop {
+                    j = skip_ws(s, j);
                     let key_end = string_end(s, j)?;
                     let key: String =
                         serde_json::from_slice(s.get(j..key_end)?).unwrap_or_default();
-                    j = key_end + 1; // ':'
+                    j = skip_ws(s, key_end);
+                    if s.get(j) != Some(&b':') {
+                        return None;
+                    }
                     path.push(Seg::Key(key));
-                    j = scan(s, j, at, path, best)?;
+                    j = skip_ws(s, scan(s, j + 1, at, path, best)?);
                     path.pop();
                     match s.get(j)? {
                         b',' => j += 1,
@@ -190,14 +227,14 @@ fn scan(s: &[u8], i: usize, at: usize, path: &mut Vec<Seg>, best: &mut Vec<Seg>)
             }
         }
         b'[' => {
-            let mut j = i + 1;
+            let mut j = skip_ws(s, start + 1);
             if s.get(j) == Some(&b']') {
                 j + 1
             } else {
                 let mut n = 0;
                 loop {
                     path.push(Seg::Index(n));
-                    j = scan(s, j, at, path, best)?;
+                    j = skip_ws(s, scan(s, j, at, path, best)?);
                     path.pop();
                     n += 1;
                     match s.get(j)? {
@@ -208,11 +245,11 @@ fn scan(s: &[u8], i: usize, at: usize, path: &mut Vec<Seg>, best: &mut Vec<Seg>)
                 }
             }
         }
-        b'"' => string_end(s, i)?,
+        b'"' => string_end(s, start)?,
         _ => {
-            let mut j = i;
+            let mut j = start;
             while let Some(c) = s.get(j) {
-                if matches!(c, b',' | b'}' | b']') {
+                if matches!(c, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t') {
                     break;
                 }
                 j += 1;
@@ -234,6 +271,9 @@ fn best_inside(best: &[Seg], path: &[Seg]) -> bool {
 
 /// The index after the string starting at `i` (a `"`).
 fn string_end(s: &[u8], i: usize) -> Option<usize> {
+    if s.get(i) != Some(&b'"') {
+        return None;
+    }
     let mut j = i + 1;
     loop {
         match s.get(j)? {
@@ -318,6 +358,49 @@ mod tests {
         assert!(parse::<Msg>(r#"{"location":{}}"#).is_err());
         assert!(parse::<Msg>(r#"{"id":5}"#).is_err());
         assert!(parse::<Msg>("not json").is_err());
+    }
+
+    #[test]
+    fn pretty_printed_items_are_repaired_too() {
+        let raw = "{\n  \"id\": \"x\",\n  \"location\" : {\n    \"latitude\": \"north\",\n    \"name\": \"Home\"\n  },\n  \"tags\": [ {\"id\": \"a\"}, 7 ]\n}";
+        let (m, d) = parse::<Msg>(raw).unwrap();
+        assert_eq!(m.location.unwrap().name.as_deref(), Some("Home"));
+        assert_eq!(m.tags, vec![Tag { id: "a".into() }]);
+        let paths: Vec<&str> = d.iter().map(|d| d.path.as_str()).collect();
+        assert_eq!(paths, ["location.latitude", "tags[1]"]);
+    }
+
+    /// Issue 26 item 10: a huge value of the wrong type is left out like a
+    /// small one, and its text never reaches the diagnostic.
+    #[test]
+    fn a_huge_wrong_value_is_left_out_without_being_quoted() {
+        let long = "ü".repeat(200_000);
+        for raw in [
+            format!(r#"{{"id":"x","location":"{long}","tags":[]}}"#),
+            format!(r#"{{"id":"x","location":{{"latitude":"{long}"}}}}"#),
+            format!(r#"{{"id":"x","tags":["{long}"]}}"#),
+        ] {
+            let (m, d) = parse::<Msg>(&raw).unwrap();
+            assert_eq!(m.id, "x");
+            assert_eq!(d.len(), 1, "{d:?}");
+            assert!(d[0].problem.contains("found a string"), "{}", d[0].problem);
+            assert!(!d[0].to_string().contains('ü'));
+        }
+    }
+
+    #[test]
+    fn scalars_of_every_kind_are_located() {
+        for bad in ["1.5", "true", "null", "-3", "[]", "{}"] {
+            let raw = format!(r#"{{"id":"x","location":{{"name":{bad},"latitude":2}}}}"#);
+            let (m, d) = parse::<Msg>(&raw).unwrap();
+            if bad == "null" {
+                assert!(d.is_empty(), "null is an absent option");
+                continue;
+            }
+            assert_eq!(d.len(), 1, "{bad}: {d:?}");
+            assert_eq!(d[0].path, "location.name", "{bad}");
+            assert_eq!(m.location.unwrap().latitude, Some(2.0), "{bad}");
+        }
     }
 
     #[test]

@@ -212,7 +212,7 @@ fn missing(what: &str) -> serde_json::Error {
 }
 
 pub(crate) fn parse_notification(body: &[u8]) -> Result<Notification, serde_json::Error> {
-    let wire: WireNotification<'_> = serde_json::from_slice(body)?;
+    let wire: WireNotification<'_> = super::quiet::from_slice(body)?;
     let mut wire_entries = wire.entry;
     if wire_entries.is_empty() && wire.field.is_some() {
         wire_entries.push(WireEntry {
@@ -288,7 +288,7 @@ fn items(raw: Option<&RawValue>) -> Result<Vec<&RawValue>, serde_json::Error> {
     match raw {
         None => Ok(Vec::new()),
         Some(r) if r.get() == "null" => Ok(Vec::new()),
-        Some(r) => serde_json::from_str(r.get()),
+        Some(r) => super::quiet::from_str(r.get()),
     }
 }
 
@@ -333,7 +333,7 @@ struct WireMessagesValue<'a> {
 fn parse_messages_value(raw: &RawValue) -> Result<Box<MessagesValue>, InvalidItem> {
     // The fast path: one pass over the value. Anything odd in the envelope
     // (a contact of the wrong shape...) takes the careful path below.
-    if let Ok(v) = serde_json::from_str::<WireMessagesValue<'_>>(raw.get()) {
+    if let Ok(v) = super::quiet::from_str::<WireMessagesValue<'_>>(raw.get()) {
         let statuses = statuses_of(v.statuses, &v.contacts);
         return Ok(Box::new(MessagesValue {
             messaging_product: v.messaging_product,
@@ -345,7 +345,7 @@ fn parse_messages_value(raw: &RawValue) -> Result<Box<MessagesValue>, InvalidIte
         }));
     }
     let parts: WireParts<'_> =
-        serde_json::from_str(raw.get()).map_err(|e| InvalidItem::new(raw, &e))?;
+        super::quiet::from_str(raw.get()).map_err(|e| InvalidItem::new(raw, &e))?;
     let messages = items(parts.messages).map_err(|e| InvalidItem::new(raw, &e))?;
     let statuses = items(parts.statuses).map_err(|e| InvalidItem::new(raw, &e))?;
     let contacts: Vec<Contact> = lenient_items(parts.contacts, "contact");
@@ -635,7 +635,7 @@ pub(crate) fn parse_status(raw: &RawValue) -> Result<Status, InvalidItem> {
 
 fn parse_echoes(raw: &RawValue) -> Result<Box<EchoesValue>, InvalidItem> {
     let parts: WireParts<'_> =
-        serde_json::from_str(raw.get()).map_err(|e| InvalidItem::new(raw, &e))?;
+        super::quiet::from_str(raw.get()).map_err(|e| InvalidItem::new(raw, &e))?;
     let echoes = items(parts.message_echoes).map_err(|e| InvalidItem::new(raw, &e))?;
     Ok(Box::new(EchoesValue {
         metadata: metadata(parts.metadata),
@@ -671,10 +671,10 @@ struct WireThread<'a> {
 
 fn parse_history(raw: &RawValue) -> Result<Box<HistoryValue>, InvalidItem> {
     let parts: WireParts<'_> =
-        serde_json::from_str(raw.get()).map_err(|e| InvalidItem::new(raw, &e))?;
+        super::quiet::from_str(raw.get()).map_err(|e| InvalidItem::new(raw, &e))?;
     let chunks: Vec<WireChunk<'_>> = match parts.history {
         Some(h) if h.get() != "null" => {
-            serde_json::from_str(h.get()).map_err(|e| InvalidItem::new(raw, &e))?
+            super::quiet::from_str(h.get()).map_err(|e| InvalidItem::new(raw, &e))?
         }
         _ => Vec::new(),
     };

@@ -25,6 +25,7 @@ mod activity;
 mod business;
 mod lenient;
 mod message;
+mod parts;
 mod quiet;
 mod redacted;
 mod status;

@@ -1,8 +1,9 @@
 //! From JSON to the model: the wire shapes and the parsers.
 //!
-//! The envelope is read once, borrowing each change's value and each
-//! message or status as raw JSON; each item is then read on its own (one
-//! item's problem never touches its neighbours), leniently (see `lenient`).
+//! The envelope is read once, with each change's value read into its members
+//! (see `parts`) and each message or status borrowed as raw JSON; each item
+//! is then read on its own (one item's problem never touches its
+//! neighbours), leniently (see `lenient`).
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -15,6 +16,7 @@ use super::message::{
     InboundLocation, InboundMedia, InboundMessage, InteractiveReply, MessageContent,
     MessageContext, Order, Referral, Sender, SharedContact, SystemMessage,
 };
+use super::parts::{Member, WireValue};
 use super::status::{Conversation, ErrorDetail, Pricing, Status, StatusKind};
 use super::{
     Change, ChangeValue, Contact, Entry, InvalidItem, Known, MessagesValue, Metadata, Notification,
@@ -31,7 +33,7 @@ struct WireNotification<'a> {
     #[serde(default)]
     field: Option<String>,
     #[serde(default, borrow)]
-    value: Option<&'a RawValue>,
+    value: Option<WireValue<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -49,23 +51,14 @@ struct WireChange<'a> {
     #[serde(default)]
     field: Option<String>,
     #[serde(borrow)]
-    value: Option<&'a RawValue>,
+    value: Option<WireValue<'a>>,
 }
 
-/// A change value read as raw parts: any JSON fits, so this fails only on a
-/// value that is not an object.
+/// The parts of a rarer change value (echoes, history), read from its text.
 #[derive(Deserialize)]
 struct WireParts<'a> {
-    #[serde(default)]
-    messaging_product: Option<String>,
     #[serde(default, borrow)]
     metadata: Option<&'a RawValue>,
-    #[serde(default, borrow)]
-    contacts: Option<&'a RawValue>,
-    #[serde(default, borrow)]
-    messages: Option<&'a RawValue>,
-    #[serde(default, borrow)]
-    statuses: Option<&'a RawValue>,
     #[serde(default, borrow)]
     errors: Option<&'a RawValue>,
     #[serde(default, borrow)]
@@ -250,10 +243,22 @@ fn known<T: DeserializeOwned>(raw: &RawValue) -> Result<Box<Known<T>>, InvalidIt
 
 fn parse_change(change: WireChange<'_>) -> Change {
     let field = change.field.unwrap_or_default();
-    let null = Box::<RawValue>::default();
-    let raw: &RawValue = change.value.unwrap_or(&*null);
+    let value = change
+        .value
+        .unwrap_or_else(|| WireValue::Other(Box::<RawValue>::default()));
+    if field == "messages" {
+        return Change {
+            field,
+            value: parse_messages_value(&value)
+                .map(ChangeValue::Messages)
+                .unwrap_or_else(ChangeValue::Invalid),
+        };
+    }
+    // The other fields are rarer: their value's text is rebuilt and read as
+    // a whole.
+    let raw = value.raw();
+    let raw: &RawValue = &raw;
     let typed = match field.as_str() {
-        "messages" => parse_messages_value(raw).map(ChangeValue::Messages),
         "calls" => known(raw).map(ChangeValue::Calls),
         "smb_message_echoes" => parse_echoes(raw).map(ChangeValue::MessageEchoes),
         "smb_app_state_sync" => known(raw).map(ChangeValue::AppStateSync),
@@ -313,49 +318,47 @@ fn metadata(raw: Option<&RawValue>) -> Metadata {
         .unwrap_or_default()
 }
 
-/// The usual shape of a `messages` value, read in one pass.
-#[derive(Deserialize)]
-struct WireMessagesValue<'a> {
-    #[serde(default)]
-    messaging_product: Option<String>,
-    #[serde(default)]
-    metadata: Option<Metadata>,
-    #[serde(default, deserialize_with = "null_as_empty")]
-    contacts: Vec<Contact>,
-    #[serde(default, borrow, deserialize_with = "null_as_empty")]
-    messages: Vec<&'a RawValue>,
-    #[serde(default, borrow, deserialize_with = "null_as_empty")]
-    statuses: Vec<&'a RawValue>,
-    #[serde(default, deserialize_with = "null_as_empty")]
-    errors: Vec<ErrorDetail>,
+/// A list member's items: `Err` when it is there and not a list (nor null).
+fn member_items<'a>(value: &WireValue<'a>, key: &str) -> Result<Vec<&'a RawValue>, InvalidItem> {
+    match value.member(key) {
+        None => Ok(Vec::new()),
+        Some(Member::Items(items)) => Ok(items.clone()),
+        // A list is split while reading; what is left is `null` or not a list.
+        Some(Member::Raw(text)) => match items(Some(text.get())) {
+            Ok(_) => Ok(Vec::new()),
+            Err(e) => Err(InvalidItem::new(&value.raw(), &e)),
+        },
+    }
 }
 
-fn parse_messages_value(raw: &RawValue) -> Result<Box<MessagesValue>, InvalidItem> {
-    // The fast path: one pass over the value. Anything odd in the envelope
-    // (a contact of the wrong shape...) takes the careful path below.
-    if let Ok(v) = super::quiet::from_str::<WireMessagesValue<'_>>(raw.get()) {
-        let statuses = statuses_of(v.statuses, &v.contacts);
-        return Ok(Box::new(MessagesValue {
-            messaging_product: v.messaging_product,
-            metadata: v.metadata.unwrap_or_default(),
-            messages: v.messages.into_iter().map(parse_message).collect(),
-            statuses,
-            errors: v.errors,
-            contacts: v.contacts,
-        }));
+fn parse_messages_value(value: &WireValue<'_>) -> Result<Box<MessagesValue>, InvalidItem> {
+    if let WireValue::Other(raw) = value {
+        let e = super::quiet::from_str::<WireParts<'_>>(raw.get())
+            .err()
+            .unwrap_or_else(|| missing("messages"));
+        return Err(InvalidItem::new(raw, &e));
     }
-    let parts: WireParts<'_> =
-        super::quiet::from_str(raw.get()).map_err(|e| InvalidItem::new(raw, &e))?;
-    let messages = items(parts.messages).map_err(|e| InvalidItem::new(raw, &e))?;
-    let statuses = items(parts.statuses).map_err(|e| InvalidItem::new(raw, &e))?;
-    let contacts: Vec<Contact> = lenient_items(parts.contacts, "contact");
+    let raw = |key: &str| value.raw_member(key);
+    let messages = member_items(value, "messages")?;
+    let statuses = member_items(value, "statuses")?;
+    let contacts: Vec<Contact> = match raw("contacts") {
+        None => Vec::new(),
+        Some(text) => match super::quiet::from_str::<Option<Vec<Contact>>>(text.get().get()) {
+            Ok(contacts) => contacts.unwrap_or_default(),
+            Err(_) => lenient_items(Some(text.get()), "contact"),
+        },
+    };
     let statuses = statuses_of(statuses, &contacts);
     Ok(Box::new(MessagesValue {
-        messaging_product: parts.messaging_product,
-        metadata: metadata(parts.metadata),
+        messaging_product: raw("messaging_product").and_then(|t| {
+            super::quiet::from_str::<Option<String>>(t.get().get())
+                .ok()
+                .flatten()
+        }),
+        metadata: metadata(raw("metadata").as_ref().map(super::parts::Text::get)),
         messages: messages.into_iter().map(parse_message).collect(),
         statuses,
-        errors: lenient_items(parts.errors, "error"),
+        errors: lenient_items(raw("errors").as_ref().map(super::parts::Text::get), "error"),
         contacts,
     }))
 }

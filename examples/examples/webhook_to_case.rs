@@ -663,6 +663,9 @@ Environment:
   AGENT_REPLY_TEMPLATE      the template for agent replies outside the 24-hour window
                             (`name` or `name:language`; without it they are marked Failed)
   AGENT_REPLY_TEMPLATE_BY_NUMBER  templates of particular numbers: <phone number id>=<name>[:<language>],...
+  RUST_LOG                  what is logged (default warn; info shows each message's outcome)
+  LOG_FORMAT                json: one JSON object per log line (timestamp, level, message,
+                            span with the job id and message id); default text
   WHATSAPP_SEND_RATE        Meta's per-number send rate, paced (default 80/s)
   SALESFORCE_CASE_KEY_FIELD, SALESFORCE_LEAD_KEY_FIELD, SALESFORCE_CONTACT_KEY_FIELD,
   SALESFORCE_CONTACT_MATCHING=off, SALESFORCE_OPT_OUT_FIELD

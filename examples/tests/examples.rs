@@ -978,6 +978,65 @@ fn no_escape_codes_in_a_pipe() {
     assert!(!all.contains(&0x1b), "an escape code in piped output");
 }
 
+/// Issue 27, item 3: `LOG_FORMAT=json` writes one JSON object per log line,
+/// with stable field names, the job's id and the message's id in its spans,
+/// and no customer number; any other value warns and keeps text.
+#[test]
+fn json_logs_carry_the_job_and_the_message_and_no_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |format: &str| {
+        std::process::Command::new(example_binary("webhook_to_case"))
+            .arg("--demo")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("LOG_FORMAT", format)
+            .env("RUST_LOG", "info")
+            .env("BIND_ADDR", "127.0.0.1:0")
+            .env("BRIDGE_DATA_DIR", dir.path())
+            .output()
+            .unwrap()
+    };
+    let out = run("json");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(lines.len() >= 3, "{text}");
+    for line in &lines {
+        assert!(
+            line["timestamp"].is_string() && line["level"].is_string(),
+            "{line}"
+        );
+    }
+    let written = lines
+        .iter()
+        .find(|l| l["event"] == "record_written")
+        .unwrap_or_else(|| panic!("no record_written line: {text}"));
+    let spans = written["spans"].as_array().unwrap();
+    assert!(
+        spans
+            .iter()
+            .any(|s| s["name"] == "job" && s["id"].is_string()),
+        "{written}"
+    );
+    assert!(
+        spans.iter().any(|s| s["message_id"].is_string()),
+        "{written}"
+    );
+    assert!(!text.contains("4155550123"), "no customer number: {text}");
+    let out = run("yaml");
+    let all = String::from_utf8_lossy(&[out.stdout, out.stderr].concat()).to_string();
+    assert!(all.contains("LOG_FORMAT must be json or text"), "{all}");
+    assert!(all.contains(" INFO "), "text logs instead: {all}");
+}
+
 /// Issue 26, item 16: every example's `--help` names every variable it reads:
 /// the ones its own source reads, and the shared ones behind the helpers it
 /// calls (`WHATSAPP_*` / `SALESFORCE_*` may stand for their families).

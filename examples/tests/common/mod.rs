@@ -131,30 +131,13 @@ impl Server {
     /// does not finish in time.
     pub async fn settles_at(&self, org: &MockOrg, graph: &MockGraph, n: usize, within: Duration) {
         let deadline = Instant::now() + within;
-        loop {
-            let cases = org.records("Case").len();
-            let replies = graph.message_requests().await.len();
-            if cases >= n && replies >= n {
-                break;
-            }
-            if Instant::now() >= deadline {
-                let printed = self.printed();
-                let tail: Vec<&str> = printed.lines().rev().take(200).collect();
-                let tail: Vec<&str> = tail.into_iter().rev().collect();
-                panic!(
-                    "stuck at {cases} Cases and {replies} replies of {n}; the child's last lines:\n{}",
-                    tail.join("\n")
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        if let Err(stuck) = reaches(org, graph, n, deadline).await {
+            let printed = self.printed();
+            let tail: Vec<&str> = printed.lines().rev().take(200).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            panic!("{stuck}; the child's last lines:\n{}", tail.join("\n"));
         }
-        settles_at(
-            org,
-            graph,
-            n,
-            deadline.saturating_duration_since(Instant::now()),
-        )
-        .await;
+        settles_at(org, graph, n, Duration::ZERO).await;
     }
 
     pub fn kill9(mut self) -> String {
@@ -249,21 +232,34 @@ pub async fn deliver(addr: &str, ids: &[String], first: usize) -> Vec<(u16, Dura
     out
 }
 
-/// Waits (at most `within`) until the org holds `n` Cases and the Graph API
-/// got `n` replies, then a little longer, and checks nothing more arrives.
-pub async fn settles_at(org: &MockOrg, graph: &MockGraph, n: usize, within: Duration) {
-    let deadline = Instant::now() + within;
+/// Waits until the org holds `n` Cases and the Graph API got `n` replies;
+/// `Err` saying where it was stuck once `deadline` passed.
+async fn reaches(
+    org: &MockOrg,
+    graph: &MockGraph,
+    n: usize,
+    deadline: Instant,
+) -> Result<(), String> {
     loop {
         let cases = org.records("Case").len();
         let replies = graph.message_requests().await.len();
         if cases >= n && replies >= n {
-            break;
+            return Ok(());
         }
-        assert!(
-            Instant::now() < deadline,
-            "stuck at {cases} Cases and {replies} replies of {n}"
-        );
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "stuck at {cases} Cases and {replies} replies of {n}"
+            ));
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits (at most `within`) until the org holds `n` Cases and the Graph API
+/// got `n` replies, then a little longer, and checks nothing more arrives.
+pub async fn settles_at(org: &MockOrg, graph: &MockGraph, n: usize, within: Duration) {
+    if let Err(stuck) = reaches(org, graph, n, Instant::now() + within).await {
+        panic!("{stuck}");
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
     let cases = org.records("Case");

@@ -121,19 +121,33 @@ impl<'de: 'a, 'a> Deserialize<'de> for WireValue<'a> {
 
 struct ValueVisitor<'a>(std::marker::PhantomData<&'a ()>);
 
-macro_rules! other {
-    ($($method:ident($ty:ty) => $value:expr),* $(,)?) => {
-        $(
-            fn $method<E: de::Error>(self, v: $ty) -> Result<Self::Value, E> {
-                let f: fn($ty) -> Value = $value;
-                Ok(Self::Value::other(&f(v)))
-            }
-        )*
+/// The visits of scalars (and `null`), kept as owned raw text through the
+/// visitor's `wrap`.
+macro_rules! scalars {
+    () => {
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+            Ok(Self::wrap(&Value::Bool(v)))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Self::wrap(&Value::from(v)))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Self::wrap(&Value::from(v)))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            Ok(Self::wrap(&Value::from(v)))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Self::wrap(&Value::from(v)))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(Self::wrap(&Value::Null))
+        }
     };
 }
 
-impl WireValue<'_> {
-    fn other(v: &Value) -> Self {
+impl<'a> ValueVisitor<'a> {
+    fn wrap(v: &Value) -> WireValue<'a> {
         WireValue::Other(owned(v))
     }
 }
@@ -145,24 +159,11 @@ impl<'de: 'a, 'a> Visitor<'de> for ValueVisitor<'a> {
         f.write_str("a change's value")
     }
 
-    other!(
-        visit_bool(bool) => Value::Bool,
-        visit_i64(i64) => Value::from,
-        visit_u64(u64) => Value::from,
-        visit_f64(f64) => Value::from,
-    );
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(WireValue::other(&Value::from(v)))
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(WireValue::Other(null()))
-    }
+    scalars!();
 
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
         let v = Value::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
-        Ok(WireValue::other(&v))
+        Ok(Self::wrap(&v))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
@@ -193,20 +194,9 @@ impl<'de: 'a, 'a> DeserializeSeed<'de> for ItemsSeed<'a> {
 struct ItemsVisitor<'a>(std::marker::PhantomData<&'a ()>);
 
 impl<'a> ItemsVisitor<'a> {
-    fn odd(v: &Value) -> Member<'a> {
+    fn wrap(v: &Value) -> Member<'a> {
         Member::Raw(Text::Owned(owned(v)))
     }
-}
-
-macro_rules! odd {
-    ($($method:ident($ty:ty) => $value:expr),* $(,)?) => {
-        $(
-            fn $method<E: de::Error>(self, v: $ty) -> Result<Self::Value, E> {
-                let f: fn($ty) -> Value = $value;
-                Ok(Self::odd(&f(v)))
-            }
-        )*
-    };
 }
 
 impl<'de: 'a, 'a> Visitor<'de> for ItemsVisitor<'a> {
@@ -216,20 +206,7 @@ impl<'de: 'a, 'a> Visitor<'de> for ItemsVisitor<'a> {
         f.write_str("a list of items")
     }
 
-    odd!(
-        visit_bool(bool) => Value::Bool,
-        visit_i64(i64) => Value::from,
-        visit_u64(u64) => Value::from,
-        visit_f64(f64) => Value::from,
-    );
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Self::odd(&Value::from(v)))
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Member::Raw(Text::Owned(null())))
-    }
+    scalars!();
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(1));
@@ -241,7 +218,7 @@ impl<'de: 'a, 'a> Visitor<'de> for ItemsVisitor<'a> {
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
         let v = Value::deserialize(de::value::MapAccessDeserializer::new(map))?;
-        Ok(Self::odd(&v))
+        Ok(Self::wrap(&v))
     }
 }
 

@@ -82,6 +82,20 @@ impl BridgeError {
         }
     }
 
+    /// Whether Salesforce or WhatsApp refused our credentials (a revoked
+    /// grant, an expired or invalid token): nothing succeeds until they are
+    /// fixed. [`crate::health::Health`] reports it.
+    pub fn is_auth(&self) -> bool {
+        match self {
+            #[cfg(feature = "salesforce")]
+            BridgeError::Salesforce(e) => e.is_auth(),
+            #[cfg(feature = "whatsapp")]
+            BridgeError::WhatsApp(e) => e.is_auth(),
+            BridgeError::Send(e) => e.auth,
+            _ => false,
+        }
+    }
+
     /// Whether trying again later can succeed (a redelivery should be invited).
     pub fn is_retryable(&self) -> bool {
         match self {

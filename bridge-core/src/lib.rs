@@ -71,6 +71,7 @@ pub mod customers;
 pub mod dedup;
 mod error;
 pub mod format;
+pub mod health;
 pub mod inbound;
 pub mod lease;
 pub mod ledger;

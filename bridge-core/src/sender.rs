@@ -242,6 +242,10 @@ pub struct SendError {
     /// a connection lost after the request went): the outbox then waits for
     /// a status before sending it again.
     pub ambiguous: bool,
+    /// Whether the channel refused our credentials (a revoked or expired
+    /// token): no send can succeed until they are fixed, which readiness
+    /// reports.
+    pub auth: bool,
     /// What happened (no customer data).
     pub message: String,
 }
@@ -256,6 +260,7 @@ impl SendError {
             rate_limited: false,
             retry_after: None,
             ambiguous: false,
+            auth: false,
             message: message.into(),
         }
     }
@@ -263,6 +268,12 @@ impl SendError {
     /// Marks the outcome unknown: the message may have reached the channel.
     pub fn ambiguous(mut self, ambiguous: bool) -> Self {
         self.ambiguous = ambiguous;
+        self
+    }
+
+    /// Marks the failure as the channel refusing our credentials.
+    pub fn auth(mut self, auth: bool) -> Self {
+        self.auth = auth;
         self
     }
 
@@ -357,6 +368,7 @@ pub(crate) fn send_error(e: &whatsapp_cloud::Error, context: &str) -> SendError 
             Some(whatsapp_cloud::ErrorClass::RecipientUnavailable)
         ))
         .retryable(e.is_retryable())
+        .auth(e.is_auth())
         .ambiguous(matches!(
             e,
             whatsapp_cloud::Error::Transport { kind, .. }

@@ -353,6 +353,7 @@ pub struct InboxHandler {
     clock: Arc<dyn Clock>,
     orphans: Arc<std::sync::atomic::AtomicU64>,
     ledger_queue: Option<ledger::LedgerQueue>,
+    health: crate::health::Health,
 }
 
 /// The dedup-store key remembering that a ledger record got a status of this
@@ -550,7 +551,9 @@ impl InboxHandler {
         let write = match checkpointed {
             Some(w) => w,
             None => {
-                let w = b.writer.write(&action, m).await.map_err(JobError::from)?;
+                let written = b.writer.write(&action, m).await;
+                self.health.record(crate::health::Api::Salesforce, &written);
+                let w = written.map_err(JobError::from)?;
                 let why = match &action {
                     Action::CreateCase { route, .. } | Action::UpsertLead { route, .. } => {
                         route.matched.join(", ")
@@ -741,6 +744,7 @@ pub struct BridgeService {
     orphans: Arc<std::sync::atomic::AtomicU64>,
     ledger_worker: Option<ledger::LedgerWorker>,
     ledger_queue: Option<ledger::LedgerQueue>,
+    health: crate::health::Health,
 }
 
 /// Extra settings of a [`BridgeService`].
@@ -827,6 +831,7 @@ impl BridgeService {
             .clone()
             .unwrap_or_else(|| Arc::new(crate::sent::MemorySentLog::default()));
         let orphans = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let health = crate::health::Health::new();
         let ledger = options.ledger.clone().map(|queue| {
             let wake = Arc::new(Notify::new());
             let worker = ledger::LedgerWorker::spawn(
@@ -869,6 +874,7 @@ impl BridgeService {
                 .unconfirmed_send_wait
                 .unwrap_or(outbox::UNCONFIRMED_WAIT),
             clock: clock.clone(),
+            health: health.clone(),
         };
         let outbox_worker = Worker::spawn_with_waker(
             outbox_queue,
@@ -888,6 +894,7 @@ impl BridgeService {
             clock: clock.clone(),
             orphans: orphans.clone(),
             ledger_queue,
+            health: health.clone(),
         };
         let inbox_worker = Worker::spawn(
             inbox_queue.clone(),
@@ -905,7 +912,39 @@ impl BridgeService {
             orphans,
             ledger_worker,
             ledger_queue,
+            health,
         }
+    }
+
+    /// Whether the service can do its work now (a readiness probe): both
+    /// queues' stores take writes ([`JobQueue::probe`]), both workers run,
+    /// and neither Salesforce nor WhatsApp refused the credentials on the
+    /// last call that reached it. Not ready: the reasons, one per failed
+    /// check.
+    pub async fn readiness(&self) -> crate::health::Readiness {
+        let mut reasons = Vec::new();
+        for (name, q) in [("inbox", &self.inbox.q), ("outbox", &self.outbox.q)] {
+            if let Err(e) = q.queue.probe().await {
+                reasons.push(format!("store ({name}): {e}"));
+            }
+        }
+        for (name, worker) in [
+            ("inbox", &self.inbox_worker),
+            ("outbox", &self.outbox_worker),
+        ] {
+            if !worker.is_running() {
+                reasons.push(format!("workers ({name}): stopped"));
+            }
+        }
+        for (api, detail) in self.health.auth_problems() {
+            reasons.push(format!("{api}: credentials refused: {detail}"));
+        }
+        crate::health::Readiness::from_reasons(reasons)
+    }
+
+    /// The credentials' state the workers keep up to date.
+    pub fn health(&self) -> &crate::health::Health {
+        &self.health
     }
 
     /// How many statuses arrived for messages with no ledger record (sent by
@@ -985,5 +1024,7 @@ pub use outbox::{MessageCategory, Outbox, OutboxHandler, SendJob, SendService};
 
 #[cfg(test)]
 mod crash_tests;
+#[cfg(test)]
+mod readiness_tests;
 #[cfg(test)]
 mod tests;

@@ -8,6 +8,14 @@
 //! through the outbox (free-form inside the 24-hour window), and mark the
 //! message as read. Ctrl-C stops it gracefully.
 //!
+//! `GET /health` is a liveness probe (the process answers). `GET /ready` is a
+//! readiness probe: 200 `{"ready":true,"reasons":[]}` when the store takes
+//! writes, the workers run and neither Salesforce nor WhatsApp refused the
+//! credentials on its last call; 503 with the reasons otherwise. In
+//! Kubernetes, point `livenessProbe` at `/health` and `readinessProbe` at
+//! `/ready`; under systemd, a timer running `curl -fsS localhost:3000/ready`
+//! (or the service manager's health check) does the same.
+//!
 //! **Delivery guarantees.** A 200 means every event is on disk (the embedded
 //! store in `BRIDGE_DATA_DIR`, fsynced) or in Redis (`REDIS_URL`): a crash or
 //! `kill -9` after it loses nothing: a restart picks the jobs up at once (the
@@ -372,7 +380,8 @@ fn unconfirmed_wait() -> Result<Duration, BoxError> {
     }
 }
 
-/// Builds the app (workers started) and its router (`/webhook`, `/health`).
+/// Builds the app (workers started) and its router (`/webhook`, `/health`,
+/// `/ready`).
 pub fn build(b: &Backends, stores: &Stores, lease: Duration) -> (App, axum::Router) {
     let writer = examples::salesforce_writer(b, stores);
     let agent_writer = writer.clone();
@@ -547,9 +556,32 @@ pub fn build(b: &Backends, stores: &Stores, lease: Duration) -> (App, axum::Rout
         service: Arc::new(service),
         statuses,
     };
+    let ready = app.service.clone();
     let routes = axum::Router::new()
         .nest("/webhook", router(b.webhook.clone(), app.clone()))
-        .route("/health", axum::routing::get(|| async { "ok" }));
+        // Liveness: the process answers.
+        .route("/health", axum::routing::get(|| async { "ok" }))
+        // Readiness: the store takes writes, the workers run, and neither
+        // API refused the credentials on its last call (503 with the reasons).
+        .route(
+            "/ready",
+            axum::routing::get(move || {
+                let service = ready.clone();
+                async move {
+                    let r = service.readiness().await;
+                    let status = if r.ready {
+                        axum::http::StatusCode::OK
+                    } else {
+                        axum::http::StatusCode::SERVICE_UNAVAILABLE
+                    };
+                    (
+                        status,
+                        [(axum::http::header::CONTENT_TYPE, "application/json")],
+                        r.to_json().to_string(),
+                    )
+                }
+            }),
+        );
     (app, routes)
 }
 

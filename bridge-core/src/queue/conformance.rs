@@ -58,6 +58,10 @@ fn keys(leases: &[Lease]) -> Vec<&str> {
 /// When the queue breaks a rule of the [contract](super).
 pub async fn run<Q: JobQueue + 'static>(q: Arc<Q>) {
     let vis = Duration::from_secs(60);
+    // A healthy store takes the readiness probe's write.
+    if let Err(e) = q.probe().await {
+        panic!("a healthy store refused the readiness probe: {e}");
+    }
     idempotent_enqueue(&*q).await;
     leases_hide_and_expire(&*q, vis).await;
     per_group_order(&*q, vis).await;

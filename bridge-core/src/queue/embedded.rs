@@ -82,6 +82,9 @@ where
     }
 }
 
+/// The file [`EmbeddedStore::probe`] writes and removes in the directory.
+const PROBE_FILE: &str = ".ready-probe";
+
 struct Inner {
     /// Queue names opened so far (leases are recovered on the first open only).
     opened: std::sync::Mutex<std::collections::HashSet<String>>,
@@ -247,6 +250,42 @@ impl EmbeddedStore {
     #[cfg_attr(docsrs, doc(cfg(feature = "pubsub")))]
     pub fn replay_ids(&self) -> EmbeddedReplayStore {
         EmbeddedReplayStore::new(self.clone())
+    }
+
+    /// Checks that the store takes writes now (readiness): a small file is
+    /// created, synced and removed in its directory (a directory made
+    /// read-only, a full disk fail here, although the open database file
+    /// might still take a write or two), then a commit goes through the
+    /// writer.
+    ///
+    /// # Errors
+    ///
+    /// Either step failing, with the directory named.
+    pub async fn probe(&self) -> Result<(), QueueError> {
+        // `path` is the database file; the probe writes beside it.
+        if let Some(dir) = self.inner.path.as_deref().and_then(Path::parent) {
+            let dir = dir.to_path_buf();
+            let checked = tokio::task::spawn_blocking(move || -> Result<(), String> {
+                use std::io::Write;
+                let file = dir.join(PROBE_FILE);
+                let attempt = (|| {
+                    let mut f = std::fs::File::create(&file)?;
+                    f.write_all(b"ready")?;
+                    f.sync_all()?;
+                    std::fs::remove_file(&file)
+                })();
+                attempt.map_err(|e: std::io::Error| {
+                    format!(
+                        "the store's directory {} takes no writes: {e}",
+                        dir.display()
+                    )
+                })
+            })
+            .await
+            .map_err(storage)?;
+            checked.map_err(storage)?;
+        }
+        self.write(|_txn| Ok(Ok(()))).await
     }
 
     /// A write that is on disk when it returns.

@@ -433,6 +433,13 @@ pub trait JobQueue: Send + Sync {
 
     /// The counters.
     async fn stats(&self, now: DateTime<Utc>) -> Result<QueueStats, QueueError>;
+
+    /// Checks that the store takes writes now, without changing any job
+    /// (for readiness probes). The default says yes: a store that can fail
+    /// to take writes should check.
+    async fn probe(&self) -> Result<(), QueueError> {
+        Ok(())
+    }
 }
 
 /// How long a completed key is remembered by default: Meta redelivers for up

@@ -791,6 +791,20 @@ impl JobQueue for RedisQueue {
         }
     }
 
+    async fn probe(&self) -> Result<(), QueueError> {
+        // A write to a key of the queue's own slot (the node that holds the
+        // queue), gone a minute later.
+        let mut conn = self.conn.clone();
+        redis::cmd("SET")
+            .arg(format!("{}probe", self.base))
+            .arg(1)
+            .arg("PX")
+            .arg(60_000)
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(storage)
+    }
+
     async fn stats(&self, now: DateTime<Utc>) -> Result<QueueStats, QueueError> {
         let mut conn = self.conn.clone();
         let now = millis(now);

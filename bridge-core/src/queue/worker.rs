@@ -207,6 +207,15 @@ impl WorkerHandle {
         self.wake.notify_one();
     }
 
+    /// Whether the worker is still running (not stopped, not crashed).
+    pub fn is_running(&self) -> bool {
+        match self.task.try_lock() {
+            Ok(task) => task.as_ref().is_some_and(|t| !t.is_finished()),
+            // Held only by `shutdown`, which is stopping it.
+            Err(_) => false,
+        }
+    }
+
     /// A waker to hand to the code that enqueues.
     pub fn waker(&self) -> Arc<Notify> {
         self.wake.clone()

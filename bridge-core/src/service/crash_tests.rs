@@ -65,6 +65,7 @@ impl Rig {
             ledger_queue: None,
             unconfirmed_wait: Duration::from_secs(120),
             clock: clock.clone(),
+            health: crate::health::Health::new(),
         };
         Self {
             clock,

@@ -191,6 +191,7 @@ pub struct OutboxHandler {
     /// How long a send with an intent and no receipt waits for a status.
     pub(super) unconfirmed_wait: std::time::Duration,
     pub(super) clock: Arc<dyn Clock>,
+    pub(super) health: crate::health::Health,
 }
 
 /// The default of [`ServiceOptions::unconfirmed_send_wait`](super::ServiceOptions::unconfirmed_send_wait).
@@ -366,7 +367,17 @@ impl JobHandler for OutboxHandler {
             // better not to send now.
             cx.checkpoint(&bytes).await.map_err(JobError::from)?;
         }
-        match sender.send(&job.to, &job.message).await {
+        let sent = sender.send(&job.to, &job.message).await;
+        if !job.fallback {
+            match &sent {
+                Ok(_) => self.health.call_succeeded(crate::health::Api::WhatsApp),
+                Err(e) if e.auth => self
+                    .health
+                    .auth_failed(crate::health::Api::WhatsApp, e.message.clone()),
+                Err(_) => {}
+            }
+        }
+        match sent {
             Ok(receipt) => {
                 let bytes = serde_json::to_vec(&receipt).unwrap_or_default();
                 if let Err(e) = cx.checkpoint(&bytes).await {
@@ -531,6 +542,7 @@ impl SendService {
             ledger_queue: None,
             unconfirmed_wait: UNCONFIRMED_WAIT,
             clock: clock.clone(),
+            health: crate::health::Health::new(),
         };
         let worker =
             crate::queue::Worker::spawn_with_waker(queue, Arc::new(handler), workers, clock, wake);

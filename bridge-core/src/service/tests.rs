@@ -225,6 +225,7 @@ async fn after_a_crash_the_next_attempt_neither_writes_nor_sends_again() {
         clock: clock.clone(),
         orphans: Arc::default(),
         ledger_queue: None,
+        health: crate::health::Health::new(),
     };
     let outbox_h = OutboxHandler {
         primary: wa.clone(),
@@ -237,6 +238,7 @@ async fn after_a_crash_the_next_attempt_neither_writes_nor_sends_again() {
         ledger_queue: None,
         unconfirmed_wait: Duration::from_secs(120),
         clock: clock.clone(),
+        health: crate::health::Health::new(),
     };
     let inbox = Inbox::new(inbox_q.clone(), clock.clone(), None);
     inbox
@@ -268,6 +270,7 @@ async fn after_a_crash_the_next_attempt_neither_writes_nor_sends_again() {
         clock: clock.clone(),
         orphans: Arc::default(),
         ledger_queue: None,
+        health: crate::health::Health::new(),
     };
     h2.handle(&JobContext::new(&l2[0], &*inbox_q))
         .await

@@ -718,6 +718,10 @@ impl JobQueue for EmbeddedQueue {
             .await
     }
 
+    async fn probe(&self) -> Result<(), QueueError> {
+        self.store.probe().await
+    }
+
     async fn stats(&self, now: DateTime<Utc>) -> Result<QueueStats, QueueError> {
         let names = self.names.clone();
         let now = millis(now);

@@ -323,7 +323,7 @@ impl Bridge {
     /// Processes one inbound message: at most once per message id, and never
     /// lost: a failure releases the claim so a redelivery retries it.
     pub async fn handle(&self, m: InboundMessage) -> Result<Outcome, BridgeError> {
-        let span = tracing::info_span!("bridge.handle", channel = %m.channel, message_id = %m.id, kind = m.kind());
+        let span = tracing::info_span!("bridge.handle", channel = %m.channel, message_id = %crate::audit::redact_message_id(&m.id), kind = m.kind());
         tracing::Instrument::instrument(self.handle_inner(m), span).await
     }
 
@@ -541,7 +541,7 @@ mod notification {
                         if s.status.status == whatsapp_cloud::webhooks::StatusKind::Failed {
                             let codes: Vec<i64> =
                                 s.status.errors.iter().filter_map(|e| e.code).collect();
-                            tracing::warn!(message_id = %s.status.id, ?codes, "a message failed to deliver");
+                            tracing::warn!(message_id = %crate::audit::redact_message_id(&s.status.id), ?codes, "a message failed to deliver");
                         }
                     }
                     Event::Invalid(i) => {

@@ -397,7 +397,7 @@ impl InboxHandler {
             // Sent by another system (or before the ledger): counted, not an error.
             self.orphans
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            tracing::debug!(message_id = %s.message_id, "a status of a message with no ledger record");
+            tracing::debug!(message_id = %crate::audit::redact_message_id(&s.message_id), "a status of a message with no ledger record");
             return Ok(());
         };
         let b = &self.bridge;
@@ -678,7 +678,7 @@ impl InboxHandler {
         }
         self.record_status(&s).await?;
         if s.status == "failed" {
-            tracing::warn!(message_id = %s.message_id, codes = ?s.error_codes, "a message failed to deliver");
+            tracing::warn!(message_id = %crate::audit::redact_message_id(&s.message_id), codes = ?s.error_codes, "a message failed to deliver");
         }
         if s.status == "failed"
             && s.error_codes.contains(&131_050)
@@ -698,7 +698,7 @@ impl InboxHandler {
         // Taken once, whichever instance or restart sees the status (and the
         // outbox key keeps a redelivered status from sending twice).
         let Some(original) = self.sent.take(&s.message_id, self.clock.now()).await? else {
-            tracing::info!(message_id = %s.message_id, "a failed message we no longer remember: no fallback");
+            tracing::info!(message_id = %crate::audit::redact_message_id(&s.message_id), "a failed message we no longer remember: no fallback");
             return Ok(());
         };
         let mut job = SendJob::new(original.to, Outbound::text(original.text), "fallback");
@@ -717,7 +717,7 @@ impl JobHandler for InboxHandler {
             serde_json::from_slice(&cx.job().payload).map_err(|e| payload_error(&e))?;
         match event {
             InboxEvent::Message { message } => {
-                let span = tracing::info_span!("bridge.handle", channel = %message.channel, message_id = %message.id, kind = message.kind());
+                let span = tracing::info_span!("bridge.handle", channel = %message.channel, message_id = %crate::audit::redact_message_id(&message.id), kind = message.kind());
                 tracing::Instrument::instrument(self.message(cx, message), span).await
             }
             InboxEvent::Status { status } => self.status(status).await,

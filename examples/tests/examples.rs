@@ -1031,6 +1031,9 @@ fn json_logs_carry_the_job_and_the_message_and_no_number() {
         "{written}"
     );
     assert!(!text.contains("4155550123"), "no customer number: {text}");
+    // Message ids are cut to their tail (a WhatsApp id holds the number).
+    assert!(!text.contains("wamid.MOCK000001"), "{text}");
+    assert!(text.contains("wamid.…CK000001"), "{text}");
     let out = run("yaml");
     let all = String::from_utf8_lossy(&[out.stdout, out.stderr].concat()).to_string();
     assert!(all.contains("LOG_FORMAT must be json or text"), "{all}");

@@ -10,6 +10,19 @@ pub(crate) fn phone(value: &str) -> String {
     format!("***{tail}")
 }
 
+/// A message id reduced to its tail (`wamid.…MDAxAA==`), for logs: a
+/// WhatsApp message id is base64 of a structure that holds the customer's
+/// number. Ids with no more than 8 characters after `wamid.` are kept.
+pub(crate) fn message_id(id: &str) -> String {
+    let (prefix, rest) = id.split_at(if id.starts_with("wamid.") { 6 } else { 0 });
+    let chars = rest.chars().count();
+    if chars <= 8 {
+        return id.to_owned();
+    }
+    let tail: String = rest.chars().skip(chars - 8).collect();
+    format!("{prefix}…{tail}")
+}
+
 pub(crate) use crate::shared::excerpt;
 
 #[cfg(test)]
@@ -20,6 +33,13 @@ mod tests {
     fn phone_keeps_only_two_digits() {
         assert_eq!(phone("14155550123"), "***23");
         assert_eq!(phone("7"), "***7");
+    }
+
+    #[test]
+    fn message_ids_keep_their_tail_only() {
+        let id = "wamid.HBgLMTQxNTU1NTAxMjMVAgASGBQzQTdBQjE2RDc5QjQ2MDAwMDAxAA==";
+        assert_eq!(message_id(id), "wamid.…MDAxAA==");
+        assert_eq!(message_id("wamid.DEMO1"), "wamid.DEMO1");
     }
 
     #[test]

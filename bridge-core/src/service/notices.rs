@@ -175,7 +175,7 @@ impl InboxHandler {
         b.dedup
             .mark_done(&super::sent_key(message_id), b.options.remember_for)
             .await?;
-        tracing::info!(target: "bridge_core::audit", event = "business_app_message", message_id, kind, "the business wrote from the WhatsApp Business app");
+        tracing::info!(target: "bridge_core::audit", event = "business_app_message", message_id = %crate::audit::redact_message_id(message_id), kind, "the business wrote from the WhatsApp Business app");
         Ok(())
     }
 

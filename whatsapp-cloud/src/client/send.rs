@@ -67,7 +67,10 @@ impl SendRequest {
                 .execute("send", false, |http| http.post(url.clone()).json(&message))
                 .await?;
             if let Some(id) = response.message_id() {
-                tracing::Span::current().record("message_id", id);
+                tracing::Span::current().record(
+                    "message_id",
+                    tracing::field::display(redact::message_id(id)),
+                );
             }
             tracing::info!("message sent");
             Ok(response)

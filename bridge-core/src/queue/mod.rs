@@ -80,7 +80,9 @@ pub use embedded::{
 #[cfg(feature = "redis")]
 pub use redis::RedisQueue;
 pub use retry::{Decision, ErrorClass, RetryPolicy};
-pub use worker::{JobContext, JobError, JobHandler, Worker, WorkerHandle, WorkerOptions};
+pub use worker::{
+    AUTH_RETRY_AFTER, JobContext, JobError, JobHandler, Worker, WorkerHandle, WorkerOptions,
+};
 
 /// A boxed error, the source of storage failures.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;

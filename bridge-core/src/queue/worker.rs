@@ -55,10 +55,24 @@ impl JobError {
     }
 }
 
+/// How long a job waits before trying again after Salesforce or WhatsApp
+/// refused the credentials.
+pub const AUTH_RETRY_AFTER: Duration = Duration::from_secs(60);
+
 impl From<BridgeError> for JobError {
     fn from(e: BridgeError) -> Self {
         let message = e.to_string();
         let retry_after = e.retry_after();
+        // Refused credentials are an outage of the whole service, not a
+        // fault of the message: it waits (readiness says why) instead of
+        // going straight to the dead letters, and goes through once the
+        // credentials are fixed within its attempts.
+        if e.is_auth() {
+            return JobError::rate_limited(
+                format!("{message} (credentials refused; trying again)"),
+                Some(retry_after.map_or(AUTH_RETRY_AFTER, |r| r.max(AUTH_RETRY_AFTER))),
+            );
+        }
         if !e.is_retryable() {
             JobError::permanent(message)
         } else if e.is_rate_limited() {
@@ -430,6 +444,23 @@ mod tests {
     use super::*;
     use crate::clock::SystemClock;
     use crate::queue::{Lease, MemoryQueue, NewJob, QueueError};
+
+    /// Refused credentials hold the job for a while instead of
+    /// dead-lettering it at once.
+    #[test]
+    fn refused_credentials_wait_instead_of_dead_lettering() {
+        let e = JobError::from(BridgeError::Send(
+            crate::sender::SendError::new("WhatsApp", "190: token expired").auth(true),
+        ));
+        assert_eq!(e.class, ErrorClass::RateLimited);
+        assert!(e.retry_after >= Some(AUTH_RETRY_AFTER));
+        assert!(e.message.contains("credentials refused"), "{}", e.message);
+        let plain = JobError::from(BridgeError::Send(crate::sender::SendError::new(
+            "WhatsApp",
+            "131047: re-engagement message",
+        )));
+        assert_eq!(plain.class, ErrorClass::Permanent);
+    }
 
     /// A handler that lost its lease (the job expired during an outage and
     /// was leased again) is not dead-lettered: the job is the new holder's.

@@ -44,13 +44,8 @@ impl RecordWriter for Org {
     }
 }
 
-fn message(id: &str) -> InboundMessage {
-    InboundMessage::text(
-        Channel::from("WhatsApp"),
-        id,
-        "14155550123",
-        "my order is broken",
-    )
+fn message(id: &str, from: &str) -> InboundMessage {
+    InboundMessage::text(Channel::from("WhatsApp"), id, from, "my order is broken")
 }
 
 fn service(dir: &std::path::Path, org: Arc<Org>) -> BridgeService {
@@ -107,7 +102,7 @@ async fn refused_credentials_make_it_unready_until_a_call_goes_through() {
     let s = service(dir.path(), org.clone());
     org.refusing.store(true, Ordering::SeqCst);
     s.inbox()
-        .enqueue_message(&message("wamid.R1"))
+        .enqueue_message(&message("wamid.R1", "14155550123"))
         .await
         .unwrap();
     let reasons = until_not_ready(&s).await;
@@ -121,11 +116,12 @@ async fn refused_credentials_make_it_unready_until_a_call_goes_through() {
         !reasons.iter().any(|r| r.contains("14155550123")),
         "{reasons:?}"
     );
-    // The credentials are fixed: the next message goes through and it is
-    // ready again (the refused one waits in the dead letters for a replay).
+    // The credentials are fixed: another customer's message goes through
+    // and it is ready again (the refused one waits `AUTH_RETRY_AFTER` for
+    // its next attempt, holding its customer's later messages behind it).
     org.refusing.store(false, Ordering::SeqCst);
     s.inbox()
-        .enqueue_message(&message("wamid.R2"))
+        .enqueue_message(&message("wamid.R2", "14155550188"))
         .await
         .unwrap();
     for _ in 0..600 {

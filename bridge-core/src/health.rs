@@ -70,12 +70,15 @@ impl Health {
         }
     }
 
-    /// Records a call's outcome: an error that is about credentials marks
-    /// the API, success clears it, other errors say nothing about them.
+    /// Records a call's outcome: credentials refused for good (an error
+    /// about them that retrying cannot fix) mark the API, success clears
+    /// it, other errors say nothing about them.
     pub fn record<T>(&self, api: Api, outcome: &Result<T, crate::BridgeError>) {
         match outcome {
             Ok(_) => self.call_succeeded(api),
-            Err(e) if e.is_auth() => self.auth_failed(api, e.to_string()),
+            // An expired session the client renews on its own is not a
+            // refusal; a grant refused for good is.
+            Err(e) if e.is_auth() && !e.is_retryable() => self.auth_failed(api, e.to_string()),
             Err(_) => {}
         }
     }

@@ -96,6 +96,14 @@ impl BridgeError {
         }
     }
 
+    /// Whether the credentials were refused for good: an auth error that
+    /// trying again cannot fix (a revoked grant), unlike an expired session
+    /// the client renews on its own. Readiness reports it, and a job waits
+    /// ([`crate::queue::AUTH_RETRY_AFTER`]) instead of being dead-lettered.
+    pub fn credentials_refused(&self) -> bool {
+        self.is_auth() && !self.is_retryable()
+    }
+
     /// Whether trying again later can succeed (a redelivery should be invited).
     pub fn is_retryable(&self) -> bool {
         match self {

@@ -76,9 +76,7 @@ impl Health {
     pub fn record<T>(&self, api: Api, outcome: &Result<T, crate::BridgeError>) {
         match outcome {
             Ok(_) => self.call_succeeded(api),
-            // An expired session the client renews on its own is not a
-            // refusal; a grant refused for good is.
-            Err(e) if e.is_auth() && !e.is_retryable() => self.auth_failed(api, e.to_string()),
+            Err(e) if e.credentials_refused() => self.auth_failed(api, e.to_string()),
             Err(_) => {}
         }
     }

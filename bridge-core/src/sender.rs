@@ -271,6 +271,12 @@ impl SendError {
         self
     }
 
+    /// Whether the channel refused our credentials for good (see
+    /// [`crate::BridgeError::credentials_refused`]).
+    pub fn credentials_refused(&self) -> bool {
+        self.auth && !self.retryable
+    }
+
     /// Marks the failure as the channel refusing our credentials.
     pub fn auth(mut self, auth: bool) -> Self {
         self.auth = auth;

@@ -67,9 +67,7 @@ impl From<BridgeError> for JobError {
         // fault of the message: it waits (readiness says why) instead of
         // going straight to the dead letters, and goes through once the
         // credentials are fixed within its attempts.
-        // (An expired session the client renews on its own is retryable and
-        // takes the ordinary path.)
-        if e.is_auth() && !e.is_retryable() {
+        if e.credentials_refused() {
             return JobError::rate_limited(
                 format!("{message} (credentials refused; trying again)"),
                 Some(retry_after.map_or(AUTH_RETRY_AFTER, |r| r.max(AUTH_RETRY_AFTER))),

@@ -371,7 +371,7 @@ impl JobHandler for OutboxHandler {
         if !job.fallback {
             match &sent {
                 Ok(_) => self.health.call_succeeded(crate::health::Api::WhatsApp),
-                Err(e) if e.auth && !e.retryable => self
+                Err(e) if e.credentials_refused() => self
                     .health
                     .auth_failed(crate::health::Api::WhatsApp, e.message.clone()),
                 Err(_) => {}

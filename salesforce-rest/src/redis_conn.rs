@@ -232,7 +232,7 @@ impl RedisConnection {
                 .max(1),
         );
         let acked: i64 = match &self.inner {
-            Inner::Single(c) => cmd.query_async(&mut c.clone()).await,
+            Inner::Single(_) => cmd.query_async(&mut self.clone()).await,
             Inner::Cluster(c) => {
                 use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
                 // To the primary that took the write, not to every primary.
@@ -260,7 +260,7 @@ impl RedisConnection {
         let mut cmd = redis::cmd("INFO");
         cmd.arg("replication");
         let info: String = match &self.inner {
-            Inner::Single(c) => cmd.query_async(&mut c.clone()).await?,
+            Inner::Single(_) => cmd.query_async(&mut self.clone()).await?,
             Inner::Cluster(c) => {
                 use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
                 let route = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(

@@ -76,6 +76,7 @@ pub mod inbound;
 pub mod lease;
 pub mod ledger;
 pub mod mapping;
+pub mod metrics;
 pub mod optout;
 pub mod pacing;
 pub mod pipeline;

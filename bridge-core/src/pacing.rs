@@ -211,7 +211,10 @@ impl<S: Sender> Sender for PacedSender<S> {
         // leaves from.
         let number = message.from.as_deref().unwrap_or(&self.number);
         match self.rate.reserve(number, self.clock.now()).await {
-            Ok(wait) if !wait.is_zero() => tokio::time::sleep(wait).await,
+            Ok(wait) if !wait.is_zero() => {
+                crate::metrics::paced(wait);
+                tokio::time::sleep(wait).await;
+            }
             Ok(_) => {}
             Err(e) => {
                 tracing::warn!(error = %e, "the send rate could not be read; sending unpaced");

@@ -443,6 +443,7 @@ impl InboxHandler {
         let b = &self.bridge;
         if b.is_replay(&m, self.clock.now()) {
             audit::message_skipped(&m.id, "older than the dedup retention: a replay");
+            crate::metrics::message_skipped("replay");
             return Ok(());
         }
         let ours = b.guard.is_from_us(&m)
@@ -452,6 +453,7 @@ impl InboxHandler {
             });
         if ours {
             audit::message_skipped(&m.id, "sent by us (loop prevention)");
+            crate::metrics::message_skipped("from_us");
             return Ok(());
         }
         if let Some(customer) = m.from.address() {
@@ -472,6 +474,7 @@ impl InboxHandler {
             Claim::New(t) => t,
             Claim::Done => {
                 audit::message_skipped(&m.id, "duplicate delivery");
+                crate::metrics::message_skipped("duplicate");
                 return Ok(());
             }
             _ => {
@@ -522,14 +525,16 @@ impl InboxHandler {
             .record_opt_out(m, kind == Subscription::Stop)
             .await
             .map_err(JobError::from)?;
+        let stop = kind == Subscription::Stop;
         audit::message_skipped(
             &m.id,
-            if kind == Subscription::Stop {
+            if stop {
                 "opt-out recorded"
             } else {
                 "opt-in recorded"
             },
         );
+        crate::metrics::message_skipped(if stop { "opt_out" } else { "opt_in" });
         Ok(true)
     }
 
@@ -541,6 +546,7 @@ impl InboxHandler {
         let action = b.mapper.map(m).await.map_err(JobError::from)?;
         if let Action::Ignore { reason } = &action {
             audit::message_skipped(&m.id, reason);
+            crate::metrics::message_skipped("ignored");
             return Ok(());
         }
         let checkpointed = cx
@@ -573,10 +579,17 @@ impl InboxHandler {
                 {
                     tracing::warn!(error = %e, "could not checkpoint the write");
                 }
+                crate::metrics::message_written(&w);
+                crate::metrics::end_to_end(
+                    "record_written",
+                    (self.clock.now() - cx.job().enqueued_at)
+                        .to_std()
+                        .unwrap_or_default(),
+                );
                 w
             }
         };
-        self.reply(m, &action, &write).await
+        self.reply(m, &action, &write, cx.job().enqueued_at).await
     }
 
     async fn reply(
@@ -584,6 +597,7 @@ impl InboxHandler {
         m: &InboundMessage,
         action: &Action,
         write: &WriteOutcome,
+        received_at: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), JobError> {
         let b = &self.bridge;
         // An edit updates what was written; the customer was answered already.
@@ -625,7 +639,8 @@ impl InboxHandler {
                 .reply_to(m.id.clone())
                 .from_number_opt(m.business_id.clone()),
             "acknowledgement",
-        );
+        )
+        .received_at(received_at);
         self.outbox.enqueue(&reply_key, &job).await?;
         Ok(())
     }
@@ -876,10 +891,17 @@ impl BridgeService {
             clock: clock.clone(),
             health: health.clone(),
         };
+        let named = |w: WorkerOptions, name: &str| {
+            if w.name == WorkerOptions::default().name {
+                w.name(name)
+            } else {
+                w
+            }
+        };
         let outbox_worker = Worker::spawn_with_waker(
             outbox_queue,
             Arc::new(outbox_handler),
-            options.outbox,
+            named(options.outbox, "outbox"),
             clock.clone(),
             outbox_wake,
         );
@@ -899,7 +921,7 @@ impl BridgeService {
         let inbox_worker = Worker::spawn(
             inbox_queue.clone(),
             Arc::new(inbox_handler),
-            options.inbox,
+            named(options.inbox, "inbox"),
             clock.clone(),
         );
         let inbox = Inbox::new(inbox_queue, clock, Some(inbox_worker.waker()));
@@ -940,6 +962,21 @@ impl BridgeService {
             reasons.push(format!("{api}: credentials refused: {detail}"));
         }
         crate::health::Readiness::from_reasons(reasons)
+    }
+
+    /// Samples the queues' counters into the metrics gauges (see
+    /// [`crate::metrics`]): call it before each scrape. Without the
+    /// `metrics` feature it only reads the counters.
+    pub async fn record_metrics(&self) -> Result<(), QueueError> {
+        let mut queues = vec![("inbox", &self.inbox.q), ("outbox", &self.outbox.q)];
+        if let Some(l) = &self.ledger_queue {
+            queues.push(("ledger", &l.q));
+        }
+        for (name, q) in queues {
+            let stats = q.queue.stats(q.clock.now()).await?;
+            crate::metrics::record_queue_stats(name, q.queue.backend(), &stats);
+        }
+        Ok(())
     }
 
     /// The credentials' state the workers keep up to date.

@@ -8,6 +8,10 @@
 //! through the outbox (free-form inside the 24-hour window), and mark the
 //! message as read. Ctrl-C stops it gracefully.
 //!
+//! `GET /metrics` serves Prometheus metrics (queues, messages by outcome,
+//! end-to-end and acknowledgement latency, Salesforce calls and API usage,
+//! WhatsApp sends and statuses; names in the README).
+//!
 //! `GET /health` is a liveness probe (the process answers). `GET /ready` is a
 //! readiness probe: 200 `{"ready":true,"reasons":[]}` when the store takes
 //! writes, the workers run and neither Salesforce nor WhatsApp refused the
@@ -381,7 +385,7 @@ fn unconfirmed_wait() -> Result<Duration, BoxError> {
 }
 
 /// Builds the app (workers started) and its router (`/webhook`, `/health`,
-/// `/ready`).
+/// `/ready`, `/metrics`).
 pub fn build(b: &Backends, stores: &Stores, lease: Duration) -> (App, axum::Router) {
     let writer = examples::salesforce_writer(b, stores);
     let agent_writer = writer.clone();
@@ -557,10 +561,33 @@ pub fn build(b: &Backends, stores: &Stores, lease: Duration) -> (App, axum::Rout
         statuses,
     };
     let ready = app.service.clone();
+    let scraped = app.service.clone();
+    // Install the recorder before the first message is counted.
+    let _ = examples::prometheus::handle();
     let routes = axum::Router::new()
         .nest("/webhook", router(b.webhook.clone(), app.clone()))
         // Liveness: the process answers.
         .route("/health", axum::routing::get(|| async { "ok" }))
+        // Prometheus metrics: the queues sampled at each scrape, the rest
+        // counted as it happens (see `bridge_core::metrics`).
+        .route(
+            "/metrics",
+            axum::routing::get(move || {
+                let service = scraped.clone();
+                async move {
+                    if let Err(e) = service.record_metrics().await {
+                        tracing::warn!(error = %e, "the queues' counters could not be read for /metrics");
+                    }
+                    (
+                        [(
+                            axum::http::header::CONTENT_TYPE,
+                            examples::prometheus::CONTENT_TYPE,
+                        )],
+                        examples::prometheus::render(),
+                    )
+                }
+            }),
+        )
         // Readiness: the store takes writes, the workers run, and neither
         // API refused the credentials on its last call (503 with the reasons).
         .route(

@@ -13,6 +13,7 @@
 //! | `SALESFORCE_REFRESH_TOKEN` / `SALESFORCE_JWT_KEY_FILE` + `SALESFORCE_USERNAME` / `SALESFORCE_USERNAME` + `SALESFORCE_PASSWORD` / `SALESFORCE_CLIENT_SECRET` alone | refresh token, JWT bearer, password, client credentials |
 //! | `SALESFORCE_LOGIN_URL` (default `https://login.salesforce.com`), `SALESFORCE_API_VERSION` | where and which version |
 //! | `SALESFORCE_ORG_ID` | optional: the org the credentials must log in to (15 or 18 characters); a token of another org is refused |
+//! | `SALESFORCE_REFUSED_RETRY_SECS` | how long credentials the org refused are not tried again (default 60) |
 //! | `REDIS_URL` | Redis for the queues, dedup and window (many instances): `redis://host:6379`, `rediss://user:password@host:6379` (TLS, ACL user), `redis+cluster://host1:port,host2:port` (a cluster), `rediss+cluster://...` (a managed cluster over TLS) |
 //! | `BRIDGE_DATA_DIR` | the embedded store's directory when Redis is not used (default `bridge-data`) |
 //! | `BIND_ADDR` | the webhook server's address |
@@ -24,6 +25,7 @@
 
 pub mod loadtest;
 pub mod pii;
+pub mod prometheus;
 pub mod sms;
 
 use std::env;
@@ -277,6 +279,12 @@ async fn real_salesforce(client_id: String) -> Result<salesforce_rest::Client, B
         Session::builder(OAuthClient::new(app)?, credentials).token_store(token_store().await?);
     if let Some(org) = var("SALESFORCE_ORG_ID") {
         session = session.expect_org_id(org);
+    }
+    if let Some(secs) = var("SALESFORCE_REFUSED_RETRY_SECS") {
+        let secs: u64 = secs.trim().parse().map_err(|_| {
+            format!("SALESFORCE_REFUSED_RETRY_SECS must be a number of seconds, got {secs:?}")
+        })?;
+        session = session.refused_retry_after(std::time::Duration::from_secs(secs));
     }
     let session = session.build();
     let mut b = salesforce_rest::Client::builder(session);

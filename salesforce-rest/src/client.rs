@@ -303,7 +303,12 @@ impl Client {
     /// retrying transient failures of idempotent calls.
     pub(crate) async fn call(&self, req: Req) -> Result<Answer, Error> {
         let span = tracing::debug_span!("salesforce.request", method = %req.method, path = %redact_path(&req.path));
-        tracing::Instrument::instrument(self.call_inner(req), span).await
+        #[cfg(feature = "metrics")]
+        let (path, started) = (req.path.clone(), std::time::Instant::now());
+        let result = tracing::Instrument::instrument(self.call_inner(req), span).await;
+        #[cfg(feature = "metrics")]
+        crate::metrics::call_finished(&path, result.is_ok(), started.elapsed());
+        result
     }
 
     async fn call_inner(&self, req: Req) -> Result<Answer, Error> {
@@ -398,6 +403,7 @@ impl Client {
                     "API usage above 90% of the allocation"
                 );
             }
+            crate::metrics::api_usage(&usage);
             if let Ok(mut u) = self.inner.usage.lock() {
                 *u = Some(usage);
             }

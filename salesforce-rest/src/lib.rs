@@ -76,6 +76,7 @@ pub mod files;
 mod http;
 mod id;
 pub mod limits;
+pub mod metrics;
 #[cfg(feature = "pubsub")]
 #[cfg_attr(docsrs, doc(cfg(feature = "pubsub")))]
 pub mod pubsub;

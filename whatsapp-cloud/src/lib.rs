@@ -92,6 +92,7 @@ pub mod error;
 pub mod flows;
 pub mod media;
 pub mod messages;
+pub mod metrics;
 pub mod phone;
 mod redact;
 pub mod retry;

@@ -13,6 +13,7 @@ pub(crate) fn phone(value: &str) -> String {
 /// A message id reduced to its tail (`wamid.…MDAxAA==`), for logs: a
 /// WhatsApp message id is base64 of a structure that holds the customer's
 /// number. Ids with no more than 8 characters after `wamid.` are kept.
+#[cfg_attr(not(feature = "client"), allow(dead_code))]
 pub(crate) fn message_id(id: &str) -> String {
     let (prefix, rest) = id.split_at(if id.starts_with("wamid.") { 6 } else { 0 });
     let chars = rest.chars().count();

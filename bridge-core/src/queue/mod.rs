@@ -442,6 +442,12 @@ pub trait JobQueue: Send + Sync {
     async fn probe(&self) -> Result<(), QueueError> {
         Ok(())
     }
+
+    /// The store's kind as a short fixed name (`embedded`, `redis`), for
+    /// metrics labels. The default is `custom`.
+    fn backend(&self) -> &'static str {
+        "custom"
+    }
 }
 
 /// How long a completed key is remembered by default: Meta redelivers for up

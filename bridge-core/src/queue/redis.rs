@@ -791,6 +791,10 @@ impl JobQueue for RedisQueue {
         }
     }
 
+    fn backend(&self) -> &'static str {
+        "redis"
+    }
+
     async fn probe(&self) -> Result<(), QueueError> {
         // A write to a key of the queue's own slot (the node that holds the
         // queue), gone a minute later.

@@ -12,6 +12,7 @@ use tokio::task::JoinSet;
 use super::{Decision, ErrorClass, Job, JobId, JobQueue, Lease, QueueError, RetryPolicy};
 use crate::clock::Clock;
 use crate::error::BridgeError;
+use crate::metrics::JobEnd;
 
 /// A failed attempt, as a handler reports it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -161,6 +162,9 @@ pub struct WorkerOptions {
     /// On shutdown, how long running jobs may finish before they are
     /// abandoned and released.
     pub shutdown_grace: Duration,
+    /// The queue's name in metrics and logs (`inbox`, `outbox`; default
+    /// `jobs`): a short fixed name, never data.
+    pub name: String,
 }
 
 impl Default for WorkerOptions {
@@ -171,6 +175,7 @@ impl Default for WorkerOptions {
             idle_poll: Duration::from_millis(200),
             retry: RetryPolicy::default(),
             shutdown_grace: Duration::from_secs(30),
+            name: "jobs".to_owned(),
         }
     }
 }
@@ -199,6 +204,11 @@ impl WorkerOptions {
     /// Sets the shutdown grace period.
     pub fn shutdown_grace(mut self, d: Duration) -> Self {
         self.shutdown_grace = d;
+        self
+    }
+    /// Sets the queue's name in metrics and logs.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
         self
     }
 }
@@ -327,12 +337,13 @@ async fn run(
                 m.insert(lease.job.id.clone(), lease.clone());
             }
             let visibility = options.visibility;
-            let (queue, handler, clock, retry, in_flight) = (
+            let (queue, handler, clock, retry, in_flight, name) = (
                 queue.clone(),
                 handler.clone(),
                 clock.clone(),
                 options.retry.clone(),
                 in_flight.clone(),
+                options.name.clone(),
             );
             tasks.spawn(async move {
                 // Keep the lease alive while the job runs.
@@ -348,7 +359,9 @@ async fn run(
                         }
                     })
                 };
-                run_one(&queue, handler, &*clock, &retry, &lease).await;
+                let started = std::time::Instant::now();
+                let end = run_one(&queue, handler, &*clock, &retry, &lease).await;
+                crate::metrics::job_finished(&name, end, started.elapsed());
                 beat.abort();
                 if let Ok(mut m) = in_flight.lock() {
                     m.remove(&lease.job.id);
@@ -391,7 +404,7 @@ async fn run_one(
     clock: &dyn Clock,
     retry: &RetryPolicy,
     lease: &Lease,
-) {
+) -> JobEnd {
     let job = &lease.job;
     let span = tracing::info_span!("job", id = %job.id, attempt = job.attempts);
     let result = if job.attempts > retry.max_attempts {
@@ -419,21 +432,32 @@ async fn run_one(
         }
     };
     let now = clock.now();
-    let outcome = match &result {
-        Ok(()) => queue.ack(lease, now).await,
+    let (end, outcome) = match &result {
+        Ok(()) => (JobEnd::Done, queue.ack(lease, now).await),
         Err(e) => match retry.decide(&job.id, job.attempts, e.class, e.retry_after, now) {
             Decision::RetryAt(at) => {
                 tracing::warn!(parent: &span, error = %e, attempt = job.attempts, retry_at = %at, "job failed; will retry");
-                queue.nack(lease, at, &e.message).await
+                (JobEnd::Retried, queue.nack(lease, at, &e.message).await)
             }
             _ => {
                 tracing::error!(parent: &span, error = %e, attempt = job.attempts, "job dead-lettered");
-                queue.dead_letter(lease, &e.message, now).await
+                (
+                    JobEnd::DeadLettered,
+                    queue.dead_letter(lease, &e.message, now).await,
+                )
             }
         },
     };
-    if let Err(e) = outcome {
-        tracing::warn!(parent: &span, error = %e, "could not record the job's outcome; it will be handled again");
+    match outcome {
+        Ok(()) => end,
+        Err(e) => {
+            tracing::warn!(parent: &span, error = %e, "could not record the job's outcome; it will be handled again");
+            if matches!(e, QueueError::LeaseLost { .. }) {
+                JobEnd::LostLease
+            } else {
+                end
+            }
+        }
     }
 }
 

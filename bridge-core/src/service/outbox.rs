@@ -35,6 +35,10 @@ pub struct SendJob {
     /// out is refused before any call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<MessageCategory>,
+    /// When the message this answers was received (its inbox enqueue), for
+    /// the end-to-end latency metric.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The categories WhatsApp prices and regulates messages by.
@@ -61,7 +65,14 @@ impl SendJob {
             purpose: purpose.into(),
             fallback: false,
             category: None,
+            received_at: None,
         }
+    }
+
+    /// Sets when the message this answers was received.
+    pub fn received_at(mut self, at: chrono::DateTime<chrono::Utc>) -> Self {
+        self.received_at = Some(at);
+        self
     }
 
     /// Sets the category.
@@ -379,6 +390,12 @@ impl JobHandler for OutboxHandler {
         }
         match sent {
             Ok(receipt) => {
+                if let Some(at) = job.received_at {
+                    crate::metrics::end_to_end(
+                        "reply_sent",
+                        (self.clock.now() - at).to_std().unwrap_or_default(),
+                    );
+                }
                 let bytes = serde_json::to_vec(&receipt).unwrap_or_default();
                 if let Err(e) = cx.checkpoint(&bytes).await {
                     tracing::warn!(error = %e, "sent, but the message id could not be recorded");

@@ -125,12 +125,12 @@ struct Failure {
 /// How long a failed renewal is shared with every request that needs the same
 /// renewal, before another token call is tried: a revoked grant costs one token
 /// call a minute under any load, a transient failure one every few seconds.
-fn cooldown(error: &Error) -> Duration {
+fn cooldown(error: &Error, refused: Duration) -> Duration {
     if error.is_login_rate_limit() {
         // The login rate limit lasts minutes; hammering it extends it.
         Duration::from_secs(300)
     } else if matches!(error, Error::ReauthorizationRequired(_)) {
-        Duration::from_secs(60)
+        refused
     } else {
         Duration::from_secs(5)
     }
@@ -155,6 +155,8 @@ struct Inner {
     issuer: String,
     /// The org the app must be logged in to, when pinned.
     expected_org: Option<String>,
+    /// How long refused credentials are not tried again.
+    refused_retry_after: Duration,
 }
 
 /// The current session of one org. Cheap to clone; clones share the token.
@@ -189,6 +191,7 @@ pub struct SessionBuilder {
     instance_hosts: Vec<String>,
     clock: Arc<dyn Clock>,
     expected_org: Option<String>,
+    refused_retry_after: Duration,
 }
 
 impl fmt::Debug for SessionBuilder {
@@ -251,6 +254,16 @@ impl SessionBuilder {
         self
     }
 
+    /// How long credentials the login endpoint refused for good (a revoked
+    /// refresh token, a disabled user) are not tried again: callers get the
+    /// same error meanwhile, so a fleet does not storm the login endpoint
+    /// (default 60 s; at least 1 s). Shorter lets a service recover sooner
+    /// once someone fixed the credentials.
+    pub fn refused_retry_after(mut self, wait: Duration) -> Self {
+        self.refused_retry_after = wait.max(Duration::from_secs(1));
+        self
+    }
+
     /// Builds the session. No network call happens until the first request.
     pub fn build(self) -> Session {
         let issuer = issuer_of(&self.oauth, &self.credentials);
@@ -273,6 +286,7 @@ impl SessionBuilder {
                 clock: self.clock,
                 issuer,
                 expected_org: self.expected_org,
+                refused_retry_after: self.refused_retry_after,
             }),
         }
     }
@@ -335,6 +349,7 @@ impl Session {
             allow_insecure_http: false,
             instance_hosts: Vec::new(),
             expected_org: None,
+            refused_retry_after: Duration::from_secs(60),
         }
     }
 
@@ -411,7 +426,7 @@ impl Session {
         }
         if let Some(f) = last_failure.as_ref()
             && f.stale == stale
-            && f.at.elapsed() < cooldown(&f.error)
+            && f.at.elapsed() < cooldown(&f.error, self.inner.refused_retry_after)
         {
             return Err(f.error.clone());
         }
@@ -419,6 +434,7 @@ impl Session {
         let result = tracing::Instrument::instrument(self.acquire(stale), span).await;
         match result {
             Ok(token) => {
+                crate::metrics::renewal(&Ok(()));
                 *last_failure = None;
                 if let Ok(mut c) = self.inner.current.write() {
                     *c = Some(token.clone());
@@ -433,6 +449,7 @@ impl Session {
                     e => Error::ReauthorizationRequired(Box::new(e)),
                 };
                 tracing::error!(error = %e, "session renewal failed");
+                crate::metrics::renewal(&Err(&e));
                 *last_failure = Some(Failure {
                     stale,
                     at: Instant::now(),

@@ -492,6 +492,7 @@ impl Subscription {
         }
         let wait = jittered_backoff(first, max, faults, 16, jitter());
         tracing::warn!(topic = %self.topic, attempt = faults, wait_ms = wait.as_millis() as u64, reason = %why, "Pub/Sub subscriber: a fault; retrying");
+        crate::metrics::pubsub_reconnect();
         self.update(|h| {
             h.state = SubscriberState::Retrying;
             h.reconnects += 1;
@@ -578,6 +579,7 @@ impl Subscription {
                 }
             }
             let handled = u64::try_from(events.len()).unwrap_or(u64::MAX);
+            crate::metrics::pubsub_events(&events);
             let flow = match sink.take(events, &*self.store, &self.topic).await {
                 Ok(flow) => flow,
                 Err(end) => return Ok(end),
@@ -651,6 +653,7 @@ impl Subscription {
                 "the dead letter could not be saved: {e}"
             )));
         }
+        crate::metrics::pubsub_dead_letter();
         self.update(|h| h.dead_letters += 1);
         Ok(None)
     }

@@ -300,6 +300,13 @@ impl MockOrg {
         lock(&self.state.refresh_tokens).clear();
     }
 
+    /// Accepts `token` as a refresh token again (after
+    /// [`revoke_refresh_tokens`](Self::revoke_refresh_tokens): the admin
+    /// re-authorized the app).
+    pub fn grant_refresh_token(&self, token: &str) {
+        lock(&self.state.refresh_tokens).insert(token.to_owned());
+    }
+
     /// Turns on refresh token rotation: each refresh returns a new refresh token
     /// and spends the old one; reusing a spent one revokes them all.
     pub fn enable_rotation(&self) {

@@ -157,6 +157,7 @@ impl Pacer {
     pub(crate) async fn acquire(&self, recipient: &str) {
         let wait = self.reserve(recipient, Instant::now());
         if !wait.is_zero() {
+            crate::metrics::paced(wait);
             tracing::debug!(wait_ms = wait.as_millis() as u64, "pacing a send");
             tokio::time::sleep(wait).await;
         }

@@ -43,6 +43,12 @@ impl SendRequest {
     }
 
     async fn run(self) -> Result<SendResponse, Error> {
+        let result = self.send().await;
+        crate::metrics::send_finished(&result);
+        result
+    }
+
+    async fn send(self) -> Result<SendResponse, Error> {
         let SendRequest {
             client,
             message,

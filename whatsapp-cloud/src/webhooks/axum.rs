@@ -95,20 +95,26 @@ async fn receive<H: WebhookHandler>(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let notification = match read_verified(&state.config, &headers, body).await {
-        Ok(n) => n,
+    let started = std::time::Instant::now();
+    let response = match read_verified(&state.config, &headers, body).await {
+        Ok(notification) => {
+            crate::metrics::webhook_events(&notification);
+            match state.handler.handle(notification).await {
+                Ok(()) => StatusCode::OK.into_response(),
+                Err(e) => {
+                    tracing::error!(error = %e, "webhook handler failed; answering 500 so Meta redelivers");
+                    StatusCode::INTERNAL_SERVER_ERROR.into_response()
+                }
+            }
+        }
         Err(e) => {
             tracing::warn!(error = %e, "webhook refused");
-            return WebhookRejection(e).into_response();
+            crate::metrics::webhook_refused(&e);
+            WebhookRejection(e).into_response()
         }
     };
-    match state.handler.handle(notification).await {
-        Ok(()) => StatusCode::OK.into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "webhook handler failed; answering 500 so Meta redelivers");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
-    }
+    crate::metrics::webhook_answered(response.status().as_u16(), started.elapsed());
+    response
 }
 
 async fn read_verified(

@@ -722,6 +722,10 @@ impl JobQueue for EmbeddedQueue {
         self.store.probe().await
     }
 
+    fn backend(&self) -> &'static str {
+        "embedded"
+    }
+
     async fn stats(&self, now: DateTime<Utc>) -> Result<QueueStats, QueueError> {
         let names = self.names.clone();
         let now = millis(now);

@@ -760,6 +760,17 @@ pub struct BridgeService {
     ledger_worker: Option<ledger::LedgerWorker>,
     ledger_queue: Option<ledger::LedgerQueue>,
     health: crate::health::Health,
+    /// The queues pruned on the retention schedule, and the schedule's task.
+    pruned: maintenance::Queues,
+    retention: crate::queue::Retention,
+    clock: Arc<dyn Clock>,
+    pruning: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for BridgeService {
+    fn drop(&mut self) {
+        self.pruning.abort();
+    }
 }
 
 /// Extra settings of a [`BridgeService`].
@@ -804,6 +815,10 @@ pub struct ServiceOptions {
     /// double send into none, at the cost of this delay for a send that
     /// never left.
     pub unconfirmed_send_wait: Option<std::time::Duration>,
+    /// How long completed keys and dead letters are kept, and how often
+    /// the service prunes its queues (default: dead letters 30 days,
+    /// hourly; see [`crate::queue::Retention`]).
+    pub retention: crate::queue::Retention,
 }
 
 impl std::fmt::Debug for ServiceOptions {
@@ -924,7 +939,15 @@ impl BridgeService {
             named(options.inbox, "inbox"),
             clock.clone(),
         );
-        let inbox = Inbox::new(inbox_queue, clock, Some(inbox_worker.waker()));
+        let mut pruned = maintenance::Queues(vec![
+            ("inbox", inbox_queue.clone()),
+            ("outbox", outbox.q.queue.clone()),
+        ]);
+        if let Some(q) = &options.ledger {
+            pruned.0.push(("ledger", q.clone()));
+        }
+        let pruning = maintenance::spawn(pruned.clone(), clock.clone(), options.retention.clone());
+        let inbox = Inbox::new(inbox_queue, clock.clone(), Some(inbox_worker.waker()));
         let (ledger_worker, ledger_queue) = ledger.unzip();
         Self {
             inbox,
@@ -935,7 +958,18 @@ impl BridgeService {
             ledger_worker,
             ledger_queue,
             health,
+            pruned,
+            retention: options.retention,
+            clock,
+            pruning,
         }
+    }
+
+    /// Prunes the service's queues now (the service also does it every
+    /// [`Retention::every`](crate::queue::Retention::every)): completed keys
+    /// past their retention, dead letters older than the retention's.
+    pub async fn prune(&self) -> Result<crate::queue::Pruned, QueueError> {
+        maintenance::prune(&self.pruned, &*self.clock, &self.retention).await
     }
 
     /// Whether the service can do its work now (a readiness probe): both
@@ -1014,6 +1048,7 @@ impl BridgeService {
     /// Stops the workers gracefully (running jobs finish or are released;
     /// the ledger worker after its batch in hand).
     pub async fn shutdown(&self) {
+        self.pruning.abort();
         self.inbox_worker.shutdown().await;
         self.outbox_worker.shutdown().await;
         if let Some(l) = &self.ledger_worker {
@@ -1050,6 +1085,7 @@ async fn wait_idle(queues: &[&Enqueuer], timeout: Duration) -> bool {
 }
 
 mod ledger;
+mod maintenance;
 mod notices;
 mod outbox;
 

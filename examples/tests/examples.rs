@@ -751,6 +751,13 @@ mod outbox_faults {
         async fn enqueue(&self, _: NewJob, _: DateTime<Utc>) -> Result<Enqueued, QueueError> {
             Err(QueueError::storage("connection refused (Redis is down)"))
         }
+        async fn prune(
+            &self,
+            _: DateTime<Utc>,
+            _: &bridge_core::queue::Retention,
+        ) -> Result<bridge_core::queue::Pruned, QueueError> {
+            Err(QueueError::storage("connection refused (Redis is down)"))
+        }
         async fn lease(
             &self,
             _: usize,

@@ -131,6 +131,13 @@ impl JobQueue for Counted {
     async fn stats(&self, now: DateTime<Utc>) -> Result<QueueStats, QueueError> {
         self.0.stats(now).await
     }
+    async fn prune(
+        &self,
+        now: DateTime<Utc>,
+        retention: &bridge_core::queue::Retention,
+    ) -> Result<bridge_core::queue::Pruned, QueueError> {
+        self.0.prune(now, retention).await
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

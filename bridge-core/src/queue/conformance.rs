@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::{Enqueued, JobQueue, Lease, NewJob, QueueError};
+use super::{Enqueued, JobQueue, Lease, NewJob, QueueError, Retention};
 
 fn t(offset_ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(1_735_689_600_000 + offset_ms).unwrap_or_default()
@@ -70,6 +70,7 @@ pub async fn run<Q: JobQueue + 'static>(q: Arc<Q>) {
     checkpoints_and_release(&*q, vis).await;
     extensions(&*q, vis).await;
     stats(&*q, vis).await;
+    pruning(&*q, vis).await;
     concurrency(q, vis).await;
 }
 
@@ -419,6 +420,75 @@ async fn stats<Q: JobQueue + ?Sized>(q: &Q, vis: Duration) {
         (0, 0, None),
         "drained: {s:?}"
     );
+}
+
+/// `prune`: dead letters past their retention are purged (their keys still
+/// duplicates), younger ones kept, completed keys past the queue's
+/// retention forgotten (the suite assumes a retention under 200 days).
+async fn pruning<Q: JobQueue + ?Sized>(q: &Q, vis: Duration) {
+    const DAY: i64 = 24 * 3600 * 1000;
+    let later = 200 * DAY;
+    let dies = |key: &'static str, at: i64| async move {
+        q.enqueue(job(key, key), t(at))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        for l in lease_keys(q, 10, vis, t(at + 1)).await {
+            q.dead_letter(&l, "bad", t(at + 2))
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+    };
+    dies("x-old", 2_000).await;
+    // Before any write at the later time (writes may prune a few keys
+    // each): the keys completed 200 days earlier are due.
+    let kept = q
+        .prune(t(later), &Retention::default().dead_letters(None))
+        .await
+        .unwrap_or_else(|e| panic!("prune failed: {e}"));
+    assert_eq!(
+        kept.dead_letters, 0,
+        "dead letters kept until purged by hand"
+    );
+    assert!(
+        kept.completed_keys >= 1,
+        "keys completed 200 days ago must be forgotten: {kept:?}"
+    );
+    let again = q.enqueue(job("s-1", "g-s1"), t(later + 1)).await;
+    assert!(
+        matches!(again, Ok(Enqueued::New(_))),
+        "a forgotten key makes a new job: {again:?}"
+    );
+    for l in lease_keys(q, 10, vis, t(later + 2)).await {
+        q.ack(&l, t(later + 3))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    dies("x-young", later + 4).await;
+    assert_eq!(q.dead_letters(10).await.map(|d| d.len()).ok(), Some(2));
+    let pruned = q
+        .prune(t(later + 10), &Retention::default())
+        .await
+        .unwrap_or_else(|e| panic!("prune failed: {e}"));
+    assert_eq!(
+        pruned.dead_letters, 1,
+        "the dead letter older than 30 days: {pruned:?}"
+    );
+    let dead = q.dead_letters(10).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        dead.iter().map(|d| d.job.key.as_str()).collect::<Vec<_>>(),
+        ["x-young"],
+        "the younger dead letter stays"
+    );
+    assert!(
+        matches!(
+            q.enqueue(job("x-old", "x-old"), t(later + 11)).await,
+            Ok(Enqueued::Duplicate(_))
+        ),
+        "a pruned dead letter's key must stay remembered"
+    );
+    q.purge(None, t(later + 12))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
 }
 
 async fn concurrency<Q: JobQueue + 'static>(q: Arc<Q>, vis: Duration) {

@@ -137,7 +137,10 @@ impl EmbeddedStore {
             path: dir.to_path_buf(),
             source: Box::new(e),
         })?;
-        let db = Database::create(&path).map_err(|e| open_err(Box::new(e)))?;
+        let mut db = Database::create(&path).map_err(|e| open_err(Box::new(e)))?;
+        // The space pruned entries freed goes back to the file system now,
+        // before the database is shared (redb reuses it meanwhile).
+        maintenance::compact(&mut db);
         Self::start(db, Some(path.clone())).map_err(|e| open_err(Box::new(e)))
     }
 
@@ -376,6 +379,7 @@ fn writer_loop(db: &Database, rx: &mpsc::Receiver<Box<dyn WriteOp>>) {
 
 mod customers;
 mod dedup;
+mod maintenance;
 mod optout;
 mod queue;
 #[cfg(feature = "pubsub")]
@@ -385,6 +389,7 @@ mod window;
 
 pub use customers::EmbeddedCustomerStore;
 pub use dedup::EmbeddedDedupStore;
+pub use maintenance::StoreUsage;
 pub use optout::EmbeddedOptOutStore;
 pub use queue::{EmbeddedQueue, MemoryQueue};
 #[cfg(feature = "pubsub")]
@@ -393,5 +398,7 @@ pub use replay::EmbeddedReplayStore;
 pub use sent::EmbeddedSentLog;
 pub use window::EmbeddedWindowTracker;
 
+#[cfg(test)]
+mod retention_tests;
 #[cfg(test)]
 mod tests;

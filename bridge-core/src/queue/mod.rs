@@ -75,7 +75,7 @@ pub use embedded::EmbeddedReplayStore;
 #[cfg(feature = "embedded")]
 pub use embedded::{
     EmbeddedCustomerStore, EmbeddedDedupStore, EmbeddedOptOutStore, EmbeddedQueue, EmbeddedSentLog,
-    EmbeddedStore, EmbeddedWindowTracker, MemoryQueue,
+    EmbeddedStore, EmbeddedWindowTracker, MemoryQueue, StoreUsage,
 };
 #[cfg(feature = "redis")]
 pub use redis::RedisQueue;
@@ -447,6 +447,79 @@ pub trait JobQueue: Send + Sync {
     /// metrics labels. The default is `custom`.
     fn backend(&self) -> &'static str {
         "custom"
+    }
+
+    /// Removes what the queue no longer needs at `now`, all of it (stores
+    /// also prune a few entries on each write): completed keys whose
+    /// retention ended, and dead letters older than
+    /// [`Retention::dead_letters`] (purged: their keys are remembered for
+    /// the queue's retention, so a redelivery does not bring them back).
+    /// Run it on a schedule ([`Retention::every`]); [`conformance::run`]
+    /// checks it.
+    async fn prune(&self, now: DateTime<Utc>, retention: &Retention) -> Result<Pruned, QueueError>;
+}
+
+/// How long what the bridge keeps is kept (see [`JobQueue::prune`] and
+/// `EmbeddedStore::maintain`). Completed keys are kept for the queue's own
+/// retention ([`DEFAULT_RETENTION`] unless opened with another), dedup keys
+/// for `BridgeOptions::remember_for`, windows until they close.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Retention {
+    /// Dead letters older than this are purged (default 30 days; `None`:
+    /// kept until purged by hand).
+    pub dead_letters: Option<Duration>,
+    /// How often a service prunes (default hourly).
+    pub every: Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            dead_letters: Some(Duration::from_secs(30 * 24 * 3600)),
+            every: Duration::from_secs(3600),
+        }
+    }
+}
+
+impl Retention {
+    /// Sets how long dead letters are kept (`None`: until purged by hand).
+    pub fn dead_letters(mut self, keep: Option<Duration>) -> Self {
+        self.dead_letters = keep;
+        self
+    }
+
+    /// Sets how often a service prunes.
+    pub fn every(mut self, every: Duration) -> Self {
+        self.every = every;
+        self
+    }
+
+    /// The death time before which dead letters are purged at `now`.
+    pub fn dead_letters_before(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let keep = chrono::Duration::from_std(self.dead_letters?).ok()?;
+        now.checked_sub_signed(keep)
+    }
+}
+
+/// What a prune removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Pruned {
+    /// Completed keys forgotten.
+    pub completed_keys: u64,
+    /// Dead letters purged.
+    pub dead_letters: u64,
+    /// Entries of other stores (dedup keys, closed windows, sent-log
+    /// entries, expired customer records).
+    pub other: u64,
+}
+
+impl std::ops::AddAssign for Pruned {
+    fn add_assign(&mut self, o: Self) {
+        self.completed_keys += o.completed_keys;
+        self.dead_letters += o.dead_letters;
+        self.other += o.other;
     }
 }
 

@@ -30,7 +30,7 @@ use chrono::{DateTime, Utc};
 
 use super::{
     DEFAULT_RETENTION, DeadLetter, Enqueued, Job, JobId, JobQueue, Lease, LeaseToken, NewJob,
-    QueueError, QueueStats, duration_ms, from_millis, millis,
+    Pruned, QueueError, QueueStats, Retention, duration_ms, from_millis, millis,
 };
 
 /// The queue's keys, in the order every script receives them in `KEYS`
@@ -251,6 +251,33 @@ end
 return n
 ";
 
+/// `ARGV`: now, dead letters' cutoff (died before it; empty: none),
+/// retention in ms, limit. Returns {completed keys forgotten, dead letters
+/// purged}.
+const PRUNE: &str = r"
+local limit = tonumber(ARGV[4])
+local forgot = 0
+for _, k in ipairs(redis.call('ZRANGEBYSCORE', D, '-inf', ARGV[1], 'LIMIT', 0, limit)) do
+  redis.call('HDEL', K, k)
+  redis.call('ZREM', D, k)
+  forgot = forgot + 1
+end
+local purged = 0
+if ARGV[2] ~= '' then
+  for _, e in ipairs(redis.call('XRANGE', DEAD, '-', '+', 'COUNT', limit)) do
+    local id = e[2][2]
+    local f = redis.call('HMGET', J, fld(id, 'key'), fld(id, 'dead'))
+    -- The stream is in death order: the first one young enough ends it.
+    if f[2] and tonumber(f[2]) >= tonumber(ARGV[2]) then break end
+    if f[1] then remember(f[1], id, ARGV[1], ARGV[3]) end
+    redis.call('XDEL', DEAD, e[1])
+    drop(id)
+    purged = purged + 1
+  end
+end
+return {forgot, purged}
+";
+
 /// `ARGV`: limit.
 const DEAD_LIST: &str = r"
 local out = {}
@@ -284,6 +311,7 @@ struct Scripts {
     purge: redis::Script,
     dead_list: redis::Script,
     stats: redis::Script,
+    prune: redis::Script,
 }
 
 impl Scripts {
@@ -303,6 +331,7 @@ impl Scripts {
             purge: plain(PURGE),
             dead_list: plain(DEAD_LIST),
             stats: plain(STATS),
+            prune: plain(PRUNE),
         }
     }
 }
@@ -793,6 +822,34 @@ impl JobQueue for RedisQueue {
 
     fn backend(&self) -> &'static str {
         "redis"
+    }
+
+    async fn prune(&self, now: DateTime<Utc>, retention: &Retention) -> Result<Pruned, QueueError> {
+        const LIMIT: u64 = 1_000;
+        let before = retention
+            .dead_letters_before(now)
+            .map_or_else(String::new, |t| millis(t).to_string());
+        let mut total = Pruned::default();
+        loop {
+            let mut conn = self.conn.clone();
+            let (forgot, purged): (u64, u64) = self
+                .scripts
+                .prune
+                .prepare_invoke()
+                .keys_of(self)
+                .arg(millis(now))
+                .arg(&before)
+                .arg(self.retention_ms)
+                .arg(LIMIT)
+                .invoke_async(&mut conn)
+                .await
+                .map_err(storage)?;
+            total.completed_keys += forgot;
+            total.dead_letters += purged;
+            if forgot < LIMIT && purged < LIMIT {
+                return Ok(total);
+            }
+        }
     }
 
     async fn probe(&self) -> Result<(), QueueError> {

@@ -569,6 +569,13 @@ mod tests {
         ) -> Result<Vec<crate::queue::DeadLetter>, QueueError> {
             self.0.dead_letters(n).await
         }
+        async fn prune(
+            &self,
+            now: chrono::DateTime<chrono::Utc>,
+            r: &crate::queue::Retention,
+        ) -> Result<crate::queue::Pruned, QueueError> {
+            self.0.prune(now, r).await
+        }
         async fn replay(
             &self,
             id: &crate::queue::JobId,

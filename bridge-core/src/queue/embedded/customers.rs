@@ -13,6 +13,33 @@ use crate::error::BridgeError;
 const CUSTOMERS: TableDefinition<'static, &'static str, &'static [u8]> =
     TableDefinition::new("customers");
 
+/// Removes up to `limit` customer records that expired before `now` (or
+/// cannot be read).
+pub(super) fn prune_expired(
+    txn: &redb::WriteTransaction,
+    now: DateTime<Utc>,
+    limit: usize,
+) -> Result<u64, redb::Error> {
+    use redb::ReadableTable;
+    let mut t = txn.open_table(CUSTOMERS)?;
+    let gone: Vec<String> = t
+        .iter()?
+        .filter_map(|r| {
+            r.map(|(k, v)| {
+                Stored::decode(v.value(), now)
+                    .is_none()
+                    .then(|| k.value().to_owned())
+            })
+            .transpose()
+        })
+        .take(limit)
+        .collect::<Result<_, _>>()?;
+    for key in &gone {
+        t.remove(key.as_str())?;
+    }
+    Ok(gone.len() as u64)
+}
+
 /// The customer records of an [`EmbeddedStore`]: durable across restarts.
 #[derive(Debug, Clone)]
 pub struct EmbeddedCustomerStore {

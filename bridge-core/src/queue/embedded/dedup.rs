@@ -82,21 +82,31 @@ impl EmbeddedDedupStore {
     }
 
     fn prune(txn: &WriteTransaction, now: i64) -> Result<(), redb::Error> {
-        let mut expiry = txn.open_table(DEDUP_EXPIRY)?;
-        let due: Vec<(i64, String)> = expiry
-            .range((i64::MIN, "")..(now, ""))?
-            .take(32)
-            .map(|r| r.map(|(k, _)| (k.value().0, k.value().1.to_owned())))
-            .collect::<Result<_, _>>()?;
-        let mut t = txn.open_table(DEDUP)?;
-        for (at, key) in due {
-            expiry.remove((at, key.as_str()))?;
-            if t.get(key.as_str())?.is_some_and(|v| v.value().1 == at) {
-                t.remove(key.as_str())?;
-            }
-        }
-        Ok(())
+        prune_due(txn, now, 32).map(|_| ())
     }
+}
+
+/// Removes up to `limit` dedup entries that expired before `now`.
+pub(super) fn prune_due(
+    txn: &WriteTransaction,
+    now: i64,
+    limit: usize,
+) -> Result<u64, redb::Error> {
+    let mut expiry = txn.open_table(DEDUP_EXPIRY)?;
+    let due: Vec<(i64, String)> = expiry
+        .range((i64::MIN, "")..(now, ""))?
+        .take(limit)
+        .map(|r| r.map(|(k, _)| (k.value().0, k.value().1.to_owned())))
+        .collect::<Result<_, _>>()?;
+    let n = due.len() as u64;
+    let mut t = txn.open_table(DEDUP)?;
+    for (at, key) in due {
+        expiry.remove((at, key.as_str()))?;
+        if t.get(key.as_str())?.is_some_and(|v| v.value().1 == at) {
+            t.remove(key.as_str())?;
+        }
+    }
+    Ok(n)
 }
 
 fn to_bridge(e: QueueError) -> BridgeError {

@@ -11,9 +11,12 @@ use serde::{Deserialize, Serialize};
 
 use super::{EmbeddedStore, storage};
 use crate::queue::{
-    DeadLetter, Enqueued, Job, JobId, JobQueue, Lease, LeaseToken, NewJob, QueueError, QueueStats,
-    duration_ms, from_millis, millis,
+    DeadLetter, Enqueued, Job, JobId, JobQueue, Lease, LeaseToken, NewJob, Pruned, QueueError,
+    QueueStats, Retention, duration_ms, from_millis, millis,
 };
+
+/// Entries removed per transaction by a full prune.
+pub(super) const PRUNE_CHUNK: usize = 2_000;
 
 struct Names {
     jobs: String,
@@ -326,15 +329,26 @@ impl EmbeddedQueue {
 
     /// Forgets completed keys whose retention ended (a few per write).
     fn prune_keys(names: &Names, txn: &WriteTransaction, now: i64) -> Result<(), redb::Error> {
+        Self::forget_due_keys(names, txn, now, 32).map(|_| ())
+    }
+
+    /// Forgets up to `limit` completed keys whose retention ended.
+    fn forget_due_keys(
+        names: &Names,
+        txn: &WriteTransaction,
+        now: i64,
+        limit: usize,
+    ) -> Result<u64, redb::Error> {
         let mut expiry = txn.open_table(names.key_expiry())?;
         let due: Vec<(i64, String)> = expiry
             .range((i64::MIN, "")..(now, ""))?
-            .take(32)
+            .take(limit)
             .map(|r| r.map(|(k, _)| (k.value().0, k.value().1.to_owned())))
             .collect::<Result<_, _>>()?;
         if due.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
+        let n = due.len() as u64;
         let mut keys = txn.open_table(names.keys())?;
         for (at, key) in due {
             expiry.remove((at, key.as_str()))?;
@@ -342,7 +356,7 @@ impl EmbeddedQueue {
                 keys.remove(key.as_str())?;
             }
         }
-        Ok(())
+        Ok(n)
     }
 
     /// Marks a key done until `until` (or forgets it when the job is gone for good).
@@ -720,6 +734,68 @@ impl JobQueue for EmbeddedQueue {
 
     async fn probe(&self) -> Result<(), QueueError> {
         self.store.probe().await
+    }
+
+    async fn prune(&self, now: DateTime<Utc>, retention: &Retention) -> Result<Pruned, QueueError> {
+        let mut total = Pruned::default();
+        // In chunks: no transaction holds the writer for long.
+        loop {
+            let names = self.names.clone();
+            let now_ms = millis(now);
+            let keys = self
+                .store
+                .write(move |txn| Ok(Ok(Self::forget_due_keys(&names, txn, now_ms, PRUNE_CHUNK)?)))
+                .await?;
+            total.completed_keys += keys;
+            if keys < PRUNE_CHUNK as u64 {
+                break;
+            }
+        }
+        let Some(before) = retention.dead_letters_before(now) else {
+            return Ok(total);
+        };
+        loop {
+            let names = self.names.clone();
+            let (before, until) = (
+                millis(before),
+                millis(now).saturating_add(self.retention_ms).max(1),
+            );
+            let n = self
+                .store
+                .write(move |txn| {
+                    let dead: Vec<u64> = txn
+                        .open_table(names.dead())?
+                        .iter()?
+                        .map(|r| r.map(|(k, _)| k.value()))
+                        .collect::<Result<_, _>>()?;
+                    let mut purged = 0u64;
+                    for seq in dead {
+                        let meta = txn
+                            .open_table(names.jobs())?
+                            .get(seq)?
+                            .map(|v| v.value().to_vec());
+                        let Some(meta) = meta else { continue };
+                        let meta = decode(&meta)?;
+                        if meta.dead.is_none_or(|at| at >= before) {
+                            continue;
+                        }
+                        txn.open_table(names.dead())?.remove(seq)?;
+                        Self::remember_key(&names, txn, &meta.key, seq, until)?;
+                        Self::delete_job(&names, txn, seq)?;
+                        purged += 1;
+                        if purged == PRUNE_CHUNK as u64 {
+                            break;
+                        }
+                    }
+                    Ok(Ok(purged))
+                })
+                .await?;
+            total.dead_letters += n;
+            if n < PRUNE_CHUNK as u64 {
+                break;
+            }
+        }
+        Ok(total)
     }
 
     fn backend(&self) -> &'static str {

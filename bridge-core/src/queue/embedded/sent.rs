@@ -21,6 +21,27 @@ const SENT_EXPIRY: TableDefinition<'static, (i64, &'static str), ()> =
 /// Expired entries removed per write (the log stays bounded by its traffic).
 const PURGE: usize = 64;
 
+/// Removes up to `limit` entries that ran out before `now`.
+pub(super) fn prune_due(
+    txn: &redb::WriteTransaction,
+    now: i64,
+    limit: usize,
+) -> Result<u64, redb::Error> {
+    let mut sent = txn.open_table(SENT)?;
+    let mut expiry = txn.open_table(SENT_EXPIRY)?;
+    let due: Vec<(i64, String)> = expiry
+        .range((i64::MIN, "")..(now, ""))?
+        .take(limit)
+        .map(|r| r.map(|(k, _)| (k.value().0, k.value().1.to_owned())))
+        .collect::<Result<_, _>>()?;
+    let n = due.len() as u64;
+    for (at, gone) in due {
+        expiry.remove((at, gone.as_str()))?;
+        sent.remove(gone.as_str())?;
+    }
+    Ok(n)
+}
+
 /// The sent log of an [`EmbeddedStore`].
 #[derive(Debug, Clone)]
 pub struct EmbeddedSentLog {

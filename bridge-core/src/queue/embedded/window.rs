@@ -21,6 +21,27 @@ const CLOSES: TableDefinition<'static, (i64, &'static str), ()> =
 /// customers who wrote within a day).
 const PURGE: usize = 64;
 
+/// Removes up to `limit` windows that closed before `now`.
+pub(super) fn prune_due(
+    txn: &redb::WriteTransaction,
+    now: i64,
+    limit: usize,
+) -> Result<u64, redb::Error> {
+    let mut last = txn.open_table(LAST)?;
+    let mut closes = txn.open_table(CLOSES)?;
+    let due: Vec<(i64, String)> = closes
+        .range((i64::MIN, "")..(now, ""))?
+        .take(limit)
+        .map(|r| r.map(|(k, _)| (k.value().0, k.value().1.to_owned())))
+        .collect::<Result<_, _>>()?;
+    let n = due.len() as u64;
+    for (closed, gone) in due {
+        closes.remove((closed, gone.as_str()))?;
+        last.remove(gone.as_str())?;
+    }
+    Ok(n)
+}
+
 /// The window tracker of an [`EmbeddedStore`].
 #[derive(Debug, Clone)]
 pub struct EmbeddedWindowTracker {

@@ -69,6 +69,7 @@ pub mod budget;
 pub mod clock;
 pub mod customers;
 pub mod dedup;
+pub mod erase;
 mod error;
 pub mod format;
 pub mod health;

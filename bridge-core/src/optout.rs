@@ -185,16 +185,19 @@ impl OptOutStore for MemoryOptOutStore {
     }
     async fn opt_in(&self, customer: &str, _at: DateTime<Utc>) -> Result<(), BridgeError> {
         if let Ok(mut m) = self.map.lock() {
-            m.remove(&customer_key(customer));
+            let key = customer_key(customer);
+            m.remove(&crate::erase::opt_out_hash(&key));
+            m.remove(&key);
         }
         Ok(())
     }
     async fn get(&self, customer: &str) -> Result<Option<OptOut>, BridgeError> {
-        Ok(self
-            .map
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&customer_key(customer)).cloned()))
+        Ok(self.map.lock().ok().and_then(|m| {
+            let key = customer_key(customer);
+            m.get(&key)
+                .or_else(|| m.get(&crate::erase::opt_out_hash(&key)))
+                .cloned()
+        }))
     }
 }
 
@@ -255,9 +258,11 @@ mod redis_store {
         }
         async fn opt_in(&self, customer: &str, _at: DateTime<Utc>) -> Result<(), BridgeError> {
             let mut c = self.conn.clone();
+            let key = customer_key(customer);
             let _: i64 = redis::cmd("HDEL")
                 .arg(&self.key)
-                .arg(customer_key(customer))
+                .arg(crate::erase::opt_out_hash(&key))
+                .arg(key)
                 .query_async(&mut c)
                 .await
                 .map_err(store_err)?;
@@ -265,13 +270,19 @@ mod redis_store {
         }
         async fn get(&self, customer: &str) -> Result<Option<OptOut>, BridgeError> {
             let mut c = self.conn.clone();
-            let raw: Option<String> = redis::cmd("HGET")
+            let key = customer_key(customer);
+            // An erased customer's opt-out is kept under the number's hash.
+            let raw: Vec<Option<String>> = redis::cmd("HMGET")
                 .arg(&self.key)
-                .arg(customer_key(customer))
+                .arg(crate::erase::opt_out_hash(&key))
+                .arg(key)
                 .query_async(&mut c)
                 .await
                 .map_err(store_err)?;
-            Ok(raw.and_then(|r| serde_json::from_str(&r).ok()))
+            Ok(raw
+                .into_iter()
+                .flatten()
+                .find_map(|r| serde_json::from_str(&r).ok()))
         }
     }
 }

@@ -487,6 +487,31 @@ pub fn build(b: &Backends, stores: &Stores, lease: Duration) -> (App, axum::Rout
     // Outbound messages and statuses reach the ledger in batches: no send
     // waits for a Salesforce call.
     service.ledger = Some(stores.ledger.clone());
+    // Completed keys and old dead letters are pruned hourly (`main` has
+    // checked BRIDGE_DEAD_LETTER_DAYS already).
+    let retention = examples::ops::retention().unwrap_or_default();
+    service.retention = retention.clone();
+    if let Some(store) = stores.embedded.clone() {
+        // The embedded store's other tables too (dedup marks, closed
+        // windows, the sent log, expired customer records).
+        let every = retention.every;
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                match store.maintain(SystemClock.now(), &retention).await {
+                    Ok(p) => tracing::info!(
+                        completed_keys = p.completed_keys,
+                        dead_letters = p.dead_letters,
+                        other = p.other,
+                        "the embedded store was pruned"
+                    ),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "pruning the embedded store failed; trying again later")
+                    }
+                }
+            }
+        });
+    }
     service.ledger_options = bridge_core::service::LedgerOptions::default()
         .visibility(lease.max(Duration::from_secs(2)));
     service.on_status = Some(Arc::new(move |s: &StatusUpdate| {
@@ -709,6 +734,8 @@ Environment:
                             the primary has one, else 0); BRIDGE_REDIS_WAIT_MS how long (default 1000)
   BRIDGE_DATA_DIR           the embedded store's directory (default bridge-data)
   BRIDGE_LEASE_SECS         job lease, default 30
+  BRIDGE_DEAD_LETTER_DAYS   how long dead letters are kept (default 30; 0: until purged by
+                            hand); completed keys are kept 8 days (Meta redelivers for 7)
   BRIDGE_OWN_NUMBERS        our business numbers (loop prevention)
   BRIDGE_THREAD_DAYS        how long an open Case takes follow-ups (default 7)
   BRIDGE_CONTACT_SYNC_MINUTES  how often Contacts' numbers are synced (default 5; 0 off)
@@ -905,6 +932,7 @@ pub async fn run_cli(args: &[String]) -> Result<(), BoxError> {
         Stores::from_env().await?
     };
     let lease = lease_time()?;
+    examples::ops::retention()?;
     worker_count()?;
     unconfirmed_wait()?;
     examples::number_roles()?;

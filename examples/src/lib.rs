@@ -15,6 +15,7 @@
 //! | `SALESFORCE_ORG_ID` | optional: the org the credentials must log in to (15 or 18 characters); a token of another org is refused |
 //! | `SALESFORCE_REFUSED_RETRY_SECS` | how long credentials the org refused are not tried again (default 60) |
 //! | `REDIS_URL` | Redis for the queues, dedup and window (many instances): `redis://host:6379`, `rediss://user:password@host:6379` (TLS, ACL user), `redis+cluster://host1:port,host2:port` (a cluster), `rediss+cluster://...` (a managed cluster over TLS) |
+//! | `BRIDGE_DEAD_LETTER_DAYS` | how long dead letters are kept (default 30; 0: until purged by hand); completed keys stay 8 days |
 //! | `BRIDGE_DATA_DIR` | the embedded store's directory when Redis is not used (default `bridge-data`) |
 //! | `BIND_ADDR` | the webhook server's address |
 //! | `SALESFORCE_CASE_KEY_FIELD`, `SALESFORCE_LEAD_KEY_FIELD`, `SALESFORCE_CONTACT_KEY_FIELD`, `SALESFORCE_CONTACT_MATCHING`, `SALESFORCE_OPT_OUT_FIELD`, `BRIDGE_THREAD_DAYS` | idempotency keys, Contact matching, the opt-out checkbox, the thread window (see [`salesforce_writer`]) |
@@ -24,6 +25,7 @@
 //! | `RUST_LOG`, `LOG_FORMAT` | what is logged (default `warn`), and how: text, or `json` (one object per line; see [`init_tracing`]) |
 
 pub mod loadtest;
+pub mod ops;
 pub mod pii;
 pub mod prometheus;
 pub mod sms;

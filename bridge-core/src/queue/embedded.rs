@@ -379,6 +379,7 @@ fn writer_loop(db: &Database, rx: &mpsc::Receiver<Box<dyn WriteOp>>) {
 
 mod customers;
 mod dedup;
+mod erase;
 mod maintenance;
 mod optout;
 mod queue;
@@ -398,6 +399,8 @@ pub use replay::EmbeddedReplayStore;
 pub use sent::EmbeddedSentLog;
 pub use window::EmbeddedWindowTracker;
 
+#[cfg(test)]
+mod erase_tests;
 #[cfg(test)]
 mod retention_tests;
 #[cfg(test)]

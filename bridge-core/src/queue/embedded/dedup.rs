@@ -205,3 +205,28 @@ impl DedupStore for EmbeddedDedupStore {
             .map_err(to_bridge)
     }
 }
+
+/// Removes the dedup marks of the customer's message ids.
+pub(super) fn erase_customer(
+    txn: &WriteTransaction,
+    customer: &crate::erase::Customer,
+) -> Result<u64, redb::Error> {
+    let mut t = txn.open_table(DEDUP)?;
+    let theirs: Vec<(String, i64)> = t
+        .iter()?
+        .filter_map(|r| {
+            r.map(|(k, v)| {
+                customer
+                    .mentions(k.value().as_bytes())
+                    .then(|| (k.value().to_owned(), v.value().1))
+            })
+            .transpose()
+        })
+        .collect::<Result<_, _>>()?;
+    let mut expiry = txn.open_table(DEDUP_EXPIRY)?;
+    for (key, until) in &theirs {
+        t.remove(key.as_str())?;
+        expiry.remove((*until, key.as_str()))?;
+    }
+    Ok(theirs.len() as u64)
+}

@@ -8,7 +8,7 @@ use super::EmbeddedStore;
 use crate::error::BridgeError;
 use crate::optout::{OptOut, OptOutStore, customer_key};
 
-const OPT_OUTS: TableDefinition<'static, &'static str, &'static [u8]> =
+pub(super) const OPT_OUTS: TableDefinition<'static, &'static str, &'static [u8]> =
     TableDefinition::new("optouts");
 
 /// The opt-out registry of an [`EmbeddedStore`]: durable across restarts.
@@ -50,7 +50,9 @@ impl OptOutStore for EmbeddedOptOutStore {
         let key = customer_key(customer);
         self.store
             .write(move |txn| {
-                txn.open_table(OPT_OUTS)?.remove(key.as_str())?;
+                let mut t = txn.open_table(OPT_OUTS)?;
+                t.remove(crate::erase::opt_out_hash(&key).as_str())?;
+                t.remove(key.as_str())?;
                 Ok(Ok(()))
             })
             .await
@@ -66,10 +68,35 @@ impl OptOutStore for EmbeddedOptOutStore {
                     Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
                     Err(e) => return Err(e.into()),
                 };
-                Ok(t.get(key.as_str())?
-                    .and_then(|v| serde_json::from_slice(v.value()).ok()))
+                // An erased customer's opt-out is kept under the number's hash.
+                let hashed = crate::erase::opt_out_hash(&key);
+                for k in [key.as_str(), hashed.as_str()] {
+                    if let Some(v) = t.get(k)?
+                        && let Ok(o) = serde_json::from_slice(v.value())
+                    {
+                        return Ok(Some(o));
+                    }
+                }
+                Ok(None)
             })
             .await
             .map_err(BridgeError::Queue)
+    }
+}
+
+/// Keeps the customer's opt-out under the hash of their number (still
+/// honoured, no longer readable as a number). Returns whether there was one.
+pub(super) fn hash_customer(
+    txn: &redb::WriteTransaction,
+    customer: &crate::erase::Customer,
+) -> Result<bool, redb::Error> {
+    let mut t = txn.open_table(OPT_OUTS)?;
+    let plain = t.remove(customer.digits())?.map(|v| v.value().to_vec());
+    match plain {
+        Some(record) => {
+            t.insert(customer.opt_out_hash().as_str(), record.as_slice())?;
+            Ok(true)
+        }
+        None => Ok(t.get(customer.opt_out_hash().as_str())?.is_some()),
     }
 }

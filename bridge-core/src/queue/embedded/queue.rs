@@ -838,3 +838,84 @@ impl JobQueue for EmbeddedQueue {
             .await
     }
 }
+
+/// Removes from queue `name` every job that mentions the customer (its
+/// group, key, payload or checkpoint: waiting, leased or dead; the group's
+/// next job becomes due) and every completed key that does. Returns (jobs,
+/// keys).
+pub(super) fn erase_customer(
+    name: &str,
+    txn: &WriteTransaction,
+    customer: &crate::erase::Customer,
+) -> Result<(u64, u64), redb::Error> {
+    let names = Names::new(name);
+    let mut theirs: Vec<(u64, Meta)> = Vec::new();
+    {
+        let jobs = txn.open_table(names.jobs())?;
+        let payloads = txn.open_table(names.payloads())?;
+        let checkpoints = txn.open_table(names.checkpoints())?;
+        for entry in jobs.iter()? {
+            let (seq, meta) = entry?;
+            let (seq, meta) = (seq.value(), decode(meta.value())?);
+            let mentioned = customer.mentions(meta.group.as_bytes())
+                || customer.mentions(meta.key.as_bytes())
+                || payloads
+                    .get(seq)?
+                    .is_some_and(|p| customer.mentions(p.value()))
+                || checkpoints
+                    .get(seq)?
+                    .is_some_and(|c| customer.mentions(c.value()));
+            if mentioned {
+                theirs.push((seq, meta));
+            }
+        }
+    }
+    let jobs = theirs.len() as u64;
+    let mut keys = 0;
+    for (seq, meta) in theirs {
+        if meta.dead.is_some() {
+            txn.open_table(names.dead())?.remove(seq)?;
+        } else {
+            txn.open_table(names.ready())?.remove((meta.due, seq))?;
+            let head = txn
+                .open_table(names.groups())?
+                .range((meta.group.as_str(), 0)..=(meta.group.as_str(), u64::MAX))?
+                .next()
+                .transpose()?
+                .map(|(k, _)| k.value().1);
+            if head == Some(seq) {
+                EmbeddedQueue::advance_group(&names, txn, &meta.group, seq)?;
+            } else {
+                txn.open_table(names.groups())?
+                    .remove((meta.group.as_str(), seq))?;
+            }
+        }
+        if let Some(v) = txn.open_table(names.keys())?.remove(meta.key.as_str())? {
+            let until = v.value().1;
+            txn.open_table(names.key_expiry())?
+                .remove((until, meta.key.as_str()))?;
+            keys += 1;
+        }
+        EmbeddedQueue::delete_job(&names, txn, seq)?;
+    }
+    // Completed keys: the customer's message ids.
+    let done: Vec<(String, i64)> = txn
+        .open_table(names.keys())?
+        .iter()?
+        .filter_map(|r| {
+            r.map(|(k, v)| {
+                customer
+                    .mentions(k.value().as_bytes())
+                    .then(|| (k.value().to_owned(), v.value().1))
+            })
+            .transpose()
+        })
+        .collect::<Result<_, _>>()?;
+    for (key, until) in done {
+        txn.open_table(names.keys())?.remove(key.as_str())?;
+        txn.open_table(names.key_expiry())?
+            .remove((until, key.as_str()))?;
+        keys += 1;
+    }
+    Ok((jobs, keys))
+}

@@ -151,3 +151,28 @@ mod tests {
         );
     }
 }
+
+/// Removes the customer's windows (with every business number).
+pub(super) fn erase_customer(
+    txn: &redb::WriteTransaction,
+    customer: &crate::erase::Customer,
+) -> Result<u64, redb::Error> {
+    let mut last = txn.open_table(LAST)?;
+    let theirs: Vec<(String, i64)> = last
+        .iter()?
+        .filter_map(|r| {
+            r.map(|(k, v)| {
+                customer
+                    .mentions(k.value().as_bytes())
+                    .then(|| (k.value().to_owned(), v.value()))
+            })
+            .transpose()
+        })
+        .collect::<Result<_, _>>()?;
+    let mut closes = txn.open_table(CLOSES)?;
+    for (key, at) in &theirs {
+        last.remove(key.as_str())?;
+        closes.remove((at.saturating_add(WINDOW.num_milliseconds()), key.as_str()))?;
+    }
+    Ok(theirs.len() as u64)
+}

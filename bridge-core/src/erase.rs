@@ -117,14 +117,14 @@ fn wamids(bytes: &[u8]) -> impl Iterator<Item = &[u8]> + '_ {
 /// base64.
 fn decode_base64(text: &[u8]) -> Option<Vec<u8>> {
     let value = |c: u8| -> Option<u32> {
-        Some(match c {
+        Some(u32::from(match c {
             b'A'..=b'Z' => c - b'A',
             b'a'..=b'z' => c - b'a' + 26,
             b'0'..=b'9' => c - b'0' + 52,
             b'+' | b'-' => 62,
             b'/' | b'_' => 63,
             _ => return None,
-        } as u32)
+        }))
     };
     let text = text
         .strip_suffix(b"==")

@@ -123,7 +123,7 @@ pub(super) fn compact(db: &mut redb::Database) {
         Ok(true) => tracing::debug!("the embedded store was compacted"),
         Ok(false) => {}
         Err(e) => {
-            tracing::warn!(error = %e, "the embedded store could not be compacted; carrying on")
+            tracing::warn!(error = %e, "the embedded store could not be compacted; carrying on");
         }
     }
 }

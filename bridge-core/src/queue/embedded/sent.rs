@@ -122,6 +122,31 @@ impl SentLog for EmbeddedSentLog {
     }
 }
 
+/// Removes the sent-log entries of messages to the customer.
+pub(super) fn erase_customer(
+    txn: &redb::WriteTransaction,
+    customer: &crate::erase::Customer,
+) -> Result<u64, redb::Error> {
+    let mut sent = txn.open_table(SENT)?;
+    let theirs: Vec<(String, i64)> = sent
+        .iter()?
+        .filter_map(|r| {
+            r.map(|(k, v)| {
+                let (until, bytes) = v.value();
+                (customer.mentions(k.value().as_bytes()) || customer.mentions(bytes))
+                    .then(|| (k.value().to_owned(), until))
+            })
+            .transpose()
+        })
+        .collect::<Result<_, _>>()?;
+    let mut expiry = txn.open_table(SENT_EXPIRY)?;
+    for (key, until) in &theirs {
+        sent.remove(key.as_str())?;
+        expiry.remove((*until, key.as_str()))?;
+    }
+    Ok(theirs.len() as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -154,29 +179,4 @@ mod tests {
         );
         assert_eq!(again.sent_log().take("wamid.1", now).await.unwrap(), None);
     }
-}
-
-/// Removes the sent-log entries of messages to the customer.
-pub(super) fn erase_customer(
-    txn: &redb::WriteTransaction,
-    customer: &crate::erase::Customer,
-) -> Result<u64, redb::Error> {
-    let mut sent = txn.open_table(SENT)?;
-    let theirs: Vec<(String, i64)> = sent
-        .iter()?
-        .filter_map(|r| {
-            r.map(|(k, v)| {
-                let (until, bytes) = v.value();
-                (customer.mentions(k.value().as_bytes()) || customer.mentions(bytes))
-                    .then(|| (k.value().to_owned(), until))
-            })
-            .transpose()
-        })
-        .collect::<Result<_, _>>()?;
-    let mut expiry = txn.open_table(SENT_EXPIRY)?;
-    for (key, until) in &theirs {
-        sent.remove(key.as_str())?;
-        expiry.remove((*until, key.as_str()))?;
-    }
-    Ok(theirs.len() as u64)
 }

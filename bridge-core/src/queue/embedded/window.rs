@@ -105,6 +105,31 @@ impl WindowTracker for EmbeddedWindowTracker {
     }
 }
 
+/// Removes the customer's windows (with every business number).
+pub(super) fn erase_customer(
+    txn: &redb::WriteTransaction,
+    customer: &crate::erase::Customer,
+) -> Result<u64, redb::Error> {
+    let mut last = txn.open_table(LAST)?;
+    let theirs: Vec<(String, i64)> = last
+        .iter()?
+        .filter_map(|r| {
+            r.map(|(k, v)| {
+                customer
+                    .mentions(k.value().as_bytes())
+                    .then(|| (k.value().to_owned(), v.value()))
+            })
+            .transpose()
+        })
+        .collect::<Result<_, _>>()?;
+    let mut closes = txn.open_table(CLOSES)?;
+    for (key, at) in &theirs {
+        last.remove(key.as_str())?;
+        closes.remove((at.saturating_add(WINDOW.num_milliseconds()), key.as_str()))?;
+    }
+    Ok(theirs.len() as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::{Duration, Utc};
@@ -150,29 +175,4 @@ mod tests {
             "a window closed for six hours is forgotten"
         );
     }
-}
-
-/// Removes the customer's windows (with every business number).
-pub(super) fn erase_customer(
-    txn: &redb::WriteTransaction,
-    customer: &crate::erase::Customer,
-) -> Result<u64, redb::Error> {
-    let mut last = txn.open_table(LAST)?;
-    let theirs: Vec<(String, i64)> = last
-        .iter()?
-        .filter_map(|r| {
-            r.map(|(k, v)| {
-                customer
-                    .mentions(k.value().as_bytes())
-                    .then(|| (k.value().to_owned(), v.value()))
-            })
-            .transpose()
-        })
-        .collect::<Result<_, _>>()?;
-    let mut closes = txn.open_table(CLOSES)?;
-    for (key, at) in &theirs {
-        last.remove(key.as_str())?;
-        closes.remove((at.saturating_add(WINDOW.num_milliseconds()), key.as_str()))?;
-    }
-    Ok(theirs.len() as u64)
 }

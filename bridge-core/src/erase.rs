@@ -5,7 +5,8 @@
 //! their number: their digits in a key or a value, or a WhatsApp message id
 //! that encodes them (a `wamid.` id is base64 of a structure holding the
 //! customer's number). Stores erase with `EmbeddedStore::erase_customer`
-//! and `redis_erase::erase_customer` (feature `redis`); the opt-out, which
+//! and [`JobQueue::erase_customer`](crate::queue::JobQueue::erase_customer)
+//! and, for Redis, `erase::redis::erase_customer` (feature `redis`); the opt-out, which
 //! must outlive the erasure, is kept as a SHA-256 hash of the number
 //! ([`opt_out_hash`]), still honoured.
 //!
@@ -21,6 +22,10 @@
 //! ```
 
 use sha2::Digest as _;
+
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis;
 
 /// A customer to erase: their number, as digits.
 #[derive(Clone, PartialEq, Eq)]

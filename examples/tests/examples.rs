@@ -758,6 +758,12 @@ mod outbox_faults {
         ) -> Result<bridge_core::queue::Pruned, QueueError> {
             Err(QueueError::storage("connection refused (Redis is down)"))
         }
+        async fn erase_customer(
+            &self,
+            _: &bridge_core::erase::Customer,
+        ) -> Result<(u64, u64), QueueError> {
+            Err(QueueError::storage("connection refused (Redis is down)"))
+        }
         async fn lease(
             &self,
             _: usize,

@@ -138,6 +138,12 @@ impl JobQueue for Counted {
     ) -> Result<bridge_core::queue::Pruned, QueueError> {
         self.0.prune(now, retention).await
     }
+    async fn erase_customer(
+        &self,
+        customer: &bridge_core::erase::Customer,
+    ) -> Result<(u64, u64), QueueError> {
+        self.0.erase_customer(customer).await
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

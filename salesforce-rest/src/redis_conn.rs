@@ -278,6 +278,95 @@ impl RedisConnection {
     }
 }
 
+impl RedisConnection {
+    /// Every key matching `pattern` (Redis's glob: `prefix:*`), from every
+    /// primary of a cluster. A full walk of the keyspace (`SCAN`, 1,000 at a
+    /// time, never blocking the server): for administration (erasing a
+    /// customer), not the request path.
+    ///
+    /// # Errors
+    ///
+    /// A command failing (a node is down).
+    pub async fn scan_match(&self, pattern: &str) -> Result<Vec<String>, redis::RedisError> {
+        let mut keys = Vec::new();
+        match &self.inner {
+            Inner::Single(_) => {
+                let mut conn = self.clone();
+                let mut cursor = 0u64;
+                loop {
+                    let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                        .arg(cursor)
+                        .arg("MATCH")
+                        .arg(pattern)
+                        .arg("COUNT")
+                        .arg(1000)
+                        .query_async(&mut conn)
+                        .await?;
+                    keys.extend(batch);
+                    if next == 0 {
+                        break;
+                    }
+                    cursor = next;
+                }
+            }
+            Inner::Cluster(c) => {
+                use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+                let mut c = c.clone();
+                let nodes = bounded(c.route_command(
+                    redis::cmd("CLUSTER").arg("NODES").clone(),
+                    RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random),
+                ))
+                .await?;
+                let nodes: String = redis::from_redis_value(nodes)?;
+                for (host, port) in primaries(&nodes) {
+                    let mut cursor = 0u64;
+                    loop {
+                        let route = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
+                            host: host.clone(),
+                            port,
+                        });
+                        let mut cmd = redis::cmd("SCAN");
+                        cmd.arg(cursor)
+                            .arg("MATCH")
+                            .arg(pattern)
+                            .arg("COUNT")
+                            .arg(1000);
+                        let v = bounded(c.route_command(cmd, route)).await?;
+                        let (next, batch): (u64, Vec<String>) = redis::from_redis_value(v)?;
+                        keys.extend(batch);
+                        if next == 0 {
+                            break;
+                        }
+                        cursor = next;
+                    }
+                }
+            }
+        }
+        keys.sort();
+        keys.dedup();
+        Ok(keys)
+    }
+}
+
+/// The primaries' addresses in a `CLUSTER NODES` answer
+/// (`<id> <ip:port@cport[,hostname]> <flags> ...`), failed ones left out.
+fn primaries(nodes: &str) -> Vec<(String, u16)> {
+    nodes
+        .lines()
+        .filter_map(|line| {
+            let mut parts = line.split_whitespace();
+            let (_id, addr, flags) = (parts.next()?, parts.next()?, parts.next()?);
+            let flags: Vec<&str> = flags.split(',').collect();
+            if !flags.contains(&"master") || flags.iter().any(|f| f.starts_with("fail")) {
+                return None;
+            }
+            let hostport = addr.split(['@', ',']).next()?;
+            let (host, port) = hostport.rsplit_once(':')?;
+            Some((host.trim_matches(['[', ']']).to_owned(), port.parse().ok()?))
+        })
+        .collect()
+}
+
 impl ConnectionLike for RedisConnection {
     fn req_packed_command<'a>(
         &'a mut self,
@@ -351,6 +440,21 @@ fn redact(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn primaries_are_read_from_cluster_nodes_and_failed_ones_left_out() {
+        let nodes = "07c3 127.0.0.1:30001@40001 myself,master - 0 0 1 connected 0-5460\n\
+                     67ed 127.0.0.1:30002@40002,host-b master - 0 0 2 connected 5461-10922\n\
+                     292f 127.0.0.1:30004@40004 slave 07c3 0 0 1 connected\n\
+                     824f 127.0.0.1:30003@40003 master,fail - 0 0 3 disconnected\n";
+        assert_eq!(
+            super::primaries(nodes),
+            vec![
+                ("127.0.0.1".to_owned(), 30001),
+                ("127.0.0.1".to_owned(), 30002)
+            ]
+        );
+    }
+
     use super::*;
 
     #[test]

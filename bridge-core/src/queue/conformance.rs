@@ -46,6 +46,10 @@ async fn lease_keys<Q: JobQueue + ?Sized>(
 }
 
 fn keys(leases: &[Lease]) -> Vec<&str> {
+    keys_of(leases)
+}
+
+fn keys_of(leases: &[Lease]) -> Vec<&str> {
     let mut k: Vec<&str> = leases.iter().map(|l| l.job.key.as_str()).collect();
     k.sort_unstable();
     k
@@ -71,6 +75,7 @@ pub async fn run<Q: JobQueue + 'static>(q: Arc<Q>) {
     extensions(&*q, vis).await;
     stats(&*q, vis).await;
     pruning(&*q, vis).await;
+    erasing(&*q, vis).await;
     concurrency(q, vis).await;
 }
 
@@ -489,6 +494,73 @@ async fn pruning<Q: JobQueue + ?Sized>(q: &Q, vis: Duration) {
     q.purge(None, t(later + 12))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// `erase_customer`: every job of the customer goes (waiting, leased,
+/// dead), with the completed keys that hold their number; another
+/// customer's job stays.
+async fn erasing<Q: JobQueue + ?Sized>(q: &Q, vis: Duration) {
+    const DAY: i64 = 24 * 3600 * 1000;
+    let at = |ms: i64| t(300 * DAY + ms);
+    let ana = "customer:14155550123";
+    // A message id of Ana's (her number inside, in base64), handled.
+    let done = "wa:msg:wamid.HBgLMTQxNTU1NTAxMjMVAgASGBQzQUFCQ0RFRg==";
+    q.enqueue(job(done, "g-e-done"), at(0))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    for l in lease_keys(q, 10, vis, at(1)).await {
+        q.ack(&l, at(2)).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    // One dead, one leased, one waiting behind it; Ben's waiting.
+    for (key, group) in [
+        ("e-ana-dead", "customer:14155550123:x"),
+        ("e-ana-1", ana),
+        ("e-ana-2", ana),
+        ("e-ben", "customer:14155550188"),
+    ] {
+        q.enqueue(job(key, group), at(10))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    for l in lease_keys(q, 10, vis, at(11)).await {
+        match l.job.key.as_str() {
+            "e-ana-dead" => q.dead_letter(&l, "bad", at(12)).await,
+            "e-ben" => q.release(&l, at(12)).await,
+            _ => Ok(()),
+        }
+        .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let customer = crate::erase::Customer::new("+1 415 555 0123").unwrap_or_else(|e| panic!("{e}"));
+    let (jobs, keys) = q
+        .erase_customer(&customer)
+        .await
+        .unwrap_or_else(|e| panic!("erase_customer failed: {e}"));
+    assert_eq!(jobs, 3, "Ana's dead, leased and waiting jobs");
+    assert!(keys >= 4, "their keys and the completed one: {keys}");
+    let left = lease_keys(q, 10, vis, at(20)).await;
+    assert_eq!(keys_of(&left), ["e-ben"], "only Ben's job is left");
+    assert!(
+        q.dead_letters(10)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_empty(),
+        "Ana's dead letter is gone"
+    );
+    assert!(
+        matches!(
+            q.enqueue(job(done, "g-e-done"), at(21)).await,
+            Ok(Enqueued::New(_))
+        ),
+        "Ana's completed key is forgotten"
+    );
+    for l in left {
+        q.ack(&l, at(22)).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    for l in lease_keys(q, 10, vis, at(23)).await {
+        q.ack(&l, at(24)).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    let s = q.stats(at(25)).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((s.depth, s.in_flight, s.dead_letters), (0, 0, 0), "{s:?}");
 }
 
 async fn concurrency<Q: JobQueue + 'static>(q: Arc<Q>, vis: Duration) {

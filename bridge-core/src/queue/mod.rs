@@ -457,6 +457,15 @@ pub trait JobQueue: Send + Sync {
     /// Run it on a schedule ([`Retention::every`]); [`conformance::run`]
     /// checks it.
     async fn prune(&self, now: DateTime<Utc>, retention: &Retention) -> Result<Pruned, QueueError>;
+
+    /// Removes every job that mentions the customer (its group, key,
+    /// payload or checkpoint; waiting, leased or dead: the group's next job
+    /// becomes due) and forgets the completed keys that do (see
+    /// [`crate::erase`]). Returns (jobs, keys) removed.
+    async fn erase_customer(
+        &self,
+        customer: &crate::erase::Customer,
+    ) -> Result<(u64, u64), QueueError>;
 }
 
 /// How long what the bridge keeps is kept (see [`JobQueue::prune`] and

@@ -35,6 +35,8 @@ use super::{
 
 /// The queue's keys, in the order every script receives them in `KEYS`
 /// (each under the queue's base, so all in one hash tag).
+mod erase;
+
 const KEY_NAMES: [&str; 11] = [
     "s", "jobs", "keys", "done", "groups", "seq", "leases", "retry", "live", "dead", "retries",
 ];
@@ -312,6 +314,8 @@ struct Scripts {
     dead_list: redis::Script,
     stats: redis::Script,
     prune: redis::Script,
+    erase_job: redis::Script,
+    forget_keys: redis::Script,
 }
 
 impl Scripts {
@@ -332,6 +336,8 @@ impl Scripts {
             dead_list: plain(DEAD_LIST),
             stats: plain(STATS),
             prune: plain(PRUNE),
+            erase_job: plain(erase::ERASE_JOB),
+            forget_keys: plain(erase::FORGET_KEYS),
         }
     }
 }
@@ -822,6 +828,13 @@ impl JobQueue for RedisQueue {
 
     fn backend(&self) -> &'static str {
         "redis"
+    }
+
+    async fn erase_customer(
+        &self,
+        customer: &crate::erase::Customer,
+    ) -> Result<(u64, u64), QueueError> {
+        self.erase(customer).await
     }
 
     async fn prune(&self, now: DateTime<Utc>, retention: &Retention) -> Result<Pruned, QueueError> {

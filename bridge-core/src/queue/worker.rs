@@ -576,6 +576,12 @@ mod tests {
         ) -> Result<crate::queue::Pruned, QueueError> {
             self.0.prune(now, r).await
         }
+        async fn erase_customer(
+            &self,
+            c: &crate::erase::Customer,
+        ) -> Result<(u64, u64), QueueError> {
+            self.0.erase_customer(c).await
+        }
         async fn replay(
             &self,
             id: &crate::queue::JobId,

@@ -112,6 +112,7 @@ fn parse_token(lease: &Lease) -> Option<(u64, u64)> {
 #[derive(Clone)]
 pub struct EmbeddedQueue {
     store: EmbeddedStore,
+    name: String,
     names: Arc<Names>,
     retention_ms: i64,
 }
@@ -148,6 +149,7 @@ impl EmbeddedQueue {
     ) -> Result<Self, QueueError> {
         let q = Self {
             store,
+            name: name.to_owned(),
             names: Arc::new(Names::new(name)),
             retention_ms,
         };
@@ -800,6 +802,16 @@ impl JobQueue for EmbeddedQueue {
 
     fn backend(&self) -> &'static str {
         "embedded"
+    }
+
+    async fn erase_customer(
+        &self,
+        customer: &crate::erase::Customer,
+    ) -> Result<(u64, u64), QueueError> {
+        let (name, customer) = (self.name.clone(), customer.clone());
+        self.store
+            .write(move |txn| Ok(Ok(erase_customer(&name, txn, &customer)?)))
+            .await
     }
 
     async fn stats(&self, now: DateTime<Utc>) -> Result<QueueStats, QueueError> {

@@ -128,7 +128,8 @@ pub use batching::{BatchOptions, Batching};
 #[cfg(feature = "salesforce")]
 pub use salesforce::{
     ContactMatching, DEFAULT_CASE_KEY_FIELD, DEFAULT_FIRST_MESSAGE_FIELD, DEFAULT_LEAD_KEY_FIELD,
-    LeadLookup, PERMISSION_SET, SalesforceWriter, SetupReport, case_key,
+    LeadLookup, LedgerErased, LedgerErasure, PERMISSION_SET, SalesforceWriter, SetupReport,
+    case_key,
 };
 
 #[cfg(feature = "salesforce")]

@@ -37,6 +37,7 @@
 //! cargo run --example webhook_to_case -- --demo        # sandbox: sends itself webhooks, then exits
 //! cargo run --example webhook_to_case -- dead-letters  # list; `replay QUEUE ID`, `purge QUEUE [ID]`
 //! cargo run --example webhook_to_case -- stats         # queue depths, retries, dead letters
+//! cargo run --example webhook_to_case -- erase --phone +14155550123  # erase one customer
 //! ```
 //!
 //! Reads `BIND_ADDR`, `WHATSAPP_APP_SECRET`, `WHATSAPP_VERIFY_TOKEN`,
@@ -506,7 +507,7 @@ pub fn build(b: &Backends, stores: &Stores, lease: Duration) -> (App, axum::Rout
                         "the embedded store was pruned"
                     ),
                     Err(e) => {
-                        tracing::warn!(error = %e, "pruning the embedded store failed; trying again later")
+                        tracing::warn!(error = %e, "pruning the embedded store failed; trying again later");
                     }
                 }
             }
@@ -705,6 +706,7 @@ const USAGE: &str = "usage: webhook_to_case [--demo]
        webhook_to_case setup [--check]
        webhook_to_case dead-letters [list | replay inbox|outbox ID | purge inbox|outbox [ID]]
        webhook_to_case stats
+       webhook_to_case erase --phone NUMBER [--salesforce delete|anonymise]
        webhook_to_case --help
 
 Serves the WhatsApp webhook on BIND_ADDR (default 127.0.0.1:3000): every
@@ -718,6 +720,12 @@ Contact; one WhatsApp_Message__c record per message) and answered.
                   key fields on Case/Lead, a WhatsApp_Bridge permission set);
                   a second run changes nothing
   setup --check   only reports what is missing; exits 1 when anything is
+  erase           removes a customer from the queues and stores (jobs,
+                  message ids, windows, sent log, cached ids; the embedded
+                  store's file is rewritten: stop the server first); their
+                  opt-out is kept as a hash. Their WhatsApp_Message__c
+                  records in Salesforce are only counted, unless
+                  --salesforce delete (or anonymise) says otherwise
 
 Environment:
   BIND_ADDR                 listen address (default 127.0.0.1:3000)
@@ -774,6 +782,14 @@ pub enum Command {
     Purge(String, Option<String>),
     /// Print queue counters.
     Stats,
+    /// Erase one customer from the stores (and their ledger records in
+    /// Salesforce: a dry run unless `salesforce` says delete or anonymise).
+    Erase {
+        /// Their phone number, in any formatting.
+        phone: String,
+        /// `delete` or `anonymise`; `None`: only report.
+        salesforce: Option<String>,
+    },
     /// Create (or with `check`, only report) what the org needs.
     Setup {
         /// Report only.
@@ -801,6 +817,20 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         ["dead-letters", "replay", q, id] => Ok(Command::Replay(queue(q)?, (*id).to_owned())),
         ["dead-letters", "purge", q] => Ok(Command::Purge(queue(q)?, None)),
         ["dead-letters", "purge", q, id] => Ok(Command::Purge(queue(q)?, Some((*id).to_owned()))),
+        ["erase", rest @ ..] => {
+            let (mut phone, mut salesforce) = (None, None);
+            let mut it = rest.iter();
+            while let Some(flag) = it.next() {
+                let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+                match *flag {
+                    "--phone" => phone = Some((*value).to_owned()),
+                    "--salesforce" => salesforce = Some((*value).to_owned()),
+                    other => return Err(format!("erase: unknown option {other}")),
+                }
+            }
+            let phone = phone.ok_or("erase needs --phone NUMBER (the customer's number)")?;
+            Ok(Command::Erase { phone, salesforce })
+        }
         _ => Err(format!("unexpected arguments: {}", a.join(" "))),
     }
 }
@@ -900,7 +930,7 @@ async fn admin(cmd: Command, stores: &Stores) -> Result<(), BoxError> {
                 );
             }
         }
-        Command::Serve { .. } | Command::Help | Command::Setup { .. } => {}
+        Command::Serve { .. } | Command::Help | Command::Setup { .. } | Command::Erase { .. } => {}
     }
     Ok(())
 }
@@ -910,6 +940,20 @@ pub async fn run_cli(args: &[String]) -> Result<(), BoxError> {
     let cmd = parse(args).map_err(|e| format!("{e}\n\n{USAGE}"))?;
     if cmd == Command::Help {
         println!("{USAGE}");
+        return Ok(());
+    }
+    if let Command::Erase { phone, salesforce } = &cmd {
+        let customer = bridge_core::erase::Customer::new(phone)
+            .map_err(|e| format!("--phone {phone:?}: {e}"))?;
+        let how = examples::ops::ledger_erasure(salesforce.as_deref())?;
+        let b = Backends::from_env().await?;
+        // The writer's own caches in memory: the store is erased, then
+        // rewritten, and must not stay open here.
+        let writer = examples::salesforce_writer(&b, &Stores::memory()?);
+        let report =
+            examples::ops::erase(Stores::from_env().await?, &customer, Some((&writer, how)))
+                .await?;
+        println!("{report}");
         return Ok(());
     }
     if let Command::Setup { check } = cmd {

@@ -40,3 +40,120 @@ mod tests {
         assert!(e.contains("BRIDGE_DEAD_LETTER_DAYS"), "{e}");
     }
 }
+
+/// What `webhook_to_case erase` did, to print.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct EraseReport {
+    /// Removed from the local stores (queues, dedup, windows...).
+    pub stores: bridge_core::erase::Erased,
+    /// Found (and, when asked, changed) in Salesforce.
+    pub salesforce: Option<bridge_core::writer::LedgerErased>,
+    /// What was asked of Salesforce.
+    pub how: Option<bridge_core::writer::LedgerErasure>,
+}
+
+impl std::fmt::Display for EraseReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let e = &self.stores;
+        writeln!(
+            f,
+            "stores: {} job(s), {} message key(s), {} window(s), {} sent-log entr(ies), {} customer record(s) removed; opt-out {}",
+            e.jobs,
+            e.keys,
+            e.windows,
+            e.sent,
+            e.customer_records,
+            if e.opt_out_hashed {
+                "kept as a hash (still honoured)"
+            } else {
+                "none"
+            }
+        )?;
+        if let (Some(sf), Some(how)) = (&self.salesforce, self.how) {
+            use bridge_core::writer::LedgerErasure;
+            match how {
+                LedgerErasure::DryRun => write!(
+                    f,
+                    "salesforce: {} WhatsApp message record(s) found; nothing changed (dry run: add --salesforce delete or --salesforce anonymise)",
+                    sf.found.len()
+                )?,
+                _ => write!(
+                    f,
+                    "salesforce: {} of {} WhatsApp message record(s) {}{}",
+                    sf.changed,
+                    sf.found.len(),
+                    if how == LedgerErasure::Delete {
+                        "deleted"
+                    } else {
+                        "anonymised"
+                    },
+                    match sf.failed.first() {
+                        None => String::new(),
+                        Some((_, code)) => format!("; {} refused ({code})", sf.failed.len()),
+                    }
+                )?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Erases a customer from the stores (the embedded store is then rewritten,
+/// so no freed page keeps them: no process may hold it) and, with a
+/// writer, finds (or deletes, or anonymises) their ledger records in
+/// Salesforce.
+pub async fn erase(
+    stores: crate::Stores,
+    customer: &bridge_core::erase::Customer,
+    salesforce: Option<(
+        &bridge_core::writer::SalesforceWriter,
+        bridge_core::writer::LedgerErasure,
+    )>,
+) -> Result<EraseReport, BoxError> {
+    let mut report = EraseReport::default();
+    match &stores.embedded {
+        Some(store) => {
+            report.stores = store.erase_customer(customer).await?;
+        }
+        None => {
+            for q in [&stores.inbox, &stores.outbox, &stores.ledger] {
+                let (jobs, keys) = q.erase_customer(customer).await?;
+                report.stores.jobs += jobs;
+                report.stores.keys += keys;
+            }
+            if let crate::Marks::Redis(conn, prefix) = &*stores.marks {
+                report.stores +=
+                    bridge_core::erase::redis::erase_customer(conn, prefix, customer).await?;
+            }
+        }
+    }
+    let dir = stores
+        .embedded
+        .as_ref()
+        .and_then(|s| s.path())
+        .and_then(|p| p.parent())
+        .map(std::path::Path::to_path_buf);
+    drop(stores);
+    if let Some(dir) = dir {
+        bridge_core::queue::EmbeddedStore::rewrite(&dir)?;
+    }
+    if let Some((writer, how)) = salesforce {
+        report.salesforce = Some(writer.erase_customer_messages(customer, how).await?);
+        report.how = Some(how);
+    }
+    Ok(report)
+}
+
+/// Reads `--salesforce delete|anonymise` (absent: a dry run).
+pub fn ledger_erasure(value: Option<&str>) -> Result<bridge_core::writer::LedgerErasure, String> {
+    use bridge_core::writer::LedgerErasure;
+    match value.map(str::trim) {
+        None | Some("dry-run") => Ok(LedgerErasure::DryRun),
+        Some("delete") => Ok(LedgerErasure::Delete),
+        Some("anonymise" | "anonymize") => Ok(LedgerErasure::Anonymise),
+        Some(other) => Err(format!(
+            "--salesforce takes delete or anonymise, got {other:?}"
+        )),
+    }
+}

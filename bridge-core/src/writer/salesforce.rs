@@ -551,9 +551,11 @@ impl RecordWriter for SalesforceWriter {
 mod batch;
 mod contacts;
 mod entries;
+mod erase;
 mod message;
 mod setup;
 #[cfg(test)]
 mod tests;
 
+pub use erase::{LedgerErased, LedgerErasure};
 pub use setup::{PERMISSION_SET, SetupReport};

@@ -24,8 +24,73 @@ pub const SECRET: &str = "durability-app-secret";
 async fn child_server() {
     if std::env::var("WTC_CHILD").is_ok() {
         examples::init_tracing();
-        webhook_to_case::run_cli(&[]).await.unwrap();
+        // A one-off command (`erase ...`), arguments separated by U+001F.
+        let args: Vec<String> = std::env::var("WTC_ARGS")
+            .map(|a| a.split('\u{1f}').map(str::to_owned).collect())
+            .unwrap_or_default();
+        if let Err(e) = webhook_to_case::run_cli(&args).await {
+            panic!("error: {e}");
+        }
     }
+}
+
+/// The child process of the example, with the mock servers' environment
+/// and `extra`.
+fn child_command(
+    org: &MockOrg,
+    graph: &MockGraph,
+    extra: &[(&str, String)],
+    addr: &str,
+) -> Command {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        "common::child_server",
+        "--exact",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env("WTC_CHILD", "1")
+    .env("BIND_ADDR", addr)
+    .env("WHATSAPP_ACCESS_TOKEN", MOCK_TOKEN)
+    .env("WHATSAPP_PHONE_NUMBER_ID", MOCK_PHONE_NUMBER_ID)
+    .env("WHATSAPP_GRAPH_URL", graph.uri())
+    .env("WHATSAPP_APP_SECRET", SECRET)
+    .env("WHATSAPP_VERIFY_TOKEN", "durability-verify")
+    .env("SALESFORCE_CLIENT_ID", MOCK_CLIENT_ID)
+    .env("SALESFORCE_CLIENT_SECRET", MOCK_CLIENT_SECRET)
+    .env("SALESFORCE_REFRESH_TOKEN", MOCK_REFRESH_TOKEN)
+    .env("SALESFORCE_LOGIN_URL", org.uri())
+    .env("RUST_LOG", "error")
+    .env_remove("REDIS_URL");
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+/// Runs one command of the example (`erase --phone ...`) in a child with
+/// the servers' environment and `extra`; returns whether it succeeded and
+/// what it printed.
+pub async fn run_command(
+    org: &MockOrg,
+    graph: &MockGraph,
+    extra: &[(&str, String)],
+    args: &[&str],
+) -> (bool, String) {
+    let mut cmd = child_command(org, graph, extra, "127.0.0.1:0");
+    cmd.env("WTC_ARGS", args.join("\u{1f}"));
+    // The mock servers run on this runtime: wait off it.
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .unwrap()
+        .unwrap();
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), printed)
 }
 
 pub fn free_port() -> u16 {
@@ -61,34 +126,12 @@ impl Server {
         extra: &[(&str, String)],
         addr: String,
     ) -> Self {
-        let mut cmd = Command::new(std::env::current_exe().unwrap());
-        cmd.args([
-            "common::child_server",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("WTC_CHILD", "1")
-        .env("BIND_ADDR", &addr)
-        .env("WHATSAPP_ACCESS_TOKEN", MOCK_TOKEN)
-        .env("WHATSAPP_PHONE_NUMBER_ID", MOCK_PHONE_NUMBER_ID)
-        .env("WHATSAPP_GRAPH_URL", graph.uri())
-        .env("WHATSAPP_APP_SECRET", SECRET)
-        .env("WHATSAPP_VERIFY_TOKEN", "durability-verify")
-        .env("SALESFORCE_CLIENT_ID", MOCK_CLIENT_ID)
-        .env("SALESFORCE_CLIENT_SECRET", MOCK_CLIENT_SECRET)
-        .env("SALESFORCE_REFRESH_TOKEN", MOCK_REFRESH_TOKEN)
-        .env("SALESFORCE_LOGIN_URL", org.uri())
-        .env("RUST_LOG", "error")
-        .env_remove("REDIS_URL");
+        let mut cmd = child_command(org, graph, extra, &addr);
         let output = tempfile::NamedTempFile::new().unwrap();
         cmd.stdout(Stdio::from(output.reopen().unwrap()))
             .stderr(Stdio::from(output.reopen().unwrap()));
-        for (k, v) in extra {
-            cmd.env(k, v);
-        }
         let child = cmd.spawn().unwrap();
+
         let server = Server {
             child,
             addr,

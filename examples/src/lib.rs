@@ -24,11 +24,17 @@
 //! | `CUSTOMER_TIME_ZONE` | the customers' zone for dates in reminders (default Eastern) |
 //! | `RUST_LOG`, `LOG_FORMAT` | what is logged (default `warn`), and how: text, or `json` (one object per line; see [`init_tracing`]) |
 
+pub mod case_cli;
 pub mod loadtest;
+mod logging;
+mod marks;
 pub mod ops;
 pub mod pii;
 pub mod prometheus;
 pub mod sms;
+
+pub use logging::{LogFormat, init_tracing, log_format};
+pub use marks::Marks;
 
 use std::env;
 use std::error::Error;
@@ -338,85 +344,6 @@ pub struct Stores {
     pub lease: Arc<dyn bridge_core::lease::LeaderLease>,
     /// What was sent, for the fallback channel (durable but in memory).
     pub sent_log: Arc<dyn bridge_core::sent::SentLog>,
-}
-
-/// Small named values a tool keeps between runs (a watermark): files beside
-/// the embedded store (written atomically), Redis keys, or memory.
-#[non_exhaustive]
-pub enum Marks {
-    /// One file per name in a directory.
-    Files(std::path::PathBuf),
-    /// Redis keys under a prefix.
-    Redis(bridge_core::redis_conn::RedisConnection, String),
-    /// Memory (tests).
-    Memory(std::sync::Mutex<std::collections::HashMap<String, String>>),
-}
-
-impl std::fmt::Debug for Marks {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Marks::Files(_) => "Marks::Files",
-            Marks::Redis(..) => "Marks::Redis",
-            Marks::Memory(_) => "Marks::Memory",
-        })
-    }
-}
-
-impl Marks {
-    /// The value of a name.
-    pub async fn get(&self, name: &str) -> Result<Option<String>, BoxError> {
-        Ok(match self {
-            Marks::Files(dir) => match std::fs::read_to_string(dir.join(format!("{name}.mark"))) {
-                Ok(v) => Some(v.trim().to_owned()),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-                Err(e) => {
-                    return Err(format!(
-                        "cannot read {}: {e}",
-                        dir.join(format!("{name}.mark")).display()
-                    )
-                    .into());
-                }
-            },
-            Marks::Redis(conn, prefix) => {
-                let mut c = conn.clone();
-                redis::cmd("GET")
-                    .arg(format!("{prefix}mark:{name}"))
-                    .query_async(&mut c)
-                    .await?
-            }
-            Marks::Memory(m) => m.lock().ok().and_then(|m| m.get(name).cloned()),
-        })
-    }
-
-    /// Sets a name's value (durably: a file is written, synced, then renamed).
-    pub async fn set(&self, name: &str, value: &str) -> Result<(), BoxError> {
-        match self {
-            Marks::Files(dir) => {
-                use std::io::Write as _;
-                let path = dir.join(format!("{name}.mark"));
-                let tmp = dir.join(format!("{name}.mark.tmp"));
-                let mut f = std::fs::File::create(&tmp)?;
-                f.write_all(value.as_bytes())?;
-                f.sync_all()?;
-                std::fs::rename(&tmp, &path)
-                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-            }
-            Marks::Redis(conn, prefix) => {
-                let mut c = conn.clone();
-                let () = redis::cmd("SET")
-                    .arg(format!("{prefix}mark:{name}"))
-                    .arg(value)
-                    .query_async(&mut c)
-                    .await?;
-            }
-            Marks::Memory(m) => {
-                if let Ok(mut m) = m.lock() {
-                    m.insert(name.to_owned(), value.to_owned());
-                }
-            }
-        }
-        Ok(())
-    }
 }
 
 impl std::fmt::Debug for Stores {
@@ -895,82 +822,5 @@ pub fn exit_code(result: Result<(), BoxError>) -> std::process::ExitCode {
             }
             std::process::ExitCode::FAILURE
         }
-    }
-}
-
-/// Starts `tracing` output (`RUST_LOG` controls it; warnings by default),
-/// coloured only when stdout is a terminal. `LOG_FORMAT=json` writes one
-/// JSON object per line instead, for log collectors, with stable field
-/// names: `timestamp`, `level`, `message` and the event's own fields at the
-/// top level, and `span` / `spans` (the current span and every enclosing
-/// one with their fields: a job's `id` and `attempt`, a message's
-/// `message_id` and `channel`). Customers' numbers, names and texts are
-/// redacted in every format.
-#[allow(clippy::print_stderr)]
-pub fn init_tracing() {
-    // (Read here for every example; the `examples` helpers' table lists it.)
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let format = env::var("LOG_FORMAT").unwrap_or_default();
-    match log_format(&format) {
-        Ok(LogFormat::Json) => {
-            let _ = tracing_subscriber::fmt()
-                .json()
-                .flatten_event(true)
-                .with_current_span(true)
-                .with_span_list(true)
-                .with_env_filter(filter)
-                .with_target(false)
-                .try_init();
-        }
-        other => {
-            if let Err(e) = other {
-                eprintln!("warning: {e}; writing text logs");
-            }
-            // Colour only for a terminal: never escape codes in a pipe or a log file.
-            let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-            let _ = tracing_subscriber::fmt()
-                .with_env_filter(filter)
-                .with_target(false)
-                .with_ansi(ansi)
-                .try_init();
-        }
-    }
-}
-
-/// How log lines are written (`LOG_FORMAT`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum LogFormat {
-    /// Human-readable lines (the default).
-    Text,
-    /// One JSON object per line.
-    Json,
-}
-
-/// Reads a `LOG_FORMAT` value: `json`, or `text` / empty for the default.
-///
-/// # Errors
-///
-/// Any other value, named in the message.
-pub fn log_format(value: &str) -> Result<LogFormat, String> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "" | "text" => Ok(LogFormat::Text),
-        "json" => Ok(LogFormat::Json),
-        other => Err(format!("LOG_FORMAT must be json or text, got {other:?}")),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn log_formats_are_json_or_text_and_nothing_else() {
-        assert_eq!(log_format(" JSON "), Ok(LogFormat::Json));
-        assert_eq!(log_format(""), Ok(LogFormat::Text));
-        assert_eq!(log_format("text"), Ok(LogFormat::Text));
-        let e = log_format("logfmt").unwrap_err();
-        assert!(e.contains("LOG_FORMAT") && e.contains("logfmt"), "{e}");
     }
 }

@@ -4,6 +4,7 @@
 
 use std::sync::Mutex;
 
+use super::inbox::status_rank_key;
 use super::*;
 use crate::BridgeError;
 use crate::clock::ManualClock;

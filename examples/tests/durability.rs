@@ -230,7 +230,24 @@ async fn chaos(instances: usize, env: &[(&str, String)]) {
         let now = (ledger.len(), graph.message_requests().await.len());
         stable = if now == last { stable + 1 } else { 0 };
         last = now;
+        // Every support message's reply recorded too: a reply held by a
+        // retry's backoff or the unconfirmed-send wait can come after a
+        // few quiet seconds.
+        let keys: std::collections::HashSet<&str> = ledger
+            .iter()
+            .filter_map(|e| e.get("Message_Id__c").and_then(|v| v.as_str()))
+            .collect();
+        let replies_missing = (0..150)
+            .filter(|c| c % 3 == 0)
+            .flat_map(|c| (0..4).map(move |r| (c, r)))
+            .filter(|(c, r)| {
+                let (_, id, _, _) = chaos_message(run, *c, *r);
+                let reply = bridge_core::ledger::outbound_key(&format!("reply:wa:msg:{id}"));
+                !keys.contains(reply.as_str())
+            })
+            .count();
         if stable >= 6
+            && replies_missing == 0
             && ledger
                 .iter()
                 .filter(|e| e.get("Direction__c").and_then(|d| d.as_str()) == Some("Inbound"))
@@ -239,7 +256,10 @@ async fn chaos(instances: usize, env: &[(&str, String)]) {
         {
             break;
         }
-        assert!(Instant::now() < deadline, "did not settle: {now:?}");
+        assert!(
+            Instant::now() < deadline,
+            "did not settle: {now:?}, {replies_missing} support replies missing"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let text = |e: &serde_json::Map<String, serde_json::Value>, k: &str| {

@@ -194,7 +194,15 @@ async fn a_message_claimed_elsewhere_is_retried_not_acknowledged_and_lost() {
     ));
     let bridge = Bridge::builder(crm.clone()).dedup(dedup).build();
     let (inbox, outbox) = queues();
-    let svc = BridgeService::start(bridge, inbox, outbox, fast(), Arc::new(SystemClock));
+    // Retries that outlast the claim (5 attempts over at least 350 ms; the
+    // `fast` policy's 75 ms ran out before the claim did once the store
+    // got faster).
+    let patient = fast().retry(RetryPolicy::new(
+        5,
+        Duration::from_millis(50),
+        Duration::from_millis(200),
+    ));
+    let svc = BridgeService::start(bridge, inbox, outbox, patient, Arc::new(SystemClock));
     svc.inbox().enqueue_message(&m).await.unwrap();
     assert!(svc.drain(Duration::from_secs(10)).await);
     assert_eq!(

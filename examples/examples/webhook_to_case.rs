@@ -783,19 +783,39 @@ pub async fn run_cli(args: &[String]) -> Result<(), BoxError> {
         );
     }
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    // Header and body deadlines and a connection cap: slow clients cannot
-    // hold the server.
-    let server = tokio::spawn(whatsapp_cloud::webhooks::axum::serve(
-        listener,
-        routes,
-        whatsapp_cloud::webhooks::axum::ServeOptions::default(),
-        async move {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = stop_rx => {}
-            }
-        },
-    ));
+    // The webhook endpoint runs on a runtime of its own (one thread): an
+    // acknowledgement never queues behind the workers' tasks during a
+    // burst, only behind the store's commit. Header and body deadlines and
+    // a connection cap: slow clients cannot hold the server.
+    let listener = listener.into_std()?;
+    let server = std::thread::Builder::new()
+        .name("webhook-server".into())
+        .spawn(move || -> Result<(), BoxError> {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener)?;
+                whatsapp_cloud::webhooks::axum::serve(
+                    listener,
+                    routes,
+                    whatsapp_cloud::webhooks::axum::ServeOptions::default(),
+                    async move {
+                        tokio::select! {
+                            _ = tokio::signal::ctrl_c() => {}
+                            _ = stop_rx => {}
+                        }
+                    },
+                )
+                .await?;
+                Ok(())
+            })
+        })?;
+    let server = tokio::task::spawn_blocking(move || {
+        server
+            .join()
+            .unwrap_or_else(|_| Err("the webhook server's thread panicked".into()))
+    });
     let keep_running = if demo_mode {
         demo(addr, &b, &app).await?;
         let _ = stop_tx.send(());

@@ -417,3 +417,33 @@ async fn erase_removes_a_customer_from_the_store_and_salesforce_on_request() {
     assert!(!ok);
     assert!(printed.contains("--phone"), "{printed}");
 }
+
+/// Issue 24's acknowledgement figures (benches/README.md): 1,000 signed
+/// webhooks from distinct customers, 16 in flight, to a debug
+/// `webhook_to_case` on the embedded store, the mocks answering after
+/// `ACK_LATENCY_MS`. A measurement run by hand, not a test: it prints and
+/// asserts only that every webhook was acknowledged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: cargo test -p examples --test ops -- --ignored acks_under_load --nocapture"]
+async fn acks_under_load() {
+    let ms: u64 = std::env::var("ACK_LATENCY_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let (org, graph) = (MockOrg::start().await, MockGraph::start().await);
+    org.set_latency(Duration::from_millis(ms));
+    graph.set_latency(Duration::from_millis(ms));
+    let dir = tempfile::tempdir().unwrap();
+    let data = [("BRIDGE_DATA_DIR", dir.path().display().to_string())];
+    let server = Server::start(&org, &graph, &data).await;
+    let url = format!("http://{}/webhook", server.addr);
+    let report = run(LoadOptions::new(&url, SECRET)
+        .messages(1_000)
+        .rate(100_000.0)
+        .concurrency(16))
+    .await
+    .unwrap();
+    println!("{ms} ms per API call:\n{report}");
+    assert_eq!(report.acknowledged(), 1_000, "{report}");
+    let _ = server.kill9();
+}

@@ -42,6 +42,10 @@ trait WriteOp: Send {
     /// commit: losing one in a crash only makes a job run again, which its
     /// checkpoint makes harmless.
     fn durable(&self) -> bool;
+    /// Whether someone waits on it to answer (a webhook's enqueue): it is
+    /// committed ahead of the other writes of its batch, in a transaction
+    /// of its own kind.
+    fn urgent(&self) -> bool;
     fn apply(&mut self, txn: &WriteTransaction) -> Result<(), redb::Error>;
     fn finish(self: Box<Self>, committed: Result<(), StoreFailure>);
 }
@@ -50,6 +54,7 @@ pub(super) type OpResult<R> = Result<Result<R, QueueError>, redb::Error>;
 
 struct Op<R, F> {
     durable: bool,
+    urgent: bool,
     f: Option<F>,
     out: Option<Result<R, QueueError>>,
     tx: oneshot::Sender<Result<R, QueueError>>,
@@ -62,6 +67,10 @@ where
 {
     fn durable(&self) -> bool {
         self.durable
+    }
+
+    fn urgent(&self) -> bool {
+        self.urgent
     }
 
     fn apply(&mut self, txn: &WriteTransaction) -> Result<(), redb::Error> {
@@ -297,7 +306,17 @@ impl EmbeddedStore {
         R: Send + 'static,
         F: FnOnce(&WriteTransaction) -> OpResult<R> + Send + 'static,
     {
-        self.submit(true, f).await
+        self.submit(true, false, f).await
+    }
+
+    /// A durable write someone waits on to answer (an enqueue): committed
+    /// ahead of the background writes queued with it.
+    pub(super) async fn write_urgent<R, F>(&self, f: F) -> Result<R, QueueError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&WriteTransaction) -> OpResult<R> + Send + 'static,
+    {
+        self.submit(true, true, f).await
     }
 
     /// A write that may be lost in a crash (made durable by the next durable one).
@@ -306,10 +325,10 @@ impl EmbeddedStore {
         R: Send + 'static,
         F: FnOnce(&WriteTransaction) -> OpResult<R> + Send + 'static,
     {
-        self.submit(false, f).await
+        self.submit(false, false, f).await
     }
 
-    async fn submit<R, F>(&self, durable: bool, f: F) -> Result<R, QueueError>
+    async fn submit<R, F>(&self, durable: bool, urgent: bool, f: F) -> Result<R, QueueError>
     where
         R: Send + 'static,
         F: FnOnce(&WriteTransaction) -> OpResult<R> + Send + 'static,
@@ -317,6 +336,7 @@ impl EmbeddedStore {
         let (tx, rx) = oneshot::channel();
         let op = Box::new(Op {
             durable,
+            urgent,
             f: Some(f),
             out: None,
             tx,
@@ -355,25 +375,37 @@ fn writer_loop(db: &Database, rx: &mpsc::Receiver<Box<dyn WriteOp>>) {
                 Err(_) => break,
             }
         }
-        let durable = batch.iter().any(|op| op.durable());
-        let committed = (|| -> Result<(), redb::Error> {
-            let mut txn = db.begin_write()?;
-            if !durable {
-                txn.set_durability(redb::Durability::None);
+        // Writes someone waits on to answer go first, in their own commit:
+        // a webhook's enqueue never waits for a burst of workers' writes.
+        let (urgent, rest): (Vec<_>, Vec<_>) = batch.into_iter().partition(|op| op.urgent());
+        for group in [urgent, rest] {
+            if !group.is_empty() {
+                commit(db, group);
             }
-            for op in &mut batch {
-                op.apply(&txn)?;
-            }
-            txn.commit()?;
-            Ok(())
-        })()
-        .map_err(|e| StoreFailure(e.to_string()));
-        if let Err(e) = &committed {
-            tracing::error!(error = %e, writes = batch.len(), "job store commit failed; nothing in this batch was written");
         }
-        for op in batch {
-            op.finish(committed.clone());
+    }
+}
+
+/// Applies a group of writes in one transaction and tells each how it went.
+fn commit(db: &Database, mut batch: Vec<Box<dyn WriteOp>>) {
+    let durable = batch.iter().any(|op| op.durable());
+    let committed = (|| -> Result<(), redb::Error> {
+        let mut txn = db.begin_write()?;
+        if !durable {
+            txn.set_durability(redb::Durability::None);
         }
+        for op in &mut batch {
+            op.apply(&txn)?;
+        }
+        txn.commit()?;
+        Ok(())
+    })()
+    .map_err(|e| StoreFailure(e.to_string()));
+    if let Err(e) = &committed {
+        tracing::error!(error = %e, writes = batch.len(), "job store commit failed; nothing in this batch was written");
+    }
+    for op in batch {
+        op.finish(committed.clone());
     }
 }
 

@@ -390,7 +390,7 @@ impl JobQueue for EmbeddedQueue {
         let names = self.names.clone();
         let now = millis(now);
         self.store
-            .write(move |txn| {
+            .write_urgent(move |txn| {
                 Self::prune_keys(&names, txn, now)?;
                 {
                     let keys = txn.open_table(names.keys())?;

@@ -110,19 +110,11 @@ pub(super) fn erase_customer(
     txn: &redb::WriteTransaction,
     customer: &crate::erase::Customer,
 ) -> Result<u64, redb::Error> {
-    use redb::ReadableTable;
     let mut t = txn.open_table(CUSTOMERS)?;
-    let theirs: Vec<String> = t
-        .iter()?
-        .filter_map(|r| {
-            r.map(|(k, v)| {
-                (customer.mentions(k.value().as_bytes()) || customer.mentions(v.value()))
-                    .then(|| k.value().to_owned())
-            })
-            .transpose()
-        })
-        .collect::<Result<_, _>>()?;
-    for key in &theirs {
+    let theirs = super::erase::theirs(&t, |k, v| {
+        (customer.mentions(k.as_bytes()) || customer.mentions(v)).then_some(())
+    })?;
+    for (key, ()) in &theirs {
         t.remove(key.as_str())?;
     }
     Ok(theirs.len() as u64)

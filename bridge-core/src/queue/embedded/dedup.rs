@@ -212,17 +212,9 @@ pub(super) fn erase_customer(
     customer: &crate::erase::Customer,
 ) -> Result<u64, redb::Error> {
     let mut t = txn.open_table(DEDUP)?;
-    let theirs: Vec<(String, i64)> = t
-        .iter()?
-        .filter_map(|r| {
-            r.map(|(k, v)| {
-                customer
-                    .mentions(k.value().as_bytes())
-                    .then(|| (k.value().to_owned(), v.value().1))
-            })
-            .transpose()
-        })
-        .collect::<Result<_, _>>()?;
+    let theirs = super::erase::theirs(&t, |k, (_, until)| {
+        customer.mentions(k.as_bytes()).then_some(until)
+    })?;
     let mut expiry = txn.open_table(DEDUP_EXPIRY)?;
     for (key, until) in &theirs {
         t.remove(key.as_str())?;

@@ -154,3 +154,22 @@ fn copy<K: Key + 'static, V: Value + 'static>(
     }
     Ok(())
 }
+
+/// The entries of a string-keyed table that `pick` selects: each key with
+/// what `pick` kept of its value (an expiry, to find its index entry).
+pub(super) fn theirs<V, T>(
+    table: &redb::Table<'_, &'static str, V>,
+    mut pick: impl FnMut(&str, V::SelfType<'_>) -> Option<T>,
+) -> Result<Vec<(String, T)>, redb::Error>
+where
+    V: Value + 'static,
+{
+    let mut out = Vec::new();
+    for entry in table.iter()? {
+        let (k, v) = entry?;
+        if let Some(kept) = pick(k.value(), v.value()) {
+            out.push((k.value().to_owned(), kept));
+        }
+    }
+    Ok(out)
+}

@@ -911,18 +911,9 @@ pub(super) fn erase_customer(
         EmbeddedQueue::delete_job(&names, txn, seq)?;
     }
     // Completed keys: the customer's message ids.
-    let done: Vec<(String, i64)> = txn
-        .open_table(names.keys())?
-        .iter()?
-        .filter_map(|r| {
-            r.map(|(k, v)| {
-                customer
-                    .mentions(k.value().as_bytes())
-                    .then(|| (k.value().to_owned(), v.value().1))
-            })
-            .transpose()
-        })
-        .collect::<Result<_, _>>()?;
+    let done = super::erase::theirs(&txn.open_table(names.keys())?, |k, (_, until)| {
+        customer.mentions(k.as_bytes()).then_some(until)
+    })?;
     for (key, until) in done {
         txn.open_table(names.keys())?.remove(key.as_str())?;
         txn.open_table(names.key_expiry())?

@@ -128,17 +128,9 @@ pub(super) fn erase_customer(
     customer: &crate::erase::Customer,
 ) -> Result<u64, redb::Error> {
     let mut sent = txn.open_table(SENT)?;
-    let theirs: Vec<(String, i64)> = sent
-        .iter()?
-        .filter_map(|r| {
-            r.map(|(k, v)| {
-                let (until, bytes) = v.value();
-                (customer.mentions(k.value().as_bytes()) || customer.mentions(bytes))
-                    .then(|| (k.value().to_owned(), until))
-            })
-            .transpose()
-        })
-        .collect::<Result<_, _>>()?;
+    let theirs = super::erase::theirs(&sent, |k, (until, bytes)| {
+        (customer.mentions(k.as_bytes()) || customer.mentions(bytes)).then_some(until)
+    })?;
     let mut expiry = txn.open_table(SENT_EXPIRY)?;
     for (key, until) in &theirs {
         sent.remove(key.as_str())?;

@@ -111,17 +111,8 @@ pub(super) fn erase_customer(
     customer: &crate::erase::Customer,
 ) -> Result<u64, redb::Error> {
     let mut last = txn.open_table(LAST)?;
-    let theirs: Vec<(String, i64)> = last
-        .iter()?
-        .filter_map(|r| {
-            r.map(|(k, v)| {
-                customer
-                    .mentions(k.value().as_bytes())
-                    .then(|| (k.value().to_owned(), v.value()))
-            })
-            .transpose()
-        })
-        .collect::<Result<_, _>>()?;
+    let theirs =
+        super::erase::theirs(&last, |k, at| customer.mentions(k.as_bytes()).then_some(at))?;
     let mut closes = txn.open_table(CLOSES)?;
     for (key, at) in &theirs {
         last.remove(key.as_str())?;

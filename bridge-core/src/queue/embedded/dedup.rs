@@ -93,11 +93,7 @@ pub(super) fn prune_due(
     limit: usize,
 ) -> Result<u64, redb::Error> {
     let mut expiry = txn.open_table(DEDUP_EXPIRY)?;
-    let due: Vec<(i64, String)> = expiry
-        .range((i64::MIN, "")..(now, ""))?
-        .take(limit)
-        .map(|r| r.map(|(k, _)| (k.value().0, k.value().1.to_owned())))
-        .collect::<Result<_, _>>()?;
+    let due = super::maintenance::due(&expiry, now, limit)?;
     let n = due.len() as u64;
     let mut t = txn.open_table(DEDUP)?;
     for (at, key) in due {

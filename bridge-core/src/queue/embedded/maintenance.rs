@@ -115,6 +115,24 @@ impl EmbeddedStore {
     }
 }
 
+/// Up to `limit` entries of an expiry index (`(when, key)`) due before
+/// `now`, oldest first.
+pub(super) fn due(
+    index: &redb::Table<'_, (i64, &'static str), ()>,
+    now: i64,
+    limit: usize,
+) -> Result<Vec<(i64, String)>, redb::Error> {
+    use redb::ReadableTable;
+    index
+        .range((i64::MIN, "")..(now, ""))?
+        .take(limit)
+        .map(|r| {
+            r.map(|(k, _)| (k.value().0, k.value().1.to_owned()))
+                .map_err(redb::Error::from)
+        })
+        .collect()
+}
+
 /// Compacts a database before it is shared (on open): the space freed by
 /// pruned entries goes back to the file system. A failure leaves the file
 /// as it was (redb compacts in place, transactionally) and is only logged.

@@ -342,11 +342,7 @@ impl EmbeddedQueue {
         limit: usize,
     ) -> Result<u64, redb::Error> {
         let mut expiry = txn.open_table(names.key_expiry())?;
-        let due: Vec<(i64, String)> = expiry
-            .range((i64::MIN, "")..(now, ""))?
-            .take(limit)
-            .map(|r| r.map(|(k, _)| (k.value().0, k.value().1.to_owned())))
-            .collect::<Result<_, _>>()?;
+        let due = super::maintenance::due(&expiry, now, limit)?;
         if due.is_empty() {
             return Ok(0);
         }

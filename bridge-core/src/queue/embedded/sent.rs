@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use redb::{ReadableTable, TableDefinition};
+use redb::TableDefinition;
 
 use super::EmbeddedStore;
 use crate::error::BridgeError;
@@ -29,11 +29,7 @@ pub(super) fn prune_due(
 ) -> Result<u64, redb::Error> {
     let mut sent = txn.open_table(SENT)?;
     let mut expiry = txn.open_table(SENT_EXPIRY)?;
-    let due: Vec<(i64, String)> = expiry
-        .range((i64::MIN, "")..(now, ""))?
-        .take(limit)
-        .map(|r| r.map(|(k, _)| (k.value().0, k.value().1.to_owned())))
-        .collect::<Result<_, _>>()?;
+    let due = super::maintenance::due(&expiry, now, limit)?;
     let n = due.len() as u64;
     for (at, gone) in due {
         expiry.remove((at, gone.as_str()))?;
@@ -79,16 +75,9 @@ impl SentLog for EmbeddedSentLog {
                     expiry.remove((old, id.as_str()))?;
                 }
                 expiry.insert((until, id.as_str()), ())?;
+                drop((sent, expiry));
                 // Purge a few of the entries that ran out.
-                let due: Vec<(i64, String)> = expiry
-                    .range((i64::MIN, "")..(now_ms, ""))?
-                    .take(PURGE)
-                    .filter_map(|r| r.ok().map(|(k, _)| (k.value().0, k.value().1.to_owned())))
-                    .collect();
-                for (at, gone) in due {
-                    expiry.remove((at, gone.as_str()))?;
-                    sent.remove(gone.as_str())?;
-                }
+                prune_due(txn, now_ms, PURGE)?;
                 Ok(Ok(()))
             })
             .await

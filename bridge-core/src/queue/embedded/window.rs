@@ -29,11 +29,7 @@ pub(super) fn prune_due(
 ) -> Result<u64, redb::Error> {
     let mut last = txn.open_table(LAST)?;
     let mut closes = txn.open_table(CLOSES)?;
-    let due: Vec<(i64, String)> = closes
-        .range((i64::MIN, "")..(now, ""))?
-        .take(limit)
-        .map(|r| r.map(|(k, _)| (k.value().0, k.value().1.to_owned())))
-        .collect::<Result<_, _>>()?;
+    let due = super::maintenance::due(&closes, now, limit)?;
     let n = due.len() as u64;
     for (closed, gone) in due {
         closes.remove((closed, gone.as_str()))?;
@@ -72,16 +68,9 @@ impl WindowTracker for EmbeddedWindowTracker {
                     last.insert(key.as_str(), at_ms)?;
                     closes.insert((at_ms.saturating_add(window), key.as_str()), ())?;
                 }
+                drop((last, closes));
                 // Forget a few windows that closed before this message.
-                let due: Vec<(i64, String)> = closes
-                    .range((i64::MIN, "")..(at_ms, ""))?
-                    .take(PURGE)
-                    .filter_map(|r| r.ok().map(|(k, _)| (k.value().0, k.value().1.to_owned())))
-                    .collect();
-                for (closed, gone) in due {
-                    closes.remove((closed, gone.as_str()))?;
-                    last.remove(gone.as_str())?;
-                }
+                prune_due(txn, at_ms, PURGE)?;
                 Ok(Ok(()))
             })
             .await

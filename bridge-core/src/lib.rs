@@ -1,6 +1,6 @@
-//! **bridge-core**: the traits and defaults that turn "a customer wrote on
-//! WhatsApp" into "the right Salesforce record exists, once, and the customer
-//! got an answer", without owning the app.
+#![doc = include_str!("../README.md")]
+//!
+//! # The pieces
 //!
 //! | piece | trait | default |
 //! |---|---|---|
@@ -48,16 +48,6 @@
 //! # Ok(())
 //! # }
 //! ```
-//!
-//! # Features
-//!
-//! | feature | default | what it adds |
-//! |---|---|---|
-//! | `whatsapp` | yes | conversions from `whatsapp-cloud`, a sender for its client, templates |
-//! | `salesforce` | yes | `SalesforceWriter` over `salesforce-rest` |
-//! | `rustls` / `native-tls` | rustls | TLS of the API clients |
-//! | `redis` | no | Redis job queue, dedup store, window tracker and opt-out registry |
-//! | `embedded` | yes | the redb store: job queues, dedup and opt-outs in a directory |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(all(feature = "salesforce", feature = "whatsapp"))]

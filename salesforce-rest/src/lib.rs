@@ -1,5 +1,6 @@
-//! A typed **Salesforce REST** client with every OAuth 2.0 flow and automatic,
-//! single-flight token refresh.
+#![doc = include_str!("../README.md")]
+//!
+//! # In this crate
 //!
 //! - [`auth`]: web-server + PKCE, refresh token, JWT bearer, client credentials,
 //!   username-password (discouraged); login hosts as configuration; a
@@ -55,16 +56,6 @@
 //! # #[cfg(not(feature = "testkit"))]
 //! # fn main() {}
 //! ```
-//!
-//! # Features
-//!
-//! | feature | default | what it adds |
-//! |---|---|---|
-//! | `rustls` | yes | TLS through rustls |
-//! | `native-tls` | no | TLS through the platform library |
-//! | `testkit` | no | [`testkit`]: a mock org on wiremock |
-//! | `jwt` | yes | the JWT bearer flow (`auth::JwtKey`; an RSA signing stack) |
-//! | `redis` | no | `auth::RedisTokenStore` |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod auth;

@@ -1,5 +1,6 @@
-//! A typed client for the **WhatsApp Business Cloud API** (Meta's Graph API) and a
-//! safe, forward-compatible webhook toolkit.
+#![doc = include_str!("../README.md")]
+//!
+//! # In this crate
 //!
 //! - [`messages`]: typed builders for every message kind (text, media, location,
 //!   contacts, reactions, reply buttons, lists, CTA URL, location request, Flows,
@@ -69,20 +70,6 @@
 //! retried. Reads and deletes are retried on timeouts and 5xx too. Backoff is
 //! exponential with jitter, honours `Retry-After` and is bounded in count and
 //! time; see [`retry`].
-//!
-//! # Features
-//!
-//! | feature | default | what it adds |
-//! |---|---|---|
-//! | `client` | yes | the reqwest-based [`Client`] |
-//! | `rustls` | yes | TLS through rustls (implies `client`) |
-//! | `native-tls` | no | TLS through the platform library (implies `client`) |
-//! | `axum` | no | [`webhooks::axum`]: a ready router for the webhook endpoint |
-//! | `testkit` | no | [`testkit`]: a mock Graph API for tests |
-//! | `flows` | no | [`flows`]: the WhatsApp Flows data-exchange endpoint's encryption (with `axum`: a router) |
-//!
-//! With `default-features = false` the crate is pure data (messages, webhooks,
-//! errors): a webhook-only service compiles without reqwest.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod account;

@@ -187,24 +187,6 @@ async fn rotation_through_a_shared_store_never_spends_a_token_twice() {
 }
 
 #[tokio::test]
-async fn proactive_renewal_with_a_configured_lifetime() {
-    let org = MockOrg::start().await;
-    let session = Session::builder(
-        org.oauth(),
-        Credentials::RefreshToken(SecretString::from(MOCK_REFRESH_TOKEN)),
-    )
-    .session_lifetime(Duration::from_millis(200))
-    .build();
-    let t1 = session.token().await.unwrap();
-    let t2 = session.token().await.unwrap();
-    assert_eq!(t1.generation(), t2.generation());
-    tokio::time::sleep(Duration::from_millis(250)).await;
-    let t3 = session.token().await.unwrap();
-    assert_ne!(t1.generation(), t3.generation(), "renewed before any 401");
-    assert_eq!(org.token_requests(), 2);
-}
-
-#[tokio::test]
 async fn introspection_gives_the_expiry() {
     let org = MockOrg::start().await;
     let session = Session::builder(

@@ -39,7 +39,7 @@ mod events;
     clippy::restriction,
     rustdoc::all
 )]
-pub mod proto;
+pub(crate) mod proto;
 mod replay;
 mod subscription;
 

@@ -73,17 +73,22 @@ impl MiniSoql {
             return true;
         }
         let test = |(field, op, values): &(String, String, Vec<String>)| {
-            let actual = r
-                .get(field)
-                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned));
+            let actual: Option<std::borrow::Cow<'_, str>> = r.get(field).map(|v| {
+                v.as_str()
+                    .map_or_else(|| std::borrow::Cow::Owned(v.to_string()), Into::into)
+            });
             // Equality as Salesforce compares: a datetime equals the same
-            // instant written another way (`Z` or `+0000`, with or without millis).
+            // instant written another way (`Z` or `+0000`, with or without
+            // millis). Only values shaped like datetimes are parsed (a scan
+            // of thousands of records compares mostly ids and numbers).
             let same = |a: &str, v: &String| {
                 a == v
-                    || matches!(
-                        (crate::records::SfDateTime::parse(a), crate::records::SfDateTime::parse(v)),
-                        (Some(x), Some(y)) if x == y
-                    )
+                    || (looks_like_datetime(a)
+                        && looks_like_datetime(v)
+                        && matches!(
+                            (crate::records::SfDateTime::parse(a), crate::records::SfDateTime::parse(v)),
+                            (Some(x), Some(y)) if x == y
+                        ))
             };
             match op.as_str() {
                 "=" | "IN" => actual.is_some_and(|a| values.iter().any(|v| same(&a, v))),
@@ -111,6 +116,12 @@ impl MiniSoql {
             self.conditions.iter().all(test)
         }
     }
+}
+
+/// `2026-01-01T00:00:00...`: worth parsing as a datetime.
+fn looks_like_datetime(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() >= 19 && b.get(4) == Some(&b'-') && b.get(10) == Some(&b'T')
 }
 
 /// Splits on top-level AND / OR outside quotes and parentheses.

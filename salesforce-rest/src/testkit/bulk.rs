@@ -11,7 +11,7 @@ use wiremock::{Request, ResponseTemplate};
 
 use super::router::Router;
 use super::soql::MiniSoql;
-use super::state::{WriteError, lock, same_id};
+use super::state::{WriteError, lock};
 
 /// A job the mock holds.
 #[derive(Debug, Default)]
@@ -332,11 +332,7 @@ impl Router {
                         })
                 }
                 _ => {
-                    let mut records = lock(&self.state.records);
-                    let rows = records.entry(object.clone()).or_default();
-                    let before = rows.len();
-                    rows.retain(|r| !same_id(&r["Id"], &given_id));
-                    if rows.len() < before {
+                    if self.state.delete(Some(&object), &given_id) {
                         Ok((given_id.clone(), false))
                     } else {
                         Err(WriteError::bulk("ENTITY_IS_DELETED", "entity is deleted"))

@@ -24,6 +24,7 @@
 #![allow(clippy::indexing_slicing)]
 
 mod bulk;
+mod index;
 mod oauth;
 #[cfg(feature = "pubsub")]
 mod pubsub;
@@ -371,9 +372,11 @@ impl MockOrg {
             .get_mut(object)
             .and_then(|rows| rows.iter_mut().find(|r| r["Id"] == id))
             .map(|r| {
-                r.extend(f.clone());
-                r.insert("SystemModstamp".into(), Value::String(stamp.clone()));
-                r.insert("LastModifiedDate".into(), Value::String(stamp));
+                let mut changes = f.clone();
+                changes.insert("SystemModstamp".into(), Value::String(stamp.clone()));
+                changes.insert("LastModifiedDate".into(), Value::String(stamp));
+                lock(&self.state.index).change(object, r, &changes);
+                r.extend(changes);
             })
             .is_some();
         if found {

@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 use wiremock::{Request, Respond, ResponseTemplate};
 
 use super::soql::MiniSoql;
-use super::state::{State, WriteError, lock, same_id};
+use super::state::{State, WriteError, lock};
 
 pub(super) struct Router {
     pub(super) state: std::sync::Arc<State>,
@@ -297,11 +297,7 @@ impl Router {
                 }
             }
             ("DELETE", ["sobjects", object, id]) => {
-                let mut recs = lock(&state.records);
-                let rows = recs.entry((*object).to_owned()).or_default();
-                let before = rows.len();
-                rows.retain(|r| !same_id(&r["Id"], id));
-                if rows.len() < before {
+                if state.delete(Some(object), id) {
                     Answer::empty(204)
                 } else {
                     Answer::error(404, "ENTITY_IS_DELETED", "entity is deleted")
@@ -464,16 +460,9 @@ impl Router {
                 .collect(),
             ("DELETE", ["composite", "sobjects"]) => {
                 let ids = call.param("ids").unwrap_or("").to_owned();
-                let mut recs = lock(&state.records);
                 ids.split(',')
                     .map(|id| {
-                        let mut found = false;
-                        for rows in recs.values_mut() {
-                            let before = rows.len();
-                            rows.retain(|r| !same_id(&r["Id"], id));
-                            found |= rows.len() < before;
-                        }
-                        if found {
+                        if state.delete(None, id) {
                             json!({ "id": id, "success": true, "errors": [] })
                         } else {
                             json!({ "id": id, "success": false, "errors": [{ "statusCode": "ENTITY_IS_DELETED", "message": "entity is deleted", "fields": [] }] })

@@ -31,6 +31,9 @@ pub(super) struct State {
     pub(super) token_html: AtomicBool,
     pub(super) token_delay_ms: AtomicU64,
     pub(super) records: Mutex<BTreeMap<String, Vec<Map<String, Value>>>>,
+    /// The records' string values, kept in step with `records` (always
+    /// locked after it).
+    pub(super) index: Mutex<super::index::ValueIndex>,
     pub(super) locators: Mutex<HashMap<String, Vec<Value>>>,
     pub(super) page_size: AtomicU64,
     pub(super) case_number: AtomicU64,
@@ -195,7 +198,6 @@ impl State {
             }
         }
         let unique = lock(&self.schema).unique_fields(object);
-        let records = lock(&self.records);
         for field in &unique {
             let field = field.as_str();
             let Some(value) = fields.get(field).and_then(Value::as_str) else {
@@ -206,14 +208,10 @@ impl State {
                     .get(&(field.to_owned(), value.to_owned()))
                     .filter(|id| except.is_none_or(|e| !same_id(&Value::String((*id).clone()), e)))
                     .cloned(),
-                None => records.get(object).and_then(|rows| {
-                    rows.iter()
-                        .find(|r| {
-                            r.get(field).and_then(Value::as_str) == Some(value)
-                                && except.is_none_or(|id| !same_id(&r["Id"], id))
-                        })
-                        .map(|r| r["Id"].as_str().unwrap_or("").to_owned())
-                }),
+                None => lock(&self.index)
+                    .ids(object, field, value)
+                    .into_iter()
+                    .find(|id| except.is_none_or(|e| !same_id(&Value::String(id.clone()), e))),
             };
             if let Some(id) = taken {
                 return Err(WriteError::new(
@@ -311,11 +309,10 @@ impl State {
                     format!("the relationship {name} names no external ID"),
                 ));
             };
-            let id = lock(&self.records).get(&parent).and_then(|rows| {
-                rows.iter()
-                    .find(|r| r.get(&key_field).and_then(Value::as_str) == Some(key_value.as_str()))
-                    .and_then(|r| r["Id"].as_str().map(str::to_owned))
-            });
+            let id = lock(&self.index)
+                .ids(&parent, &key_field, &key_value)
+                .into_iter()
+                .next();
             match id {
                 Some(id) => {
                     fields.insert(id_field, Value::String(id));
@@ -388,12 +385,30 @@ impl State {
             fields.insert("CaseNumber".into(), Value::String(format!("{num:08}")));
         }
         let written = fields.clone();
-        lock(&self.records)
-            .entry(object.to_owned())
-            .or_default()
-            .push(fields);
+        let mut records = lock(&self.records);
+        lock(&self.index).add(object, &fields);
+        records.entry(object.to_owned()).or_default().push(fields);
+        drop(records);
         self.changed(object, &id, "CREATE", &written);
         id
+    }
+
+    /// Deletes a record of `object` (of any object with `None`); whether
+    /// one was found.
+    pub(super) fn delete(&self, object: Option<&str>, id: &str) -> bool {
+        let mut records = lock(&self.records);
+        let mut found = false;
+        for (name, rows) in records.iter_mut() {
+            if object.is_some_and(|o| o != name) {
+                continue;
+            }
+            if let Some(at) = rows.iter().position(|r| same_id(&r["Id"], id)) {
+                let gone = rows.remove(at);
+                lock(&self.index).remove(name, &gone);
+                found = true;
+            }
+        }
+        found
     }
 
     /// A copy of a record.
@@ -454,9 +469,11 @@ impl State {
             .get_mut(object)
             .and_then(|rows| rows.iter_mut().find(|r| same_id(&r["Id"], id)))
         {
-            r.extend(fields.clone());
-            r.insert("SystemModstamp".into(), Value::String(stamp.clone()));
-            r.insert("LastModifiedDate".into(), Value::String(stamp));
+            let mut changes = fields.clone();
+            changes.insert("SystemModstamp".into(), Value::String(stamp.clone()));
+            changes.insert("LastModifiedDate".into(), Value::String(stamp));
+            lock(&self.index).change(object, r, &changes);
+            r.extend(changes);
         }
         drop(recs);
         self.changed(object, id, "UPDATE", &fields);
@@ -472,15 +489,7 @@ impl State {
         mut fields: Map<String, Value>,
     ) -> Result<(u16, Value), WriteError> {
         fields.remove("attributes");
-        let matches: Vec<String> = lock(&self.records)
-            .get(object)
-            .map(|rows| {
-                rows.iter()
-                    .filter(|r| r.get(field).and_then(Value::as_str) == Some(value))
-                    .filter_map(|r| r["Id"].as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let matches = lock(&self.index).ids(object, field, value);
         match matches.as_slice() {
             [] => {
                 fields.insert(field.to_owned(), Value::String(value.to_owned()));

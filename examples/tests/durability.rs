@@ -675,7 +675,9 @@ impl Drop for OwnCluster {
 async fn a_primary_killed_after_acknowledged_webhooks_loses_none_of_them() {
     let cluster = OwnCluster::start();
     let (org, graph) = (MockOrg::start().await, MockGraph::start().await);
-    org.set_latency(Duration::from_millis(200));
+    // Slow enough that the work is still in progress when the primary dies
+    // (at 200 ms the bridge, batching the 40 Cases, could finish first).
+    org.set_latency(Duration::from_millis(1500));
     let prefix = format!("wa-sf:failover{}:", free_port());
     let env = [
         ("REDIS_URL", cluster.url.clone()),

@@ -21,8 +21,6 @@
 //! assert_eq!(format!("{c:?}"), "Customer(***23)");
 //! ```
 
-use sha2::Digest as _;
-
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;
@@ -90,13 +88,7 @@ impl Customer {
 /// `sha256:<hex>` of a number's digits: how an erased customer's opt-out is
 /// kept (opt-out stores look it up under this key too).
 pub fn opt_out_hash(customer_key: &str) -> String {
-    let digest = sha2::Sha256::digest(customer_key.as_bytes());
-    let mut out = String::with_capacity(7 + 64);
-    out.push_str("sha256:");
-    for b in digest {
-        out.push_str(&format!("{b:02x}"));
-    }
-    out
+    crate::ledger::sha256_hex("sha256:", customer_key.as_bytes())
 }
 
 /// The base64 part of every `wamid.` id in `bytes`.

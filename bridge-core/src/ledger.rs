@@ -44,16 +44,21 @@ pub fn ledger_key(id: &str) -> String {
     if safe && id.len() <= KEY_MAX {
         id.to_owned()
     } else {
-        let digest = sha2::Sha256::digest(id.as_bytes());
-        let mut out = String::with_capacity(7 + 64);
-        out.push_str("sha256-");
-        for b in digest {
-            for nibble in [b >> 4, b & 0x0f] {
-                out.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
-            }
-        }
-        out
+        sha256_hex("sha256-", id.as_bytes())
     }
+}
+
+/// `prefix` and the lowercase hex SHA-256 of `data`.
+pub(crate) fn sha256_hex(prefix: &str, data: &[u8]) -> String {
+    let digest = sha2::Sha256::digest(data);
+    let mut out = String::with_capacity(prefix.len() + 64);
+    out.push_str(prefix);
+    for b in digest {
+        for nibble in [b >> 4, b & 0x0f] {
+            out.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
+        }
+    }
+    out
 }
 
 /// The ledger key of an outbound message sent under an outbox key

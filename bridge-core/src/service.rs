@@ -499,7 +499,7 @@ impl BridgeService {
             health: health.clone(),
         };
         let named = |w: WorkerOptions, name: &str| {
-            if w.name == WorkerOptions::default().name {
+            if w.name == crate::queue::UNNAMED {
                 w.name(name)
             } else {
                 w

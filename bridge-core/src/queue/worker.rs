@@ -144,6 +144,9 @@ pub trait JobHandler: Send + Sync + 'static {
     async fn handle(&self, cx: &JobContext<'_>) -> Result<(), JobError>;
 }
 
+/// The queue name of a [`WorkerOptions`] nobody named.
+pub(crate) const UNNAMED: &str = "jobs";
+
 /// Settings of a [`Worker`].
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -175,7 +178,7 @@ impl Default for WorkerOptions {
             idle_poll: Duration::from_millis(200),
             retry: RetryPolicy::default(),
             shutdown_grace: Duration::from_secs(30),
-            name: "jobs".to_owned(),
+            name: UNNAMED.to_owned(),
         }
     }
 }

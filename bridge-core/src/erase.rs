@@ -22,7 +22,6 @@
 //! ```
 
 #[cfg(feature = "redis")]
-#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;
 
 /// A customer to erase: their number, as digits.

@@ -73,7 +73,6 @@ pub mod pacing;
 pub mod pipeline;
 pub mod queue;
 #[cfg(feature = "redis")]
-#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis_conn;
 pub mod replies;
 pub mod routing;

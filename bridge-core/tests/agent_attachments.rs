@@ -116,7 +116,7 @@ async fn an_agents_file_goes_as_media_with_the_text_as_its_caption() {
         .requests()
         .await
         .into_iter()
-        .filter(|r| r.method.as_str() == "POST" && r.url.path().ends_with("/media"))
+        .filter(|r| r.method() == "POST" && r.path().ends_with("/media"))
         .collect();
     assert_eq!(
         uploads.len(),
@@ -126,7 +126,7 @@ async fn an_agents_file_goes_as_media_with_the_text_as_its_caption() {
     assert!(
         uploads
             .iter()
-            .any(|u| u.body.windows(pdf.len()).any(|w| w == pdf.as_slice())),
+            .any(|u| u.body().windows(pdf.len()).any(|w| w == pdf.as_slice())),
         "the file's bytes, fetched from Salesforce, are what is uploaded"
     );
     let document = sent

@@ -225,9 +225,9 @@ async fn a_burst_of_a_thousand_customers_costs_a_few_calls() {
     let calls = org.api_calls() - before;
     let mut kinds = std::collections::BTreeMap::new();
     for r in org.requests().await {
-        let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
+        let body = r.body_json().unwrap_or_default();
         let first = &body["compositeRequest"][0];
-        let url = first["url"].as_str().unwrap_or(r.url.path()).to_owned();
+        let url = first["url"].as_str().unwrap_or(r.path()).to_owned();
         let what = url
             .rsplit("v66.0/")
             .next()
@@ -238,7 +238,7 @@ async fn a_burst_of_a_thousand_customers_costs_a_few_calls() {
             .to_owned();
         let size = first["body"]["records"].as_array().map_or(0, Vec::len);
         let e = kinds
-            .entry(format!("{} {what}", r.method))
+            .entry(format!("{} {what}", r.method()))
             .or_insert((0, 0));
         e.0 += 1;
         e.1 += size;

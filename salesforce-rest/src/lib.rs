@@ -69,14 +69,12 @@ mod id;
 pub mod limits;
 pub mod metrics;
 #[cfg(feature = "pubsub")]
-#[cfg_attr(docsrs, doc(cfg(feature = "pubsub")))]
 pub mod pubsub;
 pub mod query;
 pub mod raw;
 pub mod records;
 mod redact;
 #[cfg(feature = "redis")]
-#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis_conn;
 pub mod replication;
 pub mod retry;
@@ -88,7 +86,6 @@ mod usage;
 pub mod write;
 
 #[cfg(feature = "testkit")]
-#[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub mod testkit;
 
 pub use client::{Client, ClientBuilder, DEFAULT_API_VERSION};

@@ -91,14 +91,12 @@ pub mod webhooks;
 #[cfg(feature = "client")]
 mod client;
 #[cfg(feature = "client")]
-#[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub use client::{
     AccountApi, AnalyticsApi, Client, ClientBuilder, DEFAULT_API_VERSION, DEFAULT_BASE_URL,
     FlowsApi, MEDIA_HOST_DOMAINS, MediaApi, Pacing, PhoneApi, SendRequest, TemplatesApi,
 };
 
 #[cfg(feature = "testkit")]
-#[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub mod testkit;
 
 pub use error::{

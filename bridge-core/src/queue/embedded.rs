@@ -259,7 +259,6 @@ impl EmbeddedStore {
 
     /// The Pub/Sub replay ids in this database (feature `pubsub`).
     #[cfg(feature = "pubsub")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "pubsub")))]
     pub fn replay_ids(&self) -> EmbeddedReplayStore {
         EmbeddedReplayStore::new(self.clone())
     }
@@ -426,7 +425,6 @@ pub use maintenance::StoreUsage;
 pub use optout::EmbeddedOptOutStore;
 pub use queue::{EmbeddedQueue, MemoryQueue};
 #[cfg(feature = "pubsub")]
-#[cfg_attr(docsrs, doc(cfg(feature = "pubsub")))]
 pub use replay::EmbeddedReplayStore;
 pub use sent::EmbeddedSentLog;
 pub use window::EmbeddedWindowTracker;

@@ -10,7 +10,9 @@ use tonic::metadata::{MetadataMap, MetadataValue};
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
 use super::PubSubError;
-use super::events::{Event, Schemas, change_header, decode, encode, normalize_temporal};
+use super::events::{
+    Event, EventSchema, Schemas, change_header, decode, encode, normalize_temporal,
+};
 use super::proto::pub_sub_client::PubSubClient as Grpc;
 use super::proto::{ProducerEvent, PublishRequest, SchemaRequest, TopicRequest};
 use super::replay::ReplayStore;
@@ -219,7 +221,7 @@ impl PubSubClient {
     }
 
     /// A schema by id, fetched once (`GetSchema`) and cached.
-    pub async fn schema(&self, schema_id: &str) -> Result<Arc<apache_avro::Schema>, PubSubError> {
+    pub async fn schema(&self, schema_id: &str) -> Result<Arc<EventSchema>, PubSubError> {
         if let Some(s) = self.inner.schemas.get(schema_id) {
             return Ok(s);
         }

@@ -133,8 +133,8 @@ fn temporal_text(kind: Temporal, n: i64) -> Option<String> {
 /// Rewrites the top-level date, datetime and time fields of decoded `fields`
 /// in the REST API's text forms (see [`Event::fields`]). A value out of
 /// range is left as it came.
-pub fn normalize_temporal(schema: &Schema, fields: &mut Map<String, Value>) {
-    let Some(record) = record_fields(schema) else {
+pub fn normalize_temporal(schema: &EventSchema, fields: &mut Map<String, Value>) {
+    let Some(record) = record_fields(&schema.0) else {
         return;
     };
     for f in &record.fields {
@@ -221,20 +221,60 @@ pub struct ChangeEventHeader {
     pub diff_fields: Vec<String>,
 }
 
+/// The Avro schema of an event: what `GetSchema` returns, parsed. The Avro
+/// library stays an implementation detail (it is not part of this crate's
+/// API), so a new version of it is not a breaking change here.
+///
+/// ```
+/// use salesforce_rest::pubsub::{decode, encode, EventSchema};
+///
+/// let schema = EventSchema::parse(
+///     r#"{"type": "record", "name": "Order__e", "fields": [{"name": "Number__c", "type": "string"}]}"#,
+/// )?;
+/// let payload = encode(&schema, &serde_json::json!({"Number__c": "42"}))?;
+/// assert_eq!(decode(&schema, &payload)?["Number__c"], "42");
+/// # Ok::<(), salesforce_rest::pubsub::PubSubError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct EventSchema(Schema);
+
+impl EventSchema {
+    /// Parses a schema from its JSON form (`SchemaInfo.schema_json`).
+    pub fn parse(json: &str) -> Result<Self, PubSubError> {
+        Schema::parse_str(json)
+            .map(Self)
+            .map_err(|e| PubSubError::Decode(format!("the schema does not parse: {e}")))
+    }
+
+    /// The record's full name (`Order__e`, `AccountChangeEvent`), when the
+    /// schema is a record.
+    pub fn record_name(&self) -> Option<&str> {
+        record_fields(&self.0).map(|r| r.name.name.as_str())
+    }
+
+    /// The record's top-level field names, in schema order.
+    pub fn field_names(&self) -> Vec<&str> {
+        record_fields(&self.0)
+            .map(|r| r.fields.iter().map(|f| f.name.as_str()).collect())
+            .unwrap_or_default()
+    }
+}
+
 /// Schemas by id, parsed once.
 #[derive(Default)]
 pub(crate) struct Schemas {
-    by_id: Mutex<HashMap<String, Arc<Schema>>>,
+    by_id: Mutex<HashMap<String, Arc<EventSchema>>>,
 }
 
 impl Schemas {
-    pub(crate) fn get(&self, id: &str) -> Option<Arc<Schema>> {
+    pub(crate) fn get(&self, id: &str) -> Option<Arc<EventSchema>> {
         self.by_id.lock().ok()?.get(id).cloned()
     }
 
-    pub(crate) fn insert(&self, id: &str, json: &str) -> Result<Arc<Schema>, PubSubError> {
+    pub(crate) fn insert(&self, id: &str, json: &str) -> Result<Arc<EventSchema>, PubSubError> {
         let schema = Arc::new(
             Schema::parse_str(json)
+                .map(EventSchema)
                 .map_err(|e| PubSubError::Decode(format!("schema {id} does not parse: {e}")))?,
         );
         if let Ok(mut m) = self.by_id.lock() {
@@ -245,9 +285,9 @@ impl Schemas {
 }
 
 /// Decodes an Avro payload (no container, as the Pub/Sub API sends it).
-pub fn decode(schema: &Schema, payload: &[u8]) -> Result<Map<String, Value>, PubSubError> {
+pub fn decode(schema: &EventSchema, payload: &[u8]) -> Result<Map<String, Value>, PubSubError> {
     let mut reader = payload;
-    let value = apache_avro::from_avro_datum(schema, &mut reader, None)
+    let value = apache_avro::from_avro_datum(&schema.0, &mut reader, None)
         .map_err(|e| PubSubError::Decode(format!("the payload does not match its schema: {e}")))?;
     match Value::try_from(value) {
         Ok(Value::Object(map)) => Ok(map),
@@ -259,15 +299,15 @@ pub fn decode(schema: &Schema, payload: &[u8]) -> Result<Map<String, Value>, Pub
 }
 
 /// Encodes fields given as JSON into an Avro payload of `schema`.
-pub fn encode(schema: &Schema, fields: &Value) -> Result<Vec<u8>, PubSubError> {
+pub fn encode(schema: &EventSchema, fields: &Value) -> Result<Vec<u8>, PubSubError> {
     let fit = |e: apache_avro::Error| {
         PubSubError::Encode(format!("the event does not fit its schema: {e}"))
     };
     let value = apache_avro::to_value(fields)
         .map_err(fit)?
-        .resolve(schema)
+        .resolve(&schema.0)
         .map_err(fit)?;
-    apache_avro::to_avro_datum(schema, value)
+    apache_avro::to_avro_datum(&schema.0, value)
         .map_err(|e| PubSubError::Encode(format!("the event does not encode: {e}")))
 }
 
@@ -322,8 +362,8 @@ fn bits(hex: &str) -> Vec<usize> {
 
 /// Field names from CDC bitmaps: `0x...` indexes the top-level fields;
 /// `n-0x...` indexes the fields of the compound field at position `n`.
-pub fn bitmap_fields(schema: &Schema, bitmaps: &[String]) -> Vec<String> {
-    let Some(record) = record_fields(schema) else {
+pub fn bitmap_fields(schema: &EventSchema, bitmaps: &[String]) -> Vec<String> {
+    let Some(record) = record_fields(&schema.0) else {
         return Vec::new();
     };
     let mut out = Vec::new();
@@ -359,7 +399,10 @@ pub fn bitmap_fields(schema: &Schema, bitmaps: &[String]) -> Vec<String> {
 }
 
 /// The typed CDC header of decoded fields, when they have one.
-pub fn change_header(schema: &Schema, fields: &Map<String, Value>) -> Option<ChangeEventHeader> {
+pub fn change_header(
+    schema: &EventSchema,
+    fields: &Map<String, Value>,
+) -> Option<ChangeEventHeader> {
     let h = fields.get("ChangeEventHeader")?.as_object()?;
     let text = |k: &str| {
         h.get(k)
@@ -386,12 +429,11 @@ pub fn change_header(schema: &Schema, fields: &Map<String, Value>) -> Option<Cha
 
 #[cfg(test)]
 mod tests {
-    use super::{Event, bitmap_fields, bits, normalize_temporal};
-    use apache_avro::Schema;
+    use super::{Event, EventSchema, bitmap_fields, bits, normalize_temporal};
 
     #[test]
     fn compound_fields_are_named_parent_dot_child() {
-        let schema = apache_avro::Schema::parse_str(
+        let schema = EventSchema::parse(
             r#"{"type": "record", "name": "AccountChangeEvent", "fields": [
                 {"name": "ChangeEventHeader", "type": "string"},
                 {"name": "Name", "type": ["null", "string"]},
@@ -416,7 +458,7 @@ mod tests {
 
     #[test]
     fn dates_datetimes_and_times_read_as_the_rest_api_writes_them() {
-        let schema = Schema::parse_str(
+        let schema = EventSchema::parse(
             r#"{"type": "record", "name": "E", "fields": [
                 {"name": "ETA__c", "type": ["null", "int"], "doc": "ETA__c:Date", "default": null},
                 {"name": "CreatedDate", "type": "long", "doc": "CreatedDate:DateTime"},

@@ -45,8 +45,8 @@ mod subscription;
 
 pub use client::{DEFAULT_ENDPOINT, PubSubClient, PubSubClientBuilder, PublishResult};
 pub use events::{
-    ChangeEventHeader, ChangeType, Event, bitmap_fields, change_header, decode, encode,
-    normalize_temporal,
+    ChangeEventHeader, ChangeType, Event, EventSchema, bitmap_fields, change_header, decode,
+    encode, normalize_temporal,
 };
 #[cfg(feature = "redis")]
 pub use replay::RedisReplayStore;

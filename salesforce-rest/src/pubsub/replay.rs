@@ -233,7 +233,6 @@ impl ReplayStore for FileReplayStore {
 
 /// In Redis, shared by every instance (feature `redis`): one key per topic.
 #[cfg(feature = "redis")]
-#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 #[derive(Clone)]
 pub struct RedisReplayStore {
     conn: crate::redis_conn::RedisConnection,

@@ -29,7 +29,6 @@ mod oauth;
 #[cfg(feature = "pubsub")]
 mod pubsub;
 #[cfg(feature = "pubsub")]
-#[cfg_attr(docsrs, doc(cfg(feature = "pubsub")))]
 pub use pubsub::{
     FakeFailure, FakePubSub, ORDER_CHANGE_SCHEMA, ORDER_CHANGE_SCHEMA_ID, change_channel,
 };
@@ -44,6 +43,8 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 use serde_json::{Map, Value, json};
+mod stub;
+pub use stub::{RecordedRequest, Stub};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 use router::Router;
@@ -287,7 +288,15 @@ impl MockOrg {
     }
 
     /// Every request received.
-    pub async fn requests(&self) -> Vec<Request> {
+    pub async fn requests(&self) -> Vec<RecordedRequest> {
+        self.received()
+            .await
+            .iter()
+            .map(RecordedRequest::from_wiremock)
+            .collect()
+    }
+
+    async fn received(&self) -> Vec<Request> {
         self.server().received_requests().await.unwrap_or_default()
     }
 
@@ -429,9 +438,34 @@ impl MockOrg {
         );
     }
 
-    /// The underlying wiremock server, to mount extra mocks.
+    /// Adds a canned answer, tried before the mock's own behaviour (see
+    /// [`Stub`]): an error the mock would not give, an endpoint it does not
+    /// know, a body out of the ordinary.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use salesforce_rest::testkit::{MockOrg, Stub};
+    ///
+    /// # async fn run() {
+    /// let org = MockOrg::start().await;
+    /// // An Apex REST endpoint the mock does not know.
+    /// org.stub(Stub::new("POST", "^/services/apexrest/Orders/42$").json(&json!({"ok": true})))
+    ///     .await;
+    /// let answer = org
+    ///     .client()
+    ///     .apex_rest(reqwest::Method::POST, "Orders/42")
+    ///     .expect("a valid path")
+    ///     .send()
+    ///     .await;
+    /// assert_eq!(answer.expect("the stub answers").status(), 200);
+    /// # }
+    /// ```
+    pub async fn stub(&self, stub: Stub) {
+        stub.into_mock().mount(self.server()).await;
+    }
+
     #[allow(clippy::expect_used)] // only `Drop` takes it
-    pub fn server(&self) -> &MockServer {
+    fn server(&self) -> &MockServer {
         self.server
             .as_ref()
             .expect("the mock server lives until the MockOrg is dropped")

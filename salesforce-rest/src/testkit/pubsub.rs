@@ -399,7 +399,7 @@ impl PubSub for Service {
                 .ok_or_else(|| Status::not_found(format!("topic {} not found", body.topic_name)))?;
             let schema = schemas
                 .get(&topic.schema_id)
-                .and_then(|j| apache_avro::Schema::parse_str(j).ok())
+                .and_then(|j| crate::pubsub::EventSchema::parse(j).ok())
                 .ok_or_else(|| Status::internal("the topic's schema is broken"))?;
             for e in body.events {
                 let ok = e.schema_id == topic.schema_id
@@ -504,7 +504,7 @@ fn push_change(
     for n in &topic.fields {
         record.entry(n.clone()).or_insert(Value::Null);
     }
-    let schema = apache_avro::Schema::parse_str(&topic.schema_json)
+    let schema = crate::pubsub::EventSchema::parse(&topic.schema_json)
         .map_err(|e| format!("the fake's schema: {e}"))?;
     let payload = crate::pubsub::encode(&schema, &Value::Object(record))
         .map_err(|e| format!("the fake's event: {e}"))?;

@@ -4,7 +4,7 @@ use salesforce_rest::auth::{
     ConnectedApp, Credentials, JwtKey, LoginHost, OAuthClient, Pkce, Session,
 };
 use salesforce_rest::testkit::{
-    MOCK_CLIENT_ID, MOCK_PASSWORD, MOCK_REFRESH_TOKEN, MOCK_USERNAME, MockOrg,
+    MOCK_CLIENT_ID, MOCK_PASSWORD, MOCK_REFRESH_TOKEN, MOCK_USERNAME, MockOrg, Stub,
 };
 use salesforce_rest::{Error, OAuthErrorCode};
 use secrecy::{ExposeSecret, SecretString};
@@ -33,7 +33,7 @@ async fn web_server_flow_with_pkce() {
     assert!(tokens.refresh_token.is_some());
     assert_eq!(tokens.instance_url, org.uri());
     oauth.verify_signature(&tokens).unwrap();
-    let form = String::from_utf8(org.requests().await.last().unwrap().body.clone()).unwrap();
+    let form = org.requests().await.last().unwrap().body_text();
     assert!(form.contains("grant_type=authorization_code") && form.contains("code_verifier="));
     // A code works once.
     let err = oauth.exchange_code(&code, Some(&pkce)).await.unwrap_err();
@@ -59,7 +59,7 @@ async fn refresh_jwt_client_credentials_and_password_flows() {
         .jwt_bearer("integration@example.com", &key)
         .await
         .unwrap();
-    let body = String::from_utf8(org.requests().await.last().unwrap().body.clone()).unwrap();
+    let body = org.requests().await.last().unwrap().body_text();
     assert!(body.contains("jwt-bearer") && body.contains("assertion="));
     oauth.client_credentials().await.unwrap();
     oauth
@@ -259,37 +259,23 @@ async fn insecure_instance_urls_are_refused() {
 #[tokio::test]
 async fn the_device_flow_polls_through_pending_and_slow_down() {
     use salesforce_rest::auth::DevicePoll;
-    use wiremock::matchers::{body_string_contains, path};
-    use wiremock::{Mock, ResponseTemplate};
     let org = MockOrg::start().await;
-    let token = |body: &str, answer: ResponseTemplate, times: u64, priority: u8| {
-        Mock::given(path("/services/oauth2/token"))
-            .and(body_string_contains(body.to_owned()))
-            .respond_with(answer)
-            .up_to_n_times(times)
-            .with_priority(priority)
-    };
-    token("response_type=device_code", ResponseTemplate::new(200).set_body_json(serde_json::json!({
-        "device_code": "dc-secret", "user_code": "WXYZ-1234", "verification_uri": "https://login.salesforce.com/setup/connect", "interval": 0
-    })), 1, 1).mount(org.server()).await;
+    // Stubs answer in the order they were added, each until its count runs out.
+    let token = |body: &str| Stub::any("^/services/oauth2/token$").body_contains(body);
     let oauth_error = |e: &str| {
-        ResponseTemplate::new(400)
-            .set_body_json(serde_json::json!({"error": e, "error_description": e}))
+        token("grant_type=device")
+            .status(400)
+            .json(&serde_json::json!({"error": e, "error_description": e}))
     };
-    token(
-        "grant_type=device",
-        oauth_error("authorization_pending"),
-        2,
-        1,
-    )
-    .mount(org.server())
-    .await;
-    token("grant_type=device", oauth_error("slow_down"), 1, 2)
-        .mount(org.server())
+    org.stub(token("response_type=device_code").json(&serde_json::json!({
+        "device_code": "dc-secret", "user_code": "WXYZ-1234", "verification_uri": "https://login.salesforce.com/setup/connect", "interval": 0
+    })).times(1)).await;
+    org.stub(oauth_error("authorization_pending").times(2))
         .await;
-    token("grant_type=device", ResponseTemplate::new(200).set_body_json(serde_json::json!({
+    org.stub(oauth_error("slow_down").times(1)).await;
+    org.stub(token("grant_type=device").json(&serde_json::json!({
         "access_token": "00D!device", "instance_url": org.uri(), "id": "https://login.salesforce.com/id/00D5g000000AbCdEAK/0055g00000XyZwQAAV", "issued_at": "1700000000000"
-    })), 1, 3).mount(org.server()).await;
+    })).times(1)).await;
     let oauth = org.oauth();
     let auth = oauth
         .start_device_flow(&["api", "refresh_token"])
@@ -311,24 +297,19 @@ async fn the_device_flow_polls_through_pending_and_slow_down() {
         .requests()
         .await
         .iter()
-        .filter(|r| String::from_utf8_lossy(&r.body).contains("grant_type=device"))
+        .filter(|r| r.body_text().contains("grant_type=device"))
         .count();
     assert_eq!(polls, 4, "pending, pending, slow_down, token");
 }
 
 #[tokio::test]
 async fn userinfo_fills_the_version_placeholder_and_hides_the_email() {
-    use wiremock::matchers::path;
-    use wiremock::{Mock, ResponseTemplate};
     let org = MockOrg::start().await;
-    Mock::given(path("/services/oauth2/userinfo"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+    org.stub(Stub::any("^/services/oauth2/userinfo$").json(&serde_json::json!({
             "user_id": "0055g00000XyZwQAAV", "organization_id": "00D5g000000AbCdEAK",
             "email": "ana@example.com", "name": "Ana Lima",
             "urls": {"rest": "https://acme.my.salesforce.com/services/data/v{version}/", "sobjects": "https://acme.my.salesforce.com/services/data/v{version}/sobjects/"}
         })))
-        .with_priority(1)
-        .mount(org.server())
         .await;
     let info = org
         .oauth()

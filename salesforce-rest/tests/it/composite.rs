@@ -4,10 +4,8 @@
 use salesforce_rest::Error;
 use salesforce_rest::composite::CompositeRequest;
 use salesforce_rest::records::Task;
-use salesforce_rest::testkit::MockOrg;
+use salesforce_rest::testkit::{MockOrg, Stub};
 use serde_json::json;
-use wiremock::matchers::{method, path_regex};
-use wiremock::{Mock, ResponseTemplate};
 
 #[tokio::test]
 async fn composite_with_references() {
@@ -45,15 +43,10 @@ async fn composite_with_references() {
 #[tokio::test]
 async fn an_all_or_none_rollback_is_visible_and_typed() {
     let org = MockOrg::start().await;
-    Mock::given(method("POST"))
-        .and(path_regex(".*/composite$"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"compositeResponse": [
+    org.stub(Stub::new("POST", ".*/composite$").json(&json!({"compositeResponse": [
             {"body": [{"errorCode": "PROCESSING_HALTED", "message": "The transaction was rolled back since another operation in the same transaction failed."}], "httpStatusCode": 400, "referenceId": "refLead"},
             {"body": [{"errorCode": "REQUIRED_FIELD_MISSING", "message": "Required fields are missing: [Subject]", "fields": ["Subject"]}], "httpStatusCode": 400, "referenceId": "refTask"}
-        ]})))
-        .with_priority(1)
-        .mount(org.server())
-        .await;
+        ]}))).await;
     let v = salesforce_rest::DEFAULT_API_VERSION;
     let req = CompositeRequest::new(true)
         .add(
@@ -89,25 +82,15 @@ async fn an_all_or_none_rollback_is_visible_and_typed() {
 async fn composite_graph_and_sobject_tree() {
     use salesforce_rest::composite::{Graph, TreeRecord};
     let org = MockOrg::start().await;
-    Mock::given(method("POST"))
-        .and(path_regex(".*/composite/graph$"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"graphs": [
+    org.stub(Stub::new("POST", ".*/composite/graph$").json(&json!({"graphs": [
             {"graphId": "g1", "isSuccessful": true, "graphResponse": {"compositeResponse": [
                 {"body": {"id": "00Q000000000001EAA", "success": true, "errors": []}, "httpStatusCode": 201, "referenceId": "lead"}]}},
             {"graphId": "g2", "isSuccessful": false, "graphResponse": {"compositeResponse": [
                 {"body": [{"errorCode": "REQUIRED_FIELD_MISSING", "message": "Required fields are missing: [LastName]"}], "httpStatusCode": 400, "referenceId": "lead"}]}}
-        ]})))
-        .with_priority(1)
-        .mount(org.server())
-        .await;
-    Mock::given(method("POST"))
-        .and(path_regex(".*/composite/tree/Account$"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"hasErrors": false, "results": [
+        ]}))).await;
+    org.stub(Stub::new("POST", ".*/composite/tree/Account$").status(201).json(&json!({"hasErrors": false, "results": [
             {"referenceId": "acme", "id": "001000000000001AAA"}, {"referenceId": "ana", "id": "003000000000001AAA"}
-        ]})))
-        .with_priority(1)
-        .mount(org.server())
-        .await;
+        ]}))).await;
     let client = org.client();
     let v = salesforce_rest::DEFAULT_API_VERSION;
     let node = |name: &str| {
@@ -131,9 +114,9 @@ async fn composite_graph_and_sobject_tree() {
         .requests()
         .await
         .into_iter()
-        .find(|r| r.url.path().ends_with("/composite/graph"))
+        .find(|r| r.path().ends_with("/composite/graph"))
         .unwrap();
-    let body: serde_json::Value = serde_json::from_slice(&sent.body).unwrap();
+    let body: serde_json::Value = sent.body_json().unwrap();
     assert_eq!(body["graphs"][1]["graphId"], "g2");
     let tree = TreeRecord::new("Account", "acme")
         .set("Name", "Acme")
@@ -147,9 +130,9 @@ async fn composite_graph_and_sobject_tree() {
         .requests()
         .await
         .into_iter()
-        .find(|r| r.url.path().contains("/composite/tree/"))
+        .find(|r| r.path().contains("/composite/tree/"))
         .unwrap();
-    let body: serde_json::Value = serde_json::from_slice(&sent.body).unwrap();
+    let body: serde_json::Value = sent.body_json().unwrap();
     assert_eq!(
         body["records"][0]["Contacts"]["records"][0]["attributes"]["referenceId"],
         "ana"

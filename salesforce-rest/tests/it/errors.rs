@@ -1,7 +1,7 @@
 //! Every error class, non-JSON answers, retries and their limits.
 
 use salesforce_rest::records::{Case, Lead};
-use salesforce_rest::testkit::{MockFailure, MockOrg};
+use salesforce_rest::testkit::{MockFailure, MockOrg, Stub};
 use salesforce_rest::{Error, ErrorCode, LimitKind};
 
 #[tokio::test]
@@ -122,7 +122,7 @@ async fn creates_are_not_retried_after_an_ambiguous_failure() {
         .requests()
         .await
         .iter()
-        .filter(|r| r.method.as_str() == "POST" && r.url.path().ends_with("/sobjects/Lead"))
+        .filter(|r| r.method() == "POST" && r.path().ends_with("/sobjects/Lead"))
         .count();
     assert_eq!(posts, 1, "...but a create is sent once");
     assert_eq!(org.records("Lead").len(), 0);
@@ -145,15 +145,12 @@ async fn retired_versions_and_odd_bodies() {
         matches!(err, Error::UnexpectedResponse { status: 500, .. }),
         "{err:?}"
     );
-    wiremock::Mock::given(wiremock::matchers::path_regex("/limits$"))
-        .respond_with(
-            wiremock::ResponseTemplate::new(200)
-                .set_body_string("{\"DailyApiRequests\": {\"Max\": 5"),
-        )
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(org.server())
-        .await;
+    org.stub(
+        Stub::any("/limits$")
+            .text("{\"DailyApiRequests\": {\"Max\": 5")
+            .times(1),
+    )
+    .await;
     let err = client.limits().await.unwrap_err();
     match err {
         Error::UnexpectedResponse { reason, .. } => {

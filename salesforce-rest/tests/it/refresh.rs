@@ -6,7 +6,7 @@ use std::time::Duration;
 use salesforce_rest::Error;
 use salesforce_rest::auth::{Credentials, MemoryTokenStore, Session, StoredToken, TokenStore};
 use salesforce_rest::records::Lead;
-use salesforce_rest::testkit::{MOCK_REFRESH_TOKEN, MockOrg};
+use salesforce_rest::testkit::{MOCK_REFRESH_TOKEN, MockOrg, Stub};
 use secrecy::{ExposeSecret, SecretString};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -202,7 +202,7 @@ async fn introspection_gives_the_expiry() {
         org.requests()
             .await
             .iter()
-            .any(|r| r.url.path() == "/services/oauth2/introspect")
+            .any(|r| r.path() == "/services/oauth2/introspect")
     );
     let _ = t;
 }
@@ -268,27 +268,26 @@ async fn token_calls(org: &MockOrg) -> usize {
     org.requests()
         .await
         .iter()
-        .filter(|r| r.url.path() == "/services/oauth2/token")
+        .filter(|r| r.path() == "/services/oauth2/token")
         .count()
 }
 
-async fn token_endpoint_answers(org: &MockOrg, answer: wiremock::ResponseTemplate, times: u64) {
-    wiremock::Mock::given(wiremock::matchers::path("/services/oauth2/token"))
-        .respond_with(answer)
-        .up_to_n_times(times)
-        .with_priority(1)
-        .mount(org.server())
-        .await;
+async fn token_endpoint_answers(org: &MockOrg, answer: Stub, times: u64) {
+    org.stub(answer.times(times)).await;
+}
+
+/// A stub for the token endpoint, answering `status`.
+fn token_answer(status: u16) -> Stub {
+    Stub::any("^/services/oauth2/token$").status(status)
 }
 
 #[tokio::test]
 async fn a_token_endpoint_outage_is_transient_not_a_reauthorization() {
     for answer in [
-        wiremock::ResponseTemplate::new(500),
-        wiremock::ResponseTemplate::new(503).set_body_raw(
-            "<html><body>Down for maintenance</body></html>",
-            "text/html",
-        ),
+        token_answer(500),
+        token_answer(503)
+            .text("<html><body>Down for maintenance</body></html>")
+            .header("content-type", "text/html"),
     ] {
         let org = MockOrg::start().await;
         let client = org.client();
@@ -344,7 +343,7 @@ async fn a_refresh_refused_as_concurrent_is_retried_once() {
     let client = org.client();
     token_endpoint_answers(
         &org,
-        wiremock::ResponseTemplate::new(400).set_body_json(serde_json::json!({
+        token_answer(400).json(&serde_json::json!({
             "error": "invalid_grant", "error_description": "token request is already being processed"
         })),
         1,
@@ -360,7 +359,7 @@ async fn the_login_rate_limit_backs_off_for_minutes() {
     let client = org.client();
     token_endpoint_answers(
         &org,
-        wiremock::ResponseTemplate::new(400).set_body_json(serde_json::json!({
+        token_answer(400).json(&serde_json::json!({
             "error": "rate_limit_exceeded", "error_description": "ip/login rate exceeded"
         })),
         1,
@@ -405,7 +404,7 @@ async fn a_session_renews_when_its_clock_says_so_without_sleeping() {
         org.requests()
             .await
             .iter()
-            .filter(|r| r.url.path().ends_with("/limits"))
+            .filter(|r| r.path().ends_with("/limits"))
             .count()
     };
     let before = limits_calls().await;

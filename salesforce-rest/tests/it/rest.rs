@@ -4,11 +4,9 @@ use chrono::{DateTime, Utc};
 use salesforce_rest::records::{Case, DynamicRecord, Field, Lead};
 use salesforce_rest::sobjects::{AutoAssign, WriteOptions};
 use salesforce_rest::soql::{Like, Soql};
-use salesforce_rest::testkit::MockOrg;
+use salesforce_rest::testkit::{MockOrg, RecordedRequest, Stub};
 use salesforce_rest::{Error, SalesforceId};
 use serde_json::json;
-use wiremock::matchers::{method, path_regex};
-use wiremock::{Mock, ResponseTemplate};
 
 #[tokio::test]
 async fn create_get_update_delete() {
@@ -38,13 +36,11 @@ async fn create_get_update_delete() {
         .requests()
         .await
         .into_iter()
-        .find(|r| r.method.as_str() == "PATCH")
+        .find(|r| r.method() == "PATCH")
         .unwrap()
-        .body;
-    assert_eq!(
-        serde_json::from_slice::<serde_json::Value>(&body).unwrap(),
-        json!({"Phone": null, "Status": "Working"})
-    );
+        .body_json()
+        .unwrap();
+    assert_eq!(body, json!({"Phone": null, "Status": "Working"}));
     client.delete("Lead", &id).await.unwrap();
     assert!(org.records("Lead").is_empty());
     let err = client.get::<Lead>(&id, &[]).await.unwrap_err();
@@ -67,11 +63,11 @@ async fn cases_get_a_case_number_and_options_become_headers() {
         .requests()
         .await
         .into_iter()
-        .find(|r| r.method.as_str() == "POST" && r.url.path().ends_with("/sobjects/Case"))
+        .find(|r| r.method() == "POST" && r.path().ends_with("/sobjects/Case"))
         .unwrap();
-    assert_eq!(post.headers.get("sforce-auto-assign").unwrap(), "FALSE");
+    assert_eq!(post.header("sforce-auto-assign").unwrap(), "FALSE");
     assert_eq!(
-        post.headers.get("sforce-duplicate-rule-header").unwrap(),
+        post.header("sforce-duplicate-rule-header").unwrap(),
         "allowSave=true"
     );
 }
@@ -101,15 +97,14 @@ async fn upsert_tells_created_from_updated_and_routes_unsafe_values_through_coll
     assert!(a.created && !b.created);
     assert_eq!(org.records("Case").len(), 2);
     assert!(org.requests().await.iter().any(|r| {
-        r.url
-            .path()
+        r.path()
             .ends_with("/composite/sobjects/Case/WhatsApp_Message_Id__c")
     }));
     assert!(
         org.requests()
             .await
             .iter()
-            .all(|r| !r.url.path().contains("wamid")),
+            .all(|r| !r.path().contains("wamid")),
         "the id never travels in a path"
     );
 }
@@ -118,11 +113,7 @@ async fn upsert_tells_created_from_updated_and_routes_unsafe_values_through_coll
 async fn upsert_handles_204_and_300() {
     let org = MockOrg::start().await;
     let client = org.client();
-    Mock::given(method("PATCH"))
-        .and(path_regex("/sobjects/Case/Ext__c/OLD$"))
-        .respond_with(ResponseTemplate::new(204))
-        .with_priority(1)
-        .mount(org.server())
+    org.stub(Stub::new("PATCH", "/sobjects/Case/Ext__c/OLD$").status(204))
         .await;
     let o = client
         .upsert("Ext__c", "OLD", &Case::new("s", "d"))
@@ -336,15 +327,11 @@ fn handles_are_send_sync_clone_and_debug() {
 #[tokio::test]
 async fn a_stream_yields_its_rows_then_the_error_then_ends() {
     let org = MockOrg::start().await;
-    Mock::given(method("GET"))
-        .and(path_regex(".*/query$"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "totalSize": 4, "done": false,
-            "records": [{"Id": "00Q000000000001AAA"}, {"Id": "00Q000000000002AAA"}]
-        })))
-        .with_priority(1)
-        .mount(org.server())
-        .await;
+    org.stub(Stub::new("GET", ".*/query$").json(&json!({
+        "totalSize": 4, "done": false,
+        "records": [{"Id": "00Q000000000001AAA"}, {"Id": "00Q000000000002AAA"}]
+    })))
+    .await;
     let mut rows = org
         .client()
         .query_stream::<DynamicRecord>("SELECT Id FROM Lead");
@@ -379,7 +366,7 @@ async fn dot_external_ids_go_through_the_collections_upsert() {
         .requests()
         .await
         .iter()
-        .map(|r| r.url.path().to_owned())
+        .map(|r| r.path().to_owned())
         .collect();
     assert!(
         paths
@@ -398,29 +385,22 @@ async fn dot_external_ids_go_through_the_collections_upsert() {
 #[tokio::test]
 async fn retry_after_is_honoured_within_the_time_budget() {
     let busy = |after: &str| {
-        Mock::given(method("GET"))
-            .and(path_regex(".*/limits/?$"))
-            .respond_with(
-                ResponseTemplate::new(503)
-                    .insert_header("retry-after", after)
-                    .set_body_json(json!([{"errorCode": "SERVER_UNAVAILABLE", "message": "busy"}])),
-            )
-            .up_to_n_times(1)
-            .with_priority(1)
+        Stub::new("GET", ".*/limits/?$")
+            .status(503)
+            .header("retry-after", after)
+            .json(&json!([{"errorCode": "SERVER_UNAVAILABLE", "message": "busy"}]))
+            .times(1)
     };
-    let limit_calls = |reqs: &[wiremock::Request]| {
-        reqs.iter()
-            .filter(|r| r.url.path().contains("/limits"))
-            .count()
-    };
+    let limit_calls =
+        |reqs: &[RecordedRequest]| reqs.iter().filter(|r| r.path().contains("/limits")).count();
     // A short Retry-After: waited for, then the call succeeds.
     let org = MockOrg::start().await;
-    busy("1").mount(org.server()).await;
+    org.stub(busy("1")).await;
     org.client().limits().await.unwrap();
     assert_eq!(limit_calls(&org.requests().await), 2);
     // Longer than the call's budget: no retry at all, the error comes back now.
     let org = MockOrg::start().await;
-    busy("120").mount(org.server()).await;
+    org.stub(busy("120")).await;
     assert!(org.client().limits().await.is_err());
     assert_eq!(
         limit_calls(&org.requests().await),
@@ -432,11 +412,7 @@ async fn retry_after_is_honoured_within_the_time_budget() {
 #[tokio::test]
 async fn the_escape_hatch_reaches_any_endpoint_with_the_same_rules() {
     let org = MockOrg::start().await;
-    Mock::given(method("POST"))
-        .and(path_regex("^/services/apexrest/Orders/42$"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
-        .with_priority(1)
-        .mount(org.server())
+    org.stub(Stub::new("POST", "^/services/apexrest/Orders/42$").json(&json!({"ok": true})))
         .await;
     let client = org.client();
     let limits: serde_json::Value = client
@@ -479,23 +455,13 @@ async fn the_escape_hatch_reaches_any_endpoint_with_the_same_rules() {
 #[tokio::test]
 async fn updated_deleted_and_record_types() {
     let org = MockOrg::start().await;
-    Mock::given(method("GET"))
-        .and(path_regex(".*/sobjects/Lead/updated/$"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+    org.stub(Stub::new("GET", ".*/sobjects/Lead/updated/$").json(&json!({
             "ids": ["00Q000000000001AAA", "00Q000000000002AAA"], "latestDateCovered": "2025-04-30T14:30:00.000+0000"
-        })))
-        .with_priority(1)
-        .mount(org.server())
-        .await;
-    Mock::given(method("GET"))
-        .and(path_regex(".*/sobjects/Lead/deleted/$"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+        }))).await;
+    org.stub(Stub::new("GET", ".*/sobjects/Lead/deleted/$").json(&json!({
             "deletedRecords": [{"id": "00Q000000000003AAA", "deletedDate": "2025-04-30T10:00:00.000+0000"}],
             "earliestDateAvailable": "2025-03-31T00:00:00.000+0000", "latestDateCovered": "2025-04-30T14:30:00.000+0000"
-        })))
-        .with_priority(1)
-        .mount(org.server())
-        .await;
+        }))).await;
     let client = org.client();
     let (start, end) = (Utc::now() - chrono::Duration::days(1), Utc::now());
     let up = client.updated("Lead", start, end).await.unwrap();
@@ -508,7 +474,7 @@ async fn updated_deleted_and_record_types() {
         .requests()
         .await
         .iter()
-        .filter_map(|r| r.url.query().map(str::to_owned))
+        .filter_map(|r| r.query().map(str::to_owned))
         .collect();
     assert!(
         queries
@@ -676,20 +642,18 @@ async fn every_write_has_one_home_for_its_options() {
         .requests()
         .await
         .into_iter()
-        .filter(|r| r.method.as_str() != "GET" && r.url.path().starts_with("/services/data/"))
+        .filter(|r| r.method() != "GET" && r.path().starts_with("/services/data/"))
         .collect();
     assert_eq!(writes.len(), 3);
     for w in &writes {
         assert_eq!(
-            w.headers
-                .get("sforce-auto-assign")
-                .map(|v| v.to_str().unwrap()),
+            w.header("sforce-auto-assign"),
             Some("FALSE"),
             "{} {}",
-            w.method,
-            w.url.path()
+            w.method(),
+            w.path()
         );
-        assert!(w.headers.get("sforce-duplicate-rule-header").is_some());
+        assert!(w.header("sforce-duplicate-rule-header").is_some());
     }
     // A dynamic record without its object is a typed error before any call.
     let err = client.create(&record).await.unwrap_err();

@@ -426,7 +426,6 @@ where
 /// What the app does with each decrypted Flows request (pings and error
 /// notifications are answered before it is called).
 #[cfg(feature = "axum")]
-#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 #[async_trait::async_trait]
 pub trait FlowsHandler: Send + Sync + 'static {
     /// The answer to encrypt: `{"screen": ..., "data": {...}}`.
@@ -456,7 +455,6 @@ pub trait FlowsHandler: Send + Sync + 'static {
 /// # }
 /// ```
 #[cfg(feature = "axum")]
-#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub fn router<H: FlowsHandler>(
     key: FlowsKey,
     verifier: Option<SignatureVerifier>,

@@ -40,5 +40,4 @@ pub use manage::*;
 #[cfg(feature = "flows")]
 mod endpoint;
 #[cfg(feature = "flows")]
-#[cfg_attr(docsrs, doc(cfg(feature = "flows")))]
 pub use endpoint::*;

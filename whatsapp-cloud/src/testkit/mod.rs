@@ -33,6 +33,8 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
+mod stub;
+pub use stub::{RecordedRequest, Stub};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::retry::RetryPolicy;
@@ -533,7 +535,6 @@ pub(crate) fn multipart_field(body: &[u8], name: &str) -> Option<String> {
 #[cfg(feature = "flows")]
 mod flows;
 #[cfg(feature = "flows")]
-#[cfg_attr(docsrs, doc(cfg(feature = "flows")))]
 pub use flows::{FlowsSimulator, SealedRequest};
 mod manage;
 pub use manage::MOCK_VERIFICATION_CODE;
@@ -621,7 +622,15 @@ impl MockGraph {
     }
 
     /// Every request the mock received.
-    pub async fn requests(&self) -> Vec<Request> {
+    pub async fn requests(&self) -> Vec<RecordedRequest> {
+        self.received()
+            .await
+            .iter()
+            .map(RecordedRequest::from_wiremock)
+            .collect()
+    }
+
+    async fn received(&self) -> Vec<Request> {
         self.server().received_requests().await.unwrap_or_default()
     }
 
@@ -651,12 +660,12 @@ impl MockGraph {
             .await
             .into_iter()
             .filter(|r| {
-                r.method.as_str() == "POST"
+                r.method() == "POST"
                     && [MOCK_PHONE_NUMBER_ID, MOCK_SECOND_PHONE_NUMBER_ID]
                         .iter()
-                        .any(|n| r.url.path().ends_with(&format!("/{n}/messages")))
+                        .any(|n| r.path().ends_with(&format!("/{n}/messages")))
             })
-            .filter_map(|r| serde_json::from_slice(&r.body).ok())
+            .filter_map(|r| r.body_json().ok())
             .collect()
     }
 
@@ -666,13 +675,13 @@ impl MockGraph {
         self.requests()
             .await
             .into_iter()
-            .filter(|r| r.method.as_str() == "POST")
+            .filter(|r| r.method() == "POST")
             .filter_map(|r| {
-                let mut parts = r.url.path().rsplit('/');
+                let mut parts = r.path().rsplit('/');
                 (parts.next() == Some("messages")).then_some(())?;
                 let number = parts.next()?.to_owned();
                 mock_number(&number).then_some(())?;
-                let body: Value = serde_json::from_slice(&r.body).ok()?;
+                let body: Value = r.body_json().ok()?;
                 (body["status"] != "read").then_some((number, body))
             })
             .collect()
@@ -749,9 +758,28 @@ impl MockGraph {
         );
     }
 
-    /// The underlying wiremock server, to mount extra mocks.
+    /// Adds a canned answer, tried before the mock's own behaviour (see
+    /// [`Stub`]): an error the mock would not give, an endpoint it does not
+    /// know, a body out of the ordinary.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use whatsapp_cloud::testkit::{MockGraph, Stub};
+    ///
+    /// # async fn run() {
+    /// let graph = MockGraph::start().await;
+    /// // The next call to the business profile fails once with a 500.
+    /// graph
+    ///     .stub(Stub::new("GET", "/whatsapp_business_profile$").status(500).times(1))
+    ///     .await;
+    /// # }
+    /// ```
+    pub async fn stub(&self, stub: Stub) {
+        stub.into_mock().mount(self.server()).await;
+    }
+
     #[allow(clippy::expect_used)] // only `Drop` takes it
-    pub fn server(&self) -> &MockServer {
+    fn server(&self) -> &MockServer {
         self.server
             .as_ref()
             .expect("the mock server lives until the MockGraph is dropped")

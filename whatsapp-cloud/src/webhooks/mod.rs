@@ -47,7 +47,6 @@ mod model;
 pub(crate) use crate::serde_util::describe_serde_error as describe;
 
 #[cfg(feature = "axum")]
-#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
 
 pub use events::{

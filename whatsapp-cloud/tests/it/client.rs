@@ -502,7 +502,7 @@ async fn templates_list_follows_pagination_get_create_delete() {
         .requests()
         .await
         .iter()
-        .filter(|r| r.url.path().ends_with("message_templates"))
+        .filter(|r| r.path().ends_with("message_templates"))
         .count();
     assert_eq!(pages, 3);
     let one = client.templates().get_by_name("tpl_1").await.unwrap();
@@ -846,4 +846,37 @@ async fn a_burst_at_the_configured_send_rate_gets_no_throughput_errors() {
         graph.throughput_rejections() > 0,
         "the mock enforces the rate"
     );
+}
+
+/// A stub answers before the mock's own routes, for as many requests as it
+/// was given; then the mock answers again. The recorded requests show both.
+#[tokio::test]
+async fn a_stub_answers_first_then_the_mock_takes_over() {
+    use whatsapp_cloud::testkit::Stub;
+    let graph = MockGraph::start().await;
+    graph
+        .stub(
+            Stub::new("POST", "/messages$")
+                .status(503)
+                .json(&json!({"error": {"code": 131016, "message": "Service unavailable"}}))
+                .times(1),
+        )
+        .await;
+    let client = graph.client();
+    let sent = client.send_text(TO, "hi").await.unwrap();
+    assert!(sent.message_id().is_some_and(|id| id.starts_with("wamid.")));
+    let posts: Vec<_> = graph
+        .requests()
+        .await
+        .into_iter()
+        .filter(|r| r.method() == "POST" && r.path().ends_with("/messages"))
+        .collect();
+    assert_eq!(
+        posts.len(),
+        2,
+        "the stub's 131016, then the retry the mock accepts"
+    );
+    assert_eq!(posts[0].body_json().unwrap()["text"]["body"], "hi");
+    assert!(posts[0].header("authorization").is_some());
+    assert!(!format!("{:?}", posts[0]).contains(TO));
 }

@@ -30,9 +30,9 @@ async fn media_upload_lookup_download_and_delete() {
         .requests()
         .await
         .into_iter()
-        .find(|r| r.url.path().ends_with("/media"))
+        .find(|r| r.path().ends_with("/media"))
         .unwrap();
-    let body = String::from_utf8_lossy(&upload.body);
+    let body = upload.body_text();
     assert!(
         body.contains("name=\"messaging_product\"")
             && body.contains("name=\"file\"")

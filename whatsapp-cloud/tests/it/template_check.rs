@@ -237,7 +237,7 @@ async fn template_lists(graph: &MockGraph) -> usize {
         .requests()
         .await
         .iter()
-        .filter(|r| r.method.as_str() == "GET" && r.url.path().ends_with("/message_templates"))
+        .filter(|r| r.method() == "GET" && r.path().ends_with("/message_templates"))
         .count()
 }
 

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use benches::{criterion, measuring, quick};
 use bridge_core::clock::SystemClock;
-use bridge_core::inbound::{Channel, InboundMessage};
+use bridge_core::inbound::{Channel, CustomerMessage};
 use bridge_core::mapping::{DefaultMapper, Mapper};
 use bridge_core::pipeline::Bridge;
 use bridge_core::queue::{MemoryQueue, WorkerOptions};
@@ -26,13 +26,13 @@ use bridge_core::writer::{BatchOptions, Batching, RecordWriter, SalesforceWriter
 use criterion::{criterion_group, criterion_main};
 use salesforce_rest::testkit::MockOrg;
 
-fn message(i: usize) -> InboundMessage {
+fn message(i: usize) -> CustomerMessage {
     let text = if i.is_multiple_of(2) {
         "my order arrived broken"
     } else {
         "I'd like a quote"
     };
-    let mut m = InboundMessage::text(
+    let mut m = CustomerMessage::text(
         Channel::WhatsApp,
         format!("wamid.B{i}"),
         format!("1415{:07}", 2_000_000 + i),
@@ -96,7 +96,7 @@ async fn returning_burst(n: usize) -> (f64, f64) {
         (inbox, outbox, bridge)
     };
     let sales = |i: usize, round: &str| {
-        let mut m = InboundMessage::text(
+        let mut m = CustomerMessage::text(
             Channel::WhatsApp,
             format!("wamid.{round}{i}"),
             format!("1415{:07}", 3_000_000 + i),
@@ -151,7 +151,8 @@ fn batching(c: &mut criterion::Criterion) {
             .map(|_| {
                 counter += 1;
                 let mut m = message(counter);
-                m.content = bridge_core::inbound::Content::Text("my order arrived broken".into());
+                m.content =
+                    bridge_core::inbound::CustomerContent::Text("my order arrived broken".into());
                 m
             })
             .collect();

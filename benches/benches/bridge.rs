@@ -21,10 +21,10 @@ use tokio::sync::Notify;
 
 use benches::{criterion, measuring, quick};
 use bridge_core::clock::SystemClock;
-use bridge_core::inbound::{Channel, InboundMessage};
+use bridge_core::inbound::{Channel, CustomerMessage};
 use bridge_core::pipeline::Bridge;
 use bridge_core::queue::{MemoryQueue, WorkerOptions};
-use bridge_core::sender::{Outbound, SendError, SendReceipt, Sender};
+use bridge_core::sender::{ChannelSender, Outbound, SendError, SendReceipt};
 use bridge_core::service::{BridgeService, Inbox, ServiceOptions};
 use bridge_core::writer::{BatchOptions, Batching, SalesforceWriter};
 use criterion::{criterion_group, criterion_main};
@@ -32,8 +32,8 @@ use salesforce_rest::testkit::MockOrg;
 use whatsapp_cloud::Pacing;
 use whatsapp_cloud::testkit::MockGraph;
 
-fn message(i: usize) -> InboundMessage {
-    let mut m = InboundMessage::text(
+fn message(i: usize) -> CustomerMessage {
+    let mut m = CustomerMessage::text(
         Channel::WhatsApp,
         format!("wamid.E{i}"),
         format!("1415{:07}", 4_000_000 + i),
@@ -55,7 +55,7 @@ struct Timed<S> {
 }
 
 #[async_trait]
-impl<S: Sender> Sender for Timed<S> {
+impl<S: ChannelSender> ChannelSender for Timed<S> {
     fn channel(&self) -> Channel {
         self.inner.channel()
     }

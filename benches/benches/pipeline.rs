@@ -5,7 +5,7 @@
 use std::hint::black_box;
 
 use benches::{criterion, human, ns_per_iter, one_message_body};
-use bridge_core::inbound::InboundMessage;
+use bridge_core::inbound::CustomerMessage;
 use bridge_core::mapping::DefaultMapper;
 use criterion::{criterion_group, criterion_main};
 use whatsapp_cloud::webhooks::{Event, parse_unverified};
@@ -18,7 +18,7 @@ fn pipeline(c: &mut criterion::Criterion) {
         let Some(Event::Message(m)) = n.events().next() else {
             unreachable!()
         };
-        let inbound = InboundMessage::from_whatsapp(&m);
+        let inbound = CustomerMessage::from_whatsapp(&m);
         black_box(mapper.decide(&inbound))
     };
     c.bench_function("pipeline: normalize + route + map one message", |b| {

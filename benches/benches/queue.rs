@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use benches::{criterion, human, quick};
 use bridge_core::BridgeError;
 use bridge_core::clock::{Clock, SystemClock};
-use bridge_core::inbound::{Channel, InboundMessage};
+use bridge_core::inbound::{Channel, CustomerMessage};
 use bridge_core::mapping::Action;
 use bridge_core::pipeline::Bridge;
 use bridge_core::queue::{EmbeddedStore, JobQueue, NewJob, RedisQueue, WorkerOptions};
@@ -27,7 +27,7 @@ use criterion::{criterion_group, criterion_main};
 
 /// A typical inbox payload: one text message, serialized as the bridge does.
 fn payload(i: usize) -> Vec<u8> {
-    let m = InboundMessage::text(
+    let m = CustomerMessage::text(
         Channel::WhatsApp,
         format!("wamid.HBgLMTQxNTU1NTAxMjMVAgASGBQz{i:012}=="),
         format!("1415555{:04}", i % 10_000),
@@ -79,7 +79,7 @@ struct Crm {
 
 #[async_trait]
 impl RecordWriter for Crm {
-    async fn write(&self, _a: &Action, _m: &InboundMessage) -> Result<WriteOutcome, BridgeError> {
+    async fn write(&self, _a: &Action, _m: &CustomerMessage) -> Result<WriteOutcome, BridgeError> {
         if !self.latency.is_zero() {
             tokio::time::sleep(self.latency).await;
         }
@@ -113,7 +113,7 @@ async fn end_to_end(n: usize, latency: Duration) -> f64 {
     );
     let t = Instant::now();
     for i in 0..n {
-        let mut m = InboundMessage::text(
+        let mut m = CustomerMessage::text(
             Channel::WhatsApp,
             format!("wamid.E{i}"),
             format!("1415{i:07}"),

@@ -16,7 +16,7 @@ use bridge_core::clock::{Clock, ManualClock};
 use bridge_core::customers::{CustomerRecord, CustomerStore};
 use bridge_core::dedup::{Claim, DedupStore};
 use bridge_core::queue::{DEFAULT_RETENTION, EmbeddedStore, JobQueue, NewJob, Retention};
-use bridge_core::sent::{SentLog, SentMessage};
+use bridge_core::sent::{SentLog, SentRecord};
 use bridge_core::window::WindowTracker;
 use futures_util::future::join_all;
 
@@ -93,7 +93,7 @@ async fn run(messages: usize) {
                     )
                     .await
                     .unwrap();
-                sent.remember(&format!("{id}.out"), &SentMessage::new(&customer, "Thanks, your case number is 00001026."), Duration::from_secs(72 * 3600), now)
+                sent.remember(&format!("{id}.out"), &SentRecord::new(&customer, "Thanks, your case number is 00001026."), Duration::from_secs(72 * 3600), now)
                     .await
                     .unwrap();
             }

@@ -183,7 +183,7 @@ impl AgentReplies {
     #[cfg(feature = "pubsub")]
     pub async fn on_changes(
         &self,
-        events: &[salesforce_rest::pubsub::Event],
+        events: &[salesforce_rest::pubsub::EventMessage],
     ) -> Result<PollReport, BridgeError> {
         use salesforce_rest::pubsub::ChangeType;
         let s = self.writer.ledger_schema().clone();

@@ -1,6 +1,6 @@
 //! Files sent with agents' replies (features `salesforce` and `whatsapp`):
 //! which files WhatsApp takes ([`media_for`], checked before anything is
-//! fetched or uploaded), and a [`Sender`] that fetches an
+//! fetched or uploaded), and a [`ChannelSender`] that fetches an
 //! [`Attachment`] from Salesforce, uploads it to WhatsApp media from the
 //! number the message leaves from, and sends it with the text as its
 //! caption ([`AttachmentSender`]).
@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use whatsapp_cloud::messages::{Media, MediaKind, MediaSource};
 
 use crate::inbound::Channel;
-use crate::sender::{Attachment, Outbound, SendError, SendReceipt, Sender};
+use crate::sender::{Attachment, ChannelSender, Outbound, SendError, SendReceipt};
 
 /// The longest caption WhatsApp takes on an image, video or document.
 pub const MAX_CAPTION_CHARS: usize = 1_024;
@@ -143,9 +143,9 @@ pub fn check(
 /// # fn run(whatsapp: whatsapp_cloud::Client, salesforce: salesforce_rest::Client) {
 /// use std::sync::Arc;
 /// use bridge_core::attachments::AttachmentSender;
-/// use bridge_core::sender::Sender;
+/// use bridge_core::sender::ChannelSender;
 ///
-/// let sender: Arc<dyn Sender> = Arc::new(AttachmentSender::new(whatsapp, salesforce));
+/// let sender: Arc<dyn ChannelSender> = Arc::new(AttachmentSender::new(whatsapp, salesforce));
 /// # }
 /// ```
 #[derive(Debug, Clone)]
@@ -218,17 +218,17 @@ impl AttachmentSender {
 }
 
 #[async_trait]
-impl Sender for AttachmentSender {
+impl ChannelSender for AttachmentSender {
     fn channel(&self) -> Channel {
         Channel::WhatsApp
     }
 
     async fn send(&self, to: &str, message: &Outbound) -> Result<SendReceipt, SendError> {
         match &message.attachment {
-            None => Sender::send(&self.whatsapp, to, message).await,
+            None => ChannelSender::send(&self.whatsapp, to, message).await,
             Some(file) => {
                 let with_media = self.upload(message, file).await?;
-                Sender::send(&self.whatsapp, to, &with_media).await
+                ChannelSender::send(&self.whatsapp, to, &with_media).await
             }
         }
     }

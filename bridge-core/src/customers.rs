@@ -332,17 +332,25 @@ mod redis_store {
 
 /// The behaviour every [`CustomerStore`] must have; run it against yours.
 pub mod conformance {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::clock::{Clock, ManualClock};
 
     /// Runs the suite on a store (customers it uses are random); panics
     /// naming the broken rule. Time is passed in: nothing sleeps.
+    ///
+    /// The same signature as every conformance suite of the workspace:
+    /// the store behind an `Arc`, and the `ManualClock` the suite reads and
+    /// moves (build the store with it when it keeps time).
     ///
     /// # Panics
     ///
     /// When the store breaks a rule.
     #[allow(clippy::panic)]
-    pub async fn run<S: CustomerStore + ?Sized>(store: &S) {
-        let t0 = DateTime::from_timestamp(1_767_225_600, 0).unwrap_or_default();
+    pub async fn run<S: CustomerStore + ?Sized + 'static>(store: Arc<S>, clock: &ManualClock) {
+        let store = &*store;
+        let t0 = clock.now();
         let day = Duration::from_secs(86_400);
         let who = format!("1415556{:04}", crate::dedup::random_token() % 10_000);
         let who = who.as_str();
@@ -376,7 +384,8 @@ pub mod conformance {
                 .is_some(),
             "any formatting of the number is the same customer"
         );
-        let late = t0 + chrono::Duration::hours(25);
+        clock.advance(Duration::from_secs(25 * 3_600));
+        let late = clock.now();
         assert!(get(late).await.is_none(), "a record expires after `keep`");
         r.open_case = Some(CaseLink::new(
             "500000000000001AAA",
@@ -404,7 +413,11 @@ mod tests {
 
     #[tokio::test]
     async fn the_memory_store_passes_the_suite_and_stays_bounded() {
-        conformance::run(&MemoryCustomerStore::default()).await;
+        conformance::run(
+            std::sync::Arc::new(MemoryCustomerStore::default()),
+            &crate::clock::ManualClock::at_millis(1_767_225_600_000),
+        )
+        .await;
         let s = MemoryCustomerStore::new(3);
         let now = Utc::now();
         for i in 0..10 {
@@ -430,7 +443,11 @@ mod tests {
             )
             .await
             .unwrap();
-            conformance::run(&s).await;
+            conformance::run(
+                std::sync::Arc::new(s),
+                &crate::clock::ManualClock::new(Utc::now()),
+            )
+            .await;
         }
     }
 }

@@ -31,12 +31,13 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::clock::{Clock, SystemClock};
 use crate::error::BridgeError;
 
 /// Proof of a claim: the key and a token unique to the claim.
@@ -133,7 +134,10 @@ pub struct MemoryDedupStore {
     shards: Vec<Mutex<HashMap<Box<str>, Entry>>>,
     hasher: std::collections::hash_map::RandomState,
     capacity_per_shard: usize,
-    epoch: Instant,
+    clock: Arc<dyn Clock>,
+    /// The clock's time (ms) when the store was made: entries keep times
+    /// relative to it in 32 bits.
+    epoch_ms: i64,
     next_token: AtomicU64,
 }
 
@@ -155,9 +159,18 @@ impl MemoryDedupStore {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             hasher: std::collections::hash_map::RandomState::new(),
             capacity_per_shard: capacity.div_ceil(SHARDS).max(1),
-            epoch: Instant::now(),
+            clock: Arc::new(SystemClock),
+            epoch_ms: SystemClock.now().timestamp_millis(),
             next_token: AtomicU64::new(1),
         }
+    }
+
+    /// The same store reading time from `clock` (a `ManualClock` in tests:
+    /// claims expire when the clock says, not after a sleep).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.epoch_ms = clock.now().timestamp_millis();
+        self.clock = clock;
+        self
     }
 
     /// The number of keys held (expired ones included until swept).
@@ -180,7 +193,8 @@ impl MemoryDedupStore {
     }
 
     fn now_ms(&self) -> u32 {
-        u32::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u32::MAX)
+        let elapsed = self.clock.now().timestamp_millis() - self.epoch_ms;
+        u32::try_from(elapsed.max(0)).unwrap_or(u32::MAX)
     }
 
     fn deadline(&self, now: u32, ttl: Duration) -> u32 {
@@ -291,27 +305,57 @@ mod redis_store {
     use super::*;
     use crate::redis_conn::RedisConnection;
 
+    // A value is `<owner>|<deadline ms>`: the owner `claim:<token>` or
+    // `done`, the deadline on the callers' clock. Redis's own expiry (PX, the
+    // same length) only cleans up. A value without a deadline (written
+    // before deadlines were kept) is live until Redis expires it.
+
+    /// The owner part of a value (`claim:7`, `done`).
+    const OWNER: &str = r"
+local function owner(v)
+  local bar = string.find(v, '|', 1, true)
+  if bar then return string.sub(v, 1, bar - 1) end
+  return v
+end
+local function live(v, now)
+  local bar = string.find(v, '|', 1, true)
+  if not bar then return true end
+  return tonumber(string.sub(v, bar + 1)) > now
+end
+";
+
+    /// ARGV: the claim, the ttl (ms), now (ms).
+    const CLAIM: &str = r"
+local v = redis.call('GET', KEYS[1])
+local now = tonumber(ARGV[3])
+if v and live(v, now) then
+  if owner(v) == 'done' then return 'done' end
+  return 'inflight'
+end
+redis.call('SET', KEYS[1], ARGV[1] .. '|' .. (now + tonumber(ARGV[2])), 'PX', ARGV[2])
+return 'new'";
+
+    /// ARGV: the claim, how long to keep it done (ms), now (ms).
     const COMPLETE: &str = r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('SET', KEYS[1], 'done', 'PX', ARGV[2])
+local v = redis.call('GET', KEYS[1])
+if v and owner(v) == ARGV[1] then
+  redis.call('SET', KEYS[1], 'done|' .. (tonumber(ARGV[3]) + tonumber(ARGV[2])), 'PX', ARGV[2])
   return 1
 end
 return 0";
 
-    /// Claims atomically: set if absent, else say what is there.
-    const CLAIM: &str = r"
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  return 'new'
-end
-if redis.call('GET', KEYS[1]) == 'done' then
-  return 'done'
-end
-return 'inflight'";
-
+    /// ARGV: the claim.
     const RELEASE: &str = r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+local v = redis.call('GET', KEYS[1])
+if v and owner(v) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
+return 0";
+
+    /// ARGV: now (ms).
+    const IS_DONE: &str = r"
+local v = redis.call('GET', KEYS[1])
+if v and owner(v) == 'done' and live(v, tonumber(ARGV[1])) then return 1 end
 return 0";
 
     /// A dedup store on Redis (feature `redis`), for apps that run many
@@ -325,12 +369,15 @@ return 0";
         claim: redis::Script,
         complete: redis::Script,
         release: redis::Script,
+        is_done: redis::Script,
+        clock: Arc<dyn Clock>,
     }
 
     impl std::fmt::Debug for RedisDedupStore {
         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
             f.debug_struct("RedisDedupStore")
                 .field("prefix", &self.prefix)
+                .field("clock", &self.clock)
                 .finish_non_exhaustive()
         }
     }
@@ -341,10 +388,24 @@ return 0";
             Ok(Self {
                 conn: crate::redis_conn::connect(url).await?,
                 prefix: prefix.to_owned(),
-                claim: redis::Script::new(CLAIM),
-                complete: redis::Script::new(COMPLETE),
-                release: redis::Script::new(RELEASE),
+                claim: redis::Script::new(&format!("{OWNER}{CLAIM}")),
+                complete: redis::Script::new(&format!("{OWNER}{COMPLETE}")),
+                release: redis::Script::new(&format!("{OWNER}{RELEASE}")),
+                is_done: redis::Script::new(&format!("{OWNER}{IS_DONE}")),
+                clock: Arc::new(SystemClock),
             })
+        }
+
+        /// The same store reading time from `clock` (a `ManualClock` in
+        /// tests). Instances sharing keys should share a time source: with
+        /// the system clock, their clocks' skew shifts expiries by as much.
+        pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+            self.clock = clock;
+            self
+        }
+
+        fn now_ms(&self) -> i64 {
+            self.clock.now().timestamp_millis()
         }
 
         fn key(&self, key: &str) -> String {
@@ -369,6 +430,7 @@ return 0";
                 .key(&full)
                 .arg(format!("claim:{token}"))
                 .arg(millis(ttl))
+                .arg(self.now_ms())
                 .invoke_async(&mut conn)
                 .await
                 .map_err(store_err)?;
@@ -389,6 +451,7 @@ return 0";
                 .key(self.key(&token.key))
                 .arg(format!("claim:{}", token.token))
                 .arg(millis(keep))
+                .arg(self.now_ms())
                 .invoke_async(&mut conn)
                 .await
                 .map_err(store_err)?;
@@ -404,12 +467,14 @@ return 0";
 
         async fn is_done(&self, key: &str) -> Result<bool, BridgeError> {
             let mut conn = self.conn.clone();
-            let v: Option<String> = redis::cmd("GET")
-                .arg(self.key(key))
-                .query_async(&mut conn)
+            let done: i64 = self
+                .is_done
+                .key(self.key(key))
+                .arg(self.now_ms())
+                .invoke_async(&mut conn)
                 .await
                 .map_err(store_err)?;
-            Ok(v.as_deref() == Some("done"))
+            Ok(done == 1)
         }
 
         async fn release(&self, token: &ClaimToken) -> Result<(), BridgeError> {
@@ -441,19 +506,27 @@ pub(crate) fn random_token() -> u64 {
 }
 
 /// The behaviour every store must have; run it against your own store in your
-/// tests: `bridge_core::dedup::conformance::run(Arc::new(store)).await` (it takes an `Arc`: the suite claims from many tasks at once).
+/// tests: `bridge_core::dedup::conformance::run(Arc::new(store), &clock).await`,
+/// with the store reading time from `clock` (the suite claims from many tasks
+/// at once, and moves the clock to expire claims: nothing sleeps).
 pub mod conformance {
     use std::sync::Arc;
 
     use super::*;
+    use crate::clock::ManualClock;
 
     /// Runs the suite; panics with a message naming the broken rule.
+    ///
+    /// The same signature as every conformance suite of the workspace: the
+    /// store behind an `Arc`, and the `ManualClock` the suite reads and
+    /// moves. Build the store with the same clock (`with_clock`); start it at
+    /// the real time for a backend that also expires keys itself (Redis).
     ///
     /// # Panics
     ///
     /// When the store breaks one of the two-phase rules.
     #[allow(clippy::panic)]
-    pub async fn run<S: DedupStore + 'static>(store: Arc<S>) {
+    pub async fn run<S: DedupStore + ?Sized + 'static>(store: Arc<S>, clock: &ManualClock) {
         let long = Duration::from_secs(60);
         let unique = |name: &str| format!("conformance:{name}:{}", random_token());
 
@@ -494,7 +567,7 @@ pub mod conformance {
         let Ok(Claim::New(stale)) = store.claim(&k, Duration::from_millis(50)).await else {
             panic!("New expected")
         };
-        tokio::time::sleep(Duration::from_millis(120)).await;
+        clock.advance(Duration::from_millis(120));
         let Ok(Claim::New(fresh)) = store.claim(&k, long).await else {
             panic!("an expired claim must be claimable again")
         };
@@ -562,7 +635,9 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn memory_store_passes_the_behaviour_suite() {
-        conformance::run(Arc::new(MemoryDedupStore::new(10_000))).await;
+        let clock = Arc::new(crate::clock::ManualClock::new(chrono::Utc::now()));
+        let store = MemoryDedupStore::new(10_000).with_clock(clock.clone());
+        conformance::run(Arc::new(store), &clock).await;
     }
 
     #[tokio::test]

@@ -147,8 +147,22 @@ impl BridgeError {
         match self {
             #[cfg(feature = "whatsapp")]
             BridgeError::WhatsApp(e) => e.retry_after(),
+            #[cfg(feature = "salesforce")]
+            BridgeError::Salesforce(e) => e.retry_after(),
             BridgeError::Send(e) => e.retry_after,
             BridgeError::Deferred { retry_after } => Some(*retry_after),
+            _ => None,
+        }
+    }
+
+    /// A plain-words hint for fixing the problem, when the SDK error under
+    /// it has one (the same accessor as the SDK crates' errors).
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            #[cfg(feature = "whatsapp")]
+            BridgeError::WhatsApp(e) => e.hint(),
+            #[cfg(feature = "salesforce")]
+            BridgeError::Salesforce(e) => e.hint(),
             _ => None,
         }
     }
@@ -157,13 +171,9 @@ impl BridgeError {
     pub fn is_rate_limited(&self) -> bool {
         match self {
             #[cfg(feature = "whatsapp")]
-            BridgeError::WhatsApp(e) => {
-                matches!(e.class(), Some(whatsapp_cloud::ErrorClass::RateLimited(_)))
-            }
+            BridgeError::WhatsApp(e) => e.is_rate_limited(),
             #[cfg(feature = "salesforce")]
-            BridgeError::Salesforce(e) => e
-                .code()
-                .is_some_and(|c| *c == salesforce_rest::ErrorCode::RequestLimitExceeded),
+            BridgeError::Salesforce(e) => e.is_rate_limited(),
             BridgeError::Send(e) => e.rate_limited,
             _ => false,
         }

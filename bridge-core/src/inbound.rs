@@ -123,7 +123,7 @@ impl fmt::Debug for Customer {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "type", content = "value", rename_all = "snake_case")]
 #[non_exhaustive]
-pub enum Content {
+pub enum CustomerContent {
     /// Text.
     Text(String),
     /// A media file, by the channel's media id.
@@ -174,7 +174,7 @@ pub enum Content {
 /// `Debug` redacts the sender and the content.
 #[derive(Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
-pub struct InboundMessage {
+pub struct CustomerMessage {
     /// The channel.
     pub channel: Channel,
     /// The channel's message id (WhatsApp `wamid....`).
@@ -184,7 +184,7 @@ pub struct InboundMessage {
     /// When it was sent.
     pub sent_at: Option<DateTime<Utc>>,
     /// What it says.
-    pub content: Content,
+    pub content: CustomerContent,
     /// The message it replies to, if any.
     pub reply_to: Option<String>,
     /// The business number or account it was sent to.
@@ -196,9 +196,9 @@ pub struct InboundMessage {
     pub edit_of: Option<String>,
 }
 
-impl fmt::Debug for InboundMessage {
+impl fmt::Debug for CustomerMessage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("InboundMessage")
+        f.debug_struct("CustomerMessage")
             .field("channel", &self.channel)
             .field("id", &self.id)
             .field("from", &self.from)
@@ -208,7 +208,7 @@ impl fmt::Debug for InboundMessage {
     }
 }
 
-impl InboundMessage {
+impl CustomerMessage {
     /// A text message (for other channels and tests).
     pub fn text(
         channel: Channel,
@@ -224,7 +224,7 @@ impl InboundMessage {
                 ..Customer::default()
             },
             sent_at: None,
-            content: Content::Text(body.into()),
+            content: CustomerContent::Text(body.into()),
             reply_to: None,
             business_id: None,
             edit_of: None,
@@ -240,9 +240,9 @@ impl InboundMessage {
     /// The text a person wrote: body, caption, reply title.
     pub fn text_content(&self) -> Option<&str> {
         match &self.content {
-            Content::Text(t) => Some(t),
-            Content::Media { caption, .. } => caption.as_deref(),
-            Content::Reply { title, .. } => Some(title),
+            CustomerContent::Text(t) => Some(t),
+            CustomerContent::Media { caption, .. } => caption.as_deref(),
+            CustomerContent::Reply { title, .. } => Some(title),
             _ => None,
         }
     }
@@ -250,12 +250,12 @@ impl InboundMessage {
     /// A short name of the content kind (`text`, `image`, `reply`, ...).
     pub fn kind(&self) -> &str {
         match &self.content {
-            Content::Text(_) => "text",
-            Content::Media { kind, .. } | Content::Other { kind } => kind,
-            Content::Location { .. } => "location",
-            Content::Reply { .. } => "reply",
-            Content::Reaction { .. } => "reaction",
-            Content::Form(_) => "form",
+            CustomerContent::Text(_) => "text",
+            CustomerContent::Media { kind, .. } | CustomerContent::Other { kind } => kind,
+            CustomerContent::Location { .. } => "location",
+            CustomerContent::Reply { .. } => "reply",
+            CustomerContent::Reaction { .. } => "reaction",
+            CustomerContent::Form(_) => "form",
         }
     }
 
@@ -277,17 +277,18 @@ mod whatsapp {
     use super::*;
     use whatsapp_cloud::webhooks::{InteractiveReply, MessageContent, MessageEvent};
 
-    impl InboundMessage {
+    impl CustomerMessage {
         /// Converts a WhatsApp webhook message. Never fails: unknown types become
-        /// [`Content::Other`] with the type name, so nothing is dropped.
+        /// [`CustomerContent::Other`] with the type name, so nothing is dropped.
         pub fn from_whatsapp(event: &MessageEvent<'_>) -> Self {
             let m = event.message;
-            let media = |kind: &str, x: &whatsapp_cloud::webhooks::InboundMedia| Content::Media {
-                kind: kind.to_owned(),
-                media_id: x.id.clone(),
-                caption: x.caption.clone(),
-                mime_type: x.mime_type.clone(),
-            };
+            let media =
+                |kind: &str, x: &whatsapp_cloud::webhooks::InboundMedia| CustomerContent::Media {
+                    kind: kind.to_owned(),
+                    media_id: x.id.clone(),
+                    caption: x.caption.clone(),
+                    mime_type: x.mime_type.clone(),
+                };
             let (edit_of, content) = match &m.content {
                 MessageContent::Edit {
                     original_message_id,
@@ -296,40 +297,40 @@ mod whatsapp {
                 other => (None, other),
             };
             let content = match content {
-                MessageContent::Text { body } => Content::Text(body.clone()),
+                MessageContent::Text { body } => CustomerContent::Text(body.clone()),
                 MessageContent::Image(x) => media("image", x),
                 MessageContent::Audio(x) => media("audio", x),
                 MessageContent::Video(x) => media("video", x),
                 MessageContent::Document(x) => media("document", x),
                 MessageContent::Sticker(x) => media("sticker", x),
-                MessageContent::Location(l) => Content::Location {
+                MessageContent::Location(l) => CustomerContent::Location {
                     latitude: l.latitude.unwrap_or_default(),
                     longitude: l.longitude.unwrap_or_default(),
                     label: l.name.clone().or_else(|| l.address.clone()),
                 },
                 MessageContent::Interactive(InteractiveReply::ButtonReply { id, title })
                 | MessageContent::Interactive(InteractiveReply::ListReply { id, title, .. }) => {
-                    Content::Reply {
+                    CustomerContent::Reply {
                         id: id.clone(),
                         title: title.clone(),
                     }
                 }
                 MessageContent::Interactive(InteractiveReply::FlowReply {
                     response_json, ..
-                }) => Content::Form(response_json.clone().unwrap_or_default()),
-                MessageContent::Button { payload, text } => Content::Reply {
+                }) => CustomerContent::Form(response_json.clone().unwrap_or_default()),
+                MessageContent::Button { payload, text } => CustomerContent::Reply {
                     id: payload.clone().or_else(|| text.clone()).unwrap_or_default(),
                     title: text.clone().unwrap_or_default(),
                 },
-                MessageContent::Reaction { message_id, emoji } => Content::Reaction {
+                MessageContent::Reaction { message_id, emoji } => CustomerContent::Reaction {
                     to: message_id.clone(),
                     emoji: emoji.clone(),
                 },
-                _ => Content::Other {
+                _ => CustomerContent::Other {
                     kind: m.kind.clone(),
                 },
             };
-            InboundMessage {
+            CustomerMessage {
                 channel: Channel::WhatsApp,
                 id: m.id.clone(),
                 from: Customer {

@@ -385,28 +385,36 @@ pub mod conformance {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use chrono::{DateTime, Utc};
-
     use super::LeaderLease;
+    use crate::clock::{Clock, ManualClock};
 
     /// Checks the contract with the caller's clock (no sleeping): one holder
     /// at a time, the same fence while kept, a larger fence for each new
     /// holder, renewals only by the holder under its fence and before the
     /// deadline, release only by the holder, takeover after the deadline.
-    /// `start` should be the real time (Redis keeps keys a while past it).
+    /// Start the clock at the real time (Redis keeps keys a while past it).
+    ///
+    /// The same signature as every conformance suite of the workspace:
+    /// the store behind an `Arc`, and the `ManualClock` the suite reads and
+    /// moves (build the store with it when it keeps time).
     ///
     /// # Panics
     ///
     /// When the lease breaks the contract (it is a test helper).
     #[allow(clippy::unwrap_used, clippy::panic)]
-    pub async fn run(lease: Arc<dyn LeaderLease>, start: DateTime<Utc>) {
+    pub async fn run<L: LeaderLease + ?Sized + 'static>(lease: Arc<L>, clock: &ManualClock) {
+        let start = clock.now();
         let name = format!(
             "conformance-{}-{}",
             std::process::id(),
             start.timestamp_nanos_opt().unwrap_or_default()
         );
         let ttl = Duration::from_secs(10);
-        let at = |s: i64| start + chrono::Duration::seconds(s);
+        // Moves the clock to `s` seconds after the start, and reads it.
+        let at = |s: i64| {
+            clock.set(start + chrono::Duration::seconds(s));
+            clock.now()
+        };
         let a = lease.acquire(&name, "a", ttl, at(0)).await.unwrap();
         let Some(fa) = a else {
             panic!("a free lease is taken")
@@ -470,11 +478,15 @@ mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
 
     use super::*;
-    use crate::clock::SystemClock;
+    use crate::clock::{ManualClock, SystemClock};
 
     #[tokio::test]
     async fn the_memory_lease_passes_the_suite() {
-        conformance::run(Arc::new(MemoryLease::default()), Utc::now()).await;
+        conformance::run(
+            Arc::new(MemoryLease::default()),
+            &ManualClock::new(Utc::now()),
+        )
+        .await;
     }
 
     #[cfg(feature = "redis")]
@@ -485,7 +497,7 @@ mod tests {
             let lease = redis_lease::RedisLease::connect(&url, &prefix)
                 .await
                 .unwrap();
-            conformance::run(Arc::new(lease), Utc::now()).await;
+            conformance::run(Arc::new(lease), &ManualClock::new(Utc::now())).await;
         }
     }
 

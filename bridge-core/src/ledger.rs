@@ -25,7 +25,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
-use crate::inbound::InboundMessage;
+use crate::inbound::CustomerMessage;
 
 /// The longest key kept as is; longer (or not URL-safe) keys are hashed.
 const KEY_MAX: usize = 80;
@@ -300,7 +300,7 @@ impl std::fmt::Debug for LedgerEntry {
 
 impl LedgerEntry {
     /// The entry of a customer's message (status `Received`).
-    pub fn inbound(m: &InboundMessage) -> Self {
+    pub fn inbound(m: &CustomerMessage) -> Self {
         Self {
             key: ledger_key(&m.id),
             direction: Some(Direction::Inbound),

@@ -4,7 +4,7 @@
 //!
 //! | piece | trait | default |
 //! |---|---|---|
-//! | normalized messages | — | [`inbound::InboundMessage`] (from the WhatsApp webhook model) |
+//! | normalized messages | — | [`inbound::CustomerMessage`] (from the WhatsApp webhook model) |
 //! | routing | — | [`routing::KeywordRouter`], [`routing::ChannelTable`] |
 //! | mapping | [`mapping::Mapper`] | [`mapping::DefaultMapper`] (Lead / Case drafts) |
 //! | writing | [`writer::RecordWriter`] | `SalesforceWriter` (feature `salesforce`) |
@@ -13,7 +13,7 @@
 //! | opt-outs | [`optout::OptOutStore`] | [`optout::MemoryOptOutStore`], `EmbeddedOptOutStore`, `RedisOptOutStore` |
 //! | Pub/Sub replay ids | `salesforce_rest::pubsub::ReplayStore` | `MemoryReplayStore`, `EmbeddedReplayStore` (feature `pubsub`), `RedisReplayStore` |
 //! | 24-hour window | [`window::WindowTracker`] | [`window::MemoryWindowTracker`], `RedisWindowTracker` |
-//! | sending | [`sender::Sender`] | the WhatsApp client, [`sender::FallbackSender`] |
+//! | sending | [`sender::ChannelSender`] | the WhatsApp client, [`sender::FallbackSender`] |
 //! | US formats | — | [`format`](mod@format) |
 //! | audit trail | — | [`audit`] (`tracing` events) |
 //!
@@ -23,7 +23,7 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), bridge_core::BridgeError> {
 //! use std::sync::Arc;
-//! use bridge_core::inbound::{Channel, InboundMessage};
+//! use bridge_core::inbound::{Channel, CustomerMessage};
 //! use bridge_core::mapping::{Action, ActionKind};
 //! use bridge_core::pipeline::{Bridge, OutcomeKind};
 //! use bridge_core::writer::{RecordWriter, WriteOutcome};
@@ -32,7 +32,7 @@
 //! struct PrintingCrm;
 //! #[async_trait::async_trait]
 //! impl RecordWriter for PrintingCrm {
-//!     async fn write(&self, action: &Action, _m: &InboundMessage) -> Result<WriteOutcome, bridge_core::BridgeError> {
+//!     async fn write(&self, action: &Action, _m: &CustomerMessage) -> Result<WriteOutcome, bridge_core::BridgeError> {
 //!         let mut out = WriteOutcome::default();
 //!         out.object = match action { Action::CreateCase { .. } => "Case", _ => "Lead" }.into();
 //!         Ok(out)
@@ -40,7 +40,7 @@
 //! }
 //!
 //! let bridge = Bridge::builder(Arc::new(PrintingCrm)).build();
-//! let m = InboundMessage::text(Channel::WhatsApp, "wamid.1", "14155550123", "my order arrived broken");
+//! let m = CustomerMessage::text(Channel::WhatsApp, "wamid.1", "14155550123", "my order arrived broken");
 //! let outcome = bridge.handle(m.clone()).await?;
 //! let OutcomeKind::Processed { action, .. } = outcome.kind else { unreachable!() };
 //! assert_eq!(action, ActionKind::CreateCase);

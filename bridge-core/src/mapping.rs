@@ -8,7 +8,7 @@
 use async_trait::async_trait;
 
 use crate::error::BridgeError;
-use crate::inbound::{Content, InboundMessage};
+use crate::inbound::{CustomerContent, CustomerMessage};
 use crate::routing::{ChannelTable, KeywordRouter, Priority, Purpose, RecordKind, Route};
 
 /// Field lengths from Salesforce's field reference.
@@ -189,7 +189,7 @@ impl Action {
 #[async_trait]
 pub trait Mapper: Send + Sync {
     /// The action for a message.
-    async fn map(&self, message: &InboundMessage) -> Result<Action, BridgeError>;
+    async fn map(&self, message: &CustomerMessage) -> Result<Action, BridgeError>;
 }
 
 /// Options of the [`DefaultMapper`].
@@ -236,7 +236,7 @@ impl DefaultMapper {
     }
 
     /// The decision and action, synchronously (the trait method wraps this).
-    pub fn decide(&self, m: &InboundMessage) -> Action {
+    pub fn decide(&self, m: &CustomerMessage) -> Action {
         let described;
         let text = match m.text_content().filter(|t| !t.trim().is_empty()) {
             Some(t) => t,
@@ -286,7 +286,7 @@ impl DefaultMapper {
 
 #[async_trait]
 impl Mapper for DefaultMapper {
-    async fn map(&self, message: &InboundMessage) -> Result<Action, BridgeError> {
+    async fn map(&self, message: &CustomerMessage) -> Result<Action, BridgeError> {
         Ok(self.decide(message))
     }
 }
@@ -294,10 +294,10 @@ impl Mapper for DefaultMapper {
 /// A text for content that has none, so that a photo, a location or a type
 /// this crate does not know still reaches the CRM (kept, not dropped). `None`
 /// for reactions, which are feedback on our own messages.
-pub fn describe_content(content: &Content) -> Option<String> {
+pub fn describe_content(content: &CustomerContent) -> Option<String> {
     Some(match content {
-        Content::Text(t) => t.clone(),
-        Content::Media {
+        CustomerContent::Text(t) => t.clone(),
+        CustomerContent::Media {
             kind,
             media_id,
             caption,
@@ -309,7 +309,7 @@ pub fn describe_content(content: &Content) -> Option<String> {
                 media_id.as_deref().unwrap_or("unknown")
             ),
         },
-        Content::Location {
+        CustomerContent::Location {
             latitude,
             longitude,
             label,
@@ -317,17 +317,17 @@ pub fn describe_content(content: &Content) -> Option<String> {
             Some(l) => format!("[location: {l} ({latitude}, {longitude})]"),
             None => format!("[location: {latitude}, {longitude}]"),
         },
-        Content::Reply { id, title } => format!("{title} [{id}]"),
-        Content::Form(json) => format!("[form answers] {json}"),
-        Content::Reaction { .. } => return None,
-        Content::Other { kind } => format!("[{kind} message]"),
+        CustomerContent::Reply { id, title } => format!("{title} [{id}]"),
+        CustomerContent::Form(json) => format!("[form answers] {json}"),
+        CustomerContent::Reaction { .. } => return None,
+        CustomerContent::Other { kind } => format!("[{kind} message]"),
     })
 }
 
 /// The Lead for a message: name split into first and last, placeholders where
 /// unknown, the phone formatted (or kept as received), the text as description.
 pub fn lead_draft(
-    m: &InboundMessage,
+    m: &CustomerMessage,
     text: &str,
     options: &MapperOptions,
     route: &Route,
@@ -361,7 +361,7 @@ pub fn lead_draft(
 /// The Case for a message: the first words as subject, the whole text as
 /// description, the channel as origin, the sender as supplied name and phone.
 pub fn case_draft(
-    m: &InboundMessage,
+    m: &CustomerMessage,
     text: &str,
     priority: Priority,
     subject_words: usize,
@@ -401,10 +401,10 @@ pub fn case_draft(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inbound::{Channel, Content};
+    use crate::inbound::{Channel, CustomerContent};
 
-    fn msg(body: &str) -> InboundMessage {
-        InboundMessage::text(Channel::WhatsApp, "wamid.1", "14155550123", body)
+    fn msg(body: &str) -> CustomerMessage {
+        CustomerMessage::text(Channel::WhatsApp, "wamid.1", "14155550123", body)
             .with_name("Ana Lima")
     }
 
@@ -441,7 +441,7 @@ mod tests {
         assert_eq!(lead.company, "Unknown (via WhatsApp)");
         assert_eq!(lead.lead_source, "WhatsApp");
         assert_eq!(follow_up_hours, Some(24));
-        let mut anon = InboundMessage::text(Channel::WhatsApp, "w", "ext. 12", "quote");
+        let mut anon = CustomerMessage::text(Channel::WhatsApp, "w", "ext. 12", "quote");
         anon.from.name = None;
         let Action::UpsertLead { lead, .. } = DefaultMapper::default().decide(&anon) else {
             panic!()
@@ -457,7 +457,7 @@ mod tests {
     #[test]
     fn values_are_cut_on_character_boundaries() {
         let long_name = "é".repeat(200);
-        let m = InboundMessage::text(Channel::WhatsApp, "w", "14155550123", "quote")
+        let m = CustomerMessage::text(Channel::WhatsApp, "w", "14155550123", "quote")
             .with_name(long_name);
         let Action::UpsertLead { lead, .. } = DefaultMapper::default().decide(&m) else {
             panic!()
@@ -474,7 +474,7 @@ mod tests {
     #[test]
     fn content_without_text_is_kept_and_reactions_and_automated_messages_are_ignored() {
         let mut m = msg("x");
-        m.content = Content::Other {
+        m.content = CustomerContent::Other {
             kind: "hologram".into(),
         };
         let a = DefaultMapper::default().decide(&m);
@@ -482,7 +482,7 @@ mod tests {
             matches!(&a, Action::UpsertLead { lead, .. } if lead.description == "[hologram message]"),
             "{a:?}"
         );
-        m.content = Content::Media {
+        m.content = CustomerContent::Media {
             kind: "image".into(),
             media_id: Some("104".into()),
             caption: None,
@@ -492,7 +492,7 @@ mod tests {
             panic!()
         };
         assert_eq!(lead.description, "[image sent on WhatsApp, media id 104]");
-        m.content = Content::Media {
+        m.content = CustomerContent::Media {
             kind: "image".into(),
             media_id: Some("104".into()),
             caption: Some("the box arrived broken".into()),
@@ -502,7 +502,7 @@ mod tests {
             DefaultMapper::default().decide(&m),
             Action::CreateCase { .. }
         ));
-        m.content = Content::Reaction {
+        m.content = CustomerContent::Reaction {
             to: Some("w".into()),
             emoji: Some("👍".into()),
         };
@@ -513,7 +513,7 @@ mod tests {
             DefaultMapper::default().decide(&msg("STOP")),
             Action::Ignore { .. }
         ));
-        let viber = InboundMessage::text(Channel::Viber, "v1", "14155550123", "hello there");
+        let viber = CustomerMessage::text(Channel::Viber, "v1", "14155550123", "hello there");
         assert!(matches!(
             DefaultMapper::default().decide(&viber),
             Action::CreateCase { .. }

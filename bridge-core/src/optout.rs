@@ -7,11 +7,11 @@
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), bridge_core::BridgeError> {
-//! use bridge_core::optout::{keyword, MemoryOptOutStore, OptOutStore, Subscription};
+//! use bridge_core::optout::{keyword, MemoryOptOutStore, OptOutStore, ConsentChange};
 //!
-//! assert_eq!(keyword("  Stop "), Some(Subscription::Stop));
-//! assert_eq!(keyword("baja"), Some(Subscription::Stop));
-//! assert_eq!(keyword("START"), Some(Subscription::Start));
+//! assert_eq!(keyword("  Stop "), Some(ConsentChange::Stop));
+//! assert_eq!(keyword("baja"), Some(ConsentChange::Stop));
+//! assert_eq!(keyword("START"), Some(ConsentChange::Start));
 //! assert_eq!(keyword("stop sending me the wrong size"), None, "only the keyword alone");
 //!
 //! let store = MemoryOptOutStore::default();
@@ -36,7 +36,7 @@ use crate::error::BridgeError;
 /// What a keyword asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Subscription {
+pub enum ConsentChange {
     /// Stop marketing messages.
     Stop,
     /// Start them again.
@@ -104,12 +104,12 @@ fn fold(text: &str) -> String {
 
 /// Whether a message is an opt-out or opt-in keyword: the whole message (case,
 /// accents, punctuation and spacing ignored), never a word inside a sentence.
-pub fn keyword(text: &str) -> Option<Subscription> {
+pub fn keyword(text: &str) -> Option<ConsentChange> {
     let t = fold(text);
     if STOP.contains(&t.as_str()) {
-        Some(Subscription::Stop)
+        Some(ConsentChange::Stop)
     } else if START.contains(&t.as_str()) {
-        Some(Subscription::Start)
+        Some(ConsentChange::Start)
     } else {
         None
     }
@@ -289,17 +289,26 @@ mod redis_store {
 
 /// The behaviour every [`OptOutStore`] must have; run it against yours.
 pub mod conformance {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::clock::{Clock, ManualClock};
 
     /// Runs the suite on an empty store; panics naming the broken rule.
+    ///
+    /// The same signature as every conformance suite of the workspace:
+    /// the store behind an `Arc`, and the `ManualClock` the suite reads and
+    /// moves (build the store with it when it keeps time).
     ///
     /// # Panics
     ///
     /// When the store breaks a rule.
     #[allow(clippy::panic)]
-    pub async fn run<S: OptOutStore + ?Sized>(store: &S) {
-        let t0 = DateTime::from_timestamp(1_735_689_600, 0).unwrap_or_default();
-        let t1 = DateTime::from_timestamp(1_735_776_000, 0).unwrap_or_default();
+    pub async fn run<S: OptOutStore + ?Sized + 'static>(store: Arc<S>, clock: &ManualClock) {
+        let store = &*store;
+        let t0 = clock.now();
+        clock.advance(std::time::Duration::from_secs(86_400));
+        let t1 = clock.now();
         let who = format!("1415555{:04}", crate::dedup::random_token() % 10_000);
         assert!(
             store
@@ -373,10 +382,10 @@ mod tests {
             "Sair",
             "cancelar inscrição",
         ] {
-            assert_eq!(keyword(k), Some(Subscription::Stop), "{k}");
+            assert_eq!(keyword(k), Some(ConsentChange::Stop), "{k}");
         }
         for k in ["START", "Unstop", "ALTA", "Começar", "voltar!"] {
-            assert_eq!(keyword(k), Some(Subscription::Start), "{k}");
+            assert_eq!(keyword(k), Some(ConsentChange::Start), "{k}");
         }
         for k in ["please stop calling", "start my order", "", "stopp"] {
             assert_eq!(keyword(k), None, "{k}");
@@ -385,7 +394,11 @@ mod tests {
 
     #[tokio::test]
     async fn the_memory_store_passes_the_suite() {
-        conformance::run(&MemoryOptOutStore::default()).await;
+        conformance::run(
+            std::sync::Arc::new(MemoryOptOutStore::default()),
+            &crate::clock::ManualClock::at_millis(1_767_225_600_000),
+        )
+        .await;
     }
 
     #[cfg(feature = "redis")]
@@ -398,7 +411,11 @@ mod tests {
             )
             .await
             .unwrap();
-            conformance::run(&s).await;
+            conformance::run(
+                std::sync::Arc::new(s),
+                &crate::clock::ManualClock::new(Utc::now()),
+            )
+            .await;
         }
     }
 }

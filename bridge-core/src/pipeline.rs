@@ -14,24 +14,24 @@ use chrono::Utc;
 use crate::audit;
 use crate::dedup::{Claim, DedupStore, MemoryDedupStore};
 use crate::error::BridgeError;
-use crate::inbound::InboundMessage;
+use crate::inbound::CustomerMessage;
 use crate::mapping::{Action, ActionKind, DefaultMapper, Mapper};
 use crate::replies;
-use crate::sender::{Outbound, SendReceipt, Sender};
+use crate::sender::{ChannelSender, Outbound, SendReceipt};
 use crate::window::{Delivery, MemoryWindowTracker, WindowTracker};
 use crate::writer::{RecordWriter, WriteOutcome};
 
 /// What happened to a message: its id and what became of it.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-pub struct Outcome {
+pub struct MessageOutcome {
     /// The message id.
     pub message_id: String,
     /// What became of it.
     pub kind: OutcomeKind,
 }
 
-impl Outcome {
+impl MessageOutcome {
     fn new(message_id: impl Into<String>, kind: OutcomeKind) -> Self {
         Self {
             message_id: message_id.into(),
@@ -150,7 +150,7 @@ impl LoopGuard {
     }
 
     /// Whether an inbound message came from us (our number, or an id we sent).
-    pub fn is_from_us(&self, m: &InboundMessage) -> bool {
+    pub fn is_from_us(&self, m: &CustomerMessage) -> bool {
         self.is_ours(&m.id)
             || m.from
                 .phone
@@ -204,7 +204,7 @@ pub struct Bridge {
     pub(crate) dedup: Arc<dyn DedupStore>,
     pub(crate) mapper: Arc<dyn Mapper>,
     pub(crate) writer: Arc<dyn RecordWriter>,
-    pub(crate) sender: Option<Arc<dyn Sender>>,
+    pub(crate) sender: Option<Arc<dyn ChannelSender>>,
     pub(crate) window: Arc<dyn WindowTracker>,
     pub(crate) guard: Arc<LoopGuard>,
     pub(crate) options: BridgeOptions,
@@ -223,7 +223,7 @@ pub struct BridgeBuilder {
     dedup: Option<Arc<dyn DedupStore>>,
     mapper: Option<Arc<dyn Mapper>>,
     writer: Arc<dyn RecordWriter>,
-    sender: Option<Arc<dyn Sender>>,
+    sender: Option<Arc<dyn ChannelSender>>,
     window: Option<Arc<dyn WindowTracker>>,
     guard: Option<LoopGuard>,
     options: BridgeOptions,
@@ -247,7 +247,7 @@ impl BridgeBuilder {
         self
     }
     /// The sender for replies (default: none, no replies).
-    pub fn sender(mut self, sender: Arc<dyn Sender>) -> Self {
+    pub fn sender(mut self, sender: Arc<dyn ChannelSender>) -> Self {
         self.sender = Some(sender);
         self
     }
@@ -301,7 +301,7 @@ impl Bridge {
     }
 
     /// Whether a message is too old to process at `now` (a replay).
-    pub(crate) fn is_replay(&self, m: &InboundMessage, now: chrono::DateTime<Utc>) -> bool {
+    pub(crate) fn is_replay(&self, m: &CustomerMessage, now: chrono::DateTime<Utc>) -> bool {
         let max = self
             .options
             .max_message_age
@@ -322,16 +322,16 @@ impl Bridge {
 
     /// Processes one inbound message: at most once per message id, and never
     /// lost: a failure releases the claim so a redelivery retries it.
-    pub async fn handle(&self, m: InboundMessage) -> Result<Outcome, BridgeError> {
+    pub async fn handle(&self, m: CustomerMessage) -> Result<MessageOutcome, BridgeError> {
         let span = tracing::info_span!("bridge.handle", channel = %m.channel, message_id = %crate::audit::redact_message_id(&m.id), kind = m.kind());
         tracing::Instrument::instrument(self.handle_inner(m), span).await
     }
 
-    async fn handle_inner(&self, m: InboundMessage) -> Result<Outcome, BridgeError> {
+    async fn handle_inner(&self, m: CustomerMessage) -> Result<MessageOutcome, BridgeError> {
         let message_id = m.id.clone();
         if self.is_replay(&m, Utc::now()) {
             audit::message_skipped(&message_id, "older than the dedup retention: a replay");
-            return Ok(Outcome::new(
+            return Ok(MessageOutcome::new(
                 message_id,
                 OutcomeKind::Ignored {
                     reason: "older than the dedup retention (a replay)".into(),
@@ -340,7 +340,7 @@ impl Bridge {
         }
         if self.guard.is_from_us(&m) {
             audit::message_skipped(&message_id, "sent by us (loop prevention)");
-            return Ok(Outcome::new(message_id, OutcomeKind::FromUs));
+            return Ok(MessageOutcome::new(message_id, OutcomeKind::FromUs));
         }
         if let Some(customer) = m.from.address() {
             let at = m.sent_at.unwrap_or_else(Utc::now);
@@ -358,11 +358,11 @@ impl Bridge {
             Claim::New(t) => t,
             Claim::InFlight => {
                 audit::message_skipped(&message_id, "in flight in another worker");
-                return Ok(Outcome::new(message_id, OutcomeKind::InFlight));
+                return Ok(MessageOutcome::new(message_id, OutcomeKind::InFlight));
             }
             Claim::Done => {
                 audit::message_skipped(&message_id, "duplicate delivery");
-                return Ok(Outcome::new(message_id, OutcomeKind::Duplicate));
+                return Ok(MessageOutcome::new(message_id, OutcomeKind::Duplicate));
             }
         };
         let result = self.process(&m).await;
@@ -385,11 +385,11 @@ impl Bridge {
         }
     }
 
-    async fn process(&self, m: &InboundMessage) -> Result<Outcome, BridgeError> {
+    async fn process(&self, m: &CustomerMessage) -> Result<MessageOutcome, BridgeError> {
         let action = self.mapper.map(m).await?;
         if let Action::Ignore { reason } = &action {
             audit::message_skipped(&m.id, reason);
-            return Ok(Outcome::new(
+            return Ok(MessageOutcome::new(
                 m.id.clone(),
                 OutcomeKind::Ignored {
                     reason: reason.clone(),
@@ -412,7 +412,7 @@ impl Bridge {
             write.created,
         );
         let reply = self.reply(m, &action, &write).await;
-        Ok(Outcome::new(
+        Ok(MessageOutcome::new(
             m.id.clone(),
             OutcomeKind::Processed {
                 action: action.kind(),
@@ -422,7 +422,7 @@ impl Bridge {
         ))
     }
 
-    async fn reply(&self, m: &InboundMessage, action: &Action, write: &WriteOutcome) -> Reply {
+    async fn reply(&self, m: &CustomerMessage, action: &Action, write: &WriteOutcome) -> Reply {
         let Some(sender) = self.sender.as_ref().filter(|_| self.options.reply) else {
             return Reply::Skipped(SkipReason::RepliesOff);
         };
@@ -433,7 +433,7 @@ impl Bridge {
             return Reply::Skipped(SkipReason::NothingToAcknowledge);
         };
         let key = crate::window::window_key(m.business_id.as_deref(), to);
-        match self.window.delivery(&key).await {
+        match self.window.delivery(&key, Utc::now()).await {
             Ok(Delivery::FreeForm) => {}
             Ok(_) => {
                 return Reply::Skipped(SkipReason::OutsideWindow);
@@ -495,7 +495,7 @@ mod notification {
     #[non_exhaustive]
     pub struct Report {
         /// One outcome per inbound message handled.
-        pub outcomes: Vec<Outcome>,
+        pub outcomes: Vec<MessageOutcome>,
         /// Statuses seen (delivery receipts of our messages).
         pub statuses: usize,
         /// Items that could not be parsed (kept raw, logged).
@@ -527,14 +527,15 @@ mod notification {
             let mut report = Report::default();
             for event in n.events() {
                 match event {
-                    Event::Message(m) => match self.handle(InboundMessage::from_whatsapp(&m)).await
-                    {
-                        Ok(o) => report.outcomes.push(o),
-                        Err(error) => report.failures.push(Failure {
-                            message_id: Some(m.message.id.clone()),
-                            error,
-                        }),
-                    },
+                    Event::Message(m) => {
+                        match self.handle(CustomerMessage::from_whatsapp(&m)).await {
+                            Ok(o) => report.outcomes.push(o),
+                            Err(error) => report.failures.push(Failure {
+                                message_id: Some(m.message.id.clone()),
+                                error,
+                            }),
+                        }
+                    }
                     Event::Status(s) => {
                         report.statuses += 1;
                         tracing::debug!(status = %s.status.status, ours = self.guard.is_ours(&s.status.id), "status");
@@ -577,7 +578,7 @@ mod tests {
         async fn write(
             &self,
             action: &Action,
-            _m: &InboundMessage,
+            _m: &CustomerMessage,
         ) -> Result<WriteOutcome, BridgeError> {
             if self.fail_first.load(Ordering::SeqCst) > 0 {
                 self.fail_first.fetch_sub(1, Ordering::SeqCst);
@@ -596,9 +597,9 @@ mod tests {
         }
     }
 
-    fn msg(id: &str, body: &str) -> InboundMessage {
+    fn msg(id: &str, body: &str) -> CustomerMessage {
         let mut m =
-            InboundMessage::text(Channel::WhatsApp, id, "14155550123", body).with_name("Ana Lima");
+            CustomerMessage::text(Channel::WhatsApp, id, "14155550123", body).with_name("Ana Lima");
         m.sent_at = Some(Utc::now());
         m
     }

@@ -1,4 +1,4 @@
-//! Sending: a [`Sender`] trait for outbound messages (implemented for the
+//! Sending: a [`ChannelSender`] trait for outbound messages (implemented for the
 //! WhatsApp client), and a [`FallbackSender`] that tries a second channel (e.g.
 //! SMS) when WhatsApp reports the customer unreachable.
 
@@ -214,7 +214,7 @@ pub struct SendReceipt {
 }
 
 impl SendReceipt {
-    /// A receipt (for `Sender` implementations outside this crate).
+    /// A receipt (for `ChannelSender` implementations outside this crate).
     pub fn new(channel: impl Into<Channel>, message_id: Option<String>) -> Self {
         Self {
             channel: channel.into(),
@@ -306,7 +306,7 @@ impl SendError {
 
 /// Sends messages to customers on one channel.
 #[async_trait]
-pub trait Sender: Send + Sync {
+pub trait ChannelSender: Send + Sync {
     /// The channel.
     fn channel(&self) -> Channel;
     /// Sends a message to a customer address (phone, wa_id or user id).
@@ -315,7 +315,7 @@ pub trait Sender: Send + Sync {
 
 #[cfg(feature = "whatsapp")]
 #[async_trait]
-impl Sender for whatsapp_cloud::Client {
+impl ChannelSender for whatsapp_cloud::Client {
     fn channel(&self) -> Channel {
         Channel::WhatsApp
     }
@@ -420,7 +420,7 @@ struct SentMemory {
 
 const SENT_MEMORY: usize = 100_000;
 
-impl<P: Sender, S: Sender> FallbackSender<P, S> {
+impl<P: ChannelSender, S: ChannelSender> FallbackSender<P, S> {
     /// A sender with a fallback.
     pub fn new(primary: P, secondary: S) -> Self {
         Self {
@@ -474,7 +474,7 @@ impl<P: Sender, S: Sender> FallbackSender<P, S> {
 }
 
 #[async_trait]
-impl<P: Sender, S: Sender> Sender for FallbackSender<P, S> {
+impl<P: ChannelSender, S: ChannelSender> ChannelSender for FallbackSender<P, S> {
     fn channel(&self) -> Channel {
         self.primary.channel()
     }
@@ -536,7 +536,7 @@ impl RecordingSender {
 }
 
 #[async_trait]
-impl Sender for RecordingSender {
+impl ChannelSender for RecordingSender {
     fn channel(&self) -> Channel {
         self.channel.clone()
     }

@@ -23,14 +23,14 @@ use crate::error::BridgeError;
 /// A message sent on the primary channel. `Debug` redacts both fields.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct SentMessage {
+pub struct SentRecord {
     /// The customer.
     pub to: String,
     /// The text (what the fallback sends).
     pub text: String,
 }
 
-impl SentMessage {
+impl SentRecord {
     /// A sent message.
     pub fn new(to: impl Into<String>, text: impl Into<String>) -> Self {
         Self {
@@ -40,9 +40,9 @@ impl SentMessage {
     }
 }
 
-impl std::fmt::Debug for SentMessage {
+impl std::fmt::Debug for SentRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SentMessage")
+        f.debug_struct("SentRecord")
             .field("to", &crate::audit::redact_phone(&self.to))
             .field(
                 "text",
@@ -60,7 +60,7 @@ pub trait SentLog: Send + Sync + std::fmt::Debug {
     async fn remember(
         &self,
         message_id: &str,
-        message: &SentMessage,
+        message: &SentRecord,
         keep: Duration,
         now: DateTime<Utc>,
     ) -> Result<(), BridgeError>;
@@ -71,7 +71,7 @@ pub trait SentLog: Send + Sync + std::fmt::Debug {
         &self,
         message_id: &str,
         now: DateTime<Utc>,
-    ) -> Result<Option<SentMessage>, BridgeError>;
+    ) -> Result<Option<SentRecord>, BridgeError>;
 }
 
 fn until(now: DateTime<Utc>, keep: Duration) -> DateTime<Utc> {
@@ -87,7 +87,7 @@ pub struct MemorySentLog {
 #[derive(Debug, Default)]
 struct Memory {
     order: VecDeque<String>,
-    by_id: HashMap<String, (SentMessage, DateTime<Utc>)>,
+    by_id: HashMap<String, (SentRecord, DateTime<Utc>)>,
 }
 
 const MEMORY_BOUND: usize = 100_000;
@@ -101,7 +101,7 @@ impl SentLog for MemorySentLog {
     async fn remember(
         &self,
         message_id: &str,
-        message: &SentMessage,
+        message: &SentRecord,
         keep: Duration,
         now: DateTime<Utc>,
     ) -> Result<(), BridgeError> {
@@ -124,7 +124,7 @@ impl SentLog for MemorySentLog {
         &self,
         message_id: &str,
         now: DateTime<Utc>,
-    ) -> Result<Option<SentMessage>, BridgeError> {
+    ) -> Result<Option<SentRecord>, BridgeError> {
         let mut m = self.inner.lock().map_err(|_| poisoned())?;
         Ok(m.by_id
             .remove(message_id)
@@ -137,7 +137,7 @@ impl SentLog for MemorySentLog {
 pub mod redis_sent {
     //! The Redis backend (feature `redis`).
 
-    use super::{DateTime, Duration, SentLog, SentMessage, Utc, async_trait};
+    use super::{DateTime, Duration, SentLog, SentRecord, Utc, async_trait};
     use crate::error::BridgeError;
     use crate::redis_conn::RedisConnection;
     use crate::redis_conn::store_err;
@@ -178,7 +178,7 @@ pub mod redis_sent {
         async fn remember(
             &self,
             message_id: &str,
-            message: &SentMessage,
+            message: &SentRecord,
             keep: Duration,
             _now: DateTime<Utc>,
         ) -> Result<(), BridgeError> {
@@ -199,7 +199,7 @@ pub mod redis_sent {
             &self,
             message_id: &str,
             _now: DateTime<Utc>,
-        ) -> Result<Option<SentMessage>, BridgeError> {
+        ) -> Result<Option<SentRecord>, BridgeError> {
             let mut c = self.conn.clone();
             let bytes: Option<Vec<u8>> = redis::cmd("GETDEL")
                 .arg(self.key(message_id))
@@ -216,22 +216,26 @@ pub mod conformance {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use chrono::{DateTime, Utc};
-
-    use super::{SentLog, SentMessage};
+    use super::{SentLog, SentRecord};
+    use crate::clock::{Clock, ManualClock};
 
     /// Checks the contract: a remembered message is taken once, whole;
-    /// unknown ids give `None`; ids are separate. `now` should be the real
-    /// time (Redis measures expiry itself).
+    /// unknown ids give `None`; ids are separate. Start the clock at the
+    /// real time for a store whose backend measures expiry itself (Redis).
+    ///
+    /// The same signature as every conformance suite of the workspace:
+    /// the store behind an `Arc`, and the `ManualClock` the suite reads and
+    /// moves (build the store with it when it keeps time).
     ///
     /// # Panics
     ///
     /// When the log breaks the contract (it is a test helper).
     #[allow(clippy::unwrap_used)]
-    pub async fn run(log: Arc<dyn SentLog>, now: DateTime<Utc>) {
+    pub async fn run<S: SentLog + ?Sized + 'static>(log: Arc<S>, clock: &ManualClock) {
+        let now = clock.now();
         let id = |n: u32| format!("wamid.conformance.{}.{n}", std::process::id());
-        let ana = SentMessage::new("14155550123", "Your case number is 00001026.");
-        let ben = SentMessage::new("14155550199", "We have your quote ready.");
+        let ana = SentRecord::new("14155550123", "Your case number is 00001026.");
+        let ben = SentRecord::new("14155550199", "We have your quote ready.");
         let keep = Duration::from_secs(3_600);
         assert_eq!(log.take(&id(0), now).await.unwrap(), None, "unknown id");
         log.remember(&id(1), &ana, keep, now).await.unwrap();
@@ -259,16 +263,11 @@ mod tests {
     #[tokio::test]
     async fn the_memory_log_passes_the_suite_and_forgets_expired_messages() {
         let log = Arc::new(MemorySentLog::default());
-        conformance::run(log.clone(), Utc::now()).await;
+        conformance::run(log.clone(), &crate::clock::ManualClock::new(Utc::now())).await;
         let now = Utc::now();
-        log.remember(
-            "m",
-            &SentMessage::new("1", "x"),
-            Duration::from_secs(1),
-            now,
-        )
-        .await
-        .unwrap();
+        log.remember("m", &SentRecord::new("1", "x"), Duration::from_secs(1), now)
+            .await
+            .unwrap();
         assert_eq!(
             log.take("m", now + chrono::Duration::seconds(2))
                 .await
@@ -279,7 +278,7 @@ mod tests {
 
     #[test]
     fn debug_redacts_the_customer_and_the_text() {
-        let printed = format!("{:?}", SentMessage::new("14155550123", "secret plans"));
+        let printed = format!("{:?}", SentRecord::new("14155550123", "secret plans"));
         assert!(
             !printed.contains("555") && !printed.contains("secret"),
             "{printed}"
@@ -294,7 +293,7 @@ mod tests {
             let log = redis_sent::RedisSentLog::connect(&url, &prefix)
                 .await
                 .unwrap();
-            conformance::run(Arc::new(log), Utc::now()).await;
+            conformance::run(Arc::new(log), &crate::clock::ManualClock::new(Utc::now())).await;
         }
     }
 }

@@ -20,7 +20,7 @@
 //! # #[cfg(feature = "embedded")] {
 //! use std::sync::Arc;
 //! use bridge_core::clock::SystemClock;
-//! use bridge_core::inbound::{Channel, InboundMessage};
+//! use bridge_core::inbound::{Channel, CustomerMessage};
 //! use bridge_core::pipeline::Bridge;
 //! use bridge_core::queue::{MemoryQueue, WorkerOptions};
 //! use bridge_core::sender::RecordingSender;
@@ -29,7 +29,7 @@
 //! # struct Crm;
 //! # #[async_trait::async_trait]
 //! # impl RecordWriter for Crm {
-//! #     async fn write(&self, _: &bridge_core::mapping::Action, _: &InboundMessage) -> Result<WriteOutcome, bridge_core::BridgeError> {
+//! #     async fn write(&self, _: &bridge_core::mapping::Action, _: &CustomerMessage) -> Result<WriteOutcome, bridge_core::BridgeError> {
 //! #         let mut w = WriteOutcome::default(); w.object = "Case".into(); w.case_number = Some("00001026".into()); Ok(w)
 //! #     }
 //! # }
@@ -43,7 +43,7 @@
 //!     WorkerOptions::default(),
 //!     Arc::new(SystemClock),
 //! );
-//! let mut m = InboundMessage::text(Channel::WhatsApp, "wamid.1", "14155550123", "my order arrived broken");
+//! let mut m = CustomerMessage::text(Channel::WhatsApp, "wamid.1", "14155550123", "my order arrived broken");
 //! m.sent_at = Some(chrono::Utc::now());
 //! service.inbox().enqueue_message(&m).await?; // durable: answer the webhook now
 //! service.drain(std::time::Duration::from_secs(5)).await;
@@ -65,16 +65,16 @@ use tokio::sync::Notify;
 use crate::audit;
 use crate::clock::Clock;
 use crate::dedup::Claim;
-use crate::inbound::InboundMessage;
+use crate::inbound::CustomerMessage;
 use crate::mapping::Action;
-use crate::optout::{OptOutStore, Subscription};
+use crate::optout::{ConsentChange, OptOutStore};
 use crate::pipeline::Bridge;
 use crate::queue::{
     Enqueued, JobContext, JobError, JobHandler, JobQueue, QueueError, QueueStats, Worker,
     WorkerHandle, WorkerOptions,
 };
 use crate::replies;
-use crate::sender::{Outbound, Sender};
+use crate::sender::{ChannelSender, Outbound};
 use crate::window::Delivery;
 use crate::writer::WriteOutcome;
 
@@ -157,7 +157,7 @@ pub enum InboxEvent {
     /// A customer's message.
     Message {
         /// The message.
-        message: InboundMessage,
+        message: CustomerMessage,
     },
     /// A status of a message we sent.
     Status {
@@ -217,7 +217,7 @@ impl Inbox {
     }
 
     /// Enqueues a customer's message (idempotent by its dedup key; ordered per customer).
-    pub async fn enqueue_message(&self, m: &InboundMessage) -> Result<Enqueued, QueueError> {
+    pub async fn enqueue_message(&self, m: &CustomerMessage) -> Result<Enqueued, QueueError> {
         let group = m
             .from
             .address()
@@ -250,7 +250,7 @@ impl Inbox {
         for event in n.events() {
             match event {
                 Event::Message(m) => {
-                    self.enqueue_message(&InboundMessage::from_whatsapp(&m))
+                    self.enqueue_message(&CustomerMessage::from_whatsapp(&m))
                         .await?;
                     queued += 1;
                 }
@@ -374,7 +374,7 @@ pub struct ServiceOptions {
     /// Workers of the outbox.
     pub outbox: WorkerOptions,
     /// The fallback channel for customers WhatsApp cannot reach (e.g. SMS).
-    pub fallback: Option<Arc<dyn Sender>>,
+    pub fallback: Option<Arc<dyn ChannelSender>>,
     /// Where sent messages are remembered for the fallback (72 hours): give
     /// a durable one (`EmbeddedStore::sent_log`, `RedisSentLog`) so a failed
     /// status after a restart, or at another instance, still falls back
@@ -482,7 +482,8 @@ impl BridgeService {
             Some(outbox_wake.clone()),
         );
         outbox.opt_outs = options.opt_outs.clone();
-        let primary: Arc<dyn Sender> = bridge.sender.clone().unwrap_or_else(|| Arc::new(NoSender));
+        let primary: Arc<dyn ChannelSender> =
+            bridge.sender.clone().unwrap_or_else(|| Arc::new(NoSender));
         let outbox_handler = OutboxHandler {
             primary,
             fallback: options.fallback.clone(),

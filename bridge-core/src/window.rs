@@ -71,9 +71,9 @@ pub trait WindowTracker: Send + Sync {
     async fn record_inbound(&self, customer: &str, at: DateTime<Utc>) -> Result<(), BridgeError>;
     /// The last inbound time, if within the window's memory.
     async fn last_inbound(&self, customer: &str) -> Result<Option<DateTime<Utc>>, BridgeError>;
-    /// What may be sent to the customer now.
-    async fn delivery(&self, customer: &str) -> Result<Delivery, BridgeError> {
-        Ok(delivery(self.last_inbound(customer).await?, Utc::now()))
+    /// What may be sent to the customer at `now`.
+    async fn delivery(&self, customer: &str, now: DateTime<Utc>) -> Result<Delivery, BridgeError> {
+        Ok(delivery(self.last_inbound(customer).await?, now))
     }
 }
 
@@ -255,29 +255,45 @@ return 1";
 
 /// The behaviour every tracker must have.
 pub mod conformance {
-    use super::*;
+    use std::sync::Arc;
 
-    /// Runs the suite against a tracker.
+    use super::*;
+    use crate::clock::{Clock, ManualClock};
+
+    /// Runs the suite against a tracker. Start the clock at the real time
+    /// for a tracker whose backend expires keys itself (Redis).
+    ///
+    /// The same signature as every conformance suite of the workspace:
+    /// the store behind an `Arc`, and the `ManualClock` the suite reads and
+    /// moves (build the store with it when it keeps time).
     ///
     /// # Panics
     ///
     /// When the tracker breaks a rule.
     #[allow(clippy::panic)]
-    pub async fn run<T: WindowTracker>(t: &T) {
+    pub async fn run<T: WindowTracker + ?Sized + 'static>(t: Arc<T>, clock: &ManualClock) {
+        let t = &*t;
         let who = format!(
-            "conformance-{}",
-            Utc::now().timestamp_nanos_opt().unwrap_or(0)
+            "conformance-{}-{}",
+            std::process::id(),
+            crate::dedup::random_token()
         );
         assert_eq!(
-            t.delivery(&who).await.ok(),
+            t.delivery(&who, clock.now()).await.ok(),
             Some(Delivery::TemplateRequired),
             "unknown customer: template"
         );
-        let now = Utc::now();
+        let now = clock.now();
         t.record_inbound(&who, now - Duration::hours(2))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(t.delivery(&who).await.ok(), Some(Delivery::FreeForm));
+        assert_eq!(t.delivery(&who, now).await.ok(), Some(Delivery::FreeForm));
+        clock.advance(std::time::Duration::from_secs(23 * 3_600));
+        assert_eq!(
+            t.delivery(&who, clock.now()).await.ok(),
+            Some(Delivery::TemplateRequired),
+            "the window closes 24 hours after the last message"
+        );
         t.record_inbound(&who, now - Duration::hours(20))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
@@ -330,7 +346,11 @@ mod tests {
 
     #[tokio::test]
     async fn memory_tracker_passes_the_suite() {
-        conformance::run(&MemoryWindowTracker::default()).await;
+        conformance::run(
+            std::sync::Arc::new(MemoryWindowTracker::default()),
+            &crate::clock::ManualClock::new(Utc::now()),
+        )
+        .await;
     }
 
     #[test]

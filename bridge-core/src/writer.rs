@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 
 use crate::error::BridgeError;
-use crate::inbound::InboundMessage;
+use crate::inbound::CustomerMessage;
 use crate::ledger::LedgerEntry;
 use crate::mapping::Action;
 
@@ -82,14 +82,14 @@ pub trait RecordWriter: Send + Sync {
     async fn write(
         &self,
         action: &Action,
-        message: &InboundMessage,
+        message: &CustomerMessage,
     ) -> Result<WriteOutcome, BridgeError>;
 
     /// Notes on the customer's record that they opted out of (or back into)
     /// marketing messages, after a STOP or START. The default does nothing.
     async fn record_opt_out(
         &self,
-        message: &InboundMessage,
+        message: &CustomerMessage,
         opted_out: bool,
     ) -> Result<(), BridgeError> {
         let _ = (message, opted_out);
@@ -103,7 +103,7 @@ pub trait RecordWriter: Send + Sync {
     /// that arrive together.
     async fn write_batch(
         &self,
-        items: &[(Action, InboundMessage)],
+        items: &[(Action, CustomerMessage)],
     ) -> Vec<Result<WriteOutcome, BridgeError>> {
         let mut out = Vec::with_capacity(items.len());
         for (action, message) in items {

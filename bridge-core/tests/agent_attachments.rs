@@ -172,7 +172,7 @@ async fn an_agents_file_goes_as_media_with_the_text_as_its_caption() {
 /// the fix named, instead of sending the caption alone.
 #[tokio::test]
 async fn a_file_is_never_dropped_by_a_sender_that_cannot_fetch_it() {
-    use bridge_core::sender::{Attachment, Outbound, Sender};
+    use bridge_core::sender::{Attachment, ChannelSender, Outbound};
     let graph = MockGraph::start().await;
     let message = Outbound::text("See attached").attach(Attachment::new(
         "068000000000001AAA",
@@ -180,7 +180,7 @@ async fn a_file_is_never_dropped_by_a_sender_that_cannot_fetch_it() {
         "application/pdf",
         10,
     ));
-    let err = Sender::send(&graph.client(), ANA, &message)
+    let err = ChannelSender::send(&graph.client(), ANA, &message)
         .await
         .unwrap_err();
     assert!(err.message.contains("AttachmentSender"), "{}", err.message);

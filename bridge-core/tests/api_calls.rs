@@ -10,7 +10,7 @@ use std::time::Duration;
 use bridge_core::BridgeError;
 use bridge_core::budget::ApiBudget;
 use bridge_core::clock::SystemClock;
-use bridge_core::inbound::{Channel, InboundMessage};
+use bridge_core::inbound::{Channel, CustomerMessage};
 use bridge_core::mapping::{DefaultMapper, Mapper};
 use bridge_core::pipeline::Bridge;
 use bridge_core::queue::{MemoryQueue, RetryPolicy, WorkerOptions};
@@ -23,8 +23,8 @@ use chrono::Utc;
 use salesforce_rest::testkit::MockOrg;
 use serde_json::json;
 
-fn msg(id: &str, phone: &str, body: &str) -> InboundMessage {
-    let mut m = InboundMessage::text(Channel::WhatsApp, id, phone, body);
+fn msg(id: &str, phone: &str, body: &str) -> CustomerMessage {
+    let mut m = CustomerMessage::text(Channel::WhatsApp, id, phone, body);
     m.sent_at = Some(Utc::now());
     m
 }
@@ -649,11 +649,11 @@ async fn agent_replies_are_sent_once_in_the_form_the_window_allows() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_agent_reply_is_marked_failed_with_the_reason() {
     use bridge_core::agent::AgentReplies;
-    use bridge_core::sender::{Outbound, SendError, SendReceipt, Sender};
+    use bridge_core::sender::{ChannelSender, Outbound, SendError, SendReceipt};
     use bridge_core::window::{MemoryWindowTracker, WindowTracker};
     struct Refusing;
     #[async_trait::async_trait]
-    impl Sender for Refusing {
+    impl ChannelSender for Refusing {
         fn channel(&self) -> bridge_core::inbound::Channel {
             bridge_core::inbound::Channel::WhatsApp
         }

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use bridge_core::agent::AgentReplies;
 use bridge_core::clock::SystemClock;
-use bridge_core::inbound::{Channel, InboundMessage};
+use bridge_core::inbound::{Channel, CustomerMessage};
 use bridge_core::pipeline::Bridge;
 use bridge_core::queue::{MemoryQueue, WorkerOptions};
 use bridge_core::service::{BridgeService, ServiceOptions};
@@ -28,8 +28,8 @@ use whatsapp_cloud::testkit::{
     MOCK_PHONE_NUMBER_ID as SUPPORT, MOCK_SECOND_PHONE_NUMBER_ID as SALES, MockGraph,
 };
 
-fn message(id: &str, from: &str, to_number: &str, text: &str) -> InboundMessage {
-    let mut m = InboundMessage::text(Channel::WhatsApp, id, from, text);
+fn message(id: &str, from: &str, to_number: &str, text: &str) -> CustomerMessage {
+    let mut m = CustomerMessage::text(Channel::WhatsApp, id, from, text);
     m.business_id = Some(to_number.to_owned());
     m.sent_at = Some(chrono::Utc::now());
     m

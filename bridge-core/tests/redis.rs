@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use bridge_core::clock::ManualClock;
 use bridge_core::dedup::{RedisDedupStore, conformance};
 use bridge_core::window::{RedisWindowTracker, conformance as window_conformance};
 
@@ -26,8 +27,12 @@ fn redis_urls() -> Vec<String> {
 async fn redis_dedup_store_passes_the_behaviour_suite() {
     for url in redis_urls() {
         let prefix = format!("test:{}:{}:", std::process::id(), url.len());
-        let store = RedisDedupStore::connect(&url, &prefix).await.unwrap();
-        conformance::run(Arc::new(store)).await;
+        let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+        let store = RedisDedupStore::connect(&url, &prefix)
+            .await
+            .unwrap()
+            .with_clock(clock.clone());
+        conformance::run(Arc::new(store), &clock).await;
     }
 }
 
@@ -36,7 +41,7 @@ async fn redis_window_tracker_passes_the_suite() {
     for url in redis_urls() {
         let prefix = format!("test-window:{}:", std::process::id());
         let t = RedisWindowTracker::connect(&url, &prefix).await.unwrap();
-        window_conformance::run(&t).await;
+        window_conformance::run(Arc::new(t), &ManualClock::new(chrono::Utc::now())).await;
     }
 }
 
@@ -60,12 +65,12 @@ async fn two_instances_share_the_numbers_send_rate_through_redis() {
 
     use bridge_core::clock::SystemClock;
     use bridge_core::pacing::{PacedSender, RedisSendRate};
-    use bridge_core::sender::{Outbound, Sender};
+    use bridge_core::sender::{ChannelSender, Outbound};
     use whatsapp_cloud::testkit::MockGraph;
     let graph = MockGraph::start().await;
     graph.limit_throughput(50.0);
     let prefix = format!("wa-sf:rate{}:", std::process::id());
-    let mut instances: Vec<Arc<dyn Sender>> = Vec::new();
+    let mut instances: Vec<Arc<dyn ChannelSender>> = Vec::new();
     for _ in 0..2 {
         let rate = RedisSendRate::connect(&redis_url(), &prefix, 50.0)
             .await
@@ -339,7 +344,7 @@ async fn tls_child() {
     let q = RedisQueue::connect(&url, "wa-sf:tls:", "inbox")
         .await
         .unwrap();
-    bridge_core::queue::conformance::run(Arc::new(q)).await;
+    bridge_core::queue::conformance::run(Arc::new(q), &ManualClock::new(chrono::Utc::now())).await;
     let wrong = url.replace("s3cret-pass", "not-the-pass");
     let err = RedisConnection::connect(&wrong)
         .await

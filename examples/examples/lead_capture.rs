@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bridge_core::BridgeError;
-use bridge_core::inbound::{Channel, InboundMessage};
+use bridge_core::inbound::{Channel, CustomerMessage};
 use bridge_core::mapping::{Action, DefaultMapper, Mapper};
 use bridge_core::pipeline::{Bridge, OutcomeKind};
 use bridge_core::routing::tokenize;
@@ -56,7 +56,7 @@ pub fn tags(text: &str) -> Vec<&'static str> {
 
 #[async_trait]
 impl Mapper for TaggingMapper {
-    async fn map(&self, message: &InboundMessage) -> Result<Action, BridgeError> {
+    async fn map(&self, message: &CustomerMessage) -> Result<Action, BridgeError> {
         let mut action = self.inner.map(message).await?;
         if let Action::UpsertLead { lead, .. } = &mut action {
             let t = tags(&lead.description);
@@ -83,7 +83,7 @@ pub async fn run(b: &Backends) -> Result<usize, BoxError> {
         "Could you also send a quote for 10 desks?",
     ];
     for (i, text) in messages.iter().enumerate() {
-        let mut m = InboundMessage::text(
+        let mut m = CustomerMessage::text(
             Channel::WhatsApp,
             format!("wamid.LC{stamp}{i}"),
             "+1 (415) 555-0177",

@@ -46,7 +46,7 @@ use bridge_core::sender::Outbound;
 use bridge_core::service::{SendJob, SendService};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use examples::{Backends, BoxError, Stores};
-use salesforce_rest::pubsub::{Event, Flow, PubSubClient, ReplayStore, StartFrom};
+use salesforce_rest::pubsub::{EventMessage, Flow, PubSubClient, ReplayStore, StartFrom};
 use salesforce_rest::records::{DynamicRecord, SfDateTime};
 use salesforce_rest::testkit::FakePubSub;
 use serde_json::{Value, json};
@@ -334,7 +334,7 @@ const PAIRS: [(&str, &str); 8] = [
 /// A change event's record as far as the event carries it (dates arrive
 /// typed, in the REST API's form): its row in the custom-object names, and
 /// whether the customer's number or the order number must be read back.
-fn event_row(event: &Event, entity: &str, id: &str) -> (DynamicRecord, bool) {
+fn event_row(event: &EventMessage, entity: &str, id: &str) -> (DynamicRecord, bool) {
     let custom = entity.ends_with("__c");
     let mut row = DynamicRecord::new().set("Id", id);
     let mut missing = false;
@@ -413,7 +413,7 @@ async fn read_back(
 pub async fn on_changes(
     b: &Backends,
     svc: &SendService,
-    events: &[Event],
+    events: &[EventMessage],
 ) -> Result<Vec<String>, BoxError> {
     // (entity, record id, row, needs a read-back), in event order.
     let mut rows: Vec<(String, String, DynamicRecord, bool)> = Vec::new();
@@ -512,7 +512,7 @@ async fn queue_notice(
 pub async fn on_change(
     b: &Backends,
     svc: &SendService,
-    event: &Event,
+    event: &EventMessage,
 ) -> Result<Option<String>, BoxError> {
     Ok(on_changes(b, svc, std::slice::from_ref(event)).await?.pop())
 }

@@ -18,7 +18,7 @@
 
 use std::sync::Arc;
 
-use bridge_core::pipeline::{Bridge, Outcome, OutcomeKind, Reply};
+use bridge_core::pipeline::{Bridge, MessageOutcome, OutcomeKind, Reply};
 use bridge_core::writer::SalesforceWriter;
 use examples::{Backends, BoxError};
 use whatsapp_cloud::testkit::{payloads, signed_webhook};
@@ -158,7 +158,7 @@ pub async fn run(b: &Backends) -> Result<Summary, BoxError> {
     Ok(summary)
 }
 
-fn print_outcome(outcome: &Outcome, summary: &mut Summary) {
+fn print_outcome(outcome: &MessageOutcome, summary: &mut Summary) {
     let message_id = &outcome.message_id;
     match &outcome.kind {
         OutcomeKind::Processed {

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use bridge_core::agent::AgentReplies;
 use bridge_core::clock::{Clock, ManualClock};
-use bridge_core::inbound::{Channel, InboundMessage};
+use bridge_core::inbound::{Channel, CustomerMessage};
 use bridge_core::pipeline::Bridge;
 use bridge_core::sender::RecordingSender;
 use bridge_core::service::{BridgeService, ServiceOptions, StatusUpdate};
@@ -89,7 +89,7 @@ pub async fn story(b: &Backends, stores: &Stores) -> Result<Story, BoxError> {
     let settle = || svc.drain(Duration::from_secs(30));
 
     // 1. The customer writes.
-    let mut m = InboundMessage::text(
+    let mut m = CustomerMessage::text(
         Channel::WhatsApp,
         "wamid.support-desk-1",
         CUSTOMER,

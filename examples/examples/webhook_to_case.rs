@@ -59,7 +59,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bridge_core::BridgeError;
 use bridge_core::clock::{Clock, SystemClock};
-use bridge_core::inbound::InboundMessage;
+use bridge_core::inbound::CustomerMessage;
 use bridge_core::mapping::Action;
 use bridge_core::pipeline::{Bridge, BridgeOptions};
 use bridge_core::queue::WorkerOptions;
@@ -150,7 +150,7 @@ impl RecordWriter for WriteThenMarkRead {
     async fn write(
         &self,
         action: &Action,
-        m: &InboundMessage,
+        m: &CustomerMessage,
     ) -> Result<WriteOutcome, BridgeError> {
         let out = self.writer.write(action, m).await?;
         self.after(m, &out);
@@ -159,7 +159,7 @@ impl RecordWriter for WriteThenMarkRead {
 
     async fn write_batch(
         &self,
-        items: &[(Action, InboundMessage)],
+        items: &[(Action, CustomerMessage)],
     ) -> Vec<Result<WriteOutcome, BridgeError>> {
         let results = self.writer.write_batch(items).await;
         for ((_, m), r) in items.iter().zip(&results) {
@@ -177,20 +177,24 @@ impl RecordWriter for WriteThenMarkRead {
         self.writer.write_ledger(entries).await
     }
 
-    async fn record_opt_out(&self, m: &InboundMessage, opted_out: bool) -> Result<(), BridgeError> {
+    async fn record_opt_out(
+        &self,
+        m: &CustomerMessage,
+        opted_out: bool,
+    ) -> Result<(), BridgeError> {
         self.writer.record_opt_out(m, opted_out).await
     }
 }
 
 impl WriteThenMarkRead {
     /// The best-effort steps after a write, spawned: attach the file, mark as read.
-    fn after(&self, m: &InboundMessage, out: &WriteOutcome) {
+    fn after(&self, m: &CustomerMessage, out: &WriteOutcome) {
         let whatsapp = self.whatsapp.clone();
         let salesforce = self.writer.client().clone();
         let message_id = m.id.clone();
         let media = match (&m.content, out.record_id.clone()) {
             (
-                bridge_core::inbound::Content::Media {
+                bridge_core::inbound::CustomerContent::Media {
                     kind,
                     media_id: Some(media_id),
                     mime_type,

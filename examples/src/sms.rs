@@ -6,7 +6,7 @@
 
 use async_trait::async_trait;
 use bridge_core::inbound::Channel;
-use bridge_core::sender::{Outbound, SendError, SendReceipt, Sender};
+use bridge_core::sender::{ChannelSender, Outbound, SendError, SendReceipt};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::BoxError;
@@ -102,7 +102,7 @@ impl TwilioSms {
 const UNREACHABLE: &[i64] = &[21211, 21214, 21408, 21610, 21612, 21614];
 
 #[async_trait]
-impl Sender for TwilioSms {
+impl ChannelSender for TwilioSms {
     fn channel(&self) -> Channel {
         Channel::Sms
     }

@@ -1160,11 +1160,11 @@ fn stdout_redacts_customers_unless_asked() {
 /// to; mistakes are refused by name.
 #[tokio::test]
 async fn number_roles_route_by_the_number_written_to() {
-    use bridge_core::inbound::{Channel, InboundMessage};
+    use bridge_core::inbound::{Channel, CustomerMessage};
     use bridge_core::mapping::{Action, Mapper};
     let mapper = examples::number_roles_from("1234567890:support, 1234567891:SALES").unwrap();
     let to = |number: &str| {
-        let mut m = InboundMessage::text(Channel::WhatsApp, "wamid.1", "14155550123", "hello");
+        let mut m = CustomerMessage::text(Channel::WhatsApp, "wamid.1", "14155550123", "hello");
         m.business_id = Some(number.to_owned());
         m
     };

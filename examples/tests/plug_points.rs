@@ -12,12 +12,13 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bridge_core::BridgeError;
+use bridge_core::clock::{Clock, ManualClock};
 use bridge_core::dedup::{Claim, ClaimToken, DedupStore};
-use bridge_core::inbound::{Channel, InboundMessage};
+use bridge_core::inbound::{Channel, CustomerMessage};
 use bridge_core::mapping::{Action, Mapper, case_draft};
 use bridge_core::optout::{OptOut, OptOutStore, customer_key};
 use bridge_core::pipeline::{Bridge, OutcomeKind};
@@ -26,17 +27,31 @@ use bridge_core::queue::{
     NewJob, QueueError, QueueStats,
 };
 use bridge_core::routing::Priority;
-use bridge_core::sender::{Outbound, SendError, SendReceipt, Sender};
+use bridge_core::sender::{ChannelSender, Outbound, SendError, SendReceipt};
 use bridge_core::window::WindowTracker;
 use bridge_core::writer::{RecordWriter, WriteOutcome};
 use chrono::{DateTime, Utc};
 use salesforce_rest::auth::{StoredToken, TokenStore};
 
-/// A dedup store written from scratch.
-#[derive(Default)]
+/// A dedup store written from scratch, on the clock it is given.
 struct MyDedup {
-    keys: Mutex<HashMap<String, (u64, Instant)>>,
+    keys: Mutex<HashMap<String, (u64, DateTime<Utc>)>>,
     next: Mutex<u64>,
+    clock: Arc<dyn Clock>,
+}
+
+impl MyDedup {
+    fn new(clock: Arc<dyn Clock>) -> Self {
+        Self {
+            keys: Mutex::default(),
+            next: Mutex::default(),
+            clock,
+        }
+    }
+
+    fn until(&self, d: Duration) -> DateTime<Utc> {
+        self.clock.now() + chrono::Duration::from_std(d).unwrap()
+    }
 }
 
 #[async_trait]
@@ -44,7 +59,7 @@ impl DedupStore for MyDedup {
     async fn claim(&self, key: &str, ttl: Duration) -> Result<Claim, BridgeError> {
         let mut keys = self.keys.lock().unwrap();
         if let Some((token, until)) = keys.get(key)
-            && *until > Instant::now()
+            && *until > self.clock.now()
         {
             return Ok(if *token == 0 {
                 Claim::Done
@@ -54,14 +69,14 @@ impl DedupStore for MyDedup {
         }
         let mut next = self.next.lock().unwrap();
         *next += 1;
-        keys.insert(key.to_owned(), (*next, Instant::now() + ttl));
+        keys.insert(key.to_owned(), (*next, self.until(ttl)));
         Ok(Claim::New(ClaimToken::new(key, *next)))
     }
     async fn complete(&self, t: &ClaimToken, keep: Duration) -> Result<(), BridgeError> {
         let mut keys = self.keys.lock().unwrap();
         match keys.get(t.key()) {
-            Some((token, until)) if *token == t.token() && *until > Instant::now() => {
-                keys.insert(t.key().to_owned(), (0, Instant::now() + keep));
+            Some((token, until)) if *token == t.token() && *until > self.clock.now() => {
+                keys.insert(t.key().to_owned(), (0, self.until(keep)));
                 Ok(())
             }
             _ => Err(BridgeError::Store("claim lost".into())),
@@ -81,7 +96,8 @@ impl DedupStore for MyDedup {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dedup_store_from_outside_passes_the_suite() {
-    bridge_core::dedup::conformance::run(Arc::new(MyDedup::default())).await;
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    bridge_core::dedup::conformance::run(Arc::new(MyDedup::new(clock.clone())), &clock).await;
 }
 
 /// A queue that delegates (say, to add metrics): the trait is open.
@@ -152,7 +168,8 @@ async fn a_queue_from_outside_passes_the_suite() {
         MemoryQueue::new("outside").unwrap(),
         Default::default(),
     ));
-    bridge_core::queue::conformance::run(q.clone()).await;
+    bridge_core::queue::conformance::run(q.clone(), &ManualClock::at_millis(1_767_225_600_000))
+        .await;
     assert!(q.1.load(std::sync::atomic::Ordering::Relaxed) > 0);
 }
 
@@ -174,7 +191,11 @@ impl WindowTracker for MyWindow {
 
 #[tokio::test]
 async fn a_window_tracker_from_outside_passes_the_suite() {
-    bridge_core::window::conformance::run(&MyWindow::default()).await;
+    bridge_core::window::conformance::run(
+        Arc::new(MyWindow::default()),
+        &ManualClock::at_millis(1_767_225_600_000),
+    )
+    .await;
 }
 
 #[derive(Default)]
@@ -201,7 +222,11 @@ impl OptOutStore for MyOptOuts {
 
 #[tokio::test]
 async fn an_opt_out_store_from_outside_passes_the_suite() {
-    bridge_core::optout::conformance::run(&MyOptOuts::default()).await;
+    bridge_core::optout::conformance::run(
+        Arc::new(MyOptOuts::default()),
+        &ManualClock::at_millis(1_767_225_600_000),
+    )
+    .await;
 }
 
 #[derive(Default)]
@@ -228,7 +253,11 @@ impl TokenStore for MyTokens {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_store_from_outside_passes_the_suite() {
-    salesforce_rest::auth::store_conformance::run(Arc::new(MyTokens::default())).await;
+    salesforce_rest::auth::store_conformance::run(
+        Arc::new(MyTokens::default()),
+        &salesforce_rest::auth::ManualClock::at_millis(1_767_225_600_000),
+    )
+    .await;
 }
 
 /// Every message is a Case, with the crate's draft helper.
@@ -236,7 +265,7 @@ struct AlwaysCase;
 
 #[async_trait]
 impl Mapper for AlwaysCase {
-    async fn map(&self, m: &InboundMessage) -> Result<Action, BridgeError> {
+    async fn map(&self, m: &CustomerMessage) -> Result<Action, BridgeError> {
         let text = m.text_content().unwrap_or("(no text)");
         let route = bridge_core::routing::KeywordRouter::default().route(text);
         Ok(Action::CreateCase {
@@ -254,7 +283,7 @@ impl RecordWriter for MyCrm {
     async fn write(
         &self,
         action: &Action,
-        m: &InboundMessage,
+        m: &CustomerMessage,
     ) -> Result<WriteOutcome, BridgeError> {
         self.0.lock().unwrap().push(m.id.clone());
         let mut out = WriteOutcome::default();
@@ -275,7 +304,7 @@ impl RecordWriter for MyCrm {
 struct MySms(Mutex<Vec<String>>);
 
 #[async_trait]
-impl Sender for MySms {
+impl ChannelSender for MySms {
     fn channel(&self) -> Channel {
         Channel::Sms
     }
@@ -309,11 +338,13 @@ async fn a_bridge_composed_only_of_outside_parts_works() {
     let sms = Arc::new(MySms::default());
     let bridge = Bridge::builder(crm.clone())
         .mapper(Arc::new(AlwaysCase))
-        .dedup(Arc::new(MyDedup::default()))
+        .dedup(Arc::new(MyDedup::new(Arc::new(
+            bridge_core::clock::SystemClock,
+        ))))
         .window(Arc::new(MyWindow::default()))
         .sender(sms.clone())
         .build();
-    let mut m = InboundMessage::text(Channel::Sms, "sms.1", "14155550123", "hello there");
+    let mut m = CustomerMessage::text(Channel::Sms, "sms.1", "14155550123", "hello there");
     m.sent_at = Some(Utc::now());
     let outcome = bridge.handle(m.clone()).await.unwrap();
     assert!(

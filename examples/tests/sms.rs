@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use bridge_core::sender::{Outbound, Sender};
+use bridge_core::sender::{ChannelSender, Outbound};
 use examples::sms::TwilioSms;
 use secrecy::SecretString;
 use serde_json::json;

@@ -13,6 +13,7 @@ use serde_json::Value;
 use crate::auth::{AccessToken, Session};
 use crate::error::{ApiError, Error, ErrorCode};
 use crate::http::{RetryPolicy, jitter, transport_error};
+use crate::retry::{Decision, RetryState, decide};
 use crate::usage::ApiUsage;
 
 /// The API version used unless another is configured.
@@ -363,19 +364,17 @@ impl Client {
                     version: self.inner.version.clone(),
                 });
             }
-            match self.inner.retry.decide_within(
-                &err,
-                req.idempotent,
-                attempt,
-                jitter(),
-                retry_after,
-                started.elapsed(),
-            ) {
-                Some(wait) => {
+            let state = RetryState::new(&err, attempt)
+                .with_idempotent(req.idempotent)
+                .with_jitter(jitter())
+                .with_retry_after(retry_after)
+                .with_elapsed(started.elapsed());
+            match decide(&self.inner.retry, &state) {
+                Decision::RetryAfter(wait) => {
                     tracing::warn!(attempt, wait_ms = wait.as_millis() as u64, error = %err, "retrying");
                     tokio::time::sleep(wait).await;
                 }
-                None => return Err(err),
+                _ => return Err(err),
             }
         }
     }

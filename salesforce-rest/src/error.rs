@@ -122,6 +122,9 @@ pub enum Error {
     LocalWrite(String),
 }
 
+/// How long the token endpoint's login rate limit is waited out.
+pub(crate) const LOGIN_RATE_LIMIT_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
+
 impl Error {
     /// The typed REST error, if this is one.
     pub fn api_error(&self) -> Option<&ApiError> {
@@ -174,6 +177,23 @@ impl Error {
             Error::ReauthorizationRequired(inner) => inner.is_login_rate_limit(),
             _ => false,
         }
+    }
+
+    /// Whether the failure is a rate limit: the token endpoint's login rate
+    /// limit, `REQUEST_LIMIT_EXCEEDED` (concurrent or daily) or HTTP 429.
+    /// Back off longer. The same predicate as
+    /// `whatsapp_cloud::Error::is_rate_limited`.
+    pub fn is_rate_limited(&self) -> bool {
+        self.is_login_rate_limit()
+            || self.code() == Some(&ErrorCode::RequestLimitExceeded)
+            || matches!(self, Error::UnexpectedResponse { status: 429, .. })
+    }
+
+    /// How long to wait before trying again, when the error says: the login
+    /// rate limit lasts minutes (5 minutes, as the session waits). The same
+    /// accessor as `whatsapp_cloud::Error::retry_after`.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        self.is_login_rate_limit().then_some(LOGIN_RATE_LIMIT_WAIT)
     }
 
     /// Whether the token endpoint refused because another refresh with the

@@ -100,7 +100,7 @@ pub(crate) fn renewal(result: &Result<(), &crate::Error>) {
 
 /// Pub/Sub events handed over, with their age when known.
 #[cfg(feature = "pubsub")]
-pub(crate) fn pubsub_events(events: &[crate::pubsub::Event]) {
+pub(crate) fn pubsub_events(events: &[crate::pubsub::EventMessage]) {
     #[cfg(feature = "metrics")]
     {
         metrics::counter!(PUBSUB_EVENTS).increment(events.len() as u64);

@@ -76,69 +76,32 @@ impl RetryPolicy {
         self
     }
 
-    /// Whether to retry after `attempt` attempts ended in `error`, and after how
-    /// long. Pure. Only idempotent calls (GET, PATCH update, upsert, DELETE) are
-    /// retried, and only on transient failures: `UNABLE_TO_LOCK_ROW`,
-    /// `SERVER_UNAVAILABLE`, concurrent `REQUEST_LIMIT_EXCEEDED`, any 5xx (as
-    /// Salesforce's guidance says) and HTML maintenance pages, connect errors
-    /// and timeouts. A create (POST) is retried only when its connection never
-    /// opened, unless [`retry_creates`](Self::retry_creates) is on.
-    pub fn decide(
-        &self,
-        error: &Error,
-        idempotent: bool,
-        attempt: u32,
-        jitter: f64,
-    ) -> Option<Duration> {
-        self.decide_within(error, idempotent, attempt, jitter, None, Duration::ZERO)
+    /// Sets the backoff bounds.
+    pub fn with_backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.initial_backoff = initial;
+        self.max_backoff = max.max(initial);
+        self
     }
 
-    /// [`decide`](Self::decide), honouring the server's `Retry-After` (the
-    /// wait is at least that long) and the time budget: `None` when the wait
-    /// would end after [`max_elapsed`](Self::max_elapsed) counted from the
-    /// call's start (`elapsed` so far). Pure.
-    pub fn decide_within(
-        &self,
-        error: &Error,
-        idempotent: bool,
-        attempt: u32,
-        jitter: f64,
-        retry_after: Option<Duration>,
-        elapsed: Duration,
-    ) -> Option<Duration> {
-        let wait = self.backoff(error, idempotent, attempt, jitter)?;
-        let wait = retry_after.map_or(wait, |ra| wait.max(ra));
-        (elapsed.saturating_add(wait) <= self.max_elapsed).then_some(wait)
+    /// The exponential backoff before attempt `attempt + 1`, with jitter in
+    /// `[0, 1)`: half the step is fixed, half is random ("equal jitter").
+    pub fn backoff(&self, attempt: u32, jitter: f64) -> Duration {
+        crate::shared::jittered_backoff(self.initial_backoff, self.max_backoff, attempt, 16, jitter)
     }
 
-    fn backoff(
-        &self,
-        error: &Error,
-        idempotent: bool,
-        attempt: u32,
-        jitter: f64,
-    ) -> Option<Duration> {
-        if attempt >= self.max_attempts {
-            return None;
-        }
-        let retry = match error {
+    /// Whether `error` is worth another attempt under this policy (before
+    /// counts and time): connect errors always; for idempotent calls (or
+    /// creates with [`retry_creates`](Self::retry_creates)) the transient
+    /// failures.
+    fn retries(&self, error: &Error, idempotent: bool) -> bool {
+        match error {
             Error::Transport {
                 kind: TransportKind::Connect,
                 ..
             } => true,
             _ if !idempotent && !self.retry_creates => false,
             e => e.is_retryable() || e.http_status().is_some_and(|s| s >= 500),
-        };
-        if !retry {
-            return None;
         }
-        Some(crate::shared::jittered_backoff(
-            self.initial_backoff,
-            self.max_backoff,
-            attempt,
-            16,
-            jitter,
-        ))
     }
 }
 
@@ -152,40 +115,144 @@ pub enum Decision {
     Stop,
 }
 
-/// Decides whether to retry. Pure: same inputs, same answer. The same
-/// signature as `whatsapp_cloud::retry::decide`: `attempt` is the number of
-/// attempts made so far (1 after the first), `elapsed` the time spent since
-/// the call started, `jitter` a random number in `[0, 1)`. (The client also
-/// honours the server's `Retry-After`, through
-/// [`RetryPolicy::decide_within`].)
+/// Everything [`decide`] looks at after a failed attempt. `#[non_exhaustive]`:
+/// build it with [`RetryState::new`] and the `with_*` setters, so a new input
+/// is not a breaking change. The same shape as `whatsapp_cloud::retry` and
+/// `bridge_core::queue::retry`.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct RetryState<'a> {
+    /// What the attempt ended with.
+    pub failure: &'a Error,
+    /// The attempts made so far (1 after the first).
+    pub attempt: u32,
+    /// Whether repeating the call is harmless (GET, PATCH update, upsert,
+    /// DELETE; not a create).
+    pub idempotent: bool,
+    /// The time spent since the call started.
+    pub elapsed: Duration,
+    /// How long the server asked to wait (`Retry-After`), when it did: the
+    /// wait is at least that long.
+    pub retry_after: Option<Duration>,
+    /// A random number in `[0, 1)` for the backoff's jitter.
+    pub jitter: f64,
+}
+
+impl<'a> RetryState<'a> {
+    /// Attempt number `attempt` (1 for the first) ended in `failure`: not
+    /// idempotent, no time spent, no `Retry-After`, jitter 0.5.
+    pub fn new(failure: &'a Error, attempt: u32) -> Self {
+        Self {
+            failure,
+            attempt,
+            idempotent: false,
+            elapsed: Duration::ZERO,
+            retry_after: None,
+            jitter: 0.5,
+        }
+    }
+
+    /// Sets whether repeating the call is harmless.
+    pub fn with_idempotent(mut self, idempotent: bool) -> Self {
+        self.idempotent = idempotent;
+        self
+    }
+
+    /// Sets the time spent since the call started.
+    pub fn with_elapsed(mut self, elapsed: Duration) -> Self {
+        self.elapsed = elapsed;
+        self
+    }
+
+    /// Sets the server's `Retry-After`.
+    pub fn with_retry_after(mut self, retry_after: Option<Duration>) -> Self {
+        self.retry_after = retry_after;
+        self
+    }
+
+    /// Sets the jitter, a number in `[0, 1)`.
+    pub fn with_jitter(mut self, jitter: f64) -> Self {
+        self.jitter = jitter;
+        self
+    }
+}
+
+/// Decides whether to retry. Pure: same inputs, same answer.
+///
+/// Only idempotent calls (GET, PATCH update, upsert, DELETE) are retried, and
+/// only on transient failures: `UNABLE_TO_LOCK_ROW`, `SERVER_UNAVAILABLE`,
+/// concurrent `REQUEST_LIMIT_EXCEEDED`, any 5xx (as Salesforce's guidance
+/// says) and HTML maintenance pages, connect errors and timeouts. A create
+/// (POST) is retried only when its connection never opened, unless
+/// [`RetryPolicy::retry_creates`] is on. The wait honours the server's
+/// `Retry-After`; no retry starts that would end after
+/// [`RetryPolicy::max_elapsed`].
 ///
 /// ```
 /// use std::time::Duration;
-/// use salesforce_rest::retry::{decide, Decision, RetryPolicy};
+/// use salesforce_rest::retry::{decide, Decision, RetryPolicy, RetryState};
 /// use salesforce_rest::{Error, TransportKind};
 ///
 /// let policy = RetryPolicy::default();
 /// let refused = Error::Transport { kind: TransportKind::Connect, message: "refused".into(), source: None };
-/// assert!(matches!(decide(&policy, &refused, false, 1, Duration::ZERO, 0.5), Decision::RetryAfter(_)));
-/// assert_eq!(decide(&policy, &refused, false, 3, Duration::ZERO, 0.5), Decision::Stop);
+/// assert!(matches!(decide(&policy, &RetryState::new(&refused, 1)), Decision::RetryAfter(_)));
+/// assert_eq!(decide(&policy, &RetryState::new(&refused, 3)), Decision::Stop);
 /// ```
-pub fn decide(
-    policy: &RetryPolicy,
-    error: &Error,
-    idempotent: bool,
-    attempt: u32,
-    elapsed: Duration,
-    jitter: f64,
-) -> Decision {
-    match policy.decide_within(error, idempotent, attempt, jitter, None, elapsed) {
-        Some(wait) => Decision::RetryAfter(wait),
-        None => Decision::Stop,
+pub fn decide(policy: &RetryPolicy, state: &RetryState<'_>) -> Decision {
+    let RetryState {
+        failure,
+        attempt,
+        idempotent,
+        elapsed,
+        retry_after,
+        jitter,
+    } = *state;
+    if attempt >= policy.max_attempts || !policy.retries(failure, idempotent) {
+        return Decision::Stop;
     }
+    let wait = policy.backoff(attempt, jitter);
+    let wait = retry_after.map_or(wait, |ra| wait.max(ra));
+    if elapsed.saturating_add(wait) > policy.max_elapsed {
+        return Decision::Stop;
+    }
+    Decision::RetryAfter(wait)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The wait [`decide`] chooses, `None` for a stop.
+    fn wait(
+        p: &RetryPolicy,
+        e: &Error,
+        idempotent: bool,
+        attempt: u32,
+        jitter: f64,
+    ) -> Option<Duration> {
+        wait_within(p, e, idempotent, attempt, jitter, None, Duration::ZERO)
+    }
+
+    /// [`wait`] with a `Retry-After` and the time spent so far.
+    fn wait_within(
+        p: &RetryPolicy,
+        e: &Error,
+        idempotent: bool,
+        attempt: u32,
+        jitter: f64,
+        retry_after: Option<Duration>,
+        elapsed: Duration,
+    ) -> Option<Duration> {
+        let state = RetryState::new(e, attempt)
+            .with_idempotent(idempotent)
+            .with_jitter(jitter)
+            .with_retry_after(retry_after)
+            .with_elapsed(elapsed);
+        match decide(p, &state) {
+            Decision::RetryAfter(wait) => Some(wait),
+            _ => None,
+        }
+    }
     use crate::error::ApiError;
     use crate::shared::jitter;
 
@@ -213,9 +280,9 @@ mod tests {
             },
         ];
         for e in &transient {
-            assert!(p.decide(e, true, 1, 0.5).is_some(), "{e}");
+            assert!(wait(&p, e, true, 1, 0.5).is_some(), "{e}");
             assert!(
-                p.decide(e, false, 1, 0.5).is_none(),
+                wait(&p, e, false, 1, 0.5).is_none(),
                 "creates are not retried: {e}"
             );
         }
@@ -230,7 +297,7 @@ mod tests {
             api("INVALID_SESSION_ID", 401, "x"),
         ];
         for e in &permanent {
-            assert!(p.decide(e, true, 1, 0.5).is_none(), "{e}");
+            assert!(wait(&p, e, true, 1, 0.5).is_none(), "{e}");
         }
         // Any 5xx of an idempotent call is retried (Salesforce's guidance);
         // a create is not, unless the caller opts in.
@@ -238,12 +305,10 @@ mod tests {
             Error::unexpected(500, "x", b""),
             api("UNKNOWN_EXCEPTION", 500, "x"),
         ] {
-            assert!(p.decide(&e, true, 1, 0.5).is_some(), "{e}");
-            assert!(p.decide(&e, false, 1, 0.5).is_none(), "{e}");
+            assert!(wait(&p, &e, true, 1, 0.5).is_some(), "{e}");
+            assert!(wait(&p, &e, false, 1, 0.5).is_none(), "{e}");
             assert!(
-                p.with_retry_creates(true)
-                    .decide(&e, false, 1, 0.5)
-                    .is_some(),
+                wait(&p.with_retry_creates(true), &e, false, 1, 0.5).is_some(),
                 "{e}"
             );
         }
@@ -251,7 +316,8 @@ mod tests {
         let busy = Error::unexpected(503, "x", b"");
         let budget = p.with_max_elapsed(Duration::from_secs(10));
         assert_eq!(
-            budget.decide_within(
+            wait_within(
+                &budget,
                 &busy,
                 true,
                 1,
@@ -262,7 +328,8 @@ mod tests {
             Some(Duration::from_secs(4))
         );
         assert_eq!(
-            budget.decide_within(
+            wait_within(
+                &budget,
                 &busy,
                 true,
                 1,
@@ -279,19 +346,19 @@ mod tests {
             source: None,
         };
         assert!(
-            p.decide(&connect, false, 1, 0.5).is_some(),
+            wait(&p, &connect, false, 1, 0.5).is_some(),
             "nothing was sent"
         );
-        assert!(p.decide(&connect, true, 3, 0.5).is_none(), "bounded");
+        assert!(wait(&p, &connect, true, 3, 0.5).is_none(), "bounded");
     }
 
     #[test]
     fn backoff_is_exponential_with_jitter() {
         let p = RetryPolicy::new(10, Duration::from_millis(100), Duration::from_millis(400));
         let e = api("UNABLE_TO_LOCK_ROW", 400, "x");
-        assert_eq!(p.decide(&e, true, 1, 0.0), Some(Duration::from_millis(50)));
-        assert_eq!(p.decide(&e, true, 2, 1.0), Some(Duration::from_millis(200)));
-        assert_eq!(p.decide(&e, true, 9, 1.0), Some(Duration::from_millis(400)));
+        assert_eq!(wait(&p, &e, true, 1, 0.0), Some(Duration::from_millis(50)));
+        assert_eq!(wait(&p, &e, true, 2, 1.0), Some(Duration::from_millis(200)));
+        assert_eq!(wait(&p, &e, true, 9, 1.0), Some(Duration::from_millis(400)));
         assert!((0..50).map(|_| jitter()).all(|j| (0.0..1.0).contains(&j)));
     }
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 /// A business phone number.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[non_exhaustive]
-pub struct PhoneNumber {
+pub struct BusinessPhoneNumber {
     /// The phone number id.
     #[serde(default, deserialize_with = "crate::serde_util::lenient_string")]
     pub id: Option<String>,

@@ -52,7 +52,7 @@ impl Granularity {
 #[non_exhaustive]
 pub enum PricingDimension {
     /// By business phone number.
-    PhoneNumber,
+    BusinessPhoneNumber,
     /// By recipient country.
     Country,
     /// By pricing category (marketing, utility, authentication, service).
@@ -66,7 +66,7 @@ pub enum PricingDimension {
 impl PricingDimension {
     fn wire(self) -> &'static str {
         match self {
-            PricingDimension::PhoneNumber => "PHONE",
+            PricingDimension::BusinessPhoneNumber => "PHONE",
             PricingDimension::Country => "COUNTRY",
             PricingDimension::PricingCategory => "PRICING_CATEGORY",
             PricingDimension::PricingType => "PRICING_TYPE",

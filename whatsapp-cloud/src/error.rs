@@ -130,6 +130,37 @@ impl Error {
         matches!(self.class(), Some(ErrorClass::Authentication))
     }
 
+    /// Whether the failure is a rate limit (HTTP 429, or a throughput, pair
+    /// or spam limit code): back off longer. The same predicate as
+    /// `salesforce_rest::Error::is_rate_limited`.
+    pub fn is_rate_limited(&self) -> bool {
+        matches!(self.class(), Some(ErrorClass::RateLimited(_)))
+            || matches!(self, Error::UnexpectedResponse { status: 429, .. })
+    }
+
+    /// A plain-words hint for fixing the problem, when one is known. The
+    /// same accessor as `salesforce_rest::Error::hint`.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self.class()? {
+            ErrorClass::Authentication => Some(
+                "The access token is invalid or expired: use a System User token (it does not expire) or renew it.",
+            ),
+            ErrorClass::Permission => Some(
+                "The token lacks a permission: grant whatsapp_business_messaging and whatsapp_business_management to the app's System User.",
+            ),
+            ErrorClass::ReEngagementRequired => Some(
+                "More than 24 hours passed since the customer's last message: send an approved template instead.",
+            ),
+            ErrorClass::Template => Some(
+                "The template or its parameters do not match the approved definition: check its name, language and parameter count.",
+            ),
+            ErrorClass::RateLimited(_) => Some(
+                "A rate limit was hit: slow down (the error's retry_after says how long, when known).",
+            ),
+            _ => None,
+        }
+    }
+
     /// Builds an [`Error::UnexpectedResponse`] from a status and a raw body.
     #[cfg_attr(not(feature = "client"), allow(dead_code))]
     pub(crate) fn unexpected(status: u16, reason: impl Into<String>, body: &[u8]) -> Self {

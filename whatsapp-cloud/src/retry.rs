@@ -113,41 +113,95 @@ pub enum Decision {
     Stop,
 }
 
+/// Everything [`decide`] looks at after a failed attempt. `#[non_exhaustive]`:
+/// build it with [`RetryState::new`] and the `with_*` setters, so a new input
+/// is not a breaking change. The same shape as `salesforce_rest::retry` and
+/// `bridge_core::queue::retry`.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct RetryState<'a> {
+    /// What the attempt ended with.
+    pub failure: Outcome<'a>,
+    /// The attempts made so far (1 after the first).
+    pub attempt: u32,
+    /// Whether repeating the call is harmless (GET, DELETE; not a send).
+    pub idempotent: bool,
+    /// The time spent since the call started.
+    pub elapsed: Duration,
+    /// How long the server asked to wait (`Retry-After`), when it did.
+    pub retry_after: Option<Duration>,
+    /// A random number in `[0, 1)` for the backoff's jitter.
+    pub jitter: f64,
+}
+
+impl<'a> RetryState<'a> {
+    /// Attempt number `attempt` (1 for the first) ended in `failure`: not
+    /// idempotent, no time spent, no `Retry-After`, jitter 0.5.
+    pub fn new(failure: Outcome<'a>, attempt: u32) -> Self {
+        Self {
+            failure,
+            attempt,
+            idempotent: false,
+            elapsed: Duration::ZERO,
+            retry_after: None,
+            jitter: 0.5,
+        }
+    }
+
+    /// Sets whether repeating the call is harmless.
+    pub fn with_idempotent(mut self, idempotent: bool) -> Self {
+        self.idempotent = idempotent;
+        self
+    }
+
+    /// Sets the time spent since the call started.
+    pub fn with_elapsed(mut self, elapsed: Duration) -> Self {
+        self.elapsed = elapsed;
+        self
+    }
+
+    /// Sets the server's `Retry-After`.
+    pub fn with_retry_after(mut self, retry_after: Option<Duration>) -> Self {
+        self.retry_after = retry_after;
+        self
+    }
+
+    /// Sets the jitter, a number in `[0, 1)`.
+    pub fn with_jitter(mut self, jitter: f64) -> Self {
+        self.jitter = jitter;
+        self
+    }
+}
+
 /// Decides whether to retry. Pure: same inputs, same answer.
 ///
-/// `attempt` is the number of attempts made so far (1 after the first),
-/// `idempotent` says whether repeating the call is harmless (GET, DELETE; not
-/// a send), `jitter` is a random number in `[0, 1)`.
-///
 /// ```
-/// use std::time::Duration;
-/// use whatsapp_cloud::retry::{decide, Decision, Outcome, RetryPolicy};
+/// use whatsapp_cloud::retry::{decide, Decision, Outcome, RetryPolicy, RetryState};
 /// use whatsapp_cloud::TransportKind;
 ///
 /// let policy = RetryPolicy::default();
 /// // A send whose connection never opened is safe to retry...
-/// assert!(matches!(
-///     decide(&policy, Outcome::Transport(TransportKind::Connect), false, 1, Duration::ZERO, 0.5),
-///     Decision::RetryAfter(_)
-/// ));
+/// let refused = RetryState::new(Outcome::Transport(TransportKind::Connect), 1);
+/// assert!(matches!(decide(&policy, &refused), Decision::RetryAfter(_)));
 /// // ...a send that timed out after it was written is not.
-/// assert_eq!(
-///     decide(&policy, Outcome::Transport(TransportKind::Timeout), false, 1, Duration::ZERO, 0.5),
-///     Decision::Stop
-/// );
+/// let timed_out = RetryState::new(Outcome::Transport(TransportKind::Timeout), 1);
+/// assert_eq!(decide(&policy, &timed_out), Decision::Stop);
+/// // A read that timed out is.
+/// assert!(matches!(decide(&policy, &timed_out.with_idempotent(true)), Decision::RetryAfter(_)));
 /// ```
-pub fn decide(
-    policy: &RetryPolicy,
-    outcome: Outcome<'_>,
-    idempotent: bool,
-    attempt: u32,
-    elapsed: Duration,
-    jitter: f64,
-) -> Decision {
+pub fn decide(policy: &RetryPolicy, state: &RetryState<'_>) -> Decision {
+    let RetryState {
+        failure,
+        attempt,
+        idempotent,
+        elapsed,
+        retry_after,
+        jitter,
+    } = *state;
     if attempt >= policy.max_attempts {
         return Decision::Stop;
     }
-    let wait = match outcome {
+    let wait = match failure {
         Outcome::Transport(TransportKind::Connect) => policy.backoff(attempt, jitter),
         Outcome::Transport(_) if idempotent => policy.backoff(attempt, jitter),
         Outcome::Transport(_) => return Decision::Stop,
@@ -165,6 +219,7 @@ pub fn decide(
             }
         }
     };
+    let wait = retry_after.map_or(wait, |ra| wait.max(ra));
     if wait > policy.max_backoff || elapsed.saturating_add(wait) > policy.max_elapsed {
         return Decision::Stop;
     }
@@ -177,6 +232,22 @@ pub(crate) use crate::shared::jitter;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The state from the inputs in one line, for the tables below.
+    fn positional(
+        policy: &RetryPolicy,
+        failure: Outcome<'_>,
+        idempotent: bool,
+        attempt: u32,
+        elapsed: Duration,
+        jitter: f64,
+    ) -> Decision {
+        let state = RetryState::new(failure, attempt)
+            .with_idempotent(idempotent)
+            .with_elapsed(elapsed)
+            .with_jitter(jitter);
+        decide(policy, &state)
+    }
     use crate::error::ErrorCode;
 
     fn api(code: i64, status: u16) -> ApiError {
@@ -215,12 +286,12 @@ mod tests {
         ] {
             let e = api(code, status);
             assert_eq!(
-                retries(decide(&P, Outcome::Api(&e), false, 1, z, 0.5)),
+                retries(positional(&P, Outcome::Api(&e), false, 1, z, 0.5)),
                 expect,
                 "code {code}"
             );
         }
-        assert!(retries(decide(
+        assert!(retries(positional(
             &P,
             Outcome::Transport(TransportKind::Connect),
             false,
@@ -228,7 +299,7 @@ mod tests {
             z,
             0.0
         )));
-        assert!(!retries(decide(
+        assert!(!retries(positional(
             &P,
             Outcome::Transport(TransportKind::Timeout),
             false,
@@ -236,7 +307,7 @@ mod tests {
             z,
             0.0
         )));
-        assert!(!retries(decide(
+        assert!(!retries(positional(
             &P,
             Outcome::Transport(TransportKind::Body),
             false,
@@ -244,14 +315,28 @@ mod tests {
             z,
             0.0
         )));
-        assert!(!retries(decide(&P, Outcome::Status(502), false, 1, z, 0.0)));
-        assert!(retries(decide(&P, Outcome::Status(429), false, 1, z, 0.0)));
+        assert!(!retries(positional(
+            &P,
+            Outcome::Status(502),
+            false,
+            1,
+            z,
+            0.0
+        )));
+        assert!(retries(positional(
+            &P,
+            Outcome::Status(429),
+            false,
+            1,
+            z,
+            0.0
+        )));
     }
 
     #[test]
     fn idempotent_calls_also_retry_timeouts_and_bare_5xx() {
         let z = Duration::ZERO;
-        assert!(retries(decide(
+        assert!(retries(positional(
             &P,
             Outcome::Transport(TransportKind::Timeout),
             true,
@@ -259,8 +344,15 @@ mod tests {
             z,
             0.0
         )));
-        assert!(retries(decide(&P, Outcome::Status(502), true, 1, z, 0.0)));
-        assert!(retries(decide(
+        assert!(retries(positional(
+            &P,
+            Outcome::Status(502),
+            true,
+            1,
+            z,
+            0.0
+        )));
+        assert!(retries(positional(
             &P,
             Outcome::Api(&api(1, 500)),
             true,
@@ -268,8 +360,15 @@ mod tests {
             z,
             0.0
         )));
-        assert!(!retries(decide(&P, Outcome::Status(404), true, 1, z, 0.0)));
-        assert!(!retries(decide(
+        assert!(!retries(positional(
+            &P,
+            Outcome::Status(404),
+            true,
+            1,
+            z,
+            0.0
+        )));
+        assert!(!retries(positional(
             &P,
             Outcome::Api(&api(100, 400)),
             true,
@@ -283,16 +382,16 @@ mod tests {
     fn bounded_by_attempts_elapsed_time_and_the_longest_wait() {
         let e = api(130_429, 400);
         assert_eq!(
-            decide(&P, Outcome::Api(&e), false, 4, Duration::ZERO, 0.5),
+            positional(&P, Outcome::Api(&e), false, 4, Duration::ZERO, 0.5),
             Decision::Stop
         );
         assert_eq!(
-            decide(&P, Outcome::Api(&e), false, 1, Duration::from_secs(30), 0.5),
+            positional(&P, Outcome::Api(&e), false, 1, Duration::from_secs(30), 0.5),
             Decision::Stop
         );
         // 80007 asks for 60 s, longer than the policy's largest wait: give up.
         assert_eq!(
-            decide(
+            positional(
                 &P,
                 Outcome::Api(&api(80_007, 400)),
                 false,
@@ -303,7 +402,7 @@ mod tests {
             Decision::Stop
         );
         // The pair limit waits at least 6 s.
-        let Decision::RetryAfter(d) = decide(
+        let Decision::RetryAfter(d) = positional(
             &P,
             Outcome::Api(&api(131_056, 400)),
             false,
@@ -322,7 +421,7 @@ mod tests {
         let mut e = api(4, 429);
         e.retry_after = Some(Duration::from_secs(2));
         assert_eq!(
-            decide(&P, Outcome::Api(&e), false, 1, Duration::ZERO, 0.0),
+            positional(&P, Outcome::Api(&e), false, 1, Duration::ZERO, 0.0),
             Decision::RetryAfter(Duration::from_secs(2))
         );
     }

@@ -79,7 +79,7 @@ pub use embedded::{
 };
 #[cfg(feature = "redis")]
 pub use redis::RedisQueue;
-pub use retry::{Decision, ErrorClass, RetryPolicy};
+pub use retry::{Decision, FailureClass, RetryPolicy, RetryState, decide};
 pub(crate) use worker::UNNAMED;
 pub use worker::{
     AUTH_RETRY_AFTER, JobContext, JobError, JobHandler, Worker, WorkerHandle, WorkerOptions,

@@ -688,7 +688,11 @@ mod tests {
             let q = RedisQueue::connect(&url, "wa-sf:test:", &name)
                 .await
                 .unwrap();
-            super::super::conformance::run(Arc::new(q)).await;
+            super::super::conformance::run(
+                Arc::new(q),
+                &crate::clock::ManualClock::new(chrono::Utc::now()),
+            )
+            .await;
         }
     }
 

@@ -10,7 +10,7 @@ use super::JobId;
 /// How a failure should be treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum ErrorClass {
+pub enum FailureClass {
     /// Worth trying again soon (a 5xx, a timeout, a store blip).
     Transient,
     /// The other side asked us to slow down (429, pair rate limit, concurrent
@@ -31,19 +31,24 @@ pub enum Decision {
     DeadLetter,
 }
 
-/// Exponential backoff with deterministic jitter, by error class.
+/// Exponential backoff with deterministic jitter, by error class: the same
+/// fields, constructor and setters as the SDK crates' `RetryPolicy`.
 ///
 /// ```
 /// use std::time::Duration;
-/// use bridge_core::queue::{Decision, ErrorClass, JobId, RetryPolicy};
+/// use bridge_core::queue::{decide, Decision, FailureClass, JobId, RetryPolicy, RetryState};
 ///
 /// let policy = RetryPolicy::default();
 /// let now = chrono::Utc::now();
 /// let id = JobId::new("7");
-/// assert!(matches!(policy.decide(&id, 1, ErrorClass::Transient, None, now), Decision::RetryAt(t) if t > now));
-/// assert_eq!(policy.decide(&id, 1, ErrorClass::Permanent, None, now), Decision::DeadLetter);
+/// let transient = RetryState::new(&id, 1, FailureClass::Transient, now);
+/// assert!(matches!(decide(&policy, &transient), Decision::RetryAt(t) if t > now));
+/// let permanent = RetryState::new(&id, 1, FailureClass::Permanent, now);
+/// assert_eq!(decide(&policy, &permanent), Decision::DeadLetter);
 /// // A server's Retry-After is honoured.
-/// let Decision::RetryAt(t) = policy.decide(&id, 1, ErrorClass::RateLimited, Some(Duration::from_secs(120)), now) else { panic!() };
+/// let limited = RetryState::new(&id, 1, FailureClass::RateLimited, now)
+///     .with_retry_after(Some(Duration::from_secs(120)));
+/// let Decision::RetryAt(t) = decide(&policy, &limited) else { panic!() };
 /// assert!(t - now >= chrono::Duration::seconds(120));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,60 +57,122 @@ pub struct RetryPolicy {
     /// Attempts before a job is dead-lettered (the first one included).
     pub max_attempts: u32,
     /// The first delay of a transient failure.
-    pub base: Duration,
+    pub initial_backoff: Duration,
     /// The longest delay the policy chooses (a `retry_after` may be longer).
-    pub cap: Duration,
+    pub max_backoff: Duration,
 }
 
 impl Default for RetryPolicy {
+    /// 8 attempts, 1 s doubling to at most 15 minutes.
     fn default() -> Self {
         Self {
             max_attempts: 8,
-            base: Duration::from_secs(1),
-            cap: Duration::from_secs(15 * 60),
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(15 * 60),
         }
     }
 }
 
 impl RetryPolicy {
-    /// A policy.
-    pub fn new(max_attempts: u32, base: Duration, cap: Duration) -> Self {
+    /// Dead-letter at the first failure.
+    pub fn none() -> Self {
         Self {
-            max_attempts: max_attempts.max(1),
-            base,
-            cap: cap.max(base),
+            max_attempts: 1,
+            ..Self::default()
         }
     }
 
-    /// The decision after attempt number `attempts` (1 for the first) failed.
-    /// Jitter (between 50% and 100% of the delay) is derived from the job id
-    /// and the attempt, so the same inputs give the same answer.
-    pub fn decide(
-        &self,
-        job: &JobId,
-        attempts: u32,
-        class: ErrorClass,
-        retry_after: Option<Duration>,
-        now: DateTime<Utc>,
-    ) -> Decision {
-        if class == ErrorClass::Permanent || attempts >= self.max_attempts {
-            return Decision::DeadLetter;
+    /// Sets the attempts and backoff bounds.
+    pub fn new(max_attempts: u32, initial_backoff: Duration, max_backoff: Duration) -> Self {
+        Self {
+            max_attempts: max_attempts.max(1),
+            initial_backoff,
+            max_backoff: max_backoff.max(initial_backoff),
         }
-        let factor = match class {
-            ErrorClass::RateLimited => 4,
-            _ => 1,
-        };
-        let exp = attempts.saturating_sub(1).min(20);
-        let full = self
-            .base
-            .saturating_mul(factor)
-            .saturating_mul(1u32 << exp)
-            .min(self.cap);
-        let jitter = jitter_fraction(job, attempts);
-        let delay = full.mul_f64(0.5 + 0.5 * jitter);
-        let delay = retry_after.map_or(delay, |ra| delay.max(ra));
-        Decision::RetryAt(now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX))
     }
+
+    /// Sets the attempt count (the first included).
+    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// Sets the backoff bounds.
+    pub fn with_backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.initial_backoff = initial;
+        self.max_backoff = max.max(initial);
+        self
+    }
+}
+
+/// Everything [`decide`] looks at after a failed attempt. `#[non_exhaustive]`:
+/// build it with [`RetryState::new`] and the `with_*` setters, so a new input
+/// is not a breaking change. The same shape as the SDK crates' `retry`
+/// modules.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct RetryState<'a> {
+    /// The job that failed (its id seeds the jitter).
+    pub job: &'a JobId,
+    /// The attempts made so far (1 after the first).
+    pub attempt: u32,
+    /// How the failure should be treated.
+    pub class: FailureClass,
+    /// How long the other side asked to wait, when it did.
+    pub retry_after: Option<Duration>,
+    /// Now, from the caller's clock.
+    pub now: DateTime<Utc>,
+}
+
+impl<'a> RetryState<'a> {
+    /// Attempt number `attempt` (1 for the first) of `job` failed with a
+    /// failure of `class`, at `now`; no `Retry-After`.
+    pub fn new(job: &'a JobId, attempt: u32, class: FailureClass, now: DateTime<Utc>) -> Self {
+        Self {
+            job,
+            attempt,
+            class,
+            retry_after: None,
+            now,
+        }
+    }
+
+    /// Sets how long the other side asked to wait.
+    pub fn with_retry_after(mut self, retry_after: Option<Duration>) -> Self {
+        self.retry_after = retry_after;
+        self
+    }
+}
+
+/// The decision after a failed attempt. Pure: jitter (between 50% and 100%
+/// of the delay) is derived from the job id and the attempt, so the same
+/// inputs give the same answer. Rate-limited failures back off four times
+/// longer; permanent ones, and the last attempt, are dead-lettered.
+pub fn decide(policy: &RetryPolicy, state: &RetryState<'_>) -> Decision {
+    let RetryState {
+        job,
+        attempt,
+        class,
+        retry_after,
+        now,
+    } = *state;
+    if class == FailureClass::Permanent || attempt >= policy.max_attempts {
+        return Decision::DeadLetter;
+    }
+    let factor = match class {
+        FailureClass::RateLimited => 4,
+        _ => 1,
+    };
+    let exp = attempt.saturating_sub(1).min(20);
+    let full = policy
+        .initial_backoff
+        .saturating_mul(factor)
+        .saturating_mul(1u32 << exp)
+        .min(policy.max_backoff);
+    let jitter = jitter_fraction(job, attempt);
+    let delay = full.mul_f64(0.5 + 0.5 * jitter);
+    let delay = retry_after.map_or(delay, |ra| delay.max(ra));
+    Decision::RetryAt(now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX))
 }
 
 /// A number in [0, 1) from the job id and the attempt (FNV-1a).
@@ -127,30 +194,33 @@ mod tests {
         let p = RetryPolicy::new(10, Duration::from_secs(1), Duration::from_secs(60));
         let now = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
         let id = JobId::new("42");
-        let delay = |n, class, ra| match p.decide(&id, n, class, ra, now) {
+        let delay = |n, class, ra| match decide(
+            &p,
+            &RetryState::new(&id, n, class, now).with_retry_after(ra),
+        ) {
             Decision::RetryAt(t) => (t - now).to_std().unwrap(),
             Decision::DeadLetter => panic!("retry expected"),
         };
-        assert!(delay(1, ErrorClass::Transient, None) <= Duration::from_secs(1));
-        assert!(delay(1, ErrorClass::Transient, None) >= Duration::from_millis(500));
-        assert!(delay(4, ErrorClass::Transient, None) >= Duration::from_secs(4));
-        assert!(delay(9, ErrorClass::Transient, None) <= Duration::from_secs(60));
-        assert!(delay(1, ErrorClass::RateLimited, None) >= Duration::from_secs(2));
+        assert!(delay(1, FailureClass::Transient, None) <= Duration::from_secs(1));
+        assert!(delay(1, FailureClass::Transient, None) >= Duration::from_millis(500));
+        assert!(delay(4, FailureClass::Transient, None) >= Duration::from_secs(4));
+        assert!(delay(9, FailureClass::Transient, None) <= Duration::from_secs(60));
+        assert!(delay(1, FailureClass::RateLimited, None) >= Duration::from_secs(2));
         assert_eq!(
-            delay(1, ErrorClass::Transient, Some(Duration::from_secs(300))),
+            delay(1, FailureClass::Transient, Some(Duration::from_secs(300))),
             Duration::from_secs(300)
         );
         assert_eq!(
-            delay(3, ErrorClass::Transient, None),
-            delay(3, ErrorClass::Transient, None),
+            delay(3, FailureClass::Transient, None),
+            delay(3, FailureClass::Transient, None),
             "deterministic"
         );
         assert_eq!(
-            p.decide(&id, 10, ErrorClass::Transient, None, now),
+            decide(&p, &RetryState::new(&id, 10, FailureClass::Transient, now)),
             Decision::DeadLetter
         );
         assert_eq!(
-            p.decide(&id, 1, ErrorClass::Permanent, None, now),
+            decide(&p, &RetryState::new(&id, 1, FailureClass::Permanent, now)),
             Decision::DeadLetter
         );
     }

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 
-use super::{Decision, ErrorClass, Job, JobId, JobQueue, Lease, QueueError, RetryPolicy};
+use super::{Decision, FailureClass, Job, JobId, JobQueue, Lease, QueueError, RetryPolicy};
 use crate::clock::Clock;
 use crate::error::BridgeError;
 use crate::metrics::JobEnd;
@@ -22,7 +22,7 @@ pub struct JobError {
     /// What happened (no customer data: it is stored with the job and logged).
     pub message: String,
     /// How to treat it.
-    pub class: ErrorClass,
+    pub class: FailureClass,
     /// The earliest time to try again, when the other side said.
     pub retry_after: Option<Duration>,
 }
@@ -32,7 +32,7 @@ impl JobError {
     pub fn transient(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
-            class: ErrorClass::Transient,
+            class: FailureClass::Transient,
             retry_after: None,
         }
     }
@@ -41,7 +41,7 @@ impl JobError {
     pub fn permanent(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
-            class: ErrorClass::Permanent,
+            class: FailureClass::Permanent,
             retry_after: None,
         }
     }
@@ -50,7 +50,7 @@ impl JobError {
     pub fn rate_limited(message: impl Into<String>, retry_after: Option<Duration>) -> Self {
         Self {
             message: message.into(),
-            class: ErrorClass::RateLimited,
+            class: FailureClass::RateLimited,
             retry_after,
         }
     }
@@ -437,7 +437,11 @@ async fn run_one(
     let now = clock.now();
     let (end, outcome) = match &result {
         Ok(()) => (JobEnd::Done, queue.ack(lease, now).await),
-        Err(e) => match retry.decide(&job.id, job.attempts, e.class, e.retry_after, now) {
+        Err(e) => match super::decide(
+            retry,
+            &super::RetryState::new(&job.id, job.attempts, e.class, now)
+                .with_retry_after(e.retry_after),
+        ) {
             Decision::RetryAt(at) => {
                 tracing::warn!(parent: &span, error = %e, attempt = job.attempts, retry_at = %at, "job failed; will retry");
                 (JobEnd::Retried, queue.nack(lease, at, &e.message).await)
@@ -479,14 +483,14 @@ mod tests {
         let e = JobError::from(BridgeError::Send(
             crate::sender::SendError::new("WhatsApp", "190: token expired").auth(true),
         ));
-        assert_eq!(e.class, ErrorClass::RateLimited);
+        assert_eq!(e.class, FailureClass::RateLimited);
         assert!(e.retry_after >= Some(AUTH_RETRY_AFTER));
         assert!(e.message.contains("credentials refused"), "{}", e.message);
         let plain = JobError::from(BridgeError::Send(crate::sender::SendError::new(
             "WhatsApp",
             "131047: re-engagement message",
         )));
-        assert_eq!(plain.class, ErrorClass::Permanent);
+        assert_eq!(plain.class, FailureClass::Permanent);
     }
 
     /// A handler that lost its lease (the job expired during an outage and
@@ -496,9 +500,9 @@ mod tests {
         let e = JobError::from(QueueError::LeaseLost {
             job: JobId::new("7"),
         });
-        assert_eq!(e.class, ErrorClass::Transient);
+        assert_eq!(e.class, FailureClass::Transient);
         let e = JobError::from(QueueError::storage("down"));
-        assert_eq!(e.class, ErrorClass::Transient);
+        assert_eq!(e.class, FailureClass::Transient);
     }
 
     struct Slow(Arc<AtomicUsize>);

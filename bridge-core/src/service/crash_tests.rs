@@ -24,7 +24,7 @@ impl RecordWriter for Ledger {
     async fn write(
         &self,
         _action: &Action,
-        _m: &InboundMessage,
+        _m: &CustomerMessage,
     ) -> Result<WriteOutcome, BridgeError> {
         Err(BridgeError::Mapping("no records in this test".into()))
     }
@@ -203,7 +203,7 @@ struct TimesOutOnce {
 }
 
 #[async_trait]
-impl Sender for TimesOutOnce {
+impl ChannelSender for TimesOutOnce {
     fn channel(&self) -> Channel {
         Channel::WhatsApp
     }

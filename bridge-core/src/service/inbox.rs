@@ -101,7 +101,7 @@ pub(crate) fn payload_error(e: &serde_json::Error) -> JobError {
 }
 
 impl InboxHandler {
-    async fn message(&self, cx: &JobContext<'_>, m: InboundMessage) -> Result<(), JobError> {
+    async fn message(&self, cx: &JobContext<'_>, m: CustomerMessage) -> Result<(), JobError> {
         let b = &self.bridge;
         if b.is_replay(&m, self.clock.now()) {
             audit::message_skipped(&m.id, "older than the dedup retention: a replay");
@@ -164,7 +164,7 @@ impl InboxHandler {
     }
 
     /// STOP / START: recorded in the registry (and on the record), nothing else done.
-    async fn subscription(&self, m: &InboundMessage) -> Result<bool, JobError> {
+    async fn subscription(&self, m: &CustomerMessage) -> Result<bool, JobError> {
         let (Some(registry), Some(text), Some(customer)) =
             (&self.opt_outs, m.text_content(), m.from.address())
         else {
@@ -175,7 +175,7 @@ impl InboxHandler {
         };
         let now = self.clock.now();
         match kind {
-            Subscription::Stop => {
+            ConsentChange::Stop => {
                 registry
                     .opt_out(customer, &format!("keyword {}", text.trim()), now)
                     .await?;
@@ -184,10 +184,10 @@ impl InboxHandler {
         }
         self.bridge
             .writer
-            .record_opt_out(m, kind == Subscription::Stop)
+            .record_opt_out(m, kind == ConsentChange::Stop)
             .await
             .map_err(JobError::from)?;
-        let stop = kind == Subscription::Stop;
+        let stop = kind == ConsentChange::Stop;
         audit::message_skipped(
             &m.id,
             if stop {
@@ -200,7 +200,7 @@ impl InboxHandler {
         Ok(true)
     }
 
-    async fn process(&self, cx: &JobContext<'_>, m: &InboundMessage) -> Result<(), JobError> {
+    async fn process(&self, cx: &JobContext<'_>, m: &CustomerMessage) -> Result<(), JobError> {
         let b = &self.bridge;
         if self.subscription(m).await? {
             return Ok(());
@@ -256,7 +256,7 @@ impl InboxHandler {
 
     async fn reply(
         &self,
-        m: &InboundMessage,
+        m: &CustomerMessage,
         action: &Action,
         write: &WriteOutcome,
         received_at: chrono::DateTime<chrono::Utc>,
@@ -274,7 +274,12 @@ impl InboxHandler {
         };
         let key = crate::window::window_key(m.business_id.as_deref(), to);
         let reply_key = format!("reply:{}", m.dedup_key());
-        let outbound = match b.window.delivery(&key).await.map_err(JobError::from)? {
+        let outbound = match b
+            .window
+            .delivery(&key, self.clock.now())
+            .await
+            .map_err(JobError::from)?
+        {
             Delivery::FreeForm => Outbound::text(text),
             _ => match self.late_reply(&text) {
                 Ok(outbound) => outbound,

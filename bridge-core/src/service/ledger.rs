@@ -12,7 +12,7 @@ use tokio::sync::{Notify, watch};
 use super::outbox::Enqueuer;
 use crate::clock::Clock;
 use crate::ledger::LedgerEntry;
-use crate::queue::{ErrorClass, JobQueue, Lease, QueueError, RetryPolicy};
+use crate::queue::{FailureClass, JobQueue, Lease, QueueError, RetryPolicy};
 use crate::writer::RecordWriter;
 
 /// How the ledger worker batches.
@@ -231,17 +231,14 @@ async fn write(
             Ok(()) => queue.ack(lease, now).await,
             Err(e) => {
                 let class = if e.is_retryable() {
-                    ErrorClass::Transient
+                    FailureClass::Transient
                 } else {
-                    ErrorClass::Permanent
+                    FailureClass::Permanent
                 };
-                match options.retry.decide(
-                    &lease.job.id,
-                    lease.job.attempts,
-                    class,
-                    e.retry_after(),
-                    now,
-                ) {
+                let state =
+                    crate::queue::RetryState::new(&lease.job.id, lease.job.attempts, class, now)
+                        .with_retry_after(e.retry_after());
+                match crate::queue::decide(&options.retry, &state) {
                     crate::queue::Decision::RetryAt(at) => {
                         queue.nack(lease, at, &e.to_string()).await
                     }

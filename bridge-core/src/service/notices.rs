@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::InboxHandler;
-use crate::inbound::{Channel, InboundMessage};
+use crate::inbound::{Channel, CustomerMessage};
 use crate::queue::JobError;
 
 /// An account or template event for the operators: a ban, a restriction, a
@@ -153,7 +153,7 @@ impl InboxHandler {
             registry.opt_in(customer, now).await?;
         }
         // The writer notes it on the customer's record, as for a keyword.
-        let note = InboundMessage::text(
+        let note = CustomerMessage::text(
             Channel::WhatsApp,
             format!("preference:{}", now.timestamp()),
             customer,

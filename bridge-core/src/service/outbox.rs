@@ -16,7 +16,7 @@ use crate::pipeline::LoopGuard;
 use crate::queue::{
     Enqueued, JobContext, JobError, JobHandler, JobQueue, NewJob, QueueError, QueueStats,
 };
-use crate::sender::{Outbound, SendReceipt, Sender};
+use crate::sender::{ChannelSender, Outbound, SendReceipt};
 
 /// What an outbox job carries.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -188,8 +188,8 @@ pub(super) const SENT_KEEP: std::time::Duration = std::time::Duration::from_secs
 
 /// The outbox worker's handler.
 pub struct OutboxHandler {
-    pub(super) primary: Arc<dyn Sender>,
-    pub(super) fallback: Option<Arc<dyn Sender>>,
+    pub(super) primary: Arc<dyn ChannelSender>,
+    pub(super) fallback: Option<Arc<dyn ChannelSender>>,
     pub(super) outbox: Outbox,
     pub(super) guard: Arc<LoopGuard>,
     /// Where sent message ids are remembered durably, and for how long.
@@ -414,7 +414,7 @@ impl JobHandler for OutboxHandler {
                             .sent
                             .remember(
                                 id,
-                                &crate::sent::SentMessage::new(&job.to, &job.message.text),
+                                &crate::sent::SentRecord::new(&job.to, &job.message.text),
                                 SENT_KEEP,
                                 self.clock.now(),
                             )
@@ -477,7 +477,7 @@ impl JobHandler for OutboxHandler {
 pub(super) struct NoSender;
 
 #[async_trait]
-impl Sender for NoSender {
+impl ChannelSender for NoSender {
     fn channel(&self) -> Channel {
         Channel::from("none")
     }
@@ -528,7 +528,7 @@ pub struct SendService {
 impl SendService {
     /// Starts the outbox worker over a sender.
     pub fn start(
-        sender: Arc<dyn Sender>,
+        sender: Arc<dyn ChannelSender>,
         queue: Arc<dyn JobQueue>,
         workers: crate::queue::WorkerOptions,
         clock: Arc<dyn Clock>,
@@ -539,7 +539,7 @@ impl SendService {
     /// Starts the outbox worker, refusing marketing messages to customers in
     /// the opt-out registry.
     pub fn start_with_opt_outs(
-        sender: Arc<dyn Sender>,
+        sender: Arc<dyn ChannelSender>,
         queue: Arc<dyn JobQueue>,
         workers: crate::queue::WorkerOptions,
         clock: Arc<dyn Clock>,

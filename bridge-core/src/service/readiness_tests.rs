@@ -10,7 +10,7 @@ use async_trait::async_trait;
 
 use crate::BridgeError;
 use crate::clock::SystemClock;
-use crate::inbound::{Channel, InboundMessage};
+use crate::inbound::{Channel, CustomerMessage};
 use crate::mapping::Action;
 use crate::pipeline::Bridge;
 use crate::queue::{EmbeddedStore, JobQueue, WorkerOptions};
@@ -26,7 +26,7 @@ struct Org {
 
 #[async_trait]
 impl RecordWriter for Org {
-    async fn write(&self, _a: &Action, _m: &InboundMessage) -> Result<WriteOutcome, BridgeError> {
+    async fn write(&self, _a: &Action, _m: &CustomerMessage) -> Result<WriteOutcome, BridgeError> {
         if self.refusing.load(Ordering::SeqCst) {
             return Err(BridgeError::Send(
                 SendError::new("Salesforce", "invalid_grant: expired access/refresh token")
@@ -44,8 +44,8 @@ impl RecordWriter for Org {
     }
 }
 
-fn message(id: &str, from: &str) -> InboundMessage {
-    InboundMessage::text(Channel::from("WhatsApp"), id, from, "my order is broken")
+fn message(id: &str, from: &str) -> CustomerMessage {
+    CustomerMessage::text(Channel::from("WhatsApp"), id, from, "my order is broken")
 }
 
 fn service(dir: &std::path::Path, org: Arc<Org>) -> BridgeService {

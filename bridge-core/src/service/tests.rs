@@ -23,7 +23,7 @@ impl RecordWriter for Crm {
     async fn write(
         &self,
         action: &Action,
-        m: &InboundMessage,
+        m: &CustomerMessage,
     ) -> Result<WriteOutcome, BridgeError> {
         if self.slow_first && self.writes.load(Ordering::SeqCst) == 0 {
             tokio::time::sleep(Duration::from_millis(80)).await;
@@ -64,7 +64,7 @@ impl Flaky {
 }
 
 #[async_trait]
-impl Sender for Flaky {
+impl ChannelSender for Flaky {
     fn channel(&self) -> Channel {
         Channel::from("WhatsApp")
     }
@@ -100,8 +100,8 @@ fn fast() -> WorkerOptions {
         ))
 }
 
-fn msg(id: &str, from: &str, body: &str) -> InboundMessage {
-    let mut m = InboundMessage::text(Channel::WhatsApp, id, from, body);
+fn msg(id: &str, from: &str, body: &str) -> CustomerMessage {
+    let mut m = CustomerMessage::text(Channel::WhatsApp, id, from, body);
     m.sent_at = Some(Utc::now());
     m
 }
@@ -141,7 +141,7 @@ async fn a_message_is_written_once_and_answered_once_through_the_outbox() {
 
 /// A bridge replying through `sender`, after one support message was processed.
 async fn one_message_through(
-    sender: Arc<dyn Sender>,
+    sender: Arc<dyn ChannelSender>,
     id: &str,
 ) -> (BridgeService, Arc<MemoryQueue>) {
     let bridge = Bridge::builder(Arc::new(Crm::default()))
@@ -419,7 +419,7 @@ struct Tagging(crate::mapping::DefaultMapper);
 
 #[async_trait]
 impl crate::mapping::Mapper for Tagging {
-    async fn map(&self, m: &InboundMessage) -> Result<Action, BridgeError> {
+    async fn map(&self, m: &CustomerMessage) -> Result<Action, BridgeError> {
         let mut action = self.0.map(m).await?;
         if let Action::UpsertLead { lead, .. } = &mut action {
             let n: usize = m
@@ -778,7 +778,7 @@ impl RecordWriter for LedgerCrm {
     async fn write(
         &self,
         action: &Action,
-        m: &InboundMessage,
+        m: &CustomerMessage,
     ) -> Result<WriteOutcome, BridgeError> {
         self.crm.write(action, m).await
     }
@@ -797,7 +797,7 @@ impl RecordWriter for LedgerCrm {
 struct TemplateNotes(Mutex<Vec<Option<String>>>);
 
 #[async_trait]
-impl crate::sender::Sender for TemplateNotes {
+impl crate::sender::ChannelSender for TemplateNotes {
     fn channel(&self) -> Channel {
         Channel::WhatsApp
     }

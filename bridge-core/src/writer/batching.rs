@@ -10,7 +10,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::{RecordWriter, WriteOutcome};
 use crate::error::BridgeError;
-use crate::inbound::InboundMessage;
+use crate::inbound::CustomerMessage;
 use crate::ledger::LedgerEntry;
 use crate::mapping::Action;
 
@@ -100,11 +100,11 @@ const LEDGER_BATCH: usize = 1_000;
 /// use std::sync::Arc;
 /// use bridge_core::writer::{BatchOptions, Batching, RecordWriter};
 /// # use bridge_core::writer::WriteOutcome;
-/// # use bridge_core::{BridgeError, inbound::InboundMessage, mapping::Action};
+/// # use bridge_core::{BridgeError, inbound::CustomerMessage, mapping::Action};
 /// # struct Crm;
 /// # #[async_trait::async_trait]
 /// # impl RecordWriter for Crm {
-/// #     async fn write(&self, _: &Action, _: &InboundMessage) -> Result<WriteOutcome, BridgeError> {
+/// #     async fn write(&self, _: &Action, _: &CustomerMessage) -> Result<WriteOutcome, BridgeError> {
 /// #         Ok(WriteOutcome::default())
 /// #     }
 /// # }
@@ -117,7 +117,7 @@ const LEDGER_BATCH: usize = 1_000;
 /// every clone stops the tasks once the waiting writes are done.
 pub struct Batching<W> {
     inner: Arc<W>,
-    tx: mpsc::UnboundedSender<((Action, InboundMessage), Answer)>,
+    tx: mpsc::UnboundedSender<((Action, CustomerMessage), Answer)>,
     ledger: mpsc::UnboundedSender<(LedgerEntry, LedgerAnswer)>,
 }
 
@@ -138,7 +138,7 @@ impl<W: RecordWriter + 'static> Batching<W> {
             rx,
             options.clone(),
             false,
-            move |items: Vec<(Action, InboundMessage)>| {
+            move |items: Vec<(Action, CustomerMessage)>| {
                 let writer = writer.clone();
                 async move {
                     tracing::debug!(size = items.len(), "writing a batch");
@@ -238,7 +238,7 @@ impl<W: RecordWriter + 'static> RecordWriter for Batching<W> {
     async fn write(
         &self,
         action: &Action,
-        message: &InboundMessage,
+        message: &CustomerMessage,
     ) -> Result<WriteOutcome, BridgeError> {
         let (tx, rx) = oneshot::channel();
         self.tx
@@ -251,7 +251,7 @@ impl<W: RecordWriter + 'static> RecordWriter for Batching<W> {
 
     async fn record_opt_out(
         &self,
-        message: &InboundMessage,
+        message: &CustomerMessage,
         opted_out: bool,
     ) -> Result<(), BridgeError> {
         self.inner.record_opt_out(message, opted_out).await
@@ -259,7 +259,7 @@ impl<W: RecordWriter + 'static> RecordWriter for Batching<W> {
 
     async fn write_batch(
         &self,
-        items: &[(Action, InboundMessage)],
+        items: &[(Action, CustomerMessage)],
     ) -> Vec<Result<WriteOutcome, BridgeError>> {
         self.inner.write_batch(items).await
     }
@@ -305,7 +305,11 @@ mod tests {
 
     #[async_trait]
     impl RecordWriter for Sizes {
-        async fn write(&self, _: &Action, m: &InboundMessage) -> Result<WriteOutcome, BridgeError> {
+        async fn write(
+            &self,
+            _: &Action,
+            m: &CustomerMessage,
+        ) -> Result<WriteOutcome, BridgeError> {
             if m.id.ends_with("bad") {
                 return Err(BridgeError::Mapping("bad record".into()));
             }
@@ -317,7 +321,7 @@ mod tests {
 
         async fn write_batch(
             &self,
-            items: &[(Action, InboundMessage)],
+            items: &[(Action, CustomerMessage)],
         ) -> Vec<Result<WriteOutcome, BridgeError>> {
             if let Ok(mut s) = self.0.lock() {
                 s.push(items.len());
@@ -331,12 +335,12 @@ mod tests {
         }
     }
 
-    fn item(id: &str) -> (Action, InboundMessage) {
+    fn item(id: &str) -> (Action, CustomerMessage) {
         (
             Action::Ignore {
                 reason: "test".into(),
             },
-            InboundMessage::text(Channel::WhatsApp, id, "14155550123", "hi"),
+            CustomerMessage::text(Channel::WhatsApp, id, "14155550123", "hi"),
         )
     }
 

@@ -31,7 +31,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::customers::{CustomerStore, MemoryCustomerStore};
 use crate::error::BridgeError;
 use crate::format::phone;
-use crate::inbound::InboundMessage;
+use crate::inbound::CustomerMessage;
 use crate::ledger::{LedgerEntry, LedgerSchema};
 use crate::mapping::Action;
 
@@ -406,7 +406,7 @@ impl SalesforceWriter {
 
     /// The customer's Lead key: the E.164 number, or the number as received
     /// when it does not parse.
-    pub(super) fn lead_key(&self, m: &InboundMessage) -> Option<String> {
+    pub(super) fn lead_key(&self, m: &CustomerMessage) -> Option<String> {
         let raw = m.from.phone.as_deref()?;
         Some(phone::parse(raw).map_or_else(|_| raw.trim().to_owned(), |n| n.e164()))
     }
@@ -414,7 +414,7 @@ impl SalesforceWriter {
     async fn other_action(
         &self,
         action: &Action,
-        m: &InboundMessage,
+        m: &CustomerMessage,
     ) -> Result<WriteOutcome, BridgeError> {
         let outcome = match action {
             Action::AddTask {
@@ -482,7 +482,7 @@ impl SalesforceWriter {
     async fn write_action(
         &self,
         action: &Action,
-        m: &InboundMessage,
+        m: &CustomerMessage,
     ) -> Result<WriteOutcome, BridgeError> {
         self.check_budget(urgency(action))?;
         match action {
@@ -503,7 +503,7 @@ impl RecordWriter for SalesforceWriter {
     async fn write(
         &self,
         action: &Action,
-        m: &InboundMessage,
+        m: &CustomerMessage,
     ) -> Result<WriteOutcome, BridgeError> {
         let result = self.write_action(action, m).await;
         if let Err(BridgeError::Salesforce(e)) = &result
@@ -519,7 +519,7 @@ impl RecordWriter for SalesforceWriter {
 
     async fn write_batch(
         &self,
-        items: &[(Action, InboundMessage)],
+        items: &[(Action, CustomerMessage)],
     ) -> Vec<Result<WriteOutcome, BridgeError>> {
         self.batch(items).await
     }
@@ -528,7 +528,11 @@ impl RecordWriter for SalesforceWriter {
         self.write_entries(entries).await
     }
 
-    async fn record_opt_out(&self, m: &InboundMessage, opted_out: bool) -> Result<(), BridgeError> {
+    async fn record_opt_out(
+        &self,
+        m: &CustomerMessage,
+        opted_out: bool,
+    ) -> Result<(), BridgeError> {
         let (Some(field), Some(key)) = (&self.opt_out_field, self.lead_key(m)) else {
             return Ok(());
         };

@@ -2,9 +2,9 @@
 //! times are read from it, so tests move time instead of sleeping.
 
 use std::fmt;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 
 /// A source of the current time.
 pub trait Clock: Send + Sync + fmt::Debug {
@@ -22,52 +22,59 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that moves only when told, for tests.
+/// A clock that moves only when told, for tests. The same contract and
+/// constructors in `salesforce_rest::auth` and `bridge_core::clock`:
+/// [`new`](Self::new) or [`at_millis`](Self::at_millis) to start,
+/// [`advance`](Self::advance) to move on, [`set`](Self::set) to jump
+/// (backwards too). `Default` stands at the Unix epoch.
 ///
 /// ```
-/// use chrono::{Duration, TimeZone, Utc};
+/// use chrono::{TimeZone, Utc};
+/// use std::time::Duration;
 /// use salesforce_rest::auth::{Clock, ManualClock};
 ///
 /// let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 29, 9, 0, 0).unwrap());
-/// clock.advance(Duration::hours(2));
+/// clock.advance(Duration::from_secs(2 * 3600));
 /// assert_eq!(clock.now(), Utc.with_ymd_and_hms(2026, 11, 29, 11, 0, 0).unwrap());
+/// assert_eq!(ManualClock::at_millis(1_700_000_000_000).now().timestamp(), 1_700_000_000);
 /// ```
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct ManualClock {
-    now: Mutex<DateTime<Utc>>,
+    millis: AtomicI64,
 }
 
 impl ManualClock {
-    /// A clock standing at `start`.
+    /// A clock standing at `start` (to the millisecond).
     pub fn new(start: DateTime<Utc>) -> Self {
+        Self::at_millis(start.timestamp_millis())
+    }
+
+    /// A clock standing at a Unix time in milliseconds.
+    pub fn at_millis(millis: i64) -> Self {
         Self {
-            now: Mutex::new(start),
+            millis: AtomicI64::new(millis),
         }
     }
 
-    /// Moves the clock forward (or back, with a negative duration).
-    pub fn advance(&self, by: Duration) {
-        let mut now = self
-            .now
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        *now += by;
+    /// Moves the clock forward.
+    pub fn advance(&self, by: std::time::Duration) {
+        let by = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        // A saturating add: `fetch_add` would wrap on a huge step.
+        let _ = self
+            .millis
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |m| {
+                Some(m.saturating_add(by))
+            });
     }
 
-    /// Sets the time.
+    /// Sets the time (forward or back).
     pub fn set(&self, to: DateTime<Utc>) {
-        *self
-            .now
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = to;
+        self.millis.store(to.timestamp_millis(), Ordering::SeqCst);
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
-        *self
-            .now
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        DateTime::from_timestamp_millis(self.millis.load(Ordering::SeqCst)).unwrap_or_default()
     }
 }

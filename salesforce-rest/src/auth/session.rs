@@ -128,7 +128,7 @@ struct Failure {
 fn cooldown(error: &Error, refused: Duration) -> Duration {
     if error.is_login_rate_limit() {
         // The login rate limit lasts minutes; hammering it extends it.
-        Duration::from_secs(300)
+        crate::error::LOGIN_RATE_LIMIT_WAIT
     } else if matches!(error, Error::ReauthorizationRequired(_)) {
         refused
     } else {

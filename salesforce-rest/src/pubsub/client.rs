@@ -11,7 +11,7 @@ use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
 use super::PubSubError;
 use super::events::{
-    Event, EventSchema, Schemas, change_header, decode, encode, normalize_temporal,
+    EventMessage, EventSchema, Schemas, change_header, decode, encode, normalize_temporal,
 };
 use super::proto::pub_sub_client::PubSubClient as Grpc;
 use super::proto::{ProducerEvent, PublishRequest, SchemaRequest, TopicRequest};
@@ -241,12 +241,12 @@ impl PubSubClient {
         &self,
         event: &ProducerEvent,
         replay_id: Vec<u8>,
-    ) -> Result<Event, PubSubError> {
+    ) -> Result<EventMessage, PubSubError> {
         let schema = self.schema(&event.schema_id).await?;
         let mut fields = decode(&schema, &event.payload)?;
         normalize_temporal(&schema, &mut fields);
         let change = change_header(&schema, &fields);
-        Ok(Event {
+        Ok(EventMessage {
             id: event.id.clone(),
             schema_id: event.schema_id.clone(),
             replay_id,

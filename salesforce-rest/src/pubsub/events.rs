@@ -15,7 +15,7 @@ use super::PubSubError;
 /// resume after it.
 #[derive(Clone)]
 #[non_exhaustive]
-pub struct Event {
+pub struct EventMessage {
     /// The event's own id.
     pub id: String,
     /// The schema id.
@@ -34,10 +34,10 @@ pub struct Event {
     pub change: Option<ChangeEventHeader>,
 }
 
-impl std::fmt::Debug for Event {
+impl std::fmt::Debug for EventMessage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Field values are the org's data: only their names are shown.
-        f.debug_struct("Event")
+        f.debug_struct("EventMessage")
             .field("id", &self.id)
             .field("schema_id", &self.schema_id)
             .field("fields", &self.fields.keys().collect::<Vec<_>>())
@@ -46,7 +46,7 @@ impl std::fmt::Debug for Event {
     }
 }
 
-impl Event {
+impl EventMessage {
     /// Whether a change event changed `field` (always true for creates).
     pub fn changed(&self, field: &str) -> bool {
         self.change.as_ref().is_some_and(|c| {
@@ -131,7 +131,7 @@ fn temporal_text(kind: Temporal, n: i64) -> Option<String> {
 }
 
 /// Rewrites the top-level date, datetime and time fields of decoded `fields`
-/// in the REST API's text forms (see [`Event::fields`]). A value out of
+/// in the REST API's text forms (see [`EventMessage::fields`]). A value out of
 /// range is left as it came.
 pub fn normalize_temporal(schema: &EventSchema, fields: &mut Map<String, Value>) {
     let Some(record) = record_fields(&schema.0) else {
@@ -429,7 +429,7 @@ pub fn change_header(
 
 #[cfg(test)]
 mod tests {
-    use super::{Event, EventSchema, bitmap_fields, bits, normalize_temporal};
+    use super::{EventMessage, EventSchema, bitmap_fields, bits, normalize_temporal};
 
     #[test]
     fn compound_fields_are_named_parent_dot_child() {
@@ -483,7 +483,7 @@ mod tests {
         assert_eq!(fields["Day"], "1970-01-01");
         assert_eq!(fields["At"], "2026-12-09T14:30:00.000+0000");
         assert_eq!(fields["Count__c"], 12, "other numbers stay numbers");
-        let event = Event {
+        let event = EventMessage {
             id: "e".into(),
             schema_id: "s".into(),
             replay_id: Vec::new(),

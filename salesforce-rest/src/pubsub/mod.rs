@@ -45,14 +45,14 @@ mod subscription;
 
 pub use client::{DEFAULT_ENDPOINT, PubSubClient, PubSubClientBuilder, PublishResult};
 pub use events::{
-    ChangeEventHeader, ChangeType, Event, EventSchema, bitmap_fields, change_header, decode,
+    ChangeEventHeader, ChangeType, EventMessage, EventSchema, bitmap_fields, change_header, decode,
     encode, normalize_temporal,
 };
 #[cfg(feature = "redis")]
 pub use replay::RedisReplayStore;
 pub use replay::{DeadEvent, FileReplayStore, MemoryReplayStore, ReplayStore, conformance};
 pub use subscription::{
-    Flow, Gap, GapCallback, HandlerError, StartFrom, SubscriberHealth, SubscriberState,
+    EventHandlerError, Flow, Gap, GapCallback, StartFrom, SubscriberHealth, SubscriberState,
     Subscription,
 };
 

@@ -316,16 +316,22 @@ pub mod conformance {
     use std::sync::Arc;
 
     use super::ReplayStore;
+    use crate::auth::ManualClock;
 
     /// Checks the contract: nothing before a save, the last save wins, topics
     /// are separate, binary ids (any byte) round-trip, and dead letters are
     /// kept whole, in order, per topic.
     ///
+    /// The same signature as every conformance suite of the workspace: the
+    /// store behind an `Arc`, and a `ManualClock`. A replay store keeps no
+    /// time, so this suite does not read it; it is taken so that every
+    /// store's suite is called alike.
+    ///
     /// # Panics
     ///
     /// When the store breaks the contract (it is a test helper).
     #[allow(clippy::panic, clippy::unwrap_used)]
-    pub async fn run(store: Arc<dyn ReplayStore>) {
+    pub async fn run<S: ReplayStore + ?Sized + 'static>(store: Arc<S>, _clock: &ManualClock) {
         let topic = format!("/data/ConformanceEvent{}", std::process::id());
         assert_eq!(
             store.load(&topic).await.unwrap(),
@@ -386,12 +392,21 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::auth::ManualClock;
 
     #[tokio::test]
     async fn the_memory_and_file_stores_pass_the_suite() {
-        conformance::run(Arc::new(MemoryReplayStore::default())).await;
+        conformance::run(
+            Arc::new(MemoryReplayStore::default()),
+            &ManualClock::at_millis(1_767_225_600_000),
+        )
+        .await;
         let dir = tempfile::tempdir().unwrap();
-        conformance::run(Arc::new(FileReplayStore::new(dir.path()).unwrap())).await;
+        conformance::run(
+            Arc::new(FileReplayStore::new(dir.path()).unwrap()),
+            &ManualClock::at_millis(1_767_225_600_000),
+        )
+        .await;
         // A reopened store reads what the first one saved.
         let again = FileReplayStore::new(dir.path()).unwrap();
         assert!(
@@ -411,7 +426,11 @@ mod tests {
                 .await
                 .unwrap();
             let prefix = format!("test:{}:{}:", std::process::id(), url.len());
-            conformance::run(Arc::new(RedisReplayStore::new(conn, prefix))).await;
+            conformance::run(
+                Arc::new(RedisReplayStore::new(conn, prefix)),
+                &ManualClock::at_millis(1_767_225_600_000),
+            )
+            .await;
         }
     }
 }

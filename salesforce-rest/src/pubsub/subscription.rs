@@ -16,7 +16,7 @@ use tonic::{Code, Status};
 
 use super::PubSubError;
 use super::client::PubSubClient;
-use super::events::Event;
+use super::events::EventMessage;
 use super::proto::pub_sub_client::PubSubClient as Grpc;
 use super::proto::{ConsumerEvent, FetchRequest, ReplayPreset};
 use super::replay::{DeadEvent, ReplayStore};
@@ -24,7 +24,7 @@ use crate::auth::AccessToken;
 use crate::shared::{jitter, jittered_backoff};
 
 /// A handler's error.
-pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
+pub type EventHandlerError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Where a subscription with no saved replay id starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,7 +127,7 @@ pub(super) enum End {
     Replay(String),
     Transient(String),
     /// The handler failed: the same events come again after a pause.
-    Handler(HandlerError),
+    Handler(EventHandlerError),
 }
 
 /// Whether a refused call is about the replay id (Salesforce's
@@ -197,7 +197,7 @@ trait Sink: Send {
     /// Handles `events` (decoded, in order) and saves where to resume.
     async fn take(
         &mut self,
-        events: Vec<Event>,
+        events: Vec<EventMessage>,
         store: &dyn ReplayStore,
         topic: &str,
     ) -> Result<Flow, End>;
@@ -209,12 +209,12 @@ struct Each<H>(H);
 #[async_trait]
 impl<H, Fut> Sink for Each<H>
 where
-    H: FnMut(Event) -> Fut + Send,
-    Fut: Future<Output = Result<Flow, HandlerError>> + Send,
+    H: FnMut(EventMessage) -> Fut + Send,
+    Fut: Future<Output = Result<Flow, EventHandlerError>> + Send,
 {
     async fn take(
         &mut self,
-        events: Vec<Event>,
+        events: Vec<EventMessage>,
         store: &dyn ReplayStore,
         topic: &str,
     ) -> Result<Flow, End> {
@@ -239,12 +239,12 @@ struct Batch<H>(H);
 #[async_trait]
 impl<H, Fut> Sink for Batch<H>
 where
-    H: FnMut(Vec<Event>) -> Fut + Send,
-    Fut: Future<Output = Result<Flow, HandlerError>> + Send,
+    H: FnMut(Vec<EventMessage>) -> Fut + Send,
+    Fut: Future<Output = Result<Flow, EventHandlerError>> + Send,
 {
     async fn take(
         &mut self,
-        events: Vec<Event>,
+        events: Vec<EventMessage>,
         store: &dyn ReplayStore,
         topic: &str,
     ) -> Result<Flow, End> {
@@ -364,8 +364,8 @@ impl Subscription {
     /// is skipped): make the handler idempotent.
     pub async fn run<H, Fut>(self, handler: H) -> Result<(), PubSubError>
     where
-        H: FnMut(Event) -> Fut + Send,
-        Fut: Future<Output = Result<Flow, HandlerError>> + Send,
+        H: FnMut(EventMessage) -> Fut + Send,
+        Fut: Future<Output = Result<Flow, EventHandlerError>> + Send,
     {
         self.supervise(Each(handler)).await
     }
@@ -376,8 +376,8 @@ impl Subscription {
     /// returns `Ok`; an error delivers the same events again after a pause.
     pub async fn run_batches<H, Fut>(self, handler: H) -> Result<(), PubSubError>
     where
-        H: FnMut(Vec<Event>) -> Fut + Send,
-        Fut: Future<Output = Result<Flow, HandlerError>> + Send,
+        H: FnMut(Vec<EventMessage>) -> Fut + Send,
+        Fut: Future<Output = Result<Flow, EventHandlerError>> + Send,
     {
         self.supervise(Batch(handler)).await
     }
@@ -617,7 +617,7 @@ impl Subscription {
     /// Decodes a delivered event. An undecodable payload, or a schema the
     /// server does not know after a few tries, is dead-lettered (`Ok(None)`);
     /// a transient failure fetching the schema ends the stream to retry.
-    async fn decode(&self, consumer: ConsumerEvent) -> Result<Option<Event>, End> {
+    async fn decode(&self, consumer: ConsumerEvent) -> Result<Option<EventMessage>, End> {
         let Some(event) = consumer.event else {
             return Ok(None);
         };

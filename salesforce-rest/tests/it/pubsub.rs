@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use salesforce_rest::pubsub::{
-    ChangeType, Event, FileReplayStore, Flow, MemoryReplayStore, PubSubClient, PubSubError,
+    ChangeType, EventMessage, FileReplayStore, Flow, MemoryReplayStore, PubSubClient, PubSubError,
     ReplayStore, StartFrom,
 };
 use salesforce_rest::testkit::{FakeFailure, FakePubSub, MockOrg};
@@ -46,7 +46,7 @@ async fn take(
         .batch(3)
         .reconnect(Duration::from_millis(5), Duration::from_millis(20))
         .give_up_after(5)
-        .run(move |e: Event| {
+        .run(move |e: EventMessage| {
             let s = s.clone();
             async move {
                 let mut v = s.lock().unwrap();
@@ -65,7 +65,7 @@ async fn take(
 }
 
 /// The first `n` events of the topic, from the earliest.
-async fn first_events(pubsub: &PubSubClient, n: usize) -> Vec<Event> {
+async fn first_events(pubsub: &PubSubClient, n: usize) -> Vec<EventMessage> {
     let events = Arc::new(Mutex::new(Vec::new()));
     let e2 = events.clone();
     pubsub
@@ -225,7 +225,7 @@ async fn latest_starts_with_new_events_and_live_events_arrive() {
     let run = tokio::spawn(
         pubsub
             .subscribe(TOPIC, Arc::new(MemoryReplayStore::default()))
-            .run(move |e: Event| {
+            .run(move |e: EventMessage| {
                 let s = s.clone();
                 async move {
                     s.lock()

@@ -8,14 +8,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use salesforce_rest::pubsub::{
-    Event, Flow, Gap, MemoryReplayStore, ReplayStore, StartFrom, SubscriberState,
+    EventMessage, Flow, Gap, MemoryReplayStore, ReplayStore, StartFrom, SubscriberState,
 };
 use salesforce_rest::testkit::{FakeFailure, FakePubSub, MockOrg};
 use serde_json::json;
 
 use super::pubsub::{TOPIC, client, orders};
 
-fn record_id(e: &Event) -> String {
+fn record_id(e: &EventMessage) -> String {
     e.change.as_ref().unwrap().record_ids[0].clone()
 }
 

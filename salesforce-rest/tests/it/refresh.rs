@@ -395,11 +395,11 @@ async fn a_session_renews_when_its_clock_says_so_without_sleeping() {
     client.limits().await.unwrap();
     assert_eq!(org.token_requests(), 1);
     // 1 h 50 min later: still inside the lifetime minus the margin.
-    clock.advance(chrono::Duration::minutes(110));
+    clock.advance(Duration::from_secs(110 * 60));
     client.limits().await.unwrap();
     assert_eq!(org.token_requests(), 1);
     // 1 h 59 min 30 s: within the last minute, renewed before any 401.
-    clock.advance(chrono::Duration::seconds(9 * 60 + 30));
+    clock.advance(Duration::from_secs(9 * 60 + 30));
     let limits_calls = || async {
         org.requests()
             .await

@@ -578,7 +578,7 @@ async fn files_download_as_streams_under_a_limit() {
 fn sibling_names_match_whatsapp_cloud() {
     use salesforce_rest::ErrorCode;
     use salesforce_rest::error::ApiError;
-    use salesforce_rest::retry::{Decision, RetryPolicy, decide};
+    use salesforce_rest::retry::{Decision, RetryPolicy, RetryState, decide};
     use std::time::Duration;
     let code = ErrorCode::parse("UNABLE_TO_LOCK_ROW");
     assert_eq!(code.code(), "UNABLE_TO_LOCK_ROW");
@@ -595,19 +595,35 @@ fn sibling_names_match_whatsapp_cloud() {
     let policy = RetryPolicy::new(3, Duration::from_millis(10), Duration::from_secs(1))
         .with_max_attempts(2)
         .with_max_elapsed(Duration::from_secs(5));
-    assert!(matches!(
-        decide(&policy, &err, true, 1, Duration::ZERO, 0.5),
-        Decision::RetryAfter(_)
-    ));
+    let first = RetryState::new(&err, 1).with_idempotent(true);
+    assert!(matches!(decide(&policy, &first), Decision::RetryAfter(_)));
+    let second = RetryState::new(&err, 2).with_idempotent(true);
+    assert_eq!(decide(&policy, &second), Decision::Stop);
     assert_eq!(
-        decide(&policy, &err, true, 2, Duration::ZERO, 0.5),
-        Decision::Stop
-    );
-    assert_eq!(
-        decide(&policy, &err, true, 1, Duration::from_secs(5), 0.5),
+        decide(&policy, &first.with_elapsed(Duration::from_secs(5))),
         Decision::Stop,
         "over the time budget"
     );
+    // The same predicates and accessors as whatsapp-cloud's errors.
+    assert!(!err.is_rate_limited() && !err.is_auth() && err.retry_after().is_none());
+    let limited = Error::Api(Box::new(
+        ApiError::from_body(
+            403,
+            br#"[{"errorCode":"REQUEST_LIMIT_EXCEEDED","message":"TotalRequests Limit exceeded."}]"#,
+        )
+        .unwrap(),
+    ));
+    assert!(limited.is_rate_limited() && !limited.is_retryable());
+    let login = Error::from(
+        salesforce_rest::error::OAuthError::from_body(
+            400,
+            br#"{"error":"invalid_grant","error_description":"ip/login rate exceeded"}"#,
+        )
+        .unwrap(),
+    );
+    assert!(login.is_rate_limited());
+    assert_eq!(login.retry_after(), Some(Duration::from_secs(300)));
+    assert!(login.hint().is_some());
 }
 
 #[tokio::test]

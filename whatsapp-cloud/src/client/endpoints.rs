@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
 use super::{Client, Success, paging, transport_error};
-use crate::account::{BusinessProfile, Page, PhoneNumber, SubscribedApp};
+use crate::account::{BusinessPhoneNumber, BusinessProfile, Page, SubscribedApp};
 use crate::error::{Error, MediaError};
 use crate::media::{DownloadedMedia, MediaInfo, MediaKind};
 use crate::templates::{CreatedTemplate, NewTemplate, TemplateEdit, TemplateFilter, TemplateInfo};
@@ -364,7 +364,7 @@ impl AccountApi {
     }
 
     /// The business account's phone numbers, following the pagination to the end.
-    pub async fn phone_numbers(&self) -> Result<Vec<PhoneNumber>, Error> {
+    pub async fn phone_numbers(&self) -> Result<Vec<BusinessPhoneNumber>, Error> {
         let url = self.client.url(&[self.client.waba()?, "phone_numbers"])?;
         let query = [("fields", PHONE_FIELDS.to_owned())];
         paging::collect(&self.client, "phone_numbers.list", &url, &query).await
@@ -376,7 +376,7 @@ impl AccountApi {
         &self,
         after: Option<&str>,
         limit: u32,
-    ) -> Result<Page<PhoneNumber>, Error> {
+    ) -> Result<Page<BusinessPhoneNumber>, Error> {
         let url = self.client.url(&[self.client.waba()?, "phone_numbers"])?;
         let query = [("fields", PHONE_FIELDS.to_owned())];
         paging::page(
@@ -391,7 +391,7 @@ impl AccountApi {
     }
 
     /// One phone number: display number, verified name, quality rating.
-    pub async fn phone_number(&self, phone_number_id: &str) -> Result<PhoneNumber, Error> {
+    pub async fn phone_number(&self, phone_number_id: &str) -> Result<BusinessPhoneNumber, Error> {
         let url = self.client.url(&[phone_number_id])?;
         self.client
             .execute("phone_numbers.get", true, |http| {

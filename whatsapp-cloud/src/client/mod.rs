@@ -587,14 +587,11 @@ impl Client {
                 Error::Transport { kind, .. } => Outcome::Transport(*kind),
                 _ => return Err(err),
             };
-            match retry::decide(
-                &self.inner.retry,
-                outcome,
-                idempotent,
-                attempt,
-                start.elapsed(),
-                retry::jitter(),
-            ) {
+            let state = retry::RetryState::new(outcome, attempt)
+                .with_idempotent(idempotent)
+                .with_elapsed(start.elapsed())
+                .with_jitter(retry::jitter());
+            match retry::decide(&self.inner.retry, &state) {
                 Decision::RetryAfter(wait) => {
                     tracing::warn!(op, attempt, wait_ms = wait.as_millis() as u64, error = %err, "retrying");
                     tokio::time::sleep(wait).await;

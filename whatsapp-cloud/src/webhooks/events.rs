@@ -5,8 +5,8 @@
 use serde_json::value::RawValue;
 
 use super::model::{
-    Call, CallStatus, ChangeValue, Contact, EchoMessage, Entry, ErrorDetail, InboundMessage,
-    InvalidItem, Metadata, Notification, Status, TemplateStatusUpdate, UserPreference,
+    Call, CallStatus, ChangeValue, EchoMessage, Entry, ErrorDetail, InboundMessage, InvalidItem,
+    Metadata, Notification, Status, TemplateStatusUpdate, UserPreference, WebhookContact,
 };
 
 /// Where an event came from.
@@ -142,7 +142,7 @@ pub struct MessageEvent<'a> {
     /// Where it came from.
     pub context: EventContext<'a>,
     /// The sender's `contacts[]` entry, matched by wa_id or user id.
-    pub contact: Option<&'a Contact>,
+    pub contact: Option<&'a WebhookContact>,
     /// The message.
     pub message: &'a InboundMessage,
 }
@@ -405,7 +405,10 @@ fn update_raw(value: &ChangeValue) -> Option<&RawValue> {
     })
 }
 
-fn find_contact<'a>(contacts: &'a [Contact], message: &InboundMessage) -> Option<&'a Contact> {
+fn find_contact<'a>(
+    contacts: &'a [WebhookContact],
+    message: &InboundMessage,
+) -> Option<&'a WebhookContact> {
     let by_wa = message
         .from
         .wa_id

@@ -55,18 +55,18 @@ pub use events::{
 };
 pub use model::{
     AccountAlert, AccountReviewUpdate, AccountUpdate, AlertInfo, BanInfo, BusinessCapabilityUpdate,
-    Call, CallSession, CallStatus, CallsValue, Change, ChangeValue, Contact, ContactAddress,
-    ContactEmail, ContactName, ContactOrg, ContactPhone, ContactUrl, Conversation,
-    ConversationOrigin, Diagnostic, DisableInfo, EchoMessage, EchoesValue, Entry, ErrorData,
-    ErrorDetail, FlowUpdate, HistoryChunk, HistoryThread, HistoryValue, InboundLocation,
-    InboundMedia, InboundMessage, InteractiveReply, InvalidItem, Known, MessageContent,
-    MessageContext, MessagesValue, Metadata, Notification, Order, OrderItem, OtherInfo,
-    PartnerSolutionUpdate, PaymentConfigurationUpdate, PhoneNumberNameUpdate,
-    PhoneNumberQualityUpdate, Pricing, Profile, Referral, ReferredProduct, RejectionInfo,
-    Restriction, SecurityUpdate, Sender, SharedContact, StateSyncItem, StateSyncValue, Status,
-    StatusKind, SyncMetadata, SyncedContact, SystemMessage, TemplateButtonUpdate,
-    TemplateCategoryUpdate, TemplateComponentsUpdate, TemplateQualityUpdate, TemplateStatusUpdate,
-    UserPreference, UserPreferencesValue, ViolationInfo, WabaInfo, WelcomeMessage,
+    Call, CallSession, CallStatus, CallsValue, Change, ChangeValue, ContactAddress, ContactEmail,
+    ContactName, ContactOrg, ContactPhone, ContactUrl, Conversation, ConversationOrigin,
+    Diagnostic, DisableInfo, EchoMessage, EchoesValue, Entry, ErrorData, ErrorDetail, FlowUpdate,
+    HistoryChunk, HistoryThread, HistoryValue, InboundLocation, InboundMedia, InboundMessage,
+    InteractiveReply, InvalidItem, Known, MessageContent, MessageContext, MessagesValue, Metadata,
+    Notification, Order, OrderItem, OtherInfo, PartnerSolutionUpdate, PaymentConfigurationUpdate,
+    PhoneNumberNameUpdate, PhoneNumberQualityUpdate, Pricing, Profile, Referral, ReferredProduct,
+    RejectionInfo, Restriction, SecurityUpdate, Sender, SharedContact, StateSyncItem,
+    StateSyncValue, Status, StatusKind, SyncMetadata, SyncedContact, SystemMessage,
+    TemplateButtonUpdate, TemplateCategoryUpdate, TemplateComponentsUpdate, TemplateQualityUpdate,
+    TemplateStatusUpdate, UserPreference, UserPreferencesValue, ViolationInfo, WabaInfo,
+    WebhookContact, WelcomeMessage,
 };
 
 /// The largest body accepted by default: 4 MiB (Meta's batches stay under about 3 MB).

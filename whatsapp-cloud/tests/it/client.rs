@@ -691,7 +691,7 @@ fn builder_rejects_bad_configuration_and_hides_the_token() {
 #[test]
 fn sibling_names_match_salesforce_rest() {
     use std::time::Duration;
-    use whatsapp_cloud::retry::{Decision, Outcome, RetryPolicy, decide};
+    use whatsapp_cloud::retry::{Decision, Outcome, RetryPolicy, RetryState, decide};
     use whatsapp_cloud::{ApiError, Error, ErrorCode};
     let code = ErrorCode::parse(131_056);
     assert_eq!(code.code(), 131_056);
@@ -706,14 +706,21 @@ fn sibling_names_match_salesforce_rest() {
     // The pair limit asks for about 6 s: the policy allows waits that long.
     let policy = RetryPolicy::new(3, Duration::from_millis(10), Duration::from_secs(10))
         .with_max_elapsed(Duration::from_secs(30));
-    assert!(matches!(
-        decide(&policy, Outcome::Api(&api), true, 1, Duration::ZERO, 0.5),
-        Decision::RetryAfter(_)
-    ));
-    assert_eq!(
-        decide(&policy, Outcome::Api(&api), true, 3, Duration::ZERO, 0.5),
-        Decision::Stop
-    );
+    let first = RetryState::new(Outcome::Api(&api), 1).with_idempotent(true);
+    assert!(matches!(decide(&policy, &first), Decision::RetryAfter(_)));
+    let third = RetryState::new(Outcome::Api(&api), 3).with_idempotent(true);
+    assert_eq!(decide(&policy, &third), Decision::Stop);
+    // The same predicates and accessors as salesforce-rest's errors.
+    assert!(err.is_rate_limited() && !err.is_auth());
+    assert!(err.retry_after().is_some(), "the pair limit says how long");
+    assert!(err.hint().is_some_and(|h| h.contains("rate limit")));
+    let window = Error::Api(Box::new(ApiError::new(
+        400,
+        ErrorCode::parse(131_047),
+        "re-engagement",
+    )));
+    assert!(!window.is_rate_limited() && !window.is_retryable());
+    assert!(window.hint().is_some_and(|h| h.contains("template")));
     // API versions in both forms, as salesforce-rest accepts them.
     for v in ["v23.0", "23.0"] {
         let c = whatsapp_cloud::Client::builder()

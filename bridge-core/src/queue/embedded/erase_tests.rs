@@ -12,7 +12,7 @@ use crate::dedup::{Claim, DedupStore};
 use crate::erase::Customer;
 use crate::optout::OptOutStore;
 use crate::queue::{DEFAULT_RETENTION, JobQueue, NewJob, from_millis};
-use crate::sent::{SentLog, SentMessage};
+use crate::sent::{SentLog, SentRecord};
 use crate::window::WindowTracker;
 
 const ANA: &str = "14155550123";
@@ -77,7 +77,7 @@ async fn customer_data(store: &EmbeddedStore, number: &str, wamid: &str, text: &
         .sent_log()
         .remember(
             &format!("{wamid}.out"),
-            &SentMessage::new(number, text),
+            &SentRecord::new(number, text),
             Duration::from_secs(3600),
             now,
         )

@@ -106,7 +106,11 @@ mod tests {
     async fn the_embedded_store_passes_the_replay_suite_and_survives_a_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let store = super::EmbeddedStore::open(dir.path()).unwrap();
-        salesforce_rest::pubsub::conformance::run(Arc::new(store.replay_ids())).await;
+        salesforce_rest::pubsub::conformance::run(
+            Arc::new(store.replay_ids()),
+            &salesforce_rest::auth::ManualClock::at_millis(1_767_225_600_000),
+        )
+        .await;
         drop(store);
         let again = super::EmbeddedStore::open(dir.path()).unwrap();
         let topic = format!("/data/ConformanceEvent{}", std::process::id());

@@ -14,7 +14,7 @@ use crate::clock::{Clock, ManualClock};
 use crate::customers::{CustomerRecord, CustomerStore};
 use crate::dedup::{Claim, DedupStore};
 use crate::queue::{DEFAULT_RETENTION, JobQueue, NewJob, Retention};
-use crate::sent::{SentLog, SentMessage};
+use crate::sent::{SentLog, SentRecord};
 use crate::window::WindowTracker;
 
 const MESSAGES: usize = 100_000;
@@ -71,7 +71,7 @@ async fn after_100k_messages_and_the_retention_the_store_keeps_nothing_of_them()
                     .unwrap();
                 sent.remember(
                     &id,
-                    &SentMessage::new(&customer, "Case 00001026"),
+                    &SentRecord::new(&customer, "Case 00001026"),
                     Duration::from_secs(72 * 3600),
                     now,
                 )

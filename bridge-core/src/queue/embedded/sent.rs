@@ -9,7 +9,7 @@ use redb::TableDefinition;
 
 use super::EmbeddedStore;
 use crate::error::BridgeError;
-use crate::sent::{SentLog, SentMessage};
+use crate::sent::{SentLog, SentRecord};
 
 /// Message id → (expiry in Unix ms, the message as JSON).
 const SENT: TableDefinition<'static, &'static str, (i64, &'static [u8])> =
@@ -55,7 +55,7 @@ impl SentLog for EmbeddedSentLog {
     async fn remember(
         &self,
         message_id: &str,
-        message: &SentMessage,
+        message: &SentRecord,
         keep: Duration,
         now: DateTime<Utc>,
     ) -> Result<(), BridgeError> {
@@ -88,7 +88,7 @@ impl SentLog for EmbeddedSentLog {
         &self,
         message_id: &str,
         now: DateTime<Utc>,
-    ) -> Result<Option<SentMessage>, BridgeError> {
+    ) -> Result<Option<SentRecord>, BridgeError> {
         let id = message_id.to_owned();
         let now_ms = now.timestamp_millis();
         self.store
@@ -134,19 +134,23 @@ mod tests {
 
     use chrono::Utc;
 
-    use crate::sent::{SentLog, SentMessage, conformance};
+    use crate::sent::{SentLog, SentRecord, conformance};
 
     #[tokio::test]
     async fn the_embedded_log_passes_the_suite_and_survives_a_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let store = super::EmbeddedStore::open(dir.path()).unwrap();
-        conformance::run(Arc::new(store.sent_log()), Utc::now()).await;
+        conformance::run(
+            Arc::new(store.sent_log()),
+            &crate::clock::ManualClock::new(Utc::now()),
+        )
+        .await;
         let now = Utc::now();
         store
             .sent_log()
             .remember(
                 "wamid.1",
-                &SentMessage::new("14155550123", "hi"),
+                &SentRecord::new("14155550123", "hi"),
                 std::time::Duration::from_secs(60),
                 now,
             )
@@ -156,7 +160,7 @@ mod tests {
         let again = super::EmbeddedStore::open(dir.path()).unwrap();
         assert_eq!(
             again.sent_log().take("wamid.1", now).await.unwrap(),
-            Some(SentMessage::new("14155550123", "hi"))
+            Some(SentRecord::new("14155550123", "hi"))
         );
         assert_eq!(again.sent_log().take("wamid.1", now).await.unwrap(), None);
     }

@@ -13,21 +13,31 @@ fn t(ms: i64) -> DateTime<Utc> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_queue_passes_the_behaviour_suite() {
-    conformance::run(Arc::new(MemoryQueue::new("inbox").unwrap())).await;
+    conformance::run(
+        Arc::new(MemoryQueue::new("inbox").unwrap()),
+        &crate::clock::ManualClock::at_millis(1_767_225_600_000),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn file_queue_passes_the_behaviour_suite() {
     let dir = tempfile::tempdir().unwrap();
     let store = EmbeddedStore::open(dir.path()).unwrap();
-    conformance::run(Arc::new(store.queue("inbox").unwrap())).await;
+    conformance::run(
+        Arc::new(store.queue("inbox").unwrap()),
+        &crate::clock::ManualClock::at_millis(1_767_225_600_000),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embedded_dedup_passes_the_dedup_suite() {
     let dir = tempfile::tempdir().unwrap();
     let store = EmbeddedStore::open(dir.path()).unwrap();
-    crate::dedup::conformance::run(Arc::new(store.dedup())).await;
+    let clock = Arc::new(crate::clock::ManualClock::new(chrono::Utc::now()));
+    let dedup = store.dedup().with_clock(clock.clone());
+    crate::dedup::conformance::run(Arc::new(dedup), &clock).await;
 }
 
 #[tokio::test]
@@ -146,7 +156,11 @@ async fn embedded_opt_outs_pass_the_suite_and_survive_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = EmbeddedStore::open(dir.path()).unwrap();
-        crate::optout::conformance::run(&store.opt_outs()).await;
+        crate::optout::conformance::run(
+            Arc::new(store.opt_outs()),
+            &crate::clock::ManualClock::at_millis(1_767_225_600_000),
+        )
+        .await;
         store
             .opt_outs()
             .opt_out("+1 415 555 0123", "keyword STOP", t(0))
@@ -164,7 +178,11 @@ async fn embedded_customer_records_pass_the_suite_and_survive_a_reopen() {
     let keep = std::time::Duration::from_secs(3600);
     {
         let store = EmbeddedStore::open(dir.path()).unwrap();
-        crate::customers::conformance::run(&store.customers()).await;
+        crate::customers::conformance::run(
+            Arc::new(store.customers()),
+            &crate::clock::ManualClock::at_millis(1_767_225_600_000),
+        )
+        .await;
         store
             .customers()
             .put("+1 415 555 0123", &CustomerRecord::default(), keep, t(0))

@@ -122,7 +122,11 @@ mod tests {
         let now = Utc::now();
         {
             let store = super::EmbeddedStore::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
-            conformance::run(&store.window()).await;
+            conformance::run(
+                std::sync::Arc::new(store.window()),
+                &crate::clock::ManualClock::new(chrono::Utc::now()),
+            )
+            .await;
             store
                 .window()
                 .record_inbound("14155550123", now - Duration::hours(30))

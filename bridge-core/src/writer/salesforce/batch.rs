@@ -19,7 +19,7 @@ use super::entries::{CHUNK, record_error, rows_from, save_results};
 use super::message::case_closed;
 use crate::customers::{CaseLink, CustomerRecord};
 use crate::error::BridgeError;
-use crate::inbound::InboundMessage;
+use crate::inbound::CustomerMessage;
 use crate::ledger::Link;
 use crate::mapping::{Action, CaseDraft, LeadDraft};
 use crate::routing::Route;
@@ -81,7 +81,7 @@ impl Part {
 struct Item<'a> {
     index: usize,
     key: String,
-    m: &'a InboundMessage,
+    m: &'a CustomerMessage,
     route: &'a Route,
 }
 
@@ -90,7 +90,7 @@ impl SalesforceWriter {
     /// one, customers in parallel, each customer's messages in order.
     pub(super) async fn batch(
         &self,
-        items: &[(Action, InboundMessage)],
+        items: &[(Action, CustomerMessage)],
     ) -> Vec<Result<WriteOutcome, BridgeError>> {
         let now = self.clock.now();
         let mut slots: Vec<Slot> = items.iter().map(|_| None).collect();
@@ -150,7 +150,7 @@ impl SalesforceWriter {
 
     async fn batched(
         &self,
-        items: &[(Action, InboundMessage)],
+        items: &[(Action, CustomerMessage)],
         batched: &[(usize, String)],
         slots: &mut [Slot],
         now: chrono::DateTime<chrono::Utc>,

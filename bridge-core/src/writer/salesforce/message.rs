@@ -14,7 +14,7 @@ use super::{SalesforceWriter, api_error, api_name, case_key};
 use crate::customers::{CaseLink, ContactLink, CustomerRecord};
 use crate::error::BridgeError;
 use crate::format::phone;
-use crate::inbound::InboundMessage;
+use crate::inbound::CustomerMessage;
 use crate::ledger::{LedgerEntry, Link, ledger_key};
 use crate::mapping::{CaseDraft, LeadDraft, limits, truncate_chars};
 use crate::routing::{Priority, Route};
@@ -30,12 +30,12 @@ pub(super) type ContactFound = Option<ContactLink>;
 impl SalesforceWriter {
     /// The key a message's effects are upserted on: its own id, or for an
     /// edit the id of the message it edits.
-    pub(super) fn message_key(m: &InboundMessage) -> String {
+    pub(super) fn message_key(m: &CustomerMessage) -> String {
         case_key(m.edit_of.as_deref().unwrap_or(&m.id))
     }
 
     /// The inbound ledger entry of a message (an edit rewrites the original's).
-    pub(super) fn inbound_entry(m: &InboundMessage, tags: &[String]) -> LedgerEntry {
+    pub(super) fn inbound_entry(m: &CustomerMessage, tags: &[String]) -> LedgerEntry {
         let mut e = LedgerEntry::inbound(m);
         if let Some(original) = &m.edit_of {
             e.key = ledger_key(original);
@@ -242,7 +242,7 @@ impl SalesforceWriter {
         &self,
         case: &CaseDraft,
         route: &Route,
-        m: &InboundMessage,
+        m: &CustomerMessage,
     ) -> Result<WriteOutcome, BridgeError> {
         let now = self.clock.now();
         let customer = self.lead_key(m);
@@ -578,7 +578,7 @@ impl SalesforceWriter {
         lead: &LeadDraft,
         route: &Route,
         follow_up_hours: Option<u32>,
-        m: &InboundMessage,
+        m: &CustomerMessage,
     ) -> Result<WriteOutcome, BridgeError> {
         let now = self.clock.now();
         let entry = Self::inbound_entry(m, Self::lead_tags(lead, route));
@@ -640,7 +640,7 @@ impl SalesforceWriter {
         &self,
         key: &str,
         d: &LeadDraft,
-        m: &InboundMessage,
+        m: &CustomerMessage,
     ) -> Map<String, Value> {
         let mut f = Map::new();
         f.insert(self.lead_key_field.clone(), json!(key));
@@ -674,7 +674,7 @@ impl SalesforceWriter {
     pub(super) fn follow_up_fields(
         &self,
         d: &LeadDraft,
-        m: &InboundMessage,
+        m: &CustomerMessage,
         hours: u32,
         who: &str,
     ) -> Map<String, Value> {
@@ -696,7 +696,7 @@ impl SalesforceWriter {
     }
 
     /// The fields a returning customer's Lead gets (last writer wins).
-    pub(super) fn lead_touch(&self, key: &str, m: &InboundMessage) -> Option<Map<String, Value>> {
+    pub(super) fn lead_touch(&self, key: &str, m: &CustomerMessage) -> Option<Map<String, Value>> {
         let at = self.last_message_at_field.as_ref()?;
         let mut f = Map::new();
         f.insert("attributes".into(), json!({ "type": "Lead" }));
@@ -724,7 +724,7 @@ impl SalesforceWriter {
     pub(super) fn lead_outcome(
         &self,
         row: Option<&Value>,
-        m: &InboundMessage,
+        m: &CustomerMessage,
     ) -> (WriteOutcome, Option<ContactLink>) {
         let first = row
             .and_then(|r| r.get(&self.first_message_field))
@@ -756,7 +756,7 @@ impl SalesforceWriter {
         lead: &LeadDraft,
         entry: &LedgerEntry,
         follow_up_hours: Option<u32>,
-        m: &InboundMessage,
+        m: &CustomerMessage,
     ) -> Result<(WriteOutcome, Option<ContactLink>), BridgeError> {
         let mut request = CompositeRequest::new(false).push(
             self.with_options(

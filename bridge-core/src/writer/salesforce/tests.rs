@@ -5,8 +5,8 @@ use crate::inbound::Channel;
 use crate::mapping::{DefaultMapper, Mapper};
 use crate::writer::Acknowledgement;
 
-fn msg(id: &str, body: &str) -> InboundMessage {
-    InboundMessage::text(Channel::WhatsApp, id, "14155550123", body).with_name("Ana Lima")
+fn msg(id: &str, body: &str) -> CustomerMessage {
+    CustomerMessage::text(Channel::WhatsApp, id, "14155550123", body).with_name("Ana Lima")
 }
 
 #[test]
@@ -134,7 +134,10 @@ fn ledger(org: &MockOrg) -> Vec<serde_json::Map<String, Value>> {
     org.records("WhatsApp_Message__c")
 }
 
-async fn write(writer: &SalesforceWriter, m: &InboundMessage) -> Result<WriteOutcome, BridgeError> {
+async fn write(
+    writer: &SalesforceWriter,
+    m: &CustomerMessage,
+) -> Result<WriteOutcome, BridgeError> {
     let action = DefaultMapper::default().map(m).await.unwrap();
     writer.write(&action, m).await
 }
@@ -476,7 +479,7 @@ async fn a_missing_ledger_object_is_a_set_up_error_never_a_retry_loop() {
                     .map(&msg("wamid.M3", "a quote"))
                     .await
                     .unwrap(),
-                InboundMessage::text(Channel::WhatsApp, "wamid.M3", "14155550199", "a quote"),
+                CustomerMessage::text(Channel::WhatsApp, "wamid.M3", "14155550199", "a quote"),
             ),
         ])
         .await;

@@ -5,8 +5,8 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
 //! use std::sync::Arc;
-//! use salesforce_rest::auth::{MemoryTokenStore, store_conformance};
-//! store_conformance::run(Arc::new(MemoryTokenStore::new())).await;
+//! use salesforce_rest::auth::{ManualClock, MemoryTokenStore, store_conformance};
+//! store_conformance::run(Arc::new(MemoryTokenStore::new()), &ManualClock::at_millis(1_767_225_600_000)).await;
 //! # }
 //! ```
 
@@ -18,16 +18,17 @@ use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{StoredToken, TokenStore};
+use crate::auth::{Clock, ManualClock};
 
-fn token(version: u64, refresh: &str) -> StoredToken {
+fn token(now: DateTime<Utc>, version: u64, refresh: &str) -> StoredToken {
     StoredToken {
         version,
         access_token: Some(SecretString::from(format!("00Dxx!access-{version}"))),
         instance_url: Some("https://acme.my.salesforce.com".into()),
         refresh_token: Some(SecretString::from(refresh.to_owned())),
-        issued_at: DateTime::from_timestamp(1_735_689_600, 0),
-        refresh_lease_until: DateTime::<Utc>::from_timestamp(1_735_689_630, 0),
-        received_at: DateTime::<Utc>::from_timestamp(1_735_689_601, 0),
+        issued_at: Some(now),
+        refresh_lease_until: Some(now + chrono::Duration::seconds(30)),
+        received_at: Some(now + chrono::Duration::seconds(1)),
         issuer: Some("v1:3f2a".into()),
         org_id: Some("00D000000000001EAA".into()),
     }
@@ -35,10 +36,15 @@ fn token(version: u64, refresh: &str) -> StoredToken {
 
 /// Runs the suite; panics with a message naming the broken rule.
 ///
+/// The same signature as every conformance suite of the workspace: the
+/// store behind an `Arc`, and the `ManualClock` the suite reads (the
+/// tokens' times come from it).
+///
 /// # Panics
 ///
 /// When the store breaks the compare-and-swap contract.
-pub async fn run<S: TokenStore>(store: Arc<S>) {
+pub async fn run<S: TokenStore + ?Sized>(store: Arc<S>, clock: &ManualClock) {
+    let now = clock.now();
     let loaded = store
         .load()
         .await
@@ -46,21 +52,21 @@ pub async fn run<S: TokenStore>(store: Arc<S>) {
     assert!(loaded.is_none(), "the suite needs an empty store");
     assert!(
         !store
-            .compare_and_swap(Some(0), token(1, "r1"))
+            .compare_and_swap(Some(0), token(now, 1, "r1"))
             .await
             .unwrap_or(true),
         "a swap expecting a version must fail on an empty store"
     );
     assert!(
         store
-            .compare_and_swap(None, token(1, "r1"))
+            .compare_and_swap(None, token(now, 1, "r1"))
             .await
             .unwrap_or(false),
         "the first swap expecting nothing must succeed"
     );
     assert!(
         !store
-            .compare_and_swap(None, token(1, "r1b"))
+            .compare_and_swap(None, token(now, 1, "r1b"))
             .await
             .unwrap_or(true),
         "a second swap expecting nothing must fail"
@@ -92,12 +98,12 @@ pub async fn run<S: TokenStore>(store: Arc<S>) {
     );
     assert_eq!(
         t.issued_at,
-        token(1, "").issued_at,
+        token(now, 1, "").issued_at,
         "issued_at must round-trip"
     );
     assert_eq!(
         t.refresh_lease_until,
-        token(1, "").refresh_lease_until,
+        token(now, 1, "").refresh_lease_until,
         "the lease must round-trip"
     );
     assert_eq!(
@@ -107,7 +113,7 @@ pub async fn run<S: TokenStore>(store: Arc<S>) {
     );
     assert!(
         !store
-            .compare_and_swap(Some(7), token(8, "r8"))
+            .compare_and_swap(Some(7), token(now, 8, "r8"))
             .await
             .unwrap_or(true),
         "a swap expecting another version must fail"
@@ -117,7 +123,7 @@ pub async fn run<S: TokenStore>(store: Arc<S>) {
         .map(|i| {
             let s = store.clone();
             tokio::spawn(async move {
-                s.compare_and_swap(Some(1), token(2, &format!("r2-{i}")))
+                s.compare_and_swap(Some(1), token(now, 2, &format!("r2-{i}")))
                     .await
             })
         })

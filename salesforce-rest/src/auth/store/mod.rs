@@ -233,11 +233,16 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn every_store_passes_the_suite() {
-        conformance::run(Arc::new(MemoryTokenStore::new())).await;
+        conformance::run(
+            Arc::new(MemoryTokenStore::new()),
+            &crate::auth::ManualClock::new(chrono::Utc::now()),
+        )
+        .await;
         let dir = tempfile::tempdir().unwrap();
-        conformance::run(Arc::new(FileTokenStore::new(
-            dir.path().join("sub/token.json"),
-        )))
+        conformance::run(
+            Arc::new(FileTokenStore::new(dir.path().join("sub/token.json"))),
+            &crate::auth::ManualClock::new(chrono::Utc::now()),
+        )
         .await;
     }
 
@@ -247,7 +252,11 @@ mod tests {
         for url in crate::testkit::redis_urls() {
             let key = format!("wa-sf:test:token:{}:{}", std::process::id(), url.len());
             let s = RedisTokenStore::connect(&url, &key).await.unwrap();
-            conformance::run(Arc::new(s)).await;
+            conformance::run(
+                Arc::new(s),
+                &crate::auth::ManualClock::new(chrono::Utc::now()),
+            )
+            .await;
         }
     }
 

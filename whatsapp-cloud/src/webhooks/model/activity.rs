@@ -7,7 +7,7 @@ use serde_json::value::RawValue;
 
 use super::message::{InboundMessage, MessageContent};
 use super::status::ErrorDetail;
-use super::{Contact, Diagnostic, InvalidItem, Metadata};
+use super::{Diagnostic, InvalidItem, Metadata, WebhookContact};
 use crate::serde_util::{lenient_i64, lenient_string, null_as_empty};
 
 /// Field `calls`: call events (connect, terminate) and call statuses.
@@ -19,7 +19,7 @@ pub struct CallsValue {
     pub metadata: Metadata,
     /// The callers' profiles.
     #[serde(default, deserialize_with = "null_as_empty")]
-    pub contacts: Vec<Contact>,
+    pub contacts: Vec<WebhookContact>,
     /// Call events.
     #[serde(default, deserialize_with = "null_as_empty")]
     pub calls: Vec<Call>,
@@ -245,7 +245,7 @@ pub struct UserPreferencesValue {
     pub metadata: Metadata,
     /// The customers' profiles.
     #[serde(default, deserialize_with = "null_as_empty")]
-    pub contacts: Vec<Contact>,
+    pub contacts: Vec<WebhookContact>,
     /// The preferences.
     #[serde(default, deserialize_with = "null_as_empty")]
     pub user_preferences: Vec<UserPreference>,

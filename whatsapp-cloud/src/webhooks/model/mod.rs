@@ -177,7 +177,7 @@ pub struct MessagesValue {
     /// Which business number the change is about.
     pub metadata: Metadata,
     /// Profiles of the senders (absent on system messages and some statuses).
-    pub contacts: Vec<Contact>,
+    pub contacts: Vec<WebhookContact>,
     /// Inbound messages; an item with no usable id is an `Err` beside the good ones.
     pub messages: Vec<Result<InboundMessage, InvalidItem>>,
     /// Delivery statuses of outbound messages; an unusable one is an `Err`.
@@ -202,7 +202,7 @@ pub struct Metadata {
 /// (`user_id`) are both optional; at least one is normally present.
 #[derive(Clone, Default, PartialEq, Eq, Deserialize)]
 #[non_exhaustive]
-pub struct Contact {
+pub struct WebhookContact {
     /// The profile (absent on statuses).
     #[serde(default)]
     pub profile: Option<Profile>,
@@ -217,7 +217,7 @@ pub struct Contact {
     pub parent_user_id: Option<String>,
 }
 
-impl Contact {
+impl WebhookContact {
     /// The address to reply to, by the policy of [`Sender::reply_address`]:
     /// the wa_id, else the parent user id, else the user id.
     pub fn reply_address(&self) -> Option<&str> {

@@ -3,9 +3,9 @@
 use std::fmt;
 
 use super::{
-    Call, CallStatus, Contact, ContactAddress, ContactEmail, ContactName, ContactPhone,
-    EchoMessage, InboundLocation, InboundMedia, InboundMessage, MessageContent, MessageContext,
-    Order, Profile, Sender, SharedContact, Status, SyncedContact, SystemMessage, UserPreference,
+    Call, CallStatus, ContactAddress, ContactEmail, ContactName, ContactPhone, EchoMessage,
+    InboundLocation, InboundMedia, InboundMessage, MessageContent, MessageContext, Order, Profile,
+    Sender, SharedContact, Status, SyncedContact, SystemMessage, UserPreference, WebhookContact,
 };
 
 // Debug never prints a customer's number, name, user id or message text: the
@@ -28,9 +28,9 @@ impl fmt::Debug for Profile {
     }
 }
 
-impl fmt::Debug for Contact {
+impl fmt::Debug for WebhookContact {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Contact")
+        f.debug_struct("WebhookContact")
             .field("profile", &self.profile)
             .field("wa_id", &id_hint(self.wa_id.as_ref()))
             .field("user_id", &hidden(self.user_id.as_ref()))

@@ -19,7 +19,8 @@ use super::message::{
 use super::parts::{Member, WireValue};
 use super::status::{Conversation, ErrorDetail, Pricing, Status, StatusKind};
 use super::{
-    Change, ChangeValue, Contact, Entry, InvalidItem, Known, MessagesValue, Metadata, Notification,
+    Change, ChangeValue, Entry, InvalidItem, Known, MessagesValue, Metadata, Notification,
+    WebhookContact,
 };
 use crate::serde_util::{lenient_i64, lenient_string, null_as_empty};
 
@@ -341,9 +342,10 @@ fn parse_messages_value(value: &WireValue<'_>) -> Result<Box<MessagesValue>, Inv
     let raw = |key: &str| value.raw_member(key);
     let messages = member_items(value, "messages")?;
     let statuses = member_items(value, "statuses")?;
-    let contacts: Vec<Contact> = match raw("contacts") {
+    let contacts: Vec<WebhookContact> = match raw("contacts") {
         None => Vec::new(),
-        Some(text) => match super::quiet::from_str::<Option<Vec<Contact>>>(text.get().get()) {
+        Some(text) => match super::quiet::from_str::<Option<Vec<WebhookContact>>>(text.get().get())
+        {
             Ok(contacts) => contacts.unwrap_or_default(),
             Err(_) => lenient_items(Some(text.get()), "contact"),
         },
@@ -364,7 +366,10 @@ fn parse_messages_value(value: &WireValue<'_>) -> Result<Box<MessagesValue>, Inv
 }
 
 /// The statuses of a `messages` value, completed from its contacts.
-fn statuses_of(raw: Vec<&RawValue>, contacts: &[Contact]) -> Vec<Result<Status, InvalidItem>> {
+fn statuses_of(
+    raw: Vec<&RawValue>,
+    contacts: &[WebhookContact],
+) -> Vec<Result<Status, InvalidItem>> {
     let mut statuses: Vec<Result<Status, InvalidItem>> =
         raw.into_iter().map(parse_status).collect();
     for s in statuses.iter_mut().flatten() {
@@ -378,7 +383,7 @@ fn statuses_of(raw: Vec<&RawValue>, contacts: &[Contact]) -> Vec<Result<Status, 
 /// its user id, else the one with its number, else the only contact of the
 /// change. A status to a customer known only by user id gets the user id
 /// this way too.
-fn complete_recipient(s: &mut Status, contacts: &[Contact]) {
+fn complete_recipient(s: &mut Status, contacts: &[WebhookContact]) {
     if s.recipient_id.is_some()
         && s.recipient_user_id.is_some()
         && s.parent_recipient_user_id.is_some()

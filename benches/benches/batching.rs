@@ -16,10 +16,11 @@ use std::time::{Duration, Instant};
 
 use benches::{criterion, measuring, quick};
 use bridge_core::clock::SystemClock;
+use bridge_core::embedded::MemoryQueue;
 use bridge_core::inbound::{Channel, CustomerMessage};
 use bridge_core::mapping::{DefaultMapper, Mapper};
 use bridge_core::pipeline::Bridge;
-use bridge_core::queue::{MemoryQueue, WorkerOptions};
+use bridge_core::queue::WorkerOptions;
 use bridge_core::sender::RecordingSender;
 use bridge_core::service::{BridgeService, Inbox};
 use bridge_core::writer::{BatchOptions, Batching, RecordWriter, SalesforceWriter};

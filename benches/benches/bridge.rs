@@ -21,9 +21,10 @@ use tokio::sync::Notify;
 
 use benches::{criterion, measuring, quick};
 use bridge_core::clock::SystemClock;
+use bridge_core::embedded::MemoryQueue;
 use bridge_core::inbound::{Channel, CustomerMessage};
 use bridge_core::pipeline::Bridge;
-use bridge_core::queue::{MemoryQueue, WorkerOptions};
+use bridge_core::queue::WorkerOptions;
 use bridge_core::sender::{ChannelSender, Outbound, SendError, SendReceipt};
 use bridge_core::service::{BridgeService, Inbox, ServiceOptions};
 use bridge_core::writer::{BatchOptions, Batching, SalesforceWriter};

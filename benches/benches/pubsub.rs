@@ -82,7 +82,8 @@ fn pubsub(c: &mut criterion::Criterion) {
 /// A burst of `n` change events through the subscriber, a batched
 /// read-back and a queued notice each: events/s and REST calls per event.
 async fn burst(n: usize) -> (f64, f64) {
-    use bridge_core::queue::{JobQueue, MemoryQueue, NewJob};
+    use bridge_core::embedded::MemoryQueue;
+    use bridge_core::queue::{JobQueue, NewJob};
     use salesforce_rest::testkit::{FakePubSub, MockOrg};
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};

@@ -70,21 +70,6 @@ pub fn message_skipped(message_id: &str, why: &str) {
     );
 }
 
-/// A customer was erased from a store (what was removed, never who: the
-/// caller's request is the record of who asked).
-pub fn customer_erased(erased: &crate::erase::Erased) {
-    tracing::info!(
-        target: "bridge_core::audit",
-        event = "customer_erased",
-        jobs = erased.jobs,
-        keys = erased.keys,
-        windows = erased.windows,
-        sent = erased.sent,
-        customer_records = erased.customer_records,
-        opt_out_hashed = erased.opt_out_hashed,
-    );
-}
-
 #[cfg(test)]
 mod tests {
     #[test]

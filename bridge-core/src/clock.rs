@@ -85,3 +85,42 @@ impl Clock for ManualClock {
         DateTime::from_timestamp_millis(self.millis.load(Ordering::SeqCst)).unwrap_or_default()
     }
 }
+
+/// A clock that follows tokio's time: with `tokio::time::pause()` (or
+/// `#[tokio::test(start_paused = true)]`), the sleeps of the code under test
+/// and this clock move together, and a test that waits for a lease to expire
+/// takes no real time. Unpaused, it moves with the real time from its start.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// use bridge_core::clock::{Clock, TokioClock};
+///
+/// let clock = TokioClock::new(chrono::Utc::now());
+/// let before = clock.now();
+/// tokio::time::sleep(std::time::Duration::from_secs(3_600)).await; // instant: time is paused
+/// assert_eq!((clock.now() - before).num_seconds(), 3_600);
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct TokioClock {
+    base: DateTime<Utc>,
+    start: tokio::time::Instant,
+}
+
+impl TokioClock {
+    /// A clock standing at `start` now, moving with tokio's time.
+    pub fn new(start: DateTime<Utc>) -> Self {
+        Self {
+            base: start,
+            start: tokio::time::Instant::now(),
+        }
+    }
+}
+
+impl Clock for TokioClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.base
+            + chrono::Duration::from_std(self.start.elapsed()).unwrap_or(chrono::Duration::MAX)
+    }
+}

@@ -241,95 +241,6 @@ impl CustomerStore for MemoryCustomerStore {
     }
 }
 
-#[cfg(feature = "redis")]
-pub use redis_store::RedisCustomerStore;
-
-#[cfg(feature = "redis")]
-mod redis_store {
-    use crate::redis_conn::RedisConnection;
-
-    use super::*;
-    use crate::redis_conn::store_err;
-
-    /// Customer records in Redis (feature `redis`): one key per customer,
-    /// `<prefix>customer:{<digits>}`, expiring with the record.
-    #[derive(Clone)]
-    pub struct RedisCustomerStore {
-        conn: RedisConnection,
-        prefix: String,
-    }
-
-    impl std::fmt::Debug for RedisCustomerStore {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.debug_struct("RedisCustomerStore")
-                .field("prefix", &self.prefix)
-                .finish_non_exhaustive()
-        }
-    }
-
-    impl RedisCustomerStore {
-        /// Connects; keys start with `prefix`.
-        pub async fn connect(url: &str, prefix: &str) -> Result<Self, BridgeError> {
-            Ok(Self {
-                conn: crate::redis_conn::connect(url).await?,
-                prefix: prefix.to_owned(),
-            })
-        }
-
-        fn key(&self, customer: &str) -> String {
-            format!("{}customer:{{{}}}", self.prefix, customer_key(customer))
-        }
-    }
-
-    #[async_trait]
-    impl CustomerStore for RedisCustomerStore {
-        async fn get(
-            &self,
-            customer: &str,
-            now: DateTime<Utc>,
-        ) -> Result<Option<CustomerRecord>, BridgeError> {
-            let mut c = self.conn.clone();
-            let raw: Option<Vec<u8>> = redis::cmd("GET")
-                .arg(self.key(customer))
-                .query_async(&mut c)
-                .await
-                .map_err(store_err)?;
-            Ok(raw.and_then(|r| Stored::decode(&r, now)))
-        }
-
-        async fn put(
-            &self,
-            customer: &str,
-            record: &CustomerRecord,
-            keep: Duration,
-            now: DateTime<Utc>,
-        ) -> Result<(), BridgeError> {
-            let json = Stored::encode(record, keep, now)?;
-            let ms = u64::try_from(keep.as_millis()).unwrap_or(u64::MAX).max(1);
-            let mut c = self.conn.clone();
-            let () = redis::cmd("SET")
-                .arg(self.key(customer))
-                .arg(json)
-                .arg("PX")
-                .arg(ms)
-                .query_async(&mut c)
-                .await
-                .map_err(store_err)?;
-            Ok(())
-        }
-
-        async fn remove(&self, customer: &str) -> Result<(), BridgeError> {
-            let mut c = self.conn.clone();
-            let _: i64 = redis::cmd("DEL")
-                .arg(self.key(customer))
-                .query_async(&mut c)
-                .await
-                .map_err(store_err)?;
-            Ok(())
-        }
-    }
-}
-
 /// The behaviour every [`CustomerStore`] must have; run it against yours.
 pub mod conformance {
     use std::sync::Arc;
@@ -436,8 +347,8 @@ mod tests {
     #[cfg(feature = "redis")]
     #[tokio::test]
     async fn the_redis_store_passes_the_suite() {
-        for url in crate::redis_conn::test_urls() {
-            let s = RedisCustomerStore::connect(
+        for url in crate::redis::test_urls() {
+            let s = crate::redis::RedisCustomerStore::connect(
                 &url,
                 &format!("wa-sf:test{}:", crate::dedup::random_token()),
             )

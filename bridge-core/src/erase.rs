@@ -21,9 +21,6 @@
 //! assert_eq!(format!("{c:?}"), "Customer(***23)");
 //! ```
 
-#[cfg(feature = "redis")]
-pub mod redis;
-
 /// A customer to erase: their number, as digits.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Customer {
@@ -84,11 +81,7 @@ impl Customer {
     }
 }
 
-/// `sha256:<hex>` of a number's digits: how an erased customer's opt-out is
-/// kept (opt-out stores look it up under this key too).
-pub fn opt_out_hash(customer_key: &str) -> String {
-    crate::ledger::sha256_hex("sha256:", customer_key.as_bytes())
-}
+pub use crate::optout::opt_out_hash;
 
 /// The base64 part of every `wamid.` id in `bytes`.
 fn wamids(bytes: &[u8]) -> impl Iterator<Item = &[u8]> + '_ {
@@ -156,6 +149,25 @@ pub struct Erased {
     pub customer_records: u64,
     /// Whether an opt-out was found and kept as a hash.
     pub opt_out_hashed: bool,
+}
+
+impl Erased {
+    /// Writes the audit line of an erasure (target `bridge_core::audit`,
+    /// event `customer_erased`): what was removed, never who (the caller's
+    /// request is the record of who asked). The stores of this crate write
+    /// it from their `erase_customer`; a store of your own can too.
+    pub fn audit(&self) {
+        tracing::info!(
+            target: "bridge_core::audit",
+            event = "customer_erased",
+            jobs = self.jobs,
+            keys = self.keys,
+            windows = self.windows,
+            sent = self.sent,
+            customer_records = self.customer_records,
+            opt_out_hashed = self.opt_out_hashed,
+        );
+    }
 }
 
 impl Erased {

@@ -1,4 +1,10 @@
-//! The crate's error type.
+//! The crate's error types: [`BridgeError`], and the queue's and the
+//! senders' own ([`QueueError`], [`SendError`]), re-exported where they are
+//! used. This module depends on no other module of the crate but the ids
+//! and channels its errors carry, so every module can use it.
+
+use crate::inbound::Channel;
+use crate::job_id::JobId;
 
 /// Everything that can go wrong while bridging.
 #[derive(Debug, thiserror::Error)]
@@ -14,7 +20,7 @@ pub enum BridgeError {
     WhatsApp(#[from] whatsapp_cloud::Error),
     /// The job queue failed (an enqueue that was not made durable, a lost lease).
     #[error("queue: {0}")]
-    Queue(#[from] crate::queue::QueueError),
+    Queue(#[from] QueueError),
     /// A store (dedup, window) failed.
     #[error("store: {0}")]
     Store(String),
@@ -67,7 +73,7 @@ pub enum BridgeError {
     Mapping(String),
     /// Sending failed.
     #[error(transparent)]
-    Send(#[from] crate::sender::SendError),
+    Send(#[from] SendError),
 }
 
 impl BridgeError {
@@ -177,5 +183,142 @@ impl BridgeError {
             BridgeError::Send(e) => e.rate_limited,
             _ => false,
         }
+    }
+}
+
+/// A boxed error, the source of storage failures.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What can go wrong with a queue.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum QueueError {
+    /// The store could not be opened (missing permissions, a corrupt file, a
+    /// directory another process holds): nothing was started.
+    #[error("cannot open the job store at {path}: {source}")]
+    Open {
+        /// The path that was opened.
+        path: std::path::PathBuf,
+        /// Why it failed.
+        #[source]
+        source: BoxError,
+    },
+    /// The store failed to read or write (disk full, I/O error, Redis down).
+    /// Nothing was changed; trying again later can succeed.
+    #[error("job store: {source}")]
+    Storage {
+        /// The underlying error.
+        #[source]
+        source: BoxError,
+    },
+    /// The lease expired and the job was leased again (or finished) elsewhere.
+    #[error("the lease on job {job} was lost (it expired and was taken again)")]
+    LeaseLost {
+        /// The job.
+        job: JobId,
+    },
+    /// No such job (or not in the state the call needs).
+    #[error("no such job: {job}")]
+    NotFound {
+        /// The job.
+        job: JobId,
+    },
+    /// A job argument is unusable (an empty key, an over-long group).
+    #[error("invalid job: {0}")]
+    Invalid(String),
+}
+
+impl QueueError {
+    /// A storage error from any source.
+    pub fn storage(source: impl Into<BoxError>) -> Self {
+        QueueError::Storage {
+            source: source.into(),
+        }
+    }
+
+    /// Whether trying again later can succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, QueueError::Storage { .. })
+    }
+}
+
+/// A failed send.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{channel} send failed: {message}")]
+#[non_exhaustive]
+pub struct SendError {
+    /// The channel.
+    pub channel: Channel,
+    /// Whether the customer cannot be reached on this channel (try another).
+    pub unreachable: bool,
+    /// Whether trying the same channel again later can help.
+    pub retryable: bool,
+    /// Whether the channel asked us to slow down (back off longer).
+    pub rate_limited: bool,
+    /// How long to wait before trying again, when the channel said.
+    pub retry_after: Option<std::time::Duration>,
+    /// Whether the message may have reached the channel anyway (a timeout,
+    /// a connection lost after the request went): the outbox then waits for
+    /// a status before sending it again.
+    pub ambiguous: bool,
+    /// Whether the channel refused our credentials (a revoked or expired
+    /// token): no send can succeed until they are fixed, which readiness
+    /// reports.
+    pub auth: bool,
+    /// What happened (no customer data).
+    pub message: String,
+}
+
+impl SendError {
+    /// A failure on a channel: not retryable, customer reachable.
+    pub fn new(channel: impl Into<Channel>, message: impl Into<String>) -> Self {
+        Self {
+            channel: channel.into(),
+            unreachable: false,
+            retryable: false,
+            rate_limited: false,
+            retry_after: None,
+            ambiguous: false,
+            auth: false,
+            message: message.into(),
+        }
+    }
+
+    /// Marks the outcome unknown: the message may have reached the channel.
+    pub fn ambiguous(mut self, ambiguous: bool) -> Self {
+        self.ambiguous = ambiguous;
+        self
+    }
+
+    /// Whether the channel refused our credentials for good (see
+    /// [`crate::BridgeError::credentials_refused`]).
+    pub fn credentials_refused(&self) -> bool {
+        self.auth && !self.retryable
+    }
+
+    /// Marks the failure as the channel refusing our credentials.
+    pub fn auth(mut self, auth: bool) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// Marks the failure retryable (or not).
+    pub fn retryable(mut self, retryable: bool) -> Self {
+        self.retryable = retryable;
+        self
+    }
+
+    /// Marks the customer unreachable on this channel (or not).
+    pub fn unreachable(mut self, unreachable: bool) -> Self {
+        self.unreachable = unreachable;
+        self
+    }
+
+    /// Marks the failure a rate limit, with the wait the channel asked for.
+    pub fn rate_limited(mut self, retry_after: Option<std::time::Duration>) -> Self {
+        self.rate_limited = true;
+        self.retryable = true;
+        self.retry_after = retry_after;
+        self
     }
 }

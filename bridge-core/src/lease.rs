@@ -6,7 +6,7 @@
 //! while the work runs ([`run_as_leader`]); each new holder gets a larger
 //! **fence** number, which the work can attach to its writes so a store can
 //! refuse a deposed leader's late writes. [`MemoryLease`] serves one process;
-//! [`RedisLease`](redis_lease::RedisLease) (feature `redis`) a fleet. Time is
+//! [`RedisLease`](crate::redis::RedisLease) (feature `redis`) a fleet. Time is
 //! the caller's clock on every backend: keep instances synchronized (NTP).
 //!
 //! ```
@@ -74,7 +74,7 @@ pub trait LeaderLease: Send + Sync + std::fmt::Debug {
     async fn release(&self, name: &str, holder: &str, fence: u64) -> Result<(), BridgeError>;
 }
 
-fn until(now: DateTime<Utc>, ttl: Duration) -> DateTime<Utc> {
+pub(crate) fn until(now: DateTime<Utc>, ttl: Duration) -> DateTime<Utc> {
     now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX)
 }
 
@@ -231,155 +231,6 @@ where
     }
 }
 
-#[cfg(feature = "redis")]
-pub mod redis_lease {
-    //! The Redis backend (feature `redis`).
-
-    use super::{DateTime, Duration, LeaderLease, Utc, async_trait, until};
-    use crate::error::BridgeError;
-    use crate::redis_conn::RedisConnection;
-    use crate::redis_conn::store_err;
-
-    /// KEYS[1] lease, KEYS[2] fence counter; ARGV holder, now ms, until ms,
-    /// expiry ms (garbage collection well past the deadline).
-    const ACQUIRE: &str = r"
-local cur = redis.call('HMGET', KEYS[1], 'holder', 'fence', 'until')
-local now = tonumber(ARGV[2])
-local live = cur[1] and tonumber(cur[3]) > now
-if live and cur[1] ~= ARGV[1] then return -1 end
-local fence
-if live then fence = tonumber(cur[2]) else fence = redis.call('INCR', KEYS[2]) end
-redis.call('HSET', KEYS[1], 'holder', ARGV[1], 'fence', fence, 'until', ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
-return fence
-";
-
-    /// KEYS[1] lease; ARGV holder, fence, now ms, until ms, expiry ms.
-    const RENEW: &str = r"
-local cur = redis.call('HMGET', KEYS[1], 'holder', 'fence', 'until')
-if cur[1] ~= ARGV[1] or cur[2] ~= ARGV[2] or tonumber(cur[3]) <= tonumber(ARGV[3]) then return 0 end
-redis.call('HSET', KEYS[1], 'until', ARGV[4])
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-return 1
-";
-
-    /// KEYS[1] lease; ARGV holder, fence.
-    const RELEASE: &str = r"
-local cur = redis.call('HMGET', KEYS[1], 'holder', 'fence')
-if cur[1] == ARGV[1] and cur[2] == ARGV[2] then redis.call('DEL', KEYS[1]) end
-return 1
-";
-
-    /// Leases in Redis, shared by every instance: `{<prefix>lease:<name>}`
-    /// and its fence counter share one hash tag (cluster-safe).
-    #[derive(Clone)]
-    pub struct RedisLease {
-        conn: RedisConnection,
-        prefix: String,
-    }
-
-    impl std::fmt::Debug for RedisLease {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.debug_struct("RedisLease")
-                .field("prefix", &self.prefix)
-                .finish_non_exhaustive()
-        }
-    }
-
-    impl RedisLease {
-        /// Connects; keys under `prefix`.
-        pub async fn connect(url: &str, prefix: &str) -> Result<Self, BridgeError> {
-            Ok(Self::new(crate::redis_conn::connect(url).await?, prefix))
-        }
-
-        /// Over an existing connection.
-        pub fn new(conn: impl Into<RedisConnection>, prefix: &str) -> Self {
-            Self {
-                conn: conn.into(),
-                prefix: prefix.to_owned(),
-            }
-        }
-
-        fn keys(&self, name: &str) -> (String, String) {
-            let key = format!("{{{}lease:{name}}}", self.prefix);
-            let fence = format!("{key}:fence");
-            (key, fence)
-        }
-    }
-
-    fn ms(t: DateTime<Utc>) -> i64 {
-        t.timestamp_millis()
-    }
-
-    /// How long Redis keeps a lease past its deadline before dropping it.
-    fn expiry(ttl: Duration) -> u64 {
-        u64::try_from(ttl.as_millis())
-            .unwrap_or(u64::MAX)
-            .saturating_add(60_000)
-    }
-
-    #[async_trait]
-    impl LeaderLease for RedisLease {
-        async fn acquire(
-            &self,
-            name: &str,
-            holder: &str,
-            ttl: Duration,
-            now: DateTime<Utc>,
-        ) -> Result<Option<u64>, BridgeError> {
-            let (key, fence) = self.keys(name);
-            let mut c = self.conn.clone();
-            let got: i64 = redis::Script::new(ACQUIRE)
-                .key(key)
-                .key(fence)
-                .arg(holder)
-                .arg(ms(now))
-                .arg(ms(until(now, ttl)))
-                .arg(expiry(ttl))
-                .invoke_async(&mut c)
-                .await
-                .map_err(store_err)?;
-            Ok(u64::try_from(got).ok())
-        }
-
-        async fn renew(
-            &self,
-            name: &str,
-            holder: &str,
-            fence: u64,
-            ttl: Duration,
-            now: DateTime<Utc>,
-        ) -> Result<bool, BridgeError> {
-            let (key, _) = self.keys(name);
-            let mut c = self.conn.clone();
-            let kept: i64 = redis::Script::new(RENEW)
-                .key(key)
-                .arg(holder)
-                .arg(fence)
-                .arg(ms(now))
-                .arg(ms(until(now, ttl)))
-                .arg(expiry(ttl))
-                .invoke_async(&mut c)
-                .await
-                .map_err(store_err)?;
-            Ok(kept == 1)
-        }
-
-        async fn release(&self, name: &str, holder: &str, fence: u64) -> Result<(), BridgeError> {
-            let (key, _) = self.keys(name);
-            let mut c = self.conn.clone();
-            let _: i64 = redis::Script::new(RELEASE)
-                .key(key)
-                .arg(holder)
-                .arg(fence)
-                .invoke_async(&mut c)
-                .await
-                .map_err(store_err)?;
-            Ok(())
-        }
-    }
-}
-
 /// A conformance suite for [`LeaderLease`] implementations.
 pub mod conformance {
     use std::sync::Arc;
@@ -478,7 +329,7 @@ mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
 
     use super::*;
-    use crate::clock::{ManualClock, SystemClock};
+    use crate::clock::{Clock, ManualClock};
 
     #[tokio::test]
     async fn the_memory_lease_passes_the_suite() {
@@ -492,24 +343,27 @@ mod tests {
     #[cfg(feature = "redis")]
     #[tokio::test]
     async fn the_redis_lease_passes_the_suite() {
-        for url in crate::redis_conn::test_urls() {
+        for url in crate::redis::test_urls() {
             let prefix = format!("test:{:x}:", crate::dedup::random_token());
-            let lease = redis_lease::RedisLease::connect(&url, &prefix)
+            let lease = crate::redis::RedisLease::connect(&url, &prefix)
                 .await
                 .unwrap();
             conformance::run(Arc::new(lease), &ManualClock::new(Utc::now())).await;
         }
     }
 
-    #[tokio::test]
+    /// On tokio's paused time: the sleeps below and the lease's deadlines
+    /// (through `TokioClock`) move together, and no real time passes.
+    #[tokio::test(start_paused = true)]
     async fn a_second_instance_takes_over_when_the_leader_dies() {
+        let clock: Arc<dyn Clock> = Arc::new(crate::clock::TokioClock::new(Utc::now()));
         let lease: Arc<dyn LeaderLease> = Arc::new(MemoryLease::default());
         let ttl = Duration::from_millis(150);
         let leading = Arc::new(AtomicU32::new(0));
         let spawn = |holder: &'static str| {
-            let (lease, leading) = (lease.clone(), leading.clone());
+            let (lease, leading, clock) = (lease.clone(), leading.clone(), clock.clone());
             tokio::spawn(async move {
-                run_as_leader(lease, "job", holder, ttl, Arc::new(SystemClock), |fence| {
+                run_as_leader(lease, "job", holder, ttl, clock, |fence| {
                     let leading = leading.clone();
                     async move {
                         assert_eq!(

@@ -59,11 +59,14 @@ pub mod budget;
 pub mod clock;
 pub mod customers;
 pub mod dedup;
+#[cfg(feature = "embedded")]
+pub mod embedded;
 pub mod erase;
 mod error;
 pub mod format;
 pub mod health;
 pub mod inbound;
+mod job_id;
 pub mod lease;
 pub mod ledger;
 pub mod mapping;
@@ -73,7 +76,7 @@ pub mod pacing;
 pub mod pipeline;
 pub mod queue;
 #[cfg(feature = "redis")]
-pub mod redis_conn;
+pub mod redis;
 pub mod replies;
 pub mod routing;
 pub mod sender;

@@ -10,7 +10,7 @@
 //!
 //! Queue gauges are sampled, not counted: call
 //! [`BridgeService::record_metrics`](crate::service::BridgeService::record_metrics)
-//! (or [`record_queue_stats`] for a queue of your own) before each scrape.
+//! (or [`QueueStats::record_metrics`](crate::queue::QueueStats::record_metrics) for a queue of your own) before each scrape.
 //!
 //! | name | kind | labels |
 //! |---|---|---|
@@ -30,8 +30,6 @@
 #![cfg_attr(not(feature = "metrics"), allow(unused_variables, dead_code))]
 
 use std::time::Duration;
-
-use crate::queue::QueueStats;
 
 /// Jobs waiting in a queue.
 pub const QUEUE_DEPTH: &str = "bridge_queue_depth";
@@ -53,25 +51,6 @@ pub const MESSAGES: &str = "bridge_messages_total";
 pub const END_TO_END_SECONDS: &str = "bridge_end_to_end_seconds";
 /// Time sends waited for the per-number send rate, in seconds.
 pub const PACING_WAIT_SECONDS: &str = "whatsapp_pacing_wait_seconds";
-
-/// Sets a queue's gauges from its [`QueueStats`]. `queue` and `store` are
-/// labels: short, fixed names (`inbox`, `embedded`), never data.
-pub fn record_queue_stats(queue: &str, store: &str, stats: &QueueStats) {
-    #[cfg(feature = "metrics")]
-    {
-        let (q, st) = (queue.to_owned(), store.to_owned());
-        metrics::gauge!(QUEUE_DEPTH, "queue" => q.clone(), "store" => st.clone())
-            .set(stats.depth as f64);
-        metrics::gauge!(QUEUE_IN_FLIGHT, "queue" => q.clone(), "store" => st.clone())
-            .set(stats.in_flight as f64);
-        metrics::gauge!(QUEUE_OLDEST_AGE_SECONDS, "queue" => q.clone(), "store" => st.clone())
-            .set(stats.oldest_age.map_or(0.0, |a| a.as_secs_f64()));
-        metrics::counter!(QUEUE_RETRIES, "queue" => q.clone(), "store" => st.clone())
-            .absolute(stats.retries);
-        metrics::gauge!(QUEUE_DEAD_LETTERS, "queue" => q, "store" => st)
-            .set(stats.dead_letters as f64);
-    }
-}
 
 /// How a job attempt ended, as the worker recorded it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,14 +76,9 @@ pub(crate) fn job_finished(queue: &str, end: JobEnd, took: Duration) {
 }
 
 /// A message written: its outcome label from what was written.
-pub(crate) fn message_written(write: &crate::writer::WriteOutcome) {
-    let outcome = match (&write.acknowledgement, write.object.as_str()) {
-        (Some(crate::writer::Acknowledgement::CaseJoined { .. }), _) => "thread",
-        (_, "Case") => "case",
-        (_, "Lead") => "lead",
-        (_, "Contact") => "contact",
-        _ => "other",
-    };
+/// A message was written to Salesforce: `outcome` is `thread`, `case`,
+/// `lead`, `contact` or `other` (see `WriteOutcome::metric_outcome`).
+pub(crate) fn message_written(outcome: &'static str) {
     #[cfg(feature = "metrics")]
     metrics::counter!(MESSAGES, "outcome" => outcome, "reason" => "none").increment(1);
 }

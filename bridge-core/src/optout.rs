@@ -33,6 +33,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::BridgeError;
 
+/// `sha256:<hex>` of a number's digits: how an erased customer's opt-out is
+/// kept (opt-out stores look it up under this key too).
+pub fn opt_out_hash(customer_key: &str) -> String {
+    crate::ledger::sha256_hex("sha256:", customer_key.as_bytes())
+}
+
 /// What a keyword asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -186,7 +192,7 @@ impl OptOutStore for MemoryOptOutStore {
     async fn opt_in(&self, customer: &str, _at: DateTime<Utc>) -> Result<(), BridgeError> {
         if let Ok(mut m) = self.map.lock() {
             let key = customer_key(customer);
-            m.remove(&crate::erase::opt_out_hash(&key));
+            m.remove(&opt_out_hash(&key));
             m.remove(&key);
         }
         Ok(())
@@ -194,96 +200,8 @@ impl OptOutStore for MemoryOptOutStore {
     async fn get(&self, customer: &str) -> Result<Option<OptOut>, BridgeError> {
         Ok(self.map.lock().ok().and_then(|m| {
             let key = customer_key(customer);
-            m.get(&key)
-                .or_else(|| m.get(&crate::erase::opt_out_hash(&key)))
-                .cloned()
+            m.get(&key).or_else(|| m.get(&opt_out_hash(&key))).cloned()
         }))
-    }
-}
-
-#[cfg(feature = "redis")]
-pub use redis_store::RedisOptOutStore;
-
-#[cfg(feature = "redis")]
-mod redis_store {
-    use crate::redis_conn::RedisConnection;
-
-    use super::*;
-    use crate::redis_conn::store_err;
-
-    /// Opt-outs in Redis (feature `redis`): one hash, customer → record.
-    #[derive(Clone)]
-    pub struct RedisOptOutStore {
-        conn: RedisConnection,
-        key: String,
-    }
-
-    impl std::fmt::Debug for RedisOptOutStore {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.debug_struct("RedisOptOutStore")
-                .field("key", &self.key)
-                .finish_non_exhaustive()
-        }
-    }
-
-    impl RedisOptOutStore {
-        /// Connects; the records live in the hash `<prefix>optouts`.
-        pub async fn connect(url: &str, prefix: &str) -> Result<Self, BridgeError> {
-            Ok(Self {
-                conn: crate::redis_conn::connect(url).await?,
-                key: format!("{prefix}optouts"),
-            })
-        }
-    }
-
-    #[async_trait]
-    impl OptOutStore for RedisOptOutStore {
-        async fn opt_out(
-            &self,
-            customer: &str,
-            reason: &str,
-            at: DateTime<Utc>,
-        ) -> Result<(), BridgeError> {
-            let record = serde_json::to_string(&OptOut::new(at, reason))
-                .map_err(|e| BridgeError::store("cannot encode the opt-out", e))?;
-            let mut c = self.conn.clone();
-            let _: i64 = redis::cmd("HSETNX")
-                .arg(&self.key)
-                .arg(customer_key(customer))
-                .arg(record)
-                .query_async(&mut c)
-                .await
-                .map_err(store_err)?;
-            Ok(())
-        }
-        async fn opt_in(&self, customer: &str, _at: DateTime<Utc>) -> Result<(), BridgeError> {
-            let mut c = self.conn.clone();
-            let key = customer_key(customer);
-            let _: i64 = redis::cmd("HDEL")
-                .arg(&self.key)
-                .arg(crate::erase::opt_out_hash(&key))
-                .arg(key)
-                .query_async(&mut c)
-                .await
-                .map_err(store_err)?;
-            Ok(())
-        }
-        async fn get(&self, customer: &str) -> Result<Option<OptOut>, BridgeError> {
-            let mut c = self.conn.clone();
-            let key = customer_key(customer);
-            // An erased customer's opt-out is kept under the number's hash.
-            let raw: Vec<Option<String>> = redis::cmd("HMGET")
-                .arg(&self.key)
-                .arg(crate::erase::opt_out_hash(&key))
-                .arg(key)
-                .query_async(&mut c)
-                .await
-                .map_err(store_err)?;
-            Ok(raw
-                .into_iter()
-                .flatten()
-                .find_map(|r| serde_json::from_str(&r).ok()))
-        }
     }
 }
 
@@ -404,8 +322,8 @@ mod tests {
     #[cfg(feature = "redis")]
     #[tokio::test]
     async fn the_redis_store_passes_the_suite() {
-        for url in crate::redis_conn::test_urls() {
-            let s = RedisOptOutStore::connect(
+        for url in crate::redis::test_urls() {
+            let s = crate::redis::RedisOptOutStore::connect(
                 &url,
                 &format!("wa-sf:test{}:", crate::dedup::random_token()),
             )

@@ -7,7 +7,7 @@
 //!
 //! [`MemorySentLog`] serves one process that never restarts (tests);
 //! `EmbeddedStore::sent_log` (feature `embedded`) and
-//! [`RedisSentLog`](redis_sent::RedisSentLog) (feature `redis`) survive
+//! [`RedisSentLog`](crate::redis::RedisSentLog) (feature `redis`) survive
 //! restarts and are shared by every process on the store.
 
 use std::collections::{HashMap, VecDeque};
@@ -133,84 +133,6 @@ impl SentLog for MemorySentLog {
     }
 }
 
-#[cfg(feature = "redis")]
-pub mod redis_sent {
-    //! The Redis backend (feature `redis`).
-
-    use super::{DateTime, Duration, SentLog, SentRecord, Utc, async_trait};
-    use crate::error::BridgeError;
-    use crate::redis_conn::RedisConnection;
-    use crate::redis_conn::store_err;
-
-    /// Sent messages in Redis: one key per message id
-    /// (`<prefix>sent:{<id>}`), expiring with it; `GETDEL` takes it once.
-    /// Redis measures the expiry itself (`now` is not used).
-    #[derive(Clone)]
-    pub struct RedisSentLog {
-        conn: RedisConnection,
-        prefix: String,
-    }
-
-    impl std::fmt::Debug for RedisSentLog {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.debug_struct("RedisSentLog")
-                .field("prefix", &self.prefix)
-                .finish_non_exhaustive()
-        }
-    }
-
-    impl RedisSentLog {
-        /// Connects; keys under `prefix`.
-        pub async fn connect(url: &str, prefix: &str) -> Result<Self, BridgeError> {
-            Ok(Self {
-                conn: crate::redis_conn::connect(url).await?,
-                prefix: prefix.to_owned(),
-            })
-        }
-
-        fn key(&self, id: &str) -> String {
-            format!("{}sent:{{{id}}}", self.prefix)
-        }
-    }
-
-    #[async_trait]
-    impl SentLog for RedisSentLog {
-        async fn remember(
-            &self,
-            message_id: &str,
-            message: &SentRecord,
-            keep: Duration,
-            _now: DateTime<Utc>,
-        ) -> Result<(), BridgeError> {
-            let bytes = serde_json::to_vec(message)
-                .map_err(|e| BridgeError::store("encoding a sent message", e))?;
-            let mut c = self.conn.clone();
-            redis::cmd("SET")
-                .arg(self.key(message_id))
-                .arg(bytes)
-                .arg("PX")
-                .arg(u64::try_from(keep.as_millis()).unwrap_or(u64::MAX).max(1))
-                .query_async::<()>(&mut c)
-                .await
-                .map_err(store_err)
-        }
-
-        async fn take(
-            &self,
-            message_id: &str,
-            _now: DateTime<Utc>,
-        ) -> Result<Option<SentRecord>, BridgeError> {
-            let mut c = self.conn.clone();
-            let bytes: Option<Vec<u8>> = redis::cmd("GETDEL")
-                .arg(self.key(message_id))
-                .query_async(&mut c)
-                .await
-                .map_err(store_err)?;
-            Ok(bytes.and_then(|b| serde_json::from_slice(&b).ok()))
-        }
-    }
-}
-
 /// A conformance suite for [`SentLog`] implementations.
 pub mod conformance {
     use std::sync::Arc;
@@ -288,9 +210,9 @@ mod tests {
     #[cfg(feature = "redis")]
     #[tokio::test]
     async fn the_redis_log_passes_the_suite() {
-        for url in crate::redis_conn::test_urls() {
+        for url in crate::redis::test_urls() {
             let prefix = format!("test:{:x}:", crate::dedup::random_token());
-            let log = redis_sent::RedisSentLog::connect(&url, &prefix)
+            let log = crate::redis::RedisSentLog::connect(&url, &prefix)
                 .await
                 .unwrap();
             conformance::run(Arc::new(log), &crate::clock::ManualClock::new(Utc::now())).await;

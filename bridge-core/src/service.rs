@@ -601,7 +601,7 @@ impl BridgeService {
         }
         for (name, q) in queues {
             let stats = q.queue.stats(q.clock.now()).await?;
-            crate::metrics::record_queue_stats(name, q.queue.backend(), &stats);
+            stats.record_metrics(name, q.queue.backend());
         }
         Ok(())
     }

@@ -50,6 +50,21 @@ pub struct WriteOutcome {
 }
 
 impl WriteOutcome {
+    /// The `outcome` label of the `bridge_messages_total` metric: `thread`
+    /// (a follow-up joined an open Case), `case`, `lead`, `contact` or
+    /// `other`.
+    pub(crate) fn metric_outcome(&self) -> &'static str {
+        match (&self.acknowledgement, self.object.as_str()) {
+            (Some(Acknowledgement::CaseJoined { .. }), _) => "thread",
+            (_, "Case") => "case",
+            (_, "Lead") => "lead",
+            (_, "Contact") => "contact",
+            _ => "other",
+        }
+    }
+}
+
+impl WriteOutcome {
     /// The record id as a typed, checked Salesforce id (15 or 18 characters,
     /// compared case-safely). `None` when there is no id or it is not a
     /// Salesforce id (another CRM's writer). The field stays a string so any

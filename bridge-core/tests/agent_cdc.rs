@@ -18,8 +18,9 @@ use std::time::{Duration, Instant};
 
 use bridge_core::agent::AgentReplies;
 use bridge_core::clock::SystemClock;
+use bridge_core::embedded::MemoryQueue;
 use bridge_core::pipeline::Bridge;
-use bridge_core::queue::{MemoryQueue, WorkerOptions};
+use bridge_core::queue::WorkerOptions;
 use bridge_core::service::BridgeService;
 use bridge_core::window::{MemoryWindowTracker, WindowTracker};
 use bridge_core::writer::SalesforceWriter;

@@ -10,10 +10,11 @@ use std::time::Duration;
 use bridge_core::BridgeError;
 use bridge_core::budget::ApiBudget;
 use bridge_core::clock::SystemClock;
+use bridge_core::embedded::MemoryQueue;
 use bridge_core::inbound::{Channel, CustomerMessage};
 use bridge_core::mapping::{DefaultMapper, Mapper};
 use bridge_core::pipeline::Bridge;
-use bridge_core::queue::{MemoryQueue, RetryPolicy, WorkerOptions};
+use bridge_core::queue::{RetryPolicy, WorkerOptions};
 use bridge_core::sender::RecordingSender;
 use bridge_core::service::{BridgeService, Inbox};
 use bridge_core::writer::{

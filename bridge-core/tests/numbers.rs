@@ -16,9 +16,10 @@ use std::time::Duration;
 
 use bridge_core::agent::AgentReplies;
 use bridge_core::clock::SystemClock;
+use bridge_core::embedded::MemoryQueue;
 use bridge_core::inbound::{Channel, CustomerMessage};
 use bridge_core::pipeline::Bridge;
-use bridge_core::queue::{MemoryQueue, WorkerOptions};
+use bridge_core::queue::WorkerOptions;
 use bridge_core::service::{BridgeService, ServiceOptions};
 use bridge_core::window::MemoryWindowTracker;
 use bridge_core::writer::SalesforceWriter;

@@ -5,8 +5,10 @@
 use std::sync::Arc;
 
 use bridge_core::clock::ManualClock;
-use bridge_core::dedup::{RedisDedupStore, conformance};
-use bridge_core::window::{RedisWindowTracker, conformance as window_conformance};
+use bridge_core::dedup::conformance;
+use bridge_core::redis::RedisDedupStore;
+use bridge_core::redis::RedisWindowTracker;
+use bridge_core::window::conformance as window_conformance;
 
 fn redis_url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| {
@@ -64,7 +66,8 @@ async fn two_instances_share_the_numbers_send_rate_through_redis() {
     use std::time::{Duration, Instant};
 
     use bridge_core::clock::SystemClock;
-    use bridge_core::pacing::{PacedSender, RedisSendRate};
+    use bridge_core::pacing::PacedSender;
+    use bridge_core::redis::RedisSendRate;
     use bridge_core::sender::{ChannelSender, Outbound};
     use whatsapp_cloud::testkit::MockGraph;
     let graph = MockGraph::start().await;
@@ -128,7 +131,8 @@ async fn agent_replies_once_on(url: &str) {
     use bridge_core::agent::AgentReplies;
     use bridge_core::clock::SystemClock;
     use bridge_core::pipeline::Bridge;
-    use bridge_core::queue::{RedisQueue, WorkerOptions};
+    use bridge_core::queue::WorkerOptions;
+    use bridge_core::redis::RedisQueue;
     use bridge_core::service::BridgeService;
     use bridge_core::window::WindowTracker;
     use bridge_core::writer::SalesforceWriter;
@@ -338,8 +342,8 @@ async fn redis_over_tls_as_an_acl_user() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "run by redis_over_tls_as_an_acl_user with its certificate trusted"]
 async fn tls_child() {
-    use bridge_core::queue::RedisQueue;
-    use bridge_core::redis_conn::RedisConnection;
+    use bridge_core::redis::RedisConnection;
+    use bridge_core::redis::RedisQueue;
     let url = std::env::var("REDIS_TLS_CHILD").unwrap();
     let q = RedisQueue::connect(&url, "wa-sf:tls:", "inbox")
         .await

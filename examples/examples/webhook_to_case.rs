@@ -286,7 +286,7 @@ async fn agent_events(
     agents: bridge_core::agent::AgentReplies,
     session: salesforce_rest::auth::Session,
     lease: Arc<dyn bridge_core::lease::LeaderLease>,
-    embedded: Option<bridge_core::queue::EmbeddedStore>,
+    embedded: Option<bridge_core::embedded::EmbeddedStore>,
 ) {
     use salesforce_rest::pubsub::{Flow, PubSubClient, StartFrom};
     let replay = match examples::replay_store_in("webhook_to_case", embedded.as_ref()).await {

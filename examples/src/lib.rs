@@ -40,9 +40,13 @@ use std::env;
 use std::error::Error;
 use std::sync::Arc;
 
-use bridge_core::dedup::{DedupStore, MemoryDedupStore, RedisDedupStore};
-use bridge_core::queue::{EmbeddedStore, JobQueue, MemoryQueue, RedisQueue};
-use bridge_core::window::{MemoryWindowTracker, RedisWindowTracker, WindowTracker};
+use bridge_core::dedup::{DedupStore, MemoryDedupStore};
+use bridge_core::embedded::{EmbeddedStore, MemoryQueue};
+use bridge_core::queue::JobQueue;
+use bridge_core::redis::RedisDedupStore;
+use bridge_core::redis::RedisQueue;
+use bridge_core::redis::RedisWindowTracker;
+use bridge_core::window::{MemoryWindowTracker, WindowTracker};
 use salesforce_rest::auth::{ConnectedApp, Credentials, JwtKey, LoginHost, OAuthClient, Session};
 use secrecy::SecretString;
 use whatsapp_cloud::testkit::MockGraph;
@@ -444,26 +448,22 @@ impl Stores {
             window: Arc::new(RedisWindowTracker::connect(url, &format!("{prefix}window:")).await?),
             describe,
             embedded: None,
-            opt_outs: Arc::new(bridge_core::optout::RedisOptOutStore::connect(url, &prefix).await?),
+            opt_outs: Arc::new(bridge_core::redis::RedisOptOutStore::connect(url, &prefix).await?),
             customers: Arc::new(
-                bridge_core::customers::RedisCustomerStore::connect(url, &prefix).await?,
+                bridge_core::redis::RedisCustomerStore::connect(url, &prefix).await?,
             ),
             send_rate: Some(Arc::new(
-                bridge_core::pacing::RedisSendRate::connect(
+                bridge_core::redis::RedisSendRate::connect(
                     url,
                     &prefix,
                     send_pacing(&var)?.messages_per_second,
                 )
                 .await?,
             )),
-            lease: Arc::new(
-                bridge_core::lease::redis_lease::RedisLease::connect(url, &prefix).await?,
-            ),
-            sent_log: Arc::new(
-                bridge_core::sent::redis_sent::RedisSentLog::connect(url, &prefix).await?,
-            ),
+            lease: Arc::new(bridge_core::redis::RedisLease::connect(url, &prefix).await?),
+            sent_log: Arc::new(bridge_core::redis::RedisSentLog::connect(url, &prefix).await?),
             marks: Arc::new(Marks::Redis(
-                bridge_core::redis_conn::RedisConnection::connect(url).await?,
+                bridge_core::redis::RedisConnection::connect(url).await?,
                 prefix.clone(),
             )),
         })
@@ -672,7 +672,7 @@ pub async fn replay_store_in(
 ) -> Result<Arc<dyn salesforce_rest::pubsub::ReplayStore>, BoxError> {
     Ok(match (var("REDIS_URL"), embedded) {
         (Some(url), _) => {
-            let conn = bridge_core::redis_conn::RedisConnection::connect(&url)
+            let conn = bridge_core::redis::RedisConnection::connect(&url)
                 .await
                 .map_err(|e| format!("REDIS_URL: {e}"))?;
             Arc::new(salesforce_rest::pubsub::RedisReplayStore::new(

@@ -9,7 +9,7 @@ pub enum Marks {
     /// One file per name in a directory.
     Files(std::path::PathBuf),
     /// Redis keys under a prefix.
-    Redis(bridge_core::redis_conn::RedisConnection, String),
+    Redis(bridge_core::redis::RedisConnection, String),
     /// Memory (tests).
     Memory(std::sync::Mutex<std::collections::HashMap<String, String>>),
 }

@@ -123,8 +123,7 @@ pub async fn erase(
                 report.stores.keys += keys;
             }
             if let crate::Marks::Redis(conn, prefix) = &*stores.marks {
-                report.stores +=
-                    bridge_core::erase::redis::erase_customer(conn, prefix, customer).await?;
+                report.stores += bridge_core::redis::erase_customer(conn, prefix, customer).await?;
             }
         }
     }
@@ -136,7 +135,7 @@ pub async fn erase(
         .map(std::path::Path::to_path_buf);
     drop(stores);
     if let Some(dir) = dir {
-        bridge_core::queue::EmbeddedStore::rewrite(&dir)?;
+        bridge_core::embedded::EmbeddedStore::rewrite(&dir)?;
     }
     if let Some((writer, how)) = salesforce {
         report.salesforce = Some(writer.erase_customer_messages(customer, how).await?);

@@ -18,13 +18,14 @@ use async_trait::async_trait;
 use bridge_core::BridgeError;
 use bridge_core::clock::{Clock, ManualClock};
 use bridge_core::dedup::{Claim, ClaimToken, DedupStore};
+use bridge_core::embedded::MemoryQueue;
 use bridge_core::inbound::{Channel, CustomerMessage};
 use bridge_core::mapping::{Action, Mapper, case_draft};
 use bridge_core::optout::{OptOut, OptOutStore, customer_key};
 use bridge_core::pipeline::{Bridge, OutcomeKind};
 use bridge_core::queue::{
-    DeadLetter, Enqueued, JobContext, JobError, JobHandler, JobId, JobQueue, Lease, MemoryQueue,
-    NewJob, QueueError, QueueStats,
+    DeadLetter, Enqueued, JobContext, JobError, JobHandler, JobId, JobQueue, Lease, NewJob,
+    QueueError, QueueStats,
 };
 use bridge_core::routing::Priority;
 use bridge_core::sender::{ChannelSender, Outbound, SendError, SendReceipt};

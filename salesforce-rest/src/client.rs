@@ -402,7 +402,7 @@ impl Client {
                     "API usage above 90% of the allocation"
                 );
             }
-            crate::metrics::api_usage(&usage);
+            crate::metrics::api_usage(usage.used, usage.max);
             if let Ok(mut u) = self.inner.usage.lock() {
                 *u = Some(usage);
             }

@@ -77,11 +77,12 @@ pub(crate) fn call_finished(path: &str, ok: bool, elapsed: std::time::Duration) 
 }
 
 /// The org's reported API usage.
-pub(crate) fn api_usage(usage: &crate::limits::ApiUsage) {
+#[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+pub(crate) fn api_usage(used: u64, max: u64) {
     #[cfg(feature = "metrics")]
     {
-        metrics::gauge!(API_REQUESTS_USED).set(usage.used as f64);
-        metrics::gauge!(API_REQUESTS_MAX).set(usage.max as f64);
+        metrics::gauge!(API_REQUESTS_USED).set(used as f64);
+        metrics::gauge!(API_REQUESTS_MAX).set(max as f64);
     }
 }
 
@@ -95,28 +96,6 @@ pub(crate) fn renewal(result: &Result<(), &crate::Error>) {
             Err(_) => "failed",
         };
         metrics::counter!(TOKEN_RENEWALS, "outcome" => outcome).increment(1);
-    }
-}
-
-/// Pub/Sub events handed over, with their age when known.
-#[cfg(feature = "pubsub")]
-pub(crate) fn pubsub_events(events: &[crate::pubsub::EventMessage]) {
-    #[cfg(feature = "metrics")]
-    {
-        metrics::counter!(PUBSUB_EVENTS).increment(events.len() as u64);
-        let now = chrono::Utc::now().timestamp_millis();
-        for e in events {
-            let at = e
-                .change
-                .as_ref()
-                .map(|c| c.commit_timestamp)
-                .filter(|t| *t > 0)
-                .or_else(|| e.datetime("CreatedDate").map(|d| d.timestamp_millis()));
-            if let Some(at) = at {
-                let lag = (now - at).max(0) as f64 / 1000.0;
-                metrics::histogram!(PUBSUB_LAG_SECONDS).record(lag);
-            }
-        }
     }
 }
 

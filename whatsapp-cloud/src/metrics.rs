@@ -46,61 +46,6 @@ pub(crate) fn webhook_answered(status: u16, elapsed: std::time::Duration) {
     }
 }
 
-/// A webhook refused for its signature (other refusals are not counted here).
-#[cfg(feature = "axum")]
-pub(crate) fn webhook_refused(error: &crate::webhooks::WebhookError) {
-    use crate::webhooks::WebhookError;
-    let reason = match error {
-        WebhookError::MissingSignature => "missing",
-        WebhookError::MalformedSignature(_) => "malformed",
-        WebhookError::SignatureMismatch => "mismatch",
-        _ => return,
-    };
-    #[cfg(feature = "metrics")]
-    metrics::counter!(WEBHOOK_SIGNATURE_FAILURES, "reason" => reason).increment(1);
-}
-
-/// The events of an accepted notification.
-#[cfg(feature = "axum")]
-pub(crate) fn webhook_events(notification: &crate::webhooks::Notification) {
-    #[cfg(feature = "metrics")]
-    for event in notification.events() {
-        use crate::webhooks::Event;
-        let kind = match &event {
-            Event::Message(_) => "message",
-            Event::Status(s) => {
-                metrics::counter!(STATUSES, "status" => status_label(&s.status.status))
-                    .increment(1);
-                "status"
-            }
-            Event::Error(_) => "error",
-            Event::TemplateStatus(_) => "template_status",
-            Event::Echo(_) => "echo",
-            Event::Preference(_) => "preference",
-            Event::Call(_) => "call",
-            Event::CallStatus(_) => "call_status",
-            Event::Update(_) => "update",
-            Event::Other(_) => "other",
-            Event::Invalid(_) => "invalid",
-        };
-        metrics::counter!(WEBHOOK_EVENTS, "kind" => kind).increment(1);
-    }
-}
-
-/// A bounded label for a status: unknown values are `other`.
-#[cfg(all(feature = "metrics", feature = "axum"))]
-fn status_label(status: &crate::webhooks::StatusKind) -> &'static str {
-    use crate::webhooks::StatusKind;
-    match status {
-        StatusKind::Sent => "sent",
-        StatusKind::Delivered => "delivered",
-        StatusKind::Read => "read",
-        StatusKind::Played => "played",
-        StatusKind::Failed => "failed",
-        _ => "other",
-    }
-}
-
 /// The `class` label of a failed send: a bounded set, never the message.
 pub fn error_class_label(error: &crate::Error) -> &'static str {
     use crate::{Error, ErrorClass};

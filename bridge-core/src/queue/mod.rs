@@ -29,9 +29,9 @@
 //!
 //! | store | durable | for |
 //! |---|---|---|
-//! | [`MemoryQueue`] (feature `embedded`) | no | tests, demos |
-//! | [`EmbeddedStore`] (feature `embedded`, on `redb`) | yes: an enqueue returns once fsynced | one instance, no server |
-//! | `RedisQueue` (feature `redis`, Streams + consumer groups) | as durable as the server's AOF | many instances |
+//! | [`MemoryQueue`](crate::embedded::MemoryQueue) (feature `embedded`) | no | tests, demos |
+//! | [`EmbeddedStore`](crate::embedded::EmbeddedStore) (feature `embedded`, on `redb`) | yes: an enqueue returns once fsynced | one instance, no server |
+//! | `RedisQueue` in [`crate::redis`] (feature `redis`, Streams + consumer groups) | as durable as the server's AOF | many instances |
 //!
 //! [`Worker`] runs a [`JobHandler`] over a queue with bounded concurrency,
 //! retries decided by a pure [`RetryPolicy`], and graceful shutdown.
@@ -63,104 +63,16 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 pub mod conformance;
-#[cfg(feature = "embedded")]
-mod embedded;
-#[cfg(feature = "redis")]
-mod redis;
 mod retry;
 mod worker;
 
-#[cfg(feature = "pubsub")]
-pub use embedded::EmbeddedReplayStore;
-#[cfg(feature = "embedded")]
-pub use embedded::{
-    EmbeddedCustomerStore, EmbeddedDedupStore, EmbeddedOptOutStore, EmbeddedQueue, EmbeddedSentLog,
-    EmbeddedStore, EmbeddedWindowTracker, MemoryQueue, StoreUsage,
-};
-#[cfg(feature = "redis")]
-pub use redis::RedisQueue;
+pub use crate::error::{BoxError, QueueError};
+pub use crate::job_id::JobId;
 pub use retry::{Decision, FailureClass, RetryPolicy, RetryState, decide};
 pub(crate) use worker::UNNAMED;
 pub use worker::{
     AUTH_RETRY_AFTER, JobContext, JobError, JobHandler, Worker, WorkerHandle, WorkerOptions,
 };
-
-/// A boxed error, the source of storage failures.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
-
-/// What can go wrong with a queue.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum QueueError {
-    /// The store could not be opened (missing permissions, a corrupt file, a
-    /// directory another process holds): nothing was started.
-    #[error("cannot open the job store at {path}: {source}")]
-    Open {
-        /// The path that was opened.
-        path: std::path::PathBuf,
-        /// Why it failed.
-        #[source]
-        source: BoxError,
-    },
-    /// The store failed to read or write (disk full, I/O error, Redis down).
-    /// Nothing was changed; trying again later can succeed.
-    #[error("job store: {source}")]
-    Storage {
-        /// The underlying error.
-        #[source]
-        source: BoxError,
-    },
-    /// The lease expired and the job was leased again (or finished) elsewhere.
-    #[error("the lease on job {job} was lost (it expired and was taken again)")]
-    LeaseLost {
-        /// The job.
-        job: JobId,
-    },
-    /// No such job (or not in the state the call needs).
-    #[error("no such job: {job}")]
-    NotFound {
-        /// The job.
-        job: JobId,
-    },
-    /// A job argument is unusable (an empty key, an over-long group).
-    #[error("invalid job: {0}")]
-    Invalid(String),
-}
-
-impl QueueError {
-    /// A storage error from any source.
-    pub fn storage(source: impl Into<BoxError>) -> Self {
-        QueueError::Storage {
-            source: source.into(),
-        }
-    }
-
-    /// Whether trying again later can succeed.
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, QueueError::Storage { .. })
-    }
-}
-
-/// A job's id, unique within its queue.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct JobId(String);
-
-impl JobId {
-    /// Wraps an id (store implementations make them).
-    pub fn new(id: impl Into<String>) -> Self {
-        Self(id.into())
-    }
-    /// The id.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for JobId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// A job to enqueue.
 #[derive(Clone, PartialEq, Eq)]
@@ -363,6 +275,33 @@ pub struct QueueStats {
     pub dead_letters: u64,
     /// Age of the oldest waiting or in-flight job.
     pub oldest_age: Option<Duration>,
+}
+
+impl QueueStats {
+    /// Sets the queue's gauges (`bridge_queue_*`, see [`crate::metrics`]).
+    /// `queue` and `store` are labels: short, fixed names (`inbox`,
+    /// `embedded`), never data.
+    #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+    pub fn record_metrics(&self, queue: &str, store: &str) {
+        #[cfg(feature = "metrics")]
+        {
+            use crate::metrics::{
+                QUEUE_DEAD_LETTERS, QUEUE_DEPTH, QUEUE_IN_FLIGHT, QUEUE_OLDEST_AGE_SECONDS,
+                QUEUE_RETRIES,
+            };
+            let (q, st) = (queue.to_owned(), store.to_owned());
+            metrics::gauge!(QUEUE_DEPTH, "queue" => q.clone(), "store" => st.clone())
+                .set(self.depth as f64);
+            metrics::gauge!(QUEUE_IN_FLIGHT, "queue" => q.clone(), "store" => st.clone())
+                .set(self.in_flight as f64);
+            metrics::gauge!(QUEUE_OLDEST_AGE_SECONDS, "queue" => q.clone(), "store" => st.clone())
+                .set(self.oldest_age.map_or(0.0, |a| a.as_secs_f64()));
+            metrics::counter!(QUEUE_RETRIES, "queue" => q.clone(), "store" => st.clone())
+                .absolute(self.retries);
+            metrics::gauge!(QUEUE_DEAD_LETTERS, "queue" => q, "store" => st)
+                .set(self.dead_letters as f64);
+        }
+    }
 }
 
 /// A durable job queue. See the [module docs](self) for the contract;

@@ -474,7 +474,8 @@ mod tests {
 
     use super::*;
     use crate::clock::SystemClock;
-    use crate::queue::{Lease, MemoryQueue, NewJob, QueueError};
+    use crate::embedded::MemoryQueue;
+    use crate::queue::{Lease, NewJob, QueueError};
 
     /// Refused credentials hold the job for a while instead of
     /// dead-lettering it at once.

@@ -9,9 +9,10 @@ use super::*;
 use crate::BridgeError;
 use crate::clock::ManualClock;
 use crate::dedup::{DedupStore, MemoryDedupStore};
+use crate::embedded::MemoryQueue;
 use crate::inbound::Channel;
 use crate::ledger::{LedgerEntry, LedgerStatus};
-use crate::queue::{Lease, MemoryQueue};
+use crate::queue::Lease;
 use crate::sender::{RecordingSender, SendReceipt};
 use crate::writer::RecordWriter;
 

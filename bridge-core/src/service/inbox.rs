@@ -241,7 +241,7 @@ impl InboxHandler {
                 {
                     tracing::warn!(error = %e, "could not checkpoint the write");
                 }
-                crate::metrics::message_written(&w);
+                crate::metrics::message_written(w.metric_outcome());
                 crate::metrics::end_to_end(
                     "record_written",
                     (self.clock.now() - cx.job().enqueued_at)

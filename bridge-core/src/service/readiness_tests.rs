@@ -10,10 +10,11 @@ use async_trait::async_trait;
 
 use crate::BridgeError;
 use crate::clock::SystemClock;
+use crate::embedded::EmbeddedStore;
 use crate::inbound::{Channel, CustomerMessage};
 use crate::mapping::Action;
 use crate::pipeline::Bridge;
-use crate::queue::{EmbeddedStore, JobQueue, WorkerOptions};
+use crate::queue::{JobQueue, WorkerOptions};
 use crate::sender::{RecordingSender, SendError};
 use crate::service::{BridgeService, ServiceOptions};
 use crate::writer::{RecordWriter, WriteOutcome};

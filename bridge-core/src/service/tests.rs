@@ -5,8 +5,9 @@ use super::*;
 use crate::BridgeError;
 use crate::clock::{ManualClock, SystemClock};
 use crate::dedup::{DedupStore, MemoryDedupStore};
+use crate::embedded::MemoryQueue;
 use crate::inbound::Channel;
-use crate::queue::{Lease, MemoryQueue, NewJob, RetryPolicy};
+use crate::queue::{Lease, NewJob, RetryPolicy};
 use crate::sender::SendReceipt;
 use crate::sender::{RecordingSender, SendError};
 use crate::writer::RecordWriter;
@@ -437,16 +438,16 @@ impl crate::mapping::Mapper for Tagging {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_first_messages_across_two_bridges_on_redis_make_one_lead() {
     // On one node and on a cluster.
-    for url in crate::redis_conn::test_urls() {
+    for url in crate::redis::test_urls() {
         twenty_first_messages_make_one_lead_on(&url).await;
     }
 }
 
 #[cfg(feature = "redis")]
 async fn twenty_first_messages_make_one_lead_on(url: &str) {
-    use crate::customers::RedisCustomerStore;
-    use crate::dedup::RedisDedupStore;
-    use crate::queue::RedisQueue;
+    use crate::redis::RedisCustomerStore;
+    use crate::redis::RedisDedupStore;
+    use crate::redis::RedisQueue;
     use crate::writer::SalesforceWriter;
     let prefix = format!("wa-sf:lead{:x}:", crate::dedup::random_token());
     let org = salesforce_rest::testkit::MockOrg::start().await;
@@ -717,7 +718,7 @@ async fn preferences_echoes_edits_and_account_events_from_a_webhook() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_status_after_a_restart_falls_back_once() {
     let dir = tempfile::tempdir().unwrap();
-    let start = |store: &crate::queue::EmbeddedStore,
+    let start = |store: &crate::embedded::EmbeddedStore,
                  wa: Arc<RecordingSender>,
                  sms: Arc<RecordingSender>| {
         let bridge = Bridge::builder(Arc::new(Crm::default())).sender(wa).build();
@@ -736,7 +737,7 @@ async fn a_failed_status_after_a_restart_falls_back_once() {
             Arc::new(SystemClock),
         )
     };
-    let store = crate::queue::EmbeddedStore::open(dir.path()).unwrap();
+    let store = crate::embedded::EmbeddedStore::open(dir.path()).unwrap();
     let wa = Arc::new(RecordingSender::new("WhatsApp"));
     let svc = start(&store, wa.clone(), Arc::new(RecordingSender::new("SMS")));
     svc.inbox()
@@ -749,7 +750,7 @@ async fn a_failed_status_after_a_restart_falls_back_once() {
     drop(svc);
     drop(store);
     // A new process on the same data directory.
-    let store = crate::queue::EmbeddedStore::open(dir.path()).unwrap();
+    let store = crate::embedded::EmbeddedStore::open(dir.path()).unwrap();
     let sms = Arc::new(RecordingSender::new("SMS"));
     let svc = start(
         &store,

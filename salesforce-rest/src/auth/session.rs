@@ -118,7 +118,8 @@ impl AccessToken {
 
 struct Failure {
     stale: Option<u64>,
-    at: Instant,
+    /// When it failed, on the session's clock.
+    at: chrono::DateTime<chrono::Utc>,
     error: Error,
 }
 
@@ -426,7 +427,8 @@ impl Session {
         }
         if let Some(f) = last_failure.as_ref()
             && f.stale == stale
-            && f.at.elapsed() < cooldown(&f.error, self.inner.refused_retry_after)
+            && (self.inner.clock.now() - f.at).to_std().unwrap_or_default()
+                < cooldown(&f.error, self.inner.refused_retry_after)
         {
             return Err(f.error.clone());
         }
@@ -452,7 +454,7 @@ impl Session {
                 crate::metrics::renewal(&Err(&e));
                 *last_failure = Some(Failure {
                     stale,
-                    at: Instant::now(),
+                    at: self.inner.clock.now(),
                     error: e.clone(),
                 });
                 Err(e)

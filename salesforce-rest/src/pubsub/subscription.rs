@@ -579,7 +579,7 @@ impl Subscription {
                 }
             }
             let handled = u64::try_from(events.len()).unwrap_or(u64::MAX);
-            crate::metrics::pubsub_events(&events);
+            record_events(&events);
             let flow = match sink.take(events, &*self.store, &self.topic).await {
                 Ok(flow) => flow,
                 Err(end) => return Ok(end),
@@ -656,6 +656,28 @@ impl Subscription {
         crate::metrics::pubsub_dead_letter();
         self.update(|h| h.dead_letters += 1);
         Ok(None)
+    }
+}
+
+/// Pub/Sub events handed over, with their age when known.
+#[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+fn record_events(events: &[super::EventMessage]) {
+    #[cfg(feature = "metrics")]
+    {
+        metrics::counter!(crate::metrics::PUBSUB_EVENTS).increment(events.len() as u64);
+        let now = chrono::Utc::now().timestamp_millis();
+        for e in events {
+            let at = e
+                .change
+                .as_ref()
+                .map(|c| c.commit_timestamp)
+                .filter(|t| *t > 0)
+                .or_else(|| e.datetime("CreatedDate").map(|d| d.timestamp_millis()));
+            if let Some(at) = at {
+                let lag = (now - at).max(0) as f64 / 1000.0;
+                metrics::histogram!(crate::metrics::PUBSUB_LAG_SECONDS).record(lag);
+            }
+        }
     }
 }
 

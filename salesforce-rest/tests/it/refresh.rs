@@ -355,8 +355,16 @@ async fn a_refresh_refused_as_concurrent_is_retried_once() {
 
 #[tokio::test]
 async fn the_login_rate_limit_backs_off_for_minutes() {
+    use salesforce_rest::auth::ManualClock;
     let org = MockOrg::start().await;
-    let client = org.client();
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let session = Session::builder(
+        org.oauth(),
+        Credentials::RefreshToken(SecretString::from(MOCK_REFRESH_TOKEN)),
+    )
+    .clock(clock.clone())
+    .build();
+    let client = org.client_for(session);
     token_endpoint_answers(
         &org,
         token_answer(400).json(&serde_json::json!({
@@ -367,7 +375,7 @@ async fn the_login_rate_limit_backs_off_for_minutes() {
     .await;
     let e = client.limits().await.unwrap_err();
     assert!(e.is_login_rate_limit(), "{e:?}");
-    tokio::time::sleep(Duration::from_secs(6)).await; // past the 5 s transient cooldown
+    clock.advance(Duration::from_secs(6)); // past the 5 s transient cooldown
     let again = client.limits().await.unwrap_err();
     assert!(again.is_login_rate_limit(), "still backing off: {again:?}");
     assert_eq!(

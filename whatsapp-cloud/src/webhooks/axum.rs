@@ -98,7 +98,7 @@ async fn receive<H: WebhookHandler>(
     let started = std::time::Instant::now();
     let response = match read_verified(&state.config, &headers, body).await {
         Ok(notification) => {
-            crate::metrics::webhook_events(&notification);
+            record::webhook_events(&notification);
             match state.handler.handle(notification).await {
                 Ok(()) => StatusCode::OK.into_response(),
                 Err(e) => {
@@ -109,7 +109,7 @@ async fn receive<H: WebhookHandler>(
         }
         Err(e) => {
             tracing::warn!(error = %e, "webhook refused");
-            crate::metrics::webhook_refused(&e);
+            record::webhook_refused(&e);
             WebhookRejection(e).into_response()
         }
     };
@@ -289,4 +289,63 @@ pub async fn serve(
     })
     .await;
     Ok(())
+}
+
+/// What the router records in the `metrics` facade about the webhooks it
+/// takes (the names are in [`crate::metrics`]).
+#[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+mod record {
+    /// A webhook refused for its signature (other refusals are not counted here).
+    pub(super) fn webhook_refused(error: &crate::webhooks::WebhookError) {
+        use crate::webhooks::WebhookError;
+        let reason = match error {
+            WebhookError::MissingSignature => "missing",
+            WebhookError::MalformedSignature(_) => "malformed",
+            WebhookError::SignatureMismatch => "mismatch",
+            _ => return,
+        };
+        #[cfg(feature = "metrics")]
+        metrics::counter!(crate::metrics::WEBHOOK_SIGNATURE_FAILURES, "reason" => reason)
+            .increment(1);
+    }
+
+    /// The events of an accepted notification.
+    pub(super) fn webhook_events(notification: &crate::webhooks::Notification) {
+        #[cfg(feature = "metrics")]
+        for event in notification.events() {
+            use crate::webhooks::Event;
+            let kind = match &event {
+                Event::Message(_) => "message",
+                Event::Status(s) => {
+                    metrics::counter!(crate::metrics::STATUSES, "status" => status_label(&s.status.status))
+                        .increment(1);
+                    "status"
+                }
+                Event::Error(_) => "error",
+                Event::TemplateStatus(_) => "template_status",
+                Event::Echo(_) => "echo",
+                Event::Preference(_) => "preference",
+                Event::Call(_) => "call",
+                Event::CallStatus(_) => "call_status",
+                Event::Update(_) => "update",
+                Event::Other(_) => "other",
+                Event::Invalid(_) => "invalid",
+            };
+            metrics::counter!(crate::metrics::WEBHOOK_EVENTS, "kind" => kind).increment(1);
+        }
+    }
+
+    /// A bounded label for a status: unknown values are `other`.
+    #[cfg(feature = "metrics")]
+    fn status_label(status: &crate::webhooks::StatusKind) -> &'static str {
+        use crate::webhooks::StatusKind;
+        match status {
+            StatusKind::Sent => "sent",
+            StatusKind::Delivered => "delivered",
+            StatusKind::Read => "read",
+            StatusKind::Played => "played",
+            StatusKind::Failed => "failed",
+            _ => "other",
+        }
+    }
 }

@@ -51,7 +51,7 @@ impl OptOutStore for EmbeddedOptOutStore {
         self.store
             .write(move |txn| {
                 let mut t = txn.open_table(OPT_OUTS)?;
-                t.remove(crate::erase::opt_out_hash(&key).as_str())?;
+                t.remove(crate::optout::opt_out_hash(&key).as_str())?;
                 t.remove(key.as_str())?;
                 Ok(Ok(()))
             })
@@ -69,7 +69,7 @@ impl OptOutStore for EmbeddedOptOutStore {
                     Err(e) => return Err(e.into()),
                 };
                 // An erased customer's opt-out is kept under the number's hash.
-                let hashed = crate::erase::opt_out_hash(&key);
+                let hashed = crate::optout::opt_out_hash(&key);
                 for k in [key.as_str(), hashed.as_str()] {
                     if let Some(v) = t.get(k)?
                         && let Ok(o) = serde_json::from_slice(v.value())

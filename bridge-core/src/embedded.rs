@@ -19,8 +19,8 @@ use std::time::Duration;
 use redb::{Database, WriteTransaction};
 use tokio::sync::oneshot;
 
-use super::{DEFAULT_RETENTION, QueueError, duration_ms};
 use crate::clock::SystemClock;
+use crate::queue::{DEFAULT_RETENTION, QueueError, duration_ms};
 
 /// The file inside the data directory.
 pub(crate) const FILE_NAME: &str = "bridge.redb";
@@ -138,7 +138,7 @@ impl EmbeddedStore {
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, QueueError> {
         let dir = dir.as_ref();
         let path = dir.join(FILE_NAME);
-        let open_err = |source: super::BoxError| QueueError::Open {
+        let open_err = |source: crate::queue::BoxError| QueueError::Open {
             path: path.clone(),
             source,
         };

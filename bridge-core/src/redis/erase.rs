@@ -2,9 +2,9 @@
 //! queues (dedup marks, windows, customer records, the sent log, opt-outs):
 //! every key under a prefix is looked at once.
 
-use super::{Customer, Erased};
+use crate::erase::{Customer, Erased};
 use crate::error::BridgeError;
-use crate::redis_conn::{RedisConnection, store_err};
+use crate::redis::{RedisConnection, store_err};
 
 /// Escapes Redis glob characters, so a prefix matches only itself.
 fn glob_escape(prefix: &str) -> String {
@@ -102,7 +102,7 @@ pub async fn erase_customer(
             _ => {}
         }
     }
-    crate::audit::customer_erased(&erased);
+    erased.audit();
     Ok(erased)
 }
 
@@ -121,13 +121,17 @@ mod tests {
     /// customer's keys go, another customer's stay, the opt-out is hashed.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_customer_is_erased_from_the_redis_stores_and_stays_opted_out() {
-        use crate::customers::{CustomerRecord, CustomerStore, RedisCustomerStore};
-        use crate::dedup::{DedupStore, RedisDedupStore};
-        use crate::optout::{OptOutStore, RedisOptOutStore};
-        use crate::window::{RedisWindowTracker, WindowTracker};
+        use crate::customers::{CustomerRecord, CustomerStore};
+        use crate::dedup::DedupStore;
+        use crate::optout::OptOutStore;
+        use crate::redis::RedisCustomerStore;
+        use crate::redis::RedisDedupStore;
+        use crate::redis::RedisOptOutStore;
+        use crate::redis::RedisWindowTracker;
+        use crate::window::WindowTracker;
         use std::time::Duration;
         let now = chrono::Utc::now();
-        for url in crate::redis_conn::test_urls() {
+        for url in crate::redis::test_urls() {
             let prefix = format!("erase-test:{}:{}:", std::process::id(), url.len());
             let dedup = RedisDedupStore::connect(&url, &format!("{prefix}dedup:"))
                 .await
@@ -160,7 +164,7 @@ mod tests {
                     .unwrap();
                 opt_outs.opt_out(number, "keyword STOP", now).await.unwrap();
             }
-            let conn = crate::redis_conn::connect(&url).await.unwrap();
+            let conn = crate::redis::connect(&url).await.unwrap();
             let ana = Customer::new("+1 (415) 555-0123").unwrap();
             let erased = erase_customer(&conn, &prefix, &ana).await.unwrap();
             assert_eq!(

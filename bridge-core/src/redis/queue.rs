@@ -24,11 +24,11 @@
 
 use std::time::Duration;
 
-use crate::redis_conn::RedisConnection;
+use crate::redis::RedisConnection;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{
+use crate::queue::{
     DEFAULT_RETENTION, DeadLetter, Enqueued, Job, JobId, JobQueue, Lease, LeaseToken, NewJob,
     Pruned, QueueError, QueueStats, Retention, duration_ms, from_millis, millis,
 };
@@ -153,7 +153,7 @@ impl RedisQueue {
     /// Connects (with automatic reconnection) to `redis://...`; the queue's
     /// keys live under `<prefix><name>:`.
     pub async fn connect(url: &str, prefix: &str, name: &str) -> Result<Self, QueueError> {
-        let conn = crate::redis_conn::connect(url)
+        let conn = crate::redis::connect(url)
             .await
             .map_err(|e| QueueError::storage(e.to_string()))?;
         Self::with_connection(conn, prefix, name).await
@@ -683,12 +683,12 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn redis_queue_passes_the_behaviour_suite() {
-        for url in crate::redis_conn::test_urls() {
+        for url in crate::redis::test_urls() {
             let name = format!("conformance{:x}", crate::dedup::random_token());
             let q = RedisQueue::connect(&url, "wa-sf:test:", &name)
                 .await
                 .unwrap();
-            super::super::conformance::run(
+            crate::queue::conformance::run(
                 Arc::new(q),
                 &crate::clock::ManualClock::new(chrono::Utc::now()),
             )
@@ -703,7 +703,7 @@ mod tests {
     /// instead of sitting out the timeout).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn replicated_enqueues_wait_for_a_replica_or_fail() {
-        let [single, cluster] = <[String; 2]>::try_from(crate::redis_conn::test_urls())
+        let [single, cluster] = <[String; 2]>::try_from(crate::redis::test_urls())
             .unwrap_or_else(|_| panic!("two Redis URLs"));
         let name = format!("replicated{:x}", crate::dedup::random_token());
         let job = || NewJob::new("k1", "g1", b"payload".to_vec());

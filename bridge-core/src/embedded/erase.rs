@@ -41,7 +41,7 @@ impl EmbeddedStore {
                 Ok(Ok(e))
             })
             .await?;
-        crate::audit::customer_erased(&erased);
+        erased.audit();
         Ok(erased)
     }
 
@@ -53,7 +53,7 @@ impl EmbeddedStore {
         let dir = dir.as_ref();
         let path = dir.join(FILE_NAME);
         let fresh = dir.join(format!("{FILE_NAME}.rewrite"));
-        let open_err = |path: &Path, e: super::super::BoxError| QueueError::Open {
+        let open_err = |path: &Path, e: crate::queue::BoxError| QueueError::Open {
             path: path.to_path_buf(),
             source: e,
         };

@@ -612,7 +612,8 @@ mod tests {
         }
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    /// On tokio's paused time: the waits below take no real time.
+    #[tokio::test(start_paused = true)]
     async fn dropping_the_handle_stops_the_worker_instead_of_spinning() {
         let q = Arc::new(CountingLeases(
             MemoryQueue::new("drop").unwrap(),
@@ -623,7 +624,7 @@ mod tests {
             q.clone(),
             Arc::new(Slow(Arc::default())),
             options,
-            Arc::new(SystemClock),
+            Arc::new(crate::clock::TokioClock::new(chrono::Utc::now())),
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
         drop(handle);

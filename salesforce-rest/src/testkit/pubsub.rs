@@ -99,6 +99,7 @@ struct State {
     /// Change channels of other objects, by object.
     change_topics: Mutex<HashMap<String, ChangeTopic>>,
     subscribes: AtomicU64,
+    keep_alives: AtomicU64,
     delivered: AtomicU64,
     requested: AtomicU64,
     published: Notify,
@@ -340,6 +341,7 @@ impl PubSub for Service {
                             if tx.send(Ok(keepalive)).await.is_err() {
                                 return;
                             }
+                            state.keep_alives.fetch_add(1, Ordering::SeqCst);
                         }
                     }
                 }
@@ -794,6 +796,13 @@ impl FakePubSub {
     /// How many `Subscribe` streams were opened.
     pub fn subscribes(&self) -> u64 {
         self.state.subscribes.load(Ordering::SeqCst)
+    }
+
+    /// How many keep-alives (empty answers at the subscriber's position,
+    /// every 150 ms while nothing happens) the fake has sent in all: a
+    /// subscription that got one is open and caught up.
+    pub fn keep_alives(&self) -> u64 {
+        self.state.keep_alives.load(Ordering::SeqCst)
     }
 
     /// How many events subscribers asked for in all (flow control).

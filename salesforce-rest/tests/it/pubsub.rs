@@ -235,11 +235,9 @@ async fn latest_starts_with_new_events_and_live_events_arrive() {
                 }
             }),
     );
-    // Wait until the subscription is open, then publish a live change.
-    while fake.subscribes() == 0 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Wait until the subscription is open and caught up (its first
+    // keep-alive), then publish a live change.
+    until(|| fake.keep_alives() > 0).await;
     orders(&fake, 3..4);
     tokio::time::timeout(Duration::from_secs(10), run)
         .await
@@ -329,11 +327,8 @@ async fn keep_alives_do_not_pile_up_requests() {
                 }
             }),
     );
-    while fake.subscribes() == 0 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    // Several keep-alives (every 150 ms on the fake) while nothing happens.
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Several keep-alives while nothing happens.
+    until(|| fake.keep_alives() >= 4).await;
     assert_eq!(fake.requested(), 5, "the first request only");
     assert!(
         store.load(TOPIC).await.unwrap().is_some(),
@@ -375,4 +370,17 @@ async fn the_mock_orgs_writes_become_change_events() {
     assert_eq!(events[0].text("OrderNumber"), Some("00000300"));
     assert_eq!(events[1].change.clone().unwrap().changed_fields, ["Status"]);
     assert_eq!(fake.events(TOPIC).len(), 2, "the Lead made no order event");
+}
+
+/// Waits until `done` holds, checking every few milliseconds, for at most
+/// ten seconds (a condition, not a guess at how long the other side takes).
+async fn until(done: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the condition never held"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }

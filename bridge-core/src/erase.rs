@@ -6,7 +6,7 @@
 //! that encodes them (a `wamid.` id is base64 of a structure holding the
 //! customer's number). Stores erase with `EmbeddedStore::erase_customer`
 //! and [`JobQueue::erase_customer`](crate::queue::JobQueue::erase_customer)
-//! and, for Redis, `erase::redis::erase_customer` (feature `redis`); the opt-out, which
+//! and, for Redis, `redis::erase_customer` (feature `redis`); the opt-out, which
 //! must outlive the erasure, is kept as a SHA-256 hash of the number
 //! ([`opt_out_hash`]), still honoured.
 //!

@@ -8,7 +8,7 @@
 //! | routing | — | [`routing::KeywordRouter`], [`routing::ChannelTable`] |
 //! | mapping | [`mapping::Mapper`] | [`mapping::DefaultMapper`] (Lead / Case drafts) |
 //! | writing | [`writer::RecordWriter`] | `SalesforceWriter` (feature `salesforce`) |
-//! | inbox / outbox | [`queue::JobQueue`] | `EmbeddedStore` (feature `embedded`), `RedisQueue` (feature `redis`); [`service::BridgeService`] runs the workers |
+//! | inbox / outbox | [`queue::JobQueue`] | `embedded::EmbeddedStore` (feature `embedded`), `redis::RedisQueue` (feature `redis`); [`service::BridgeService`] runs the workers |
 //! | dedup | [`dedup::DedupStore`] | [`dedup::MemoryDedupStore`], `EmbeddedDedupStore`, `RedisDedupStore` (feature `redis`) |
 //! | opt-outs | [`optout::OptOutStore`] | [`optout::MemoryOptOutStore`], `EmbeddedOptOutStore`, `RedisOptOutStore` |
 //! | Pub/Sub replay ids | `salesforce_rest::pubsub::ReplayStore` | `MemoryReplayStore`, `EmbeddedReplayStore` (feature `pubsub`), `RedisReplayStore` |

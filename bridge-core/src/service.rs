@@ -22,7 +22,8 @@
 //! use bridge_core::clock::SystemClock;
 //! use bridge_core::inbound::{Channel, CustomerMessage};
 //! use bridge_core::pipeline::Bridge;
-//! use bridge_core::queue::{MemoryQueue, WorkerOptions};
+//! use bridge_core::embedded::MemoryQueue;
+//! use bridge_core::queue::WorkerOptions;
 //! use bridge_core::sender::RecordingSender;
 //! use bridge_core::service::BridgeService;
 //! use bridge_core::writer::{RecordWriter, WriteOutcome};

@@ -7,7 +7,8 @@
 //! # #[cfg(feature = "embedded")] {
 //! use std::sync::Arc;
 //! use bridge_core::clock::ManualClock;
-//! use bridge_core::queue::{MemoryQueue, conformance};
+//! use bridge_core::embedded::MemoryQueue;
+//! use bridge_core::queue::conformance;
 //!
 //! let clock = ManualClock::at_millis(1_735_689_600_000); // 2025-01-01
 //! conformance::run(Arc::new(MemoryQueue::new("conformance").unwrap()), &clock).await;

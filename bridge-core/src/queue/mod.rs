@@ -41,7 +41,8 @@
 //! # async fn main() -> Result<(), bridge_core::queue::QueueError> {
 //! use std::time::Duration;
 //! use bridge_core::clock::{Clock, SystemClock};
-//! use bridge_core::queue::{Enqueued, JobQueue, MemoryQueue, NewJob};
+//! use bridge_core::embedded::MemoryQueue;
+//! use bridge_core::queue::{Enqueued, JobQueue, NewJob};
 //!
 //! let queue = MemoryQueue::new("inbox")?;
 //! let now = SystemClock.now();

@@ -502,7 +502,8 @@ impl ChannelSender for NoSender {
 /// # #[cfg(feature = "embedded")] {
 /// use std::sync::Arc;
 /// use bridge_core::clock::SystemClock;
-/// use bridge_core::queue::{Enqueued, MemoryQueue, WorkerOptions};
+/// use bridge_core::embedded::MemoryQueue;
+/// use bridge_core::queue::{Enqueued, WorkerOptions};
 /// use bridge_core::sender::{Outbound, RecordingSender};
 /// use bridge_core::service::{SendJob, SendService};
 ///

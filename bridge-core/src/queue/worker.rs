@@ -473,7 +473,6 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
-    use crate::clock::SystemClock;
     use crate::embedded::MemoryQueue;
     use crate::queue::{Lease, NewJob, QueueError};
 

@@ -105,77 +105,7 @@ impl RetryPolicy {
     }
 }
 
-/// What to do after a failed attempt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Decision {
-    /// Wait this long, then try again.
-    RetryAfter(Duration),
-    /// Give up and return the error.
-    Stop,
-}
-
-/// Everything [`decide`] looks at after a failed attempt. `#[non_exhaustive]`:
-/// build it with [`RetryState::new`] and the `with_*` setters, so a new input
-/// is not a breaking change. The same shape as `whatsapp_cloud::retry` and
-/// `bridge_core::queue::retry`.
-#[derive(Debug, Clone, Copy)]
-#[non_exhaustive]
-pub struct RetryState<'a> {
-    /// What the attempt ended with.
-    pub failure: &'a Error,
-    /// The attempts made so far (1 after the first).
-    pub attempt: u32,
-    /// Whether repeating the call is harmless (GET, PATCH update, upsert,
-    /// DELETE; not a create).
-    pub idempotent: bool,
-    /// The time spent since the call started.
-    pub elapsed: Duration,
-    /// How long the server asked to wait (`Retry-After`), when it did: the
-    /// wait is at least that long.
-    pub retry_after: Option<Duration>,
-    /// A random number in `[0, 1)` for the backoff's jitter.
-    pub jitter: f64,
-}
-
-impl<'a> RetryState<'a> {
-    /// Attempt number `attempt` (1 for the first) ended in `failure`: not
-    /// idempotent, no time spent, no `Retry-After`, jitter 0.5.
-    pub fn new(failure: &'a Error, attempt: u32) -> Self {
-        Self {
-            failure,
-            attempt,
-            idempotent: false,
-            elapsed: Duration::ZERO,
-            retry_after: None,
-            jitter: 0.5,
-        }
-    }
-
-    /// Sets whether repeating the call is harmless.
-    pub fn with_idempotent(mut self, idempotent: bool) -> Self {
-        self.idempotent = idempotent;
-        self
-    }
-
-    /// Sets the time spent since the call started.
-    pub fn with_elapsed(mut self, elapsed: Duration) -> Self {
-        self.elapsed = elapsed;
-        self
-    }
-
-    /// Sets the server's `Retry-After`.
-    pub fn with_retry_after(mut self, retry_after: Option<Duration>) -> Self {
-        self.retry_after = retry_after;
-        self
-    }
-
-    /// Sets the jitter, a number in `[0, 1)`.
-    pub fn with_jitter(mut self, jitter: f64) -> Self {
-        self.jitter = jitter;
-        self
-    }
-}
+pub use crate::shared::{Decision, RetryState};
 
 /// Decides whether to retry. Pure: same inputs, same answer.
 ///
@@ -198,7 +128,7 @@ impl<'a> RetryState<'a> {
 /// assert!(matches!(decide(&policy, &RetryState::new(&refused, 1)), Decision::RetryAfter(_)));
 /// assert_eq!(decide(&policy, &RetryState::new(&refused, 3)), Decision::Stop);
 /// ```
-pub fn decide(policy: &RetryPolicy, state: &RetryState<'_>) -> Decision {
+pub fn decide(policy: &RetryPolicy, state: &RetryState<&Error>) -> Decision {
     let RetryState {
         failure,
         attempt,

@@ -163,6 +163,84 @@ pub(crate) fn jitter() -> f64 {
     (h.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
+/// What to do after a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Decision {
+    /// Wait this long, then try again.
+    RetryAfter(std::time::Duration),
+    /// Give up and return the error.
+    Stop,
+}
+
+/// Everything [`decide`](crate::retry::decide) looks at after a failed
+/// attempt: `F` is what the attempt ended with (an `Outcome` in
+/// `whatsapp-cloud`, an `&Error` in `salesforce-rest`). `#[non_exhaustive]`:
+/// build it with [`RetryState::new`] and the `with_*` setters, so a new input
+/// is not a breaking change. `bridge_core::queue::RetryState` has the same
+/// shape for jobs.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct RetryState<F> {
+    /// What the attempt ended with.
+    pub failure: F,
+    /// The attempts made so far (1 after the first).
+    pub attempt: u32,
+    /// Whether repeating the call is harmless (a read, a delete, an upsert;
+    /// not a WhatsApp send nor a Salesforce create).
+    pub idempotent: bool,
+    /// The time spent since the call started.
+    pub elapsed: std::time::Duration,
+    /// How long the server asked to wait (`Retry-After`), when it did: the
+    /// wait is at least that long.
+    pub retry_after: Option<std::time::Duration>,
+    /// A random number in `[0, 1)` for the backoff's jitter.
+    pub jitter: f64,
+}
+
+impl<F> RetryState<F> {
+    /// Attempt number `attempt` (1 for the first) ended in `failure`: not
+    /// idempotent, no time spent, no `Retry-After`, jitter 0.5.
+    pub fn new(failure: F, attempt: u32) -> Self {
+        Self {
+            failure,
+            attempt,
+            idempotent: false,
+            elapsed: std::time::Duration::ZERO,
+            retry_after: None,
+            jitter: 0.5,
+        }
+    }
+
+    /// Sets whether repeating the call is harmless.
+    #[must_use]
+    pub fn with_idempotent(mut self, idempotent: bool) -> Self {
+        self.idempotent = idempotent;
+        self
+    }
+
+    /// Sets the time spent since the call started.
+    #[must_use]
+    pub fn with_elapsed(mut self, elapsed: std::time::Duration) -> Self {
+        self.elapsed = elapsed;
+        self
+    }
+
+    /// Sets the server's `Retry-After`.
+    #[must_use]
+    pub fn with_retry_after(mut self, retry_after: Option<std::time::Duration>) -> Self {
+        self.retry_after = retry_after;
+        self
+    }
+
+    /// Sets the jitter, a number in `[0, 1)`.
+    #[must_use]
+    pub fn with_jitter(mut self, jitter: f64) -> Self {
+        self.jitter = jitter;
+        self
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
